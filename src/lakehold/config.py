@@ -1,0 +1,48 @@
+"""Settings, in one place, from ``LAKEHOLD_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Lakehold settings. Every field reads ``LAKEHOLD_<NAME>`` from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="LAKEHOLD_", extra="ignore")
+
+    home: Path = Field(default=Path.home() / ".lakehold", description="Home directory.")
+    database_url: str | None = Field(
+        default=None, description="Metadata store URL; default: SQLite file in home."
+    )
+    warehouse: Path | None = Field(
+        default=None, description="Root of Delta table storage; default: home/warehouse."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8750
+    statement_timeout_seconds: float = Field(default=300.0, gt=0)
+    max_rows: int = Field(default=1_000_000, gt=0, description="Max rows a statement returns.")
+    sync_row_limit: int = Field(default=1000, gt=0, description="Default row limit, sync query.")
+    engine_threads: int | None = Field(default=None, description="DuckDB threads per statement.")
+    engine_memory_limit: str | None = Field(default=None, description="DuckDB memory limit.")
+    result_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'lakehold.db'}"
+
+    @cached_property
+    def warehouse_path(self) -> Path:
+        return (self.warehouse or self.home / "warehouse").resolve()
+
+    @cached_property
+    def results_path(self) -> Path:
+        return (self.home / "results").resolve()
+
+    def ensure_dirs(self) -> None:
+        """Create the home, warehouse and results directories."""
+        for path in (self.home, self.warehouse_path, self.results_path):
+            path.mkdir(parents=True, exist_ok=True)
