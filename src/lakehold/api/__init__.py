@@ -1,0 +1,1 @@
+"""HTTP adapter (FastAPI). Thin: parse, call a service, serialize."""

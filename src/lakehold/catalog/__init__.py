@@ -1,0 +1,1 @@
+"""Catalog service: domains, projects, assets and their columns."""

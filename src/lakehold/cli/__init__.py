@@ -1,0 +1,1 @@
+"""The ``lakehold`` command (typer + rich). Thin: parse, call a service, print."""

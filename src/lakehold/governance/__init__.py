@@ -1,0 +1,1 @@
+"""Governance: every decision that admits or refuses an action is made here."""

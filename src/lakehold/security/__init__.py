@@ -1,0 +1,1 @@
+"""Principals, API tokens, password hashing."""

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, Alembic migrations, a session factory. No business rules."""

@@ -1,0 +1,37 @@
+"""Domains."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+
+from lakehold.api.deps import PrincipalDep, RuntimeDep
+from lakehold.api.schemas import Model
+
+router = APIRouter(prefix="/api/v1/domains", tags=["domains"])
+
+
+class DomainIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    description: str | None = None
+
+
+class DomainOut(Model):
+    id: str
+    name: str
+    description: str | None
+    created_at: datetime
+
+
+@router.post("", response_model=DomainOut, status_code=status.HTTP_201_CREATED)
+def create_domain(body: DomainIn, runtime: RuntimeDep, principal: PrincipalDep):
+    """Create a domain (administrators)."""
+    return runtime.catalog.create_domain(principal, body.name, body.description)
+
+
+@router.get("", response_model=list[DomainOut])
+def list_domains(runtime: RuntimeDep, principal: PrincipalDep):
+    """Every domain."""
+    return runtime.catalog.list_domains(principal)

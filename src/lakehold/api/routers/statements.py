@@ -1,0 +1,162 @@
+"""SQL statements, in the style of the Redshift Data API, plus a synchronous query endpoint."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import pyarrow as pa
+from fastapi import APIRouter, Query, status
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from lakehold.api.deps import PrincipalDep, RuntimeDep
+from lakehold.api.schemas import Model
+from lakehold.query.results import column_metadata, to_arrow_ipc_stream, to_csv_bytes, to_json_rows
+
+router = APIRouter(prefix="/api/v1", tags=["statements"])
+
+Format = Literal["json", "csv", "arrow"]
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+class StatementIn(BaseModel):
+    sql: str = Field(min_length=1, description="One read statement, e.g. select * from p.t")
+    project: str | None = Field(default=None, description="Project to act in; resolves bare names")
+    dialect: str = Field(default="duckdb", description="SQL dialect; others are transpiled")
+    timeout_seconds: float | None = Field(default=None, gt=0)
+
+
+class QueryIn(StatementIn):
+    limit: int | None = Field(default=None, ge=1, description="Row limit (default: server's)")
+
+
+class StatementOut(Model):
+    id: str
+    status: str
+    sql: str
+    project: str | None
+    dialect: str
+    assets: list[str]
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_ms: int | None
+    result_rows: int | None
+    result_size_bytes: int | None
+    truncated: bool
+    has_result_set: bool
+    error: str | None
+
+
+class ColumnMeta(BaseModel):
+    name: str
+    type: str
+    nullable: bool
+
+
+class ResultOut(BaseModel):
+    statement_id: str
+    columns: list[ColumnMeta]
+    rows: list[dict]
+    total_rows: int
+    offset: int
+    next_offset: int | None = Field(description="Pass as offset for the next page; null at the end")
+    truncated: bool = Field(description="The statement hit the max-rows limit")
+
+
+def _render(
+    table: pa.Table, fmt: Format, *, statement_id: str, total: int, offset: int,
+    next_offset: int | None, truncated: bool,
+) -> Response | ResultOut:
+    headers = {
+        "X-Statement-Id": statement_id,
+        "X-Total-Rows": str(total),
+        "X-Truncated": str(truncated).lower(),
+    }
+    if next_offset is not None:
+        headers["X-Next-Offset"] = str(next_offset)
+    if fmt == "csv":
+        return Response(to_csv_bytes(table), media_type="text/csv", headers=headers)
+    if fmt == "arrow":
+        return Response(to_arrow_ipc_stream(table), media_type=ARROW_STREAM, headers=headers)
+    return ResultOut(
+        statement_id=statement_id,
+        columns=column_metadata(table.schema),
+        rows=to_json_rows(table),
+        total_rows=total,
+        offset=offset,
+        next_offset=next_offset,
+        truncated=truncated,
+    )
+
+
+@router.post("/statements", response_model=StatementOut, status_code=status.HTTP_201_CREATED)
+def submit(body: StatementIn, runtime: RuntimeDep, principal: PrincipalDep):
+    """Submit a statement to run in the background; poll it with GET /statements/{id}.
+
+    Syntax errors (400, with the position) and unknown tables (404) are reported at once.
+    """
+    return runtime.statements.submit(
+        principal, body.sql, project=body.project, dialect=body.dialect,
+        timeout_seconds=body.timeout_seconds,
+    )
+
+
+@router.get("/statements", response_model=list[StatementOut])
+def list_statements(
+    runtime: RuntimeDep, principal: PrincipalDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+):
+    """Your recent statements, newest first."""
+    return runtime.statements.list_statements(principal, limit=limit)
+
+
+@router.get("/statements/{statement_id}", response_model=StatementOut)
+def describe(statement_id: str, runtime: RuntimeDep, principal: PrincipalDep):
+    """Status, timings, row count and error of a statement."""
+    return runtime.statements.describe(principal, statement_id)
+
+
+@router.get(
+    "/statements/{statement_id}/result",
+    response_model=ResultOut,
+    responses={200: {"content": {"text/csv": {}, ARROW_STREAM: {}}}},
+)
+def result(
+    statement_id: str,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1_000_000)] = 1000,
+    format: Format = "json",
+):
+    """One page of a finished statement's result: JSON, CSV or Arrow IPC stream."""
+    page = runtime.statements.result(principal, statement_id, offset=offset, limit=limit)
+    return _render(
+        page.table, format, statement_id=statement_id, total=page.total_rows, offset=offset,
+        next_offset=page.next_offset, truncated=page.truncated,
+    )
+
+
+@router.post("/statements/{statement_id}/cancel", response_model=StatementOut)
+def cancel(statement_id: str, runtime: RuntimeDep, principal: PrincipalDep):
+    """Cancel a submitted or running statement."""
+    return runtime.statements.cancel(principal, statement_id)
+
+
+@router.post(
+    "/query", response_model=ResultOut, responses={200: {"content": {"text/csv": {}, ARROW_STREAM: {}}}}
+)
+def query(
+    body: QueryIn, runtime: RuntimeDep, principal: PrincipalDep, format: Format = "json"
+):
+    """Run a statement and wait for its result, up to a row limit."""
+    done = runtime.statements.execute(
+        principal, body.sql, project=body.project, dialect=body.dialect, limit=body.limit,
+        timeout_seconds=body.timeout_seconds,
+    )
+    rows = done.table.num_rows
+    return _render(
+        done.table, format, statement_id=done.statement.id, total=rows, offset=0,
+        next_offset=None, truncated=done.truncated,
+    )

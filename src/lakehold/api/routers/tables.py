@@ -1,0 +1,150 @@
+"""Lakehouse tables: create from a file, write (append, overwrite, merge, CDC), history, maintain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from pydantic import BaseModel, Field
+
+from lakehold.api.deps import PrincipalDep, RuntimeDep
+from lakehold.api.schemas import AssetOut, Model
+from lakehold.api.uploads import split_list, spooled
+
+router = APIRouter(prefix="/api/v1/projects/{project}/tables", tags=["tables"])
+
+FORMAT_HELP = "csv, parquet, jsonl or arrow; default: from the file name"
+
+
+class WriteResultOut(Model):
+    version: int
+    operation: str
+    rows_inserted: int
+    rows_updated: int
+    rows_deleted: int
+    rows_written: int
+    schema_changes: list[str]
+
+
+class WriteOut(BaseModel):
+    result: WriteResultOut
+    asset: AssetOut
+
+
+class HistoryOut(Model):
+    version: int
+    timestamp: datetime
+    operation: str
+    committer: str | None
+    metrics: dict
+
+
+class RestoreIn(BaseModel):
+    version: int = Field(ge=0)
+
+
+class VacuumIn(BaseModel):
+    retention_hours: int = Field(default=168, ge=0)
+    dry_run: bool = False
+
+
+@router.post("", response_model=WriteOut, status_code=status.HTTP_201_CREATED)
+def create_table(
+    project: str,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    name: Annotated[str, Form(description="Table name, addressed in SQL as project.name")],
+    file: Annotated[UploadFile, File(description="CSV, Parquet, JSON lines or Arrow IPC")],
+    keys: Annotated[str | None, Form(description="Key columns, comma-separated")] = None,
+    format: Annotated[str | None, Form(description=FORMAT_HELP)] = None,
+    column_types: Annotated[
+        str | None, Form(description='Explicit types, JSON: {"col": "BIGINT"}')
+    ] = None,
+    description: Annotated[str | None, Form()] = None,
+    tags: Annotated[str | None, Form(description="Comma-separated")] = None,
+):
+    """Create a table from an uploaded file. Malformed input: 400 naming line and column."""
+    with spooled(file, format, column_types) as data:
+        return runtime.table_service.create_table(
+            principal,
+            project,
+            name,
+            data,
+            keys=split_list(keys),
+            description=description,
+            tags=split_list(tags),
+        )
+
+
+@router.post("/{table}/writes", response_model=WriteOut)
+def write_table(
+    project: str,
+    table: str,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    file: Annotated[UploadFile, File(description="CSV, Parquet, JSON lines or Arrow IPC")],
+    mode: Annotated[Literal["append", "overwrite", "merge", "cdc"], Form()] = "append",
+    keys: Annotated[str | None, Form(description="Override the declared key columns")] = None,
+    op_column: Annotated[str, Form(description="CDC: the I/U/D operation column")] = "op",
+    order_column: Annotated[
+        str | None, Form(description="CDC: orders changes to one key in the batch")
+    ] = None,
+    format: Annotated[str | None, Form(description=FORMAT_HELP)] = None,
+    column_types: Annotated[str | None, Form()] = None,
+):
+    """Append, overwrite, merge (upsert on keys) or CDC-merge a batch, with schema evolution."""
+    with spooled(file, format, column_types) as data:
+        return runtime.table_service.write(
+            principal,
+            project,
+            table,
+            data,
+            mode=mode,
+            keys=split_list(keys),
+            op_column=op_column,
+            order_column=order_column,
+        )
+
+
+@router.get("/{table}/history", response_model=list[HistoryOut])
+def history(
+    project: str,
+    table: str,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+):
+    """Versions of the table, newest first, with operation, committer and metrics."""
+    return runtime.table_service.history(principal, project, table, limit)
+
+
+@router.post("/{table}/restore", response_model=WriteOut)
+def restore(
+    project: str, table: str, body: RestoreIn, runtime: RuntimeDep, principal: PrincipalDep
+):
+    """Restore the table to an earlier version; the restore is itself a new version."""
+    return runtime.table_service.restore(principal, project, table, body.version)
+
+
+@router.post("/{table}/vacuum")
+def vacuum(
+    project: str, table: str, body: VacuumIn, runtime: RuntimeDep, principal: PrincipalDep
+) -> dict:
+    """Delete data files no longer needed by versions within the retention period."""
+    removed = runtime.table_service.vacuum(
+        principal, project, table, retention_hours=body.retention_hours, dry_run=body.dry_run
+    )
+    return {"files": removed, "count": len(removed), "dry_run": body.dry_run}
+
+
+@router.post("/{table}/optimize")
+def optimize(project: str, table: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict:
+    """Compact small files."""
+    return runtime.table_service.optimize(principal, project, table)
+
+
+@router.delete("/{table}", status_code=status.HTTP_204_NO_CONTENT)
+def drop_table(project: str, table: str, runtime: RuntimeDep, principal: PrincipalDep) -> None:
+    """Drop the table and its asset."""
+    runtime.table_service.drop_table(principal, project, table)

@@ -1,0 +1,149 @@
+"""Domains, projects and assets."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lakehold.catalog.names import check_sql_name
+from lakehold.catalog.views import AssetView, DomainView, ProjectView
+from lakehold.errors import Conflict, Invalid, NotFound
+from lakehold.governance import policy
+from lakehold.security.principal import Principal
+from lakehold.store.db import Store
+from lakehold.store.models import Asset, Domain, Project, utcnow
+
+
+def find_project(session: Session, name: str) -> Project:
+    """The project called ``name``; NotFound otherwise."""
+    project = session.scalar(select(Project).where(Project.name == name))
+    if project is None:
+        raise NotFound(f"project '{name}' not found")
+    return project
+
+
+def find_asset(session: Session, project: Project, name: str) -> Asset:
+    """The asset ``name`` of ``project``; NotFound otherwise."""
+    asset = session.scalar(
+        select(Asset).where(Asset.project_id == project.id, Asset.name == name)
+    )
+    if asset is None:
+        raise NotFound(f"table '{project.name}.{name}' not found")
+    return asset
+
+
+def readable_project(session: Session, principal: Principal, name: str) -> Project:
+    """A project the principal may see; a hidden project is reported as not found."""
+    project = session.scalar(select(Project).where(Project.name == name))
+    if project is None or not policy.can_read_project(principal, project.owner_id):
+        raise NotFound(f"project '{name}' not found")
+    return project
+
+
+def _clean_tags(tags: list[str] | None) -> list[str]:
+    cleaned = sorted({t.strip() for t in tags or [] if t and t.strip()})
+    for tag in cleaned:
+        if len(tag) > 100:
+            raise Invalid(f"tag '{tag[:20]}...' is longer than 100 characters", field="tags")
+    return cleaned
+
+
+class CatalogService:
+    """Domains, projects and assets."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def create_domain(
+        self, principal: Principal, name: str, description: str | None = None
+    ) -> DomainView:
+        """Create a domain (administrators)."""
+        policy.require_admin(principal, "create domains")
+        if not name or not name.strip() or len(name) > 100:
+            raise Invalid("a domain needs a name of 1 to 100 characters", field="name")
+        with self.store.session() as session:
+            if session.scalar(select(Domain).where(Domain.name == name)):
+                raise Conflict(f"domain '{name}' already exists", field="name")
+            domain = Domain(name=name, description=description, created_by=principal.user_id)
+            session.add(domain)
+            session.flush()
+            return DomainView.of(domain)
+
+    def list_domains(self, principal: Principal) -> list[DomainView]:
+        """Every domain (domain names are not secret)."""
+        with self.store.session() as session:
+            return [DomainView.of(d) for d in session.scalars(select(Domain).order_by(Domain.name))]
+
+    def create_project(
+        self, principal: Principal, name: str, domain: str, description: str | None = None
+    ) -> ProjectView:
+        """Create a project in ``domain``; the creator owns it."""
+        check_sql_name("project", name)
+        with self.store.session() as session:
+            found = session.scalar(select(Domain).where(Domain.name == domain))
+            if found is None:
+                raise NotFound(f"domain '{domain}' not found", field="domain")
+            if session.scalar(select(Project).where(Project.name == name)):
+                raise Conflict(f"project '{name}' already exists", field="name")
+            project = Project(
+                name=name, domain=found, description=description, owner_id=principal.user_id
+            )
+            session.add(project)
+            session.flush()
+            session.refresh(project)
+            return ProjectView.of(project)
+
+    def list_projects(self, principal: Principal) -> list[ProjectView]:
+        """The projects the principal may see."""
+        with self.store.session() as session:
+            projects = session.scalars(select(Project).order_by(Project.name))
+            return [
+                ProjectView.of(p)
+                for p in projects
+                if policy.can_read_project(principal, p.owner_id)
+            ]
+
+    def get_project(self, principal: Principal, name: str) -> ProjectView:
+        with self.store.session() as session:
+            return ProjectView.of(readable_project(session, principal, name))
+
+    def list_assets(self, principal: Principal, project: str) -> list[AssetView]:
+        """The assets in a project's inventory."""
+        with self.store.session() as session:
+            found = readable_project(session, principal, project)
+            assets = session.scalars(
+                select(Asset).where(Asset.project_id == found.id).order_by(Asset.name)
+            )
+            return [AssetView.of(a) for a in assets]
+
+    def get_asset(self, principal: Principal, project: str, name: str) -> AssetView:
+        with self.store.session() as session:
+            return AssetView.of(find_asset(session, readable_project(session, principal, project), name))
+
+    def update_asset(
+        self,
+        principal: Principal,
+        project: str,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: list[str] | None = None,
+        column_descriptions: dict[str, str] | None = None,
+    ) -> AssetView:
+        """Change an asset's description, tags or column descriptions (project owners)."""
+        with self.store.session() as session:
+            found = readable_project(session, principal, project)
+            policy.require_project_manager(principal, found.owner_id, project)
+            asset = find_asset(session, found, name)
+            if description is not None:
+                asset.description = description
+            if tags is not None:
+                asset.tags = _clean_tags(tags)
+            by_name = {c.name: c for c in asset.columns}
+            for column, text in (column_descriptions or {}).items():
+                if column not in by_name:
+                    raise Invalid(f"column '{column}' not found in {project}.{name}", column=column)
+                by_name[column].description = text
+            asset.updated_at = utcnow()
+            session.flush()
+            return AssetView.of(asset)

@@ -1,0 +1,5 @@
+"""``python -m lakehold.cli``."""
+
+from lakehold.cli.main import app
+
+app()

@@ -1,0 +1,71 @@
+"""``lakehold domain`` and ``lakehold project``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lakehold.cli.output import print_rows
+from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
+
+domains = typer.Typer(help="Domains: the top of the catalog.", no_args_is_help=True)
+projects = typer.Typer(help="Projects: own tables, addressed as project.table.", no_args_is_help=True)
+
+
+@domains.command("create")
+@handles_errors
+def create_domain(
+    name: str, description: Annotated[str | None, typer.Option(help="What it covers")] = None
+) -> None:
+    """Create a domain (administrators).
+
+    Example: lakehold domain create Sales --description "Sales and marketing"
+    """
+    runtime, _ = open_runtime()
+    domain = runtime.catalog.create_domain(principal_of(runtime), name, description)
+    console.print(f"created domain [bold]{domain.name}[/bold]")
+
+
+@domains.command("list")
+@handles_errors
+def list_domains() -> None:
+    """List domains.
+
+    Example: lakehold domain list
+    """
+    runtime, _ = open_runtime()
+    rows = runtime.catalog.list_domains(principal_of(runtime))
+    print_rows("domains", ["name", "description"], [(d.name, d.description) for d in rows])
+
+
+@projects.command("create")
+@handles_errors
+def create_project(
+    name: str,
+    domain: Annotated[str, typer.Option(help="The domain that owns the project")],
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a project; you become its owner.
+
+    Example: lakehold project create retail --domain Sales
+    """
+    runtime, _ = open_runtime()
+    project = runtime.catalog.create_project(principal_of(runtime), name, domain, description)
+    console.print(f"created project [bold]{project.name}[/bold] in domain {project.domain}")
+
+
+@projects.command("list")
+@handles_errors
+def list_projects() -> None:
+    """List the projects you may see.
+
+    Example: lakehold project list
+    """
+    runtime, _ = open_runtime()
+    rows = runtime.catalog.list_projects(principal_of(runtime))
+    print_rows(
+        "projects",
+        ["name", "domain", "owner", "description"],
+        [(p.name, p.domain, p.owner, p.description) for p in rows],
+    )

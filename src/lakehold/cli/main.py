@@ -1,0 +1,26 @@
+"""The ``lakehold`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from lakehold.cli.catalog import domains, projects
+from lakehold.cli.security import tokens, users
+from lakehold.cli.server import demo, serve
+from lakehold.cli.sql import sql
+from lakehold.cli.tables import tables
+
+app = typer.Typer(
+    help="Lakehold: a governed lakehouse. Settings come from LAKEHOLD_* variables; "
+    "commands act as LAKEHOLD_TOKEN, or as the admin whose token is saved in LAKEHOLD_HOME.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(serve)
+app.command()(demo)
+app.command()(sql)
+app.add_typer(domains, name="domain")
+app.add_typer(projects, name="project")
+app.add_typer(tables, name="table")
+app.add_typer(users, name="user")
+app.add_typer(tokens, name="token")

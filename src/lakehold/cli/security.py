@@ -1,0 +1,84 @@
+"""``lakehold user`` and ``lakehold token``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lakehold.cli.output import print_rows
+from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
+
+users = typer.Typer(help="Users (administrators).", no_args_is_help=True)
+tokens = typer.Typer(help="API tokens.", no_args_is_help=True)
+
+
+@users.command("create")
+@handles_errors
+def create_user(
+    username: str,
+    admin: Annotated[bool, typer.Option("--admin", help="Make an administrator")] = False,
+) -> None:
+    """Create a user; then issue a token for them with `lakehold token create`.
+
+    Example: lakehold user create ana && lakehold token create laptop --user ana
+    """
+    runtime, _ = open_runtime()
+    user = runtime.security.create_user(principal_of(runtime), username, is_admin=admin)
+    console.print(f"created user [bold]{user.username}[/bold]")
+
+
+@users.command("list")
+@handles_errors
+def list_users() -> None:
+    """List users.
+
+    Example: lakehold user list
+    """
+    runtime, _ = open_runtime()
+    rows = runtime.security.list_users(principal_of(runtime))
+    print_rows("users", ["username", "admin"], [(u.username, u.is_admin) for u in rows])
+
+
+@tokens.command("create")
+@handles_errors
+def create_token(
+    name: str,
+    user: Annotated[str | None, typer.Option(help="Administrators: for another user")] = None,
+) -> None:
+    """Issue an API token; it is printed once.
+
+    Example: lakehold token create ci --user ana
+    """
+    runtime, _ = open_runtime()
+    token = runtime.security.create_token(principal_of(runtime), name, username=user)
+    console.print(f"token for {token.username} (shown once, keep it safe):")
+    typer.echo(token.value)
+
+
+@tokens.command("list")
+@handles_errors
+def list_tokens() -> None:
+    """List your tokens (without their values).
+
+    Example: lakehold token list
+    """
+    runtime, _ = open_runtime()
+    rows = runtime.security.list_tokens(principal_of(runtime))
+    print_rows(
+        "tokens",
+        ["id", "name", "user", "created", "revoked"],
+        [(t.id, t.name, t.username, t.created_at, t.revoked) for t in rows],
+    )
+
+
+@tokens.command("revoke")
+@handles_errors
+def revoke_token(token_id: str) -> None:
+    """Revoke a token.
+
+    Example: lakehold token revoke 3f2a...
+    """
+    runtime, _ = open_runtime()
+    runtime.security.revoke_token(principal_of(runtime), token_id)
+    console.print("revoked")

@@ -1,0 +1,83 @@
+"""What every CLI command needs: the runtime, the acting principal, and error handling."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from lakehold.config import Settings
+from lakehold.errors import LakeholdError
+from lakehold.runtime import Runtime
+from lakehold.security.principal import Principal
+
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ADMIN_TOKEN_FILE = "admin_token"
+
+
+def token_file(settings: Settings) -> Path:
+    return settings.home / ADMIN_TOKEN_FILE
+
+
+def save_admin_token(settings: Settings, value: str) -> Path:
+    """Keep the bootstrap admin token in the home directory, readable by its owner only."""
+    path = token_file(settings)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return path
+
+
+def open_runtime(settings: Settings | None = None) -> tuple[Runtime, str | None]:
+    """A runtime; on first start also the new admin token (saved to the home directory)."""
+    runtime = Runtime(settings)
+    created = runtime.security.bootstrap()
+    if created is None:
+        return runtime, None
+    save_admin_token(runtime.settings, created[1])
+    return runtime, created[1]
+
+
+def principal_of(runtime: Runtime, project: str | None = None) -> Principal:
+    """The principal of ``LAKEHOLD_TOKEN``, else of the admin token saved in the home directory."""
+    value = os.environ.get("LAKEHOLD_TOKEN")
+    path = token_file(runtime.settings)
+    if not value and path.exists():
+        value = path.read_text().strip()
+    return runtime.security.authenticate(value).in_project(project)
+
+
+def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Print typed errors as one line on stderr and exit with their code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except LakeholdError as error:
+            where = ", ".join(f"{k}={v}" for k, v in error.details.items() if k != "problems")
+            errors.print(f"[red]error:[/red] {error.message}" + (f" ({where})" if where else ""))
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            sys.exit(130)
+
+    return wrapper
+
+
+def split_qualified(name: str) -> tuple[str, str]:
+    """``project.table`` → ``(project, table)``."""
+    project, dot, table = name.partition(".")
+    if not dot or not project or not table:
+        errors.print(f"[red]error:[/red] '{name}' is not of the form project.table")
+        raise typer.Exit(2)
+    return project, table

@@ -1,0 +1,424 @@
+"""Delta tables: create, write (append, overwrite, merge, CDC), time travel and maintenance.
+
+Every write validates and evolves the schema before it commits, so a refused write leaves
+the table as it was. The one write made of two commits (a column widening, which rewrites
+the table, then a merge) restores the previous version if its merge fails.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+
+from lakehold.errors import Conflict, Invalid, NotFound
+from lakehold.lakehouse.history import (
+    commit_properties,
+    commit_time,
+    history_entry,
+    parse_timestamp,
+    version_at,
+)
+from lakehold.lakehouse.keys import (
+    check_key_columns,
+    check_no_null_keys,
+    check_unique_keys,
+    last_per_key,
+)
+from lakehold.lakehouse.merge import OP, execute_merge, prepare_changes
+from lakehold.lakehouse.results import HistoryEntry, Snapshot, WriteResult
+from lakehold.lakehouse.rewrite import rewrite
+from lakehold.lakehouse.schema import Evolution, evolve
+
+Mode = Literal["append", "overwrite", "merge", "cdc"]
+MODES = ("append", "overwrite", "merge", "cdc")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+class DeltaTables:
+    """The Delta tables stored under one root directory (``root/project/table``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).absolute()
+
+    def path_for(self, project: str, table: str) -> Path:
+        """Where the table ``table`` of ``project`` lives."""
+        for field, name in (("project", project), ("table", table)):
+            if not _NAME.match(name) or name in (".", ".."):
+                raise Invalid(f"{field} name {name!r} is not a valid directory name", field=field)
+        return self.root / project / table
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def create(
+        self, path: Path, data: pa.Table, *, keys: list[str] | None = None, committer: str
+    ) -> WriteResult:
+        """Create a table at ``path`` holding ``data``; Conflict if one exists there."""
+        path = Path(path).absolute()
+        if DeltaTable.is_deltatable(str(path)):
+            raise Conflict(f"a table already exists at {path}")
+        evolution = evolve(None, data)
+        if keys is not None:
+            keys = check_key_columns(keys, batch=evolution.batch)
+            check_no_null_keys(evolution.batch, keys)
+            check_unique_keys(evolution.batch, keys)
+        commit = commit_properties(committer, "CREATE", keys=keys or ())
+        created = not path.exists()
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            write_deltalake(path, evolution.batch, mode="error", commit_properties=commit)
+        except Exception:
+            if created:
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+        rows = evolution.batch.num_rows
+        return self._result(path, "CREATE", inserted=rows, written=rows, changes=evolution.changes)
+
+    def write(
+        self,
+        path: Path,
+        data: pa.Table,
+        *,
+        mode: Mode,
+        keys: list[str] | None = None,
+        committer: str,
+        op_column: str = "op",
+        order_column: str | None = None,
+        keep_order_column: bool = False,
+        replace_schema: bool = False,
+    ) -> WriteResult:
+        """Write ``data`` to the table at ``path``.
+
+        ``append`` adds rows; ``overwrite`` replaces the rows (the schema stays the union of
+        old and new columns unless ``replace_schema``); ``merge`` upserts on ``keys`` (the
+        last row of a key wins); ``cdc`` applies the I/U/D operation in ``op_column``, the
+        last change per key winning by ``order_column``, else by row order.
+        """
+        path = Path(path).absolute()
+        if mode not in MODES:
+            raise Invalid(f"unknown write mode {mode!r} (known: {', '.join(MODES)})", field="mode")
+        if replace_schema and mode != "overwrite":
+            raise Invalid("replace_schema applies to overwrite only", field="replace_schema")
+        table = self._open(path)
+        schema = _schema(table)
+        if mode in ("append", "overwrite"):
+            return self._write_rows(
+                path, table, schema, data, mode=mode, committer=committer, replace=replace_schema
+            )
+        keys = check_key_columns(keys, batch=data, table_columns=schema.names)
+        check_no_null_keys(data, keys)
+        operations = None
+        if mode == "cdc":
+            changes = prepare_changes(
+                data,
+                keys,
+                op_column=op_column,
+                order_column=order_column,
+                keep_order_column=keep_order_column,
+            )
+            data, operations = changes.rows, changes.operations
+        else:
+            data = last_per_key(data, keys)
+        evolution = evolve(schema, data, keys=keys)
+        operation = "CDC MERGE" if mode == "cdc" else "MERGE"
+        return self._merge(path, table, evolution, keys, operations, operation, committer)
+
+    def restore(self, path: Path, version: int, *, committer: str) -> WriteResult:
+        """Make ``version`` the table's current state again (as a new version)."""
+        path = Path(path).absolute()
+        table = self._open(path)
+        self._version_of(path, table, version)
+        if version == table.version():
+            return self._result(path, "RESTORE")
+        try:
+            table.restore(version, commit_properties=commit_properties(committer, "RESTORE"))
+        except CommitFailedError as exc:
+            raise Conflict(f"the table changed during the restore: {exc}") from None
+        return self._result(path, "RESTORE")
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def snapshot(
+        self,
+        path: Path,
+        *,
+        version: int | None = None,
+        timestamp: datetime | str | None = None,
+    ) -> Snapshot:
+        """The table at the latest version, at ``version``, or as of ``timestamp``."""
+        table, latest = self._at(Path(path).absolute(), version, timestamp)
+        adds = pa.table(table.get_add_actions(flatten=False))
+        files = table.file_uris()
+        if table is not latest:
+            _require_files(files, table.version())
+        return Snapshot(
+            version=table.version(),
+            timestamp=self._commit_time(latest, table.version()),
+            schema=_schema(table),
+            files=files,
+            num_rows=_row_count(adds, files),
+            size_bytes=pc.sum(adds.column("size_bytes")).as_py() or 0,
+        )
+
+    def read(
+        self,
+        path: Path,
+        *,
+        version: int | None = None,
+        timestamp: datetime | str | None = None,
+    ) -> pa.Table:
+        """All rows of the table at the latest version, at ``version`` or as of ``timestamp``."""
+        table, latest = self._at(Path(path).absolute(), version, timestamp)
+        if table is not latest:
+            _require_files(table.file_uris(), table.version())
+        return table.to_pyarrow_table()
+
+    def history(self, path: Path, limit: int | None = None) -> list[HistoryEntry]:
+        """The table's commits, newest first."""
+        if limit is not None and limit < 1:
+            raise Invalid("limit must be at least 1", field="limit")
+        table = self._open(Path(path).absolute())
+        return [history_entry(commit) for commit in table.history(limit)]
+
+    # -- maintenance --------------------------------------------------------------------------
+
+    def vacuum(
+        self,
+        path: Path,
+        *,
+        retention_hours: int = 168,
+        dry_run: bool = False,
+        committer: str,
+    ) -> list[str]:
+        """Delete files no version newer than ``retention_hours`` needs; returns their paths.
+
+        Versions older than the retention can no longer be read afterwards.
+        """
+        path = Path(path).absolute()
+        if retention_hours < 0:
+            raise Invalid("retention_hours cannot be negative", field="retention_hours")
+        table = self._open(path)
+        removed = table.vacuum(
+            retention_hours=retention_hours,
+            dry_run=dry_run,
+            enforce_retention_duration=False,
+            commit_properties=commit_properties(committer, "VACUUM"),
+        )
+        return [str(path / name) for name in removed]
+
+    def optimize(self, path: Path, *, committer: str) -> dict[str, Any]:
+        """Compact small files into larger ones; returns the compaction metrics."""
+        path = Path(path).absolute()
+        table = self._open(path)
+        metrics = table.optimize.compact(commit_properties=commit_properties(committer, "OPTIMIZE"))
+        return {
+            "version": DeltaTable(str(path)).version(),
+            "files_added": metrics.get("numFilesAdded", 0),
+            "files_removed": metrics.get("numFilesRemoved", 0),
+            **metrics,
+        }
+
+    def drop(self, path: Path) -> None:
+        """Delete the table and all its files."""
+        path = Path(path).absolute()
+        self._open(path)
+        shutil.rmtree(path)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _write_rows(
+        self,
+        path: Path,
+        table: DeltaTable,
+        schema: pa.Schema,
+        data: pa.Table,
+        *,
+        mode: Literal["append", "overwrite"],
+        committer: str,
+        replace: bool,
+    ) -> WriteResult:
+        evolution = evolve(None if replace else schema, data)
+        rows = evolution.batch.num_rows
+        existing = _row_count(pa.table(table.get_add_actions(flatten=False)), table.file_uris())
+        if mode == "append":
+            commit = commit_properties(committer, "APPEND")
+            written = rows
+            if evolution.rewrite_needed:
+                rewrite(table, evolution.schema, commit, extra=evolution.batch)
+                written += existing
+            else:
+                self._commit_rows(table, evolution, "append", commit)
+            return self._result(
+                path, "APPEND", inserted=rows, written=written, changes=evolution.changes
+            )
+        deleted = existing
+        commit = commit_properties(committer, "OVERWRITE", rows_deleted=deleted)
+        schema_mode = "overwrite" if replace or evolution.rewrite_needed else None
+        self._commit_rows(table, evolution, "overwrite", commit, schema_mode=schema_mode)
+        changes = ["replaced the schema"] if replace else evolution.changes
+        return self._result(
+            path, "OVERWRITE", inserted=rows, deleted=deleted, written=rows, changes=changes
+        )
+
+    @staticmethod
+    def _commit_rows(
+        table: DeltaTable,
+        evolution: Evolution,
+        mode: Literal["append", "overwrite"],
+        commit: CommitProperties,
+        schema_mode: Literal["merge", "overwrite"] | None = None,
+    ) -> None:
+        if schema_mode is None and evolution.added:
+            schema_mode = "merge"
+        try:
+            write_deltalake(
+                table, evolution.batch, mode=mode, schema_mode=schema_mode, commit_properties=commit
+            )
+        except CommitFailedError as exc:
+            raise Conflict(f"another write changed the table; try again ({exc})") from None
+
+    def _merge(
+        self,
+        path: Path,
+        table: DeltaTable,
+        evolution: Evolution,
+        keys: Sequence[str],
+        operations: pa.ChunkedArray | None,
+        operation: str,
+        committer: str,
+    ) -> WriteResult:
+        before = table.version()
+        added = evolution.added
+        if evolution.rewrite_needed:
+            rewrite(table, evolution.schema, commit_properties(committer, "EVOLVE SCHEMA"))
+            table, added = DeltaTable(str(path)), []
+        elif evolution.batch.num_rows == 0 and not added:
+            return self._result(path, operation)
+        # Only the columns the batch carries: an absent column keeps its value on update
+        # (MERGE ... UPDATE SET * with schema evolution) and is NULL on insert.
+        source = evolution.carried
+        if operations is not None:
+            source = source.append_column(OP, operations)
+        try:
+            metrics = execute_merge(
+                table,
+                source,
+                keys=keys,
+                added=added,
+                commit=commit_properties(committer, operation, keys=keys),
+            )
+        except Exception as exc:
+            if evolution.rewrite_needed:
+                self._roll_back(path, before, committer)
+            if isinstance(exc, CommitFailedError):
+                raise Conflict(f"another write changed the table; try again ({exc})") from None
+            raise
+        return self._result(
+            path,
+            operation,
+            inserted=metrics.get("num_target_rows_inserted", 0),
+            updated=metrics.get("num_target_rows_updated", 0),
+            deleted=metrics.get("num_target_rows_deleted", 0),
+            written=metrics.get("num_output_rows", 0),
+            changes=evolution.changes,
+        )
+
+    @staticmethod
+    def _roll_back(path: Path, version: int, committer: str) -> None:
+        DeltaTable(str(path)).restore(
+            version, commit_properties=commit_properties(committer, "ROLLBACK")
+        )
+
+    def _result(
+        self,
+        path: Path,
+        operation: str,
+        *,
+        inserted: int = 0,
+        updated: int = 0,
+        deleted: int = 0,
+        written: int = 0,
+        changes: list[str] | None = None,
+    ) -> WriteResult:
+        snapshot = self.snapshot(path)
+        return WriteResult(
+            version=snapshot.version,
+            operation=operation,
+            snapshot=snapshot,
+            rows_inserted=inserted,
+            rows_updated=updated,
+            rows_deleted=deleted,
+            rows_written=written,
+            schema_changes=list(changes or []),
+        )
+
+    def _at(
+        self, path: Path, version: int | None, timestamp: datetime | str | None
+    ) -> tuple[DeltaTable, DeltaTable]:
+        """(The table at ``version`` or ``timestamp``, the table at its latest version.)"""
+        if version is not None and timestamp is not None:
+            raise Invalid("give a version or a timestamp, not both", field="timestamp")
+        latest = self._open(path)
+        if timestamp is not None:
+            version = version_at(latest.history(), parse_timestamp(timestamp))
+        return self._version_of(path, latest, version), latest
+
+    @staticmethod
+    def _commit_time(latest: DeltaTable, version: int) -> datetime:
+        # history() of a table loaded at an older version is unreliable (delta-rs 1.6):
+        # read it from the latest version.
+        commits = latest.history(1 if version == latest.version() else None)
+        found = next((c for c in commits if int(c["version"]) == version), None)
+        if found is None:
+            raise NotFound(f"the commit of version {version} is no longer in the table log")
+        return commit_time(found)
+
+    @staticmethod
+    def _open(path: Path) -> DeltaTable:
+        try:
+            return DeltaTable(str(path))
+        except TableNotFoundError:
+            raise NotFound(f"no table at {path}") from None
+
+    @staticmethod
+    def _version_of(path: Path, latest: DeltaTable, version: int | None) -> DeltaTable:
+        if version is None or version == latest.version():
+            return latest
+        if not 0 <= version <= latest.version():
+            raise NotFound(
+                f"the table has no version {version} (versions 0 to {latest.version()})",
+                field="version",
+            )
+        try:
+            return DeltaTable(str(path), version=version)
+        except Exception as exc:
+            raise NotFound(f"version {version} of the table can no longer be read: {exc}") from None
+
+
+def _schema(table: DeltaTable) -> pa.Schema:
+    return pa.schema(table.schema().to_arrow())
+
+
+def _require_files(files: list[str], version: int) -> None:
+    """NotFound when a vacuum removed files an older version needs."""
+    if not all(Path(f).exists() for f in files):
+        raise NotFound(
+            f"version {version} of the table can no longer be read: a vacuum removed its files"
+        )
+
+
+def _row_count(adds: pa.Table, files: list[str]) -> int:
+    """Rows in the active files: from the log's statistics, else from the Parquet footers."""
+    records = adds.column("num_records")
+    if records.null_count == 0:
+        return pc.sum(records).as_py() or 0
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)

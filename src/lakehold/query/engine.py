@@ -1,0 +1,117 @@
+"""The query engine in two calls: :func:`prepare` a statement, then :func:`run` it.
+
+``prepare`` needs no catalog: parse -> check_sandbox -> qualify -> rewrite -> verify. It
+returns the table references the statement reads (``PreparedQuery.table_refs``); the service
+layer authorizes them and binds each to storage (a :class:`BoundTable`, with the granted
+columns and row filter), then calls ``run``: resolve -> bind -> execute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from lakehold.errors import Invalid, NotFound
+from lakehold.query.bind import bind
+from lakehold.query.cancel import CancelHandle
+from lakehold.query.check_sandbox import check_sandbox
+from lakehold.query.execute import execute
+from lakehold.query.model import BoundTable, CtasTarget, Plan, QueryResult, TableRef
+from lakehold.query.parse import parse, to_duckdb
+from lakehold.query.qualify import qualify, table_ref
+from lakehold.query.resolve import resolve
+from lakehold.query.results import column_metadata
+from lakehold.query.rewrite import rewrite, view_names
+from lakehold.query.verify import verify
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    """A checked statement, ready to be bound to storage and run.
+
+    ``table_refs`` are the distinct tables it reads, in order of appearance; ``ctas`` is
+    the target of an admitted ``CREATE TABLE ... AS SELECT`` (``run`` returns the rows of
+    the SELECT; writing them is the caller's job). ``duckdb_sql`` reads the views named
+    in ``view_names``.
+    """
+
+    sql: str
+    dialect: str
+    table_refs: tuple[TableRef, ...]
+    duckdb_sql: str
+    view_names: Mapping[TableRef, str] = field(repr=False)
+    ctas: CtasTarget | None = None
+
+
+def prepare(
+    sql: str,
+    *,
+    dialect: str = "duckdb",
+    default_project: str | None = None,
+    allow_ctas: bool = False,
+) -> PreparedQuery:
+    """Parse and check a statement; raise Invalid, Forbidden or NotFound when it cannot run."""
+    expression = parse(sql, dialect)
+    checked = check_sandbox(expression, sql, allow_ctas=allow_ctas)
+    ctas = _ctas_target(checked.ctas, default_project) if checked.ctas is not None else None
+    qualified = qualify(checked.query, default_project)
+    names = view_names(qualified.refs)
+    rewrite(qualified, names)
+    duckdb_sql = to_duckdb(checked.query)
+    verify(duckdb_sql, names.values())
+    return PreparedQuery(
+        sql=sql,
+        dialect=dialect,
+        table_refs=qualified.refs,
+        duckdb_sql=duckdb_sql,
+        view_names=names,
+        ctas=ctas,
+    )
+
+
+def plan(prepared: PreparedQuery, resolved: Mapping[TableRef, BoundTable]) -> Plan:
+    """The executable plan of a prepared statement over the caller's bound tables."""
+    bound = resolve(prepared.table_refs, resolved)
+    return bind(prepared.duckdb_sql, prepared.view_names, bound)
+
+
+def run(
+    prepared: PreparedQuery,
+    resolved: Mapping[TableRef, BoundTable],
+    *,
+    max_rows: int,
+    timeout_s: float | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    cancel: CancelHandle | None = None,
+) -> QueryResult:
+    """Run a prepared statement; at most ``max_rows`` rows (``truncated`` if more existed)."""
+    table, truncated = execute(
+        plan(prepared, resolved),
+        max_rows=max_rows,
+        timeout_s=timeout_s,
+        threads=threads,
+        memory_limit=memory_limit,
+        cancel=cancel,
+    )
+    return QueryResult(table=table, truncated=truncated, columns=column_metadata(table.schema))
+
+
+def _ctas_target(create: exp.Create, default_project: str | None) -> CtasTarget:
+    target = create.this
+    assert isinstance(target, exp.Table)
+    if target.args.get("version") or target.args.get("when"):
+        raise Invalid("the new table of CREATE TABLE ... AS SELECT cannot have a version")
+    try:
+        ref = table_ref(target, default_project)
+    except NotFound:
+        raise Invalid(
+            "name the new table of CREATE TABLE ... AS SELECT as project.table", field="sql"
+        ) from None
+    return CtasTarget(
+        ref=ref,
+        replace=bool(create.args.get("replace")),
+        if_not_exists=bool(create.args.get("exists")),
+    )

@@ -1,0 +1,63 @@
+"""DuckDB errors as Lakehold errors, with messages safe to show the user.
+
+A message never shows a generated view name (it is written back as ``project.table``), a
+file path or URI, the context lines DuckDB quotes from the executed SQL (they are the
+rewritten statement, not the user's), or DuckDB's "Did you mean ...?" suggestions (which
+may name catalog objects the user did not write).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+import duckdb
+
+from lakehold.errors import Forbidden, Invalid, LakeholdError
+
+_CONTEXT = re.compile(r"\n\s*LINE \d+:.*", re.DOTALL)
+_SUGGESTION = re.compile(r"\s*Did you mean [^\n]*", re.IGNORECASE)
+_URI = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s\"'`,)\]]+", re.IGNORECASE)
+_QUOTED_PATH = re.compile(r"([\"'`])(?:/|[A-Za-z]:[\\/]|\.{1,2}/)[^\"'`]*\1")
+_BARE_PATH = re.compile(r"(?<![\w.])/(?:[\w.\-]+/)+[\w.\-]*")
+
+_SERVER_PREFIXES = ("IO Error", "HTTP Error", "INTERNAL Error", "FATAL Error", "Connection Error")
+
+
+def sanitize(message: str, names: Mapping[str, str], files: Iterable[str] = ()) -> str:
+    """``message`` without generated names, paths, SQL context or suggestions."""
+    text = _CONTEXT.sub("", message)
+    text = _SUGGESTION.sub("", text)
+    for view, shown in names.items():
+        text = re.sub(rf'"?\b{re.escape(view)}\b"?', shown, text, flags=re.IGNORECASE)
+    for path in sorted(files, key=len, reverse=True):
+        text = text.replace(path, "<file>")
+    text = _URI.sub("<file>", text)
+    text = _QUOTED_PATH.sub(lambda m: f"{m.group(1)}<file>{m.group(1)}", text)
+    text = _BARE_PATH.sub("<file>", text)
+    return text.strip()
+
+
+def is_interrupt(error: BaseException) -> bool:
+    """Whether DuckDB stopped because the connection was interrupted."""
+    return isinstance(error, duckdb.InterruptException) or str(error).startswith("INTERRUPT Error")
+
+
+def translate(
+    error: BaseException, names: Mapping[str, str], files: Iterable[str] = ()
+) -> LakeholdError:
+    """The Lakehold error for a DuckDB error raised by the statement (or its result stream)."""
+    message = sanitize(str(error), names, files)
+    if isinstance(error, duckdb.PermissionException) or message.startswith("Permission Error"):
+        return Forbidden(f"refused by the query sandbox: {message}")
+    if isinstance(error, duckdb.OutOfMemoryException) or message.startswith("Out of Memory"):
+        return Invalid(f"the query needs more memory than its limit allows: {message}")
+    if isinstance(
+        error,
+        duckdb.IOException
+        | duckdb.HTTPException
+        | duckdb.InternalException
+        | duckdb.FatalException,
+    ) or message.startswith(_SERVER_PREFIXES):
+        return LakeholdError(f"the query could not be executed: {message}")
+    return Invalid(message, field="sql")

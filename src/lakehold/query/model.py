@@ -1,0 +1,96 @@
+"""Value objects shared by the query passes: table references, bound tables, plans, results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True, slots=True)
+class TableRef:
+    """A table as the user named it: ``project.table``, optionally at a version or timestamp.
+
+    Unquoted identifiers are lower-cased; quoted ones are kept as written. At most one of
+    ``version`` and ``timestamp`` is set (time travel).
+    """
+
+    project: str
+    table: str
+    version: int | None = None
+    timestamp: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``project.table``, the name shown back to the user."""
+        return f"{self.project}.{self.table}"
+
+    def __str__(self) -> str:
+        if self.version is not None:
+            return f"{self.name} VERSION AS OF {self.version}"
+        if self.timestamp is not None:
+            return f"{self.name} TIMESTAMP AS OF '{self.timestamp}'"
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class CtasTarget:
+    """The target of an admitted ``CREATE TABLE project.x AS SELECT ...``."""
+
+    ref: TableRef
+    replace: bool = False
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class BoundTable:
+    """Storage of one table reference, supplied by the caller (the service layer).
+
+    - ``files``: the Parquet data files of the table version to read (local paths).
+    - ``schema``: the table (Delta) schema; every column comes out with this type, as NULL
+      when no data file has it.
+    - ``partition_values``: file -> {partition column: serialized value or None}; Delta does
+      not store partition columns in the data files.
+    - ``columns``: granted columns (None: all); the view exposes only these.
+    - ``row_filter``: SQL boolean expression over the table's columns (None: all rows).
+    """
+
+    files: Sequence[str]
+    schema: pa.Schema
+    partition_values: Mapping[str, Mapping[str, str | None]] | None = None
+    columns: Sequence[str] | None = None
+    row_filter: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A view the executor creates before running the statement."""
+
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the executor runs: views over data files, then one statement that reads them.
+
+    ``names`` maps generated view names back to the names the user wrote, so that
+    error messages never show generated names; ``files`` is every file the views read and
+    the only paths the DuckDB connection may open.
+    """
+
+    sql: str
+    views: tuple[View, ...] = ()
+    files: tuple[str, ...] = ()
+    names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows of a statement (at most ``max_rows``), whether more existed, and column metadata."""
+
+    table: pa.Table
+    truncated: bool
+    columns: list[dict[str, Any]]

@@ -1,0 +1,195 @@
+"""Statement results: paging through the stored Arrow IPC file, and output formats.
+
+JSON rows are JSON-safe and lossless where JSON allows:
+
+- DECIMAL -> string (``"12.30"``, exact; parse it as a decimal, not as a float);
+- DATE, TIME, TIMESTAMP -> ISO 8601 strings (``"2024-01-31"``, ``"2024-01-31T12:00:00+00:00"``);
+- INTERVAL -> ISO 8601 duration string (``"P1M2DT3.5S"``);
+- BLOB -> base64 string; UUID -> string;
+- NaN and infinities -> the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``;
+- integers stay JSON numbers (clients in JavaScript lose precision beyond 2**53);
+- MAP with string keys -> object, other MAPs -> list of ``[key, value]`` pairs.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import io
+import json
+import math
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.types as pt
+
+from lakehold.query.arrow_types import duckdb_type
+
+
+def write_result(table: pa.Table, path: Path) -> int:
+    """Store ``table`` as an Arrow IPC file (atomically); its size in bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    partial.replace(path)
+    return path.stat().st_size
+
+
+def row_count(path: Path) -> int:
+    """Rows stored in a result file."""
+    with pa.memory_map(str(path)) as source:
+        reader = pa.ipc.open_file(source)
+        return sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+
+
+def read_page(path: Path, offset: int, limit: int) -> pa.Table:
+    """Rows ``offset`` to ``offset + limit`` of a result file (memory-mapped, no full read)."""
+    if offset < 0 or limit < 0:
+        raise ValueError("offset and limit must be 0 or more")
+    with pa.memory_map(str(path)) as source:
+        reader = pa.ipc.open_file(source)
+        batches: list[pa.RecordBatch] = []
+        start, wanted = offset, limit
+        for i in range(reader.num_record_batches):
+            if wanted <= 0:
+                break
+            batch = reader.get_batch(i)
+            if start >= batch.num_rows:
+                start -= batch.num_rows
+                continue
+            part = batch.slice(start, wanted)
+            batches.append(part)
+            wanted -= part.num_rows
+            start = 0
+        table = pa.Table.from_batches(batches, schema=reader.schema)
+        return table.combine_chunks() if batches else table
+
+
+def column_metadata(schema: pa.Schema) -> list[dict[str, Any]]:
+    """Name, SQL type and nullability of each column."""
+    return [
+        {"name": field.name, "type": _sql_type(field.type), "nullable": field.nullable}
+        for field in schema
+    ]
+
+
+def _sql_type(arrow: pa.DataType) -> str:
+    try:
+        return duckdb_type(arrow)
+    except Exception:
+        return str(arrow)
+
+
+def to_json_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows as JSON-safe dicts (see the module docstring for the conversions)."""
+    converters = [_converter(field.type) for field in table.schema]
+    names = table.column_names
+    columns = [
+        [convert(v) for v in column.to_pylist()] if convert else column.to_pylist()
+        for column, convert in zip(table.columns, converters, strict=True)
+    ]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def to_csv_bytes(table: pa.Table) -> bytes:
+    """CSV with a header; nested values as JSON text, BLOBs as base64."""
+    table = _flat_for_csv(table)
+    sink = io.BytesIO()
+    pacsv.write_csv(table, sink)
+    return sink.getvalue()
+
+
+def to_arrow_ipc_stream(table: pa.Table) -> bytes:
+    """The table in the Arrow IPC streaming format."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _flat_for_csv(table: pa.Table) -> pa.Table:
+    for i, field in enumerate(table.schema):
+        if pt.is_nested(field.type) or pt.is_binary(field.type) or pt.is_large_binary(field.type):
+            convert = _converter(field.type)
+            values = table.column(i).to_pylist()
+            if pt.is_nested(field.type):
+                text = [None if v is None else json.dumps(convert(v)) for v in values]  # type: ignore[misc]
+            else:
+                text = [convert(v) for v in values]  # type: ignore[misc]
+            table = table.set_column(i, field.name, pa.array(text, pa.string()))
+        elif pt.is_interval(field.type) or pt.is_duration(field.type):
+            convert = _converter(field.type)
+            values = [convert(v) for v in table.column(i).to_pylist()]  # type: ignore[misc]
+            table = table.set_column(i, field.name, pa.array(values, pa.string()))
+    return table
+
+
+def _converter(arrow: pa.DataType) -> Any:
+    """A function making one Python value of ``arrow`` JSON-safe, or None if it already is."""
+    if pt.is_integer(arrow) or pt.is_boolean(arrow) or pt.is_string(arrow):
+        return None
+    if pt.is_large_string(arrow) or pt.is_null(arrow):
+        return None
+    if pt.is_list(arrow) or pt.is_large_list(arrow) or pt.is_fixed_size_list(arrow):
+        item = _converter(arrow.value_type) or _same
+        return lambda v: None if v is None else [item(x) for x in v]
+    if pt.is_map(arrow):
+        key, value = _converter(arrow.key_type) or _same, _converter(arrow.item_type) or _same
+        if pt.is_string(arrow.key_type) or pt.is_large_string(arrow.key_type):
+            return lambda v: None if v is None else {k: value(x) for k, x in v}
+        return lambda v: None if v is None else [[key(k), value(x)] for k, x in v]
+    if pt.is_struct(arrow):
+        fields = [(f.name, _converter(f.type) or _same) for f in arrow]
+        return lambda v: None if v is None else {n: c(v.get(n)) for n, c in fields}
+    return _scalar
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _scalar(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dt.timedelta):
+        return _duration(0, value.days, value.seconds * 1_000_000_000 + value.microseconds * 1000)
+    if isinstance(value, pa.MonthDayNano):
+        return _duration(value.months, value.days, value.nanoseconds)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _scalar(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scalar(v) for v in value]
+    return str(value)
+
+
+def _duration(months: int, days: int, nanoseconds: int) -> str:
+    years, months = divmod(months, 12) if months >= 0 else (0, months)
+    seconds = decimal.Decimal(nanoseconds) / decimal.Decimal(1_000_000_000)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    date = "".join(f"{n}{u}" for n, u in ((years, "Y"), (months, "M"), (days, "D")) if n)
+    time = "".join(f"{_plain(n)}{u}" for n, u in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
+    text = "P" + date + (f"T{time}" if time else "")
+    return text if text != "P" else "PT0S"
+
+
+def _plain(number: decimal.Decimal) -> str:
+    text = format(number.normalize(), "f")
+    return text

@@ -1,0 +1,49 @@
+"""The composition root: settings, store, engines and services wired together once."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from lakehold.catalog.service import CatalogService
+from lakehold.catalog.tables import TableService
+from lakehold.config import Settings
+from lakehold.governance.statements import StatementService
+from lakehold.lakehouse.tables import DeltaTables
+from lakehold.query.statements import StatementRunner
+from lakehold.security.service import SecurityService
+from lakehold.store.db import Store
+
+
+class Runtime:
+    """Everything a process needs; adapters receive one and call its services."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.settings.ensure_dirs()
+        self.store = Store(self.settings.resolved_database_url)
+        self.tables = DeltaTables(self.settings.warehouse_path)
+
+    @cached_property
+    def security(self) -> SecurityService:
+        return SecurityService(self.store)
+
+    @cached_property
+    def catalog(self) -> CatalogService:
+        return CatalogService(self.store)
+
+    @cached_property
+    def table_service(self) -> TableService:
+        return TableService(self.store, self.tables)
+
+    @cached_property
+    def runner(self) -> StatementRunner:
+        return StatementRunner(self.settings.results_path)
+
+    @cached_property
+    def statements(self) -> StatementService:
+        return StatementService(self.store, self.tables, self.runner, self.settings)
+
+    def close(self) -> None:
+        if "runner" in self.__dict__:
+            self.runner.shutdown()
+        self.store.close()

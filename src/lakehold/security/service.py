@@ -1,0 +1,171 @@
+"""Users and API tokens: bootstrap, authentication, issuing and revoking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from lakehold.catalog.names import check_username
+from lakehold.errors import Conflict, Invalid, NotFound, Unauthorized
+from lakehold.governance import policy
+from lakehold.security import tokens
+from lakehold.security.passwords import hash_password
+from lakehold.security.principal import Principal
+from lakehold.store.db import Store
+from lakehold.store.models import ApiToken, User
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token's public description; ``value`` is set only when it was just issued."""
+
+    id: str
+    name: str
+    username: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked: bool
+    value: str | None = None
+
+
+def _principal(user: User) -> Principal:
+    return Principal(user_id=user.id, username=user.username, is_admin=user.is_admin)
+
+
+def _info(token: ApiToken, value: str | None = None) -> TokenInfo:
+    return TokenInfo(
+        id=token.id,
+        name=token.name,
+        username=token.user.username,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        revoked=token.revoked_at is not None,
+        value=value,
+    )
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class SecurityService:
+    """Users and tokens."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def bootstrap(self) -> tuple[Principal, str] | None:
+        """On first start, create the ``admin`` user; return it and its new token, else None."""
+        with self.store.session() as session:
+            if session.scalar(select(func.count()).select_from(User)):
+                return None
+            admin = User(username="admin", display_name="Administrator", is_admin=True)
+            session.add(admin)
+            session.flush()
+            issued = self._issue(session, admin, "bootstrap")
+            return _principal(admin), issued.value
+
+    def authenticate(self, value: str | None) -> Principal:
+        """The principal a token belongs to; Unauthorized for a missing, bad or revoked token."""
+        parts = tokens.split(value or "")
+        if parts is None:
+            raise Unauthorized("a valid API token is required (Authorization: Bearer <token>)")
+        lookup, secret = parts
+        with self.store.session() as session:
+            token = session.scalar(select(ApiToken).where(ApiToken.lookup == lookup))
+            now = datetime.now(UTC)
+            if (
+                token is None
+                or not tokens.matches(secret, token.secret_hash)
+                or token.revoked_at is not None
+                or (token.expires_at is not None and _as_utc(token.expires_at) <= now)
+            ):
+                raise Unauthorized("the API token is not valid")
+            return _principal(token.user)
+
+    def create_user(
+        self,
+        principal: Principal,
+        username: str,
+        *,
+        display_name: str | None = None,
+        is_admin: bool = False,
+        password: str | None = None,
+    ) -> Principal:
+        """Create a user (admins only)."""
+        policy.require_admin(principal, "create users")
+        check_username(username)
+        with self.store.session() as session:
+            if session.scalar(select(User).where(User.username == username)):
+                raise Conflict(f"user '{username}' already exists", field="username")
+            user = User(
+                username=username,
+                display_name=display_name,
+                is_admin=is_admin,
+                password_hash=hash_password(password) if password else None,
+            )
+            session.add(user)
+            session.flush()
+            return _principal(user)
+
+    def list_users(self, principal: Principal) -> list[Principal]:
+        """Every user (admins only)."""
+        policy.require_admin(principal, "list users")
+        with self.store.session() as session:
+            return [_principal(u) for u in session.scalars(select(User).order_by(User.username))]
+
+    def create_token(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        username: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> TokenInfo:
+        """Issue a token for oneself, or for another user (admins only). Shown once."""
+        if not name.strip():
+            raise Invalid("a token needs a name", field="name")
+        with self.store.session() as session:
+            if username and username != principal.username:
+                policy.require_admin(principal, "issue tokens for other users")
+                user = session.scalar(select(User).where(User.username == username))
+                if user is None:
+                    raise NotFound(f"user '{username}' not found", field="username")
+            else:
+                user = session.get(User, principal.user_id)
+            issued = self._issue(session, user, name, expires_at)
+            token = session.scalar(select(ApiToken).where(ApiToken.lookup == issued.lookup))
+            return _info(token, issued.value)
+
+    def list_tokens(self, principal: Principal) -> list[TokenInfo]:
+        """The principal's own tokens (admins: everyone's)."""
+        with self.store.session() as session:
+            query = select(ApiToken).order_by(ApiToken.created_at)
+            if not principal.is_admin:
+                query = query.where(ApiToken.user_id == principal.user_id)
+            return [_info(t) for t in session.scalars(query)]
+
+    def revoke_token(self, principal: Principal, token_id: str) -> None:
+        """Revoke one's own token (admins: any token)."""
+        with self.store.session() as session:
+            token = session.get(ApiToken, token_id)
+            if token is None or not policy.can_manage_token(principal, token.user_id):
+                raise NotFound(f"token '{token_id}' not found")
+            token.revoked_at = token.revoked_at or datetime.now(UTC)
+
+    @staticmethod
+    def _issue(session, user: User, name: str, expires_at: datetime | None = None):  # noqa: ANN001, ANN205
+        issued = tokens.issue()
+        session.add(
+            ApiToken(
+                user_id=user.id,
+                name=name,
+                lookup=issued.lookup,
+                secret_hash=issued.secret_hash,
+                expires_at=expires_at,
+            )
+        )
+        session.flush()
+        return issued

@@ -1,0 +1,129 @@
+"""Statements API: submit, describe, page results as JSON/CSV/Arrow, cancel; sync query."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pyarrow as pa
+
+from tests.scenarios.helpers import create_table, ok, setup_project
+
+
+def _wait(client, statement_id: str, timeout: float = 30) -> dict:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = ok(client.get(f"/api/v1/statements/{statement_id}"))
+        if described["status"] in ("FINISHED", "FAILED", "ABORTED"):
+            return described
+        time.sleep(0.05)
+    raise AssertionError(f"statement {statement_id} did not finish")
+
+
+def test_submit_describe_and_page(client) -> None:  # noqa: ANN001
+    setup_project(client, "retail")
+    create_table(client, "retail", "store_sales", "retail_store_sales.csv")
+    submitted = ok(
+        client.post(
+            "/api/v1/statements",
+            json={"sql": "select sale_id, sale_amount from retail.store_sales order by sale_id"},
+        ),
+        201,
+    )
+    assert submitted["assets"] == ["retail.store_sales"]
+    done = _wait(client, submitted["id"])
+    assert done["status"] == "FINISHED" and done["result_rows"] == 20
+    assert done["duration_ms"] is not None and done["has_result_set"]
+
+    first = ok(client.get(f"/api/v1/statements/{done['id']}/result", params={"limit": 8}))
+    assert [c["name"] for c in first["columns"]] == ["sale_id", "sale_amount"]
+    assert [r["sale_id"] for r in first["rows"]] == list(range(1, 9))
+    assert first["next_offset"] == 8 and first["total_rows"] == 20
+    last = ok(
+        client.get(f"/api/v1/statements/{done['id']}/result", params={"offset": 16, "limit": 8})
+    )
+    assert [r["sale_id"] for r in last["rows"]] == [17, 18, 19, 20]
+    assert last["next_offset"] is None
+
+    csv = client.get(f"/api/v1/statements/{done['id']}/result", params={"format": "csv"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[0].replace('"', "") == "sale_id,sale_amount"
+    assert len(csv.text.splitlines()) == 21
+    arrow = client.get(f"/api/v1/statements/{done['id']}/result", params={"format": "arrow"})
+    table = pa.ipc.open_stream(io.BytesIO(arrow.content)).read_all()
+    assert table.num_rows == 20 and table.column_names == ["sale_id", "sale_amount"]
+
+    listed = ok(client.get("/api/v1/statements"))
+    assert listed[0]["id"] == done["id"]
+
+
+def test_errors_are_immediate_and_located(client) -> None:  # noqa: ANN001
+    setup_project(client, "retail")
+    syntax = client.post("/api/v1/statements", json={"sql": "select * fro retail.x"})
+    assert syntax.status_code == 400, syntax.text
+    assert syntax.json()["position"] is not None and syntax.json()["line"] == 1
+    unknown = client.post("/api/v1/statements", json={"sql": "select * from retail.nope"})
+    assert unknown.status_code == 404
+    write = client.post("/api/v1/query", json={"sql": "drop table retail.nope"})
+    assert write.status_code in (400, 403)
+    files = client.post("/api/v1/query", json={"sql": "select * from read_csv('/etc/passwd')"})
+    assert files.status_code in (400, 403) and "root:" not in files.text
+    missing = client.get("/api/v1/statements/doesnotexist")
+    assert missing.status_code == 404
+
+
+def test_failed_statement_records_error(client) -> None:  # noqa: ANN001
+    setup_project(client, "retail")
+    create_table(client, "retail", "customer", "retail_customer.csv")
+    bad = ok(
+        client.post(
+            "/api/v1/statements",
+            json={"sql": "select cast(cust_name as integer) from retail.customer"},
+        ),
+        201,
+    )
+    done = _wait(client, bad["id"])
+    assert done["status"] == "FAILED"
+    assert "convert" in done["error"].lower() or "cast" in done["error"].lower()
+    assert client.get(f"/api/v1/statements/{bad['id']}/result").status_code == 409
+
+
+def test_cancel_long_statement(client) -> None:  # noqa: ANN001
+    setup_project(client, "retail")
+    create_table(client, "retail", "customer", "retail_customer.csv")
+    slow = "select count(*) from range(1000000000) a, range(1000000000) b, retail.customer c"
+    submitted = ok(client.post("/api/v1/statements", json={"sql": slow}), 201)
+    time.sleep(0.3)
+    cancelled = client.post(f"/api/v1/statements/{submitted['id']}/cancel")
+    assert cancelled.status_code in (200, 409)
+    assert _wait(client, submitted["id"])["status"] == "ABORTED"
+
+
+def test_sync_query_limit_formats_and_dialect(client) -> None:  # noqa: ANN001
+    setup_project(client, "retail")
+    create_table(client, "retail", "store_sales", "retail_store_sales.csv")
+    limited = ok(
+        client.post("/api/v1/query", json={"sql": "select * from retail.store_sales", "limit": 5})
+    )
+    assert len(limited["rows"]) == 5 and limited["truncated"] is True
+    csv = client.post(
+        "/api/v1/query", params={"format": "csv"}, json={"sql": "select 1 as one"}
+    )
+    assert csv.text.splitlines() == ["one", "1"]
+    pg = ok(
+        client.post(
+            "/api/v1/query",
+            json={
+                "sql": "select sale_amount::int as a from retail.store_sales where sale_id = 1",
+                "dialect": "postgres",
+            },
+        )
+    )
+    assert pg["rows"] == [{"a": 150}]
+    bare = ok(
+        client.post(
+            "/api/v1/query",
+            json={"sql": "select count(*) as n from store_sales", "project": "retail"},
+        )
+    )
+    assert bare["rows"] == [{"n": 20}]

@@ -1,0 +1,50 @@
+"""``lakehold serve`` as a real process: first start prints a token; requests need it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_starts_and_requires_a_token(tmp_path: Path) -> None:
+    port = _free_port()
+    home = tmp_path / "home"
+    env = {**os.environ, "LAKEHOLD_HOME": str(home), "LAKEHOLD_PORT": str(port)}
+    env.pop("LAKEHOLD_DATABASE_URL", None)
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lakehold.cli", "serve"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() - started < 60, "server did not start"
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        print(f"cold start to first successful request: {time.monotonic() - started:.2f}s")
+        token = (home / "admin_token").read_text().strip()
+        assert httpx.get(f"{url}/api/v1/me").status_code == 401
+        me = httpx.get(f"{url}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.json()["username"] == "admin"
+        assert oct((home / "admin_token").stat().st_mode & 0o777) == "0o600"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert token in output  # printed once, on first start

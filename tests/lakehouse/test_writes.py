@@ -1,0 +1,378 @@
+"""Writes: append, overwrite, merge, CDC, key errors, widening and atomicity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from lakehold.errors import Conflict, Invalid, NotFound
+from lakehold.lakehouse import DeltaTables
+from lakehold.lakehouse import merge as merge_module
+
+
+@pytest.fixture
+def people(tables: DeltaTables) -> Path:
+    path = tables.path_for("hr", "people")
+    data = pa.table({"id": [1, 2, 3], "name": ["ann", "bob", "cy"], "age": [30, 40, 50]})
+    tables.create(path, data, keys=["id"], committer="hr")
+    return path
+
+
+def by_id(tables: DeltaTables, path: Path) -> dict[int, dict]:
+    return {row["id"]: row for row in tables.read(path).to_pylist()}
+
+
+def refused(call, *args, **kwargs) -> Invalid:
+    with pytest.raises(Invalid) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
+# -- create -----------------------------------------------------------------------------------
+
+
+def test_create_refuses_an_existing_table(tables: DeltaTables, people: Path) -> None:
+    with pytest.raises(Conflict):
+        tables.create(people, pa.table({"id": [1]}), committer="hr")
+
+
+@pytest.mark.parametrize(
+    ("data", "column"),
+    [
+        (pa.table({"id": [1, 2]}), "code"),
+        (pa.table({"code": [1, None]}), "code"),
+        (pa.table({"code": [1, 2, 1]}), "code"),
+    ],
+    ids=["missing", "null", "duplicate"],
+)
+def test_create_checks_keys(tables: DeltaTables, data, column) -> None:
+    path = tables.path_for("p", "t")
+    error = refused(tables.create, path, data, keys=["code"], committer="hr")
+    assert (error.details["field"], error.details["column"]) == ("keys", column)
+    assert not path.exists()
+
+
+def test_create_refuses_a_missing_committer(tables: DeltaTables) -> None:
+    error = refused(tables.create, tables.path_for("p", "t"), pa.table({"a": [1]}), committer="")
+    assert error.details["field"] == "committer"
+
+
+def test_path_for_refuses_path_tricks(tables: DeltaTables) -> None:
+    assert tables.path_for("sales", "orders") == tables.root / "sales" / "orders"
+    assert refused(tables.path_for, "..", "x").details["field"] == "project"
+    assert refused(tables.path_for, "p", "a/b").details["field"] == "table"
+
+
+def test_writes_to_a_missing_table_are_not_found(tables: DeltaTables) -> None:
+    with pytest.raises(NotFound):
+        tables.write(
+            tables.path_for("p", "none"), pa.table({"a": [1]}), mode="append", committer="x"
+        )
+
+
+# -- append and overwrite ---------------------------------------------------------------------
+
+
+def test_append_adds_rows_and_columns(tables: DeltaTables, people: Path) -> None:
+    result = tables.write(
+        people, pa.table({"id": [4], "email": ["d@x"]}), mode="append", committer="hr"
+    )
+    assert (result.operation, result.rows_inserted, result.version) == ("APPEND", 1, 1)
+    assert result.schema_changes == ["added column 'email' (string)"]
+    rows = by_id(tables, people)
+    assert rows[4] == {"id": 4, "name": None, "age": None, "email": "d@x"}
+    assert rows[1]["email"] is None
+
+
+def test_overwrite_replaces_rows_and_keeps_the_union_schema(
+    tables: DeltaTables, people: Path
+) -> None:
+    result = tables.write(
+        people, pa.table({"id": [9], "team": ["x"]}), mode="overwrite", committer="hr"
+    )
+    assert (result.rows_inserted, result.rows_deleted) == (1, 3)
+    assert result.snapshot.schema.names == ["id", "name", "age", "team"]
+    assert tables.read(people).to_pylist() == [{"id": 9, "name": None, "age": None, "team": "x"}]
+
+
+def test_overwrite_can_replace_the_schema(tables: DeltaTables, people: Path) -> None:
+    result = tables.write(
+        people, pa.table({"code": ["a"]}), mode="overwrite", committer="hr", replace_schema=True
+    )
+    assert result.snapshot.schema.names == ["code"]
+    assert tables.read(people, version=0).num_rows == 3
+
+
+def test_append_widens_int_to_double(tables: DeltaTables, people: Path) -> None:
+    result = tables.write(
+        people, pa.table({"id": [4], "age": [20.5]}), mode="append", committer="hr"
+    )
+    assert result.schema_changes == ["widened column 'age' from int64 to double"]
+    assert result.snapshot.schema.field("age").type == pa.float64()
+    assert sorted(tables.read(people).column("age").to_pylist()) == [20.5, 30.0, 40.0, 50.0]
+    assert tables.read(people, version=0).schema.field("age").type == pa.int64()
+
+
+# -- merge ------------------------------------------------------------------------------------
+
+
+def test_merge_upserts_and_last_duplicate_wins(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"id": [2, 4, 2], "name": ["b1", "dee", "b2"], "age": [41, 20, 42]})
+    result = tables.write(people, batch, mode="merge", keys=["id"], committer="hr")
+    assert (result.operation, result.rows_inserted, result.rows_updated) == ("MERGE", 1, 1)
+    rows = by_id(tables, people)
+    assert rows[2] == {"id": 2, "name": "b2", "age": 42}
+    assert rows[4]["name"] == "dee"
+    assert rows[1]["name"] == "ann"
+
+
+def test_merge_only_rewrites_rows_that_differ(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"id": [1, 2], "name": ["ann", None], "age": [30, 40]})
+    result = tables.write(people, batch, mode="merge", keys=["id"], committer="hr")
+    assert result.rows_updated == 1  # NULL differs from 'bob'; row 1 is identical
+    assert by_id(tables, people)[2]["name"] is None
+
+
+def test_merge_with_new_columns_leaves_other_rows_null(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"id": [1, 2, 5], "name": ["ann", "bob", "eve"], "age": [30, 40, 9]})
+    batch = batch.append_column("city", pa.array([None, "Oslo", "Rome"]))
+    result = tables.write(people, batch, mode="merge", keys=["id"], committer="hr")
+    assert result.schema_changes == ["added column 'city' (string)"]
+    assert (result.rows_inserted, result.rows_updated) == (1, 1)
+    assert {k: v["city"] for k, v in by_id(tables, people).items()} == {
+        1: None,
+        2: "Oslo",
+        3: None,
+        5: "Rome",
+    }
+
+
+def test_merge_widening_rewrites_then_merges(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"id": [1, 7], "age": [31.5, 1.25]})
+    result = tables.write(people, batch, mode="merge", keys=["id"], committer="hr")
+    assert result.schema_changes == ["widened column 'age' from int64 to double"]
+    rows = by_id(tables, people)
+    assert rows[1] == {"id": 1, "name": "ann", "age": 31.5}  # name absent: kept
+    assert rows[7] == {"id": 7, "name": None, "age": 1.25}
+    assert rows[2]["age"] == 40.0
+    operations = [entry.operation for entry in tables.history(people)]
+    assert operations[:2] == ["MERGE", "EVOLVE SCHEMA"]
+
+
+def test_merge_key_errors(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"id": [1], "name": ["x"]})
+    write = tables.write
+    missing = refused(write, people, batch, mode="merge", keys=None, committer="hr")
+    assert missing.details["field"] == "keys"
+    not_in_table = refused(write, people, batch, mode="merge", keys=["name2"], committer="hr")
+    assert (not_in_table.details["field"], not_in_table.details["column"]) == ("keys", "name2")
+    not_in_batch = refused(write, people, batch, mode="merge", keys=["age"], committer="hr")
+    assert not_in_batch.details["column"] == "age"
+    nulls = pa.table({"id": pa.array([None], pa.int64()), "name": ["x"]})
+    assert (
+        refused(write, people, nulls, mode="merge", keys=["id"], committer="hr").details["row"] == 1
+    )
+    wide = pa.table({"id": [1.5]})
+    assert (
+        refused(write, people, wide, mode="merge", keys=["id"], committer="hr").details["column"]
+        == "id"
+    )
+
+
+# -- CDC --------------------------------------------------------------------------------------
+
+
+def test_cdc_operations(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table(
+        {
+            "op": ["d", "i", "U", "D", "u"],
+            "id": [1, 2, 8, 9, 3],
+            "name": ["gone", "bob2", "new", "never", "cy2"],
+            "age": [0, 41, 8, 9, 51],
+        }
+    )
+    result = tables.write(people, batch, mode="cdc", keys=["id"], committer="cdc")
+    assert (result.rows_inserted, result.rows_updated, result.rows_deleted) == (1, 2, 1)
+    rows = by_id(tables, people)
+    assert sorted(rows) == [2, 3, 8]
+    assert (rows[2]["name"], rows[3]["name"], rows[8]["name"]) == ("bob2", "cy2", "new")
+    assert result.snapshot.schema.names == ["id", "name", "age"]
+
+
+def test_cdc_last_change_by_row_order(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"op": ["U", "D", "I"], "id": [1, 1, 1], "name": ["a", "b", "c"]})
+    tables.write(people, batch, mode="cdc", keys=["id"], committer="cdc")
+    assert by_id(tables, people)[1]["name"] == "c"
+
+
+def test_cdc_custom_operation_column(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"change": ["D"], "id": [2]})
+    tables.write(people, batch, mode="cdc", keys=["id"], op_column="change", committer="cdc")
+    assert sorted(by_id(tables, people)) == [1, 3]
+
+
+def test_cdc_refuses_bad_operations(tables: DeltaTables, people: Path) -> None:
+    write = tables.write
+    bad = pa.table({"op": ["U", "X"], "id": [1, 2]})
+    error = refused(write, people, bad, mode="cdc", keys=["id"], committer="cdc")
+    assert (error.details["row"], error.details["column"]) == (2, "op")
+    assert "'X'" in error.message
+    no_op = pa.table({"id": [1]})
+    assert (
+        refused(write, people, no_op, mode="cdc", keys=["id"], committer="cdc").details["column"]
+        == "op"
+    )
+    no_seq = pa.table({"op": ["U"], "id": [1]})
+    missing_order = refused(
+        write, people, no_seq, mode="cdc", keys=["id"], order_column="seq", committer="cdc"
+    )
+    assert missing_order.details["column"] == "seq"
+    null_seq = pa.table({"op": ["U"], "seq": pa.array([None], pa.int64()), "id": [1]})
+    null_order = refused(
+        write, people, null_seq, mode="cdc", keys=["id"], order_column="seq", committer="cdc"
+    )
+    assert null_order.details["row"] == 1
+    assert tables.snapshot(people).version == 0
+
+
+# -- partial batches (columns of the table absent from the batch) -----------------------------
+
+
+def upsert(tables: DeltaTables, path: Path, batch: pa.Table, mode: str):
+    """Merge ``batch``, or apply it as CDC updates/inserts (``op`` U) when ``mode`` is cdc."""
+    if mode == "cdc":
+        batch = batch.add_column(0, "op", pa.array(["U"] * batch.num_rows))
+    return tables.write(path, batch, mode=mode, keys=["id"], committer="hr")
+
+
+@pytest.mark.parametrize("mode", ["merge", "cdc"])
+def test_a_partial_batch_keeps_absent_columns_on_update_and_nulls_them_on_insert(
+    tables: DeltaTables, people: Path, mode: str
+) -> None:
+    result = upsert(tables, people, pa.table({"id": [1, 4], "age": [31, 20]}), mode)
+    assert (result.rows_updated, result.rows_inserted, result.schema_changes) == (1, 1, [])
+    assert by_id(tables, people) == {
+        1: {"id": 1, "name": "ann", "age": 31},
+        2: {"id": 2, "name": "bob", "age": 40},
+        3: {"id": 3, "name": "cy", "age": 50},
+        4: {"id": 4, "name": None, "age": 20},
+    }
+
+
+def test_a_partial_cdc_batch_updates_inserts_and_deletes(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"op": ["U", "I", "D"], "id": [2, 5, 3], "name": ["bob2", "eve", None]})
+    result = tables.write(people, batch, mode="cdc", keys=["id"], committer="cdc")
+    assert (result.rows_updated, result.rows_inserted, result.rows_deleted) == (1, 1, 1)
+    assert by_id(tables, people) == {
+        1: {"id": 1, "name": "ann", "age": 30},
+        2: {"id": 2, "name": "bob2", "age": 40},
+        5: {"id": 5, "name": "eve", "age": None},
+    }
+
+
+@pytest.mark.parametrize("mode", ["merge", "cdc"])
+@pytest.mark.parametrize(
+    "nulls", [pa.array([None], pa.int64()), pa.nulls(1)], ids=["typed", "null-typed"]
+)
+def test_a_null_carried_by_the_batch_overwrites(
+    tables: DeltaTables, people: Path, mode: str, nulls: pa.Array
+) -> None:
+    result = upsert(tables, people, pa.table({"id": [1], "age": nulls}), mode)
+    assert result.rows_updated == 1
+    assert by_id(tables, people)[1] == {"id": 1, "name": "ann", "age": None}
+
+
+@pytest.mark.parametrize("mode", ["merge", "cdc"])
+def test_reapplying_a_partial_batch_changes_nothing(
+    tables: DeltaTables, people: Path, mode: str
+) -> None:
+    batch = pa.table({"id": [1, 2, 4], "age": [31, None, 20]})
+    first = upsert(tables, people, batch, mode)
+    assert (first.rows_updated, first.rows_inserted) == (2, 1)
+    data = tables.read(people).sort_by("id")
+    again = upsert(tables, people, batch, mode)
+    assert (again.rows_inserted, again.rows_updated, again.rows_deleted) == (0, 0, 0)
+    assert again.version == first.version
+    assert tables.read(people).sort_by("id").equals(data)
+
+
+@pytest.mark.parametrize("mode", ["merge", "cdc"])
+def test_a_partial_batch_with_a_new_column(tables: DeltaTables, people: Path, mode: str) -> None:
+    # Row 1 is matched but unchanged: it must not take anything from the batch.
+    batch = pa.table({"id": [1, 2, 6], "city": [None, "Oslo", "Rome"]})
+    result = upsert(tables, people, batch, mode)
+    assert result.schema_changes == ["added column 'city' (string)"]
+    assert (result.rows_updated, result.rows_inserted) == (1, 1)
+    assert by_id(tables, people) == {
+        1: {"id": 1, "name": "ann", "age": 30, "city": None},
+        2: {"id": 2, "name": "bob", "age": 40, "city": "Oslo"},
+        3: {"id": 3, "name": "cy", "age": 50, "city": None},
+        6: {"id": 6, "name": None, "age": None, "city": "Rome"},
+    }
+    again = upsert(tables, people, batch, mode)
+    assert (again.rows_updated, again.rows_inserted, again.version) == (0, 0, result.version)
+
+
+def test_a_merge_of_keys_only_inserts_new_keys_and_updates_nothing(
+    tables: DeltaTables, people: Path
+) -> None:
+    result = tables.write(
+        people, pa.table({"id": [1, 9]}), mode="merge", keys=["id"], committer="hr"
+    )
+    assert (result.rows_updated, result.rows_inserted) == (0, 1)
+    rows = by_id(tables, people)
+    assert rows[1] == {"id": 1, "name": "ann", "age": 30}
+    assert rows[9] == {"id": 9, "name": None, "age": None}
+
+
+def test_append_still_fills_absent_columns_with_null(tables: DeltaTables, people: Path) -> None:
+    tables.write(people, pa.table({"id": [1], "age": [99]}), mode="append", committer="hr")
+    rows = [row for row in tables.read(people).to_pylist() if row["id"] == 1]
+    assert sorted(rows, key=lambda row: row["age"]) == [
+        {"id": 1, "name": "ann", "age": 30},
+        {"id": 1, "name": None, "age": 99},
+    ]
+
+
+# -- atomicity --------------------------------------------------------------------------------
+
+
+def test_a_bad_value_on_the_last_row_writes_nothing(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"id": [4, 5, 6], "age": ["1", "2", "old"]})
+    for mode in ("append", "overwrite", "merge"):
+        error = refused(tables.write, people, batch, mode=mode, keys=["id"], committer="hr")
+        assert (error.details["column"], error.details["row"]) == ("age", 3)
+    assert tables.snapshot(people).version == 0
+    assert tables.snapshot(people).num_rows == 3
+
+
+def test_a_widening_that_fails_while_rewriting_writes_nothing(tables: DeltaTables) -> None:
+    path = tables.path_for("p", "big")
+    tables.create(path, pa.table({"id": [1], "n": [2**53 + 1]}), committer="x")
+    batch = pa.table({"id": [2], "n": [0.5]})
+    for mode in ("append", "merge"):
+        error = refused(tables.write, path, batch, mode=mode, keys=["id"], committer="x")
+        assert error.details["column"] == "n"
+    assert tables.snapshot(path).version == 0
+    assert tables.read(path).column("n").to_pylist() == [2**53 + 1]
+
+
+def test_a_merge_failing_after_the_rewrite_restores_the_table(
+    tables: DeltaTables, people: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fault injection: no input makes delta-rs fail a merge after a valid rewrite.
+    def failing_merge(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(merge_module, "execute_merge", failing_merge)
+    monkeypatch.setattr("lakehold.lakehouse.tables.execute_merge", failing_merge)
+    before = tables.read(people).sort_by("id")
+    with pytest.raises(OSError):
+        tables.write(
+            people, pa.table({"id": [1], "age": [0.5]}), mode="merge", keys=["id"], committer="hr"
+        )
+    assert tables.read(people).sort_by("id").equals(before)
+    assert tables.snapshot(people).schema.field("age").type == pa.int64()
+    assert [e.operation for e in tables.history(people, limit=2)] == ["ROLLBACK", "EVOLVE SCHEMA"]

@@ -1,0 +1,41 @@
+"""Small HTTP helpers for scenario tests: every step goes through the public API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import SCENARIOS, upload
+
+
+def ok(response, status: int = 200) -> dict | list:  # noqa: ANN001
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def setup_project(client: TestClient, project: str, domain: str = "Scenarios") -> None:
+    if client.get("/api/v1/domains").json() == []:
+        ok(client.post("/api/v1/domains", json={"name": domain}), 201)
+    ok(client.post("/api/v1/projects", json={"name": project, "domain": domain}), 201)
+
+
+def create_table(
+    client: TestClient, project: str, name: str, file: str, keys: str | None = None
+) -> dict:
+    data = {"name": name, **({"keys": keys} if keys else {})}
+    return ok(
+        client.post(f"/api/v1/projects/{project}/tables", data=data, files=upload(SCENARIOS / file)),
+        201,
+    )
+
+
+def write(client: TestClient, project: str, name: str, path: Path | str, **form: str):  # noqa: ANN201
+    path = path if isinstance(path, Path) else SCENARIOS / path
+    return client.post(
+        f"/api/v1/projects/{project}/tables/{name}/writes", data=form, files=upload(path)
+    )
+
+
+def query(client: TestClient, sql: str, **extra) -> list[dict]:  # noqa: ANN003
+    return ok(client.post("/api/v1/query", json={"sql": sql, "limit": 10000, **extra}))["rows"]
