@@ -5,7 +5,7 @@ Usage: python benchmarks/query.py [--scale 1] [--repeat 3] [--data bench-data/tp
 Each of the 22 queries runs through ``StatementService.execute`` (parse, sandbox check,
 resolution to Delta snapshots, a fresh locked-down DuckDB connection) and through a plain DuckDB
 connection with views over the same Parquet files. Prints per-query medians and the ratio
-(goal: total ≤ 1.10×).
+(goal: total ratio at most 1.10).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def raw_connection(runtime: Runtime) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def timed(action) -> float:  # noqa: ANN001
+def timed(action) -> float:
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
@@ -69,14 +69,21 @@ def main() -> None:
             ours, theirs = [], []
             for _ in range(args.repeat):
                 theirs.append(timed(lambda sql=sql: raw.execute(sql).fetch_arrow_table()))
-                ours.append(timed(lambda sql=sql: runtime.statements.execute(
-                    principal, sql, project="tpch", limit=10_000_000)))
+                ours.append(
+                    timed(
+                        lambda sql=sql: runtime.statements.execute(
+                            principal, sql, project="tpch", limit=10_000_000
+                        )
+                    )
+                )
             a, b = statistics.median(ours), statistics.median(theirs)
             totals[0] += a
             totals[1] += b
             print(f"{number:>5} {a:>10.4f} {b:>11.4f} {a / b:>7.3f}")
-        print(f"{'total':>5} {totals[0]:>10.4f} {totals[1]:>11.4f} {totals[0] / totals[1]:>7.3f}"
-              "  (goal ≤ 1.10)")
+        print(
+            f"{'total':>5} {totals[0]:>10.4f} {totals[1]:>11.4f} {totals[0] / totals[1]:>7.3f}"
+            "  (goal ≤ 1.10)"
+        )
         runtime.close()
 
 

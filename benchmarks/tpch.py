@@ -40,4 +40,6 @@ def queries() -> list[tuple[int, str]]:
     """The 22 TPC-H queries as DuckDB ships them."""
     con = duckdb.connect()
     con.execute(f"LOAD '{extension_path()}'")
-    return [(int(n), q) for n, q in con.execute("SELECT query_nr, query FROM tpch_queries()").fetchall()]
+    return [
+        (int(n), q) for n, q in con.execute("SELECT query_nr, query FROM tpch_queries()").fetchall()
+    ]

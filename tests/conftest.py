@@ -16,7 +16,9 @@ from lakehold.config import Settings
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 
-POSTGRES = os.environ.get("LAKEHOLD_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres")
+POSTGRES = os.environ.get(
+    "LAKEHOLD_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres"
+)
 SCENARIOS = Path(__file__).resolve().parents[1] / "src" / "lakehold" / "demo" / "data"
 
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 from tests.scenarios.helpers import create_table, ok, setup_project
 
 
-def _wait(client, statement_id: str, timeout: float = 30) -> dict:  # noqa: ANN001
+def _wait(client, statement_id: str, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         described = ok(client.get(f"/api/v1/statements/{statement_id}"))
@@ -20,7 +20,7 @@ def _wait(client, statement_id: str, timeout: float = 30) -> dict:  # noqa: ANN0
     raise AssertionError(f"statement {statement_id} did not finish")
 
 
-def test_submit_describe_and_page(client) -> None:  # noqa: ANN001
+def test_submit_describe_and_page(client) -> None:
     setup_project(client, "retail")
     create_table(client, "retail", "store_sales", "retail_store_sales.csv")
     submitted = ok(
@@ -57,7 +57,7 @@ def test_submit_describe_and_page(client) -> None:  # noqa: ANN001
     assert listed[0]["id"] == done["id"]
 
 
-def test_errors_are_immediate_and_located(client) -> None:  # noqa: ANN001
+def test_errors_are_immediate_and_located(client) -> None:
     setup_project(client, "retail")
     syntax = client.post("/api/v1/statements", json={"sql": "select * fro retail.x"})
     assert syntax.status_code == 400, syntax.text
@@ -72,7 +72,7 @@ def test_errors_are_immediate_and_located(client) -> None:  # noqa: ANN001
     assert missing.status_code == 404
 
 
-def test_failed_statement_records_error(client) -> None:  # noqa: ANN001
+def test_failed_statement_records_error(client) -> None:
     setup_project(client, "retail")
     create_table(client, "retail", "customer", "retail_customer.csv")
     bad = ok(
@@ -88,7 +88,7 @@ def test_failed_statement_records_error(client) -> None:  # noqa: ANN001
     assert client.get(f"/api/v1/statements/{bad['id']}/result").status_code == 409
 
 
-def test_cancel_long_statement(client) -> None:  # noqa: ANN001
+def test_cancel_long_statement(client) -> None:
     setup_project(client, "retail")
     create_table(client, "retail", "customer", "retail_customer.csv")
     slow = "select count(*) from range(1000000000) a, range(1000000000) b, retail.customer c"
@@ -99,16 +99,14 @@ def test_cancel_long_statement(client) -> None:  # noqa: ANN001
     assert _wait(client, submitted["id"])["status"] == "ABORTED"
 
 
-def test_sync_query_limit_formats_and_dialect(client) -> None:  # noqa: ANN001
+def test_sync_query_limit_formats_and_dialect(client) -> None:
     setup_project(client, "retail")
     create_table(client, "retail", "store_sales", "retail_store_sales.csv")
     limited = ok(
         client.post("/api/v1/query", json={"sql": "select * from retail.store_sales", "limit": 5})
     )
     assert len(limited["rows"]) == 5 and limited["truncated"] is True
-    csv = client.post(
-        "/api/v1/query", params={"format": "csv"}, json={"sql": "select 1 as one"}
-    )
+    csv = client.post("/api/v1/query", params={"format": "csv"}, json={"sql": "select 1 as one"})
     assert csv.text.splitlines() == ["one", "1"]
     pg = ok(
         client.post(

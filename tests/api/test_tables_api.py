@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from tests.scenarios.helpers import create_table, ok, query, setup_project
 
 
-def _create(client, name: str, content: bytes, filename: str = "data.csv", **form):  # noqa: ANN001, ANN003
+def _create(client, name: str, content: bytes, filename: str = "data.csv", **form):
     return client.post(
         "/api/v1/projects/p/tables",
         data={"name": name, **form},
@@ -18,7 +18,7 @@ def _create(client, name: str, content: bytes, filename: str = "data.csv", **for
     )
 
 
-def test_malformed_csv_names_line_and_column(client) -> None:  # noqa: ANN001
+def test_malformed_csv_names_line_and_column(client) -> None:
     setup_project(client, "p")
     wrong_count = _create(client, "t1", b"a,b,c\n1,2,3\n4,5\n")
     assert wrong_count.status_code == 400, wrong_count.text
@@ -33,7 +33,7 @@ def test_malformed_csv_names_line_and_column(client) -> None:  # noqa: ANN001
     assert ok(client.get("/api/v1/projects/p/assets")) == []
 
 
-def test_parquet_and_arrow_uploads_and_explicit_types(client) -> None:  # noqa: ANN001
+def test_parquet_and_arrow_uploads_and_explicit_types(client) -> None:
     setup_project(client, "p")
     table = pa.table({"id": [1, 2], "name": ["a", "b"]})
     buffer = io.BytesIO()
@@ -44,7 +44,9 @@ def test_parquet_and_arrow_uploads_and_explicit_types(client) -> None:  # noqa: 
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     assert _create(client, "ar", sink.getvalue(), filename="t.arrows").status_code == 201
-    typed = _create(client, "typed", b"id,amount\n1,2.50\n", column_types='{"amount": "DECIMAL(10,2)"}')
+    typed = _create(
+        client, "typed", b"id,amount\n1,2.50\n", column_types='{"amount": "DECIMAL(10,2)"}'
+    )
     assert typed.status_code == 201, typed.text
     types = {c["name"]: c["data_type"] for c in typed.json()["asset"]["columns"]}
     assert types["amount"] == "DECIMAL(10,2)"
@@ -53,7 +55,7 @@ def test_parquet_and_arrow_uploads_and_explicit_types(client) -> None:  # noqa: 
     assert query(client, "select count(*) as n from p.pq")[0]["n"] == 2
 
 
-def test_wrong_key_column_and_names(client) -> None:  # noqa: ANN001
+def test_wrong_key_column_and_names(client) -> None:
     setup_project(client, "p")
     wrong_key = _create(client, "t", b"a,b\n1,2\n", keys="nope")
     assert wrong_key.status_code == 400 and wrong_key.json()["field"] == "keys"
@@ -80,7 +82,7 @@ def test_wrong_key_column_and_names(client) -> None:  # noqa: ANN001
     assert missing.status_code == 404
 
 
-def test_history_restore_vacuum_optimize(client) -> None:  # noqa: ANN001
+def test_history_restore_vacuum_optimize(client) -> None:
     setup_project(client, "p")
     create_table(client, "p", "c", "retail_customer.csv")
     for _ in range(2):
@@ -98,14 +100,18 @@ def test_history_restore_vacuum_optimize(client) -> None:  # noqa: ANN001
     assert restored["asset"]["row_count"] == 6 and restored["result"]["version"] == 3
     optimized = ok(client.post("/api/v1/projects/p/tables/c/optimize"))
     assert isinstance(optimized, dict)
-    dry = ok(client.post("/api/v1/projects/p/tables/c/vacuum", json={"retention_hours": 0, "dry_run": True}))
+    dry = ok(
+        client.post(
+            "/api/v1/projects/p/tables/c/vacuum", json={"retention_hours": 0, "dry_run": True}
+        )
+    )
     assert dry["dry_run"] is True
     assert query(client, "select count(*) as n from p.c")[0]["n"] == 6
     assert client.delete("/api/v1/projects/p/tables/c").status_code == 204
     assert client.get("/api/v1/projects/p/assets/c").status_code == 404
 
 
-def test_other_users_cannot_read_or_write(client, anonymous) -> None:  # noqa: ANN001
+def test_other_users_cannot_read_or_write(client, anonymous) -> None:
     setup_project(client, "p")
     create_table(client, "p", "c", "retail_customer.csv")
     client.post("/api/v1/users", json={"username": "mallory"})
@@ -120,4 +126,6 @@ def test_other_users_cannot_read_or_write(client, anonymous) -> None:  # noqa: A
     hidden = anonymous.post("/api/v1/query", json={"sql": "select * from p.c"}, headers=headers)
     missing = anonymous.post("/api/v1/query", json={"sql": "select * from p.zz"}, headers=headers)
     assert hidden.status_code == missing.status_code == 404
-    assert hidden.json()["message"].replace("p.c", "X") == missing.json()["message"].replace("p.zz", "X")
+    assert hidden.json()["message"].replace("p.c", "X") == missing.json()["message"].replace(
+        "p.zz", "X"
+    )

@@ -26,7 +26,10 @@ def test_serve_starts_and_requires_a_token(tmp_path: Path) -> None:
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "lakehold.cli", "serve"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         url = f"http://127.0.0.1:{port}"

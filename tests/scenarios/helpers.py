@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import SCENARIOS, upload
 
 
-def ok(response, status: int = 200) -> dict | list:  # noqa: ANN001
+def ok(response, status: int = 200) -> dict | list:
     assert response.status_code == status, response.text
     return response.json()
 
@@ -25,17 +25,19 @@ def create_table(
 ) -> dict:
     data = {"name": name, **({"keys": keys} if keys else {})}
     return ok(
-        client.post(f"/api/v1/projects/{project}/tables", data=data, files=upload(SCENARIOS / file)),
+        client.post(
+            f"/api/v1/projects/{project}/tables", data=data, files=upload(SCENARIOS / file)
+        ),
         201,
     )
 
 
-def write(client: TestClient, project: str, name: str, path: Path | str, **form: str):  # noqa: ANN201
+def write(client: TestClient, project: str, name: str, path: Path | str, **form: str):
     path = path if isinstance(path, Path) else SCENARIOS / path
     return client.post(
         f"/api/v1/projects/{project}/tables/{name}/writes", data=form, files=upload(path)
     )
 
 
-def query(client: TestClient, sql: str, **extra) -> list[dict]:  # noqa: ANN003
+def query(client: TestClient, sql: str, **extra) -> list[dict]:
     return ok(client.post("/api/v1/query", json={"sql": sql, "limit": 10000, **extra}))["rows"]

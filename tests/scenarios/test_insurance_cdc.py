@@ -11,7 +11,7 @@ def rows_by_key(rows: list[dict]) -> dict[int, dict]:
     return {r["policy_id"]: r for r in rows}
 
 
-def test_insurance_full_load_then_cdc(client) -> None:  # noqa: ANN001
+def test_insurance_full_load_then_cdc(client) -> None:
     setup_project(client, "insurance")
     created = create_table(client, "insurance", "policies", "insurance_full_load.csv", "policy_id")
     assert created["asset"]["row_count"] == 25
@@ -47,7 +47,9 @@ def test_insurance_full_load_then_cdc(client) -> None:  # noqa: ANN001
     assert rows_by_key(query(client, ORDERED.format(at=""))) == after
 
     second = ok(
-        write(client, "insurance", "policies", "insurance_cdc_2.csv", mode="cdc", order_column="seq")
+        write(
+            client, "insurance", "policies", "insurance_cdc_2.csv", mode="cdc", order_column="seq"
+        )
     )
     assert second["asset"]["row_count"] == 26
     final = rows_by_key(query(client, ORDERED.format(at="")))

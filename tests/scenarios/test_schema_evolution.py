@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.scenarios.helpers import create_table, ok, query, setup_project, write
 
 
-def test_schema_evolution_union_schema_and_old_versions(client, tmp_path) -> None:  # noqa: ANN001
+def test_schema_evolution_union_schema_and_old_versions(client, tmp_path) -> None:
     setup_project(client, "replication")
     create_table(client, "replication", "object", "schema_evolution_1.csv", "object_id")
     for batch in (2, 3, 4):
@@ -28,7 +28,12 @@ def test_schema_evolution_union_schema_and_old_versions(client, tmp_path) -> Non
         "select object_name, object_description, new_column_add, new_field_1, object_id "
         "from replication.object order by object_id"
     )
-    assert [r["object_name"] for r in query(client, first_schema)] == ["obj1", "obj2", "obj3", "obj4"]
+    assert [r["object_name"] for r in query(client, first_schema)] == [
+        "obj1",
+        "obj2",
+        "obj3",
+        "obj4",
+    ]
 
     # Every earlier version stays readable, with the rows and columns it had.
     for version, count in enumerate([1, 2, 3, 4]):

@@ -24,9 +24,7 @@ def find_project(session: Session, name: str) -> Project:
 
 def find_asset(session: Session, project: Project, name: str) -> Asset:
     """The asset ``name`` of ``project``; NotFound otherwise."""
-    asset = session.scalar(
-        select(Asset).where(Asset.project_id == project.id, Asset.name == name)
-    )
+    asset = session.scalar(select(Asset).where(Asset.project_id == project.id, Asset.name == name))
     if asset is None:
         raise NotFound(f"table '{project.name}.{name}' not found")
     return asset
@@ -118,7 +116,9 @@ class CatalogService:
 
     def get_asset(self, principal: Principal, project: str, name: str) -> AssetView:
         with self.store.session() as session:
-            return AssetView.of(find_asset(session, readable_project(session, principal, project), name))
+            return AssetView.of(
+                find_asset(session, readable_project(session, principal, project), name)
+            )
 
     def update_asset(
         self,

@@ -29,4 +29,3 @@ def sql_type_to_arrow(type_name: str, *, column: str) -> pa.DataType:
 def schema_from_types(types: dict[str, str]) -> dict[str, pa.DataType]:
     """Arrow types for a ``{column: SQL type}`` mapping."""
     return {column: sql_type_to_arrow(name, column=column) for column, name in types.items()}
-

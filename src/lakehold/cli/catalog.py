@@ -10,7 +10,9 @@ from lakehold.cli.output import print_rows
 from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
 
 domains = typer.Typer(help="Domains: the top of the catalog.", no_args_is_help=True)
-projects = typer.Typer(help="Projects: own tables, addressed as project.table.", no_args_is_help=True)
+projects = typer.Typer(
+    help="Projects: own tables, addressed as project.table.", no_args_is_help=True
+)
 
 
 @domains.command("create")

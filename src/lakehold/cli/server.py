@@ -37,7 +37,9 @@ def serve(host: HostOpt = None, port: PortOpt = None) -> None:
     """
     runtime, token = open_runtime(_settings(host, port))
     if token:
-        console.print(f"first start: admin token (shown once, saved to {token_file(runtime.settings)}):")
+        console.print(
+            f"first start: admin token (shown once, saved to {token_file(runtime.settings)}):"
+        )
         typer.echo(token)
     _serve(runtime)
 
@@ -60,7 +62,8 @@ def demo(
     settings = runtime.settings
     url = f"http://{settings.host}:{settings.port}"
     token = token_file(settings).read_text().strip()
-    console.print(f"[bold]Lakehold demo[/bold] in {settings.home} ({'loaded' if loaded else 'already loaded'})")
+    state = "loaded" if loaded else "already loaded"
+    console.print(f"[bold]Lakehold demo[/bold] in {settings.home} ({state})")
     console.print(f"  metadata store : {settings.resolved_database_url.split('?')[0]}")
     console.print(f"  warehouse      : {settings.warehouse_path}")
     console.print(f"  API            : {url}")
@@ -71,7 +74,7 @@ def demo(
     typer.echo(f'    lakehold sql "{FIRST_QUERY}"')
     typer.echo(
         f"    curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
-        f"{url}/api/v1/query -d '{{\"sql\": \"{FIRST_QUERY}\"}}'"
+        f'{url}/api/v1/query -d \'{{"sql": "{FIRST_QUERY}"}}\''
     )
     if serve_api:
         _serve(runtime)

@@ -15,7 +15,9 @@ from lakehold.query.results import to_csv_bytes, to_json_rows
 @handles_errors
 def sql(
     statement: Annotated[str, typer.Argument(help="One read statement")],
-    format: Annotated[Literal["table", "csv", "json"], typer.Option(help="Output format")] = "table",
+    format: Annotated[
+        Literal["table", "csv", "json"], typer.Option(help="Output format")
+    ] = "table",
     project: Annotated[str | None, typer.Option(help="Project to act in")] = None,
     dialect: Annotated[str, typer.Option(help="duckdb, postgres, snowflake, ...")] = "duckdb",
     limit: Annotated[int | None, typer.Option(help="Row limit")] = None,

@@ -128,8 +128,14 @@ def list_tables(project: str) -> None:
         f"tables in {project}",
         ["name", "rows", "bytes", "version", "keys", "updated"],
         [
-            (a.name, a.row_count, a.size_bytes, a.current_version, ",".join(a.key_columns),
-             a.updated_at)
+            (
+                a.name,
+                a.row_count,
+                a.size_bytes,
+                a.current_version,
+                ",".join(a.key_columns),
+                a.updated_at,
+            )
             for a in assets
         ],
     )
@@ -177,9 +183,15 @@ def history(
     entries = runtime.table_service.history(principal_of(runtime), project, table, limit)
     print_rows(
         f"history of {name}",
-        ["version", "time", "operation", "by", "metrics"],
+        ["version", "time (UTC)", "operation", "by", "inserted", "updated", "deleted"],
         [
-            (e.version, e.timestamp, e.operation, e.committer, json.dumps(e.metrics, default=str))
+            (
+                e.version,
+                e.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+                e.operation,
+                e.committer,
+                *(e.metrics.get(f"rows_{k}", "") for k in ("inserted", "updated", "deleted")),
+            )
             for e in entries
         ],
     )

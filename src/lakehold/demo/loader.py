@@ -26,15 +26,28 @@ def load_demo(runtime: Runtime, principal: Principal) -> bool:
     catalog, tables = runtime.catalog, runtime.table_service
     catalog.create_project(principal, "insurance", DOMAIN, "Insurance policies with CDC upserts")
     tables.create_table(
-        principal, "insurance", "policies", DataSource(DATA / "insurance_full_load.csv"),
-        keys=["policy_id"], description="Insurance policies, full load then CDC batches",
+        principal,
+        "insurance",
+        "policies",
+        DataSource(DATA / "insurance_full_load.csv"),
+        keys=["policy_id"],
+        description="Insurance policies, full load then CDC batches",
     )
-    tables.write(principal, "insurance", "policies", DataSource(DATA / "insurance_cdc_1.csv"),
-                 mode="cdc")
-    tables.write(principal, "insurance", "policies", DataSource(DATA / "insurance_cdc_2.csv"),
-                 mode="cdc", order_column="seq")
+    tables.write(
+        principal, "insurance", "policies", DataSource(DATA / "insurance_cdc_1.csv"), mode="cdc"
+    )
+    tables.write(
+        principal,
+        "insurance",
+        "policies",
+        DataSource(DATA / "insurance_cdc_2.csv"),
+        mode="cdc",
+        order_column="seq",
+    )
 
-    catalog.create_project(principal, "replication", DOMAIN, "A replicated table whose schema moves")
+    catalog.create_project(
+        principal, "replication", DOMAIN, "A replicated table whose schema moves"
+    )
     for batch in range(1, 5):
         source = DataSource(DATA / f"schema_evolution_{batch}.csv")
         if batch == 1:

@@ -53,11 +53,21 @@ class StatementView:
         if row.started_at and row.ended_at:
             duration = int((row.ended_at - row.started_at).total_seconds() * 1000)
         return cls(
-            id=row.id, status=row.status, sql=row.sql, project=project, dialect=row.dialect,
-            assets=list(row.assets or []), created_at=row.created_at, started_at=row.started_at,
-            ended_at=row.ended_at, duration_ms=duration, result_rows=row.result_rows,
-            result_size_bytes=row.result_size_bytes, truncated=row.truncated,
-            has_result_set=row.status == "FINISHED", error=row.error,
+            id=row.id,
+            status=row.status,
+            sql=row.sql,
+            project=project,
+            dialect=row.dialect,
+            assets=list(row.assets or []),
+            created_at=row.created_at,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            duration_ms=duration,
+            result_rows=row.result_rows,
+            result_size_bytes=row.result_size_bytes,
+            truncated=row.truncated,
+            has_result_set=row.status == "FINISHED",
+            error=row.error,
         )
 
 
@@ -111,9 +121,7 @@ class StatementService:
             raise hidden
         return asset
 
-    def _plan(
-        self, principal: Principal, sql: str, project: str | None, dialect: str
-    ) -> _Planned:
+    def _plan(self, principal: Principal, sql: str, project: str | None, dialect: str) -> _Planned:
         prepared = prepare(sql, dialect=dialect, default_project=project)
         resolved: dict[TableRef, BoundTable] = {}
         with self.store.session() as session:
@@ -125,33 +133,49 @@ class StatementService:
                 project_id = found.id
             for ref in prepared.table_refs:
                 asset = self._readable_asset(session, principal, ref)
+                # The catalog's current version is the latest committed through Lakehold.
+                pinned = asset.current_version if ref.timestamp is None else None
                 snapshot = self.tables.snapshot(
-                    Path(asset.storage_path), version=ref.version, timestamp=ref.timestamp
+                    Path(asset.storage_path),
+                    version=ref.version if ref.version is not None else pinned,
+                    timestamp=ref.timestamp,
                 )
                 resolved[ref] = BoundTable(files=snapshot.files, schema=snapshot.schema)
         assets = sorted({f"{r.project}.{r.table}" for r in prepared.table_refs})
         return _Planned(prepared, resolved, assets, project_id)
 
-    def _work(self, planned: _Planned, limit: int | None, timeout_seconds: float | None):  # noqa: ANN202
+    def _work(self, planned: _Planned, limit: int | None, timeout_seconds: float | None):
         settings = self.settings
         max_rows = min(limit or settings.max_rows, settings.max_rows)
-        timeout = min(timeout_seconds or settings.statement_timeout_seconds,
-                      settings.statement_timeout_seconds)
+        timeout = min(
+            timeout_seconds or settings.statement_timeout_seconds,
+            settings.statement_timeout_seconds,
+        )
 
-        def work(cancel: CancelHandle | None = None):  # noqa: ANN202
+        def work(cancel: CancelHandle | None = None):
             return run(
-                planned.prepared, planned.resolved, max_rows=max_rows, timeout_s=timeout,
-                threads=settings.engine_threads, memory_limit=settings.engine_memory_limit,
+                planned.prepared,
+                planned.resolved,
+                max_rows=max_rows,
+                timeout_s=timeout,
+                threads=settings.engine_threads,
+                memory_limit=settings.engine_memory_limit,
                 cancel=cancel,
             )
 
         return work
 
-    def _record(self, principal: Principal, sql: str, dialect: str, planned: _Planned) -> str:
+    def _record(
+        self, principal: Principal, sql: str, dialect: str, planned: _Planned, **fields: object
+    ) -> str:
         with self.store.session() as session:
             row = Statement(
-                user_id=principal.user_id, project_id=planned.project_id, sql=sql,
-                dialect=dialect, assets=planned.assets,
+                user_id=principal.user_id,
+                project_id=planned.project_id,
+                sql=sql,
+                dialect=dialect,
+                assets=planned.assets,
+                **fields,
             )
             session.add(row)
             session.flush()
@@ -166,7 +190,9 @@ class StatementService:
                     setattr(row, name, value)
 
     def _on_update(self, statement_id: str, update: StatementUpdate) -> None:
-        """Persist a state change reported by the runner."""
+        """Persist a state change reported by the runner (SUBMITTED is already recorded)."""
+        if update.state == "SUBMITTED":
+            return
         fields = {
             name: getattr(update, name)
             for name in ("started_at", "ended_at", "result_rows", "result_size_bytes", "error")
@@ -177,8 +203,13 @@ class StatementService:
     # -- public -------------------------------------------------------------------------------
 
     def submit(
-        self, principal: Principal, sql: str, *, project: str | None = None,
-        dialect: str = "duckdb", timeout_seconds: float | None = None,
+        self,
+        principal: Principal,
+        sql: str,
+        *,
+        project: str | None = None,
+        dialect: str = "duckdb",
+        timeout_seconds: float | None = None,
     ) -> StatementView:
         """Validate and resolve now; run in the background. Returns the statement record."""
         planned = self._plan(principal, sql, project, dialect)
@@ -188,21 +219,32 @@ class StatementService:
         return self.describe(principal, statement_id)
 
     def execute(
-        self, principal: Principal, sql: str, *, project: str | None = None,
-        dialect: str = "duckdb", limit: int | None = None, timeout_seconds: float | None = None,
+        self,
+        principal: Principal,
+        sql: str,
+        *,
+        project: str | None = None,
+        dialect: str = "duckdb",
+        limit: int | None = None,
+        timeout_seconds: float | None = None,
     ) -> ExecutedStatement:
         """Run a statement and wait for it; the row limit defaults to the sync limit."""
         planned = self._plan(principal, sql, project, dialect)
-        statement_id = self._record(principal, sql, dialect, planned)
-        self._set(statement_id, status="STARTED", started_at=utcnow())
+        statement_id = self._record(
+            principal, sql, dialect, planned, status="STARTED", started_at=utcnow()
+        )
         try:
             result = self._work(planned, limit or self.settings.sync_row_limit, timeout_seconds)()
         except LakeholdError as error:
             self._set(statement_id, status="FAILED", ended_at=utcnow(), error=error.message)
             raise
         self._set(
-            statement_id, status="FINISHED", ended_at=utcnow(), result_rows=result.table.num_rows,
-            result_size_bytes=result.table.nbytes, truncated=result.truncated,
+            statement_id,
+            status="FINISHED",
+            ended_at=utcnow(),
+            result_rows=result.table.num_rows,
+            result_size_bytes=result.table.nbytes,
+            truncated=result.truncated,
         )
         return ExecutedStatement(
             self.describe(principal, statement_id), result.table, result.truncated

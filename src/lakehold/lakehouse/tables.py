@@ -38,6 +38,7 @@ from lakehold.lakehouse.merge import OP, execute_merge, prepare_changes
 from lakehold.lakehouse.results import HistoryEntry, Snapshot, WriteResult
 from lakehold.lakehouse.rewrite import rewrite
 from lakehold.lakehouse.schema import Evolution, evolve
+from lakehold.lakehouse.snapshots import SnapshotCache
 
 Mode = Literal["append", "overwrite", "merge", "cdc"]
 MODES = ("append", "overwrite", "merge", "cdc")
@@ -47,8 +48,9 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 class DeltaTables:
     """The Delta tables stored under one root directory (``root/project/table``)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, cached_snapshots: int = 512) -> None:
         self.root = Path(root).absolute()
+        self._snapshots = SnapshotCache(cached_snapshots)
 
     def path_for(self, project: str, table: str) -> Path:
         """Where the table ``table`` of ``project`` lives."""
@@ -154,8 +156,24 @@ class DeltaTables:
         version: int | None = None,
         timestamp: datetime | str | None = None,
     ) -> Snapshot:
-        """The table at the latest version, at ``version``, or as of ``timestamp``."""
-        table, latest = self._at(Path(path).absolute(), version, timestamp)
+        """The table at the latest version, at ``version``, or as of ``timestamp``.
+
+        A version never changes once committed, so snapshots of explicit versions are cached
+        (checked against vacuumed files on every hit).
+        """
+        path = Path(path).absolute()
+        if version is not None and timestamp is None:
+            cached = self._snapshots.get(path, version)
+            if cached is not None:
+                return cached
+        snapshot = self._load_snapshot(path, version, timestamp)
+        self._snapshots.put(path, snapshot)
+        return snapshot
+
+    def _load_snapshot(
+        self, path: Path, version: int | None, timestamp: datetime | str | None
+    ) -> Snapshot:
+        table, latest = self._at(path, version, timestamp)
         adds = pa.table(table.get_add_actions(flatten=False))
         files = table.file_uris()
         if table is not latest:
@@ -207,6 +225,7 @@ class DeltaTables:
         if retention_hours < 0:
             raise Invalid("retention_hours cannot be negative", field="retention_hours")
         table = self._open(path)
+        self._snapshots.forget(path)
         removed = table.vacuum(
             retention_hours=retention_hours,
             dry_run=dry_run,
@@ -231,6 +250,7 @@ class DeltaTables:
         """Delete the table and all its files."""
         path = Path(path).absolute()
         self._open(path)
+        self._snapshots.forget(path)
         shutil.rmtree(path)
 
     # -- internals ----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ OPERATORS = _names(
 MATH = _names(
     """
     abs acos acosh asin asinh atan atan2 atanh bit_count cbrt ceil ceiling cos cosh cot
-    degrees even exp factorial fdiv fmod gamma gcd greatest greatest_common_divisor isfinite
+    degrees even exp factorial fdiv floor fmod gamma gcd greatest greatest_common_divisor isfinite
     isinf isnan lcm least least_common_multiple lgamma ln log log10 log2 nextafter pi pow
     power radians random round round_even roundbankers setseed sign signbit sin sinh sqrt tan
     tanh trunc equi_width_bins
@@ -114,7 +114,8 @@ NESTED = _names(
     list_resize list_reverse list_reverse_sort list_select list_sem list_skewness list_sort
     list_stddev_pop list_stddev_samp list_string_agg list_sum list_transform list_unique
     list_var_pop list_var_samp list_where list_zip
-    get_bit set_bit bit_position bitstring
+    get_bit set_bit bit_position bitstring grade_up is_histogram_other_bin
+    variant_extract variant_typeof
     """
 )
 

@@ -71,8 +71,15 @@ def check_sandbox(
     if isinstance(expression, exp.Create):
         ctas = _check_ctas(expression, allow_ctas)
         query = ctas.expression
+    while isinstance(query, exp.Subquery) and not any(
+        value for key, value in query.args.items() if key != "this"
+    ):
+        query = query.this  # "(SELECT ...)" is "SELECT ..."
+    if isinstance(query, exp.Pivot):
+        raise Forbidden("write a PIVOT statement as SELECT * FROM (PIVOT ... IN (...) ...)")
     if not isinstance(query, _QUERY_ROOTS):
-        raise Forbidden(f"{_statement_name(query)} is not accepted: {READ_ONLY}")
+        name = _statement_name(query) if isinstance(query, _REFUSED) else "this statement"
+        raise Forbidden(f"{name} is not accepted: {READ_ONLY}")
     for node in query.walk():
         if isinstance(node, _REFUSED):
             raise Forbidden(f"{_statement_name(node)} is not accepted: {READ_ONLY}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 
 from sqlglot import exp
 
@@ -52,7 +54,18 @@ def prepare(
     default_project: str | None = None,
     allow_ctas: bool = False,
 ) -> PreparedQuery:
-    """Parse and check a statement; raise Invalid, Forbidden or NotFound when it cannot run."""
+    """Parse and check a statement; raise Invalid, Forbidden or NotFound when it cannot run.
+
+    Prepared statements are cached by their arguments (dashboards repeat the same SQL); a
+    refused statement is not cached.
+    """
+    return _prepare(sql, dialect, default_project, allow_ctas)
+
+
+@lru_cache(maxsize=1024)
+def _prepare(
+    sql: str, dialect: str, default_project: str | None, allow_ctas: bool
+) -> PreparedQuery:
     expression = parse(sql, dialect)
     checked = check_sandbox(expression, sql, allow_ctas=allow_ctas)
     ctas = _ctas_target(checked.ctas, default_project) if checked.ctas is not None else None
@@ -66,7 +79,7 @@ def prepare(
         dialect=dialect,
         table_refs=qualified.refs,
         duckdb_sql=duckdb_sql,
-        view_names=names,
+        view_names=MappingProxyType(names),
         ctas=ctas,
     )
 

@@ -19,6 +19,7 @@ _CONTEXT = re.compile(r"\n\s*LINE \d+:.*", re.DOTALL)
 _SUGGESTION = re.compile(r"\s*Did you mean [^\n]*", re.IGNORECASE)
 _URI = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s\"'`,)\]]+", re.IGNORECASE)
 _QUOTED_PATH = re.compile(r"([\"'`])(?:/|[A-Za-z]:[\\/]|\.{1,2}/)[^\"'`]*\1")
+_CATALOG_PREFIX = re.compile(r'(?<![\w."])(?:"?memory"?\.)?"?main"?\.(?=["\w])')
 _BARE_PATH = re.compile(r"(?<![\w.])/(?:[\w.\-]+/)+[\w.\-]*")
 
 _SERVER_PREFIXES = ("IO Error", "HTTP Error", "INTERNAL Error", "FATAL Error", "Connection Error")
@@ -28,6 +29,7 @@ def sanitize(message: str, names: Mapping[str, str], files: Iterable[str] = ()) 
     """``message`` without generated names, paths, SQL context or suggestions."""
     text = _CONTEXT.sub("", message)
     text = _SUGGESTION.sub("", text)
+    text = _CATALOG_PREFIX.sub("", text)
     for view, shown in names.items():
         text = re.sub(rf'"?\b{re.escape(view)}\b"?', shown, text, flags=re.IGNORECASE)
     for path in sorted(files, key=len, reverse=True):

@@ -66,7 +66,7 @@ class BoundTable:
 
 @dataclass(frozen=True, slots=True)
 class View:
-    """A view the executor creates before running the statement."""
+    """A view the statement reads: a generated name and the SELECT that defines it."""
 
     name: str
     sql: str

@@ -39,7 +39,7 @@ def parse(sql: str, dialect: str = "duckdb") -> exp.Expression:
     except TokenError as e:
         position = getattr(e, "end", None)
         raise _located(sql, "syntax error: unterminated or invalid token", position) from None
-    found = [s for s in statements if s is not None]
+    found = [s for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
     if not found:
         raise Invalid("the query is empty", field="sql")
     if len(found) > 1:

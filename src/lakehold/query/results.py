@@ -2,7 +2,8 @@
 
 JSON rows are JSON-safe and lossless where JSON allows:
 
-- DECIMAL -> string (``"12.30"``, exact; parse it as a decimal, not as a float);
+- DECIMAL -> string (``"12.30"``, exact; parse it as a decimal, not as a float), except
+  DECIMAL(p, 0) (also HUGEINT, e.g. ``sum`` of BIGINT) -> integer;
 - DATE, TIME, TIMESTAMP -> ISO 8601 strings (``"2024-01-31"``, ``"2024-01-31T12:00:00+00:00"``);
 - INTERVAL -> ISO 8601 duration string (``"P1M2DT3.5S"``);
 - BLOB -> base64 string; UUID -> string;
@@ -14,6 +15,7 @@ JSON rows are JSON-safe and lossless where JSON allows:
 from __future__ import annotations
 
 import base64
+import csv
 import datetime as dt
 import decimal
 import io
@@ -24,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.types as pt
 
 from lakehold.query.arrow_types import duckdb_type
@@ -87,21 +88,42 @@ def _sql_type(arrow: pa.DataType) -> str:
 
 def to_json_rows(table: pa.Table) -> list[dict[str, Any]]:
     """Rows as JSON-safe dicts (see the module docstring for the conversions)."""
-    converters = [_converter(field.type) for field in table.schema]
     names = table.column_names
     columns = [
-        [convert(v) for v in column.to_pylist()] if convert else column.to_pylist()
-        for column, convert in zip(table.columns, converters, strict=True)
+        _json_values(column, field.type)
+        for column, field in zip(table.columns, table.schema, strict=True)
     ]
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def to_csv_bytes(table: pa.Table) -> bytes:
-    """CSV with a header; nested values as JSON text, BLOBs as base64."""
-    table = _flat_for_csv(table)
-    sink = io.BytesIO()
-    pacsv.write_csv(table, sink)
-    return sink.getvalue()
+    """CSV (RFC 4180 quoting, only where needed) with a header; values as in JSON rows, nested
+    values as JSON text, NULL as an empty field, booleans as ``true``/``false``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(table.column_names)
+    columns = [
+        [_csv(value) for value in (_json_values(column, field.type))]
+        for column, field in zip(table.columns, table.schema, strict=True)
+    ]
+    writer.writerows(zip(*columns, strict=True))
+    return out.getvalue().encode("utf-8")
+
+
+def _json_values(column: pa.ChunkedArray, arrow: pa.DataType) -> list[Any]:
+    convert = _converter(arrow)
+    values = column.to_pylist()
+    return [convert(v) for v in values] if convert else values
+
+
+def _csv(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 def to_arrow_ipc_stream(table: pa.Table) -> bytes:
@@ -112,29 +134,14 @@ def to_arrow_ipc_stream(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _flat_for_csv(table: pa.Table) -> pa.Table:
-    for i, field in enumerate(table.schema):
-        if pt.is_nested(field.type) or pt.is_binary(field.type) or pt.is_large_binary(field.type):
-            convert = _converter(field.type)
-            values = table.column(i).to_pylist()
-            if pt.is_nested(field.type):
-                text = [None if v is None else json.dumps(convert(v)) for v in values]  # type: ignore[misc]
-            else:
-                text = [convert(v) for v in values]  # type: ignore[misc]
-            table = table.set_column(i, field.name, pa.array(text, pa.string()))
-        elif pt.is_interval(field.type) or pt.is_duration(field.type):
-            convert = _converter(field.type)
-            values = [convert(v) for v in table.column(i).to_pylist()]  # type: ignore[misc]
-            table = table.set_column(i, field.name, pa.array(values, pa.string()))
-    return table
-
-
 def _converter(arrow: pa.DataType) -> Any:
     """A function making one Python value of ``arrow`` JSON-safe, or None if it already is."""
     if pt.is_integer(arrow) or pt.is_boolean(arrow) or pt.is_string(arrow):
         return None
     if pt.is_large_string(arrow) or pt.is_null(arrow):
         return None
+    if pt.is_decimal(arrow) and arrow.scale == 0:
+        return _integer
     if pt.is_list(arrow) or pt.is_large_list(arrow) or pt.is_fixed_size_list(arrow):
         item = _converter(arrow.value_type) or _same
         return lambda v: None if v is None else [item(x) for x in v]
@@ -151,6 +158,10 @@ def _converter(arrow: pa.DataType) -> Any:
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _integer(value: Any) -> Any:
+    return None if value is None else int(value)
 
 
 def _scalar(value: Any) -> Any:
@@ -191,5 +202,4 @@ def _duration(months: int, days: int, nanoseconds: int) -> str:
 
 
 def _plain(number: decimal.Decimal) -> str:
-    text = format(number.normalize(), "f")
-    return text
+    return format(number.normalize(), "f")

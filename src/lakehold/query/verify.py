@@ -63,7 +63,10 @@ def duckdb_ast(sql: str, object_hook: Callable[[dict[str, Any]], Any] | None = N
 
     ``object_hook`` sees every JSON object as it is decoded (see :func:`json.loads`).
     """
-    (text,) = _cursor().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()  # type: ignore[misc]
+    try:
+        (text,) = _cursor().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()  # type: ignore[misc]
+    except duckdb.Error as e:  # pragma: no cover - DuckDB reports errors in the JSON
+        raise Invalid(f"DuckDB cannot check the query: {e}") from None
     if '"error":true' in text[:20]:
         object_hook = None
     tree = json.loads(text, object_hook=object_hook)

@@ -156,7 +156,7 @@ class SecurityService:
             token.revoked_at = token.revoked_at or datetime.now(UTC)
 
     @staticmethod
-    def _issue(session, user: User, name: str, expires_at: datetime | None = None):  # noqa: ANN001, ANN205
+    def _issue(session, user: User, name: str, expires_at: datetime | None = None):
         issued = tokens.issue()
         session.add(
             ApiToken(

@@ -66,8 +66,14 @@ class ResultOut(BaseModel):
 
 
 def _render(
-    table: pa.Table, fmt: Format, *, statement_id: str, total: int, offset: int,
-    next_offset: int | None, truncated: bool,
+    table: pa.Table,
+    fmt: Format,
+    *,
+    statement_id: str,
+    total: int,
+    offset: int,
+    next_offset: int | None,
+    truncated: bool,
 ) -> Response | ResultOut:
     headers = {
         "X-Statement-Id": statement_id,
@@ -98,7 +104,10 @@ def submit(body: StatementIn, runtime: RuntimeDep, principal: PrincipalDep):
     Syntax errors (400, with the position) and unknown tables (404) are reported at once.
     """
     return runtime.statements.submit(
-        principal, body.sql, project=body.project, dialect=body.dialect,
+        principal,
+        body.sql,
+        project=body.project,
+        dialect=body.dialect,
         timeout_seconds=body.timeout_seconds,
     )
 
@@ -133,8 +142,13 @@ def result(
     """One page of a finished statement's result: JSON, CSV or Arrow IPC stream."""
     page = runtime.statements.result(principal, statement_id, offset=offset, limit=limit)
     return _render(
-        page.table, format, statement_id=statement_id, total=page.total_rows, offset=offset,
-        next_offset=page.next_offset, truncated=page.truncated,
+        page.table,
+        format,
+        statement_id=statement_id,
+        total=page.total_rows,
+        offset=offset,
+        next_offset=page.next_offset,
+        truncated=page.truncated,
     )
 
 
@@ -145,18 +159,27 @@ def cancel(statement_id: str, runtime: RuntimeDep, principal: PrincipalDep):
 
 
 @router.post(
-    "/query", response_model=ResultOut, responses={200: {"content": {"text/csv": {}, ARROW_STREAM: {}}}}
+    "/query",
+    response_model=ResultOut,
+    responses={200: {"content": {"text/csv": {}, ARROW_STREAM: {}}}},
 )
-def query(
-    body: QueryIn, runtime: RuntimeDep, principal: PrincipalDep, format: Format = "json"
-):
+def query(body: QueryIn, runtime: RuntimeDep, principal: PrincipalDep, format: Format = "json"):
     """Run a statement and wait for its result, up to a row limit."""
     done = runtime.statements.execute(
-        principal, body.sql, project=body.project, dialect=body.dialect, limit=body.limit,
+        principal,
+        body.sql,
+        project=body.project,
+        dialect=body.dialect,
+        limit=body.limit,
         timeout_seconds=body.timeout_seconds,
     )
     rows = done.table.num_rows
     return _render(
-        done.table, format, statement_id=done.statement.id, total=rows, offset=0,
-        next_offset=None, truncated=done.truncated,
+        done.table,
+        format,
+        statement_id=done.statement.id,
+        total=rows,
+        offset=0,
+        next_offset=None,
+        truncated=done.truncated,
     )

@@ -1,4 +1,4 @@
-"""Lakehouse tables: create from a file, write (append, overwrite, merge, CDC), history, maintain."""
+"""Lakehouse tables: create from a file; append, overwrite, merge, CDC; history; maintenance."""
 
 from __future__ import annotations
 
