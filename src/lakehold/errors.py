@@ -81,3 +81,11 @@ class Timeout(LakeholdError):
     status_code = 408
     exit_code = 6
     code = "timeout"
+
+
+class Cancelled(LakeholdError):
+    """A statement was cancelled on request."""
+
+    status_code = 409
+    exit_code = 7
+    code = "cancelled"

@@ -125,3 +125,54 @@ def test_sync_query_limit_formats_and_dialect(client) -> None:
         )
     )
     assert bare["rows"] == [{"n": 20}]
+
+
+def test_statement_timeout(client) -> None:  # noqa: ANN001
+    setup_project(client, "retail")
+    create_table(client, "retail", "customer", "retail_customer.csv")
+    slow = "select count(*) from range(1000000000) a, range(1000000000) b, retail.customer c"
+    submitted = ok(
+        client.post("/api/v1/statements", json={"sql": slow, "timeout_seconds": 0.5}), 201
+    )
+    done = _wait(client, submitted["id"])
+    assert done["status"] == "FAILED" and "time" in done["error"].lower()
+    sync = client.post("/api/v1/query", json={"sql": slow, "timeout_seconds": 0.5})
+    assert sync.status_code == 408, sync.text
+
+
+def test_time_travel_by_version_and_timestamp(client) -> None:  # noqa: ANN001
+    setup_project(client, "retail")
+    create_table(client, "retail", "customer", "retail_customer.csv")
+    time.sleep(0.05)
+    ok(
+        client.post(
+            "/api/v1/projects/retail/tables/customer/writes",
+            data={"mode": "append"},
+            files={"file": ("more.csv", b"cust_id,cust_name\n42,New Person\n")},
+        )
+    )
+    history = ok(client.get("/api/v1/projects/retail/tables/customer/history"))
+    first = history[-1]["timestamp"].replace("T", " ")
+
+    def count(at: str) -> int:
+        sql = f"select count(*) as n from retail.customer {at}"
+        return ok(client.post("/api/v1/query", json={"sql": sql}))["rows"][0]["n"]
+
+    assert count("") == 7
+    assert count("version as of 0") == 6
+    assert count(f"timestamp as of '{first}'") == 6
+    assert (
+        client.post(
+            "/api/v1/query", json={"sql": "select * from retail.customer version as of 9"}
+        ).status_code
+        == 404
+    )
+    early = client.post(
+        "/api/v1/query",
+        json={"sql": "select * from retail.customer timestamp as of '2000-01-01 00:00:00'"},
+    )
+    assert early.status_code == 404
+    bad = client.post(
+        "/api/v1/query", json={"sql": "select * from retail.customer timestamp as of 'soon'"}
+    )
+    assert bad.status_code == 400

@@ -9,7 +9,8 @@ This package knows nothing of HTTP, users or the metadata store: the service lay
 which tables a statement may read and binds them to storage (:class:`BoundTable`).
 """
 
-from lakehold.query.cancel import CancelHandle, Cancelled
+from lakehold.errors import Cancelled
+from lakehold.query.cancel import CancelHandle
 from lakehold.query.engine import PreparedQuery, plan, prepare, run
 from lakehold.query.execute import execute
 from lakehold.query.model import BoundTable, CtasTarget, Plan, QueryResult, TableRef, View

@@ -14,19 +14,11 @@ import time
 
 import duckdb
 
-from lakehold.errors import LakeholdError, Timeout
+from lakehold.errors import Cancelled, LakeholdError, Timeout
 
 CANCELLED = "cancelled"
 TIMED_OUT = "timeout"
 _REPEAT_S = 0.05
-
-
-class Cancelled(LakeholdError):
-    """The statement was cancelled on request."""
-
-    status_code = 409
-    exit_code = 7
-    code = "cancelled"
 
 
 class CancelHandle:

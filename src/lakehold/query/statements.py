@@ -26,8 +26,8 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from lakehold.errors import Conflict, Invalid, LakeholdError
-from lakehold.query.cancel import CancelHandle, Cancelled
+from lakehold.errors import Cancelled, Conflict, Invalid, LakeholdError
+from lakehold.query.cancel import CancelHandle
 from lakehold.query.results import write_result
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
-from lakehold.api.schemas import AssetOut
+from lakehold.catalog.views import AssetView
 
 router = APIRouter(prefix="/api/v1/projects/{project}/assets", tags=["assets"])
 
@@ -17,19 +17,19 @@ class AssetPatch(BaseModel):
     column_descriptions: dict[str, str] | None = None
 
 
-@router.get("", response_model=list[AssetOut])
+@router.get("", response_model=list[AssetView])
 def list_assets(project: str, runtime: RuntimeDep, principal: PrincipalDep):
     """The assets of a project."""
     return runtime.catalog.list_assets(principal, project)
 
 
-@router.get("/{asset}", response_model=AssetOut)
+@router.get("/{asset}", response_model=AssetView)
 def get_asset(project: str, asset: str, runtime: RuntimeDep, principal: PrincipalDep):
     """One asset with its columns, row count, size and current version."""
     return runtime.catalog.get_asset(principal, project, asset)
 
 
-@router.patch("/{asset}", response_model=AssetOut)
+@router.patch("/{asset}", response_model=AssetView)
 def update_asset(
     project: str, asset: str, body: AssetPatch, runtime: RuntimeDep, principal: PrincipalDep
 ):

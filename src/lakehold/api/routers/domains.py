@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
-from lakehold.api.schemas import Model
+from lakehold.catalog.views import DomainView
 
 router = APIRouter(prefix="/api/v1/domains", tags=["domains"])
 
@@ -18,20 +16,13 @@ class DomainIn(BaseModel):
     description: str | None = None
 
 
-class DomainOut(Model):
-    id: str
-    name: str
-    description: str | None
-    created_at: datetime
-
-
-@router.post("", response_model=DomainOut, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=DomainView, status_code=status.HTTP_201_CREATED)
 def create_domain(body: DomainIn, runtime: RuntimeDep, principal: PrincipalDep):
     """Create a domain (administrators)."""
     return runtime.catalog.create_domain(principal, body.name, body.description)
 
 
-@router.get("", response_model=list[DomainOut])
+@router.get("", response_model=list[DomainView])
 def list_domains(runtime: RuntimeDep, principal: PrincipalDep):
     """Every domain."""
     return runtime.catalog.list_domains(principal)

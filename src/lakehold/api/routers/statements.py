@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 import pyarrow as pa
@@ -11,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
-from lakehold.api.schemas import Model
+from lakehold.governance.statements import StatementView
 from lakehold.query.results import column_metadata, to_arrow_ipc_stream, to_csv_bytes, to_json_rows
 
 router = APIRouter(prefix="/api/v1", tags=["statements"])
@@ -29,24 +28,6 @@ class StatementIn(BaseModel):
 
 class QueryIn(StatementIn):
     limit: int | None = Field(default=None, ge=1, description="Row limit (default: server's)")
-
-
-class StatementOut(Model):
-    id: str
-    status: str
-    sql: str
-    project: str | None
-    dialect: str
-    assets: list[str]
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
-    duration_ms: int | None
-    result_rows: int | None
-    result_size_bytes: int | None
-    truncated: bool
-    has_result_set: bool
-    error: str | None
 
 
 class ColumnMeta(BaseModel):
@@ -97,7 +78,7 @@ def _render(
     )
 
 
-@router.post("/statements", response_model=StatementOut, status_code=status.HTTP_201_CREATED)
+@router.post("/statements", response_model=StatementView, status_code=status.HTTP_201_CREATED)
 def submit(body: StatementIn, runtime: RuntimeDep, principal: PrincipalDep):
     """Submit a statement to run in the background; poll it with GET /statements/{id}.
 
@@ -112,7 +93,7 @@ def submit(body: StatementIn, runtime: RuntimeDep, principal: PrincipalDep):
     )
 
 
-@router.get("/statements", response_model=list[StatementOut])
+@router.get("/statements", response_model=list[StatementView])
 def list_statements(
     runtime: RuntimeDep, principal: PrincipalDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50
 ):
@@ -120,7 +101,7 @@ def list_statements(
     return runtime.statements.list_statements(principal, limit=limit)
 
 
-@router.get("/statements/{statement_id}", response_model=StatementOut)
+@router.get("/statements/{statement_id}", response_model=StatementView)
 def describe(statement_id: str, runtime: RuntimeDep, principal: PrincipalDep):
     """Status, timings, row count and error of a statement."""
     return runtime.statements.describe(principal, statement_id)
@@ -152,7 +133,7 @@ def result(
     )
 
 
-@router.post("/statements/{statement_id}/cancel", response_model=StatementOut)
+@router.post("/statements/{statement_id}/cancel", response_model=StatementView)
 def cancel(statement_id: str, runtime: RuntimeDep, principal: PrincipalDep):
     """Cancel a submitted or running statement."""
     return runtime.statements.cancel(principal, statement_id)

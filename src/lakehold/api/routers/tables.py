@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from pydantic import BaseModel, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
-from lakehold.api.schemas import AssetOut, Model
+from lakehold.api.schemas import Model
 from lakehold.api.uploads import split_list, spooled
+from lakehold.catalog.views import AssetView
+from lakehold.lakehouse.results import HistoryEntry
 
 router = APIRouter(prefix="/api/v1/projects/{project}/tables", tags=["tables"])
 
@@ -29,15 +30,7 @@ class WriteResultOut(Model):
 
 class WriteOut(BaseModel):
     result: WriteResultOut
-    asset: AssetOut
-
-
-class HistoryOut(Model):
-    version: int
-    timestamp: datetime
-    operation: str
-    committer: str | None
-    metrics: dict
+    asset: AssetView
 
 
 class RestoreIn(BaseModel):
@@ -107,7 +100,7 @@ def write_table(
         )
 
 
-@router.get("/{table}/history", response_model=list[HistoryOut])
+@router.get("/{table}/history", response_model=list[HistoryEntry])
 def history(
     project: str,
     table: str,

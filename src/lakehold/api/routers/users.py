@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.api.schemas import Model
+from lakehold.security.service import TokenInfo
 
 router = APIRouter(prefix="/api/v1", tags=["users and tokens"])
 
@@ -30,16 +31,6 @@ class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     username: str | None = Field(default=None, description="Admins: issue for another user.")
     expires_at: datetime | None = None
-
-
-class TokenOut(Model):
-    id: str
-    name: str
-    username: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked: bool
-    value: str | None = Field(default=None, description="The token; shown once, at creation.")
 
 
 @router.get("/me", response_model=UserOut)
@@ -66,7 +57,7 @@ def list_users(runtime: RuntimeDep, principal: PrincipalDep):
     return runtime.security.list_users(principal)
 
 
-@router.post("/tokens", response_model=TokenOut, status_code=status.HTTP_201_CREATED)
+@router.post("/tokens", response_model=TokenInfo, status_code=status.HTTP_201_CREATED)
 def create_token(body: TokenIn, runtime: RuntimeDep, principal: PrincipalDep):
     """Issue an API token. Its value is returned once and never again."""
     return runtime.security.create_token(
@@ -74,7 +65,7 @@ def create_token(body: TokenIn, runtime: RuntimeDep, principal: PrincipalDep):
     )
 
 
-@router.get("/tokens", response_model=list[TokenOut])
+@router.get("/tokens", response_model=list[TokenInfo])
 def list_tokens(runtime: RuntimeDep, principal: PrincipalDep):
     """Your tokens (administrators: all), without their values."""
     return runtime.security.list_tokens(principal)
