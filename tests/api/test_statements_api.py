@@ -127,7 +127,7 @@ def test_sync_query_limit_formats_and_dialect(client) -> None:
     assert bare["rows"] == [{"n": 20}]
 
 
-def test_statement_timeout(client) -> None:  # noqa: ANN001
+def test_statement_timeout(client) -> None:
     setup_project(client, "retail")
     create_table(client, "retail", "customer", "retail_customer.csv")
     slow = "select count(*) from range(1000000000) a, range(1000000000) b, retail.customer c"
@@ -140,7 +140,7 @@ def test_statement_timeout(client) -> None:  # noqa: ANN001
     assert sync.status_code == 408, sync.text
 
 
-def test_time_travel_by_version_and_timestamp(client) -> None:  # noqa: ANN001
+def test_time_travel_by_version_and_timestamp(client) -> None:
     setup_project(client, "retail")
     create_table(client, "retail", "customer", "retail_customer.csv")
     time.sleep(0.05)

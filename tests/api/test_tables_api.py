@@ -129,3 +129,43 @@ def test_other_users_cannot_read_or_write(client, anonymous) -> None:
     assert hidden.json()["message"].replace("p.c", "X") == missing.json()["message"].replace(
         "p.zz", "X"
     )
+
+
+def test_asset_metadata_is_editable_and_kept_up_to_date(client) -> None:
+    setup_project(client, "p")
+    created = create_table(client, "p", "c", "retail_customer.csv")["asset"]
+    assert [c["name"] for c in created["columns"]] == [
+        "cust_id",
+        "cust_name",
+        "cust_country",
+        "cust_email",
+    ]
+    assert created["columns"][0]["data_type"] == "BIGINT" and created["size_bytes"] > 0
+    patched = ok(
+        client.patch(
+            "/api/v1/projects/p/assets/c",
+            json={
+                "description": "Customers",
+                "tags": ["pii", "retail", "pii"],
+                "column_descriptions": {"cust_email": "Contact address"},
+            },
+        )
+    )
+    assert patched["description"] == "Customers" and patched["tags"] == ["pii", "retail"]
+    email = next(c for c in patched["columns"] if c["name"] == "cust_email")
+    assert email["description"] == "Contact address"
+    bad = client.patch("/api/v1/projects/p/assets/c", json={"column_descriptions": {"nope": "x"}})
+    assert bad.status_code == 400 and bad.json()["column"] == "nope"
+    grown = ok(
+        client.post(
+            "/api/v1/projects/p/tables/c/writes",
+            data={"mode": "append"},
+            files={"file": ("x.csv", b"cust_id,cust_name,loyalty\n9,Extra,3\n")},
+        )
+    )["asset"]
+    assert grown["row_count"] == 7 and grown["current_version"] == 1
+    assert grown["updated_at"] >= patched["updated_at"]
+    by_name = {c["name"]: c for c in grown["columns"]}
+    assert by_name["loyalty"]["ordinal"] == 4
+    assert by_name["cust_email"]["description"] == "Contact address"
+    assert grown["description"] == "Customers"

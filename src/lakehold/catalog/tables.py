@@ -93,11 +93,11 @@ class TableService:
     ) -> WriteOutcome:
         """Create table ``project.name`` from data; it becomes an asset of the project."""
         check_sql_name("table", name)
-        batch = data.read()
         with self.store.session() as session:
             found = self._managed(session, principal, project)
             if session.query(Asset).filter_by(project_id=found.id, name=name).first():
                 raise Conflict(f"table '{project}.{name}' already exists", field="name")
+            batch = data.read()
             path = self.tables.path_for(project, name)
             with self._locks[str(path)]:
                 result = self.tables.create(
@@ -136,9 +136,9 @@ class TableService:
         """Append, overwrite, merge (upsert on keys) or CDC-merge data into a table."""
         if mode not in ("append", "overwrite", "merge", "cdc"):
             raise Invalid(f"unknown write mode '{mode}'", field="mode")
-        batch = data.read()
         with self.store.session() as session:
             asset = find_asset(session, self._managed(session, principal, project), name)
+            batch = data.read()
             merge_keys = keys or list(asset.key_columns or [])
             if mode in ("merge", "cdc") and not merge_keys:
                 raise Invalid(
