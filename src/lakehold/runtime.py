@@ -7,6 +7,7 @@ from functools import cached_property
 from lakehold.catalog.service import CatalogService
 from lakehold.catalog.tables import TableService
 from lakehold.config import Settings
+from lakehold.governance.audit import AuditService
 from lakehold.governance.statements import StatementService
 from lakehold.lakehouse.tables import DeltaTables
 from lakehold.query.statements import StatementRunner
@@ -26,6 +27,10 @@ class Runtime:
     @cached_property
     def security(self) -> SecurityService:
         return SecurityService(self.store)
+
+    @cached_property
+    def audit(self) -> AuditService:
+        return AuditService(self.store)
 
     @cached_property
     def catalog(self) -> CatalogService:

@@ -6,7 +6,16 @@ from fastapi import FastAPI
 
 from lakehold import __version__
 from lakehold.api import errors
-from lakehold.api.routers import assets, domains, health, projects, statements, tables, users
+from lakehold.api.routers import (
+    assets,
+    audit,
+    domains,
+    health,
+    projects,
+    statements,
+    tables,
+    users,
+)
 from lakehold.runtime import Runtime
 
 
@@ -19,6 +28,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (health, users, domains, projects, assets, tables, statements):
+    for module in (health, users, domains, projects, assets, tables, statements, audit):
         app.include_router(module.router)
     return app

@@ -11,7 +11,14 @@ from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.governance import policy
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
-from lakehold.store.models import Asset, Domain, Project, utcnow
+from lakehold.store.models import (
+    Asset,
+    Domain,
+    DomainUnit,
+    Project,
+    ProjectMember,
+    utcnow,
+)
 
 
 def find_project(session: Session, name: str) -> Project:
@@ -33,7 +40,7 @@ def find_asset(session: Session, project: Project, name: str) -> Asset:
 def readable_project(session: Session, principal: Principal, name: str) -> Project:
     """A project the principal may see; a hidden project is reported as not found."""
     project = session.scalar(select(Project).where(Project.name == name))
-    if project is None or not policy.can_read_project(principal, project.owner_id):
+    if project is None or policy.project_role(session, principal, project) is None:
         raise NotFound(f"project '{name}' not found")
     return project
 
@@ -65,6 +72,7 @@ class CatalogService:
             domain = Domain(name=name, description=description, created_by=principal.user_id)
             session.add(domain)
             session.flush()
+            session.add(DomainUnit(domain_id=domain.id, name=name, created_by=principal.user_id))
             return DomainView.of(domain)
 
     def list_domains(self, principal: Principal) -> list[DomainView]:
@@ -83,10 +91,23 @@ class CatalogService:
                 raise NotFound(f"domain '{domain}' not found", field="domain")
             if session.scalar(select(Project).where(Project.name == name)):
                 raise Conflict(f"project '{name}' already exists", field="name")
+            root = session.scalar(
+                select(DomainUnit).where(
+                    DomainUnit.domain_id == found.id, DomainUnit.parent_id.is_(None)
+                )
+            )
             project = Project(
-                name=name, domain=found, description=description, owner_id=principal.user_id
+                name=name,
+                domain=found,
+                domain_unit_id=root.id if root else None,
+                description=description,
+                owner_id=principal.user_id,
             )
             session.add(project)
+            session.flush()
+            session.add(
+                ProjectMember(project_id=project.id, user_id=principal.user_id, role="owner")
+            )
             session.flush()
             session.refresh(project)
             return ProjectView.of(project)
@@ -98,7 +119,7 @@ class CatalogService:
             return [
                 ProjectView.of(p)
                 for p in projects
-                if policy.can_read_project(principal, p.owner_id)
+                if policy.project_role(session, principal, p) is not None
             ]
 
     def get_project(self, principal: Principal, name: str) -> ProjectView:
@@ -133,7 +154,7 @@ class CatalogService:
         """Change an asset's description, tags or column descriptions (project owners)."""
         with self.store.session() as session:
             found = readable_project(session, principal, project)
-            policy.require_project_manager(principal, found.owner_id, project)
+            policy.require_role(session, principal, found, "contributor", "describe assets")
             asset = find_asset(session, found, name)
             if description is not None:
                 asset.description = description

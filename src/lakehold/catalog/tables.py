@@ -77,7 +77,7 @@ class TableService:
 
     def _managed(self, session: Session, principal: Principal, project: str) -> Project:
         found = readable_project(session, principal, project)
-        policy.require_project_manager(principal, found.owner_id, project)
+        policy.require_role(session, principal, found, "contributor", "change its tables")
         return found
 
     def create_table(

@@ -1,12 +1,23 @@
-"""Policy decisions. Minimal until the governance issue: admins, project owners, token owners.
+"""Policy decisions: administrators, project roles (owner > contributor > viewer), token owners.
 
-Every function either returns a boolean decision or raises Forbidden naming the action.
+A role comes from a direct membership or a group's. Functions either return a decision or raise
+naming the action; a principal who is not a member at all gets NotFound, as if the project did
+not exist.
 """
 
 from __future__ import annotations
 
-from lakehold.errors import Forbidden
+from typing import Literal
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from lakehold.errors import Forbidden, NotFound
 from lakehold.security.principal import Principal
+from lakehold.store.models import GroupMember, Project, ProjectMember
+
+Role = Literal["viewer", "contributor", "owner"]
+ROLES: tuple[Role, ...] = ("viewer", "contributor", "owner")
 
 
 def require_admin(principal: Principal, action: str) -> None:
@@ -15,20 +26,35 @@ def require_admin(principal: Principal, action: str) -> None:
         raise Forbidden(f"only administrators may {action}")
 
 
-def can_manage_project(principal: Principal, owner_id: str) -> bool:
-    """Owners and administrators manage a project: its tables and their writes."""
-    return principal.is_admin or principal.user_id == owner_id
+def project_role(session: Session, principal: Principal, project: Project) -> Role | None:
+    """The principal's strongest role in ``project``; administrators act as owners."""
+    if principal.is_admin:
+        return "owner"
+    groups = select(GroupMember.group_id).where(GroupMember.user_id == principal.user_id)
+    roles = session.scalars(
+        select(ProjectMember.role).where(
+            ProjectMember.project_id == project.id,
+            or_(ProjectMember.user_id == principal.user_id, ProjectMember.group_id.in_(groups)),
+        )
+    )
+    return max(roles, key=ROLES.index, default=None)
 
 
-def require_project_manager(principal: Principal, owner_id: str, project: str) -> None:
-    """Raise Forbidden unless the principal manages ``project``."""
-    if not can_manage_project(principal, owner_id):
-        raise Forbidden(f"only owners of project '{project}' may change it")
+def has_role(session: Session, principal: Principal, project: Project, minimum: Role) -> bool:
+    """True when the principal holds ``minimum`` or a stronger role in ``project``."""
+    role = project_role(session, principal, project)
+    return role is not None and ROLES.index(role) >= ROLES.index(minimum)
 
 
-def can_read_project(principal: Principal, owner_id: str) -> bool:
-    """Who may see a project's inventory and query its tables (grants come with governance)."""
-    return can_manage_project(principal, owner_id)
+def require_role(
+    session: Session, principal: Principal, project: Project, minimum: Role, action: str
+) -> None:
+    """NotFound for non-members; Forbidden for members below ``minimum``."""
+    role = project_role(session, principal, project)
+    if role is None:
+        raise NotFound(f"project '{project.name}' not found")
+    if ROLES.index(role) < ROLES.index(minimum):
+        raise Forbidden(f"only {minimum}s of project '{project.name}' may {action}")
 
 
 def can_manage_token(principal: Principal, token_user_id: str) -> bool:

@@ -112,7 +112,7 @@ class StatementService:
     def _readable_asset(self, session: Session, principal: Principal, ref: TableRef) -> Asset:
         hidden = NotFound(f"table '{ref.project}.{ref.table}' not found")
         project = session.scalar(select(Project).where(Project.name == ref.project))
-        if project is None or not policy.can_read_project(principal, project.owner_id):
+        if project is None or policy.project_role(session, principal, project) is None:
             raise hidden
         asset = session.scalar(
             select(Asset).where(Asset.project_id == project.id, Asset.name == ref.table)
@@ -128,7 +128,7 @@ class StatementService:
             project_id = None
             if project is not None:
                 found = session.scalar(select(Project).where(Project.name == project))
-                if found is None or not policy.can_read_project(principal, found.owner_id):
+                if found is None or policy.project_role(session, principal, found) is None:
                     raise NotFound(f"project '{project}' not found", field="project")
                 project_id = found.id
             for ref in prepared.table_refs:

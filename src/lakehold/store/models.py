@@ -79,6 +79,7 @@ class Project(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(63), unique=True)
     domain_id: Mapped[str] = mapped_column(ForeignKey("domains.id"), index=True)
+    domain_unit_id: Mapped[str | None] = mapped_column(ForeignKey("domain_units.id"), index=True)
     description: Mapped[str | None] = mapped_column(Text)
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -142,3 +143,177 @@ class Statement(Base):
     result_rows: Mapped[int | None] = mapped_column(BigInteger)
     result_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# -- organisation ------------------------------------------------------------------------------
+
+
+class DomainUnit(Base):
+    """A node of a domain's hierarchy; every domain has a root unit of the same name."""
+
+    __tablename__ = "domain_units"
+    __table_args__ = (UniqueConstraint("domain_id", "parent_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    domain_id: Mapped[str] = mapped_column(ForeignKey("domains.id"), index=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("domain_units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class DomainUnitOwner(Base):
+    """An owner of a domain unit: a user or a group (exactly one of the two)."""
+
+    __tablename__ = "domain_unit_owners"
+    __table_args__ = (UniqueConstraint("unit_id", "user_id", "group_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    unit_id: Mapped[str] = mapped_column(
+        ForeignKey("domain_units.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+
+
+class ProjectMember(Base):
+    """A member of a project with a role (owner, contributor, viewer): a user or a group."""
+
+    __tablename__ = "project_members"
+    __table_args__ = (UniqueConstraint("project_id", "user_id", "group_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- sharing -----------------------------------------------------------------------------------
+
+
+class Listing(Base):
+    """The published version of an asset: a snapshot of its business metadata."""
+
+    __tablename__ = "listings"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    metadata_snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    published_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column()
+
+
+class SubscriptionRequest(Base):
+    __tablename__ = "subscription_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    requester_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    form_values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="requested")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+
+
+class SubscriptionRequestItem(Base):
+    """One listing of a subscription request, with the filters an approval attached to it."""
+
+    __tablename__ = "subscription_request_items"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("subscription_requests.id", ondelete="CASCADE"), index=True
+    )
+    listing_id: Mapped[str] = mapped_column(ForeignKey("listings.id"), index=True)
+    row_filter_id: Mapped[str | None] = mapped_column(ForeignKey("asset_filters.id"))
+    column_filter_id: Mapped[str | None] = mapped_column(ForeignKey("asset_filters.id"))
+
+
+class AssetFilter(Base):
+    """A named, reusable filter of an asset: a row filter expression or a column list."""
+
+    __tablename__ = "asset_filters"
+    __table_args__ = (UniqueConstraint("asset_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))
+    expression: Mapped[str | None] = mapped_column(Text)
+    columns: Mapped[list[str] | None] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Grant(Base):
+    """Read access of a subscribing project to an asset; filters are resolved at query time."""
+
+    __tablename__ = "grants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    request_item_id: Mapped[str | None] = mapped_column(ForeignKey("subscription_request_items.id"))
+    row_filter_id: Mapped[str | None] = mapped_column(ForeignKey("asset_filters.id"))
+    column_filter_id: Mapped[str | None] = mapped_column(ForeignKey("asset_filters.id"))
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+
+
+# -- audit -------------------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """Who did what, in which project, to which assets; allowed or denied, and why."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    project: Mapped[str | None] = mapped_column(String(63))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    sql: Mapped[str | None] = mapped_column(Text)
+    assets: Mapped[list[str]] = mapped_column(JSON, default=list)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
