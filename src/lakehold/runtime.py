@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from lakehold.catalog.organisation import OrganisationService
 from lakehold.catalog.service import CatalogService
 from lakehold.catalog.tables import TableService
 from lakehold.config import Settings
 from lakehold.governance.audit import AuditService
+from lakehold.governance.filters import FilterService
+from lakehold.governance.grants import GrantService
+from lakehold.governance.listings import ListingService
 from lakehold.governance.statements import StatementService
+from lakehold.governance.subscriptions import SubscriptionService
 from lakehold.lakehouse.tables import DeltaTables
 from lakehold.query.statements import StatementRunner
 from lakehold.security.service import SecurityService
@@ -37,6 +42,10 @@ class Runtime:
         return CatalogService(self.store)
 
     @cached_property
+    def organisation(self) -> OrganisationService:
+        return OrganisationService(self.store)
+
+    @cached_property
     def table_service(self) -> TableService:
         return TableService(self.store, self.tables)
 
@@ -46,7 +55,25 @@ class Runtime:
 
     @cached_property
     def statements(self) -> StatementService:
-        return StatementService(self.store, self.tables, self.runner, self.settings)
+        return StatementService(
+            self.store, self.tables, self.runner, self.settings, self.table_service
+        )
+
+    @cached_property
+    def listings(self) -> ListingService:
+        return ListingService(self.store)
+
+    @cached_property
+    def filters(self) -> FilterService:
+        return FilterService(self.store)
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionService:
+        return SubscriptionService(self.store)
+
+    @cached_property
+    def grants(self) -> GrantService:
+        return GrantService(self.store)
 
     def close(self) -> None:
         if "runner" in self.__dict__:

@@ -163,6 +163,21 @@ def test_row_filter_on_partition_column(orders, bind):
     assert got == [{"order_id": 10}, {"order_id": 12}]
 
 
+def test_user_predicates_never_run_on_rows_the_row_filter_hides(customers, bind):
+    table = bind(customers, row_filter="region = 'EU'")
+    plan_sql = plan(prepare("SELECT 1 FROM retail.customer"), {CUSTOMER: table}).views[0].sql
+    assert plan_sql.endswith(f"LIMIT {(1 << 63) - 1}")  # the barrier against pushdown
+    got = rows(
+        "SELECT name FROM retail.customer WHERE CASE WHEN region <> 'EU' THEN error(name) "
+        "ELSE true END ORDER BY 1",
+        {CUSTOMER: table},
+    )
+    assert got == [{"name": "Ada"}, {"name": "Cy"}]
+    with pytest.raises(Invalid) as caught:
+        rows("SELECT * FROM retail.customer WHERE CAST(name AS INT) = 1", {CUSTOMER: table})
+    assert "Bob" not in caught.value.message
+
+
 @pytest.mark.parametrize(
     "row_filter",
     ["id IN (SELECT 1)", "getenv('HOME') IS NULL", "id = 1; DROP TABLE x", "id = ("],

@@ -10,13 +10,34 @@ from lakehold.api.routers import (
     assets,
     audit,
     domains,
+    filters,
     health,
+    listings,
+    members,
+    organisation,
     projects,
     statements,
+    subscriptions,
     tables,
     users,
 )
 from lakehold.runtime import Runtime
+
+ROUTERS = (
+    health,
+    users,
+    domains,
+    organisation,
+    projects,
+    members,
+    assets,
+    tables,
+    filters,
+    listings,
+    subscriptions,
+    statements,
+    audit,
+)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -24,10 +45,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
         title="Lakehold",
         version=__version__,
-        description="A governed lakehouse: Delta tables, a catalog and governed SQL.",
+        description="A governed lakehouse: Delta tables, a catalog, sharing with approvals, "
+        "and governed SQL.",
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (health, users, domains, projects, assets, tables, statements, audit):
+    for module in ROUTERS:
         app.include_router(module.router)
     return app

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.names import check_sql_name
+from lakehold.catalog.units import resolve_unit, root_unit
 from lakehold.catalog.views import AssetView, DomainView, ProjectView
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.governance import policy
@@ -41,7 +42,7 @@ def readable_project(session: Session, principal: Principal, name: str) -> Proje
     """A project the principal may see; a hidden project is reported as not found."""
     project = session.scalar(select(Project).where(Project.name == name))
     if project is None or policy.project_role(session, principal, project) is None:
-        raise NotFound(f"project '{name}' not found")
+        raise NotFound(f"project '{name}' not found", field="project")
     return project
 
 
@@ -81,9 +82,19 @@ class CatalogService:
             return [DomainView.of(d) for d in session.scalars(select(Domain).order_by(Domain.name))]
 
     def create_project(
-        self, principal: Principal, name: str, domain: str, description: str | None = None
+        self,
+        principal: Principal,
+        name: str,
+        domain: str,
+        description: str | None = None,
+        domain_unit: str | None = None,
     ) -> ProjectView:
-        """Create a project in ``domain``; the creator owns it."""
+        """Create a project in ``domain``; the creator owns it.
+
+        ``domain_unit`` (an id or a path such as ``Sales/Marketing``) places it below the
+        domain's root unit; that needs ownership of the unit or an ancestor. Anyone may create a
+        project in the root unit.
+        """
         check_sql_name("project", name)
         with self.store.session() as session:
             found = session.scalar(select(Domain).where(Domain.name == domain))
@@ -91,15 +102,15 @@ class CatalogService:
                 raise NotFound(f"domain '{domain}' not found", field="domain")
             if session.scalar(select(Project).where(Project.name == name)):
                 raise Conflict(f"project '{name}' already exists", field="name")
-            root = session.scalar(
-                select(DomainUnit).where(
-                    DomainUnit.domain_id == found.id, DomainUnit.parent_id.is_(None)
-                )
-            )
+            if domain_unit is None:
+                unit = root_unit(session, found)
+            else:
+                unit = resolve_unit(session, domain_unit, domain=found, field="domain_unit")
+            policy.require_project_creator(session, principal, unit)
             project = Project(
                 name=name,
                 domain=found,
-                domain_unit_id=root.id if root else None,
+                domain_unit_id=unit.id,
                 description=description,
                 owner_id=principal.user_id,
             )

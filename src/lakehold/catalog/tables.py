@@ -29,15 +29,18 @@ WriteMode = Literal["append", "overwrite", "merge", "cdc"]
 
 @dataclass(frozen=True)
 class DataSource:
-    """Input data: a file path or bytes, in a named format (csv, parquet, jsonl, arrow)."""
+    """Input data: a file path or bytes, in a named format (csv, parquet, jsonl, arrow), or
+    an in-memory Arrow table (for example the rows of CREATE TABLE ... AS SELECT)."""
 
-    source: Path | bytes
+    source: Path | bytes | pa.Table
     fmt: str | None = None
     name: str | None = None
     column_types: dict[str, str] | None = None
 
     def read(self) -> pa.Table:
         """Parse the data; Invalid names the line and column of malformed input."""
+        if isinstance(self.source, pa.Table):
+            return self.source
         fmt = self.fmt or format_from_name(self.name or str(self.source))
         types = schema_from_types(self.column_types) if self.column_types else None
         return read_batch(self.source, fmt, column_types=types)
@@ -90,8 +93,11 @@ class TableService:
         keys: list[str] | None = None,
         description: str | None = None,
         tags: list[str] | None = None,
+        commit_metadata: dict[str, str] | None = None,
     ) -> WriteOutcome:
-        """Create table ``project.name`` from data; it becomes an asset of the project."""
+        """Create table ``project.name`` from data; it becomes an asset of the project.
+
+        ``commit_metadata`` is added to the first commit (e.g. the sources of a CTAS)."""
         check_sql_name("table", name)
         with self.store.session() as session:
             found = self._managed(session, principal, project)
@@ -101,7 +107,11 @@ class TableService:
             path = self.tables.path_for(project, name)
             with self._locks[str(path)]:
                 result = self.tables.create(
-                    path, batch, keys=keys or None, committer=principal.username
+                    path,
+                    batch,
+                    keys=keys or None,
+                    committer=principal.username,
+                    metadata=commit_metadata,
                 )
                 try:
                     asset = Asset(

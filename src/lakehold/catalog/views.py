@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
-from lakehold.store.models import Asset, Domain, Project
+from sqlalchemy.orm import object_session
+
+from lakehold.catalog.units import unit_path
+from lakehold.store.models import Asset, Domain, DomainUnit, Project
 
 
 @dataclass(frozen=True)
@@ -28,9 +32,17 @@ class ProjectView:
     description: str | None
     owner: str
     created_at: datetime
+    domain_unit: str | None = None
+    domain_unit_id: str | None = None
 
     @classmethod
     def of(cls, project: Project) -> ProjectView:
+        session = object_session(project)
+        unit = (
+            session.get(DomainUnit, project.domain_unit_id)
+            if session is not None and project.domain_unit_id
+            else None
+        )
         return cls(
             project.id,
             project.name,
@@ -38,7 +50,52 @@ class ProjectView:
             project.description,
             project.owner.username,
             project.created_at,
+            unit_path(session, unit) if unit is not None else None,
+            project.domain_unit_id,
         )
+
+
+PrincipalKind = Literal["user", "group"]
+
+
+@dataclass(frozen=True)
+class OwnerView:
+    """An owner of a domain unit: a user or a group."""
+
+    kind: PrincipalKind
+    name: str
+
+
+@dataclass(frozen=True)
+class DomainUnitView:
+    id: str
+    domain: str
+    name: str
+    path: str
+    parent_id: str | None
+    depth: int
+    description: str | None
+    owners: list[OwnerView]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class GroupView:
+    id: str
+    name: str
+    description: str | None
+    members: list[str]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """A project member: a user or a group, with a role (owner, contributor, viewer)."""
+
+    kind: PrincipalKind
+    name: str
+    role: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)

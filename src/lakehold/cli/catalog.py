@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from lakehold.cli.organisation import members
 from lakehold.cli.output import print_rows
 from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
 
@@ -13,6 +14,7 @@ domains = typer.Typer(help="Domains: the top of the catalog.", no_args_is_help=T
 projects = typer.Typer(
     help="Projects: own tables, addressed as project.table.", no_args_is_help=True
 )
+projects.add_typer(members, name="member")
 
 
 @domains.command("create")
@@ -47,14 +49,22 @@ def create_project(
     name: str,
     domain: Annotated[str, typer.Option(help="The domain that owns the project")],
     description: Annotated[str | None, typer.Option()] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(help="Domain unit id or path (Sales/Marketing); default: the root unit"),
+    ] = None,
 ) -> None:
     """Create a project; you become its owner.
 
-    Example: lakehold project create retail --domain Sales
+    Example: lakehold project create retail --domain Sales --unit Sales/Marketing
     """
     runtime, _ = open_runtime()
-    project = runtime.catalog.create_project(principal_of(runtime), name, domain, description)
-    console.print(f"created project [bold]{project.name}[/bold] in domain {project.domain}")
+    project = runtime.catalog.create_project(
+        principal_of(runtime), name, domain, description, domain_unit=unit
+    )
+    console.print(
+        f"created project [bold]{project.name}[/bold] in domain unit {project.domain_unit}"
+    )
 
 
 @projects.command("list")
@@ -68,6 +78,6 @@ def list_projects() -> None:
     rows = runtime.catalog.list_projects(principal_of(runtime))
     print_rows(
         "projects",
-        ["name", "domain", "owner", "description"],
-        [(p.name, p.domain, p.owner, p.description) for p in rows],
+        ["name", "domain unit", "owner", "description"],
+        [(p.name, p.domain_unit or p.domain, p.owner, p.description) for p in rows],
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import typer
 
 from lakehold.cli.catalog import domains, projects
+from lakehold.cli.organisation import groups, units
 from lakehold.cli.security import tokens, users
 from lakehold.cli.server import demo, serve
+from lakehold.cli.sharing import filters, grants, listings, publish, subscriptions, unpublish
 from lakehold.cli.sql import sql
 from lakehold.cli.tables import tables
 
@@ -19,8 +21,16 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(demo)
 app.command()(sql)
+app.command()(publish)
+app.command()(unpublish)
 app.add_typer(domains, name="domain")
 app.add_typer(projects, name="project")
+app.add_typer(units, name="unit")
+app.add_typer(groups, name="group")
 app.add_typer(tables, name="table")
+app.add_typer(listings, name="listing")
+app.add_typer(filters, name="filter")
+app.add_typer(subscriptions, name="subscription")
+app.add_typer(grants, name="grant")
 app.add_typer(users, name="user")
 app.add_typer(tokens, name="token")

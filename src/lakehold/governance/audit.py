@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lakehold.errors import LakeholdError
 from lakehold.governance import policy
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -42,6 +44,37 @@ def record(
             details=details or {},
         )
     )
+
+
+@contextmanager
+def denials(
+    store: Store,
+    principal: Principal | None,
+    action: str,
+    *,
+    project: str | None = None,
+    assets: Sequence[str] = (),
+    details: dict[str, Any] | None = None,
+) -> Iterator[None]:
+    """Record a refused ``action`` (any typed error) in a transaction of its own, then re-raise.
+
+    The work inside is rolled back by its own session; the denial stays in the log.
+    """
+    try:
+        yield
+    except LakeholdError as error:
+        with store.session() as session:
+            record(
+                session,
+                principal,
+                action,
+                allowed=False,
+                reason=getattr(error, "audit_reason", None) or error.message,
+                project=project,
+                assets=assets,
+                details={**(details or {}), "error": error.code},
+            )
+        raise
 
 
 @dataclass(frozen=True)

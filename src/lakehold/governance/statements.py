@@ -1,30 +1,41 @@
 """Governed statements: resolve every table to an asset the principal may read, then run it.
 
-The engine (``lakehold.query``) parses and sandboxes; this service decides what each table
-reference may see and records every statement. A table the principal may not read is reported
-exactly like a table that does not exist.
+The engine (``lakehold.query``) parses and sandboxes; this service asks the access decision
+(:mod:`lakehold.governance.access`) what each table reference may see -- everything for members
+of the table's project, the grant's columns and rows for a project acting under a grant -- and
+binds it accordingly. A table the principal may not read is reported exactly like a table that
+does not exist. Every statement, admitted or refused, is audited.
+
+``CREATE TABLE project.x AS SELECT ...`` is accepted into a project where the principal is a
+contributor or owner; the new table records its source assets (audit and commit metadata).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import sqlglot
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlglot import exp
 
+from lakehold.catalog.tables import DataSource, TableService
 from lakehold.config import Settings
-from lakehold.errors import Conflict, LakeholdError, NotFound
-from lakehold.governance import policy
+from lakehold.errors import Conflict, Forbidden, Invalid, LakeholdError, NotFound
+from lakehold.governance import audit, policy
+from lakehold.governance.access import Access, table_access
 from lakehold.lakehouse.tables import DeltaTables
-from lakehold.query import BoundTable, PreparedQuery, TableRef, prepare, run
+from lakehold.query import BoundTable, CtasTarget, PreparedQuery, TableRef, prepare, run
 from lakehold.query.results import read_page
 from lakehold.query.statements import CancelHandle, StatementRunner, StatementUpdate
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
-from lakehold.store.models import Asset, Project, Statement, utcnow
+from lakehold.store.models import Project, Statement, utcnow
 
 FINAL = frozenset({"FINISHED", "FAILED", "ABORTED"})
 
@@ -94,66 +105,181 @@ class _Planned:
     resolved: dict[TableRef, BoundTable]
     assets: list[str]
     project_id: str | None
+    project: str | None = None
+    grants: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ctas(self) -> CtasTarget | None:
+        return self.prepared.ctas
+
+
+SOURCES_KEY = "lakehold.sources"
+"""Commit metadata of a table created by CREATE TABLE ... AS SELECT: its source assets."""
+
+
+def fit_to_schema(access: Access, schema: pa.Schema) -> tuple[list[str] | None, str | None]:
+    """The grant's columns and row filter for one version of the table (time travel).
+
+    Granted columns the version does not have are left out; a row filter naming a column
+    the version does not have refuses the read (its error would name the table's columns).
+    """
+    names = {f.name.lower() for f in schema}
+    columns = access.columns
+    if columns is not None:
+        columns = [c for c in columns if c.lower() in names]
+        if not columns:
+            raise Invalid("no granted column exists in this version of the table", field="sql")
+    if access.row_filter is not None:
+        referenced = {
+            c.name.lower()
+            for c in sqlglot.parse_one(access.row_filter, read="duckdb").find_all(exp.Column)
+        }
+        if not referenced <= names:
+            raise Invalid(
+                "the row filter of your grant does not apply to this version of the table",
+                field="sql",
+            )
+    return columns, access.row_filter
+
+
+@dataclass(frozen=True)
+class _Result:
+    table: pa.Table
+    truncated: bool
 
 
 class StatementService:
     """Submit, describe, fetch and cancel governed statements."""
 
     def __init__(
-        self, store: Store, tables: DeltaTables, runner: StatementRunner, settings: Settings
+        self,
+        store: Store,
+        tables: DeltaTables,
+        runner: StatementRunner,
+        settings: Settings,
+        table_service: TableService | None = None,
     ) -> None:
         self.store = store
         self.tables = tables
         self.runner = runner
         self.settings = settings
+        self.table_service = table_service or TableService(store, tables)
 
     # -- planning -----------------------------------------------------------------------------
 
-    def _readable_asset(self, session: Session, principal: Principal, ref: TableRef) -> Asset:
-        hidden = NotFound(f"table '{ref.project}.{ref.table}' not found")
-        project = session.scalar(select(Project).where(Project.name == ref.project))
-        if project is None or policy.project_role(session, principal, project) is None:
-            raise hidden
-        asset = session.scalar(
-            select(Asset).where(Asset.project_id == project.id, Asset.name == ref.table)
-        )
-        if asset is None:
-            raise hidden
-        return asset
+    def _acting_project(
+        self, session: Session, principal: Principal, project: str | None
+    ) -> Project | None:
+        if project is None:
+            return None
+        found = session.scalar(select(Project).where(Project.name == project))
+        if found is None or policy.project_role(session, principal, found) is None:
+            raise NotFound(f"project '{project}' not found", field="project")
+        return found
 
-    def _plan(self, principal: Principal, sql: str, project: str | None, dialect: str) -> _Planned:
-        prepared = prepare(sql, dialect=dialect, default_project=project)
-        resolved: dict[TableRef, BoundTable] = {}
+    @staticmethod
+    def _check_ctas_target(session: Session, principal: Principal, target: CtasTarget) -> None:
+        """CREATE TABLE ... AS SELECT writes only into a project of which the principal is a
+        contributor or owner."""
+        if target.replace:
+            raise Invalid("CREATE OR REPLACE TABLE is not supported", field="sql")
+        project = session.scalar(select(Project).where(Project.name == target.ref.project))
+        if project is None or not policy.has_role(session, principal, project, "contributor"):
+            raise Forbidden(
+                "CREATE TABLE ... AS SELECT writes only into a project where you are a "
+                f"contributor or owner (not '{target.ref.project}')"
+            )
+
+    def _plan(
+        self,
+        principal: Principal,
+        sql: str,
+        project: str | None,
+        dialect: str,
+        *,
+        allow_ctas: bool = False,
+    ) -> _Planned:
+        """Parse, authorize and bind a statement; every outcome is audited."""
+        project = project if project is not None else principal.project
+        refs: tuple[TableRef, ...] = ()
+        try:
+            prepared = prepare(sql, dialect=dialect, default_project=project, allow_ctas=allow_ctas)
+            refs = prepared.table_refs
+            with self.store.session() as session:
+                acting = self._acting_project(session, principal, project)
+                if prepared.ctas is not None:
+                    self._check_ctas_target(session, principal, prepared.ctas)
+                resolved: dict[TableRef, BoundTable] = {}
+                grants: dict[str, dict[str, Any]] = {}
+                for ref in prepared.table_refs:
+                    access = table_access(session, principal, ref.project, ref.table, acting)
+                    asset = access.asset
+                    # The catalog's current version is the latest committed through Lakehold.
+                    pinned = asset.current_version if ref.timestamp is None else None
+                    snapshot = self.tables.snapshot(
+                        Path(asset.storage_path),
+                        version=ref.version if ref.version is not None else pinned,
+                        timestamp=ref.timestamp,
+                    )
+                    columns, row_filter = fit_to_schema(access, snapshot.schema)
+                    resolved[ref] = BoundTable(
+                        files=snapshot.files,
+                        schema=snapshot.schema,
+                        columns=columns,
+                        row_filter=row_filter,
+                    )
+                    if access.grant_id is not None:
+                        grants[ref.name] = {
+                            "grant": access.grant_id,
+                            "row_filter": access.row_filter_name,
+                            "column_filter": access.column_filter_name,
+                        }
+                project_id = acting.id if acting is not None else None
+        except LakeholdError as error:
+            self._deny(principal, sql, project, refs, error)
+            raise
+        assets = sorted({r.name for r in prepared.table_refs})
+        return _Planned(prepared, resolved, assets, project_id, project, grants)
+
+    def _deny(
+        self,
+        principal: Principal,
+        sql: str,
+        project: str | None,
+        refs: tuple[TableRef, ...],
+        error: LakeholdError,
+    ) -> None:
         with self.store.session() as session:
-            project_id = None
-            if project is not None:
-                found = session.scalar(select(Project).where(Project.name == project))
-                if found is None or policy.project_role(session, principal, found) is None:
-                    raise NotFound(f"project '{project}' not found", field="project")
-                project_id = found.id
-            for ref in prepared.table_refs:
-                asset = self._readable_asset(session, principal, ref)
-                # The catalog's current version is the latest committed through Lakehold.
-                pinned = asset.current_version if ref.timestamp is None else None
-                snapshot = self.tables.snapshot(
-                    Path(asset.storage_path),
-                    version=ref.version if ref.version is not None else pinned,
-                    timestamp=ref.timestamp,
-                )
-                resolved[ref] = BoundTable(files=snapshot.files, schema=snapshot.schema)
-        assets = sorted({f"{r.project}.{r.table}" for r in prepared.table_refs})
-        return _Planned(prepared, resolved, assets, project_id)
+            audit.record(
+                session,
+                principal,
+                "statement",
+                allowed=False,
+                reason=getattr(error, "audit_reason", None) or error.message,
+                project=project,
+                sql=sql,
+                assets=sorted({r.name for r in refs}),
+                details={"error": error.code, "message": error.message},
+            )
 
-    def _work(self, planned: _Planned, limit: int | None, timeout_seconds: float | None):
+    def _work(
+        self,
+        principal: Principal,
+        planned: _Planned,
+        limit: int | None,
+        timeout_seconds: float | None,
+    ):
         settings = self.settings
         max_rows = min(limit or settings.max_rows, settings.max_rows)
+        if planned.ctas is not None:
+            max_rows = settings.max_rows
         timeout = min(
             timeout_seconds or settings.statement_timeout_seconds,
             settings.statement_timeout_seconds,
         )
 
         def work(cancel: CancelHandle | None = None):
-            return run(
+            result = run(
                 planned.prepared,
                 planned.resolved,
                 max_rows=max_rows,
@@ -162,8 +288,65 @@ class StatementService:
                 memory_limit=settings.engine_memory_limit,
                 cancel=cancel,
             )
+            if planned.ctas is None:
+                return result
+            return self._create_as(principal, planned, result.table, result.truncated)
 
         return work
+
+    def _create_as(
+        self, principal: Principal, planned: _Planned, table: pa.Table, truncated: bool
+    ) -> pa.Table:
+        """Write the rows of a CREATE TABLE ... AS SELECT as a new asset; one summary row."""
+        target = planned.ctas
+        assert target is not None
+        name = target.ref.name
+        if truncated:
+            raise Invalid(
+                f"the SELECT of CREATE TABLE {name} returns more than "
+                f"{self.settings.max_rows} rows; nothing was written",
+                field="sql",
+            )
+        created = True
+        version = None
+        try:
+            outcome = self.table_service.create_table(
+                principal,
+                target.ref.project,
+                target.ref.table,
+                DataSource(table),
+                commit_metadata={SOURCES_KEY: json.dumps(planned.assets)},
+            )
+            version = outcome.result.version
+        except Conflict:
+            if not target.if_not_exists:
+                raise
+            created = False
+        with self.store.session() as session:
+            audit.record(
+                session,
+                principal,
+                "table.create_as_select",
+                allowed=True,
+                project=target.ref.project,
+                sql=planned.prepared.sql,
+                assets=[name, *planned.assets],
+                details={
+                    "table": name,
+                    "sources": planned.assets,
+                    "grants": planned.grants,
+                    "created": created,
+                    "rows": table.num_rows if created else 0,
+                },
+            )
+        return pa.table(
+            {
+                "table": [name],
+                "created": [created],
+                "rows": pa.array([table.num_rows if created else 0], pa.int64()),
+                "version": pa.array([version], pa.int64()),
+            }
+        )
 
     def _record(
         self, principal: Principal, sql: str, dialect: str, planned: _Planned, **fields: object
@@ -179,6 +362,20 @@ class StatementService:
             )
             session.add(row)
             session.flush()
+            audit.record(
+                session,
+                principal,
+                "statement",
+                allowed=True,
+                project=planned.project,
+                sql=sql,
+                assets=planned.assets,
+                details={
+                    "statement": row.id,
+                    "grants": planned.grants,
+                    **({"create_table": planned.ctas.ref.name} if planned.ctas else {}),
+                },
+            )
             return row.id
 
     def _set(self, statement_id: str, **fields: object) -> None:
@@ -212,9 +409,9 @@ class StatementService:
         timeout_seconds: float | None = None,
     ) -> StatementView:
         """Validate and resolve now; run in the background. Returns the statement record."""
-        planned = self._plan(principal, sql, project, dialect)
+        planned = self._plan(principal, sql, project, dialect, allow_ctas=True)
         statement_id = self._record(principal, sql, dialect, planned)
-        work = self._work(planned, None, timeout_seconds)
+        work = self._work(principal, planned, None, timeout_seconds)
         self.runner.submit(statement_id, work, self._on_update)
         return self.describe(principal, statement_id)
 
@@ -229,15 +426,18 @@ class StatementService:
         timeout_seconds: float | None = None,
     ) -> ExecutedStatement:
         """Run a statement and wait for it; the row limit defaults to the sync limit."""
-        planned = self._plan(principal, sql, project, dialect)
+        planned = self._plan(principal, sql, project, dialect, allow_ctas=True)
         statement_id = self._record(
             principal, sql, dialect, planned, status="STARTED", started_at=utcnow()
         )
         try:
-            result = self._work(planned, limit or self.settings.sync_row_limit, timeout_seconds)()
+            out = self._work(
+                principal, planned, limit or self.settings.sync_row_limit, timeout_seconds
+            )()
         except LakeholdError as error:
             self._set(statement_id, status="FAILED", ended_at=utcnow(), error=error.message)
             raise
+        result = _Result(out, False) if isinstance(out, pa.Table) else out
         self._set(
             statement_id,
             status="FINISHED",

@@ -39,12 +39,17 @@ _INSERTING = {"CREATE", "APPEND", "OVERWRITE"}
 
 
 def commit_properties(
-    committer: str, operation: str, *, keys: Sequence[str] = (), rows_deleted: int | None = None
+    committer: str,
+    operation: str,
+    *,
+    keys: Sequence[str] = (),
+    rows_deleted: int | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> CommitProperties:
     """Custom commit metadata naming who committed and the Lakehold operation."""
     if not committer or not committer.strip():
         raise Invalid("a committer name is required", field="committer")
-    metadata: dict[str, str] = {COMMITTER: committer, OPERATION: operation}
+    metadata: dict[str, str] = {**(extra or {}), COMMITTER: committer, OPERATION: operation}
     if keys:
         metadata[KEYS] = json.dumps(list(keys))
     if rows_deleted is not None:

@@ -62,9 +62,17 @@ class DeltaTables:
     # -- writes -------------------------------------------------------------------------------
 
     def create(
-        self, path: Path, data: pa.Table, *, keys: list[str] | None = None, committer: str
+        self,
+        path: Path,
+        data: pa.Table,
+        *,
+        keys: list[str] | None = None,
+        committer: str,
+        metadata: dict[str, str] | None = None,
     ) -> WriteResult:
-        """Create a table at ``path`` holding ``data``; Conflict if one exists there."""
+        """Create a table at ``path`` holding ``data``; Conflict if one exists there.
+
+        ``metadata`` is extra custom commit metadata (string values)."""
         path = Path(path).absolute()
         if DeltaTable.is_deltatable(str(path)):
             raise Conflict(f"a table already exists at {path}")
@@ -73,7 +81,7 @@ class DeltaTables:
             keys = check_key_columns(keys, batch=evolution.batch)
             check_no_null_keys(evolution.batch, keys)
             check_unique_keys(evolution.batch, keys)
-        commit = commit_properties(committer, "CREATE", keys=keys or ())
+        commit = commit_properties(committer, "CREATE", keys=keys or (), extra=metadata)
         created = not path.exists()
         path.mkdir(parents=True, exist_ok=True)
         try:

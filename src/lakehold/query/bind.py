@@ -11,7 +11,9 @@ A view reads the table's Parquet files and exposes exactly its (Delta) schema::
   ``UNION ALL`` branch per partition so that filters on them prune whole branches;
 - a table without files is an empty relation of the same columns;
 - ``row_filter`` (a boolean expression over the table's columns) and ``columns`` (the
-  granted columns) wrap it: ``SELECT <granted> FROM (<all columns>) WHERE <row_filter>``.
+  granted columns) wrap it: ``SELECT <granted> FROM (<all columns>) WHERE <row_filter>
+  LIMIT <max>``; the LIMIT keeps the user's predicates above the row filter (DuckDB cannot
+  push a filter through a LIMIT), so they never run on hidden rows.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from lakehold.query.arrow_types import duckdb_type, quote
 from lakehold.query.footers import file_columns, local_path
 from lakehold.query.model import BoundTable, Plan, TableRef, View
 from lakehold.query.verify import verify
+
+_NO_LIMIT = (1 << 63) - 1
 
 
 def bind(sql: str, names: Mapping[TableRef, str], resolved: Mapping[TableRef, BoundTable]) -> Plan:
@@ -57,8 +61,15 @@ def view_sql(table: BoundTable, name: str = "t") -> str:
     if granted is None and not table.row_filter:
         return base
     projection = ", ".join(quote(c) for c in granted) if granted else "*"
-    where = f" WHERE {row_filter_sql(table.row_filter)}" if table.row_filter else ""
-    return f"SELECT {projection} FROM ({base}) AS {quote(name)}{where}"
+    if not table.row_filter:
+        return f"SELECT {projection} FROM ({base}) AS {quote(name)}"
+    # The LIMIT is an optimization barrier: no predicate of the user's query may be pushed
+    # below it (that would change the result), so a user's expression never sees, and cannot
+    # raise an error revealing, a row the row filter hides.
+    return (
+        f"SELECT {projection} FROM ({base}) AS {quote(name)} "
+        f"WHERE {row_filter_sql(table.row_filter)} LIMIT {_NO_LIMIT}"
+    )
 
 
 def _all_columns(table: BoundTable, fields: list[pa.Field]) -> str:

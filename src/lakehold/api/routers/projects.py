@@ -15,12 +15,18 @@ class ProjectIn(BaseModel):
     name: str = Field(description="SQL namespace: lower-case letters, digits, underscores.")
     domain: str
     description: str | None = None
+    domain_unit: str | None = Field(
+        default=None,
+        description="Domain unit id or path (Sales/Marketing); default: the domain's root unit",
+    )
 
 
 @router.post("", response_model=ProjectView, status_code=status.HTTP_201_CREATED)
 def create_project(body: ProjectIn, runtime: RuntimeDep, principal: PrincipalDep):
-    """Create a project in a domain; you become its owner."""
-    return runtime.catalog.create_project(principal, body.name, body.domain, body.description)
+    """Create a project in a domain (and domain unit); you become its owner."""
+    return runtime.catalog.create_project(
+        principal, body.name, body.domain, body.description, domain_unit=body.domain_unit
+    )
 
 
 @router.get("", response_model=list[ProjectView])

@@ -1,0 +1,247 @@
+"""``lakehold unit``, ``lakehold group`` and ``lakehold project member``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lakehold.cli.output import print_rows
+from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
+
+units = typer.Typer(
+    help="Domain units: a hierarchy under each domain, with owners.", no_args_is_help=True
+)
+groups = typer.Typer(help="Groups of users (administrators).", no_args_is_help=True)
+members = typer.Typer(
+    help="Project members: users and groups with a role (owner, contributor, viewer).",
+    no_args_is_help=True,
+)
+
+UserOpt = Annotated[str | None, typer.Option("--user", help="A username")]
+GroupOpt = Annotated[str | None, typer.Option("--group", help="A group name")]
+UNIT_HELP = "Domain unit id or path, e.g. Sales/Marketing"
+
+
+def _who(user: str | None, group: str | None) -> str:
+    return f"user {user}" if user is not None else f"group {group}"
+
+
+def _owners(owners) -> str:
+    return ", ".join(f"{o.name}" if o.kind == "user" else f"@{o.name}" for o in owners)
+
+
+# -- units -------------------------------------------------------------------------------------
+
+
+@units.command("create")
+@handles_errors
+def create_unit(
+    name: str,
+    domain: Annotated[str, typer.Option(help="The domain of the unit")],
+    parent: Annotated[
+        str | None, typer.Option(help=f"{UNIT_HELP}; default: the domain's root unit")
+    ] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a domain unit (administrators, owners of the parent unit or an ancestor).
+
+    Example: lakehold unit create Marketing --domain Sales --parent Sales
+    """
+    runtime, _ = open_runtime()
+    unit = runtime.organisation.create_unit(
+        principal_of(runtime), domain, name, parent=parent, description=description
+    )
+    console.print(f"created domain unit [bold]{unit.path}[/bold] ({unit.id})")
+
+
+@units.command("list")
+@handles_errors
+def list_units(domain: Annotated[str, typer.Option(help="The domain whose units to list")]) -> None:
+    """List a domain's unit tree.
+
+    Example: lakehold unit list --domain Sales
+    """
+    runtime, _ = open_runtime()
+    rows = runtime.organisation.list_units(principal_of(runtime), domain)
+    print_rows(
+        f"domain units of {domain}",
+        ["path", "id", "owners", "description"],
+        [(u.path, u.id, _owners(u.owners), u.description) for u in rows],
+    )
+
+
+@units.command("projects")
+@handles_errors
+def unit_projects(unit: Annotated[str, typer.Argument(help=UNIT_HELP)]) -> None:
+    """List the projects of a domain unit that you may see.
+
+    Example: lakehold unit projects Sales/Marketing
+    """
+    runtime, _ = open_runtime()
+    rows = runtime.organisation.list_unit_projects(principal_of(runtime), unit)
+    print_rows(
+        f"projects in {unit}",
+        ["name", "owner", "description"],
+        [(p.name, p.owner, p.description) for p in rows],
+    )
+
+
+@units.command("owner-add")
+@handles_errors
+def add_unit_owner(
+    unit: Annotated[str, typer.Argument(help=UNIT_HELP)],
+    user: UserOpt = None,
+    group: GroupOpt = None,
+) -> None:
+    """Make a user or a group an owner of a domain unit.
+
+    Example: lakehold unit owner-add Sales/Marketing --group marketing-leads
+    """
+    runtime, _ = open_runtime()
+    view = runtime.organisation.add_unit_owner(principal_of(runtime), unit, user=user, group=group)
+    console.print(f"{_who(user, group)} now owns [bold]{view.path}[/bold]")
+
+
+@units.command("owner-remove")
+@handles_errors
+def remove_unit_owner(
+    unit: Annotated[str, typer.Argument(help=UNIT_HELP)],
+    user: UserOpt = None,
+    group: GroupOpt = None,
+) -> None:
+    """Remove an owner (a user or a group) from a domain unit.
+
+    Example: lakehold unit owner-remove Sales/Marketing --user ana
+    """
+    runtime, _ = open_runtime()
+    runtime.organisation.remove_unit_owner(principal_of(runtime), unit, user=user, group=group)
+    console.print(f"{_who(user, group)} no longer owns [bold]{unit}[/bold]")
+
+
+# -- groups ------------------------------------------------------------------------------------
+
+
+@groups.command("create")
+@handles_errors
+def create_group(name: str, description: Annotated[str | None, typer.Option()] = None) -> None:
+    """Create a group (administrators).
+
+    Example: lakehold group create analysts --description "Sales analysts"
+    """
+    runtime, _ = open_runtime()
+    group = runtime.organisation.create_group(principal_of(runtime), name, description)
+    console.print(f"created group [bold]{group.name}[/bold]")
+
+
+@groups.command("delete")
+@handles_errors
+def delete_group(name: str) -> None:
+    """Delete a group (administrators).
+
+    Example: lakehold group delete analysts
+    """
+    runtime, _ = open_runtime()
+    runtime.organisation.delete_group(principal_of(runtime), name)
+    console.print(f"deleted group [bold]{name}[/bold]")
+
+
+@groups.command("list")
+@handles_errors
+def list_groups() -> None:
+    """List groups and their members (administrators: all; others: their own).
+
+    Example: lakehold group list
+    """
+    runtime, _ = open_runtime()
+    rows = runtime.organisation.list_groups(principal_of(runtime))
+    print_rows(
+        "groups",
+        ["name", "members", "description"],
+        [(g.name, ", ".join(g.members), g.description) for g in rows],
+    )
+
+
+@groups.command("add-member")
+@handles_errors
+def add_group_member(group: str, user: str) -> None:
+    """Add a user to a group (administrators).
+
+    Example: lakehold group add-member analysts ana
+    """
+    runtime, _ = open_runtime()
+    runtime.organisation.add_group_member(principal_of(runtime), group, user)
+    console.print(f"added {user} to group [bold]{group}[/bold]")
+
+
+@groups.command("remove-member")
+@handles_errors
+def remove_group_member(group: str, user: str) -> None:
+    """Remove a user from a group (administrators).
+
+    Example: lakehold group remove-member analysts ana
+    """
+    runtime, _ = open_runtime()
+    runtime.organisation.remove_group_member(principal_of(runtime), group, user)
+    console.print(f"removed {user} from group [bold]{group}[/bold]")
+
+
+# -- project members ---------------------------------------------------------------------------
+
+RoleOpt = Annotated[str, typer.Option(help="owner, contributor or viewer")]
+
+
+@members.command("list")
+@handles_errors
+def list_members(project: str) -> None:
+    """List a project's members.
+
+    Example: lakehold project member list retail
+    """
+    runtime, _ = open_runtime()
+    rows = runtime.organisation.list_members(principal_of(runtime), project)
+    print_rows(
+        f"members of {project}", ["kind", "name", "role"], [(m.kind, m.name, m.role) for m in rows]
+    )
+
+
+@members.command("add")
+@handles_errors
+def add_member(project: str, role: RoleOpt, user: UserOpt = None, group: GroupOpt = None) -> None:
+    """Add a user or a group to a project (project owners).
+
+    Example: lakehold project member add retail --group analysts --role viewer
+    """
+    runtime, _ = open_runtime()
+    member = runtime.organisation.add_member(
+        principal_of(runtime), project, role, user=user, group=group
+    )
+    console.print(f"{member.kind} {member.name} is now {member.role} of [bold]{project}[/bold]")
+
+
+@members.command("update")
+@handles_errors
+def update_member(
+    project: str, role: RoleOpt, user: UserOpt = None, group: GroupOpt = None
+) -> None:
+    """Change a member's role (project owners).
+
+    Example: lakehold project member update retail --user ana --role contributor
+    """
+    runtime, _ = open_runtime()
+    member = runtime.organisation.update_member(
+        principal_of(runtime), project, role, user=user, group=group
+    )
+    console.print(f"{member.kind} {member.name} is now {member.role} of [bold]{project}[/bold]")
+
+
+@members.command("remove")
+@handles_errors
+def remove_member(project: str, user: UserOpt = None, group: GroupOpt = None) -> None:
+    """Remove a member from a project (project owners).
+
+    Example: lakehold project member remove retail --user ana
+    """
+    runtime, _ = open_runtime()
+    runtime.organisation.remove_member(principal_of(runtime), project, user=user, group=group)
+    console.print(f"removed {_who(user, group)} from [bold]{project}[/bold]")

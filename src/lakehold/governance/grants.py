@@ -1,0 +1,220 @@
+"""Grants: read access of a subscribing project to an asset, with optional filters.
+
+- A grant is made by approving a subscription request. There is at most one active grant per
+  (asset, project): a new one revokes the previous one.
+- Owners of the asset's project revoke a grant; owners of the subscribing project end it by
+  unsubscribing. Both take effect at once (the next statement no longer resolves the table).
+- Members of either project see the grant; others get NotFound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lakehold.errors import Conflict, Forbidden, NotFound
+from lakehold.governance import audit, policy
+from lakehold.security.principal import Principal
+from lakehold.store.db import Store
+from lakehold.store.models import (
+    Asset,
+    AssetFilter,
+    Grant,
+    Project,
+    SubscriptionRequestItem,
+    User,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class GrantView:
+    id: str
+    asset: str
+    """The asset as ``project.table``."""
+    project: str
+    """The subscribing project."""
+    status: str
+    row_filter: str | None
+    row_filter_expression: str | None
+    column_filter: str | None
+    columns: list[str] | None
+    request_id: str | None
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+    @classmethod
+    def of(cls, session: Session, grant: Grant) -> GrantView:
+        asset = session.get(Asset, grant.asset_id)
+        project = session.get(Project, grant.project_id)
+        assert asset is not None and project is not None
+        row = session.get(AssetFilter, grant.row_filter_id) if grant.row_filter_id else None
+        col = session.get(AssetFilter, grant.column_filter_id) if grant.column_filter_id else None
+        item = (
+            session.get(SubscriptionRequestItem, grant.request_item_id)
+            if grant.request_item_id
+            else None
+        )
+        return cls(
+            id=grant.id,
+            asset=f"{asset.project.name}.{asset.name}",
+            project=project.name,
+            status="active" if grant.revoked_at is None else "revoked",
+            row_filter=row.name if row else None,
+            row_filter_expression=row.expression if row else None,
+            column_filter=col.name if col else None,
+            columns=list(col.columns or []) if col else None,
+            request_id=item.request_id if item else None,
+            created_by=_username(session, grant.created_by) or "",
+            created_at=grant.created_at,
+            revoked_at=grant.revoked_at,
+            revoked_by=_username(session, grant.revoked_by),
+        )
+
+
+def _username(session: Session, user_id: str | None) -> str | None:
+    user = session.get(User, user_id) if user_id else None
+    return user.username if user else None
+
+
+def replace_grant(
+    session: Session,
+    principal: Principal,
+    asset: Asset,
+    project: Project,
+    *,
+    request_item_id: str | None,
+    row_filter_id: str | None,
+    column_filter_id: str | None,
+) -> tuple[Grant, list[str]]:
+    """Grant ``asset`` to ``project``, revoking any active grant it replaces (ids returned).
+
+    The asset row is locked (PostgreSQL) so that concurrent approvals of the same asset keep
+    at most one active grant per project."""
+    session.get(Asset, asset.id, with_for_update=True, populate_existing=True)
+    now = utcnow()
+    replaced = []
+    for old in session.scalars(
+        select(Grant).where(
+            Grant.asset_id == asset.id, Grant.project_id == project.id, Grant.revoked_at.is_(None)
+        )
+    ):
+        old.revoked_at, old.revoked_by = now, principal.user_id
+        replaced.append(old.id)
+    grant = Grant(
+        asset_id=asset.id,
+        project_id=project.id,
+        request_item_id=request_item_id,
+        row_filter_id=row_filter_id,
+        column_filter_id=column_filter_id,
+        created_by=principal.user_id,
+    )
+    session.add(grant)
+    session.flush()
+    return grant, replaced
+
+
+class GrantService:
+    """List, revoke and unsubscribe grants."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @staticmethod
+    def _sides(session: Session, grant: Grant) -> tuple[Asset, Project]:
+        asset = session.get(Asset, grant.asset_id)
+        project = session.get(Project, grant.project_id)
+        assert asset is not None and project is not None
+        return asset, project
+
+    @staticmethod
+    def _visible(session: Session, principal: Principal, asset: Asset, project: Project) -> bool:
+        return (
+            policy.project_role(session, principal, asset.project) is not None
+            or policy.project_role(session, principal, project) is not None
+        )
+
+    def list_grants(
+        self,
+        principal: Principal,
+        *,
+        project: str | None = None,
+        asset: str | None = None,
+        include_revoked: bool = False,
+    ) -> list[GrantView]:
+        """Grants on the principal's projects' assets and to its projects, newest first.
+
+        ``project`` keeps grants to that subscribing project or on its assets; ``asset``
+        (``project.table``) keeps grants on that asset.
+        """
+        query = select(Grant).order_by(Grant.created_at.desc())
+        if not include_revoked:
+            query = query.where(Grant.revoked_at.is_(None))
+        with self.store.session() as session:
+            views = []
+            for grant in session.scalars(query):
+                owner_asset, grantee = self._sides(session, grant)
+                qualified = f"{owner_asset.project.name}.{owner_asset.name}"
+                if asset is not None and qualified != asset:
+                    continue
+                if project is not None and project not in (
+                    grantee.name,
+                    owner_asset.project.name,
+                ):
+                    continue
+                if self._visible(session, principal, owner_asset, grantee):
+                    views.append(GrantView.of(session, grant))
+            return views
+
+    def get_grant(self, principal: Principal, grant_id: str) -> GrantView:
+        with self.store.session() as session:
+            grant = session.get(Grant, grant_id)
+            if grant is None or not self._visible(session, principal, *self._sides(session, grant)):
+                raise NotFound(f"grant '{grant_id}' not found")
+            return GrantView.of(session, grant)
+
+    def revoke(self, principal: Principal, grant_id: str) -> GrantView:
+        """End a grant (owners of the asset's project)."""
+        return self._end(principal, grant_id, "grant.revoke", by_subscriber=False)
+
+    def unsubscribe(self, principal: Principal, grant_id: str) -> GrantView:
+        """End a grant (owners of the subscribing project)."""
+        return self._end(principal, grant_id, "grant.unsubscribe", by_subscriber=True)
+
+    def _end(
+        self, principal: Principal, grant_id: str, action: str, *, by_subscriber: bool
+    ) -> GrantView:
+        with (
+            audit.denials(self.store, principal, action, details={"grant": grant_id}),
+            self.store.session() as session,
+        ):
+            grant = session.get(Grant, grant_id, with_for_update=True)
+            if grant is None:
+                raise NotFound(f"grant '{grant_id}' not found")
+            asset, grantee = self._sides(session, grant)
+            if not self._visible(session, principal, asset, grantee):
+                raise NotFound(f"grant '{grant_id}' not found")
+            deciding = grantee if by_subscriber else asset.project
+            if not policy.has_role(session, principal, deciding, "owner"):
+                verb = "unsubscribe from" if by_subscriber else "revoke"
+                raise Forbidden(f"only owners of project '{deciding.name}' may {verb} this grant")
+            if grant.revoked_at is not None:
+                raise Conflict(f"grant '{grant_id}' is already revoked")
+            grant.revoked_at, grant.revoked_by = utcnow(), principal.user_id
+            session.flush()
+            qualified = f"{asset.project.name}.{asset.name}"
+            audit.record(
+                session,
+                principal,
+                action,
+                allowed=True,
+                project=deciding.name,
+                assets=[qualified],
+                details={"grant": grant.id, "subscriber": grantee.name},
+            )
+            return GrantView.of(session, grant)
