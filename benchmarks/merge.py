@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
 from lakehold.lakehouse import DeltaTables
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 COLUMNS = "id, name, amount, quantity, created, active"
 

@@ -12,34 +12,25 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 
-from benchmarks.tpch import TABLES, generate, queries
-from lakehold.catalog.tables import DataSource
 from lakehold.config import Settings
 from lakehold.runtime import Runtime
-from lakehold.security.principal import Principal
 
-
-def load(runtime: Runtime, parquet: dict[str, Path]) -> Principal:
-    """Create one Lakehold table per TPC-H table in project ``tpch``; return the admin."""
-    admin = runtime.security.authenticate(runtime.security.bootstrap()[1])
-    runtime.catalog.create_domain(admin, "Bench")
-    runtime.catalog.create_project(admin, "tpch", "Bench")
-    for name in TABLES:
-        runtime.table_service.create_table(admin, "tpch", name, DataSource(parquet[name]))
-    return admin
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from benchmarks.tpch import TABLES, active_files, generate, load, queries
 
 
 def raw_connection(runtime: Runtime) -> duckdb.DuckDBPyConnection:
     """Plain DuckDB with a view per table over the same active Delta files."""
     con = duckdb.connect()
     for name in TABLES:
-        files = runtime.tables.snapshot(runtime.tables.path_for("tpch", name)).files
+        files = active_files(runtime, name)
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({files!r})")
     return con
 

@@ -8,6 +8,10 @@ from pathlib import Path
 
 import duckdb
 
+from lakehold.catalog.tables import DataSource
+from lakehold.runtime import Runtime
+from lakehold.security.principal import Principal
+
 TABLES = ("customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier")
 
 
@@ -43,3 +47,21 @@ def queries() -> list[tuple[int, str]]:
     return [
         (int(n), q) for n, q in con.execute("SELECT query_nr, query FROM tpch_queries()").fetchall()
     ]
+
+
+def load(runtime: Runtime, parquet: dict[str, Path], project: str = "tpch") -> Principal:
+    """Create one Lakehold table per TPC-H table in ``project`` (domain Bench); return the
+    bootstrap admin, who owns the project."""
+    created = runtime.security.bootstrap()
+    assert created is not None, "load() needs a fresh Lakehold home"
+    admin = runtime.security.authenticate(created[1])
+    runtime.catalog.create_domain(admin, "Bench")
+    runtime.catalog.create_project(admin, project, "Bench")
+    for name in TABLES:
+        runtime.table_service.create_table(admin, project, name, DataSource(parquet[name]))
+    return admin
+
+
+def active_files(runtime: Runtime, table: str, project: str = "tpch") -> list[str]:
+    """The Parquet files of the current version of a Lakehold table."""
+    return runtime.tables.snapshot(runtime.tables.path_for(project, table)).files

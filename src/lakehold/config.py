@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     engine_threads: int | None = Field(default=None, description="DuckDB threads per statement.")
     engine_memory_limit: str | None = Field(default=None, description="DuckDB memory limit.")
     result_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    webhook_retry_base_seconds: float = Field(
+        default=10.0, gt=0, description="Wait before the first webhook retry; doubles each time."
+    )
+    webhook_max_attempts: int = Field(default=6, gt=0, description="Attempts per delivery.")
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, description="Per webhook POST.")
 
     @cached_property
     def resolved_database_url(self) -> str:

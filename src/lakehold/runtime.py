@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from lakehold.catalog.forms import FormService
+from lakehold.catalog.glossaries import GlossaryService
 from lakehold.catalog.organisation import OrganisationService
 from lakehold.catalog.service import CatalogService
 from lakehold.catalog.tables import TableService
@@ -12,8 +14,11 @@ from lakehold.governance.audit import AuditService
 from lakehold.governance.filters import FilterService
 from lakehold.governance.grants import GrantService
 from lakehold.governance.listings import ListingService
+from lakehold.governance.rules import RuleService
 from lakehold.governance.statements import StatementService
 from lakehold.governance.subscriptions import SubscriptionService
+from lakehold.governance.unit_policies import UnitPolicyService
+from lakehold.governance.webhooks import WebhookService
 from lakehold.lakehouse.tables import DeltaTables
 from lakehold.query.statements import StatementRunner
 from lakehold.security.service import SecurityService
@@ -74,6 +79,31 @@ class Runtime:
     @cached_property
     def grants(self) -> GrantService:
         return GrantService(self.store)
+
+    @cached_property
+    def webhooks(self) -> WebhookService:
+        return WebhookService(
+            self.store,
+            retry_base_seconds=self.settings.webhook_retry_base_seconds,
+            max_attempts=self.settings.webhook_max_attempts,
+            timeout_seconds=self.settings.webhook_timeout_seconds,
+        )
+
+    @cached_property
+    def glossaries(self) -> GlossaryService:
+        return GlossaryService(self.store)
+
+    @cached_property
+    def forms(self) -> FormService:
+        return FormService(self.store)
+
+    @cached_property
+    def rules(self) -> RuleService:
+        return RuleService(self.store)
+
+    @cached_property
+    def unit_policies(self) -> UnitPolicyService:
+        return UnitPolicyService(self.store)
 
     def close(self) -> None:
         if "runner" in self.__dict__:

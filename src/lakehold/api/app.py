@@ -7,19 +7,26 @@ from fastapi import FastAPI
 from lakehold import __version__
 from lakehold.api import errors
 from lakehold.api.routers import (
+    asset_metadata,
     assets,
     audit,
     domains,
     filters,
+    forms,
+    glossaries,
     health,
     listings,
     members,
     organisation,
     projects,
+    rules,
+    search,
     statements,
     subscriptions,
     tables,
+    unit_policies,
     users,
+    webhooks,
 )
 from lakehold.runtime import Runtime
 
@@ -28,13 +35,20 @@ ROUTERS = (
     users,
     domains,
     organisation,
+    unit_policies,
     projects,
     members,
     assets,
     tables,
+    asset_metadata,
+    glossaries,
+    forms,
+    rules,
     filters,
     listings,
     subscriptions,
+    webhooks,
+    search,
     statements,
     audit,
 )

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.names import check_sql_name
+from lakehold.catalog.search import index_asset
 from lakehold.catalog.units import resolve_unit, root_unit
 from lakehold.catalog.views import AssetView, DomainView, ProjectView
 from lakehold.errors import Conflict, Invalid, NotFound
@@ -178,4 +179,5 @@ class CatalogService:
                 by_name[column].description = text
             asset.updated_at = utcnow()
             session.flush()
+            index_asset(asset)
             return AssetView.of(asset)

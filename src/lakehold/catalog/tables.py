@@ -12,6 +12,7 @@ import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.names import check_sql_name
+from lakehold.catalog.search import index_asset
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.types import schema_from_types
 from lakehold.catalog.views import AssetView
@@ -68,6 +69,7 @@ def _refresh(asset: Asset, snapshot: Snapshot) -> None:
     asset.size_bytes = snapshot.size_bytes
     asset.current_version = snapshot.version
     asset.updated_at = utcnow()
+    index_asset(asset)
 
 
 class TableService:

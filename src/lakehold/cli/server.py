@@ -17,7 +17,11 @@ def _serve(runtime: Runtime) -> None:
     from lakehold.api.app import create_app
 
     settings = runtime.settings
-    uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
+    runtime.webhooks.start()
+    try:
+        uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
+    finally:
+        runtime.webhooks.stop()
 
 
 def _settings(host: str | None, port: int | None) -> Settings:

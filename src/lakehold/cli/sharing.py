@@ -202,16 +202,33 @@ def request(
     listing: Annotated[list[str], typer.Argument(help="Listing ids or project.table names")],
     project: Annotated[str, typer.Option(help="The subscribing project")],
     reason: Annotated[str, typer.Option(help="Why the project needs the data")],
+    form: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--form",
+            help='A metadata form value as form.Field=value (repeat), e.g. "subscribe_form.Use '
+            'Case=churn model"; needed when a metadata rule requires the form',
+        ),
+    ] = None,
 ) -> None:
     """Request published assets for a project (contributors and owners).
 
     Example: lakehold subscription request retail.customer retail.store_sales --project analysts
-    --reason "need this data for analysis"
+    --reason "need this data for analysis" --form "subscribe_form.Use Case=churn model"
     """
     runtime, _ = open_runtime()
     principal = principal_of(runtime)
     ids = [_listing_id(runtime, principal, wanted) for wanted in listing]
-    created = runtime.subscriptions.request(principal, project, ids, reason)
+    form_values: dict[str, dict[str, str]] = {}
+    for given in form or []:
+        key, eq, value = given.partition("=")
+        form_name, dot, field_name = key.partition(".")
+        if not eq or not dot or not form_name.strip() or not field_name.strip():
+            raise Invalid(f"'{given}' is not of the form form.Field=value", field="form")
+        form_values.setdefault(form_name.strip(), {})[field_name.strip()] = value
+    created = runtime.subscriptions.request(
+        principal, project, ids, reason, form_values=form_values or None
+    )
     console.print(f"requested {', '.join(i.asset for i in created.items)}: {created.id}")
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from lakehold.errors import Conflict, Forbidden, NotFound
 from lakehold.governance import audit, policy
+from lakehold.governance.events import emit, grant_payload
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -217,4 +218,6 @@ class GrantService:
                 assets=[qualified],
                 details={"grant": grant.id, "subscriber": grantee.name},
             )
+            ended = "unsubscribe" if by_subscriber else "revoke"
+            emit(session, "subscription.revoked", grant_payload(session, grant, ended, principal))
             return GrantView.of(session, grant)

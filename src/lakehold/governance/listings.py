@@ -17,14 +17,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from lakehold.catalog.forms import asset_forms, searchable_fields
+from lakehold.catalog.glossaries import business_metadata
+from lakehold.catalog.search import index_listing
 from lakehold.catalog.service import find_asset, readable_project
+from lakehold.catalog.units import unit_path
 from lakehold.errors import Conflict, NotFound
-from lakehold.governance import audit, policy
+from lakehold.governance import audit, policy, rules
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
-from lakehold.store.models import Asset, Listing, Project, User, utcnow
+from lakehold.store.models import Asset, DomainUnit, Listing, Project, User, utcnow
 
 ACTIVE, SUPERSEDED, WITHDRAWN = "active", "superseded", "withdrawn"
 
@@ -35,6 +39,18 @@ class ListingColumn:
     data_type: str
     nullable: bool = True
     description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    glossary_terms: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ListingForm:
+    """A metadata form's values on the asset when it was published."""
+
+    name: str
+    version: int
+    values: dict[str, Any] = field(default_factory=dict)
+    searchable: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,9 @@ class ListingView:
     withdrawn_at: datetime | None
     tags: list[str] = field(default_factory=list)
     columns: list[ListingColumn] = field(default_factory=list)
+    domain_unit: str | None = None
+    glossary_terms: list[str] = field(default_factory=list)
+    forms: list[ListingForm] = field(default_factory=list)
 
     @classmethod
     def of(cls, session: Session, listing: Listing) -> ListingView:
@@ -77,6 +96,9 @@ class ListingView:
             withdrawn_at=listing.withdrawn_at,
             tags=list(snapshot.get("tags") or []),
             columns=[ListingColumn(**c) for c in snapshot.get("columns") or []],
+            domain_unit=snapshot.get("domain_unit"),
+            glossary_terms=list(snapshot.get("glossary_terms") or []),
+            forms=[ListingForm(**f) for f in snapshot.get("forms") or []],
         )
 
 
@@ -88,19 +110,43 @@ def active_listing(session: Session, asset_id: str) -> Listing | None:
 
 
 def snapshot_of(asset: Asset) -> dict[str, Any]:
-    """The business metadata of an asset as a listing keeps it."""
+    """The business metadata of an asset as a listing keeps it (and search indexes it).
+
+    Keys: asset_type, asset_version, project, domain_unit (path), tags, glossary_terms (term
+    names), columns (name, data_type, nullable, description, tags, glossary_terms) and forms
+    (name, version, values by field, searchable field names).
+    """
+    session = object_session(asset)
+    assert session is not None, "snapshot_of needs an asset attached to a session"
+    metadata = business_metadata(session, asset)
+    by_column = {c.name: c for c in metadata.columns}
+    unit = session.get(DomainUnit, asset.project.domain_unit_id or "")
     return {
         "asset_type": asset.asset_type,
         "asset_version": asset.current_version,
+        "project": asset.project.name,
+        "domain_unit": unit_path(session, unit) if unit is not None else None,
         "tags": list(asset.tags or []),
+        "glossary_terms": metadata.glossary_terms,
         "columns": [
             {
                 "name": c.name,
                 "data_type": c.data_type,
                 "nullable": c.nullable,
                 "description": c.description,
+                "tags": by_column[c.name].tags if c.name in by_column else [],
+                "glossary_terms": by_column[c.name].glossary_terms if c.name in by_column else [],
             }
             for c in asset.columns
+        ],
+        "forms": [
+            {
+                "name": form.name,
+                "version": value.form_version,
+                "values": dict(value.values or {}),
+                "searchable": searchable_fields(session, form, value.form_version),
+            }
+            for form, value in asset_forms(session, asset.id)
         ],
     }
 
@@ -128,6 +174,7 @@ class ListingService:
             found = readable_project(session, principal, project)
             policy.require_role(session, principal, found, "contributor", "publish its assets")
             target = find_asset(session, found, asset)
+            rules.check_publish(session, target)
             if asset_version is not None and asset_version != target.current_version:
                 raise Conflict(
                     f"only the latest version ({target.current_version}) of {name} can be "
@@ -155,6 +202,7 @@ class ListingService:
             )
             session.add(listing)
             session.flush()
+            index_listing(session, listing)
             audit.record(
                 session,
                 principal,
@@ -189,6 +237,7 @@ class ListingService:
             listing.status = WITHDRAWN
             listing.withdrawn_at = utcnow()
             session.flush()
+            index_listing(session, listing)
             audit.record(
                 session,
                 principal,

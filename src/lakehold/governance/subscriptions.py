@@ -1,8 +1,10 @@
 """Subscription requests: a project asks for published assets; the owners decide.
 
 - Contributors and owners of a project request one or more active listings for it, with a
-  reason (required) and optional form values (stored as given). All listings of a request
-  belong to one owning project, and a project cannot request its own assets.
+  reason (required) and optional form values (stored as given; the forms that metadata rules
+  in scope of the requested assets require are checked first, see ``governance.rules``). All
+  listings of a request belong to one owning project, and a project cannot request its own
+  assets.
 - Owners of the owning project see the request as incoming; members of the subscribing
   project see it as outgoing. Anyone else gets NotFound.
 - Only owners of the owning project decide: approve (per listing: full access, or a row
@@ -23,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from lakehold.catalog.service import readable_project
 from lakehold.errors import Conflict, Forbidden, Invalid, NotFound
-from lakehold.governance import audit, policy
+from lakehold.governance import audit, policy, rules
+from lakehold.governance.events import emit, subscription_payload
 from lakehold.governance.filters import find_filter
 from lakehold.governance.grants import replace_grant
 from lakehold.governance.listings import ACTIVE, active_listing
@@ -218,6 +221,7 @@ class SubscriptionService:
                     )
                 owning = asset.project
                 assets.append(asset)
+            form_values = rules.check_subscription(session, assets, form_values)
             request = SubscriptionRequest(
                 project_id=subscriber.id,
                 requester_id=principal.user_id,
@@ -240,6 +244,8 @@ class SubscriptionService:
                 assets=names,
                 details={"request": request.id, "listings": list(dict.fromkeys(listings))},
             )
+            payload = subscription_payload(session, request, principal)
+            emit(session, "subscription.requested", payload)
             return SubscriptionRequestView.of(session, request)
 
     # -- reading -------------------------------------------------------------------------------
@@ -396,6 +402,8 @@ class SubscriptionService:
                 assets=[g["asset"] for g in granted],
                 details={"request": request.id, "subscriber": subscriber.name, "grants": granted},
             )
+            payload = subscription_payload(session, request, principal)
+            emit(session, "subscription.approved", payload)
             return SubscriptionRequestView.of(session, request)
 
     @staticmethod
@@ -436,4 +444,6 @@ class SubscriptionService:
                 assets=[i.asset for i in view.items],
                 details={"request": request.id, "subscriber": view.project, "comment": comment},
             )
+            payload = subscription_payload(session, request, principal)
+            emit(session, "subscription.rejected", payload)
             return view

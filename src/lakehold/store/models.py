@@ -317,3 +317,214 @@ class AuditEvent(Base):
     sql: Mapped[str | None] = mapped_column(Text)
     assets: Mapped[list[str]] = mapped_column(JSON, default=list)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# -- business metadata: glossaries, column tags, unit policies, metadata forms, rules -----------
+
+
+class Glossary(Base):
+    """A business glossary of a domain, owned by a domain unit."""
+
+    __tablename__ = "glossaries"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    domain_id: Mapped[str] = mapped_column(ForeignKey("domains.id"), index=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("domain_units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GlossaryTerm(Base):
+    __tablename__ = "glossary_terms"
+    __table_args__ = (UniqueConstraint("glossary_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    glossary_id: Mapped[str] = mapped_column(
+        ForeignKey("glossaries.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TermLink(Base):
+    """A glossary term attached to an asset (``column_id`` empty) or to one of its columns."""
+
+    __tablename__ = "term_links"
+    __table_args__ = (UniqueConstraint("term_id", "asset_id", "column_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    term_id: Mapped[str] = mapped_column(
+        ForeignKey("glossary_terms.id", ondelete="CASCADE"), index=True
+    )
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    column_id: Mapped[str | None] = mapped_column(
+        ForeignKey("asset_columns.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ColumnTag(Base):
+    """A classification tag on a column of an asset."""
+
+    __tablename__ = "column_tags"
+    __table_args__ = (UniqueConstraint("column_id", "tag"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    column_id: Mapped[str] = mapped_column(
+        ForeignKey("asset_columns.id", ondelete="CASCADE"), index=True
+    )
+    tag: Mapped[str] = mapped_column(String(100))
+
+
+class UnitPolicy(Base):
+    """An authorization policy: a capability on a domain unit (and optionally the units below
+    it) granted to a project, whose contributors and owners may then use it."""
+
+    __tablename__ = "unit_policies"
+    __table_args__ = (UniqueConstraint("unit_id", "capability", "project_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    unit_id: Mapped[str] = mapped_column(
+        ForeignKey("domain_units.id", ondelete="CASCADE"), index=True
+    )
+    capability: Mapped[str] = mapped_column(String(40))
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    include_children: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MetadataForm(Base):
+    """A named metadata form of a domain, owned by a unit; its fields live in versions."""
+
+    __tablename__ = "metadata_forms"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    domain_id: Mapped[str] = mapped_column(ForeignKey("domains.id"), index=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("domain_units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MetadataFormVersion(Base):
+    """One version of a form's fields (a JSON list of typed field definitions)."""
+
+    __tablename__ = "metadata_form_versions"
+    __table_args__ = (UniqueConstraint("form_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    form_id: Mapped[str] = mapped_column(
+        ForeignKey("metadata_forms.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AssetFormValue(Base):
+    """The values of a metadata form on an asset, with the form version they were checked on."""
+
+    __tablename__ = "asset_form_values"
+    __table_args__ = (UniqueConstraint("asset_id", "form_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    form_id: Mapped[str] = mapped_column(
+        ForeignKey("metadata_forms.id", ondelete="CASCADE"), index=True
+    )
+    form_version: Mapped[int] = mapped_column(Integer)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MetadataRule(Base):
+    """A metadata enforcement rule: an action (publish, subscription_request) in a scope
+    (a unit, optionally with its children; asset types; projects) requires a form."""
+
+    __tablename__ = "metadata_rules"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    unit_id: Mapped[str] = mapped_column(
+        ForeignKey("domain_units.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    form_id: Mapped[str] = mapped_column(
+        ForeignKey("metadata_forms.id", ondelete="CASCADE"), index=True
+    )
+    include_children: Mapped[bool] = mapped_column(Boolean, default=True)
+    asset_types: Mapped[list[str] | None] = mapped_column(JSON)
+    project_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+
+class Webhook(Base):
+    """An HTTP endpoint notified of governance events; project-scoped (owners) or global."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(200))
+    """HMAC-SHA256 signing key; never returned, logged or put in an error."""
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    """None: a global webhook (administrators)."""
+    description: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxEvent(Base):
+    """A governance event, written in the transaction of the state change it reports."""
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    event_type: Mapped[str] = mapped_column(String(60), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class WebhookDelivery(Base):
+    """One event to one webhook: attempts, backoff and outcome."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    webhook_id: Mapped[str] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("outbox_events.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()

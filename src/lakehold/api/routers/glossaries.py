@@ -1,0 +1,71 @@
+"""Business glossaries of a domain and their terms."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
+
+from lakehold.api.deps import PrincipalDep, RuntimeDep
+from lakehold.catalog.glossaries import GlossaryTermView, GlossaryView
+
+router = APIRouter(prefix="/api/v1", tags=["glossaries"])
+
+
+class GlossaryIn(BaseModel):
+    domain: str = Field(min_length=1, description="The domain the glossary belongs to")
+    name: str = Field(min_length=1, max_length=100, description="Unique within the domain")
+    unit: str | None = Field(
+        default=None,
+        description="Owning domain unit (id, or path below the domain's root such as "
+        "Marketing); default: the root unit. Needs create_glossary on it.",
+    )
+    description: str | None = None
+
+
+class TermIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100, description="Unique within the glossary")
+    description: str | None = None
+
+
+@router.post("/glossaries", response_model=GlossaryView, status_code=status.HTTP_201_CREATED)
+def create_glossary(body: GlossaryIn, runtime: RuntimeDep, principal: PrincipalDep):
+    """Create a glossary (unit owners, or members of a project with create_glossary)."""
+    return runtime.glossaries.create_glossary(
+        principal, body.domain, body.name, unit=body.unit, description=body.description
+    )
+
+
+@router.get("/glossaries", response_model=list[GlossaryView])
+def list_glossaries(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    domain: Annotated[str, Query(min_length=1, description="The domain whose glossaries to list")],
+):
+    """A domain's glossaries with their terms."""
+    return runtime.glossaries.list_glossaries(principal, domain)
+
+
+@router.get("/glossaries/{glossary}", response_model=GlossaryView)
+def get_glossary(glossary: str, runtime: RuntimeDep, principal: PrincipalDep):
+    """One glossary, by id, with its terms."""
+    return runtime.glossaries.get_glossary(principal, glossary)
+
+
+@router.post(
+    "/glossaries/{glossary}/terms",
+    response_model=GlossaryTermView,
+    status_code=status.HTTP_201_CREATED,
+)
+def create_term(glossary: str, body: TermIn, runtime: RuntimeDep, principal: PrincipalDep):
+    """Add a term (unit owners, or members of a project with create_glossary_term)."""
+    return runtime.glossaries.create_term(
+        principal, glossary, body.name, description=body.description
+    )
+
+
+@router.get("/glossaries/{glossary}/terms", response_model=list[GlossaryTermView])
+def list_terms(glossary: str, runtime: RuntimeDep, principal: PrincipalDep):
+    """A glossary's terms by name."""
+    return runtime.glossaries.list_terms(principal, glossary)

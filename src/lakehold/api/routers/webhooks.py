@@ -1,0 +1,88 @@
+"""Webhooks: endpoints notified of governance events, and their deliveries."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
+
+from lakehold.api.deps import PrincipalDep, RuntimeDep
+from lakehold.governance.events import EVENT_TYPES
+from lakehold.governance.webhooks import DeliveryView, WebhookView
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+
+class WebhookIn(BaseModel):
+    url: str = Field(description="http:// or https:// endpoint receiving POSTed JSON events")
+    secret: str = Field(
+        description="16-200 characters; signs each body (X-Lakehold-Signature: sha256=<HMAC>). "
+        "Never returned."
+    )
+    project: str | None = Field(
+        default=None,
+        description="The project whose events it receives (its owners manage it); "
+        "omitted: a global webhook (administrators)",
+    )
+    event_types: list[str] | None = Field(
+        default=None, description=f"Subscribed event types; omitted: all ({', '.join(EVENT_TYPES)})"
+    )
+    description: str | None = None
+    active: bool = True
+
+
+@router.post("", response_model=WebhookView, status_code=status.HTTP_201_CREATED)
+def create_webhook(body: WebhookIn, runtime: RuntimeDep, principal: PrincipalDep):
+    """Create a webhook of a project (its owners) or a global one (administrators)."""
+    return runtime.webhooks.create(
+        principal,
+        body.url,
+        body.secret,
+        project=body.project,
+        event_types=body.event_types,
+        description=body.description,
+        active=body.active,
+    )
+
+
+@router.get("", response_model=list[WebhookView])
+def list_webhooks(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    project: Annotated[str | None, Query(description="Only this project's webhooks")] = None,
+):
+    """The webhooks you manage."""
+    return runtime.webhooks.list_webhooks(principal, project=project)
+
+
+@router.get("/{webhook_id}", response_model=WebhookView)
+def get_webhook(webhook_id: str, runtime: RuntimeDep, principal: PrincipalDep):
+    """One webhook (without its secret)."""
+    return runtime.webhooks.get(principal, webhook_id)
+
+
+@router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_webhook(webhook_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> None:
+    """Delete a webhook and its deliveries."""
+    runtime.webhooks.delete(principal, webhook_id)
+
+
+@router.get("/{webhook_id}/deliveries", response_model=list[DeliveryView])
+def list_deliveries(
+    webhook_id: str,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    status: Annotated[
+        Literal["pending", "delivered", "failed"] | None, Query(description="Filter by status")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+):
+    """Deliveries of a webhook, newest first: status, attempts, last status code or error."""
+    return runtime.webhooks.deliveries(principal, webhook_id, status=status, limit=limit)
+
+
+@router.post("/{webhook_id}/deliveries/{delivery_id}/redeliver", response_model=DeliveryView)
+def redeliver(webhook_id: str, delivery_id: str, runtime: RuntimeDep, principal: PrincipalDep):
+    """Send a failed delivery again (it starts over with a fresh series of attempts)."""
+    return runtime.webhooks.redeliver(principal, webhook_id, delivery_id)

@@ -1,0 +1,388 @@
+"""Business metadata commands: glossary, term, tag, form, rule and policy."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+
+from lakehold.cli.output import print_json, print_rows
+from lakehold.cli.session import (
+    console,
+    handles_errors,
+    open_runtime,
+    principal_of,
+    split_qualified,
+)
+from lakehold.errors import Invalid
+
+glossaries = typer.Typer(help="Business glossaries of a domain.", no_args_is_help=True)
+terms = typer.Typer(help="Glossary terms, and terms on assets and columns.", no_args_is_help=True)
+tags = typer.Typer(help="Classification tags on columns.", no_args_is_help=True)
+forms = typer.Typer(help="Metadata forms and their values on assets.", no_args_is_help=True)
+rules = typer.Typer(
+    help="Metadata rules: publishing or requesting needs a form.", no_args_is_help=True
+)
+policies = typer.Typer(
+    help="Authorization policies: let a project create forms, glossaries, terms in a unit.",
+    no_args_is_help=True,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
+UnitOpt = Annotated[
+    str | None,
+    typer.Option(help="Owning domain unit (path below the root, e.g. Marketing); default: root"),
+]
+
+
+# -- glossaries and terms ----------------------------------------------------------------------
+
+
+@glossaries.command("create")
+@handles_errors
+def create_glossary(
+    domain: Annotated[str, typer.Argument(help="The domain")],
+    name: Annotated[str, typer.Argument(help="Glossary name, unique in the domain")],
+    unit: UnitOpt = None,
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a glossary (unit owners, or members of a project with create_glossary).
+
+    Example: lakehold glossary create Sales Customer --unit Marketing
+    """
+    runtime, _ = open_runtime()
+    created = runtime.glossaries.create_glossary(
+        principal_of(runtime), domain, name, unit=unit, description=description
+    )
+    console.print(f"created glossary [bold]{created.name}[/bold] ({created.id}) in {created.unit}")
+
+
+@glossaries.command("list")
+@handles_errors
+def list_glossaries(domain: str, json: JsonOpt = False) -> None:
+    """List a domain's glossaries and their terms.
+
+    Example: lakehold glossary list Sales
+    """
+    runtime, _ = open_runtime()
+    found = runtime.glossaries.list_glossaries(principal_of(runtime), domain)
+    if json:
+        print_json([asdict(g) for g in found])
+        return
+    print_rows(
+        f"glossaries of {domain}",
+        ["id", "name", "unit", "terms"],
+        [(g.id, g.name, g.unit, ", ".join(t.name for t in g.terms)) for g in found],
+    )
+
+
+@terms.command("create")
+@handles_errors
+def create_term(
+    glossary: Annotated[str, typer.Argument(help="Glossary id (or its name, if unique)")],
+    name: Annotated[str, typer.Argument(help="Term name, unique in the glossary")],
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Add a term to a glossary.
+
+    Example: lakehold term create Customer "Email address" --description "Contact email"
+    """
+    runtime, _ = open_runtime()
+    created = runtime.glossaries.create_term(
+        principal_of(runtime), glossary, name, description=description
+    )
+    console.print(f"created term [bold]{created.glossary}/{created.name}[/bold] ({created.id})")
+
+
+@terms.command("list")
+@handles_errors
+def list_terms(glossary: str) -> None:
+    """List a glossary's terms.
+
+    Example: lakehold term list Customer
+    """
+    runtime, _ = open_runtime()
+    found = runtime.glossaries.list_terms(principal_of(runtime), glossary)
+    print_rows(
+        f"terms of {glossary}",
+        ["id", "name", "description"],
+        [(t.id, t.name, t.description) for t in found],
+    )
+
+
+@terms.command("attach")
+@handles_errors
+def attach_terms(
+    asset: Annotated[str, typer.Argument(help="project.table")],
+    term: Annotated[list[str], typer.Argument(help="Glossary/Term names or term ids")],
+    column: Annotated[str | None, typer.Option(help="On this column instead of the asset")] = None,
+) -> None:
+    """Set the glossary terms of an asset or of one of its columns (replaces them).
+
+    Example: lakehold term attach retail.customer "Customer/Email address" --column cust_email
+    """
+    project, table = split_qualified(asset)
+    runtime, _ = open_runtime()
+    who = principal_of(runtime)
+    if column is None:
+        result = runtime.glossaries.set_asset_terms(who, project, table, term)
+        console.print(f"terms of {asset}: {', '.join(result.glossary_terms)}")
+        return
+    result = runtime.glossaries.set_column_terms(who, project, table, column, term)
+    found = next(c for c in result.columns if c.name == column)
+    console.print(f"terms of {asset}.{column}: {', '.join(found.glossary_terms)}")
+
+
+@tags.command("set")
+@handles_errors
+def set_tags(
+    asset: Annotated[str, typer.Argument(help="project.table")],
+    column: Annotated[str, typer.Argument(help="The column")],
+    tag: Annotated[list[str] | None, typer.Argument(help="Tags (none: remove all)")] = None,
+) -> None:
+    """Set the classification tags of a column (replaces them).
+
+    Example: lakehold tag set retail.customer cust_email pii email
+    """
+    project, table = split_qualified(asset)
+    runtime, _ = open_runtime()
+    result = runtime.glossaries.set_column_tags(
+        principal_of(runtime), project, table, column, tag or []
+    )
+    found = next(c for c in result.columns if c.name == column)
+    console.print(f"tags of {asset}.{column}: {', '.join(found.tags)}")
+
+
+# -- forms -------------------------------------------------------------------------------------
+
+
+def parse_field(spec: str) -> dict[str, Any]:
+    """``Name:type[:required][:searchable][:values=a|b][:glossary=G]`` as a field definition."""
+    parts = [p.strip() for p in spec.split(":")]
+    if len(parts) < 2 or not parts[0]:
+        raise Invalid(f"field '{spec}' is not of the form Name:type[:required]...", field="field")
+    definition: dict[str, Any] = {"name": parts[0], "type": parts[1]}
+    for option in parts[2:]:
+        key, _, value = option.partition("=")
+        if key in ("required", "searchable") and not value:
+            definition[key] = True
+        elif key == "values" and value:
+            definition["allowed_values"] = [v.strip() for v in value.split("|")]
+        elif key == "glossary" and value:
+            definition["glossary"] = value
+        else:
+            raise Invalid(f"field option '{option}' is not understood", field="field")
+    return definition
+
+
+def _values(pairs: list[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        if not eq or not name.strip():
+            raise Invalid(f"'{pair}' is not of the form Field=value", field="value")
+        values[name.strip()] = value
+    return values
+
+
+@forms.command("create")
+@handles_errors
+def create_form(
+    domain: Annotated[str, typer.Argument(help="The domain")],
+    name: Annotated[str, typer.Argument(help="Form name, unique in the domain")],
+    field: Annotated[
+        list[str],
+        typer.Option(
+            "--field",
+            "-f",
+            help="Name:type[:required][:searchable][:values=a|b|c][:glossary=G] (repeat); "
+            "types: text, number, date, boolean, one_of, glossary_term",
+        ),
+    ],
+    unit: UnitOpt = None,
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a metadata form, version 1 (unit owners, or holders of create_form).
+
+    Example: lakehold form create Sales publish_form --unit Marketing
+    -f "Model Year:number:required" -f "Region:text:required:searchable"
+    -f "Compliance Status:one_of:required:values=compliant|pending|non-compliant"
+    """
+    runtime, _ = open_runtime()
+    created = runtime.forms.create_form(
+        principal_of(runtime),
+        domain,
+        name,
+        [parse_field(f) for f in field],
+        unit=unit,
+        description=description,
+    )
+    console.print(
+        f"created form [bold]{created.name}[/bold] version {created.version} ({created.id}) "
+        f"in {created.unit}"
+    )
+
+
+@forms.command("list")
+@handles_errors
+def list_forms(domain: str, json: JsonOpt = False) -> None:
+    """List a domain's metadata forms at their current versions.
+
+    Example: lakehold form list Sales
+    """
+    runtime, _ = open_runtime()
+    found = runtime.forms.list_forms(principal_of(runtime), domain)
+    if json:
+        print_json([asdict(f) for f in found])
+        return
+    print_rows(
+        f"metadata forms of {domain}",
+        ["id", "name", "version", "unit", "fields"],
+        [
+            (
+                f.id,
+                f.name,
+                f.version,
+                f.unit,
+                ", ".join(
+                    f"{x.name} ({x.type}{', required' if x.required else ''})" for x in f.fields
+                ),
+            )
+            for f in found
+        ],
+    )
+
+
+@forms.command("set-value")
+@handles_errors
+def set_value(
+    asset: Annotated[str, typer.Argument(help="project.table")],
+    form: Annotated[str, typer.Argument(help="Form name (of the asset's domain)")],
+    value: Annotated[list[str], typer.Argument(help="Field=value pairs; replaces the values")],
+) -> None:
+    """Set a form's values on an asset (contributors and owners); every problem is listed.
+
+    Example: lakehold form set-value marketing.campaigns publish_form "Model Year=2024"
+    "Region=EMEA" "Compliance Status=compliant"
+    """
+    project, table = split_qualified(asset)
+    runtime, _ = open_runtime()
+    stored = runtime.forms.set_values(principal_of(runtime), project, table, form, _values(value))
+    console.print(f"set {stored.form} (version {stored.version}) on {asset}: {stored.values}")
+
+
+# -- rules and policies ------------------------------------------------------------------------
+
+
+@rules.command("create")
+@handles_errors
+def create_rule(
+    unit: Annotated[str, typer.Argument(help="Domain unit id or path (Sales/Marketing)")],
+    name: Annotated[str, typer.Argument(help="Rule name")],
+    form: Annotated[str, typer.Option(help="The required form (of the unit's domain)")],
+    action: Annotated[str, typer.Option(help="publish or subscription_request")] = "publish",
+    children: Annotated[
+        bool, typer.Option("--children/--no-children", help="Also the units below")
+    ] = True,
+    asset_type: Annotated[
+        list[str] | None, typer.Option(help="Only these asset types (repeat); default: all")
+    ] = None,
+    project: Annotated[
+        list[str] | None, typer.Option(help="Only these projects (repeat); default: all")
+    ] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a metadata rule on a domain unit (its owners).
+
+    Example: lakehold rule create Sales/Marketing "publish needs form" --form publish_form
+    """
+    runtime, _ = open_runtime()
+    created = runtime.rules.create_rule(
+        principal_of(runtime),
+        unit,
+        name,
+        action,
+        form,
+        include_children=children,
+        asset_types=asset_type,
+        projects=project,
+        description=description,
+    )
+    console.print(
+        f"created rule [bold]{created.name}[/bold] ({created.id}): {created.action} in "
+        f"{created.unit} needs {created.form} ({', '.join(created.required_fields)})"
+    )
+
+
+@rules.command("list")
+@handles_errors
+def list_rules(
+    unit: Annotated[str | None, typer.Option(help="Only this unit's rules")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """List metadata rules.
+
+    Example: lakehold rule list --unit Sales/Marketing
+    """
+    runtime, _ = open_runtime()
+    found = runtime.rules.list_rules(principal_of(runtime), unit=unit)
+    if json:
+        print_json([asdict(r) for r in found])
+        return
+    print_rows(
+        "metadata rules",
+        ["id", "name", "action", "form", "unit", "children", "asset types", "projects"],
+        [
+            (
+                r.id,
+                r.name,
+                r.action,
+                r.form,
+                r.unit,
+                "yes" if r.include_children else "no",
+                ", ".join(r.asset_types) if r.asset_types is not None else "all",
+                ", ".join(r.projects) if r.projects is not None else "all",
+            )
+            for r in found
+        ],
+    )
+
+
+@policies.command("grant")
+@handles_errors
+def grant_policy(
+    unit: Annotated[str, typer.Argument(help="Domain unit id or path (Sales/Marketing)")],
+    capability: Annotated[
+        str, typer.Argument(help="create_form, create_glossary or create_glossary_term")
+    ],
+    project: Annotated[str, typer.Argument(help="The project whose contributors may")],
+    children: Annotated[
+        bool, typer.Option("--children/--no-children", help="Also the units below")
+    ] = False,
+) -> None:
+    """Let a project's contributors and owners use a capability in a unit (unit owners).
+
+    Example: lakehold policy grant Sales/Marketing create_form campaigns --children
+    """
+    runtime, _ = open_runtime()
+    granted = runtime.unit_policies.grant(
+        principal_of(runtime), unit, capability, project, include_children=children
+    )
+    console.print(f"granted {granted.capability} on {granted.unit} to {granted.project}")
+
+
+@policies.command("list")
+@handles_errors
+def list_policies(unit: str) -> None:
+    """List a unit's authorization policies.
+
+    Example: lakehold policy list Sales/Marketing
+    """
+    runtime, _ = open_runtime()
+    found = runtime.unit_policies.list_policies(principal_of(runtime), unit)
+    print_rows(
+        f"policies of {unit}",
+        ["id", "capability", "project", "children"],
+        [(p.id, p.capability, p.project, "yes" if p.include_children else "no") for p in found],
+    )

@@ -1,0 +1,204 @@
+"""Authorization policies on domain units: who may create metadata forms, glossaries and
+glossary terms there.
+
+Owners of a unit (or of an ancestor) and administrators always may. They delegate a
+capability to a project with a policy on the unit, optionally covering the units below it;
+contributors and owners of that project may then use the capability in the unit. A policy
+names a project of the unit's domain; granting the same capability twice is a Conflict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lakehold.catalog.service import find_project
+from lakehold.catalog.units import resolve_unit, unit_path
+from lakehold.errors import Conflict, Forbidden, Invalid, NotFound
+from lakehold.governance import audit, policy
+from lakehold.security.principal import Principal
+from lakehold.store.db import Store
+from lakehold.store.models import DomainUnit, Project, UnitPolicy, User
+
+Capability = Literal["create_form", "create_glossary", "create_glossary_term"]
+CAPABILITIES: tuple[Capability, ...] = ("create_form", "create_glossary", "create_glossary_term")
+_WHAT = {
+    "create_form": "create metadata forms",
+    "create_glossary": "create glossaries",
+    "create_glossary_term": "create glossary terms",
+}
+
+
+@dataclass(frozen=True)
+class UnitPolicyView:
+    id: str
+    unit: str
+    """The unit's path."""
+    unit_id: str
+    capability: str
+    project: str
+    include_children: bool
+    created_by: str
+    created_at: datetime
+
+
+def _view(session: Session, found: UnitPolicy) -> UnitPolicyView:
+    unit = session.get(DomainUnit, found.unit_id)
+    project = session.get(Project, found.project_id)
+    creator = session.get(User, found.created_by)
+    assert unit is not None and project is not None
+    return UnitPolicyView(
+        id=found.id,
+        unit=unit_path(session, unit),
+        unit_id=unit.id,
+        capability=found.capability,
+        project=project.name,
+        include_children=found.include_children,
+        created_by=creator.username if creator else "",
+        created_at=found.created_at,
+    )
+
+
+def check_capability(capability: str) -> Capability:
+    if capability not in CAPABILITIES:
+        raise Invalid(
+            f"capability '{capability}' is not one of {', '.join(CAPABILITIES)}",
+            field="capability",
+        )
+    return capability  # type: ignore[return-value]
+
+
+def may(session: Session, principal: Principal, unit: DomainUnit, capability: Capability) -> bool:
+    """True for unit owners (and administrators), and for contributors and owners of a project
+    holding ``capability`` on ``unit`` (or on an ancestor, with its children)."""
+    if policy.owns_unit(session, principal, unit):
+        return True
+    lineage = policy.unit_lineage(session, unit)
+    grants = session.scalars(
+        select(UnitPolicy).where(
+            UnitPolicy.capability == capability,
+            UnitPolicy.unit_id.in_([u.id for u in lineage]),
+        )
+    )
+    for grant in grants:
+        if grant.unit_id != unit.id and not grant.include_children:
+            continue
+        project = session.get(Project, grant.project_id)
+        if project is not None and policy.has_role(session, principal, project, "contributor"):
+            return True
+    return False
+
+
+def require(
+    session: Session, principal: Principal, unit: DomainUnit, capability: Capability
+) -> None:
+    """Forbidden unless the principal may use ``capability`` in ``unit``."""
+    if not may(session, principal, unit, capability):
+        raise Forbidden(
+            f"you may not {_WHAT[capability]} in domain unit '{unit_path(session, unit)}': "
+            "ask its owners for an authorization policy for your project"
+        )
+
+
+class UnitPolicyService:
+    """Grant, list and revoke authorization policies on domain units (unit owners)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def grant(
+        self,
+        principal: Principal,
+        unit: str,
+        capability: str,
+        project: str,
+        *,
+        include_children: bool = False,
+    ) -> UnitPolicyView:
+        """Let contributors and owners of ``project`` use ``capability`` in ``unit``."""
+        details = {"unit": unit, "capability": capability, "project": project}
+        with (
+            audit.denials(self.store, principal, "unit_policy.grant", details=details),
+            self.store.session() as session,
+        ):
+            found = resolve_unit(session, unit, field="unit")
+            policy.require_unit_owner(session, principal, found, "manage its policies")
+            capability = check_capability(capability)
+            try:
+                target = find_project(session, project)
+            except NotFound as error:
+                raise NotFound(error.message, field="project") from None
+            if target.domain_id != found.domain_id:
+                raise Invalid(
+                    f"project '{project}' is not in the domain of unit "
+                    f"'{unit_path(session, found)}'",
+                    field="project",
+                )
+            if session.scalar(
+                select(UnitPolicy.id).where(
+                    UnitPolicy.unit_id == found.id,
+                    UnitPolicy.capability == capability,
+                    UnitPolicy.project_id == target.id,
+                )
+            ):
+                raise Conflict(
+                    f"project '{project}' already holds {capability} on this unit",
+                    field="project",
+                )
+            granted = UnitPolicy(
+                unit_id=found.id,
+                capability=capability,
+                project_id=target.id,
+                include_children=bool(include_children),
+                created_by=principal.user_id,
+            )
+            session.add(granted)
+            session.flush()
+            view = _view(session, granted)
+            audit.record(
+                session,
+                principal,
+                "unit_policy.grant",
+                allowed=True,
+                project=project,
+                details={**details, "unit": view.unit, "policy": view.id},
+            )
+            return view
+
+    def list_policies(self, principal: Principal, unit: str) -> list[UnitPolicyView]:
+        """The policies of a unit (any user may read them)."""
+        with self.store.session() as session:
+            found = resolve_unit(session, unit, field="unit")
+            rows = session.scalars(
+                select(UnitPolicy)
+                .where(UnitPolicy.unit_id == found.id)
+                .order_by(UnitPolicy.capability, UnitPolicy.created_at)
+            )
+            return [_view(session, row) for row in rows]
+
+    def revoke(self, principal: Principal, unit: str, policy_id: str) -> None:
+        """Remove a policy of ``unit`` (its owners)."""
+        details = {"unit": unit, "policy": policy_id}
+        with (
+            audit.denials(self.store, principal, "unit_policy.revoke", details=details),
+            self.store.session() as session,
+        ):
+            found = resolve_unit(session, unit, field="unit")
+            policy.require_unit_owner(session, principal, found, "manage its policies")
+            row = session.get(UnitPolicy, policy_id)
+            if row is None or row.unit_id != found.id:
+                raise NotFound(f"policy '{policy_id}' not found", field="policy")
+            view = _view(session, row)
+            session.delete(row)
+            audit.record(
+                session,
+                principal,
+                "unit_policy.revoke",
+                allowed=True,
+                project=view.project,
+                details={**details, "capability": view.capability},
+            )

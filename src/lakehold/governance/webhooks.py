@@ -1,0 +1,544 @@
+"""Webhooks: HTTP endpoints notified of governance events, with signed bodies and retries.
+
+- A webhook belongs to a project (its owners manage it; administrators too) or is global
+  (administrators only). Anyone else gets NotFound for a project they are not a member of and
+  Forbidden below owner.
+- Its secret signs every body (``X-Lakehold-Signature: sha256=<hex HMAC-SHA256>``); it is
+  stored for that, and never returned, logged or put in an error.
+- Events are written by :func:`lakehold.governance.events.emit` with one pending delivery per
+  matching webhook. The :class:`Dispatcher` POSTs due deliveries as JSON (headers
+  ``X-Lakehold-Event``, ``X-Lakehold-Delivery``, ``X-Lakehold-Signature``) with a short
+  timeout. A 2xx answer delivers; anything else is retried after ``base * 2**(attempt-1)``
+  seconds until ``max_attempts``, then the delivery has failed. A failed delivery can be
+  redelivered (it starts over). Sending happens in a background thread (or in
+  :meth:`Dispatcher.deliver_due`), never in the request that changed the state.
+- Several API processes may run dispatchers on one PostgreSQL store: a delivery is claimed
+  (``FOR UPDATE SKIP LOCKED``, with a lease) before it is sent. Delivery is at least once;
+  receivers de-duplicate by ``X-Lakehold-Delivery``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lakehold import __version__
+from lakehold.catalog.service import readable_project
+from lakehold.errors import Conflict, Invalid, NotFound
+from lakehold.governance import audit, policy
+from lakehold.governance.events import (
+    DELIVERED,
+    EVENT_TYPES,
+    FAILED,
+    PENDING,
+    as_utc,
+    committed,
+)
+from lakehold.security.principal import Principal
+from lakehold.store.db import Store
+from lakehold.store.models import OutboxEvent, Project, User, Webhook, WebhookDelivery, utcnow
+
+log = logging.getLogger("lakehold.webhooks")
+
+MIN_SECRET, MAX_SECRET, MAX_URL = 16, 200, 2000
+
+
+@dataclass(frozen=True)
+class WebhookView:
+    """A webhook as the API shows it: never its secret."""
+
+    id: str
+    url: str
+    project: str | None
+    """None: a global webhook."""
+    event_types: list[str]
+    description: str | None
+    active: bool
+    created_by: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, session: Session, hook: Webhook) -> WebhookView:
+        project = session.get(Project, hook.project_id) if hook.project_id else None
+        user = session.get(User, hook.created_by)
+        return cls(
+            id=hook.id,
+            url=hook.url,
+            project=project.name if project else None,
+            event_types=list(hook.event_types or []),
+            description=hook.description,
+            active=hook.active,
+            created_by=user.username if user else None,
+            created_at=as_utc(hook.created_at),  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, delivery: WebhookDelivery, event_type: str) -> DeliveryView:
+        return cls(
+            id=delivery.id,
+            webhook_id=delivery.webhook_id,
+            event_id=delivery.event_id,
+            event_type=event_type,
+            status=delivery.status,
+            attempts=delivery.attempts,
+            next_attempt_at=as_utc(delivery.next_attempt_at)
+            if delivery.status == PENDING
+            else None,
+            last_status_code=delivery.last_status_code,
+            last_error=delivery.last_error,
+            created_at=as_utc(delivery.created_at),  # type: ignore[arg-type]
+            delivered_at=as_utc(delivery.delivered_at),
+        )
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-Lakehold-Signature`` value of ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _check_url(url: Any) -> str:
+    if not isinstance(url, str) or not url.strip():
+        raise Invalid("a webhook needs a url", field="url")
+    url = url.strip()
+    if len(url) > MAX_URL:
+        raise Invalid(f"a webhook url is at most {MAX_URL} characters", field="url")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise Invalid("the webhook url is not a valid URL", field="url") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid("a webhook url is an http:// or https:// URL with a host", field="url")
+    if parts.username or parts.password:
+        raise Invalid("put credentials in the secret, not in the webhook url", field="url")
+    if any(c.isspace() for c in url):
+        raise Invalid("a webhook url has no spaces", field="url")
+    return url
+
+
+def _check_secret(secret: Any) -> str:
+    if not isinstance(secret, str) or not (MIN_SECRET <= len(secret) <= MAX_SECRET):
+        raise Invalid(
+            f"a webhook secret is {MIN_SECRET} to {MAX_SECRET} characters", field="secret"
+        )
+    return secret
+
+
+def _check_types(event_types: list[str] | None) -> list[str]:
+    if event_types is None:
+        return list(EVENT_TYPES)
+    if not isinstance(event_types, list) or not event_types:
+        raise Invalid("name at least one event type", field="event_types")
+    for name in event_types:
+        if name not in EVENT_TYPES:
+            raise Invalid(
+                f"unknown event type '{name}'; one of {', '.join(EVENT_TYPES)}",
+                field="event_types",
+            )
+    return list(dict.fromkeys(event_types))
+
+
+class WebhookService:
+    """Manage webhooks and their deliveries; :attr:`dispatcher` sends them."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        retry_base_seconds: float = 10.0,
+        max_attempts: int = 6,
+        timeout_seconds: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.dispatcher = Dispatcher(
+            store,
+            retry_base_seconds=retry_base_seconds,
+            max_attempts=max_attempts,
+            timeout_seconds=timeout_seconds,
+        )
+
+    # -- the dispatcher ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start delivering in a background thread (with the API server)."""
+        self.dispatcher.start()
+
+    def stop(self) -> None:
+        self.dispatcher.stop()
+
+    def deliver_due(self, now: datetime | None = None) -> int:
+        """Attempt every delivery due at ``now``, in this thread; the number attempted."""
+        return self.dispatcher.deliver_due(now)
+
+    # -- management ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _require_manager(session: Session, principal: Principal, project: Project | None) -> None:
+        if project is None:
+            policy.require_admin(principal, "manage global webhooks")
+        else:
+            policy.require_role(session, principal, project, "owner", "manage its webhooks")
+
+    def _find(self, session: Session, principal: Principal, webhook_id: str) -> Webhook:
+        hook = session.get(Webhook, webhook_id)
+        hidden = NotFound(f"webhook '{webhook_id}' not found")
+        if hook is None:
+            raise hidden
+        project = session.get(Project, hook.project_id) if hook.project_id else None
+        if project is None and not principal.is_admin:
+            raise hidden
+        if project is not None and policy.project_role(session, principal, project) is None:
+            raise hidden
+        self._require_manager(session, principal, project)
+        return hook
+
+    def create(
+        self,
+        principal: Principal,
+        url: str,
+        secret: str,
+        *,
+        project: str | None = None,
+        event_types: list[str] | None = None,
+        description: str | None = None,
+        active: bool = True,
+    ) -> WebhookView:
+        """A webhook of ``project`` (its owners) or a global one (administrators)."""
+        with (
+            audit.denials(self.store, principal, "webhook.create", project=project),
+            self.store.session() as session,
+        ):
+            scope = readable_project(session, principal, project) if project else None
+            self._require_manager(session, principal, scope)
+            hook = Webhook(
+                url=_check_url(url),
+                secret=_check_secret(secret),
+                event_types=_check_types(event_types),
+                project_id=scope.id if scope else None,
+                description=description,
+                active=bool(active),
+                created_by=principal.user_id,
+            )
+            session.add(hook)
+            session.flush()
+            audit.record(
+                session,
+                principal,
+                "webhook.create",
+                allowed=True,
+                project=project,
+                details={"webhook": hook.id, "event_types": hook.event_types},
+            )
+            return WebhookView.of(session, hook)
+
+    def list_webhooks(
+        self, principal: Principal, *, project: str | None = None
+    ) -> list[WebhookView]:
+        """Webhooks of ``project`` (its owners), or all the principal manages: those of the
+        projects it owns, and the global ones for administrators."""
+        with self.store.session() as session:
+            query = select(Webhook).order_by(Webhook.created_at, Webhook.id)
+            if project is not None:
+                scope = readable_project(session, principal, project)
+                self._require_manager(session, principal, scope)
+                query = query.where(Webhook.project_id == scope.id)
+            views = []
+            for hook in session.scalars(query):
+                owner = session.get(Project, hook.project_id) if hook.project_id else None
+                if (owner is None and principal.is_admin) or (
+                    owner is not None and policy.has_role(session, principal, owner, "owner")
+                ):
+                    views.append(WebhookView.of(session, hook))
+            return views
+
+    def get(self, principal: Principal, webhook_id: str) -> WebhookView:
+        with self.store.session() as session:
+            return WebhookView.of(session, self._find(session, principal, webhook_id))
+
+    def delete(self, principal: Principal, webhook_id: str) -> None:
+        """Delete a webhook and its deliveries."""
+        with (
+            audit.denials(self.store, principal, "webhook.delete", details={"webhook": webhook_id}),
+            self.store.session() as session,
+        ):
+            hook = self._find(session, principal, webhook_id)
+            view = WebhookView.of(session, hook)
+            session.delete(hook)
+            session.flush()
+            audit.record(
+                session,
+                principal,
+                "webhook.delete",
+                allowed=True,
+                project=view.project,
+                details={"webhook": webhook_id},
+            )
+
+    def deliveries(
+        self,
+        principal: Principal,
+        webhook_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[DeliveryView]:
+        """The webhook's deliveries, newest first."""
+        if status is not None and status not in (PENDING, DELIVERED, FAILED):
+            raise Invalid("status is pending, delivered or failed", field="status")
+        with self.store.session() as session:
+            self._find(session, principal, webhook_id)
+            query = (
+                select(WebhookDelivery, OutboxEvent.event_type)
+                .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+                .where(WebhookDelivery.webhook_id == webhook_id)
+                .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
+                .limit(max(1, min(limit, 1000)))
+            )
+            if status is not None:
+                query = query.where(WebhookDelivery.status == status)
+            return [DeliveryView.of(d, t) for d, t in session.execute(query)]
+
+    def redeliver(self, principal: Principal, webhook_id: str, delivery_id: str) -> DeliveryView:
+        """Start a failed delivery over: pending, due now, attempts from zero."""
+        with (
+            audit.denials(
+                self.store, principal, "webhook.redeliver", details={"delivery": delivery_id}
+            ),
+            self.store.session() as session,
+        ):
+            self._find(session, principal, webhook_id)
+            delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+            if delivery is None or delivery.webhook_id != webhook_id:
+                raise NotFound(f"delivery '{delivery_id}' not found")
+            if delivery.status != FAILED:
+                raise Conflict(f"delivery '{delivery_id}' is {delivery.status}; only failed ones")
+            delivery.status, delivery.attempts = PENDING, 0
+            delivery.next_attempt_at = utcnow()
+            session.flush()
+            event = session.get(OutboxEvent, delivery.event_id)
+            assert event is not None
+            audit.record(
+                session,
+                principal,
+                "webhook.redeliver",
+                allowed=True,
+                details={"webhook": webhook_id, "delivery": delivery_id},
+            )
+            view = DeliveryView.of(delivery, event.event_type)
+        committed.set()
+        return view
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    delivery_id: str
+    event_type: str
+    url: str
+    secret: str
+    body: bytes
+    attempt: int
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status_code: int | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class Dispatcher:
+    """Send due deliveries: in a background thread (:meth:`start`) or on call
+    (:meth:`deliver_due`)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        retry_base_seconds: float = 10.0,
+        max_attempts: int = 6,
+        timeout_seconds: float = 5.0,
+        poll_seconds: float = 2.0,
+        batch: int = 50,
+        workers: int = 8,
+    ) -> None:
+        self.store = store
+        self.retry_base_seconds = retry_base_seconds
+        self.max_attempts = max(1, max_attempts)
+        self.timeout_seconds = timeout_seconds
+        self.poll_seconds = poll_seconds
+        self.batch = batch
+        self.workers = workers
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def backoff(self, attempt: int) -> timedelta:
+        """The wait after failed attempt number ``attempt`` (1-based)."""
+        return timedelta(seconds=self.retry_base_seconds * 2 ** (attempt - 1))
+
+    # -- background ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._loop, name="lakehold-webhooks", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        committed.set()
+        thread.join(timeout if timeout is not None else self.timeout_seconds + 5)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.deliver_due() and not self._stop.is_set():
+                    pass
+            except Exception:  # the dispatcher outlives a bad moment of the store
+                log.exception("webhook dispatch failed; retrying")
+            committed.wait(self.poll_seconds)
+            committed.clear()
+
+    # -- one pass ------------------------------------------------------------------------------
+
+    def deliver_due(self, now: datetime | None = None) -> int:
+        """Attempt the deliveries due at ``now`` (default: the current time); the number sent."""
+        now = now or utcnow()
+        claimed = self._claim(now)
+        if not claimed:
+            return 0
+        with (
+            httpx.Client(timeout=self.timeout_seconds, follow_redirects=False) as client,
+            ThreadPoolExecutor(max_workers=min(self.workers, len(claimed))) as pool,
+        ):
+            outcomes = list(pool.map(lambda c: self._send(client, c), claimed))
+        self._record(now, list(zip(claimed, outcomes, strict=True)))
+        return len(claimed)
+
+    def _claim(self, now: datetime) -> list[_Claimed]:
+        """Due deliveries, leased so that another dispatcher skips them while they are sent."""
+        lease = now + timedelta(seconds=self.timeout_seconds * 2 + 30)
+        with self.store.session() as session:
+            rows = session.execute(
+                select(WebhookDelivery, Webhook, OutboxEvent)
+                .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+                .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+                .where(
+                    WebhookDelivery.status == PENDING,
+                    WebhookDelivery.next_attempt_at <= now,
+                )
+                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                .limit(self.batch)
+                .with_for_update(of=WebhookDelivery, skip_locked=True)
+            ).all()
+            claimed = []
+            for delivery, hook, event in rows:
+                delivery.next_attempt_at = lease
+                envelope = {
+                    "id": event.id,
+                    "type": event.event_type,
+                    "created_at": as_utc(event.created_at).isoformat(),  # type: ignore[union-attr]
+                    "delivery": delivery.id,
+                    "data": event.payload,
+                }
+                claimed.append(
+                    _Claimed(
+                        delivery_id=delivery.id,
+                        event_type=event.event_type,
+                        url=hook.url,
+                        secret=hook.secret,
+                        body=json.dumps(envelope, sort_keys=True, default=str).encode(),
+                        attempt=delivery.attempts + 1,
+                    )
+                )
+            return claimed
+
+    def _send(self, client: httpx.Client, claimed: _Claimed) -> _Outcome:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"Lakehold-Webhooks/{__version__}",
+            "X-Lakehold-Event": claimed.event_type,
+            "X-Lakehold-Delivery": claimed.delivery_id,
+            "X-Lakehold-Signature": sign(claimed.secret, claimed.body),
+        }
+        try:
+            response = client.post(claimed.url, content=claimed.body, headers=headers)
+        except httpx.TimeoutException:
+            return _Outcome(None, f"timed out after {self.timeout_seconds:g} s")
+        except httpx.HTTPError as error:
+            return _Outcome(None, f"{type(error).__name__}: could not reach the endpoint")
+        if 200 <= response.status_code < 300:
+            return _Outcome(response.status_code, None)
+        return _Outcome(response.status_code, f"HTTP {response.status_code}")
+
+    def _record(self, now: datetime, results: list[tuple[_Claimed, _Outcome]]) -> None:
+        with self.store.session() as session:
+            for claimed, outcome in results:
+                delivery = session.get(WebhookDelivery, claimed.delivery_id)
+                if delivery is None:  # the webhook was deleted meanwhile
+                    continue
+                delivery.attempts = claimed.attempt
+                delivery.last_status_code = outcome.status_code
+                delivery.last_error = outcome.error
+                if outcome.ok:
+                    delivery.status, delivery.delivered_at = DELIVERED, now
+                    delivery.next_attempt_at = None
+                elif claimed.attempt >= self.max_attempts:
+                    delivery.status, delivery.next_attempt_at = FAILED, None
+                    log.warning(
+                        "webhook delivery %s failed for good after %d attempts: %s",
+                        claimed.delivery_id,
+                        claimed.attempt,
+                        outcome.error,
+                    )
+                else:
+                    delivery.next_attempt_at = now + self.backoff(claimed.attempt)
+                    log.info(
+                        "webhook delivery %s attempt %d failed (%s); retrying at %s",
+                        claimed.delivery_id,
+                        claimed.attempt,
+                        outcome.error,
+                        delivery.next_attempt_at.isoformat(),
+                    )

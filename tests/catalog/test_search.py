@@ -1,0 +1,384 @@
+"""Search: ranking, facets, paging, visibility, form fields, query syntax, HTTP and CLI.
+
+Every test runs on SQLite (FTS5) and on PostgreSQL (tsvector), through the real services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import typer
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import func, inspect, select
+from typer.testing import CliRunner
+
+from lakehold.api.app import create_app
+from lakehold.api.routers import search as search_router
+from lakehold.catalog.search import index_listing, reindex_all
+from lakehold.catalog.search.service import SearchService
+from lakehold.catalog.tables import DataSource
+from lakehold.cli.search import search as search_command
+from lakehold.errors import Invalid
+from lakehold.runtime import Runtime
+from lakehold.security.principal import Principal
+from lakehold.store.db import MIGRATIONS
+from lakehold.store.models import Listing
+from lakehold.store.search import SearchDocument, SearchFacet
+from tests.conftest import SCENARIOS
+from tests.sharing import add_member, new_user
+
+
+@dataclass
+class Catalog:
+    runtime: Runtime
+    search: SearchService
+    admin: Principal
+    owner: Principal
+    analyst: Principal
+    outsider: Principal
+    analyst_token: str
+
+    def find(self, who: Principal, q: str = "", **options):
+        return self.search.search(who, q, **options)
+
+
+def _table(rt: Runtime, who: Principal, project: str, name: str, csv: str, **options) -> None:
+    rt.table_service.create_table(
+        who, project, name, DataSource(SCENARIOS / f"retail_{csv}.csv"), **options
+    )
+
+
+@pytest.fixture
+def catalog(runtime: Runtime, admin: Principal) -> Catalog:
+    """retail (owner): customer, inventory published, store_sales unpublished; finance (owner):
+    ledger published; campaigns (admin, unit Retail/Marketing): leads published."""
+    owner, _ = new_user(runtime, admin, "owner")
+    analyst, analyst_token = new_user(runtime, admin, "analyst")
+    outsider, _ = new_user(runtime, admin, "outsider")
+    rt = runtime
+    rt.catalog.create_domain(admin, "Retail")
+    rt.catalog.create_domain(admin, "Finance")
+    rt.organisation.create_unit(admin, "Retail", "Marketing")
+    rt.catalog.create_project(owner, "retail", "Retail")
+    rt.catalog.create_project(owner, "finance", "Finance")
+    rt.catalog.create_project(analyst, "analysts", "Retail")
+    rt.catalog.create_project(admin, "campaigns", "Retail", domain_unit="Retail/Marketing")
+    _table(rt, owner, "retail", "customer", "customer", tags=["pii", "gold"])
+    _table(
+        rt,
+        owner,
+        "retail",
+        "inventory",
+        "inventory",
+        description="Stock on hand per product, not a customer table",
+        tags=["gold"],
+    )
+    _table(
+        rt,
+        owner,
+        "retail",
+        "store_sales",
+        "store_sales",
+        description="Secret zeppelin sales of every customer",
+    )
+    _table(rt, owner, "finance", "ledger", "store_sales", tags=["pii"])
+    _table(rt, admin, "campaigns", "leads", "customer", description="Marketing leads")
+    for project, table in (
+        ("retail", "customer"),
+        ("retail", "inventory"),
+        ("finance", "ledger"),
+        ("campaigns", "leads"),
+    ):
+        rt.listings.publish(admin, project, table)
+    return Catalog(rt, SearchService(rt.store), admin, owner, analyst, outsider, analyst_token)
+
+
+def names(results) -> list[str]:
+    return [hit.qualified_name for hit in results.items]
+
+
+def counts(results, facet: str) -> dict[str, int]:
+    return {c.value: c.count for c in results.facets[facet]}
+
+
+def test_a_name_match_ranks_above_a_description_match(catalog: Catalog) -> None:
+    found = catalog.find(catalog.analyst, "customer", scope="listings")
+    assert names(found)[:2] == ["retail.customer", "retail.inventory"]
+    assert found.total == 2
+    assert found.items[0].score > found.items[1].score > 0
+    assert found.items[0].listing_id and found.items[0].asset_id is None
+    # column names are searchable, and a prefix finds words starting with it
+    assert names(catalog.find(catalog.analyst, "sale_amount", scope="listings")) == [
+        "finance.ledger"
+    ]
+    prefixed = catalog.find(catalog.analyst, "inven*", scope="listings")
+    assert names(prefixed) == ["retail.inventory"]
+    phrase = catalog.find(catalog.analyst, '"per product"', scope="listings")
+    assert names(phrase) == ["retail.inventory"]
+    assert catalog.find(catalog.analyst, '"product per"', scope="listings").total == 0
+    assert found.items[1].snippet and "[" in found.items[1].snippet
+
+
+def test_facets_count_the_visible_matches_and_filters_narrow(catalog: Catalog) -> None:
+    browse = catalog.find(catalog.analyst, scope="listings")
+    assert browse.total == 4
+    assert counts(browse, "project") == {"retail": 2, "finance": 1, "campaigns": 1}
+    assert counts(browse, "domain_unit") == {"Retail": 2, "Finance": 1, "Retail/Marketing": 1}
+    assert counts(browse, "tag") == {"pii": 2, "gold": 2}
+    assert counts(browse, "asset_type") == {"lakehouse_table": 4}
+    assert names(browse)[0] == "campaigns.leads"  # browsing lists the newest first
+
+    pii = catalog.find(catalog.analyst, scope="listings", tag="pii")
+    assert sorted(names(pii)) == ["finance.ledger", "retail.customer"]
+    assert counts(pii, "project") == {"retail": 1, "finance": 1}
+    both = catalog.find(catalog.analyst, scope="listings", tag=["pii", "gold"])
+    assert names(both) == ["retail.customer"]
+    retail = catalog.find(catalog.analyst, scope="listings", domain_unit="Retail")
+    assert sorted(names(retail)) == ["campaigns.leads", "retail.customer", "retail.inventory"]
+    marketing = catalog.find(catalog.analyst, scope="listings", domain_unit="Retail/Marketing")
+    assert names(marketing) == ["campaigns.leads"]
+    assert names(catalog.find(catalog.analyst, scope="listings", project="finance")) == [
+        "finance.ledger"
+    ]
+    assert catalog.find(catalog.analyst, scope="listings", asset_type="view").total == 0
+    empty = catalog.find(catalog.analyst, "nothing-like-this", scope="listings")
+    assert empty.total == 0 and empty.items == [] and empty.facets["tag"] == []
+
+
+def test_paging_walks_every_match_once(catalog: Catalog) -> None:
+    seen = []
+    for offset in range(0, 5, 2):
+        page = catalog.find(catalog.admin, scope="listings", limit=2, offset=offset)
+        assert page.total == 4 and page.limit == 2 and page.offset == offset
+        seen.extend(names(page))
+    assert sorted(seen) == [
+        "campaigns.leads",
+        "finance.ledger",
+        "retail.customer",
+        "retail.inventory",
+    ]
+    for bad in ({"limit": 0}, {"limit": 101}, {"offset": -1}, {"scope": "everything"}):
+        with pytest.raises(Invalid):
+            catalog.find(catalog.admin, **bad)
+
+
+def test_users_find_listings_and_only_their_own_inventory(catalog: Catalog) -> None:
+    rt = catalog.runtime
+    # store_sales is unpublished: only members of retail find it, and counts do not leak it
+    hidden = catalog.find(catalog.outsider, "zeppelin")
+    assert hidden.total == 0 and hidden.facets["project"] == []
+    outsider = catalog.find(catalog.outsider)
+    assert {hit.kind for hit in outsider.items} == {"listing"}
+    assert counts(outsider, "project") == {"retail": 2, "finance": 1, "campaigns": 1}
+    assert catalog.find(catalog.outsider, scope="inventory").total == 0
+
+    mine = catalog.find(catalog.owner, scope="inventory")
+    assert sorted(names(mine)) == [
+        "finance.ledger",
+        "retail.customer",
+        "retail.inventory",
+        "retail.store_sales",
+    ]
+    assert all(hit.asset_id and hit.listing_id is None for hit in mine.items)
+    assert names(catalog.find(catalog.owner, "zeppelin")) == ["retail.store_sales"]
+    add_member(rt, "retail", catalog.analyst, "viewer")  # any role sees the inventory
+    assert names(catalog.find(catalog.analyst, "zeppelin")) == ["retail.store_sales"]
+    assert catalog.find(catalog.admin, "zeppelin").total == 1
+
+    # describing an asset reindexes its inventory entry at once; its listing keeps the snapshot
+    rt.catalog.update_asset(catalog.owner, "retail", "customer", description="Loyal walrus")
+    walrus = catalog.find(catalog.owner, "walrus")
+    assert [(h.kind, h.qualified_name) for h in walrus.items] == [("asset", "retail.customer")]
+    assert catalog.find(catalog.outsider, "walrus").total == 0
+    # re-publishing replaces the listing; withdrawing removes it
+    first = catalog.find(catalog.outsider, "customer", project="retail").items[0].listing_id
+    again = rt.listings.publish(catalog.owner, "retail", "customer")
+    walrus = catalog.find(catalog.outsider, "walrus")
+    assert [h.listing_id for h in walrus.items] == [again.id] and again.id != first
+    assert catalog.find(catalog.outsider, project="retail", scope="listings").total == 2
+    rt.listings.unpublish(catalog.owner, "retail", "customer")
+    assert catalog.find(catalog.outsider, "walrus").total == 0
+    assert catalog.find(catalog.owner, "walrus").total == 1  # still in the inventory
+    # writing new data reindexes the asset (new columns become searchable); dropping removes it
+    rt.table_service.write(
+        catalog.owner,
+        "retail",
+        "inventory",
+        DataSource(SCENARIOS / "retail_store_sales.csv"),
+        mode="overwrite",
+    )
+    assert "retail.inventory" in names(catalog.find(catalog.owner, "sale_amount"))
+    rt.table_service.drop_table(catalog.owner, "retail", "inventory")
+    assert catalog.find(catalog.outsider, "inventory").total == 0
+    assert catalog.find(catalog.owner, "inventory").total == 0
+
+
+def test_a_group_membership_opens_the_inventory(catalog: Catalog) -> None:
+    org = catalog.runtime.organisation
+    assert catalog.find(catalog.outsider, "zeppelin").total == 0
+    org.create_group(catalog.admin, "sellers")
+    org.add_group_member(catalog.admin, "sellers", "outsider")
+    org.add_member(catalog.owner, "retail", "viewer", group="sellers")
+    assert names(catalog.find(catalog.outsider, "zeppelin")) == ["retail.store_sales"]
+    inventory = catalog.find(catalog.outsider, scope="inventory")
+    assert counts(inventory, "project") == {"retail": 3}
+
+
+def test_searchable_form_fields_and_glossary_terms_are_indexed(catalog: Catalog) -> None:
+    rt = catalog.runtime
+    with rt.store.session() as session:
+        listing = session.scalars(
+            select(Listing).where(Listing.status == "active", Listing.name == "ledger")
+        ).one()
+        snapshot = dict(listing.metadata_snapshot)
+        snapshot["glossary_terms"] = ["Revenue"]
+        snapshot["columns"] = [
+            {**snapshot["columns"][0], "tags": ["key"], "glossary_terms": [{"name": "Sale"}]},
+            *snapshot["columns"][1:],
+        ]
+        snapshot["forms"] = [
+            {
+                "name": "stewardship",
+                "version": 1,
+                "values": {"steward": "Quokka team", "internal": "platypus", "ids": [7, 8]},
+                "searchable": ["steward", "ids", "missing"],
+            },
+            {"name": "broken", "values": None},
+            "not a form",
+        ]
+        listing.metadata_snapshot = snapshot
+        session.flush()
+        index_listing(session, listing)
+    assert names(catalog.find(catalog.outsider, "quokka")) == ["finance.ledger"]
+    assert catalog.find(catalog.outsider, "platypus").total == 0  # not a searchable field
+    revenue = catalog.find(catalog.outsider, "revenue")
+    assert names(revenue) == ["finance.ledger"]
+    assert revenue.items[0].glossary_terms == ["Revenue", "Sale"]
+    assert counts(revenue, "glossary_term") == {"Revenue": 1, "Sale": 1}
+    assert counts(revenue, "tag") == {"key": 1, "pii": 1}
+    by_term = catalog.find(catalog.outsider, glossary_term="Sale")
+    assert names(by_term) == ["finance.ledger"]
+
+
+@pytest.mark.parametrize(
+    "q", ['"unbalanced', "*", "cust**", "a*b", "!!! ???", "x" * 501, " ".join(["w"] * 33)]
+)
+def test_malformed_query_text_is_invalid_naming_q(catalog: Catalog, q: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        catalog.find(catalog.analyst, q)
+    assert caught.value.details["field"] == "q"
+
+
+def test_query_operators_are_plain_words(catalog: Catalog) -> None:
+    for q in ("customer AND OR NOT", "NEAR(customer", "customer: ^col -x (", "'; drop table"):
+        catalog.find(catalog.analyst, q)  # no error: punctuation and operators are words
+    assert names(catalog.find(catalog.analyst, "CUSTOMER!", scope="listings"))[0] == (
+        "retail.customer"
+    )
+
+
+def test_reindex_rebuilds_the_index(catalog: Catalog) -> None:
+    rt = catalog.runtime
+    before = catalog.find(catalog.admin)
+    with rt.store.session() as session:
+        session.execute(SearchDocument.__table__.delete())
+    assert catalog.find(catalog.admin).total == 0
+    with pytest.raises(Exception, match="administrators"):
+        catalog.search.reindex(catalog.owner)
+    assert catalog.search.reindex(catalog.admin) == before.total
+    after = catalog.find(catalog.admin)
+    assert sorted(names(after)) == sorted(names(before))
+    assert names(catalog.find(catalog.admin, "zeppelin")) == ["retail.store_sales"]
+    with rt.store.session() as session:
+        assert reindex_all(session) == before.total
+        assert session.scalar(select(func.count()).select_from(SearchFacet)) > 0
+
+
+def _app(runtime: Runtime):
+    app = create_app(runtime)
+    if not any(getattr(r, "path", "") == "/api/v1/search" for r in app.routes):
+        app.include_router(search_router.router)  # until the lead registers the router
+    return app
+
+
+def test_http_search(catalog: Catalog) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(_app(catalog.runtime)) as http:
+        http.headers["Authorization"] = f"Bearer {catalog.analyst_token}"
+        response = http.get(
+            "/api/v1/search", params={"q": "customer", "scope": "listings", "limit": 1}
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["total"] == 2 and len(body["items"]) == 1
+        assert body["items"][0]["qualified_name"] == "retail.customer"
+        assert body["items"][0]["kind"] == "listing"
+        assert {f: len(v) > 0 for f, v in body["facets"].items()} == {
+            "domain_unit": True,
+            "project": True,
+            "asset_type": True,
+            "tag": True,
+            "glossary_term": False,
+        }
+        filtered = http.get("/api/v1/search", params=[("tag", "pii"), ("tag", "gold")]).json()
+        assert [i["qualified_name"] for i in filtered["items"]] == ["retail.customer"]
+        bad = http.get("/api/v1/search", params={"q": '"oops'})
+        assert bad.status_code == 400 and bad.json()["field"] == "q"
+        assert http.get("/api/v1/search", params={"scope": "x"}).status_code == 400
+        assert http.get("/api/v1/search", params={"limit": 0}).status_code == 400
+        assert http.post("/api/v1/search/reindex").status_code == 403
+        assert "/api/v1/search" in http.get("/openapi.json").json()["paths"]
+        http.headers.pop("Authorization")
+        assert http.get("/api/v1/search").status_code == 401
+
+
+def test_cli_search(tmp_path, database_url) -> None:
+    from lakehold.cli.main import app as main
+
+    cli = typer.Typer()
+    cli.command()(search_command)
+    cli.callback()(lambda: None)  # a group, as in the lead's app: ``search`` is a sub-command
+    runner = CliRunner()
+    env = {
+        "LAKEHOLD_HOME": str(tmp_path / "home"),
+        "LAKEHOLD_DATABASE_URL": database_url,
+        "LAKEHOLD_TOKEN": "",
+    }
+
+    def run(app, *args: str, code: int = 0) -> str:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    run(main, "domain", "create", "Retail")
+    run(main, "project", "create", "retail", "--domain", "Retail")
+    csv = str(SCENARIOS / "retail_customer.csv")
+    run(main, "table", "create", "retail.customer", csv)
+    run(main, "publish", "retail.customer")
+    out = run(cli, "search", "customer", "--project", "retail")
+    assert "2 found" in out and "project: retail (2)" in out
+    out = run(cli, "search", "customer", "--scope", "listings", "--json")
+    assert '"total": 1' in out and '"qualified_name": "retail.customer"' in out
+    assert "invalid" not in run(cli, "search", "--reindex")
+    err = run(cli, "search", '"oops', code=2)
+    assert "quote" in err
+    assert "Example:" in run(cli, "search", "--help")
+
+
+def test_the_migration_downgrades_and_upgrades(runtime: Runtime) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = runtime.store.engine
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003_search@-1")
+    tables = set(inspect(engine).get_table_names())
+    assert "search_documents" not in tables and "search_facets" not in tables
+    assert not any(t.startswith("search_documents_fts") for t in tables)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "heads")
+    assert {"search_documents", "search_facets"} <= set(inspect(engine).get_table_names())
