@@ -7,6 +7,7 @@ from functools import cached_property
 from lakehold.catalog.forms import FormService
 from lakehold.catalog.glossaries import GlossaryService
 from lakehold.catalog.organisation import OrganisationService
+from lakehold.catalog.search.service import SearchService
 from lakehold.catalog.service import CatalogService
 from lakehold.catalog.tables import TableService
 from lakehold.config import Settings
@@ -88,6 +89,10 @@ class Runtime:
             max_attempts=self.settings.webhook_max_attempts,
             timeout_seconds=self.settings.webhook_timeout_seconds,
         )
+
+    @cached_property
+    def search(self) -> SearchService:
+        return SearchService(self.store)
 
     @cached_property
     def glossaries(self) -> GlossaryService:

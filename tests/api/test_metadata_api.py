@@ -3,9 +3,9 @@ rules; errors are 4xx naming the field; every endpoint is in the OpenAPI documen
 
 from __future__ import annotations
 
-from tests.metadata_api import metadata_app, metadata_client
+from lakehold.api.app import create_app
 from tests.scenarios.helpers import create_table, ok
-from tests.sharing import add_member, new_user
+from tests.sharing import add_member, client_for, new_user
 
 PATHS = (
     "/api/v1/glossaries",
@@ -27,11 +27,11 @@ PATHS = (
 
 
 def test_metadata_endpoints(runtime, admin, admin_token) -> None:
-    paths = metadata_app(runtime).openapi()["paths"]
+    paths = create_app(runtime).openapi()["paths"]
     assert [p for p in PATHS if p not in paths] == []
 
     bob, bob_token = new_user(runtime, admin, "bob")
-    with metadata_client(runtime, admin_token) as root, metadata_client(runtime, bob_token) as b:
+    with client_for(runtime, admin_token) as root, client_for(runtime, bob_token) as b:
         ok(root.post("/api/v1/domains", json={"name": "Sales"}), 201)
         unit = ok(root.post("/api/v1/domain-units", json={"domain": "Sales", "name": "Mkt"}), 201)
         body = {"name": "campaigns", "domain": "Sales", "domain_unit": "Mkt"}

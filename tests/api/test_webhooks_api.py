@@ -5,19 +5,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from lakehold.api.app import create_app
-from lakehold.api.routers import webhooks as webhooks_router
 from lakehold.store.models import utcnow
 from tests.scenarios.helpers import create_table, ok
-from tests.sharing import add_member, new_user
+from tests.sharing import add_member, client_for, new_user
 from tests.webhook_receiver import receiver
 
 SECRET = "api-secret-0123456789"
@@ -27,21 +22,6 @@ PATHS = (
     "/api/v1/webhooks/{webhook_id}/deliveries",
     "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
 )
-
-
-def app_for(runtime) -> FastAPI:
-    app = create_app(runtime)
-    if "/api/v1/webhooks" not in app.openapi()["paths"]:
-        app.include_router(webhooks_router.router)
-        app.openapi_schema = None
-    return app
-
-
-@contextmanager
-def client_for(runtime, token: str) -> Iterator[TestClient]:
-    with TestClient(app_for(runtime)) as http:
-        http.headers["Authorization"] = f"Bearer {token}"
-        yield http
 
 
 @pytest.fixture
@@ -63,7 +43,7 @@ def sides(runtime, admin, admin_token):
 
 
 def test_openapi_lists_the_webhook_endpoints(runtime) -> None:
-    paths = app_for(runtime).openapi()["paths"]
+    paths = create_app(runtime).openapi()["paths"]
     for path in PATHS:
         assert path in paths, path
 

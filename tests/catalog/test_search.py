@@ -15,7 +15,6 @@ from sqlalchemy import func, inspect, select
 from typer.testing import CliRunner
 
 from lakehold.api.app import create_app
-from lakehold.api.routers import search as search_router
 from lakehold.catalog.search import index_listing, reindex_all
 from lakehold.catalog.search.service import SearchService
 from lakehold.catalog.tables import DataSource
@@ -296,17 +295,10 @@ def test_reindex_rebuilds_the_index(catalog: Catalog) -> None:
         assert session.scalar(select(func.count()).select_from(SearchFacet)) > 0
 
 
-def _app(runtime: Runtime):
-    app = create_app(runtime)
-    if not any(getattr(r, "path", "") == "/api/v1/search" for r in app.routes):
-        app.include_router(search_router.router)  # until the lead registers the router
-    return app
-
-
 def test_http_search(catalog: Catalog) -> None:
     from fastapi.testclient import TestClient
 
-    with TestClient(_app(catalog.runtime)) as http:
+    with TestClient(create_app(catalog.runtime)) as http:
         http.headers["Authorization"] = f"Bearer {catalog.analyst_token}"
         response = http.get(
             "/api/v1/search", params={"q": "customer", "scope": "listings", "limit": 1}

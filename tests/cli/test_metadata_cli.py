@@ -5,24 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from lakehold.cli import metadata
-from lakehold.cli.main import app as main_app
+from lakehold.cli.main import app
 from tests.conftest import SCENARIOS
-
-# The metadata commands, as ``lakehold.cli.main`` registers them.
-app = typer.Typer()
-for typer_app, name in (
-    (metadata.glossaries, "glossary"),
-    (metadata.terms, "term"),
-    (metadata.tags, "tag"),
-    (metadata.forms, "form"),
-    (metadata.rules, "rule"),
-    (metadata.policies, "policy"),
-):
-    app.add_typer(typer_app, name=name)
 
 
 @pytest.fixture
@@ -36,12 +22,7 @@ def cli(tmp_path, database_url):
     }
 
     def invoke(*args: str, code: int = 0) -> str:
-        target = (
-            main_app
-            if args[0] in ("domain", "project", "table", "unit", "publish", "subscription")
-            else app
-        )
-        result = runner.invoke(target, list(args), env=env)
+        result = runner.invoke(app, list(args), env=env)
         assert result.exit_code == code, result.output
         return result.output
 

@@ -1,7 +1,4 @@
-"""``lakehold webhook``: create, list, deliveries, delete, with --help examples.
-
-``cli/main.py`` registers the ``webhook`` group; until it does, these tests add it.
-"""
+"""``lakehold webhook``: create, list, deliveries, delete, with --help examples."""
 
 from __future__ import annotations
 
@@ -9,21 +6,11 @@ import json
 import re
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from lakehold.cli.main import app
-from lakehold.cli.webhooks import webhooks
 
 SECRET = "cli-secret-0123456789"
-
-
-def _target(args: list[str]) -> tuple[typer.Typer, list[str]]:
-    """The main app, or the webhook group itself while the main app lacks it."""
-    registered = {group.name for group in app.registered_groups}
-    if args[:1] == ["webhook"] and "webhook" not in registered:
-        return webhooks, args[1:]
-    return app, args
 
 
 @pytest.fixture
@@ -38,7 +25,7 @@ def cli(tmp_path, database_url):
     }
 
     def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(*_target(list(args)), env=env)
+        result = runner.invoke(app, list(args), env=env)
         assert result.exit_code == code, result.output
         return result.output
 
@@ -73,5 +60,5 @@ def test_webhook_commands(cli) -> None:
 
 @pytest.mark.parametrize("command", ["create", "list", "delete", "deliveries", "redeliver"])
 def test_help_has_an_example(command) -> None:
-    result = CliRunner().invoke(*_target(["webhook", command, "--help"]))
+    result = CliRunner().invoke(app, ["webhook", command, "--help"])
     assert result.exit_code == 0 and "Example:" in result.output

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.metadata_api import metadata_client
 from tests.scenarios.helpers import ok
-from tests.sharing import new_user
+from tests.sharing import client_for, new_user
 
 CAMPAIGNS = (
     b"campaign_id,name,channel,budget\n1,Spring launch,email,12000\n2,Summer sale,social,8000\n"
@@ -53,10 +52,10 @@ def people(runtime, admin, admin_token):
     _, analyst_token = new_user(runtime, admin, "analyst")
     _, finance_token = new_user(runtime, admin, "controller")
     with (
-        metadata_client(runtime, admin_token) as root,
-        metadata_client(runtime, marketer_token) as marketer,
-        metadata_client(runtime, analyst_token) as analyst,
-        metadata_client(runtime, finance_token) as controller,
+        client_for(runtime, admin_token) as root,
+        client_for(runtime, marketer_token) as marketer,
+        client_for(runtime, analyst_token) as analyst,
+        client_for(runtime, finance_token) as controller,
     ):
         ok(root.post("/api/v1/domains", json={"name": "Corp"}), 201)
         for unit, owner in (("Marketing", "marketer"), ("Finance", "controller")):

@@ -8,16 +8,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
-from lakehold.catalog.search.service import SearchResults, SearchService
-from lakehold.runtime import Runtime
+from lakehold.catalog.search.service import SearchResults
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
 
 Values = Annotated[list[str] | None, Query()]
-
-
-def _service(runtime: Runtime) -> SearchService:
-    return getattr(runtime, "search", None) or SearchService(runtime.store)
 
 
 class ReindexOut(BaseModel):
@@ -51,7 +46,7 @@ def search(
     Facet counts (domain unit, project, asset type, tag, glossary term) cover every visible
     match, not only this page. A blank ``q`` browses, newest first.
     """
-    return _service(runtime).search(
+    return runtime.search.search(
         principal,
         q,
         project=project,
@@ -68,4 +63,4 @@ def search(
 @router.post("/reindex", response_model=ReindexOut)
 def reindex(runtime: RuntimeDep, principal: PrincipalDep):
     """Rebuild the search index from listings and assets (administrators)."""
-    return ReindexOut(documents=_service(runtime).reindex(principal))
+    return ReindexOut(documents=runtime.search.reindex(principal))
