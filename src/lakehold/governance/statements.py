@@ -12,6 +12,7 @@ contributor or owner; the new table records its source assets (audit and commit 
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -117,6 +118,13 @@ SOURCES_KEY = "lakehold.sources"
 """Commit metadata of a table created by CREATE TABLE ... AS SELECT: its source assets."""
 
 
+@functools.lru_cache(maxsize=1024)
+def filter_columns(row_filter: str) -> frozenset[str]:
+    """The lower-cased columns a (validated, immutable) row filter expression references."""
+    parsed = sqlglot.parse_one(row_filter, read="duckdb")
+    return frozenset(c.name.lower() for c in parsed.find_all(exp.Column))
+
+
 def fit_to_schema(access: Access, schema: pa.Schema) -> tuple[list[str] | None, str | None]:
     """The grant's columns and row filter for one version of the table (time travel).
 
@@ -129,16 +137,11 @@ def fit_to_schema(access: Access, schema: pa.Schema) -> tuple[list[str] | None, 
         columns = [c for c in columns if c.lower() in names]
         if not columns:
             raise Invalid("no granted column exists in this version of the table", field="sql")
-    if access.row_filter is not None:
-        referenced = {
-            c.name.lower()
-            for c in sqlglot.parse_one(access.row_filter, read="duckdb").find_all(exp.Column)
-        }
-        if not referenced <= names:
-            raise Invalid(
-                "the row filter of your grant does not apply to this version of the table",
-                field="sql",
-            )
+    if access.row_filter is not None and not filter_columns(access.row_filter) <= names:
+        raise Invalid(
+            "the row filter of your grant does not apply to this version of the table",
+            field="sql",
+        )
     return columns, access.row_filter
 
 
