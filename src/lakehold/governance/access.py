@@ -13,6 +13,7 @@ reason is kept on the error (``audit_reason``) for the audit log only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -48,46 +49,84 @@ class Access:
         return self.columns is not None or self.row_filter is not None
 
 
-def active_grant(session: Session, asset_id: str, project_id: str) -> Grant | None:
-    """The active grant of ``asset_id`` to project ``project_id``, if any."""
-    return session.scalar(
-        select(Grant)
-        .where(
-            Grant.asset_id == asset_id,
-            Grant.project_id == project_id,
-            Grant.revoked_at.is_(None),
-        )
-        .order_by(Grant.created_at.desc())
-    )
-
-
-def table_access(
+def resolve_access(
     session: Session,
     principal: Principal,
+    names: Sequence[tuple[str, str]],
+    acting: Project | None,
+) -> list[Access]:
+    """Decide what ``principal``, acting in ``acting`` (a project it is a member of, or None),
+    may read of each ``(project, table)``, in order; :class:`Hidden` at the first it may not.
+
+    Everything the decisions need is read up front in a few queries, whatever the number of
+    references: projects, assets, one role per project, the acting project's grants, filters.
+    """
+    project_names = {project for project, _ in names}
+    projects = {
+        p.name: p for p in session.scalars(select(Project).where(Project.name.in_(project_names)))
+    }
+    assets: dict[tuple[str, str], Asset] = {}
+    if projects:
+        query = select(Asset).where(
+            Asset.project_id.in_([p.id for p in projects.values()]),
+            Asset.name.in_({table for _, table in names}),
+        )
+        assets = {(a.project_id, a.name): a for a in session.scalars(query)}
+    members = {
+        p.id for p in projects.values() if policy.project_role(session, principal, p) is not None
+    }
+    granted = [a.id for a in assets.values() if a.project_id not in members]
+    grants: dict[str, Grant] = {}
+    if acting is not None and granted:
+        query = (
+            select(Grant)
+            .where(
+                Grant.project_id == acting.id,
+                Grant.asset_id.in_(granted),
+                Grant.revoked_at.is_(None),
+            )
+            .order_by(Grant.created_at.desc())
+        )
+        for grant in session.scalars(query):
+            grants.setdefault(grant.asset_id, grant)  # the newest active grant
+    filter_ids = {
+        i for g in grants.values() for i in (g.row_filter_id, g.column_filter_id) if i is not None
+    }
+    filters: dict[str, AssetFilter] = {}
+    if filter_ids:
+        query = select(AssetFilter).where(AssetFilter.id.in_(filter_ids))
+        filters = {f.id: f for f in session.scalars(query)}
+    return [
+        _decide(project, table, projects, assets, members, grants, filters, acting)
+        for project, table in names
+    ]
+
+
+def _decide(
     project: str,
     table: str,
+    projects: dict[str, Project],
+    assets: dict[tuple[str, str], Asset],
+    members: set[str],
+    grants: dict[str, Grant],
+    filters: dict[str, AssetFilter],
     acting: Project | None,
 ) -> Access:
-    """Decide what ``principal``, acting in ``acting`` (a project it is a member of, or None),
-    may read of ``project.table``; :class:`Hidden` when nothing."""
-    found = session.scalar(select(Project).where(Project.name == project))
+    found = projects.get(project)
     if found is None:
         raise Hidden(project, table, "no such project")
-    asset = session.scalar(select(Asset).where(Asset.project_id == found.id, Asset.name == table))
+    asset = assets.get((found.id, table))
     if asset is None:
         raise Hidden(project, table, "no such table")
-    if policy.project_role(session, principal, found) is not None:
+    if found.id in members:
         return Access(asset)
     if acting is None:
         raise Hidden(project, table, "not a member of the table's project; no acting project")
-    grant = active_grant(session, asset.id, acting.id)
+    grant = grants.get(asset.id)
     if grant is None:
         raise Hidden(project, table, f"no active grant to project '{acting.name}'")
-    row_filter = column_filter = None
-    if grant.row_filter_id:
-        row_filter = session.get(AssetFilter, grant.row_filter_id)
-    if grant.column_filter_id:
-        column_filter = session.get(AssetFilter, grant.column_filter_id)
+    row_filter = filters.get(grant.row_filter_id) if grant.row_filter_id else None
+    column_filter = filters.get(grant.column_filter_id) if grant.column_filter_id else None
     if (grant.row_filter_id and row_filter is None) or (
         grant.column_filter_id and column_filter is None
     ):  # pragma: no cover - filters in use cannot be deleted

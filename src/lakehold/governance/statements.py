@@ -29,7 +29,7 @@ from lakehold.catalog.tables import DataSource, TableService
 from lakehold.config import Settings
 from lakehold.errors import Conflict, Forbidden, Invalid, LakeholdError, NotFound
 from lakehold.governance import audit, policy
-from lakehold.governance.access import Access, table_access
+from lakehold.governance.access import Access, resolve_access
 from lakehold.lakehouse.tables import DeltaTables
 from lakehold.query import BoundTable, CtasTarget, PreparedQuery, TableRef, prepare, run
 from lakehold.query.results import read_page
@@ -214,8 +214,10 @@ class StatementService:
                     self._check_ctas_target(session, principal, prepared.ctas)
                 resolved: dict[TableRef, BoundTable] = {}
                 grants: dict[str, dict[str, Any]] = {}
-                for ref in prepared.table_refs:
-                    access = table_access(session, principal, ref.project, ref.table, acting)
+                accesses = resolve_access(
+                    session, principal, [(r.project, r.table) for r in prepared.table_refs], acting
+                )
+                for ref, access in zip(prepared.table_refs, accesses, strict=True):
                     asset = access.asset
                     # The catalog's current version is the latest committed through Lakehold.
                     pinned = asset.current_version if ref.timestamp is None else None
