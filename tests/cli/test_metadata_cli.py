@@ -4,29 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from lakehold.cli.main import app
 from tests.conftest import SCENARIOS
-
-
-@pytest.fixture
-def cli(tmp_path, database_url):
-    runner = CliRunner()
-    env = {
-        "LAKEHOLD_HOME": str(tmp_path / "home"),
-        "LAKEHOLD_DATABASE_URL": database_url,
-        "LAKEHOLD_TOKEN": "",
-        "COLUMNS": "200",
-    }
-
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(app, list(args), env=env)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return invoke
 
 
 def test_glossary_forms_rules_and_publish(cli) -> None:

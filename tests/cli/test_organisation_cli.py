@@ -2,28 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-from typer.testing import CliRunner
-
-from lakehold.cli.main import app
-
-
-@pytest.fixture
-def cli(tmp_path, database_url):
-    runner = CliRunner()
-    env = {
-        "LAKEHOLD_HOME": str(tmp_path / "home"),
-        "LAKEHOLD_DATABASE_URL": database_url,
-        "LAKEHOLD_TOKEN": "",
-    }
-
-    def invoke(*args: str, code: int = 0, token: str = "") -> str:
-        result = runner.invoke(app, list(args), env={**env, "LAKEHOLD_TOKEN": token})
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return invoke
-
 
 def test_units_groups_and_members(cli) -> None:
     cli("domain", "create", "Sales")

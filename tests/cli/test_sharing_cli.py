@@ -12,24 +12,6 @@ from lakehold.cli.main import app
 from tests.conftest import SCENARIOS
 
 
-@pytest.fixture
-def cli(tmp_path, database_url):
-    runner = CliRunner()
-    env = {
-        "LAKEHOLD_HOME": str(tmp_path / "home"),
-        "LAKEHOLD_DATABASE_URL": database_url,
-        "LAKEHOLD_TOKEN": "",
-        "COLUMNS": "200",
-    }
-
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(app, list(args), env=env)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return invoke
-
-
 def test_publish_request_approve_with_filters_and_revoke(cli) -> None:
     cli("domain", "create", "Retail")
     cli("project", "create", "retail", "--domain", "Retail")

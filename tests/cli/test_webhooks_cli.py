@@ -14,22 +14,8 @@ SECRET = "cli-secret-0123456789"
 
 
 @pytest.fixture
-def cli(tmp_path, database_url):
-    runner = CliRunner()
-    env = {
-        "LAKEHOLD_HOME": str(tmp_path / "home"),
-        "LAKEHOLD_DATABASE_URL": database_url,
-        "LAKEHOLD_TOKEN": "",
-        "LAKEHOLD_WEBHOOK_SECRET": SECRET,
-        "COLUMNS": "200",
-    }
-
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(app, list(args), env=env)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return invoke
+def cli_env(cli_env: dict[str, str]) -> dict[str, str]:
+    return {**cli_env, "LAKEHOLD_WEBHOOK_SECRET": SECRET}
 
 
 def test_webhook_commands(cli) -> None:
