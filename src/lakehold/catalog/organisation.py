@@ -547,6 +547,19 @@ class OrganisationService:
             query = query.where(ProjectMember.group_id == _find_group(session, group).id)
         return session.scalar(query)
 
+    def _existing_member(
+        self, session: Session, project: Project, user: str | None, group: str | None
+    ) -> ProjectMember:
+        """The member ``user`` or ``group`` of ``project``; NotFound naming the field otherwise."""
+        member = self._member(session, project, user, group)
+        if member is None:
+            field = "user" if user is not None else "group"
+            raise NotFound(
+                f"{field} '{user or group}' is not a member of project '{project.name}'",
+                field=field,
+            )
+        return member
+
     def add_member(
         self,
         principal: Principal,
@@ -600,13 +613,7 @@ class OrganisationService:
             found = readable_project(session, principal, project)
             policy.require_role(session, principal, found, "owner", "manage members")
             role = _check_role(role)
-            member = self._member(session, found, user, group)
-            if member is None:
-                field = "user" if user is not None else "group"
-                raise NotFound(
-                    f"{field} '{user or group}' is not a member of project '{project}'",
-                    field=field,
-                )
+            member = self._existing_member(session, found, user, group)
             member.role = role
             _keep_owned(session, [found.id], "role")
             audit.record(
@@ -633,12 +640,7 @@ class OrganisationService:
         with self._session(principal, "project.member_remove", project) as session:
             found = readable_project(session, principal, project)
             policy.require_role(session, principal, found, "owner", "manage members")
-            member = self._member(session, found, user, group)
-            if member is None:
-                raise NotFound(
-                    f"{field} '{user or group}' is not a member of project '{project}'",
-                    field=field,
-                )
+            member = self._existing_member(session, found, user, group)
             session.delete(member)
             _keep_owned(session, [found.id], field)
             audit.record(
