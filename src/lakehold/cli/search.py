@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from lakehold.catalog.search.service import SearchService
 from lakehold.cli.output import print_json, print_rows
 from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
 
@@ -40,7 +39,7 @@ def search(
     Example: lakehold search "customer email" --project retail --tag pii
     """
     runtime, _ = open_runtime()
-    service = SearchService(runtime.store)
+    service = runtime.search
     principal = principal_of(runtime)
     if reindex:
         console.print(f"indexed {service.reindex(principal)} documents")
