@@ -89,3 +89,11 @@ class Cancelled(LakeholdError):
     status_code = 409
     exit_code = 7
     code = "cancelled"
+
+
+class SourceUnavailable(LakeholdError):
+    """An external source (a connection) could not be reached or refused the request."""
+
+    status_code = 502
+    exit_code = 6
+    code = "source_unavailable"
