@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Wait before the first webhook retry; doubles each time."
     )
     webhook_max_attempts: int = Field(default=6, gt=0, description="Attempts per delivery.")
+    lineage_namespace: str = Field(
+        default="lakehold", description="OpenLineage namespace of Lakehold's own tables and jobs."
+    )
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, description="Per webhook POST.")
 
     @cached_property

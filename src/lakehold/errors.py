@@ -95,5 +95,5 @@ class SourceUnavailable(LakeholdError):
     """An external source (a connection) could not be reached or refused the request."""
 
     status_code = 502
-    exit_code = 6
+    exit_code = 8
     code = "source_unavailable"
