@@ -301,7 +301,7 @@ def test_http_search(catalog: Catalog) -> None:
     with TestClient(create_app(catalog.runtime)) as http:
         http.headers["Authorization"] = f"Bearer {catalog.analyst_token}"
         response = http.get(
-            "/api/v1/search", params={"q": "customer", "scope": "listings", "limit": 1}
+            "/api/v1/catalog/search", params={"q": "customer", "scope": "listings", "limit": 1}
         )
         assert response.status_code == 200, response.text
         body = response.json()
@@ -315,16 +315,18 @@ def test_http_search(catalog: Catalog) -> None:
             "tag": True,
             "glossary_term": False,
         }
-        filtered = http.get("/api/v1/search", params=[("tag", "pii"), ("tag", "gold")]).json()
+        filtered = http.get(
+            "/api/v1/catalog/search", params=[("tag", "pii"), ("tag", "gold")]
+        ).json()
         assert [i["qualified_name"] for i in filtered["items"]] == ["retail.customer"]
-        bad = http.get("/api/v1/search", params={"q": '"oops'})
+        bad = http.get("/api/v1/catalog/search", params={"q": '"oops'})
         assert bad.status_code == 400 and bad.json()["field"] == "q"
-        assert http.get("/api/v1/search", params={"scope": "x"}).status_code == 400
-        assert http.get("/api/v1/search", params={"limit": 0}).status_code == 400
-        assert http.post("/api/v1/search/reindex").status_code == 403
-        assert "/api/v1/search" in http.get("/openapi.json").json()["paths"]
+        assert http.get("/api/v1/catalog/search", params={"scope": "x"}).status_code == 400
+        assert http.get("/api/v1/catalog/search", params={"limit": 0}).status_code == 400
+        assert http.post("/api/v1/catalog/search/reindex").status_code == 403
+        assert "/api/v1/catalog/search" in http.get("/openapi.json").json()["paths"]
         http.headers.pop("Authorization")
-        assert http.get("/api/v1/search").status_code == 401
+        assert http.get("/api/v1/catalog/search").status_code == 401
 
 
 def test_cli_search(tmp_path, database_url) -> None:

@@ -156,9 +156,9 @@ def test_metadata_rules_on_publish_and_subscribe(people, client) -> None:
     # Discovered by its Region value (the listing keeps the searchable form values).
     found = ok(analyst.get(f"/api/v1/listings/{listing['id']}"))
     assert "Northern Europe" in [f["values"]["Region"] for f in found["forms"]]
-    if "/api/v1/search" in {getattr(r, "path", None) for r in analyst.app.routes}:
+    if "/api/v1/catalog/search" in {getattr(r, "path", None) for r in analyst.app.routes}:
         # once search is registered on the application, the Region value finds the listing
-        hits = ok(analyst.get("/api/v1/search", params={"q": '"Northern Europe"'}))["items"]
+        hits = ok(analyst.get("/api/v1/catalog/search", params={"q": '"Northern Europe"'}))["items"]
         assert listing["id"] in [h["listing_id"] for h in hits]
 
     # The subscription rule: requests need subscribe_form with a Use Case.

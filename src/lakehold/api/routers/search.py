@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.catalog.search.service import SearchResults
 
-router = APIRouter(prefix="/api/v1/search", tags=["search"])
+router = APIRouter(prefix="/api/v1/catalog/search", tags=["catalog search"])
 
 Values = Annotated[list[str] | None, Query()]
 

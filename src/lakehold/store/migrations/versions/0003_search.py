@@ -9,7 +9,7 @@ folded) whose rowid is ``search_documents.id``, kept in step by triggers.
 PostgreSQL: a stored generated ``search_vector`` (english; weights A title, B tags and glossary
 terms, C description, D columns and form fields) with a GIN index.
 Existing listings and assets are indexed by ``lakehold search --reindex`` (or
-``POST /api/v1/search/reindex``), not here: a migration must not depend on today's models.
+``POST /api/v1/catalog/search/reindex``), not here: a migration must not depend on today's models.
 """
 
 import sqlalchemy as sa
