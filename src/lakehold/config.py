@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         default="lakehold", description="OpenLineage namespace of Lakehold's own tables and jobs."
     )
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, description="Per webhook POST.")
+    secret_key: SecretStr | None = Field(
+        default=None, description="Fernet key encrypting connection secrets; default: key file."
+    )
+    secret_key_previous: SecretStr | None = Field(
+        default=None, description="Comma-separated earlier Fernet keys, accepted for decryption."
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

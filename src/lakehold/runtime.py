@@ -21,6 +21,8 @@ from lakehold.governance.subscriptions import SubscriptionService
 from lakehold.governance.unit_policies import UnitPolicyService
 from lakehold.governance.webhooks import WebhookService
 from lakehold.lakehouse.tables import DeltaTables
+from lakehold.lineage.emitter import LineageEmitter
+from lakehold.lineage.service import LineageService
 from lakehold.query.statements import StatementRunner
 from lakehold.security.service import SecurityService
 from lakehold.store.db import Store
@@ -53,7 +55,8 @@ class Runtime:
 
     @cached_property
     def table_service(self) -> TableService:
-        return TableService(self.store, self.tables)
+        emitter = LineageEmitter(self.lineage, self.settings.lineage_namespace)
+        return TableService(self.store, self.tables, emitter)
 
     @cached_property
     def runner(self) -> StatementRunner:
@@ -62,7 +65,12 @@ class Runtime:
     @cached_property
     def statements(self) -> StatementService:
         return StatementService(
-            self.store, self.tables, self.runner, self.settings, self.table_service
+            self.store,
+            self.tables,
+            self.runner,
+            self.settings,
+            self.table_service,
+            connections=self.connections,
         )
 
     @cached_property
@@ -109,6 +117,35 @@ class Runtime:
     @cached_property
     def unit_policies(self) -> UnitPolicyService:
         return UnitPolicyService(self.store)
+
+    @cached_property
+    def lineage(self) -> LineageService:
+        return LineageService(self.store, self.settings.lineage_namespace)
+
+    @cached_property
+    def secrets(self):  # -> lakehold.security.secrets.Secrets (imported lazily: key file)
+        from lakehold.security.secrets import Secrets
+
+        return Secrets(self.settings)
+
+    @cached_property
+    def connections(self):  # -> lakehold.sources.connections.ConnectionService
+        from lakehold.sources.connections import ConnectionService
+
+        own = (self.settings.home, self.settings.warehouse_path, self.settings.results_path)
+        return ConnectionService(self.store, self.secrets, forbidden_paths=own)
+
+    @cached_property
+    def data_sources(self):  # -> lakehold.sources.crawlers.DataSourceService
+        from lakehold.sources.crawlers import DataSourceService
+
+        return DataSourceService(self.store, self.connections)
+
+    @cached_property
+    def sync_jobs(self):  # -> lakehold.sources.sync_jobs.SyncJobService
+        from lakehold.sources.sync_jobs import SyncJobService
+
+        return SyncJobService(self.store, self.table_service, self.connections)
 
     def close(self) -> None:
         if "runner" in self.__dict__:

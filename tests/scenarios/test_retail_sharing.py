@@ -3,18 +3,28 @@
 Project ``retail`` (its owner) owns customer, inventory and store_sales and publishes them;
 project ``analysts`` (another user) discovers them, is refused as if they did not exist,
 requests them, and queries them under full access, a row filter, a column filter, and after
-revocation. (``inventory`` is a lakehouse table here until federated sources exist.)
+revocation. It runs twice: with the three tables in the lakehouse, and *federated* --
+``customer`` in the PostgreSQL server and ``inventory`` in the MariaDB server, registered as
+connections and imported by data source runs, ``store_sales`` in the lakehouse.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
+import psycopg
+import pymysql
 import pytest
 
-from tests.conftest import SCENARIOS
+from tests.conftest import POSTGRES, SCENARIOS
 from tests.scenarios.helpers import ok
 from tests.sharing import client_for, new_user
+from tests.sources.conftest import MARIADB
 
 SCENARIO = (
     "select * from retail.store_sales sales left join retail.customer customer "
@@ -28,15 +38,16 @@ def _total(rows: list[dict]) -> Decimal:
     return sum((Decimal(str(r["sale_amount"])) for r in rows), Decimal("0"))
 
 
-@pytest.fixture
-def people(runtime, admin, client):
+@pytest.fixture(params=["lakehouse", "federated"])
+def people(request, runtime, admin, client):
     ok(client.post("/api/v1/domains", json={"name": "Retail"}), 201)
     _, owner_token = new_user(runtime, admin, "retail_owner")
     _, analyst_token = new_user(runtime, admin, "analyst")
     with client_for(runtime, owner_token) as owner, client_for(runtime, analyst_token) as analyst:
         ok(owner.post("/api/v1/projects", json={"name": "retail", "domain": "Retail"}), 201)
         ok(analyst.post("/api/v1/projects", json={"name": "analysts", "domain": "Retail"}), 201)
-        for table in TABLES:
+        in_lakehouse = TABLES if request.param == "lakehouse" else ("store_sales",)
+        for table in in_lakehouse:
             ok(
                 owner.post(
                     "/api/v1/projects/retail/tables",
@@ -45,11 +56,88 @@ def people(runtime, admin, client):
                 ),
                 201,
             )
-        yield owner, analyst
+        if request.param == "federated":
+            with federated_sources() as (postgres, mariadb):
+                _import(owner, "crm", "postgresql", postgres, "customer")
+                _import(owner, "stock", "mysql", mariadb, "inventory")
+                yield owner, analyst
+        else:
+            yield owner, analyst
 
 
 def _csv(table: str) -> bytes:
     return (SCENARIOS / f"retail_{table}.csv").read_bytes()
+
+
+def _rows(table: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(_csv(table).decode())))[1:]
+
+
+@contextmanager
+def federated_sources() -> Iterator[tuple[dict, dict]]:
+    """``customer`` in a fresh PostgreSQL schema, ``inventory`` in a fresh MariaDB database;
+    the connection params of each (``schema`` names where the table is)."""
+    name = f"lh_retail_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as pg:
+        pg.execute(f"CREATE SCHEMA {name}")
+        pg.execute(
+            f"CREATE TABLE {name}.customer (cust_id bigint, cust_name text, "
+            "cust_country text, cust_email text)"
+        )
+        with pg.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {name}.customer VALUES (%s, %s, %s, %s)", _rows("customer")
+            )
+        maria = pymysql.connect(**MARIADB, autocommit=True)
+        try:
+            with maria.cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE {name}")
+                cursor.execute(
+                    f"CREATE TABLE {name}.inventory (prod_id INT PRIMARY KEY, "
+                    "prod_name VARCHAR(100), active CHAR(1))"
+                )
+                cursor.executemany(
+                    f"INSERT INTO {name}.inventory VALUES (%s, %s, %s)", _rows("inventory")
+                )
+            yield (
+                {
+                    "host": "127.0.0.1",
+                    "port": 5432,
+                    "database": "test",
+                    "user": "postgres",
+                    "schema": name,
+                },
+                {
+                    "host": "127.0.0.1",
+                    "port": 3306,
+                    "database": name,
+                    "user": "root",
+                    "schema": name,
+                },
+            )
+        finally:
+            with maria.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+            maria.close()
+            pg.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+def _import(owner, connection: str, kind: str, params: dict, table: str) -> None:
+    """Register a connection of ``retail`` and import ``table`` with a data source run."""
+    schema = params.pop("schema")
+    body = {"name": connection, "kind": kind, "params": params}
+    ok(owner.post("/api/v1/projects/retail/connections", json=body), 201)
+    crawler = {
+        "name": f"{connection}_crawler",
+        "connection": connection,
+        "schemas": [schema],
+        "include": [table],
+    }
+    ok(owner.post("/api/v1/projects/retail/data-sources", json=crawler), 201)
+    run = ok(owner.post(f"/api/v1/projects/retail/data-sources/{connection}_crawler/runs"), 201)
+    assert run["status"] == "succeeded", run
+    asset = ok(owner.get(f"/api/v1/projects/retail/assets/{table}"))
+    assert asset["asset_type"] == "federated_table"
 
 
 def _query(client, sql: str) -> list[dict]:

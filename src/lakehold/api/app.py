@@ -7,15 +7,20 @@ from fastapi import FastAPI
 from lakehold import __version__
 from lakehold.api import errors
 from lakehold.api.routers import (
+    asset_lineage,
     asset_metadata,
     assets,
     audit,
+    connections,
+    data_sources,
     domains,
     filters,
     forms,
     glossaries,
     health,
+    lineage,
     listings,
+    marquez,
     members,
     organisation,
     projects,
@@ -23,6 +28,7 @@ from lakehold.api.routers import (
     search,
     statements,
     subscriptions,
+    sync_jobs,
     tables,
     unit_policies,
     users,
@@ -51,6 +57,12 @@ ROUTERS = (
     search,
     statements,
     audit,
+    sync_jobs,
+    connections,
+    data_sources,
+    lineage,
+    marquez,
+    asset_lineage,
 )
 
 

@@ -20,6 +20,7 @@ from lakehold.errors import Conflict, Invalid
 from lakehold.governance import policy
 from lakehold.lakehouse.readers import format_from_name, read_batch
 from lakehold.lakehouse.tables import DeltaTables, HistoryEntry, Snapshot, WriteResult
+from lakehold.lineage.emitter import LineageEmitter, recorded_write
 from lakehold.query.arrow_types import duckdb_type
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -75,9 +76,12 @@ def _refresh(asset: Asset, snapshot: Snapshot) -> None:
 class TableService:
     """Create, write, inspect and maintain lakehouse tables."""
 
-    def __init__(self, store: Store, tables: DeltaTables) -> None:
+    def __init__(
+        self, store: Store, tables: DeltaTables, lineage: LineageEmitter | None = None
+    ) -> None:
         self.store = store
         self.tables = tables
+        self.lineage = lineage
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
     def _managed(self, session: Session, principal: Principal, project: str) -> Project:
@@ -85,6 +89,7 @@ class TableService:
         policy.require_role(session, principal, found, "contributor", "change its tables")
         return found
 
+    @recorded_write("create")
     def create_table(
         self,
         principal: Principal,
@@ -133,6 +138,7 @@ class TableService:
                     raise
             return WriteOutcome(result, AssetView.of(asset))
 
+    @recorded_write()
     def write(
         self,
         principal: Principal,

@@ -5,13 +5,16 @@ from __future__ import annotations
 import typer
 
 from lakehold.cli.catalog import domains, projects
+from lakehold.cli.lineage import lineage
 from lakehold.cli.metadata import forms, glossaries, policies, rules, tags, terms
 from lakehold.cli.organisation import groups, units
 from lakehold.cli.search import search
 from lakehold.cli.security import tokens, users
 from lakehold.cli.server import demo, serve
 from lakehold.cli.sharing import filters, grants, listings, publish, subscriptions, unpublish
+from lakehold.cli.sources import connections, datasources
 from lakehold.cli.sql import sql
+from lakehold.cli.sync import sync
 from lakehold.cli.tables import tables
 from lakehold.cli.webhooks import webhooks
 
@@ -45,3 +48,7 @@ app.add_typer(grants, name="grant")
 app.add_typer(webhooks, name="webhook")
 app.add_typer(users, name="user")
 app.add_typer(tokens, name="token")
+app.add_typer(sync, name="sync")
+app.add_typer(connections, name="connection")
+app.add_typer(datasources, name="datasource")
+app.add_typer(lineage, name="lineage")

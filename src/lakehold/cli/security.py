@@ -45,13 +45,18 @@ def list_users() -> None:
 def create_token(
     name: str,
     user: Annotated[str | None, typer.Option(help="Administrators: for another user")] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="Extra right, repeatable: lineage:write")
+    ] = None,
 ) -> None:
     """Issue an API token; it is printed once.
 
-    Example: lakehold token create ci --user ana
+    Example: lakehold token create airflow --user ana --scope lineage:write
     """
     runtime, _ = open_runtime()
-    token = runtime.security.create_token(principal_of(runtime), name, username=user)
+    token = runtime.security.create_token(
+        principal_of(runtime), name, username=user, scopes=scope or ()
+    )
     console.print(f"token for {token.username} (shown once, keep it safe):")
     typer.echo(token.value)
 

@@ -15,12 +15,16 @@ def _serve(runtime: Runtime) -> None:
     import uvicorn
 
     from lakehold.api.app import create_app
+    from lakehold.sources.scheduler import Scheduler
 
     settings = runtime.settings
     runtime.webhooks.start()
+    scheduler = Scheduler(runtime)
+    scheduler.start()
     try:
         uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
     finally:
+        scheduler.stop()
         runtime.webhooks.stop()
 
 

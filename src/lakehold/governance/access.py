@@ -1,4 +1,4 @@
-"""The access decision for one table reference of a statement.
+"""The access decision for the table references of a statement.
 
 A principal acting in a project reads a table when
 
@@ -9,6 +9,11 @@ A principal acting in a project reads a table when
 Anything else -- no such project, no such table, no membership, no grant, a revoked grant --
 is :class:`Hidden`, a NotFound whose message is exactly the one of a missing table. The real
 reason is kept on the error (``audit_reason``) for the audit log only.
+
+Every statement pays for this decision, so it reads everything in three plain queries,
+whatever the number of references: the projects named (with the acting project and a CTAS
+target), the principal's roles in them, and the assets with the acting project's active grant
+and its filters.
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.orm import Session, aliased
 
 from lakehold.errors import NotFound
 from lakehold.governance import policy
 from lakehold.security.principal import Principal
 from lakehold.store.models import Asset, AssetFilter, Grant, Project
+from lakehold.store.sources import FederatedTable
 
 
 class Hidden(NotFound):
@@ -33,11 +39,43 @@ class Hidden(NotFound):
         self.audit_reason = audit_reason
 
 
+@dataclass(frozen=True, slots=True)
+class ProjectRole:
+    """A project and the principal's role in it (None: not a member)."""
+
+    id: str
+    name: str
+    role: policy.Role | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceObject:
+    """Where a federated table lives: a connection and the object in it."""
+
+    connection_id: str
+    schema: str
+    table: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TableAsset:
+    """What binding a table reference needs of its asset."""
+
+    id: str
+    project_id: str
+    name: str
+    asset_type: str
+    storage_path: str
+    current_version: int
+    source: SourceObject | None = None
+
+
 @dataclass(frozen=True)
 class Access:
     """What a table reference may see: all of it, or what a grant exposes."""
 
-    asset: Asset
+    asset: TableAsset
     columns: list[str] | None = None
     row_filter: str | None = None
     grant_id: str | None = None
@@ -49,93 +87,181 @@ class Access:
         return self.columns is not None or self.row_filter is not None
 
 
+@dataclass(frozen=True)
+class Decision:
+    """The projects a statement names (by name, with roles) and what each reference reads."""
+
+    projects: dict[str, ProjectRole]
+    accesses: list[Access]
+
+    def project(self, name: str | None) -> ProjectRole | None:
+        return self.projects.get(name) if name is not None else None
+
+
+def acting_project(decision: Decision, name: str | None) -> ProjectRole | None:
+    """The project a statement acts in: one the principal is a member of (else NotFound)."""
+    if name is None:
+        return None
+    found = decision.project(name)
+    if found is None or found.role is None:
+        raise NotFound(f"project '{name}' not found", field="project")
+    return found
+
+
 def resolve_access(
     session: Session,
     principal: Principal,
     names: Sequence[tuple[str, str]],
-    acting: Project | None,
-) -> list[Access]:
-    """Decide what ``principal``, acting in ``acting`` (a project it is a member of, or None),
-    may read of each ``(project, table)``, in order; :class:`Hidden` at the first it may not.
+    acting: str | None,
+    *,
+    also: Sequence[str] = (),
+) -> Decision:
+    """Decide what ``principal``, acting in project ``acting`` (or None), may read of each
+    ``(project, table)``, in order; :class:`Hidden` at the first it may not. The projects in
+    ``also`` (e.g. a CTAS target) are looked up with their roles too.
 
-    Everything the decisions need is read up front in a few queries, whatever the number of
-    references: projects, assets, one role per project, the acting project's grants, filters.
+    Raises NotFound (field ``project``) first when ``acting`` is not a project the principal
+    is a member of.
     """
-    project_names = {project for project, _ in names}
-    projects = {
-        p.name: p for p in session.scalars(select(Project).where(Project.name.in_(project_names)))
-    }
-    assets: dict[tuple[str, str], Asset] = {}
-    if projects:
-        query = select(Asset).where(
-            Asset.project_id.in_([p.id for p in projects.values()]),
-            Asset.name.in_({table for _, table in names}),
+    wanted = {project for project, _ in names} | set(also)
+    if acting is not None:
+        wanted.add(acting)
+    rows = session.connection().execute(_PROJECTS, {"names": list(wanted)})
+    ids = {name: project_id for project_id, name in rows}
+    roles = policy.project_roles(session, principal, list(ids.values()))
+    projects = {name: ProjectRole(pid, name, roles.get(pid)) for name, pid in ids.items()}
+    decision = Decision(projects, [])
+    acting_role = acting_project(decision, acting)
+    found = _assets(session, names, projects, acting_role)
+    decision.accesses.extend(
+        _decide(project, table, projects, found, acting_role) for project, table in names
+    )
+    return decision
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    asset: TableAsset
+    grant_id: str | None
+    row_filter: tuple[str, str] | None  # (name, expression)
+    column_filter: tuple[str, list[str]] | None  # (name, columns)
+    filter_missing: bool = False  # a filter of the grant was not found: refuse
+
+
+_ASSET_COLUMNS = (
+    Asset.id,
+    Asset.project_id,
+    Asset.name,
+    Asset.asset_type,
+    Asset.storage_path,
+    Asset.current_version,
+    FederatedTable.connection_id,
+    FederatedTable.source_schema,
+    FederatedTable.source_table,
+    FederatedTable.status,
+)
+_ASSET_WIDTH = len(_ASSET_COLUMNS)
+_NAMED = (
+    Asset.project_id.in_(bindparam("project_ids", expanding=True)),
+    Asset.name.in_(bindparam("tables", expanding=True)),
+)
+_PROJECTS = select(Project.id, Project.name).where(
+    Project.name.in_(bindparam("names", expanding=True))
+)
+_ASSETS = (
+    select(*_ASSET_COLUMNS)
+    .outerjoin(FederatedTable, FederatedTable.asset_id == Asset.id)
+    .where(*_NAMED)
+)
+_ROW_FILTER, _COLUMN_FILTER = aliased(AssetFilter), aliased(AssetFilter)
+_ASSETS_AND_GRANTS = (
+    select(
+        *_ASSET_COLUMNS,
+        Grant.id,
+        Grant.row_filter_id,
+        Grant.column_filter_id,
+        _ROW_FILTER.name,
+        _ROW_FILTER.expression,
+        _COLUMN_FILTER.name,
+        _COLUMN_FILTER.columns,
+    )
+    .outerjoin(FederatedTable, FederatedTable.asset_id == Asset.id)
+    .outerjoin(
+        Grant,
+        and_(
+            Grant.asset_id == Asset.id,
+            Grant.project_id == bindparam("acting"),
+            Grant.revoked_at.is_(None),
+        ),
+    )
+    .outerjoin(_ROW_FILTER, _ROW_FILTER.id == Grant.row_filter_id)
+    .outerjoin(_COLUMN_FILTER, _COLUMN_FILTER.id == Grant.column_filter_id)
+    .where(*_NAMED)
+    .order_by(Grant.created_at)  # the newest active grant comes last and wins
+)
+"""Statements built once: building a SELECT costs more than running it."""
+
+
+def _assets(
+    session: Session,
+    names: Sequence[tuple[str, str]],
+    projects: dict[str, ProjectRole],
+    acting: ProjectRole | None,
+) -> dict[tuple[str, str], _Found]:
+    """The assets named, each with the newest active grant to ``acting`` and its filters."""
+    project_ids = list({projects[p].id for p, _ in names if p in projects})
+    if not project_ids:
+        return {}
+    params = {"project_ids": project_ids, "tables": list({t for _, t in names})}
+    if acting is None:
+        rows = session.connection().execute(_ASSETS, params)
+    else:
+        rows = session.connection().execute(_ASSETS_AND_GRANTS, {**params, "acting": acting.id})
+    found: dict[tuple[str, str], _Found] = {}
+    for row in rows:
+        asset = TableAsset(
+            *row[:6], source=SourceObject(*row[6:10]) if row[6] is not None else None
         )
-        assets = {(a.project_id, a.name): a for a in session.scalars(query)}
-    members = {
-        p.id for p in projects.values() if policy.project_role(session, principal, p) is not None
-    }
-    granted = [a.id for a in assets.values() if a.project_id not in members]
-    grants: dict[str, Grant] = {}
-    if acting is not None and granted:
-        query = (
-            select(Grant)
-            .where(
-                Grant.project_id == acting.id,
-                Grant.asset_id.in_(granted),
-                Grant.revoked_at.is_(None),
-            )
-            .order_by(Grant.created_at.desc())
+        grant_id, row_id, column_id, row_name, expression, column_name, granted = (
+            row[_ASSET_WIDTH:] if acting is not None else (None,) * 7
         )
-        for grant in session.scalars(query):
-            grants.setdefault(grant.asset_id, grant)  # the newest active grant
-    filter_ids = {
-        i for g in grants.values() for i in (g.row_filter_id, g.column_filter_id) if i is not None
-    }
-    filters: dict[str, AssetFilter] = {}
-    if filter_ids:
-        query = select(AssetFilter).where(AssetFilter.id.in_(filter_ids))
-        filters = {f.id: f for f in session.scalars(query)}
-    return [
-        _decide(project, table, projects, assets, members, grants, filters, acting)
-        for project, table in names
-    ]
+        found[(asset.project_id, asset.name)] = _Found(
+            asset,
+            grant_id,
+            (row_name, expression) if row_name is not None else None,
+            (column_name, list(granted or [])) if column_name is not None else None,
+            filter_missing=(row_id is not None and row_name is None)
+            or (column_id is not None and column_name is None),
+        )
+    return found
 
 
 def _decide(
     project: str,
     table: str,
-    projects: dict[str, Project],
-    assets: dict[tuple[str, str], Asset],
-    members: set[str],
-    grants: dict[str, Grant],
-    filters: dict[str, AssetFilter],
-    acting: Project | None,
+    projects: dict[str, ProjectRole],
+    found: dict[tuple[str, str], _Found],
+    acting: ProjectRole | None,
 ) -> Access:
-    found = projects.get(project)
-    if found is None:
+    owner = projects.get(project)
+    if owner is None:
         raise Hidden(project, table, "no such project")
-    asset = assets.get((found.id, table))
-    if asset is None:
+    hit = found.get((owner.id, table))
+    if hit is None:
         raise Hidden(project, table, "no such table")
-    if found.id in members:
-        return Access(asset)
+    if owner.role is not None:
+        return Access(hit.asset)
     if acting is None:
         raise Hidden(project, table, "not a member of the table's project; no acting project")
-    grant = grants.get(asset.id)
-    if grant is None:
+    if hit.grant_id is None:
         raise Hidden(project, table, f"no active grant to project '{acting.name}'")
-    row_filter = filters.get(grant.row_filter_id) if grant.row_filter_id else None
-    column_filter = filters.get(grant.column_filter_id) if grant.column_filter_id else None
-    if (grant.row_filter_id and row_filter is None) or (
-        grant.column_filter_id and column_filter is None
-    ):  # pragma: no cover - filters in use cannot be deleted
+    if hit.filter_missing:  # pragma: no cover - filters in use cannot be deleted
         raise Hidden(project, table, "a filter of the grant is missing")
     return Access(
-        asset,
-        columns=list(column_filter.columns or []) if column_filter else None,
-        row_filter=row_filter.expression if row_filter else None,
-        grant_id=grant.id,
-        row_filter_name=row_filter.name if row_filter else None,
-        column_filter_name=column_filter.name if column_filter else None,
+        hit.asset,
+        columns=hit.column_filter[1] if hit.column_filter else None,
+        row_filter=hit.row_filter[1] if hit.row_filter else None,
+        grant_id=hit.grant_id,
+        row_filter_name=hit.row_filter[0] if hit.row_filter else None,
+        column_filter_name=hit.column_filter[0] if hit.column_filter else None,
     )

@@ -9,9 +9,10 @@ it too.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from lakehold.errors import Forbidden, NotFound
@@ -36,16 +37,38 @@ def require_admin(principal: Principal, action: str) -> None:
 
 def project_role(session: Session, principal: Principal, project: Project) -> Role | None:
     """The principal's strongest role in ``project``; administrators act as owners."""
+    return project_roles(session, principal, [project.id]).get(project.id)
+
+
+_ROLES = select(ProjectMember.project_id, ProjectMember.role).where(
+    ProjectMember.project_id.in_(bindparam("projects", expanding=True)),
+    or_(
+        ProjectMember.user_id == bindparam("user"),
+        ProjectMember.group_id.in_(
+            select(GroupMember.group_id).where(GroupMember.user_id == bindparam("user"))
+        ),
+    ),
+)
+"""Built once (a statement costs more to build than to run)."""
+
+
+def project_roles(
+    session: Session, principal: Principal, project_ids: Collection[str]
+) -> dict[str, Role]:
+    """The principal's strongest role in each of ``project_ids`` it is a member of, in one
+    query; administrators act as owners of every project."""
     if principal.is_admin:
-        return "owner"
-    groups = select(GroupMember.group_id).where(GroupMember.user_id == principal.user_id)
-    roles = session.scalars(
-        select(ProjectMember.role).where(
-            ProjectMember.project_id == project.id,
-            or_(ProjectMember.user_id == principal.user_id, ProjectMember.group_id.in_(groups)),
-        )
+        return dict.fromkeys(project_ids, "owner")
+    if not project_ids:
+        return {}
+    rows = session.connection().execute(
+        _ROLES, {"user": principal.user_id, "projects": list(project_ids)}
     )
-    return max(roles, key=ROLES.index, default=None)
+    roles: dict[str, Role] = {}
+    for project_id, role in rows:
+        if project_id not in roles or ROLES.index(role) > ROLES.index(roles[project_id]):
+            roles[project_id] = role
+    return roles
 
 
 def has_role(session: Session, principal: Principal, project: Project, minimum: Role) -> bool:

@@ -12,29 +12,28 @@ contributor or owner; the new table records its source assets (audit and commit 
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import sqlglot
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlglot import exp
 
 from lakehold.catalog.tables import DataSource, TableService
 from lakehold.config import Settings
 from lakehold.errors import Conflict, Forbidden, Invalid, LakeholdError, NotFound
 from lakehold.governance import audit, policy
-from lakehold.governance.access import Access, resolve_access
+from lakehold.governance.access import Decision, resolve_access
+from lakehold.governance.binding import bind_federated, bind_lakehouse
 from lakehold.lakehouse.tables import DeltaTables
 from lakehold.query import BoundTable, CtasTarget, PreparedQuery, TableRef, prepare, run
 from lakehold.query.results import read_page
 from lakehold.query.statements import CancelHandle, StatementRunner, StatementUpdate
 from lakehold.security.principal import Principal
+from lakehold.sources.attach import ConnectionSpec
+from lakehold.sources.connections import ConnectionService
 from lakehold.store.db import Store
 from lakehold.store.models import Project, Statement, utcnow
 
@@ -118,33 +117,6 @@ SOURCES_KEY = "lakehold.sources"
 """Commit metadata of a table created by CREATE TABLE ... AS SELECT: its source assets."""
 
 
-@functools.lru_cache(maxsize=1024)
-def filter_columns(row_filter: str) -> frozenset[str]:
-    """The lower-cased columns a (validated, immutable) row filter expression references."""
-    parsed = sqlglot.parse_one(row_filter, read="duckdb")
-    return frozenset(c.name.lower() for c in parsed.find_all(exp.Column))
-
-
-def fit_to_schema(access: Access, schema: pa.Schema) -> tuple[list[str] | None, str | None]:
-    """The grant's columns and row filter for one version of the table (time travel).
-
-    Granted columns the version does not have are left out; a row filter naming a column
-    the version does not have refuses the read (its error would name the table's columns).
-    """
-    names = {f.name.lower() for f in schema}
-    columns = access.columns
-    if columns is not None:
-        columns = [c for c in columns if c.lower() in names]
-        if not columns:
-            raise Invalid("no granted column exists in this version of the table", field="sql")
-    if access.row_filter is not None and not filter_columns(access.row_filter) <= names:
-        raise Invalid(
-            "the row filter of your grant does not apply to this version of the table",
-            field="sql",
-        )
-    return columns, access.row_filter
-
-
 @dataclass(frozen=True)
 class _Result:
     table: pa.Table
@@ -161,33 +133,31 @@ class StatementService:
         runner: StatementRunner,
         settings: Settings,
         table_service: TableService | None = None,
+        connections: ConnectionService | None = None,
     ) -> None:
         self.store = store
         self.tables = tables
         self.runner = runner
         self.settings = settings
         self.table_service = table_service or TableService(store, tables)
+        self.connections = connections
+
+    def _spec(self, connection_id: str) -> ConnectionSpec:
+        if self.connections is None:  # pragma: no cover - the runtime always wires it
+            raise LakeholdError("federated tables need the connection service")
+        return self.connections.spec(connection_id)
 
     # -- planning -----------------------------------------------------------------------------
 
-    def _acting_project(
-        self, session: Session, principal: Principal, project: str | None
-    ) -> Project | None:
-        if project is None:
-            return None
-        found = session.scalar(select(Project).where(Project.name == project))
-        if found is None or policy.project_role(session, principal, found) is None:
-            raise NotFound(f"project '{project}' not found", field="project")
-        return found
-
     @staticmethod
-    def _check_ctas_target(session: Session, principal: Principal, target: CtasTarget) -> None:
+    def _check_ctas_target(decision: Decision, target: CtasTarget) -> None:
         """CREATE TABLE ... AS SELECT writes only into a project of which the principal is a
         contributor or owner."""
         if target.replace:
             raise Invalid("CREATE OR REPLACE TABLE is not supported", field="sql")
-        project = session.scalar(select(Project).where(Project.name == target.ref.project))
-        if project is None or not policy.has_role(session, principal, project, "contributor"):
+        project = decision.project(target.ref.project)
+        role = project.role if project is not None else None
+        if role is None or policy.ROLES.index(role) < policy.ROLES.index("contributor"):
             raise Forbidden(
                 "CREATE TABLE ... AS SELECT writes only into a project where you are a "
                 f"contributor or owner (not '{target.ref.project}')"
@@ -208,38 +178,32 @@ class StatementService:
         try:
             prepared = prepare(sql, dialect=dialect, default_project=project, allow_ctas=allow_ctas)
             refs = prepared.table_refs
+            ctas = prepared.ctas
             with self.store.session() as session:
-                acting = self._acting_project(session, principal, project)
-                if prepared.ctas is not None:
-                    self._check_ctas_target(session, principal, prepared.ctas)
-                resolved: dict[TableRef, BoundTable] = {}
-                grants: dict[str, dict[str, Any]] = {}
-                accesses = resolve_access(
-                    session, principal, [(r.project, r.table) for r in prepared.table_refs], acting
+                decision = resolve_access(
+                    session,
+                    principal,
+                    [(r.project, r.table) for r in refs],
+                    project,
+                    also=[ctas.ref.project] if ctas is not None else [],
                 )
-                for ref, access in zip(prepared.table_refs, accesses, strict=True):
-                    asset = access.asset
-                    # The catalog's current version is the latest committed through Lakehold.
-                    pinned = asset.current_version if ref.timestamp is None else None
-                    snapshot = self.tables.snapshot(
-                        Path(asset.storage_path),
-                        version=ref.version if ref.version is not None else pinned,
-                        timestamp=ref.timestamp,
-                    )
-                    columns, row_filter = fit_to_schema(access, snapshot.schema)
-                    resolved[ref] = BoundTable(
-                        files=snapshot.files,
-                        schema=snapshot.schema,
-                        columns=columns,
-                        row_filter=row_filter,
-                    )
-                    if access.grant_id is not None:
-                        grants[ref.name] = {
-                            "grant": access.grant_id,
-                            "row_filter": access.row_filter_name,
-                            "column_filter": access.column_filter_name,
-                        }
-                project_id = acting.id if acting is not None else None
+            acting = decision.project(project)
+            if ctas is not None:
+                self._check_ctas_target(decision, ctas)
+            resolved: dict[TableRef, BoundTable] = {}
+            grants: dict[str, dict[str, Any]] = {}
+            for ref, access in zip(refs, decision.accesses, strict=True):
+                if access.asset.source is None:
+                    resolved[ref] = bind_lakehouse(self.tables, ref, access)
+                else:
+                    resolved[ref] = bind_federated(self.store, self._spec, ref, access)
+                if access.grant_id is not None:
+                    grants[ref.name] = {
+                        "grant": access.grant_id,
+                        "row_filter": access.row_filter_name,
+                        "column_filter": access.column_filter_name,
+                    }
+            project_id = acting.id if acting is not None else None
         except LakeholdError as error:
             self._deny(principal, sql, project, refs, error)
             raise
@@ -297,6 +261,11 @@ class StatementService:
                 return result
             return self._create_as(principal, planned, result.table, result.truncated)
 
+        lineage = self.table_service.lineage
+        if planned.ctas is not None and lineage is not None:
+            prepared = planned.prepared
+            args = (prepared.sql, prepared.dialect, planned.ctas.ref, planned.resolved, work)
+            return lineage.wrap_ctas(*args, default_project=planned.project)
         return work
 
     def _create_as(

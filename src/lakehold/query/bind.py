@@ -29,8 +29,9 @@ from sqlglot.errors import SqlglotError
 from lakehold.errors import Invalid, LakeholdError
 from lakehold.query.arrow_types import duckdb_type, quote
 from lakehold.query.footers import file_columns, local_path
-from lakehold.query.model import BoundTable, Plan, TableRef, View
+from lakehold.query.model import BoundTable, Plan, RemoteTable, TableRef, View
 from lakehold.query.verify import verify
+from lakehold.sources.attach import ConnectionSpec
 
 _NO_LIMIT = (1 << 63) - 1
 
@@ -39,24 +40,52 @@ def bind(sql: str, names: Mapping[TableRef, str], resolved: Mapping[TableRef, Bo
     """The plan that runs ``sql`` (which reads the views ``names``) over ``resolved`` tables."""
     views: list[View] = []
     files: list[str] = []
+    aliases: dict[tuple[str, str], tuple[str, ConnectionSpec]] = {}
     for ref, view in names.items():
         table = resolved[ref]
-        views.append(View(name=view, sql=view_sql(table, ref.table)))
+        relation = None
+        if table.remote is not None:
+            relation, paths = _remote_relation(table.remote, aliases)
+            files.extend(paths)
+        views.append(View(name=view, sql=view_sql(table, ref.table, relation)))
         files.extend(local_path(f) for f in table.files)
     return Plan(
         sql=sql,
         views=tuple(views),
         files=tuple(dict.fromkeys(files)),
         names={view: ref.name for ref, view in names.items()},
+        attachments=tuple(aliases.values()),
     )
 
 
-def view_sql(table: BoundTable, name: str = "t") -> str:
-    """The SELECT that defines the view of one bound table."""
+def _remote_relation(
+    remote: RemoteTable, aliases: dict[tuple[str, str], tuple[str, ConnectionSpec]]
+) -> tuple[str, tuple[str, ...]]:
+    """What a view of a federated table reads from, and the paths it may open; sources are
+    attached once per statement under generated aliases (``src_<n>``)."""
+    if remote.source.kind == "files":
+        if remote.scan is None:
+            raise LakeholdError("a table of a folder of files needs its scan")
+        return remote.scan, remote.paths
+    key = (remote.source.kind, remote.source.attach_target())
+    if key not in aliases:
+        aliases[key] = (f"src_{len(aliases) + 1}", remote.source)
+    alias = aliases[key][0]
+    return f"{alias}.{quote(remote.schema)}.{quote(remote.table)}", ()
+
+
+def view_sql(table: BoundTable, name: str = "t", relation: str | None = None) -> str:
+    """The SELECT that defines the view of one bound table (``relation``: what a federated
+    table reads from, see :func:`bind`)."""
     fields = list(table.schema)
     if not fields:
         raise LakeholdError(f"table {name!r} has no columns")
-    base = _all_columns(table, fields)
+    if table.remote is not None:
+        if relation is None:
+            raise LakeholdError(f"federated table {name!r} is not bound to its source")
+        base = f"SELECT {', '.join(quote(f.name) for f in fields)} FROM {relation}"
+    else:
+        base = _all_columns(table, fields)
     granted = _granted(table.columns, fields)
     if granted is None and not table.row_filter:
         return base

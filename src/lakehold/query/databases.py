@@ -59,9 +59,9 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-def _start() -> Connection:
+def _start(**settings: object) -> Connection:
     TEMP_ROOT.mkdir(parents=True, exist_ok=True)
-    config = {**_CONFIG, "temp_directory": str(TEMP_ROOT / uuid.uuid4().hex)}
+    config = {**_CONFIG, **settings, "temp_directory": str(TEMP_ROOT / uuid.uuid4().hex)}
     connection = duckdb.connect(":memory:", config=config)
     connection.execute("SET TimeZone='UTC'")
     return connection
@@ -189,6 +189,12 @@ _spares = _Spares(SPARES)
 def take() -> Connection:
     """A database no statement has used; the caller owns it until :func:`discard`."""
     return _spares.take()
+
+
+def take_federated() -> Connection:
+    """A new database that may load the scanner extensions (whose signatures
+    :mod:`lakehold.sources.extensions` verified once); started in the caller's thread."""
+    return _launch(_start(allow_unsigned_extensions=True))
 
 
 def discard(connection: Connection) -> None:

@@ -2,7 +2,9 @@
 
 Per statement, before any user SQL runs:
 
-1. take a database no other statement has used (:mod:`lakehold.query.databases`);
+1. take a database no other statement has used (:mod:`lakehold.query.databases`); a plan
+   over federated tables attaches their sources, read-only, through the scanner extensions
+   (:mod:`lakehold.sources.attach`);
 2. set ``threads`` (default: the usable cores) and ``memory_limit``;
 3. ``SET allowed_paths=[<exactly the plan's files>]``, ``SET enable_external_access=false``
    (no other file, no ATTACH, COPY, INSTALL, LOAD, EXPORT), then
@@ -24,7 +26,10 @@ them and never show file paths (:mod:`lakehold.query.messages`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
 
 import duckdb
 import pyarrow as pa
@@ -34,8 +39,12 @@ from lakehold.query import databases
 from lakehold.query.cancel import CancelHandle
 from lakehold.query.messages import is_interrupt, translate
 from lakehold.query.model import Plan
+from lakehold.sources.attach import attach, redact
 
 _MAX_BATCH = 1 << 20
+_CONNECT_TIMEOUT = 10  # seconds to reach an external source
+_GRACE_S = 2.0  # how long an interrupted federated statement may take to stop
+_POLL_S = 0.05
 
 
 def execute(
@@ -52,10 +61,37 @@ def execute(
         raise Invalid("max_rows must be 0 or more", field="max_rows")
     handle = cancel or CancelHandle()
     handle.check()
-    connection = databases.take()
+
+    def work() -> tuple[pa.Table, bool]:
+        return _execute(plan, max_rows, timeout_s, threads, memory_limit, handle)
+
+    if plan.attachments:
+        return _bounded(work, handle, timeout_s)
+    return work()
+
+
+def _execute(
+    plan: Plan,
+    max_rows: int,
+    timeout_s: float | None,
+    threads: int | None,
+    memory_limit: str | None,
+    handle: CancelHandle,
+) -> tuple[pa.Table, bool]:
+    connection = databases.take_federated() if plan.attachments else databases.take()
     try:
         handle.attach(connection, timeout_s)
         try:
+            for alias, source in plan.attachments:
+                connect = int(min(timeout_s or _CONNECT_TIMEOUT, _CONNECT_TIMEOUT)) or 1
+                attach(
+                    connection,
+                    source,
+                    alias,
+                    connect_timeout_s=connect,
+                    statement_timeout_s=timeout_s or 0,
+                )
+                handle.check()
             connection.execute(setup_sql(plan, threads=threads, memory_limit=memory_limit))
             handle.check()
             result = connection.execute(statement_sql(plan))
@@ -66,11 +102,51 @@ def execute(
         except (duckdb.Error, pa.ArrowException, OSError) as e:
             if handle.reason is not None or is_interrupt(e):
                 raise handle.error() from None
-            raise translate(e, plan.names, plan.files) from None
+            error = translate(e, plan.names, plan.files)
+            for _, source in plan.attachments:  # a source's error may quote its settings
+                error.message = redact(error.message, source)
+                error.args = (error.message,)
+            raise error from None
         finally:
             handle.detach()
     finally:
         databases.discard(connection)
+
+
+def _bounded(
+    work: Callable[[], tuple[pa.Table, bool]], handle: CancelHandle, timeout_s: float | None
+) -> tuple[pa.Table, bool]:
+    """Run ``work`` in a thread of its own and stop waiting for it once it was interrupted
+    (timeout or cancel) and did not stop within ``_GRACE_S``: a scanner waiting on a source
+    does not always see DuckDB's interrupt, and a statement must not hang past its timeout.
+    The abandoned thread ends when the source answers (PostgreSQL stops the query itself at
+    the statement timeout) and then closes its database."""
+    outcome: list[tuple[pa.Table, bool]] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as e:  # handed to the caller's thread
+            failure.append(e)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="lakehold-federated-statement", daemon=True).start()
+    deadline = time.monotonic() + timeout_s + _GRACE_S if timeout_s else None
+    stopped_at: float | None = None
+    while not done.wait(_POLL_S):
+        now = time.monotonic()
+        if handle.reason is not None and stopped_at is None:
+            stopped_at = now
+        if (stopped_at is not None and now - stopped_at > _GRACE_S) or (
+            deadline is not None and now > deadline
+        ):
+            raise handle.error()
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 def _read(
@@ -122,9 +198,12 @@ def lockdown_sql(files: Iterable[str]) -> list[str]:
 
     (Extension auto-install and auto-load are already off: databases start that way.)
     """
-    paths = ", ".join(_string(f) for f in files)
+    files = list(files)
+    folders = [f for f in files if os.path.isdir(f)]  # folders of Parquet files of a source
+    paths = ", ".join(_string(f) for f in files if f not in folders)
     return [
         f"SET allowed_paths=[{paths}]",
+        *([f"SET allowed_directories=[{', '.join(_string(f) for f in folders)}]"] * bool(folders)),
         "SET enable_external_access=false",
         "SET lock_configuration=true",
     ]

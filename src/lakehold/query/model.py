@@ -8,6 +8,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from lakehold.sources.attach import ConnectionSpec
+
 
 @dataclass(frozen=True, slots=True)
 class TableRef:
@@ -45,6 +47,19 @@ class CtasTarget:
 
 
 @dataclass(frozen=True)
+class RemoteTable:
+    """A table read where it lives: ``schema.table`` of an attached database, or, for a
+    folder of files (``source.kind == "files"``), ``scan`` -- the DuckDB table function reading
+    ``paths`` (the files or folders it may open)."""
+
+    source: ConnectionSpec
+    schema: str = ""
+    table: str = ""
+    scan: str | None = None
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class BoundTable:
     """Storage of one table reference, supplied by the caller (the service layer).
 
@@ -55,6 +70,8 @@ class BoundTable:
       not store partition columns in the data files.
     - ``columns``: granted columns (None: all); the view exposes only these.
     - ``row_filter``: SQL boolean expression over the table's columns (None: all rows).
+    - ``remote``: set for a federated table, read where it lives (``files`` is empty; the
+      view selects ``schema``'s column names from the source, with the source's types).
     """
 
     files: Sequence[str]
@@ -62,6 +79,7 @@ class BoundTable:
     partition_values: Mapping[str, Mapping[str, str | None]] | None = None
     columns: Sequence[str] | None = None
     row_filter: str | None = None
+    remote: RemoteTable | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +96,15 @@ class Plan:
 
     ``names`` maps generated view names back to the names the user wrote, so that
     error messages never show generated names; ``files`` is every file the views read and
-    the only paths the DuckDB connection may open.
+    the only paths the DuckDB connection may open; ``attachments`` are the external databases
+    (alias, source) attached read-only before the lockdown.
     """
 
     sql: str
     views: tuple[View, ...] = ()
     files: tuple[str, ...] = ()
     names: Mapping[str, str] = field(default_factory=dict)
+    attachments: tuple[tuple[str, ConnectionSpec], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,15 @@ def parse(sql: str, dialect: str = "duckdb") -> exp.Expression:
 
 
 def to_duckdb(expression: exp.Expression) -> str:
-    """Generate DuckDB SQL (no comments); raise Invalid naming what cannot be transpiled."""
+    """Generate DuckDB SQL (no comments); raise Invalid naming what cannot be transpiled.
+
+    The generator may transform ``expression`` in place (it is not copied: copying a large
+    tree costs more than generating it), so this is the last use of the tree.
+    """
     try:
-        return expression.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE, comments=False)
+        return expression.sql(
+            dialect="duckdb", unsupported_level=ErrorLevel.RAISE, comments=False, copy=False
+        )
     except UnsupportedError as e:
         raise Invalid(f"not supported when translated to DuckDB SQL: {e}", field="sql") from None
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+LINEAGE_WRITE = "lineage:write"
+SCOPES = frozenset({LINEAGE_WRITE})  # what a token may grant beyond its user's own rights
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -13,6 +16,11 @@ class Principal:
     username: str
     is_admin: bool = False
     project: str | None = None
+    scopes: frozenset[str] = frozenset()
+
+    def can(self, scope: str) -> bool:
+        """True when the principal's token grants ``scope``; administrators hold every scope."""
+        return self.is_admin or scope in self.scopes
 
     def in_project(self, project: str | None) -> Principal:
         """The same user acting in ``project``."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -12,7 +13,7 @@ from lakehold.errors import Conflict, Invalid, NotFound, Unauthorized
 from lakehold.governance import policy
 from lakehold.security import tokens
 from lakehold.security.passwords import hash_password
-from lakehold.security.principal import Principal
+from lakehold.security.principal import SCOPES, Principal
 from lakehold.store.db import Store
 from lakehold.store.models import ApiToken, User
 
@@ -28,6 +29,7 @@ class TokenInfo:
     expires_at: datetime | None
     revoked: bool
     value: str | None = None
+    scopes: tuple[str, ...] = ()
 
 
 def _principal(user: User) -> Principal:
@@ -43,6 +45,7 @@ def _info(token: ApiToken, value: str | None = None) -> TokenInfo:
         expires_at=token.expires_at,
         revoked=token.revoked_at is not None,
         value=value,
+        scopes=tuple(token.scopes or ()),
     )
 
 
@@ -83,7 +86,7 @@ class SecurityService:
                 or (token.expires_at is not None and _as_utc(token.expires_at) <= now)
             ):
                 raise Unauthorized("the API token is not valid")
-            return _principal(token.user)
+            return replace(_principal(token.user), scopes=frozenset(token.scopes or ()))
 
     def create_user(
         self,
@@ -123,10 +126,15 @@ class SecurityService:
         *,
         username: str | None = None,
         expires_at: datetime | None = None,
+        scopes: Sequence[str] = (),
     ) -> TokenInfo:
-        """Issue a token for oneself, or for another user (admins only). Shown once."""
+        """Issue a token for oneself, or for another user (admins only). Shown once.
+        ``scopes`` grant more than the user's own rights, e.g. ``lineage:write``."""
         if not name.strip():
             raise Invalid("a token needs a name", field="name")
+        unknown = sorted(set(scopes) - SCOPES)
+        if unknown:
+            raise Invalid(f"unknown scope '{unknown[0]}'", field="scopes", known=sorted(SCOPES))
         with self.store.session() as session:
             if username and username != principal.username:
                 policy.require_admin(principal, "issue tokens for other users")
@@ -135,7 +143,7 @@ class SecurityService:
                     raise NotFound(f"user '{username}' not found", field="username")
             else:
                 user = session.get(User, principal.user_id)
-            issued = self._issue(session, user, name, expires_at)
+            issued = self._issue(session, user, name, expires_at, sorted(set(scopes)))
             token = session.scalar(select(ApiToken).where(ApiToken.lookup == issued.lookup))
             return _info(token, issued.value)
 
@@ -156,7 +164,13 @@ class SecurityService:
             token.revoked_at = token.revoked_at or datetime.now(UTC)
 
     @staticmethod
-    def _issue(session, user: User, name: str, expires_at: datetime | None = None):
+    def _issue(
+        session,
+        user: User,
+        name: str,
+        expires_at: datetime | None = None,
+        scopes: list[str] | None = None,
+    ):
         issued = tokens.issue()
         session.add(
             ApiToken(
@@ -165,6 +179,7 @@ class SecurityService:
                 lookup=issued.lookup,
                 secret_hash=issued.secret_hash,
                 expires_at=expires_at,
+                scopes=scopes or None,
             )
         )
         session.flush()

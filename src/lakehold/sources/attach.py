@@ -34,8 +34,10 @@ class ConnectionSpec:
     params: Mapping[str, Any]
     secret: str | None = field(default=None, repr=False)
 
-    def attach_target(self, connect_timeout_s: int = 10) -> str:
-        """The string ``ATTACH`` takes for this source (contains the secret)."""
+    def attach_target(self, connect_timeout_s: int = 10, statement_timeout_s: float = 0) -> str:
+        """The string ``ATTACH`` takes for this source (contains the secret). PostgreSQL also
+        gets ``statement_timeout`` (0: none), so the server itself stops a query that runs
+        past the statement's timeout."""
         p = self.params
         if self.kind == "sqlite":
             return str(p["path"])
@@ -47,6 +49,9 @@ class ConnectionSpec:
         if self.kind == "postgresql":
             pairs += [("dbname", p.get("database")), ("password", self.secret)]
             pairs += [("connect_timeout", connect_timeout_s)]
+            if statement_timeout_s > 0:
+                milliseconds = max(int(statement_timeout_s * 1000), 1)
+                pairs += [("options", f"-c statement_timeout={milliseconds}")]
         elif self.kind == "mysql":
             pairs += [("database", p.get("database")), ("passwd", self.secret)]
         else:
@@ -60,6 +65,7 @@ def attach(
     alias: str,
     *,
     connect_timeout_s: int = 10,
+    statement_timeout_s: float = 0,
 ) -> None:
     """Attach ``spec`` read-only as ``alias`` (an identifier chosen by the caller)."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", alias):
@@ -67,7 +73,7 @@ def attach(
     if spec.kind not in _DUCKDB_TYPES:
         raise LakeholdError(f"connection kind {spec.kind!r} cannot be attached")
     extensions.load(connection, spec.kind)
-    target = spec.attach_target(connect_timeout_s).replace("'", "''")
+    target = spec.attach_target(connect_timeout_s, statement_timeout_s).replace("'", "''")
     try:
         connection.execute(
             f"ATTACH '{target}' AS {alias} (TYPE {_DUCKDB_TYPES[spec.kind]}, READ_ONLY)"

@@ -59,6 +59,7 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column()
+    scopes: Mapped[list[str] | None] = mapped_column(JSON)
 
     user: Mapped[User] = relationship()
 

@@ -31,6 +31,7 @@ class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     username: str | None = Field(default=None, description="Admins: issue for another user.")
     expires_at: datetime | None = None
+    scopes: list[str] = Field(default=[], description="Extra rights, e.g. `lineage:write`.")
 
 
 @router.get("/me", response_model=UserOut)
@@ -61,7 +62,11 @@ def list_users(runtime: RuntimeDep, principal: PrincipalDep):
 def create_token(body: TokenIn, runtime: RuntimeDep, principal: PrincipalDep):
     """Issue an API token. Its value is returned once and never again."""
     return runtime.security.create_token(
-        principal, body.name, username=body.username, expires_at=body.expires_at
+        principal,
+        body.name,
+        username=body.username,
+        expires_at=body.expires_at,
+        scopes=body.scopes,
     )
 
 

@@ -1,0 +1,200 @@
+"""Lineage ingest throughput and graph reads, on SQLite and PostgreSQL.
+
+Usage: python benchmarks/lineage.py [--database sqlite|postgresql|all] [--events 2000]
+       [--batch 100] [--nodes 10000] [--depth 20]
+
+Everything goes through ``LineageService`` (not HTTP), so the figures are of validation,
+dedup, folding and storage, not of the web server:
+
+* single: one RunEvent per ``record`` call (one transaction each);
+* batch: ``--batch`` events per ``record`` call (what ``POST /api/v1/lineage/batch`` does);
+* baseline: the same events' raw JSON inserted with one executemany per batch into a plain
+  table -- the cost of storing without validating or folding. Ratios are against it.
+* graph: ``lineage(nodeId, depth)`` on a generated graph of about ``--nodes`` datasets and jobs
+  (layers of jobs, each reading three datasets of the layer before and writing one), median of
+  five reads, against a baseline of reading every edge once. Goal: <= 100 ms at depth 20.
+
+Events are START + COMPLETE pairs of jobs with two inputs and one output, schema facets on
+each dataset. PostgreSQL: 127.0.0.1:5432, database ``test``, in a fresh schema dropped after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from lakehold.config import Settings
+from lakehold.runtime import Runtime
+from lakehold.security.principal import Principal
+
+POSTGRES = "host=127.0.0.1 port=5432 dbname=test user=postgres"
+ADMIN = Principal(user_id="bench", username="bench", is_admin=True)
+SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+
+
+def _dataset(name: str) -> dict:
+    fields = [{"name": c, "type": "BIGINT"} for c in ("id", "amount", "quantity")]
+    return {
+        "namespace": "warehouse",
+        "name": name,
+        "facets": {"schema": {"_producer": "bench", "_schemaURL": "s", "fields": fields}},
+    }
+
+
+def _event(kind: str, job: str, run_id: str, inputs: list[str], outputs: list[str]) -> dict:
+    return {
+        "eventType": kind,
+        "eventTime": "2026-11-23T10:00:00Z" if kind == "START" else "2026-11-23T10:01:00Z",
+        "run": {"runId": run_id, "facets": {}},
+        "job": {"namespace": "airflow", "name": job, "facets": {}},
+        "inputs": [_dataset(n) for n in inputs],
+        "outputs": [_dataset(n) for n in outputs],
+        "producer": "https://example.com/bench",
+        "schemaURL": SCHEMA_URL,
+    }
+
+
+def ingest_events(count: int, tag: str) -> list[dict]:
+    """``count`` events: START + COMPLETE of runs of 200 jobs over 300 datasets."""
+    events = []
+    for i in range(count // 2):
+        job, run_id = f"{tag}.job{i % 200}", str(uuid.uuid4())
+        inputs = [f"{tag}.t{i % 300}", f"{tag}.t{(i * 7 + 1) % 300}"]
+        outputs = [f"{tag}.t{(i * 13 + 2) % 300}"]
+        events.append(_event("START", job, run_id, inputs, []))
+        events.append(_event("COMPLETE", job, run_id, inputs, outputs))
+    return events
+
+
+def graph_events(nodes: int, depth: int) -> list[dict]:
+    """Layers of jobs (``depth`` + 1 of them), each reading three datasets of the layer before."""
+    layers = depth + 1
+    width = max(1, nodes // (2 * layers + 1))
+    rng = random.Random(7)
+    events = []
+    for layer in range(layers):
+        for i in range(width):
+            inputs = [f"g.l{layer}.d{rng.randrange(width)}" for _ in range(3)]
+            run_id = str(uuid.uuid4())
+            events.append(
+                _event("COMPLETE", f"g.l{layer}.j{i}", run_id, inputs, [f"g.l{layer + 1}.d{i}"])
+            )
+    return events
+
+
+@contextmanager
+def database(kind: str) -> Iterator[str]:
+    """A fresh metadata database URL."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{tmp}/bench.db"
+        return
+    schema = f"lh_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield (
+            f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+        )
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:8.0f} events/s"
+
+
+def baseline(runtime: Runtime, events: list[dict], batch: int) -> float:
+    """Seconds to store the events' raw JSON, ``batch`` per executemany, nothing else."""
+    with runtime.store.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE bench_raw (id VARCHAR(32) PRIMARY KEY, payload TEXT)"))
+    started = time.perf_counter()
+    for start in range(0, len(events), batch):
+        rows = [
+            {"id": uuid.uuid4().hex, "payload": json.dumps(e)}
+            for e in events[start : start + batch]
+        ]
+        with runtime.store.engine.begin() as conn:
+            conn.execute(text("INSERT INTO bench_raw VALUES (:id, :payload)"), rows)
+    return time.perf_counter() - started
+
+
+def run(kind: str, count: int, batch: int, nodes: int, depth: int) -> None:
+    with tempfile.TemporaryDirectory() as home, database(kind) as url:
+        runtime = Runtime(Settings(home=Path(home), database_url=url))
+        lineage = runtime.lineage
+        print(f"\n== {kind} ==")
+
+        single = ingest_events(min(count, 1000), "single")
+        started = time.perf_counter()
+        for event in single:
+            lineage.record([event])
+        single_s = time.perf_counter() - started
+
+        batched = ingest_events(count, "batch")
+        started = time.perf_counter()
+        for start in range(0, len(batched), batch):
+            lineage.record(batched[start : start + batch])
+        batch_s = time.perf_counter() - started
+        raw_s = baseline(runtime, ingest_events(count, "raw"), batch)
+
+        again = time.perf_counter()
+        lineage.record(batched[:batch])  # duplicates: hashed, found, skipped
+        dup_s = time.perf_counter() - again
+
+        print(f"ingest single (1 event/call, service):   {rate(len(single), single_s)}")
+        print(f"ingest batch ({batch} events/call, service): {rate(len(batched), batch_s)}")
+        print(f"baseline raw JSON insert ({batch}/call):   {rate(len(batched), raw_s)}")
+        print(f"ratio batch / baseline:                  {raw_s / batch_s:8.2f}")
+        print(f"duplicate batch of {batch}:                  {dup_s * 1000:8.1f} ms")
+
+        graph = graph_events(nodes, depth)
+        for start in range(0, len(graph), 500):
+            lineage.record(graph[start : start + 500])
+        start_node = "dataset:warehouse:g.l0.d0"
+        times, size = [], 0
+        for _ in range(5):
+            started = time.perf_counter()
+            size = len(lineage.lineage(ADMIN, start_node, depth=depth)["graph"])
+            times.append(time.perf_counter() - started)
+        with runtime.store.engine.connect() as conn:
+            started = time.perf_counter()
+            edges = len(conn.execute(text("SELECT job_id, dataset_id FROM lineage_edges")).all())
+            scan_s = time.perf_counter() - started
+        graph_ms = statistics.median(times) * 1000
+        print(f"graph read, {size} nodes at depth {depth}:  {graph_ms:8.1f} ms (goal <= 100 ms)")
+        print(f"baseline: read all {edges} edges once:   {scan_s * 1000:8.1f} ms")
+        print(f"ratio graph / edge scan:                 {graph_ms / (scan_s * 1000):8.2f}")
+        runtime.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "all"), default="all")
+    parser.add_argument("--events", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--nodes", type=int, default=10_000)
+    parser.add_argument("--depth", type=int, default=20)
+    args = parser.parse_args()
+    kinds = ("sqlite", "postgresql") if args.database == "all" else (args.database,)
+    for kind in kinds:
+        run(kind, args.events, args.batch, args.nodes, args.depth)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Connections of a project to external databases and folders of files (its owners)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field, SecretStr
+
+from lakehold.api.deps import PrincipalDep, RuntimeDep
+from lakehold.sources.connections import ConnectionTest, ConnectionView
+
+router = APIRouter(prefix="/api/v1/projects/{project}/connections", tags=["connections"])
+
+PARAMS_HELP = (
+    "postgresql, mysql: host, port, database, user; sqlite: path (a file); "
+    "files: path (a folder of CSV, Parquet, JSON-lines files). Never the password."
+)
+
+
+class ConnectionIn(BaseModel):
+    name: str = Field(description="Lower-case letters, digits, underscores")
+    kind: str = Field(description="postgresql, mysql, sqlite or files")
+    params: dict[str, Any] = Field(default_factory=dict, description=PARAMS_HELP)
+    password: SecretStr | None = Field(default=None, description="Stored encrypted; never returned")
+    description: str | None = None
+
+
+class ConnectionPatch(BaseModel):
+    params: dict[str, Any] | None = Field(
+        default=None, description="Merged into the current params; a null value removes a key"
+    )
+    password: SecretStr | None = Field(default=None, description="A new password")
+    clear_password: bool = False
+    description: str | None = None
+
+
+def _plain(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None
+
+
+@router.post("", response_model=ConnectionView, status_code=status.HTTP_201_CREATED)
+def create_connection(
+    project: str, body: ConnectionIn, runtime: RuntimeDep, principal: PrincipalDep
+):
+    """Create a connection (project owners). Bad kind or params: 400 naming the field."""
+    return runtime.connections.create(
+        principal,
+        project,
+        body.name,
+        body.kind,
+        body.params,
+        password=_plain(body.password),
+        description=body.description,
+    )
+
+
+@router.get("", response_model=list[ConnectionView])
+def list_connections(project: str, runtime: RuntimeDep, principal: PrincipalDep):
+    """The project's connections (project owners); no secrets, only ``has_secret``."""
+    return runtime.connections.list(principal, project)
+
+
+@router.get("/{name}", response_model=ConnectionView)
+def get_connection(project: str, name: str, runtime: RuntimeDep, principal: PrincipalDep):
+    """One connection (project owners)."""
+    return runtime.connections.get(principal, project, name)
+
+
+@router.patch("/{name}", response_model=ConnectionView)
+def update_connection(
+    project: str, name: str, body: ConnectionPatch, runtime: RuntimeDep, principal: PrincipalDep
+):
+    """Change params, password or description; the kind never changes."""
+    return runtime.connections.update(
+        principal,
+        project,
+        name,
+        params=body.params,
+        password=_plain(body.password),
+        clear_password=body.clear_password,
+        description=body.description,
+    )
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_connection(
+    project: str, name: str, runtime: RuntimeDep, principal: PrincipalDep
+) -> None:
+    """Delete a connection with its data sources and federated assets; 409 naming the assets
+    while any has an active grant or listing."""
+    runtime.connections.delete(principal, project, name)
+
+
+@router.post("/{name}/test", response_model=ConnectionTest)
+def test_connection(project: str, name: str, runtime: RuntimeDep, principal: PrincipalDep):
+    """Reach the source (short timeout): its version and table count; 502 naming the
+    connection when it cannot be reached."""
+    return runtime.connections.test(principal, project, name)

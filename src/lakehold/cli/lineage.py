@@ -1,0 +1,105 @@
+"""``lakehold lineage``: send OpenLineage events, show graphs, list datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lakehold.cli.output import print_json, print_rows
+from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
+from lakehold.errors import Invalid
+from lakehold.lineage.service import DEFAULT_DEPTH
+
+lineage = typer.Typer(help="Lineage: OpenLineage events and the graph.", no_args_is_help=True)
+
+
+def read_events(path: Path) -> list[Any]:
+    """Events of a file: a JSON event, a JSON array, ``{"events": [...]}`` or JSON lines."""
+    text = path.read_text()
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
+        events = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise Invalid(f"not JSON: {error.msg}", line=number) from None
+        return events
+    if isinstance(body, dict) and isinstance(body.get("events"), list):
+        return body["events"]
+    return body if isinstance(body, list) else [body]
+
+
+@lineage.command("send")
+@handles_errors
+def send(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON or JSON lines")],
+) -> None:
+    """Record OpenLineage events from a file, atomically (needs the lineage:write scope).
+
+    Example: lakehold lineage send airflow-events.jsonl
+    """
+    runtime, _ = open_runtime()
+    events = read_events(file)
+    stored = runtime.lineage.ingest(principal_of(runtime), events)
+    console.print(f"accepted {stored}, duplicates {len(events) - stored}")
+
+
+@lineage.command("show")
+@handles_errors
+def show(
+    node_id: Annotated[str, typer.Argument(help="dataset:<namespace>:<name> or job:<ns>:<name>")],
+    depth: Annotated[int, typer.Option(help="Jobs away from the node")] = DEFAULT_DEPTH,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Marquez JSON")] = False,
+) -> None:
+    """Show the lineage graph around a dataset or job.
+
+    Example: lakehold lineage show dataset:lakehold:sales.orders --depth 3
+    """
+    runtime, _ = open_runtime()
+    graph = runtime.lineage.lineage(principal_of(runtime), node_id, depth=depth)
+    if as_json:
+        print_json(graph)
+        return
+    print_rows(
+        "lineage",
+        ["node", "type", "from", "to"],
+        [
+            (
+                n["id"],
+                n["type"],
+                ", ".join(e["origin"] for e in n["inEdges"]),
+                ", ".join(e["destination"] for e in n["outEdges"]),
+            )
+            for n in graph["graph"]
+        ],
+    )
+
+
+@lineage.command("datasets")
+@handles_errors
+def datasets(
+    namespace: str,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """List the datasets of a lineage namespace.
+
+    Example: lakehold lineage datasets lakehold
+    """
+    runtime, _ = open_runtime()
+    found = runtime.lineage.datasets(principal_of(runtime), namespace, limit=limit, offset=offset)
+    print_rows(
+        f"datasets in {namespace} ({found['totalCount']})",
+        ["name", "fields", "updated", "version"],
+        [
+            (d["name"], len(d["fields"]), d["updatedAt"], d["currentVersion"])
+            for d in found["datasets"]
+        ],
+    )

@@ -1,0 +1,382 @@
+"""``lakehold connection`` and ``lakehold datasource``: federated sources and their crawlers.
+
+A password is never a plain argument (it would show in ``ps`` and shell history): it comes
+from standard input (``--password-stdin``), an environment variable (``--password-env``) or
+a hidden prompt (``--ask-password``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+
+from lakehold.cli.output import print_json, print_rows
+from lakehold.cli.session import (
+    console,
+    errors,
+    handles_errors,
+    open_runtime,
+    principal_of,
+    split_qualified,
+)
+from lakehold.sources.connections import ConnectionView
+from lakehold.sources.crawlers import DataSourceView, RunView
+
+connections = typer.Typer(help="Connections to external databases and files.", no_args_is_help=True)
+datasources = typer.Typer(help="Data sources: crawlers importing tables.", no_args_is_help=True)
+
+NameArg = Annotated[str, typer.Argument(help="project.name")]
+ProjectArg = Annotated[str, typer.Argument(help="The project")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
+HostOpt = Annotated[str | None, typer.Option(help="Server host (postgresql, mysql)")]
+PortOpt = Annotated[int | None, typer.Option(help="Server port (postgresql, mysql)")]
+DatabaseOpt = Annotated[str | None, typer.Option(help="Database name (postgresql, mysql)")]
+UserOpt = Annotated[str | None, typer.Option(help="User name (postgresql, mysql)")]
+PathOpt = Annotated[str | None, typer.Option(help="Absolute path: SQLite file or folder")]
+StdinOpt = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input")
+]
+EnvOpt = Annotated[
+    str | None, typer.Option("--password-env", help="Read the password from this variable")
+]
+AskOpt = Annotated[bool, typer.Option("--ask-password", help="Prompt for the password")]
+
+
+def _password(stdin: bool, env: str | None, ask: bool) -> str | None:
+    if sum((stdin, env is not None, ask)) > 1:
+        errors.print(
+            "[red]error:[/red] use one of --password-stdin, --password-env, --ask-password"
+        )
+        raise typer.Exit(2)
+    if stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if env is not None:
+        if env not in os.environ:
+            errors.print(f"[red]error:[/red] environment variable {env} is not set")
+            raise typer.Exit(2)
+        return os.environ[env]
+    if ask:
+        return typer.prompt("Password", hide_input=True)
+    return None
+
+
+def _params(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _show_connections(views: list[ConnectionView], as_json: bool) -> None:
+    if as_json:
+        print_json([asdict(v) for v in views])
+        return
+    print_rows(
+        None,
+        ["name", "kind", "params", "password", "created by"],
+        [
+            (
+                f"{v.project}.{v.name}",
+                v.kind,
+                " ".join(f"{k}={p}" for k, p in v.params.items()),
+                "set" if v.has_secret else "",
+                v.created_by,
+            )
+            for v in views
+        ],
+    )
+
+
+@connections.command("create")
+@handles_errors
+def create_connection(
+    name: NameArg,
+    kind: Annotated[str, typer.Option(help="postgresql, mysql, sqlite or files")],
+    host: HostOpt = None,
+    port: PortOpt = None,
+    database: DatabaseOpt = None,
+    user: UserOpt = None,
+    path: PathOpt = None,
+    password_stdin: StdinOpt = False,
+    password_env: EnvOpt = None,
+    ask_password: AskOpt = False,
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a connection of a project (its owners); the password is stored encrypted.
+
+    Example: echo "$PGPASSWORD" | lakehold connection create sales.crm --kind postgresql
+    --host db.internal --database crm --user reader --password-stdin
+    """
+    project, connection = split_qualified(name)
+    runtime, _ = open_runtime()
+    view = runtime.connections.create(
+        principal_of(runtime),
+        project,
+        connection,
+        kind,
+        _params(host=host, port=port, database=database, user=user, path=path),
+        password=_password(password_stdin, password_env, ask_password),
+        description=description,
+    )
+    console.print(f"created connection {view.project}.{view.name} ({view.kind})")
+
+
+@connections.command("list")
+@handles_errors
+def list_connections(project: ProjectArg, json_output: JsonOpt = False) -> None:
+    """The connections of a project (its owners).
+
+    Example: lakehold connection list sales
+    """
+    runtime, _ = open_runtime()
+    _show_connections(runtime.connections.list(principal_of(runtime), project), json_output)
+
+
+@connections.command("show")
+@handles_errors
+def show_connection(name: NameArg, json_output: JsonOpt = False) -> None:
+    """One connection, without its password.
+
+    Example: lakehold connection show sales.crm --json
+    """
+    project, connection = split_qualified(name)
+    runtime, _ = open_runtime()
+    view = runtime.connections.get(principal_of(runtime), project, connection)
+    _show_connections([view], json_output)
+
+
+@connections.command("update")
+@handles_errors
+def update_connection(
+    name: NameArg,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    database: DatabaseOpt = None,
+    user: UserOpt = None,
+    path: PathOpt = None,
+    password_stdin: StdinOpt = False,
+    password_env: EnvOpt = None,
+    ask_password: AskOpt = False,
+    clear_password: Annotated[bool, typer.Option(help="Remove the password")] = False,
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Change parameters, the password or the description of a connection.
+
+    Example: lakehold connection update sales.crm --host db2.internal --password-env CRM_PW
+    """
+    project, connection = split_qualified(name)
+    runtime, _ = open_runtime()
+    params = _params(host=host, port=port, database=database, user=user, path=path)
+    view = runtime.connections.update(
+        principal_of(runtime),
+        project,
+        connection,
+        params=params or None,
+        password=_password(password_stdin, password_env, ask_password),
+        clear_password=clear_password,
+        description=description,
+    )
+    console.print(f"updated connection {view.project}.{view.name}")
+
+
+@connections.command("delete")
+@handles_errors
+def delete_connection(name: NameArg) -> None:
+    """Delete a connection, its data sources and federated assets (refused while an asset
+    has an active grant or listing).
+
+    Example: lakehold connection delete sales.crm
+    """
+    project, connection = split_qualified(name)
+    runtime, _ = open_runtime()
+    runtime.connections.delete(principal_of(runtime), project, connection)
+    console.print(f"deleted connection {project}.{connection}")
+
+
+@connections.command("test")
+@handles_errors
+def test_connection(name: NameArg, json_output: JsonOpt = False) -> None:
+    """Reach the source: its version and table count (exit code 8 when unreachable).
+
+    Example: lakehold connection test sales.crm
+    """
+    project, connection = split_qualified(name)
+    runtime, _ = open_runtime()
+    result = runtime.connections.test(principal_of(runtime), project, connection)
+    if json_output:
+        print_json(asdict(result))
+        return
+    console.print(
+        f"ok: {project}.{connection} ({result.kind}) {result.version}; "
+        f"{result.tables} tables; {result.elapsed_ms} ms"
+    )
+
+
+@connections.command("rotate-key")
+@handles_errors
+def rotate_key() -> None:
+    """Re-encrypt every connection password with a new key (administrators).
+
+    With the key file (LAKEHOLD_HOME/secret.key) a new key replaces it; with
+    LAKEHOLD_SECRET_KEY, set the new key there and the old one in LAKEHOLD_SECRET_KEY_PREVIOUS
+    first. Restart other API processes that use a changed LAKEHOLD_SECRET_KEY.
+
+    Example: lakehold connection rotate-key
+    """
+    runtime, _ = open_runtime()
+    count = runtime.connections.rotate_key(principal_of(runtime))
+    console.print(f"re-encrypted {count} secret(s) ({runtime.secrets.key_source})")
+
+
+# -- data sources ------------------------------------------------------------------------------
+
+
+def _show_sources(views: list[DataSourceView], as_json: bool) -> None:
+    if as_json:
+        print_json([asdict(v) for v in views])
+        return
+    print_rows(
+        None,
+        ["name", "connection", "schemas", "include", "exclude", "schedule", "next run"],
+        [
+            (
+                f"{v.project}.{v.name}",
+                v.connection,
+                ", ".join(v.schemas),
+                ", ".join(v.include),
+                ", ".join(v.exclude),
+                v.schedule if v.enabled else f"{v.schedule or ''} (disabled)",
+                v.next_run_at,
+            )
+            for v in views
+        ],
+    )
+
+
+def _show_runs(views: list[RunView], as_json: bool) -> None:
+    if as_json:
+        print_json([asdict(v) for v in views])
+        return
+    print_rows(
+        None,
+        [
+            "run",
+            "status",
+            "trigger",
+            "started",
+            "added",
+            "updated",
+            "unchanged",
+            "missing",
+            "errors",
+        ],
+        [
+            (
+                v.id,
+                v.status,
+                v.trigger,
+                v.started_at,
+                v.tables_added,
+                v.tables_updated,
+                v.tables_unchanged,
+                v.tables_missing,
+                "; ".join(e.get("message", "") for e in v.errors),
+            )
+            for v in views
+        ],
+    )
+
+
+@datasources.command("create")
+@handles_errors
+def create_data_source(
+    name: NameArg,
+    connection: Annotated[str, typer.Option(help="A connection of the same project")],
+    schema: Annotated[
+        list[str] | None, typer.Option("--schema", help="Schema glob pattern (repeat)")
+    ] = None,
+    include: Annotated[
+        list[str] | None, typer.Option("--include", help="Table glob pattern (repeat)")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Table glob pattern to skip (repeat)")
+    ] = None,
+    schedule: Annotated[str | None, typer.Option(help="Cron expression, UTC")] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Do not run on schedule")] = False,
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a data source crawling a connection.
+
+    Example: lakehold datasource create sales.crm_tables --connection crm --schema public
+    --exclude 'tmp_*' --schedule '0 3 * * *'
+    """
+    project, source = split_qualified(name)
+    runtime, _ = open_runtime()
+    view = runtime.data_sources.create(
+        principal_of(runtime),
+        project,
+        source,
+        connection,
+        schemas=schema,
+        include=include,
+        exclude=exclude,
+        schedule=schedule,
+        enabled=not disabled,
+        description=description,
+    )
+    console.print(f"created data source {view.project}.{view.name}")
+
+
+@datasources.command("list")
+@handles_errors
+def list_data_sources(project: ProjectArg, json_output: JsonOpt = False) -> None:
+    """The data sources of a project (its owners).
+
+    Example: lakehold datasource list sales
+    """
+    runtime, _ = open_runtime()
+    _show_sources(runtime.data_sources.list(principal_of(runtime), project), json_output)
+
+
+@datasources.command("run")
+@handles_errors
+def run_data_source(name: NameArg, json_output: JsonOpt = False) -> None:
+    """Crawl a data source now (exit code 8 when its source is unreachable).
+
+    Example: lakehold datasource run sales.crm_tables
+    """
+    project, source = split_qualified(name)
+    runtime, _ = open_runtime()
+    _show_runs([runtime.data_sources.run(principal_of(runtime), project, source)], json_output)
+
+
+@datasources.command("runs")
+@handles_errors
+def list_runs(
+    name: NameArg,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    json_output: JsonOpt = False,
+) -> None:
+    """The latest runs of a data source, newest first.
+
+    Example: lakehold datasource runs sales.crm_tables --limit 5
+    """
+    project, source = split_qualified(name)
+    runtime, _ = open_runtime()
+    _show_runs(
+        runtime.data_sources.runs(principal_of(runtime), project, source, limit=limit), json_output
+    )
+
+
+@datasources.command("delete")
+@handles_errors
+def delete_data_source(name: NameArg) -> None:
+    """Delete a data source and its runs; the assets it imported stay.
+
+    Example: lakehold datasource delete sales.crm_tables
+    """
+    project, source = split_qualified(name)
+    runtime, _ = open_runtime()
+    runtime.data_sources.delete(principal_of(runtime), project, source)
+    console.print(f"deleted data source {project}.{source}")

@@ -1,0 +1,201 @@
+"""``lakehold sync``: sync jobs copying a source table or query into a lakehouse table."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lakehold.cli.output import print_json, print_rows
+from lakehold.cli.session import (
+    console,
+    handles_errors,
+    open_runtime,
+    principal_of,
+    split_qualified,
+)
+from lakehold.sources.sync_jobs import SyncRunView
+
+sync = typer.Typer(
+    help="Sync jobs: full or incremental copies of source tables.", no_args_is_help=True
+)
+
+JobArg = Annotated[str, typer.Argument(help="project.job")]
+ColumnsOpt = Annotated[list[str] | None, typer.Option(help="Column name (repeat)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
+
+
+def _report(run: SyncRunView) -> None:
+    colour = "green" if run.status == "succeeded" else "red"
+    console.print(
+        f"run {run.id} [{colour}]{run.status}[/{colour}] in {run.duration_seconds or 0:.2f}s: "
+        f"{run.rows_read} read, {run.rows_inserted} inserted, {run.rows_updated} updated, "
+        f"{run.rows_deleted} deleted, {run.rows_rejected} rejected; "
+        f"watermark {run.watermark_after or '-'}"
+    )
+
+
+@sync.command("create")
+@handles_errors
+def create(
+    name: JobArg,
+    connection: Annotated[str, typer.Option(help="A connection of the project")],
+    target: Annotated[str, typer.Option(help="The lakehouse table to write")],
+    table: Annotated[str | None, typer.Option(help="Source table: schema.table")] = None,
+    query: Annotated[str | None, typer.Option(help="Source query, in the source's SQL")] = None,
+    mode: Annotated[str, typer.Option(help="full or incremental")] = "incremental",
+    watermark: Annotated[str | None, typer.Option(help="Watermark column")] = None,
+    key: Annotated[
+        list[str] | None, typer.Option("--key", "-k", help="Key column (repeat)")
+    ] = None,
+    delete_column: Annotated[
+        str | None, typer.Option(help="Boolean column: true = deleted")
+    ] = None,
+    operation_column: Annotated[str | None, typer.Option(help="Column holding I, U or D")] = None,
+    not_null: ColumnsOpt = None,
+    schedule: Annotated[str | None, typer.Option(help="Cron expression (UTC)")] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a sync job; the source is read (no rows) to check the columns.
+
+    Example: lakehold sync create sales.accounts --connection crm --table public.account
+    --target account --watermark last_modified --key id --delete-column is_deleted
+    --schedule '*/15 * * * *'
+    """
+    project, job = split_qualified(name)
+    runtime, _ = open_runtime()
+    view = runtime.sync_jobs.create(
+        principal_of(runtime),
+        project,
+        job,
+        connection=connection,
+        target_table=target,
+        source_table=table,
+        source_query=query,
+        mode=mode,
+        watermark_column=watermark,
+        key_columns=key,
+        delete_column=delete_column,
+        operation_column=operation_column,
+        not_null_columns=not_null,
+        schedule=schedule,
+        description=description,
+    )
+    console.print(f"created sync job {view.project}.{view.name} -> {view.target_table}")
+
+
+@sync.command("list")
+@handles_errors
+def list_jobs(project: str) -> None:
+    """List the sync jobs of a project.
+
+    Example: lakehold sync list sales
+    """
+    runtime, _ = open_runtime()
+    jobs = runtime.sync_jobs.list(principal_of(runtime), project)
+    print_rows(
+        f"sync jobs in {project}",
+        ["name", "connection", "source", "target", "mode", "schedule", "watermark"],
+        [
+            (
+                j.name,
+                j.connection,
+                j.source_table or "(query)",
+                j.target_table,
+                j.mode,
+                j.schedule,
+                j.last_watermark,
+            )
+            for j in jobs
+        ],
+    )
+
+
+@sync.command("show")
+@handles_errors
+def show(name: JobArg, json_output: JsonOpt = False) -> None:
+    """Show a sync job.
+
+    Example: lakehold sync show sales.accounts --json
+    """
+    project, job = split_qualified(name)
+    runtime, _ = open_runtime()
+    view = runtime.sync_jobs.get(principal_of(runtime), project, job)
+    if json_output:
+        print_json(asdict(view))
+        return
+    for field, value in asdict(view).items():
+        console.print(f"[bold]{field}[/bold]: {'' if value is None else value}")
+
+
+@sync.command("run")
+@handles_errors
+def run(name: JobArg) -> None:
+    """Run a sync job now, with a progress bar.
+
+    Example: lakehold sync run sales.accounts
+    """
+    project, job = split_qualified(name)
+    runtime, _ = open_runtime()
+    columns = (TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("rows", total=None)
+
+        def progress(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        view = runtime.sync_jobs.run(principal_of(runtime), project, job, progress=progress)
+    _report(view)
+
+
+@sync.command("runs")
+@handles_errors
+def runs(
+    name: JobArg,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs")] = 20,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show a sync job's runs, newest first.
+
+    Example: lakehold sync runs sales.accounts --limit 5
+    """
+    project, job = split_qualified(name)
+    runtime, _ = open_runtime()
+    found = runtime.sync_jobs.runs(principal_of(runtime), project, job, limit)
+    if json_output:
+        print_json([asdict(r) for r in found])
+        return
+    print_rows(
+        f"runs of {name}",
+        ["started", "status", "s", "read", "ins", "upd", "del", "rej", "watermark", "error"],
+        [
+            (
+                r.started_at,
+                r.status,
+                r.duration_seconds,
+                r.rows_read,
+                r.rows_inserted,
+                r.rows_updated,
+                r.rows_deleted,
+                r.rows_rejected,
+                r.watermark_after,
+                r.error,
+            )
+            for r in found
+        ],
+    )
+
+
+@sync.command("delete")
+@handles_errors
+def delete(name: JobArg) -> None:
+    """Delete a sync job and its run history (the target table stays).
+
+    Example: lakehold sync delete sales.accounts
+    """
+    project, job = split_qualified(name)
+    runtime, _ = open_runtime()
+    runtime.sync_jobs.delete(principal_of(runtime), project, job)
+    console.print(f"deleted sync job {name}")

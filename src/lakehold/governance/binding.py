@@ -1,0 +1,113 @@
+"""Bind an admitted table reference to its storage, with the grant's columns and rows.
+
+A lakehouse table binds to the Parquet files of one Delta snapshot (the catalog's current
+version unless the statement travels in time). A federated table binds to its source: the
+connection (credentials decrypted here, in-process only) and the object in it, read where it
+lives with the columns the catalog knows (the crawler keeps them current).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import sqlglot
+from sqlalchemy import bindparam, select
+from sqlglot import exp
+
+from lakehold.errors import Invalid, NotFound
+from lakehold.governance.access import Access, SourceObject
+from lakehold.lakehouse.tables import DeltaTables
+from lakehold.query import BoundTable, TableRef
+from lakehold.query.model import RemoteTable
+from lakehold.sources.attach import ConnectionSpec
+from lakehold.sources.files import scan_sql
+from lakehold.store.db import Store
+from lakehold.store.models import AssetColumn
+
+
+@functools.lru_cache(maxsize=1024)
+def filter_columns(row_filter: str) -> frozenset[str]:
+    """The lower-cased columns a (validated, immutable) row filter expression references."""
+    parsed = sqlglot.parse_one(row_filter, read="duckdb")
+    return frozenset(c.name.lower() for c in parsed.find_all(exp.Column))
+
+
+def fit_to_schema(access: Access, schema: pa.Schema) -> tuple[list[str] | None, str | None]:
+    """The grant's columns and row filter for one version of the table (time travel).
+
+    Granted columns the version does not have are left out; a row filter naming a column
+    the version does not have refuses the read (its error would name the table's columns).
+    """
+    names = {f.name.lower() for f in schema}
+    columns = access.columns
+    if columns is not None:
+        columns = [c for c in columns if c.lower() in names]
+        if not columns:
+            raise Invalid("no granted column exists in this version of the table", field="sql")
+    if access.row_filter is not None and not filter_columns(access.row_filter) <= names:
+        raise Invalid(
+            "the row filter of your grant does not apply to this version of the table",
+            field="sql",
+        )
+    return columns, access.row_filter
+
+
+def bind_lakehouse(tables: DeltaTables, ref: TableRef, access: Access) -> BoundTable:
+    """A lakehouse table at the version ``ref`` asks for (else the catalog's current one)."""
+    asset = access.asset
+    pinned = asset.current_version if ref.timestamp is None else None
+    snapshot = tables.snapshot(
+        Path(asset.storage_path),
+        version=ref.version if ref.version is not None else pinned,
+        timestamp=ref.timestamp,
+    )
+    columns, row_filter = fit_to_schema(access, snapshot.schema)
+    return BoundTable(
+        files=snapshot.files, schema=snapshot.schema, columns=columns, row_filter=row_filter
+    )
+
+
+_COLUMNS = (
+    select(AssetColumn.name)
+    .where(AssetColumn.asset_id == bindparam("asset"))
+    .order_by(AssetColumn.ordinal)
+)
+
+
+def bind_federated(
+    store: Store, spec_of: Callable[[str], ConnectionSpec], ref: TableRef, access: Access
+) -> BoundTable:
+    """A federated table, read at its source (no time travel: the source has no versions)."""
+    source = access.asset.source
+    assert source is not None
+    if ref.version is not None or ref.timestamp is not None:
+        raise Invalid(
+            f"table '{ref.name}' is federated: it has no versions to travel to", field="sql"
+        )
+    if source.status != "ok":
+        raise NotFound(f"table '{ref.name}' is missing at its source (status {source.status})")
+    with store.session() as session:
+        names = list(session.connection().execute(_COLUMNS, {"asset": access.asset.id}).scalars())
+    schema = pa.schema([pa.field(name, pa.null()) for name in names])
+    columns, row_filter = fit_to_schema(access, schema)
+    return BoundTable(
+        files=(),
+        schema=schema,
+        columns=columns,
+        row_filter=row_filter,
+        remote=_remote(spec_of(source.connection_id), source),
+    )
+
+
+def _remote(spec: ConnectionSpec, source: SourceObject) -> RemoteTable:
+    if spec.kind != "files":
+        return RemoteTable(spec, schema=source.schema, table=source.table)
+    root = Path(str(spec.params["path"]))
+    return RemoteTable(
+        spec,
+        scan=scan_sql(root, source.schema, source.table),
+        paths=(str(root / source.table),),
+    )

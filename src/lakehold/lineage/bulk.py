@@ -1,0 +1,82 @@
+"""Bulk reads and writes for folding: a few round trips per batch whatever its size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+CHUNK = 500  # keeps IN lists and statements well under the drivers' parameter limits
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def rows_by_id(session: Session, model: Any, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Rows of ``model`` whose primary key ``id`` is in ``ids``, as dicts by id."""
+    table = model.__table__
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunks(sorted(set(ids))):
+        for row in session.execute(select(table).where(table.c.id.in_(part))).mappings():
+            found[row["id"]] = {k: _aware(v) for k, v in row.items()}
+    return found
+
+
+def _aware(value: Any) -> Any:
+    """SQLite returns naive datetimes; every time Lakehold stores is UTC."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def existing(session: Session, column: Any, values: Iterable[str]) -> set[str]:
+    """Which of ``values`` are present in ``column``."""
+    present: set[str] = set()
+    for part in chunks(sorted(set(values))):
+        present.update(session.scalars(select(column).where(column.in_(part))))
+    return present
+
+
+def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` in one executemany (nothing when empty)."""
+    if rows:
+        session.execute(insert(model.__table__), rows)
+
+
+def insert_ignoring_duplicates(
+    session: Session, model: Any, rows: list[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """Insert ``rows``, skipping those whose ``keys`` already exist."""
+    if not rows:
+        return
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    statement = dialect.insert(model.__table__).on_conflict_do_nothing(index_elements=keys)
+    session.execute(statement, rows)
+
+
+def update_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Update rows by primary key ``id``; every dict carries the same columns."""
+    if not rows:
+        return
+    table = model.__table__
+    columns = [c for c in rows[0] if c != "id"]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("_id"))
+        .values({c: bindparam(c) for c in columns})
+    )
+    session.execute(statement, [{"_id": r["id"], **{c: r[c] for c in columns}} for r in rows])
+
+
+def delete_where_in(session: Session, column: Any, values: Iterable[str]) -> None:
+    """Delete the rows whose ``column`` is in ``values``."""
+    for part in chunks(sorted(set(values))):
+        session.execute(delete(column.table).where(column.in_(part)))

@@ -1,0 +1,220 @@
+"""Validation of OpenLineage 2-0-x events: RunEvent, DatasetEvent and JobEvent.
+
+The kind is discriminated as the spec's ``oneOf`` does: an event with ``run`` is a RunEvent,
+one with ``dataset`` a DatasetEvent, one with only ``job`` a JobEvent. Only what Lakehold folds
+is checked; facets are kept as raw JSON (unknown facets included). Every error is an
+:class:`~lakehold.errors.Invalid` whose ``field`` is a path such as ``events[3].run.runId``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lakehold.errors import Invalid
+
+RUN, DATASET, JOB = "run", "dataset", "job"
+EVENT_TYPES = frozenset({"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"})
+TERMINAL = frozenset({"COMPLETE", "ABORT", "FAIL"})
+MAX_NAME = 1000
+MAX_NAMESPACE = 255
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A dataset as an event mentions it."""
+
+    namespace: str
+    name: str
+    facets: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.namespace, self.name
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """A job as an event mentions it."""
+
+    namespace: str
+    name: str
+    facets: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.namespace, self.name
+
+
+@dataclass(frozen=True)
+class Event:
+    """A validated event; ``raw`` is the event as received, ``content_hash`` its identity."""
+
+    kind: str
+    event_time: datetime
+    raw: dict[str, Any]
+    canonical: str
+    content_hash: str
+    event_type: str | None = None
+    run_id: str | None = None
+    run_facets: dict[str, Any] = field(default_factory=dict)
+    job: JobRef | None = None
+    inputs: tuple[DatasetRef, ...] = ()
+    outputs: tuple[DatasetRef, ...] = ()
+    dataset: DatasetRef | None = None
+
+
+def parse_events(events: Any) -> list[Event]:
+    """Validate a list of events; Invalid naming ``events[i]...`` at the first bad one."""
+    if not isinstance(events, list):
+        raise Invalid("expected a list of OpenLineage events", field="events")
+    return [parse_event(event, f"events[{i}]") for i, event in enumerate(events)]
+
+
+def parse_event(event: Any, path: str = "event") -> Event:
+    """Validate one event found at ``path``."""
+    body = _object(event, path)
+    event_time = _time(body.get("eventTime"), f"{path}.eventTime")
+    _string(body.get("producer"), f"{path}.producer", 2000)
+    _string(body.get("schemaURL"), f"{path}.schemaURL", 2000)
+    canonical = canonical_json(body)
+    common = {
+        "event_time": event_time,
+        "raw": body,
+        "canonical": canonical,
+        "content_hash": hashlib.sha256(canonical.encode()).hexdigest(),
+    }
+    if "run" in body:
+        return _run_event(body, path, common)
+    if "dataset" in body:
+        dataset = _dataset(body["dataset"], f"{path}.dataset")
+        return Event(kind=DATASET, dataset=dataset, **common)
+    if "job" in body:
+        inputs, outputs = _datasets(body, path)
+        job = _job(body["job"], f"{path}.job")
+        return Event(kind=JOB, job=job, inputs=inputs, outputs=outputs, **common)
+    raise Invalid(
+        "an OpenLineage event needs 'run' and 'job' (RunEvent), 'dataset' (DatasetEvent) "
+        "or 'job' (JobEvent)",
+        field=path,
+    )
+
+
+def canonical_json(body: dict[str, Any]) -> str:
+    """The event's canonical JSON (sorted keys, no spaces): stored, and hashed for dedup, so
+    the same event delivered twice is recognised whatever its key order or spacing."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _run_event(body: dict[str, Any], path: str, common: dict[str, Any]) -> Event:
+    event_type = body.get("eventType")
+    if event_type is not None and event_type not in EVENT_TYPES:
+        raise Invalid(
+            f"eventType must be one of {', '.join(sorted(EVENT_TYPES))}",
+            field=f"{path}.eventType",
+        )
+    run = _object(body["run"], f"{path}.run")
+    run_id = _uuid(run.get("runId"), f"{path}.run.runId")
+    if "job" not in body:
+        raise Invalid("a RunEvent needs a job", field=f"{path}.job")
+    inputs, outputs = _datasets(body, path)
+    return Event(
+        kind=RUN,
+        event_type=event_type or "OTHER",
+        run_id=run_id,
+        run_facets=_facets(run.get("facets"), f"{path}.run.facets"),
+        job=_job(body["job"], f"{path}.job"),
+        inputs=inputs,
+        outputs=outputs,
+        **common,
+    )
+
+
+def _datasets(
+    body: dict[str, Any], path: str
+) -> tuple[tuple[DatasetRef, ...], tuple[DatasetRef, ...]]:
+    found = []
+    for side in ("inputs", "outputs"):
+        items = body.get(side)
+        if items is None:
+            found.append(())
+            continue
+        if not isinstance(items, list):
+            raise Invalid(f"{side} must be a list of datasets", field=f"{path}.{side}")
+        found.append(tuple(_dataset(d, f"{path}.{side}[{i}]") for i, d in enumerate(items)))
+    return found[0], found[1]
+
+
+def _dataset(value: Any, path: str) -> DatasetRef:
+    body = _object(value, path)
+    return DatasetRef(
+        namespace=_string(body.get("namespace"), f"{path}.namespace", MAX_NAMESPACE),
+        name=_string(body.get("name"), f"{path}.name", MAX_NAME),
+        facets=_facets(body.get("facets"), f"{path}.facets"),
+    )
+
+
+def _job(value: Any, path: str) -> JobRef:
+    body = _object(value, path)
+    return JobRef(
+        namespace=_string(body.get("namespace"), f"{path}.namespace", MAX_NAMESPACE),
+        name=_string(body.get("name"), f"{path}.name", MAX_NAME),
+        facets=_facets(body.get("facets"), f"{path}.facets"),
+    )
+
+
+def _facets(value: Any, path: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    facets = _object(value, path)
+    for name, facet in facets.items():
+        if not isinstance(facet, dict):
+            raise Invalid("a facet must be a JSON object", field=f"{path}.{name}")
+    return facets
+
+
+def _object(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Invalid("expected a JSON object", field=path)
+    return value
+
+
+def _string(value: Any, path: str, max_length: int) -> str:
+    if value is None:
+        raise Invalid("required", field=path)
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid("expected a non-empty string", field=path)
+    if len(value) > max_length:
+        raise Invalid(f"longer than {max_length} characters", field=path)
+    return value
+
+
+def _uuid(value: Any, path: str) -> str:
+    text = _string(value, path, 36)
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise Invalid("expected a UUID", field=path) from None
+
+
+def _time(value: Any, path: str) -> datetime:
+    text = _string(value, path, 64)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Invalid("expected an ISO 8601 date-time", field=path) from None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_time(value: Any, path: str) -> datetime | None:
+    """An optional ISO 8601 time inside a facet, or None when absent or malformed."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return _time(value, path)
+    except Invalid:
+        return None

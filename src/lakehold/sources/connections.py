@@ -1,0 +1,343 @@
+"""Connections: how a project reaches an external database or a folder of files.
+
+Only owners of the connection's project (and administrators) may create, see, change, test
+or delete it: non-members get NotFound (as if the project did not exist), other members
+Forbidden. The password is encrypted at rest (:mod:`lakehold.security.secrets`) and leaves
+the service only inside a :class:`~lakehold.sources.attach.ConnectionSpec`, through
+:meth:`ConnectionService.spec`, for engines.
+
+:meth:`ConnectionService.test` attaches the source with a short timeout and returns its
+version; an unreachable source raises SourceUnavailable (HTTP 502) naming the connection.
+Deleting a connection deletes its federated assets, and is refused (Conflict naming them)
+while any of them has an active grant or listing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lakehold.catalog.names import check_sql_name
+from lakehold.catalog.service import readable_project
+from lakehold.errors import Conflict, Invalid, NotFound
+from lakehold.governance import audit, policy
+from lakehold.security.principal import Principal
+from lakehold.security.secrets import Secrets
+from lakehold.sources import introspect
+from lakehold.sources.attach import ConnectionSpec
+from lakehold.sources.params import check_kind, check_params
+from lakehold.store.db import Store
+from lakehold.store.models import Asset, Grant, Listing, Project, User, utcnow
+from lakehold.store.sources import Connection, FederatedTable
+
+TEST_TIMEOUT_S = 10.0
+MAX_SECRET = 1000
+
+
+@dataclass(frozen=True)
+class ConnectionView:
+    """A connection as adapters see it: no secret, only whether one is set."""
+
+    id: str
+    project: str
+    name: str
+    kind: str
+    description: str | None
+    params: dict[str, Any]
+    has_secret: bool
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, session: Session, connection: Connection) -> ConnectionView:
+        project = session.get(Project, connection.project_id)
+        creator = session.get(User, connection.created_by)
+        return cls(
+            connection.id,
+            project.name if project else "",
+            connection.name,
+            connection.kind,
+            connection.description,
+            dict(connection.params or {}),
+            connection.secret_ciphertext is not None,
+            creator.username if creator else connection.created_by,
+            connection.created_at,
+            connection.updated_at,
+        )
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    """A successful connection test."""
+
+    ok: bool
+    connection: str
+    kind: str
+    version: str
+    tables: int
+    elapsed_ms: int
+
+
+def owned_project(session: Session, principal: Principal, project: str, action: str) -> Project:
+    """``project`` if the principal owns it; NotFound for non-members, Forbidden for others."""
+    found = readable_project(session, principal, project)
+    policy.require_role(session, principal, found, "owner", action)
+    return found
+
+
+def find_connection(session: Session, project: Project, name: str) -> Connection:
+    """The connection ``name`` of ``project``; NotFound otherwise."""
+    connection = session.scalar(
+        select(Connection).where(Connection.project_id == project.id, Connection.name == name)
+    )
+    if connection is None:
+        raise NotFound(f"connection '{project.name}.{name}' not found", field="connection")
+    return connection
+
+
+def _check_secret(secret: Any) -> str:
+    if not isinstance(secret, str) or not secret or len(secret) > MAX_SECRET:
+        raise Invalid(f"a password is 1 to {MAX_SECRET} characters", field="password")
+    return secret
+
+
+class ConnectionService:
+    """Create, list, change, test and delete connections; build specs for engines."""
+
+    def __init__(
+        self, store: Store, secrets: Secrets, *, forbidden_paths: tuple[Path, ...] = ()
+    ) -> None:
+        self.store = store
+        self.secrets = secrets
+        self.forbidden_paths = forbidden_paths
+
+    def _audit(self, principal: Principal, action: str, project: str, name: str):
+        return audit.denials(
+            self.store, principal, action, project=project, details={"connection": name}
+        )
+
+    def create(
+        self,
+        principal: Principal,
+        project: str,
+        name: str,
+        kind: str,
+        params: dict[str, Any],
+        *,
+        password: str | None = None,
+        description: str | None = None,
+    ) -> ConnectionView:
+        """A new connection of ``project``; ``password`` is stored encrypted."""
+        with (
+            self._audit(principal, "connection.create", project, name),
+            self.store.session() as session,
+        ):
+            found = owned_project(session, principal, project, "manage its connections")
+            check_sql_name("name", name)
+            kind = check_kind(kind)
+            cleaned = check_params(kind, params, self.forbidden_paths)
+            exists = session.scalar(
+                select(Connection.id).where(
+                    Connection.project_id == found.id, Connection.name == name
+                )
+            )
+            if exists:
+                raise Conflict(f"connection '{project}.{name}' already exists", field="name")
+            connection = Connection(
+                project_id=found.id,
+                name=name,
+                kind=kind,
+                description=description,
+                params=cleaned,
+                secret_ciphertext=(
+                    self.secrets.encrypt(_check_secret(password)) if password is not None else None
+                ),
+                created_by=principal.user_id,
+            )
+            session.add(connection)
+            session.flush()
+            audit.record(
+                session,
+                principal,
+                "connection.create",
+                allowed=True,
+                project=project,
+                details={"connection": name, "kind": kind},
+            )
+            return ConnectionView.of(session, connection)
+
+    def list(self, principal: Principal, project: str) -> list[ConnectionView]:
+        with self.store.session() as session:
+            found = owned_project(session, principal, project, "see its connections")
+            rows = session.scalars(
+                select(Connection)
+                .where(Connection.project_id == found.id)
+                .order_by(Connection.name)
+            )
+            return [ConnectionView.of(session, c) for c in rows]
+
+    def get(self, principal: Principal, project: str, name: str) -> ConnectionView:
+        with self.store.session() as session:
+            found = owned_project(session, principal, project, "see its connections")
+            return ConnectionView.of(session, find_connection(session, found, name))
+
+    def update(
+        self,
+        principal: Principal,
+        project: str,
+        name: str,
+        *,
+        params: dict[str, Any] | None = None,
+        password: str | None = None,
+        clear_password: bool = False,
+        description: str | None = None,
+    ) -> ConnectionView:
+        """Change parameters (merged: a key set to None is removed), the password (or clear
+        it) and the description; the kind never changes."""
+        with (
+            self._audit(principal, "connection.update", project, name),
+            self.store.session() as session,
+        ):
+            found = owned_project(session, principal, project, "manage its connections")
+            connection = find_connection(session, found, name)
+            if params is not None:
+                merged = {**connection.params, **params}
+                merged = {k: v for k, v in merged.items() if v is not None}
+                connection.params = check_params(connection.kind, merged, self.forbidden_paths)
+            if password is not None and clear_password:
+                raise Invalid("give a password or clear it, not both", field="password")
+            if password is not None:
+                connection.secret_ciphertext = self.secrets.encrypt(_check_secret(password))
+            elif clear_password:
+                connection.secret_ciphertext = None
+            if description is not None:
+                connection.description = description
+            connection.updated_at = utcnow()
+            audit.record(
+                session,
+                principal,
+                "connection.update",
+                allowed=True,
+                project=project,
+                details={"connection": name, "password_changed": password is not None},
+            )
+            return ConnectionView.of(session, connection)
+
+    def delete(self, principal: Principal, project: str, name: str) -> None:
+        """Delete a connection, its data sources and its federated assets; Conflict naming the
+        assets while any has an active grant or listing."""
+        with (
+            self._audit(principal, "connection.delete", project, name),
+            self.store.session() as session,
+        ):
+            found = owned_project(session, principal, project, "manage its connections")
+            connection = find_connection(session, found, name)
+            assets = list(
+                session.scalars(
+                    select(Asset)
+                    .join(FederatedTable, FederatedTable.asset_id == Asset.id)
+                    .where(FederatedTable.connection_id == connection.id)
+                    .order_by(Asset.name)
+                )
+            )
+            in_use = in_use_assets(session, [a.id for a in assets])
+            if in_use:
+                names = ", ".join(f"{project}.{a.name}" for a in assets if a.id in in_use)
+                raise Conflict(
+                    f"connection '{project}.{name}' has assets with active grants or "
+                    f"listings: {names}; revoke and withdraw them first",
+                    field="connection",
+                )
+            for asset in assets:
+                session.delete(asset)
+            session.flush()
+            session.delete(connection)
+            try:
+                session.flush()
+            except IntegrityError:
+                raise Conflict(
+                    f"connection '{project}.{name}' is still referenced", field="connection"
+                ) from None
+            audit.record(
+                session,
+                principal,
+                "connection.delete",
+                allowed=True,
+                project=project,
+                details={"connection": name, "assets_deleted": [a.name for a in assets]},
+            )
+
+    def test(self, principal: Principal, project: str, name: str) -> ConnectionTest:
+        """Reach the source with a short timeout; SourceUnavailable (502) when it cannot."""
+        with (
+            self._audit(principal, "connection.test", project, name),
+            self.store.session() as session,
+        ):
+            found = owned_project(session, principal, project, "test its connections")
+            connection = find_connection(session, found, name)
+            spec = self._spec(connection)
+        started = time.monotonic()
+        version, tables = introspect.server_version(spec, TEST_TIMEOUT_S)
+        elapsed = int((time.monotonic() - started) * 1000)
+        return ConnectionTest(True, name, spec.kind, version, tables, elapsed)
+
+    def spec(self, connection_id: str) -> ConnectionSpec:
+        """How to reach connection ``connection_id``, its secret decrypted (engines only:
+        no authorization here, never hand it to an adapter)."""
+        with self.store.session() as session:
+            connection = session.get(Connection, connection_id)
+            if connection is None:
+                raise NotFound(f"connection '{connection_id}' not found", field="connection")
+            return self._spec(connection)
+
+    def _spec(self, connection: Connection) -> ConnectionSpec:
+        secret = None
+        if connection.secret_ciphertext is not None:
+            secret = self.secrets.decrypt(
+                connection.secret_ciphertext, what=f"the secret of connection {connection.name!r}"
+            )
+        return ConnectionSpec(connection.name, connection.kind, dict(connection.params), secret)
+
+    def rotate_key(self, principal: Principal) -> int:
+        """Re-encrypt every stored secret with a new key (administrators); how many."""
+        with audit.denials(self.store, principal, "connection.rotate_key"):
+            policy.require_admin(principal, "rotate the secret key")
+
+        def reencrypt(rotate) -> int:
+            with self.store.session() as session:
+                rows = session.scalars(
+                    select(Connection).where(Connection.secret_ciphertext.is_not(None))
+                ).all()
+                for connection in rows:
+                    connection.secret_ciphertext = rotate(connection.secret_ciphertext)
+                audit.record(
+                    session,
+                    principal,
+                    "connection.rotate_key",
+                    allowed=True,
+                    details={"secrets": len(rows)},
+                )
+                return len(rows)
+
+        return self.secrets.rotate(reencrypt)
+
+
+def in_use_assets(session: Session, asset_ids: list[str]) -> set[str]:
+    """Those of ``asset_ids`` with an active grant or an active listing."""
+    if not asset_ids:
+        return set()
+    granted = session.scalars(
+        select(Grant.asset_id).where(Grant.asset_id.in_(asset_ids), Grant.revoked_at.is_(None))
+    )
+    listed = session.scalars(
+        select(Listing.asset_id).where(Listing.asset_id.in_(asset_ids), Listing.status == "active")
+    )
+    return set(granted) | set(listed)

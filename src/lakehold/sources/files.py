@@ -1,0 +1,58 @@
+"""A folder of files as a source: each CSV, Parquet or JSON-lines file, and each folder of
+Parquet files, directly under the connection's path is one table.
+
+A federated table of a ``files`` connection stores the format as ``source_schema`` and the
+path relative to the connection's folder as ``source_table``; :func:`scan_sql` turns them into
+the DuckDB table function that reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehold.errors import SourceUnavailable
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "json", ".ndjson": "json"}
+_READERS = {
+    "csv": "read_csv('{path}', auto_detect = true)",
+    "parquet": "read_parquet('{path}')",
+    "json": "read_json('{path}', format = 'newline_delimited')",
+}
+
+
+@dataclass(frozen=True)
+class FileTable:
+    """One table of a folder: its name (the file stem), format and relative path."""
+
+    name: str
+    fmt: str
+    relative: str
+
+
+def list_files(root: Path, connection: str) -> list[FileTable]:
+    """The tables of the folder ``root``; SourceUnavailable naming the connection if it is not
+    a readable folder."""
+    if not root.is_dir():
+        raise SourceUnavailable(f"connection {connection!r} (files): folder not found")
+    tables: list[FileTable] = []
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as e:
+        raise SourceUnavailable(f"connection {connection!r} (files): {e.strerror}") from None
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file() and entry.suffix.lower() in FORMATS:
+            tables.append(FileTable(entry.stem, FORMATS[entry.suffix.lower()], entry.name))
+        elif entry.is_dir() and any(entry.glob("*.parquet")):
+            tables.append(FileTable(entry.name, "parquet", entry.name))
+    return tables
+
+
+def scan_sql(root: str | Path, fmt: str, relative: str) -> str:
+    """The DuckDB table function reading one table of the folder ``root``."""
+    path = Path(root) / relative
+    if fmt == "parquet" and path.is_dir():
+        path = path / "*.parquet"
+    return _READERS[fmt].format(path=str(path).replace("'", "''"))

@@ -1,0 +1,86 @@
+"""Validation of a connection's kind and parameters (never its secret)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lakehold.errors import Invalid
+from lakehold.sources.attach import DEFAULT_PORTS, KINDS
+
+SERVER_PARAMS = ("host", "port", "database", "user")
+PATH_PARAMS = ("path",)
+SECRET_WORDS = ("password", "passwd", "secret", "token")
+
+
+def check_kind(kind: Any) -> str:
+    """``kind`` if it is one of :data:`KINDS`; Invalid naming the field otherwise."""
+    if kind not in KINDS:
+        raise Invalid(f"unknown connection kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
+    return kind
+
+
+def check_params(kind: str, params: Mapping[str, Any], forbidden: Iterable[Path]) -> dict:
+    """Clean parameters for ``kind``: host/port/database/user for servers, an absolute path for
+    sqlite (a file) and files (a folder). Paths under ``forbidden`` (Lakehold's own home and
+    warehouse) are refused: a connection must not expose the metadata store or bypass grants."""
+    if not isinstance(params, Mapping):
+        raise Invalid("params is an object", field="params")
+    allowed = PATH_PARAMS if kind in ("sqlite", "files") else SERVER_PARAMS
+    for key in params:
+        if any(word in str(key).lower() for word in SECRET_WORDS):
+            raise Invalid("give the password as the secret, never in params", field=f"params.{key}")
+        if key not in allowed:
+            raise Invalid(
+                f"unknown parameter '{key}' for a {kind} connection; use {', '.join(allowed)}",
+                field=f"params.{key}",
+            )
+    if kind in ("sqlite", "files"):
+        return {"path": str(_check_path(kind, params.get("path"), forbidden))}
+    return _server_params(kind, params)
+
+
+def _server_params(kind: str, params: Mapping[str, Any]) -> dict:
+    cleaned: dict[str, Any] = {"host": _text(params, "host", "127.0.0.1")}
+    port = params.get("port", DEFAULT_PORTS[kind])
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        port = 0
+    if not 1 <= port <= 65535:
+        raise Invalid("port is a number from 1 to 65535", field="params.port")
+    cleaned["port"] = port
+    for key in ("database", "user"):
+        cleaned[key] = _text(params, key, None)
+        if cleaned[key] is None:
+            raise Invalid(f"a {kind} connection needs params.{key}", field=f"params.{key}")
+    return cleaned
+
+
+def _text(params: Mapping[str, Any], key: str, default: str | None) -> str | None:
+    value = params.get(key, default)
+    if value is None:
+        return None
+    if not isinstance(value, str | int) or not str(value).strip() or len(str(value)) > 255:
+        raise Invalid(f"params.{key} is a non-empty string", field=f"params.{key}")
+    if any(c.isspace() or c in "'\"\\" for c in str(value)) and key != "database":
+        raise Invalid(f"params.{key} has no spaces or quotes", field=f"params.{key}")
+    return str(value).strip()
+
+
+def _check_path(kind: str, value: Any, forbidden: Iterable[Path]) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"a {kind} connection needs params.path", field="params.path")
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        raise Invalid("params.path is an absolute path", field="params.path")
+    path = path.resolve()
+    for root in forbidden:
+        root = root.resolve()
+        if path == root or root in path.parents or path in root.parents:
+            raise Invalid(
+                "params.path may not contain or be inside Lakehold's own home or warehouse",
+                field="params.path",
+            )
+    return path

@@ -1,0 +1,57 @@
+"""A background thread that runs scheduled data sources (and sync jobs) when they are due."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 30.0
+
+
+class Scheduler:
+    """Every ``tick_seconds``: ``runtime.data_sources.run_due(now)``, and
+    ``runtime.sync_jobs.run_due(now)`` when the runtime has sync jobs. Several processes may
+    run one each: a due run is claimed atomically in the store, so it runs once."""
+
+    def __init__(self, runtime: Any, tick_seconds: float = TICK_SECONDS) -> None:
+        self.runtime = runtime
+        self.tick_seconds = tick_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="lakehold-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def tick(self, now: datetime | None = None) -> int:
+        """Run what is due at ``now``, in this thread; how many runs started."""
+        now = now or datetime.now(UTC)
+        started = 0
+        for name in ("data_sources", "sync_jobs"):
+            service = getattr(self.runtime, name, None)
+            run_due = getattr(service, "run_due", None)
+            if run_due is None:
+                continue
+            try:
+                started += run_due(now) or 0
+            except Exception:  # one failing service must not stop the scheduler
+                log.exception("scheduled %s failed", name)
+        return started
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.tick()
+            self._stop.wait(self.tick_seconds)

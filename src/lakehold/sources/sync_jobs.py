@@ -1,0 +1,698 @@
+"""Sync jobs: copy a table or query of a project's connection into a lakehouse table.
+
+A job reads one connection of its project and writes one table of the same project: a full
+run overwrites the target (or creates it), so rows gone from the source go from the target;
+an incremental run reads the rows whose watermark is above the last one and applies them as
+one CDC merge on the key columns through :class:`TableService` (the asset's columns, counts
+and search document stay current). Rows failing a check go to ``<target>_errors``.
+
+Exactly-once by idempotence. The watermark advances only in the metadata transaction that
+records the run as succeeded, after the target's Delta commit. A crash between the two leaves
+the old watermark, so the next run reads the same changes again (plus newer ones) and merges
+them again; a merge on keys is idempotent: an upsert of a row already stored rewrites nothing
+(rows are rewritten only when a value differs), a delete of an absent key deletes nothing, and
+each key carries only its latest change. So nothing is lost (the watermark never runs ahead of
+the target) and nothing is duplicated (keys are unique in the target). The error table is an
+append-only log: after such a crash it may hold a rejected row twice, with two run ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lakehold.catalog.names import check_sql_name
+from lakehold.catalog.service import readable_project
+from lakehold.catalog.tables import DataSource, TableService
+from lakehold.errors import Conflict, Invalid, LakeholdError, NotFound
+from lakehold.governance import audit, policy
+from lakehold.lakehouse.results import WriteResult
+from lakehold.security.principal import Principal
+from lakehold.sources.connections import ConnectionService, find_connection
+from lakehold.sources.schedule import check_cron, next_run
+from lakehold.sources.sync_engine import (
+    OPERATION,
+    Progress,
+    SyncBatch,
+    SyncDefinition,
+    describe,
+    read_changes,
+)
+from lakehold.store.db import Store
+from lakehold.store.models import Asset, Project, User, utcnow
+from lakehold.store.sources import Connection
+from lakehold.store.sync import SyncJob, SyncRun
+
+log = logging.getLogger("lakehold.sync")
+
+ERRORS_SUFFIX = "_errors"
+EDITABLE = (
+    "description",
+    "connection",
+    "source_table",
+    "source_query",
+    "target_table",
+    "mode",
+    "watermark_column",
+    "key_columns",
+    "delete_column",
+    "operation_column",
+    "not_null_columns",
+    "schedule",
+)
+_RESETS_WATERMARK = ("connection", "source_table", "source_query", "watermark_column")
+_READS_SOURCE = (
+    *_RESETS_WATERMARK,
+    "mode",
+    "key_columns",
+    "delete_column",
+    "operation_column",
+    "not_null_columns",
+)
+"""Fields checked against the source (read with ``LIMIT 0``) when they change."""
+
+
+@dataclass(frozen=True)
+class SyncJobView:
+    id: str
+    project: str
+    name: str
+    description: str | None
+    connection: str
+    source_table: str | None
+    source_query: str | None
+    target_table: str
+    mode: str
+    watermark_column: str | None
+    key_columns: list[str]
+    delete_column: str | None
+    operation_column: str | None
+    not_null_columns: list[str]
+    schedule: str | None
+    last_watermark: str | None
+    next_run_at: datetime | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, session: Session, job: SyncJob) -> SyncJobView:
+        project = session.get(Project, job.project_id)
+        connection = session.get(Connection, job.connection_id)
+        creator = session.get(User, job.created_by)
+        return cls(
+            id=job.id,
+            project=project.name if project else "",
+            name=job.name,
+            description=job.description,
+            connection=connection.name if connection else "",
+            source_table=job.source_table,
+            source_query=job.source_query,
+            target_table=job.target_table,
+            mode=job.mode,
+            watermark_column=job.watermark_column,
+            key_columns=list(job.key_columns or []),
+            delete_column=job.delete_column,
+            operation_column=job.operation_column,
+            not_null_columns=list(job.not_null_columns or []),
+            schedule=job.schedule,
+            last_watermark=job.last_watermark,
+            next_run_at=_aware(job.next_run_at),
+            created_by=creator.username if creator else job.created_by,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+        )
+
+
+@dataclass(frozen=True)
+class SyncRunView:
+    id: str
+    job: str
+    status: str
+    trigger: str
+    mode: str
+    run_by: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    duration_seconds: float | None
+    rows_read: int
+    rows_inserted: int
+    rows_updated: int
+    rows_deleted: int
+    rows_rejected: int
+    watermark_before: str | None
+    watermark_after: str | None
+    table_version: int | None
+    error: str | None
+
+    @classmethod
+    def of(cls, session: Session, run: SyncRun, job_name: str) -> SyncRunView:
+        user = session.get(User, run.run_by) if run.run_by else None
+        return cls(
+            id=run.id,
+            job=job_name,
+            status=run.status,
+            trigger=run.trigger,
+            mode=run.mode,
+            run_by=user.username if user else None,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            duration_seconds=run.duration_seconds,
+            rows_read=run.rows_read,
+            rows_inserted=run.rows_inserted,
+            rows_updated=run.rows_updated,
+            rows_deleted=run.rows_deleted,
+            rows_rejected=run.rows_rejected,
+            watermark_before=run.watermark_before,
+            watermark_after=run.watermark_after,
+            table_version=run.table_version,
+            error=run.error,
+        )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one run needs, read from the job before any I/O."""
+
+    job_id: str
+    name: str
+    project: str
+    target: str
+    connection_id: str
+    definition: SyncDefinition
+    watermark: str | None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    batch: SyncBatch
+    result: WriteResult | None
+
+
+def definition_of(job: SyncJob) -> SyncDefinition:
+    """The engine's view of a stored job."""
+    return SyncDefinition(
+        source_table=job.source_table,
+        source_query=job.source_query,
+        mode=job.mode,  # type: ignore[arg-type]
+        watermark_column=job.watermark_column,
+        key_columns=tuple(job.key_columns or ()),
+        delete_column=job.delete_column,
+        operation_column=job.operation_column,
+        not_null_columns=tuple(job.not_null_columns or ()),
+    )
+
+
+def find_job(session: Session, project: Project, name: str) -> SyncJob:
+    """The sync job ``name`` of ``project``; NotFound otherwise."""
+    job = session.scalar(
+        select(SyncJob).where(SyncJob.project_id == project.id, SyncJob.name == name)
+    )
+    if job is None:
+        raise NotFound(f"sync job '{project.name}.{name}' not found", field="name")
+    return job
+
+
+class SyncJobService:
+    """Create, change, run and schedule sync jobs; their run history."""
+
+    def __init__(
+        self, store: Store, table_service: TableService, connections: ConnectionService
+    ) -> None:
+        self.store = store
+        self.table_service = table_service
+        self.connections = connections
+        self._running: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def _managed(self, session: Session, principal: Principal, project: str) -> Project:
+        found = readable_project(session, principal, project)
+        policy.require_role(session, principal, found, "contributor", "manage its sync jobs")
+        return found
+
+    def create(
+        self,
+        principal: Principal,
+        project: str,
+        name: str,
+        *,
+        connection: str,
+        target_table: str,
+        source_table: str | None = None,
+        source_query: str | None = None,
+        mode: str = "incremental",
+        watermark_column: str | None = None,
+        key_columns: list[str] | None = None,
+        delete_column: str | None = None,
+        operation_column: str | None = None,
+        not_null_columns: list[str] | None = None,
+        schedule: str | None = None,
+        description: str | None = None,
+    ) -> SyncJobView:
+        """A new job; its columns are checked against the source (which must be reachable)."""
+        details = {"sync_job": name}
+        with (
+            audit.denials(
+                self.store, principal, "sync_job.create", project=project, details=details
+            ),
+            self.store.session() as session,
+        ):
+            found = self._managed(session, principal, project)
+            check_sql_name("name", name)
+            if session.scalar(
+                select(SyncJob.id).where(SyncJob.project_id == found.id, SyncJob.name == name)
+            ):
+                raise Conflict(f"sync job '{project}.{name}' already exists", field="name")
+            job = SyncJob(project_id=found.id, name=name, created_by=principal.user_id)
+            self._apply(
+                session,
+                found,
+                job,
+                {
+                    "description": description,
+                    "connection": connection,
+                    "source_table": source_table,
+                    "source_query": source_query,
+                    "target_table": target_table,
+                    "mode": mode,
+                    "watermark_column": watermark_column,
+                    "key_columns": key_columns or [],
+                    "delete_column": delete_column,
+                    "operation_column": operation_column,
+                    "not_null_columns": not_null_columns or [],
+                    "schedule": schedule,
+                },
+            )
+            session.add(job)
+            session.flush()
+            audit.record(
+                session,
+                principal,
+                "sync_job.create",
+                allowed=True,
+                project=project,
+                details={**details, "target": job.target_table, "mode": job.mode},
+            )
+            return SyncJobView.of(session, job)
+
+    def list(self, principal: Principal, project: str) -> list[SyncJobView]:
+        """The project's sync jobs (members)."""
+        with self.store.session() as session:
+            found = readable_project(session, principal, project)
+            jobs = session.scalars(
+                select(SyncJob).where(SyncJob.project_id == found.id).order_by(SyncJob.name)
+            )
+            return [SyncJobView.of(session, job) for job in jobs]
+
+    def get(self, principal: Principal, project: str, name: str) -> SyncJobView:
+        """One sync job (members)."""
+        with self.store.session() as session:
+            found = readable_project(session, principal, project)
+            return SyncJobView.of(session, find_job(session, found, name))
+
+    def update(
+        self, principal: Principal, project: str, name: str, changes: dict[str, Any]
+    ) -> SyncJobView:
+        """Change the given fields (a None value clears an optional one). Giving a source table
+        clears the query and the other way round; changing the connection, the source or the
+        watermark column forgets the last watermark (the next run reads everything)."""
+        unknown = sorted(set(changes) - set(EDITABLE))
+        if unknown:
+            raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
+        details = {"sync_job": name, "fields": sorted(changes)}
+        with (
+            audit.denials(
+                self.store, principal, "sync_job.update", project=project, details=details
+            ),
+            self.store.session() as session,
+        ):
+            found = self._managed(session, principal, project)
+            job = find_job(session, found, name)
+            if changes.get("source_query") is not None and "source_table" not in changes:
+                changes = {**changes, "source_table": None}
+            if changes.get("source_table") is not None and "source_query" not in changes:
+                changes = {**changes, "source_query": None}
+            current = {
+                **{field: getattr(job, field) for field in EDITABLE if field != "connection"},
+                "connection": session.get(Connection, job.connection_id).name,
+            }
+            merged = {**current, **changes}
+            if merged == current:
+                return SyncJobView.of(session, job)
+            reset = any(merged[f] != current[f] for f in _RESETS_WATERMARK)
+            source_changed = any(merged[f] != current[f] for f in _READS_SOURCE)
+            self._apply(session, found, job, merged, check_source=source_changed)
+            if reset:
+                job.last_watermark = None
+            job.updated_at = utcnow()
+            audit.record(
+                session,
+                principal,
+                "sync_job.update",
+                allowed=True,
+                project=project,
+                details=details,
+            )
+            return SyncJobView.of(session, job)
+
+    def delete(self, principal: Principal, project: str, name: str) -> None:
+        """Delete a job and its run history; the target table stays."""
+        details = {"sync_job": name}
+        with (
+            audit.denials(
+                self.store, principal, "sync_job.delete", project=project, details=details
+            ),
+            self.store.session() as session,
+        ):
+            job = find_job(session, self._managed(session, principal, project), name)
+            if self._running[job.id].locked():
+                raise Conflict(f"sync job '{project}.{name}' is running", field="name")
+            session.delete(job)
+            audit.record(
+                session,
+                principal,
+                "sync_job.delete",
+                allowed=True,
+                project=project,
+                details=details,
+            )
+
+    def runs(
+        self, principal: Principal, project: str, name: str, limit: int = 50
+    ) -> list[SyncRunView]:
+        """The job's runs, newest first (members)."""
+        if limit < 1:
+            raise Invalid("limit must be at least 1", field="limit")
+        with self.store.session() as session:
+            job = find_job(session, readable_project(session, principal, project), name)
+            rows = session.scalars(
+                select(SyncRun)
+                .where(SyncRun.job_id == job.id)
+                .order_by(SyncRun.started_at.desc(), SyncRun.id)
+                .limit(limit)
+            )
+            return [SyncRunView.of(session, run, job.name) for run in rows]
+
+    def _apply(
+        self,
+        session: Session,
+        project: Project,
+        job: SyncJob,
+        values: dict,
+        *,
+        check_source: bool = True,
+    ) -> None:
+        """Validate ``values`` (every editable field) and set them on ``job``; with
+        ``check_source`` the source is read (``LIMIT 0``) to check the named columns."""
+        for required in ("connection", "target_table", "mode"):
+            if not values.get(required):
+                raise Invalid(f"a sync job needs a {required}", field=required)
+        target = check_sql_name("target_table", values["target_table"])
+        if len(target) + len(ERRORS_SUFFIX) > 63:
+            raise Invalid("target_table is too long for its error table", field="target_table")
+        other = session.scalar(
+            select(SyncJob.name).where(
+                SyncJob.project_id == project.id,
+                SyncJob.target_table == target,
+                SyncJob.id != job.id,
+            )
+        )
+        if other:
+            raise Conflict(f"sync job '{other}' already writes table '{target}'", field="target")
+        connection = find_connection(session, project, values["connection"])
+        definition = SyncDefinition(
+            source_table=values["source_table"] or None,
+            source_query=values["source_query"] or None,
+            mode=values["mode"],
+            watermark_column=values["watermark_column"] or None,
+            key_columns=tuple(_names(values["key_columns"], "key_columns")),
+            delete_column=values["delete_column"] or None,
+            operation_column=values["operation_column"] or None,
+            not_null_columns=tuple(_names(values["not_null_columns"], "not_null_columns")),
+        )
+        definition.check()
+        schedule = check_cron(values["schedule"])
+        if check_source:
+            definition.validate(describe(self.connections.spec(connection.id), definition))
+        job.description = values["description"]
+        job.connection_id = connection.id
+        job.target_table = target
+        job.source_table, job.source_query = definition.source_table, definition.source_query
+        job.mode, job.watermark_column = definition.mode, definition.watermark_column
+        job.key_columns = list(definition.key_columns)
+        job.delete_column, job.operation_column = (
+            definition.delete_column,
+            definition.operation_column,
+        )
+        job.not_null_columns = list(definition.not_null_columns)
+        if schedule != job.schedule or job.next_run_at is None:
+            job.next_run_at = next_run(schedule, utcnow())
+        job.schedule = schedule
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def run(
+        self,
+        principal: Principal,
+        project: str,
+        name: str,
+        *,
+        progress: Progress | None = None,
+        trigger: str = "manual",
+    ) -> SyncRunView:
+        """Run the job now and return the recorded run. A failed run is recorded too (status
+        failed, error message) and its error raised: SourceUnavailable when the source is down;
+        the watermark then stays where it was."""
+        details = {"sync_job": name}
+        with audit.denials(self.store, principal, "sync_job.run", project=project, details=details):
+            with self.store.session() as session:
+                job = find_job(session, self._managed(session, principal, project), name)
+                job_id = job.id
+            lock = self._running[job_id]
+            if not lock.acquire(blocking=False):
+                raise Conflict(f"sync job '{project}.{name}' is already running", field="name")
+        try:
+            plan, run_id = self._start(principal, job_id, trigger)
+            started = time.monotonic()
+            try:
+                outcome = self._execute(principal, plan, run_id, progress)
+                return self._succeed(principal, plan, run_id, outcome, started)
+            except Exception as error:
+                self._fail(run_id, error, started)
+                if isinstance(error, LakeholdError):
+                    raise
+                raise LakeholdError(f"sync job '{project}.{name}' failed: {error}") from error
+        finally:
+            lock.release()
+
+    def run_due(self, now: datetime | None = None) -> list[SyncRunView]:
+        """Run every scheduled job whose time has come, as its creator; each job's next time
+        is claimed first (row lock on PostgreSQL), so two schedulers never run one job twice.
+        A failing job is logged and recorded; the others still run."""
+        runs = []
+        for principal, project, name in self._claim_due(now or utcnow()):
+            try:
+                runs.append(self.run(principal, project, name, trigger="schedule"))
+            except LakeholdError as error:
+                log.warning("scheduled sync job %s.%s failed: %s", project, name, error.message)
+        return runs
+
+    def _claim_due(self, now: datetime) -> list[tuple[Principal, str, str]]:
+        now = _aware(now) or utcnow()
+        due = []
+        with self.store.session() as session:
+            jobs = session.scalars(
+                select(SyncJob)
+                .where(SyncJob.schedule.is_not(None))
+                .with_for_update(skip_locked=True)
+            ).all()
+            for job in jobs:
+                planned = _aware(job.next_run_at)
+                if planned is not None and planned > now:
+                    continue
+                job.next_run_at = next_run(job.schedule, now)
+                if planned is None:  # never planned: plan only
+                    continue
+                user = session.get(User, job.created_by)
+                project = session.get(Project, job.project_id)
+                if user is None or project is None:
+                    continue
+                principal = Principal(user.id, user.username, user.is_admin)
+                due.append((principal, project.name, job.name))
+        return due
+
+    def _start(self, principal: Principal, job_id: str, trigger: str) -> tuple[_Plan, str]:
+        """Record the run as running; the plan is read in the same transaction."""
+        with self.store.session() as session:
+            job = session.get(SyncJob, job_id)
+            if job is None:
+                raise NotFound("the sync job was deleted", field="name")
+            project = session.get(Project, job.project_id)
+            run = SyncRun(
+                job_id=job.id,
+                mode=job.mode,
+                trigger=trigger,
+                run_by=principal.user_id,
+                watermark_before=job.last_watermark,
+            )
+            session.add(run)
+            session.flush()
+            plan = _Plan(
+                job.id,
+                job.name,
+                project.name,
+                job.target_table,
+                job.connection_id,
+                definition_of(job),
+                job.last_watermark,
+            )
+            return plan, run.id
+
+    def _execute(
+        self, principal: Principal, plan: _Plan, run_id: str, progress: Progress | None
+    ) -> _Outcome:
+        """Read the source, write the target, then the rejected rows."""
+        spec = self.connections.spec(plan.connection_id)
+        batch = read_changes(spec, plan.definition, plan.watermark, progress=progress)
+        result = self._write_target(principal, plan, batch)
+        if batch.rejected.num_rows:
+            rejected = _error_rows(batch.rejected, run_id)
+            self._write_table(principal, plan.project, plan.target + ERRORS_SUFFIX, rejected)
+        return _Outcome(batch, result)
+
+    def _write_target(
+        self, principal: Principal, plan: _Plan, batch: SyncBatch
+    ) -> WriteResult | None:
+        keys = list(plan.definition.key_columns) or None
+        if not self._exists(plan.project, plan.target):
+            upserts = batch.as_cdc().filter(pc.not_equal(batch.operations, "D"))
+            return self.table_service.create_table(
+                principal,
+                plan.project,
+                plan.target,
+                DataSource(upserts.drop_columns([OPERATION])),
+                keys=keys,
+                description=f"Synchronized by sync job '{plan.name}'",
+            ).result
+        if plan.definition.mode == "full":
+            return self._write_table(principal, plan.project, plan.target, batch.rows, "overwrite")
+        if batch.rows.num_rows == 0:
+            return None
+        return self.table_service.write(
+            principal,
+            plan.project,
+            plan.target,
+            DataSource(batch.as_cdc()),
+            mode="cdc",
+            keys=keys,
+            op_column=OPERATION,
+        ).result
+
+    def _write_table(
+        self, principal: Principal, project: str, name: str, rows: pa.Table, mode: str = "append"
+    ) -> WriteResult:
+        """Write ``rows`` to table ``name`` (appending or overwriting), creating it if needed."""
+        if not self._exists(project, name):
+            return self.table_service.create_table(
+                principal, project, name, DataSource(rows)
+            ).result
+        return self.table_service.write(
+            principal,
+            project,
+            name,
+            DataSource(rows),
+            mode=mode,  # type: ignore[arg-type]
+        ).result
+
+    def _exists(self, project: str, table: str) -> bool:
+        with self.store.session() as session:
+            return (
+                session.scalar(
+                    select(Asset.id)
+                    .join(Project, Project.id == Asset.project_id)
+                    .where(Project.name == project, Asset.name == table)
+                )
+                is not None
+            )
+
+    def _succeed(
+        self, principal: Principal, plan: _Plan, run_id: str, outcome: _Outcome, started: float
+    ) -> SyncRunView:
+        """Record the run as succeeded and advance the watermark, in one transaction."""
+        batch, result = outcome.batch, outcome.result
+        with self.store.session() as session:
+            run = session.get(SyncRun, run_id)
+            job = session.get(SyncJob, plan.job_id)
+            run.status = "succeeded"
+            run.rows_read, run.rows_rejected = batch.rows_read, batch.rejected.num_rows
+            if result is not None:
+                run.rows_inserted = result.rows_inserted
+                run.rows_updated = result.rows_updated
+                run.rows_deleted = result.rows_deleted
+                run.table_version = result.version
+            run.watermark_after = batch.watermark
+            _finish(run, started)
+            if job is not None:
+                job.last_watermark = batch.watermark
+            audit.record(
+                session,
+                principal,
+                "sync_job.run",
+                allowed=True,
+                project=plan.project,
+                assets=[f"{plan.project}.{plan.target}"],
+                details={"run": run_id, "rows_read": run.rows_read, "rejected": run.rows_rejected},
+            )
+            return SyncRunView.of(session, run, job.name if job else "")
+
+    def _fail(self, run_id: str, error: Exception, started: float) -> None:
+        message = (
+            error.message
+            if isinstance(error, LakeholdError)
+            else f"{type(error).__name__}: {error}"
+        )
+        with self.store.session() as session:
+            run = session.get(SyncRun, run_id)
+            if run is not None:
+                run.status, run.error = "failed", message[:4000]
+                _finish(run, started)
+
+
+def _finish(run: SyncRun, started: float) -> None:
+    run.finished_at = utcnow()
+    run.duration_seconds = round(time.monotonic() - started, 3)
+
+
+def _error_rows(rejected: pa.Table, run_id: str) -> pa.Table:
+    """Rejected rows with the run that rejected them and when."""
+    now = pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC"))
+    count = rejected.num_rows
+    return rejected.append_column(
+        "_sync_run_id", pa.repeat(pa.scalar(run_id), count)
+    ).append_column("_rejected_at", pa.repeat(now, count))
+
+
+def _names(values: Any, field: str) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str) or not all(isinstance(v, str) and v for v in values):
+        raise Invalid(f"{field} must be a list of column names", field=field)
+    return list(values)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they are UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
