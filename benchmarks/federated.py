@@ -12,7 +12,12 @@ the key, without Lakehold (no checks, no metadata, no catalog refresh). Each rep
 from the table after the full sync; the order alternates. Prints rows/s and the ratio
 Lakehold throughput / raw throughput.
 
-``--part join``: federated joins (written by the lead).
+``--part join`` [--rows 1000000] [--customers 10000]: a subscriber's governed join of a
+PostgreSQL table (imported by a data source run, read where it sits) with a lakehouse table,
+through ``StatementService.execute``, vs the same join on a plain DuckDB connection that
+attaches the same database with the same scanner and reads the same Parquet files. Prints the
+seconds and the ratio Lakehold / raw per query (goal: close to 1), and against a raw baseline
+that connects and attaches for each query, as every Lakehold statement does (isolation).
 """
 
 from __future__ import annotations
@@ -29,10 +34,12 @@ from pathlib import Path
 
 import duckdb
 import psycopg
+import pyarrow as pa
 from deltalake import DeltaTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
+from lakehold.catalog.tables import DataSource
 from lakehold.config import Settings
 from lakehold.runtime import Runtime
 from lakehold.sources.attach import ConnectionSpec, attach
@@ -177,9 +184,109 @@ def sync_part(args: argparse.Namespace) -> None:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
+JOINS = {
+    "all": "select c.region, count(*) as n, sum(o.amount) as total from {orders} o "
+    "join {customers} c on o.customer_id = c.customer_id group by c.region order by c.region",
+    "selective": "select c.region, count(*) as n, sum(o.amount) as total from {orders} o "
+    "join {customers} c on o.customer_id = c.customer_id where o.status = 'open' "
+    "and o.id % 10 = 0 group by c.region order by c.region",
+}
+
+
 def join_part(args: argparse.Namespace) -> None:
-    # TODO(lead): the federated join benchmark (issue #4) is the lead's to write.
-    raise SystemExit("join part: not yet written")
+    """A subscriber's governed join of a PostgreSQL table (imported by a data source run) with
+    a lakehouse table vs the same join on a plain DuckDB connection with the same scanner and
+    the same Parquet files."""
+    schema = f"lh_bench_{uuid.uuid4().hex[:8]}"
+    with (
+        psycopg.connect(POSTGRES, autocommit=True) as conn,
+        tempfile.TemporaryDirectory() as root,
+    ):
+        try:
+            conn.execute(f"CREATE SCHEMA {schema}")
+            conn.execute(
+                f"CREATE TABLE {schema}.orders AS SELECT g AS id, (g % {args.customers})::int "
+                "AS customer_id, (g % 1000)::numeric(10,2) AS amount, "
+                "CASE WHEN g % 7 = 0 THEN 'open' ELSE 'closed' END AS status "
+                f"FROM generate_series(1, {args.rows}) g"
+            )
+            runtime = Runtime(Settings(home=Path(root) / "home", max_rows=1_000_000))
+            analyst = _share_for_join(runtime, schema, args.customers)
+            raw = duckdb.connect(config=DUCKDB_CONFIG)
+            attach(raw, ConnectionSpec("shop", "postgresql", PARAMS), "src")
+            files = runtime.tables.snapshot(runtime.tables.path_for("bench", "customers")).files
+            listed = ", ".join(f"'{f}'" for f in files)
+            raw.execute(f"CREATE VIEW customers AS SELECT * FROM read_parquet([{listed}])")
+            print(
+                f"governed join: {args.rows:,} PostgreSQL rows x {args.customers:,} lakehouse "
+                f"rows, as a subscriber; median of {args.repeat}"
+            )
+            print(
+                f"{'query':>10} {'lakehold':>9} {'raw':>9} {'ratio':>7} {'raw+attach':>11} "
+                f"{'ratio':>7}"
+            )
+            totals = [0.0, 0.0, 0.0]
+            for name, template in JOINS.items():
+                ours_sql = template.format(orders="bench.orders", customers="bench.customers")
+                raw_sql = template.format(orders=f"src.{schema}.orders", customers="customers")
+
+                def ours(sql: str = ours_sql) -> object:
+                    return runtime.statements.execute(analyst, sql, project="analysts").table
+
+                def theirs(sql: str = raw_sql) -> object:
+                    return raw.execute(sql).to_arrow_table()
+
+                def fresh(sql: str = raw_sql) -> object:  # what a statement's isolation costs
+                    with duckdb.connect(config=DUCKDB_CONFIG) as new:
+                        attach(new, ConnectionSpec("shop", "postgresql", PARAMS), "src")
+                        new.execute(
+                            f"CREATE VIEW customers AS SELECT * FROM read_parquet([{listed}])"
+                        )
+                        return new.execute(sql).to_arrow_table()
+
+                if not ours().equals(theirs()):  # type: ignore[attr-defined]
+                    raise SystemExit(f"{name}: results differ")
+                a = statistics.median(timed(ours) for _ in range(args.repeat))
+                b = statistics.median(timed(theirs) for _ in range(args.repeat))
+                c = statistics.median(timed(fresh) for _ in range(args.repeat))
+                for i, value in enumerate((a, b, c)):
+                    totals[i] += value
+                print(f"{name:>10} {a:>9.3f} {b:>9.3f} {a / b:>7.3f} {c:>11.3f} {a / c:>7.3f}")
+            a, b, c = totals
+            print(f"{'total':>10} {a:>9.3f} {b:>9.3f} {a / b:>7.3f} {c:>11.3f} {a / c:>7.3f}")
+            print(
+                "raw: one warm DuckDB connection; raw+attach: a new connection and ATTACH per query"
+            )
+            raw.close()
+            runtime.close()
+        finally:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _share_for_join(runtime: Runtime, schema: str, customers: int):
+    """Project ``bench`` imports ``orders`` from PostgreSQL and loads ``customers``; user
+    ``analyst`` of project ``analysts`` is granted both. Returns the analyst."""
+    admin, _ = runtime.security.bootstrap()
+    runtime.catalog.create_domain(admin, "Bench")
+    runtime.catalog.create_project(admin, "bench", "Bench")
+    runtime.connections.create(admin, "bench", "shop", "postgresql", dict(PARAMS))
+    runtime.data_sources.create(admin, "bench", "crawl", "shop", schemas=[schema])
+    assert runtime.data_sources.run(admin, "bench", "crawl").status == "succeeded"
+    regions = pa.table(
+        {
+            "customer_id": pa.array(range(customers), pa.int32()),
+            "region": [f"region_{i % 20:02d}" for i in range(customers)],
+        }
+    )
+    runtime.table_service.create_table(admin, "bench", "customers", DataSource(regions))
+    runtime.security.create_user(admin, "analyst")
+    token = runtime.security.create_token(admin, "bench", username="analyst")
+    analyst = runtime.security.authenticate(token.value)
+    runtime.catalog.create_project(analyst, "analysts", "Bench")
+    listings = [runtime.listings.publish(admin, "bench", t).id for t in ("orders", "customers")]
+    request = runtime.subscriptions.request(analyst, "analysts", listings, reason="benchmark")
+    runtime.subscriptions.approve(admin, request.id)
+    return analyst
 
 
 def main() -> None:
@@ -190,7 +297,10 @@ def main() -> None:
         "--changed", type=int, default=100_000, help="rows changed after the full sync"
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--customers", type=int, default=10_000, help="join: lakehouse rows")
     args = parser.parse_args()
+    if args.part == "join" and "--rows" not in sys.argv:
+        args.rows = 1_000_000
     if args.part == "join":
         join_part(args)
     else:

@@ -117,11 +117,11 @@ def test_grants_and_filters_apply_to_federated_tables(
     # The row filter and the projection are pushed down to PostgreSQL.
     planned = runtime.statements._plan(analyst, "select * from sales.orders", "analysts", "duckdb")
     executable = plan_of(planned.prepared, planned.resolved)
-    assert [alias for alias, _ in executable.attachments] == ["src_1"]
+    assert [a.alias for a in executable.attachments] == ["src_1"]
     assert "amount > 100" in executable.views[0].sql.replace('"', "")
     connection = databases.take_federated()
     try:
-        attach(connection, executable.attachments[0][1], "src_1")
+        attach(connection, executable.attachments[0].source, "src_1")
         explained = connection.execute("EXPLAIN " + statement_sql(executable)).fetchall()
     finally:
         databases.discard(connection)

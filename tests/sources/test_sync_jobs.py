@@ -448,3 +448,15 @@ def test_run_due_runs_scheduled_jobs(runtime: Runtime, team: Team, job: SourceDb
     assert service.run_due(planned) == []  # claimed: not run twice
     with runtime.store.session() as session:
         assert session.query(SyncJob).one().schedule == "*/15 * * * *"
+
+
+def test_sync_runs_are_recorded_as_lineage(runtime: Runtime, team: Team, job: SourceDb):
+    """A sync run is one OpenLineage run of job ``sales.sync.account`` that reads the source
+    table (named the OpenLineage way) and writes the target."""
+    runtime.sync_jobs.run(team.owner, "sales", "accounts")
+    graph = runtime.lineage.lineage(team.owner, "dataset:lakehold:sales.account", depth=2)
+    nodes = {node["id"] for node in graph["graph"]}
+    source = f"dataset:postgres://127.0.0.1:5432:test.{job.schema}.account"
+    assert {"job:lakehold:sales.sync.account", source} <= nodes
+    runs = runtime.lineage.runs(team.owner, "lakehold", "sales.sync.account")
+    assert [r["state"] for r in runs["runs"]] == ["COMPLETE"]

@@ -23,7 +23,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lakehold.catalog.glossaries import check_name, find_domain, find_glossary, owning_unit
+from lakehold.catalog.glossaries import (
+    check_name,
+    find_domain,
+    find_glossary,
+    find_named,
+    owning_unit,
+)
 from lakehold.catalog.search.indexer import index_asset
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.units import unit_path
@@ -32,12 +38,15 @@ from lakehold.governance import audit, policy, unit_policies
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
+    Asset,
     AssetFormValue,
     Domain,
     DomainUnit,
     GlossaryTerm,
     MetadataForm,
     MetadataFormVersion,
+    MetadataRule,
+    Project,
     User,
     utcnow,
 )
@@ -304,16 +313,9 @@ def find_form(
     session: Session, ref: str, *, domain_id: str | None = None, field_name: str = "form"
 ) -> MetadataForm:
     """A form by id, or by name (within ``domain_id`` when given; else unique by name)."""
-    found = session.get(MetadataForm, ref) if isinstance(ref, str) else None
-    if found is None and isinstance(ref, str):
-        query = select(MetadataForm).where(MetadataForm.name == ref)
-        if domain_id is not None:
-            query = query.where(MetadataForm.domain_id == domain_id)
-        matches = list(session.scalars(query.limit(2)))
-        found = matches[0] if len(matches) == 1 else None
-    if found is None or (domain_id is not None and found.domain_id != domain_id):
-        raise NotFound(f"metadata form '{ref}' not found", field=field_name)
-    return found
+    return find_named(
+        session, MetadataForm, ref, kind="metadata form", domain_id=domain_id, field_name=field_name
+    )
 
 
 def form_fields(session: Session, form: MetadataForm, version: int | None = None) -> list[dict]:
@@ -367,6 +369,15 @@ def asset_forms(session: Session, asset_id: str) -> list[tuple[MetadataForm, Ass
         .order_by(MetadataForm.name)
     )
     return [(form, value) for form, value in rows]
+
+
+def _stored(session: Session, asset_id: str, form_id: str) -> AssetFormValue | None:
+    """The values of form ``form_id`` on asset ``asset_id``, if any."""
+    return session.scalar(
+        select(AssetFormValue).where(
+            AssetFormValue.asset_id == asset_id, AssetFormValue.form_id == form_id
+        )
+    )
 
 
 def _values_view(session: Session, asset, form: MetadataForm, row: AssetFormValue):
@@ -484,6 +495,50 @@ class FormService:
             )
             return _form_view(session, found)
 
+    def delete_form(self, principal: Principal, form: str, *, domain: str | None = None) -> None:
+        """Delete a form with its versions (``create_form`` on its unit). Conflict naming the
+        rules requiring it and the assets holding values of it; listings keep their snapshot."""
+        details = {"form": form}
+        with (
+            audit.denials(self.store, principal, "metadata_form.delete", details=details),
+            self.store.session() as session,
+        ):
+            domain_id = find_domain(session, domain).id if domain else None
+            found = find_form(session, form, domain_id=domain_id)
+            unit = session.get(DomainUnit, found.unit_id)
+            assert unit is not None
+            unit_policies.require(session, principal, unit, "create_form")
+            rules = sorted(
+                session.scalars(select(MetadataRule.name).where(MetadataRule.form_id == found.id))
+            )
+            assets = sorted(
+                f"{project}.{asset}"
+                for project, asset in session.execute(
+                    select(Project.name, Asset.name)
+                    .join(Asset, Asset.project_id == Project.id)
+                    .join(AssetFormValue, AssetFormValue.asset_id == Asset.id)
+                    .where(AssetFormValue.form_id == found.id)
+                )
+            )
+            if rules or assets:
+                uses = [f"rules {', '.join(rules)}"] if rules else []
+                uses += [f"values on {', '.join(assets)}"] if assets else []
+                raise Conflict(
+                    f"metadata form '{found.name}' is in use: {'; '.join(uses)}",
+                    field="form",
+                    rules=rules,
+                    assets=assets,
+                )
+            session.delete(found)
+            session.flush()
+            audit.record(
+                session,
+                principal,
+                "metadata_form.delete",
+                allowed=True,
+                details={"form": found.name, "id": found.id},
+            )
+
     def list_forms(self, principal: Principal, domain: str) -> list[FormView]:
         """A domain's forms at their current versions (any user)."""
         with self.store.session() as session:
@@ -539,12 +594,7 @@ class FormService:
                     field=problems[0]["field"],
                     problems=problems,
                 )
-            row = session.scalar(
-                select(AssetFormValue).where(
-                    AssetFormValue.asset_id == target.id,
-                    AssetFormValue.form_id == metadata_form.id,
-                )
-            )
+            row = _stored(session, target.id, metadata_form.id)
             if row is None:
                 row = AssetFormValue(asset_id=target.id, form_id=metadata_form.id)
                 session.add(row)
@@ -579,12 +629,7 @@ class FormService:
             found = readable_project(session, principal, project)
             target = find_asset(session, found, asset)
             metadata_form = find_form(session, form, domain_id=found.domain_id)
-            row = session.scalar(
-                select(AssetFormValue).where(
-                    AssetFormValue.asset_id == target.id,
-                    AssetFormValue.form_id == metadata_form.id,
-                )
-            )
+            row = _stored(session, target.id, metadata_form.id)
             if row is None:
                 raise NotFound(f"{project}.{asset} has no values of form '{form}'", field="form")
             return _values_view(session, target, metadata_form, row)
@@ -607,12 +652,7 @@ class FormService:
             policy.require_role(session, principal, found, "contributor", "describe assets")
             target = find_asset(session, found, asset)
             metadata_form = find_form(session, form, domain_id=found.domain_id)
-            row = session.scalar(
-                select(AssetFormValue).where(
-                    AssetFormValue.asset_id == target.id,
-                    AssetFormValue.form_id == metadata_form.id,
-                )
-            )
+            row = _stored(session, target.id, metadata_form.id)
             if row is None:
                 raise NotFound(f"{name} has no values of form '{form}'", field="form")
             session.delete(row)

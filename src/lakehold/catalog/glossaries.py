@@ -12,11 +12,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.search.indexer import index_asset
@@ -34,6 +35,8 @@ from lakehold.store.models import (
     DomainUnit,
     Glossary,
     GlossaryTerm,
+    MetadataForm,
+    MetadataFormVersion,
     TermLink,
     User,
     utcnow,
@@ -109,20 +112,39 @@ def owning_unit(session: Session, domain: Domain, unit: str | None) -> DomainUni
     )
 
 
+Named = TypeVar("Named", Glossary, MetadataForm)
+
+
+def find_named(
+    session: Session,
+    model: type[Named],
+    ref: Any,
+    *,
+    kind: str,
+    domain_id: str | None = None,
+    field_name: str,
+) -> Named:
+    """A glossary or metadata form by id, or by name (within ``domain_id`` when given; else
+    only if the name is unique). NotFound naming ``field_name`` otherwise."""
+    found = session.get(model, ref) if isinstance(ref, str) else None
+    if found is None and isinstance(ref, str):
+        query = select(model).where(model.name == ref)
+        if domain_id is not None:
+            query = query.where(model.domain_id == domain_id)
+        matches = list(session.scalars(query.limit(2)))
+        found = matches[0] if len(matches) == 1 else None
+    if found is None or (domain_id is not None and found.domain_id != domain_id):
+        raise NotFound(f"{kind} '{ref}' not found", field=field_name)
+    return found
+
+
 def find_glossary(
     session: Session, ref: str, *, domain_id: str | None = None, field_name: str = "glossary"
 ) -> Glossary:
     """A glossary by id, or by name (within ``domain_id`` when given)."""
-    found = session.get(Glossary, ref) if isinstance(ref, str) else None
-    if found is None and isinstance(ref, str):
-        query = select(Glossary).where(Glossary.name == ref)
-        if domain_id is not None:
-            query = query.where(Glossary.domain_id == domain_id)
-        matches = list(session.scalars(query.limit(2)))
-        found = matches[0] if len(matches) == 1 else None
-    if found is None or (domain_id is not None and found.domain_id != domain_id):
-        raise NotFound(f"glossary '{ref}' not found", field=field_name)
-    return found
+    return find_named(
+        session, Glossary, ref, kind="glossary", domain_id=domain_id, field_name=field_name
+    )
 
 
 def find_term(session: Session, ref: str, *, domain_id: str, field_name: str) -> GlossaryTerm:
@@ -243,6 +265,84 @@ def _clean_tags(tags: list[str] | None) -> list[str]:
     return cleaned
 
 
+def _glossary_term(session: Session, glossary: Glossary, ref: Any) -> GlossaryTerm:
+    """A term of ``glossary``, by id or by name; NotFound naming ``term`` otherwise."""
+    found = session.get(GlossaryTerm, ref) if isinstance(ref, str) else None
+    if found is None and isinstance(ref, str):
+        found = session.scalar(
+            select(GlossaryTerm).where(
+                GlossaryTerm.glossary_id == glossary.id, GlossaryTerm.name == ref
+            )
+        )
+    if found is None or found.glossary_id != glossary.id:
+        raise NotFound(f"term '{ref}' not found in glossary '{glossary.name}'", field="term")
+    return found
+
+
+def _change(
+    session: Session,
+    row: Glossary | GlossaryTerm,
+    kind: str,
+    where: str,
+    taken: Select,
+    *,
+    name: str | None,
+    description: str | None,
+) -> dict[str, Any]:
+    """Rename ``row`` and/or change its description (``""`` clears it); Conflict when
+    ``taken`` (a select of the ids in ``where`` with a given name) finds another row."""
+    changes: dict[str, Any] = {}
+    if name is not None:
+        name = check_name(kind, name)
+        if name != row.name:
+            if session.scalar(taken.where(type(row).name == name, type(row).id != row.id)):
+                raise Conflict(f"{kind} '{name}' already exists in {where}", field="name")
+            changes["name"], row.name = name, name
+    if description is not None:
+        changes["description"] = row.description = description or None
+    return changes
+
+
+def _linked_assets(session: Session, term_ids: list[str]) -> list[Asset]:
+    """The assets a term of ``term_ids`` is attached to (on the asset or a column)."""
+    ids = select(TermLink.asset_id).where(TermLink.term_id.in_(term_ids))
+    return list(session.scalars(select(Asset).where(Asset.id.in_(ids)).order_by(Asset.id)))
+
+
+def _reindex(session: Session, assets: list[Asset]) -> list[str]:
+    """Reindex ``assets`` (their inventory documents); their ``project.asset`` names."""
+    session.flush()
+    for asset in assets:
+        index_asset(asset)
+    return [f"{a.project.name}.{a.name}" for a in assets]
+
+
+def _drop_terms(session: Session, term_ids: list[str]) -> list[str]:
+    """Delete terms with their links to assets and columns, reindexing the assets they were
+    on (active listings keep their snapshot); the ``project.asset`` names affected."""
+    assets = _linked_assets(session, term_ids)
+    session.execute(delete(TermLink).where(TermLink.term_id.in_(term_ids)))
+    session.execute(delete(GlossaryTerm).where(GlossaryTerm.id.in_(term_ids)))
+    return _reindex(session, assets)
+
+
+def _forms_using(session: Session, glossary: Glossary) -> list[str]:
+    """Names of the metadata forms whose current version has a field of ``glossary``'s terms."""
+    rows = session.execute(
+        select(MetadataForm.name, MetadataFormVersion.fields)
+        .join(MetadataFormVersion, MetadataFormVersion.form_id == MetadataForm.id)
+        .where(
+            MetadataForm.domain_id == glossary.domain_id,
+            MetadataFormVersion.version == MetadataForm.current_version,
+        )
+    )
+    return sorted(
+        name
+        for name, fields in rows
+        if any(f.get("glossary_id") == glossary.id for f in fields or [])
+    )
+
+
 class GlossaryService:
     """Glossaries and terms; terms and tags on assets and columns."""
 
@@ -355,6 +455,150 @@ class GlossaryService:
         with self.store.session() as session:
             return _glossary_view(session, find_glossary(session, glossary)).terms
 
+    def _editable(
+        self,
+        session: Session,
+        principal: Principal,
+        glossary: str,
+        capability: unit_policies.Capability,
+    ) -> Glossary:
+        """The glossary, if the principal holds ``capability`` on its unit."""
+        found = find_glossary(session, glossary)
+        unit = session.get(DomainUnit, found.unit_id)
+        assert unit is not None
+        unit_policies.require(session, principal, unit, capability)
+        return found
+
+    def update_glossary(
+        self,
+        principal: Principal,
+        glossary: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> GlossaryView:
+        """Rename a glossary or change its description (``create_glossary`` on its unit)."""
+        details = {"glossary": glossary}
+        with (
+            audit.denials(self.store, principal, "glossary.update", details=details),
+            self.store.session() as session,
+        ):
+            found = self._editable(session, principal, glossary, "create_glossary")
+            taken = select(Glossary.id).where(Glossary.domain_id == found.domain_id)
+            changes = _change(
+                session,
+                found,
+                "glossary",
+                "its domain",
+                taken,
+                name=name,
+                description=description,
+            )
+            session.flush()
+            audit.record(
+                session,
+                principal,
+                "glossary.update",
+                allowed=True,
+                details={**details, "id": found.id, **changes},
+            )
+            return _glossary_view(session, found)
+
+    def delete_glossary(self, principal: Principal, glossary: str, *, force: bool = False) -> None:
+        """Delete a glossary (``create_glossary`` on its unit). Conflict while it has terms
+        (unless ``force``: they go too, with their links) or a metadata form uses it."""
+        details = {"glossary": glossary, "force": force}
+        with (
+            audit.denials(self.store, principal, "glossary.delete", details=details),
+            self.store.session() as session,
+        ):
+            found = self._editable(session, principal, glossary, "create_glossary")
+            forms = _forms_using(session, found)
+            if forms:
+                raise Conflict(
+                    f"glossary '{found.name}' is used by metadata forms: {', '.join(forms)}",
+                    field="glossary",
+                    forms=forms,
+                )
+            term_ids = list(
+                session.scalars(select(GlossaryTerm.id).where(GlossaryTerm.glossary_id == found.id))
+            )
+            if term_ids and not force:
+                raise Conflict(
+                    f"glossary '{found.name}' has {len(term_ids)} term(s); delete them first "
+                    "or force",
+                    field="force",
+                    terms=len(term_ids),
+                )
+            assets = _drop_terms(session, term_ids) if term_ids else []
+            session.delete(found)
+            session.flush()
+            audit.record(
+                session,
+                principal,
+                "glossary.delete",
+                allowed=True,
+                assets=assets,
+                details={**details, "id": found.id, "name": found.name, "terms": len(term_ids)},
+            )
+
+    def update_term(
+        self,
+        principal: Principal,
+        glossary: str,
+        term: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> GlossaryTermView:
+        """Rename a term or change its description (``create_glossary_term`` on the glossary's
+        unit); the assets it is on are reindexed."""
+        details = {"glossary": glossary, "term": term}
+        with (
+            audit.denials(self.store, principal, "glossary_term.update", details=details),
+            self.store.session() as session,
+        ):
+            found = self._editable(session, principal, glossary, "create_glossary_term")
+            row = _glossary_term(session, found, term)
+            taken = select(GlossaryTerm.id).where(GlossaryTerm.glossary_id == found.id)
+            where = f"glossary '{found.name}'"
+            changes = _change(
+                session, row, "glossary term", where, taken, name=name, description=description
+            )
+            assets = (
+                _reindex(session, _linked_assets(session, [row.id])) if "name" in changes else []
+            )
+            audit.record(
+                session,
+                principal,
+                "glossary_term.update",
+                allowed=True,
+                assets=assets,
+                details={**details, "id": row.id, **changes},
+            )
+            return _term_view(session, row)
+
+    def delete_term(self, principal: Principal, glossary: str, term: str) -> None:
+        """Delete a term and its links to assets and columns (``create_glossary_term`` on the
+        glossary's unit); the assets it was on are reindexed, listings keep their snapshot."""
+        details = {"glossary": glossary, "term": term}
+        with (
+            audit.denials(self.store, principal, "glossary_term.delete", details=details),
+            self.store.session() as session,
+        ):
+            found = self._editable(session, principal, glossary, "create_glossary_term")
+            row = _glossary_term(session, found, term)
+            label = f"{found.name}/{row.name}"
+            assets = _drop_terms(session, [row.id])
+            audit.record(
+                session,
+                principal,
+                "glossary_term.delete",
+                allowed=True,
+                assets=assets,
+                details={**details, "id": row.id, "name": label},
+            )
+
     # -- on assets and columns -----------------------------------------------------------------
 
     def _describable(self, session: Session, principal: Principal, project: str, asset: str):
@@ -362,8 +606,39 @@ class GlossaryService:
         policy.require_role(session, principal, found, "contributor", "describe assets")
         return find_asset(session, found, asset)
 
-    def _set_terms(
+    def _describe(
         self,
+        principal: Principal,
+        project: str,
+        asset: str,
+        action: str,
+        change: Callable[[Session, Asset], dict[str, Any]],
+    ) -> AssetMetadataView:
+        """Apply ``change`` (which returns the audit details) to an asset the principal may
+        describe, audit it, reindex the asset and return its business metadata."""
+        name = f"{project}.{asset}"
+        with (
+            audit.denials(self.store, principal, action, project=project, assets=[name]),
+            self.store.session() as session,
+        ):
+            target = self._describable(session, principal, project, asset)
+            details = change(session, target)
+            target.updated_at = utcnow()
+            session.flush()
+            audit.record(
+                session,
+                principal,
+                action,
+                allowed=True,
+                project=project,
+                assets=[name],
+                details=details,
+            )
+            index_asset(target)
+            return business_metadata(session, target)
+
+    @staticmethod
+    def _set_terms(
         session: Session,
         principal: Principal,
         target: Asset,
@@ -398,92 +673,60 @@ class GlossaryService:
                     created_by=principal.user_id,
                 )
             )
-        target.updated_at = utcnow()
         session.flush()
         return _terms_of(session, target.id, column.id if column else None)
+
+    @staticmethod
+    def _set_tags(session: Session, column: AssetColumn, tags: list[str]) -> list[str]:
+        cleaned = _clean_tags(tags)
+        existing = {
+            t.tag: t
+            for t in session.scalars(select(ColumnTag).where(ColumnTag.column_id == column.id))
+        }
+        for tag, row in existing.items():
+            if tag not in cleaned:
+                session.delete(row)
+        for tag in cleaned:
+            if tag not in existing:
+                session.add(ColumnTag(column_id=column.id, tag=tag))
+        return cleaned
 
     def set_asset_terms(
         self, principal: Principal, project: str, asset: str, terms: list[str]
     ) -> AssetMetadataView:
         """Replace the glossary terms on an asset (contributors and owners)."""
-        name = f"{project}.{asset}"
-        with (
-            audit.denials(self.store, principal, "asset.terms", project=project, assets=[name]),
-            self.store.session() as session,
-        ):
-            target = self._describable(session, principal, project, asset)
-            names = self._set_terms(session, principal, target, None, terms)
-            audit.record(
-                session,
-                principal,
-                "asset.terms",
-                allowed=True,
-                project=project,
-                assets=[name],
-                details={"terms": names},
-            )
-            index_asset(target)
-            return business_metadata(session, target)
+
+        def change(session: Session, target: Asset) -> dict[str, Any]:
+            return {"terms": self._set_terms(session, principal, target, None, terms)}
+
+        return self._describe(principal, project, asset, "asset.terms", change)
 
     def set_column_terms(
         self, principal: Principal, project: str, asset: str, column: str, terms: list[str]
     ) -> AssetMetadataView:
         """Replace the glossary terms on a column (contributors and owners)."""
-        name = f"{project}.{asset}"
-        with (
-            audit.denials(self.store, principal, "column.terms", project=project, assets=[name]),
-            self.store.session() as session,
-        ):
-            target = self._describable(session, principal, project, asset)
+
+        def change(session: Session, target: Asset) -> dict[str, Any]:
             found = _column(target, column)
-            names = self._set_terms(session, principal, target, found, terms)
-            audit.record(
-                session,
-                principal,
-                "column.terms",
-                allowed=True,
-                project=project,
-                assets=[name],
-                details={"column": column, "terms": names},
-            )
-            index_asset(target)
-            return business_metadata(session, target)
+            return {
+                "column": column,
+                "terms": self._set_terms(session, principal, target, found, terms),
+            }
+
+        return self._describe(principal, project, asset, "column.terms", change)
 
     def set_column_tags(
         self, principal: Principal, project: str, asset: str, column: str, tags: list[str]
     ) -> AssetMetadataView:
         """Replace the classification tags of a column (contributors and owners)."""
-        name = f"{project}.{asset}"
-        with (
-            audit.denials(self.store, principal, "column.tags", project=project, assets=[name]),
-            self.store.session() as session,
-        ):
-            target = self._describable(session, principal, project, asset)
-            found = _column(target, column)
-            cleaned = _clean_tags(tags)
-            existing = {
-                t.tag: t
-                for t in session.scalars(select(ColumnTag).where(ColumnTag.column_id == found.id))
+
+        def change(session: Session, target: Asset) -> dict[str, Any]:
+            return {
+                "column": column,
+                "tags": self._set_tags(session, _column(target, column), tags),
             }
-            for tag, row in existing.items():
-                if tag not in cleaned:
-                    session.delete(row)
-            for tag in cleaned:
-                if tag not in existing:
-                    session.add(ColumnTag(column_id=found.id, tag=tag))
-            target.updated_at = utcnow()
-            session.flush()
-            audit.record(
-                session,
-                principal,
-                "column.tags",
-                allowed=True,
-                project=project,
-                assets=[name],
-                details={"column": column, "tags": cleaned},
-            )
-            index_asset(target)
-            return business_metadata(session, target)
+
+        return self._describe(principal, project, asset, "column.tags", change)
 
     def asset_metadata(self, principal: Principal, project: str, asset: str) -> AssetMetadataView:
         """Terms on an asset and tags and terms on its columns (project members)."""

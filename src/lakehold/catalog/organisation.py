@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.service import readable_project
-from lakehold.catalog.units import resolve_unit, root_unit, unit_path
+from lakehold.catalog.units import contents as unit_contents
+from lakehold.catalog.units import reindex_paths, resolve_unit, root_unit, unit_path
 from lakehold.catalog.views import (
     DomainUnitView,
     GroupView,
@@ -35,8 +36,10 @@ from lakehold.store.models import (
     DomainUnitOwner,
     Group,
     GroupMember,
+    MetadataRule,
     Project,
     ProjectMember,
+    UnitPolicy,
     User,
 )
 
@@ -413,6 +416,79 @@ class OrganisationService:
                 "domain_unit.owner_remove",
                 allowed=True,
                 details=_clean({"unit": unit_path(session, found), "user": user, "group": group}),
+            )
+
+    def update_unit(
+        self,
+        principal: Principal,
+        unit: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> DomainUnitView:
+        """Rename a unit and/or change its description (``""`` clears it); owners of the unit
+        or an ancestor. The root unit keeps the domain's name."""
+        with self._session(principal, "domain_unit.update") as session:
+            found = resolve_unit(session, unit, field="unit")
+            policy.require_unit_owner(session, principal, found, "change it")
+            before, renamed = unit_path(session, found), False
+            if name is not None:
+                name = _check_unit_name(name)
+                if found.parent_id is None and name != found.name:
+                    raise Invalid("the root unit is named like its domain", field="name")
+                if name != found.name and session.scalar(
+                    select(DomainUnit.id).where(
+                        DomainUnit.parent_id == found.parent_id, DomainUnit.name == name
+                    )
+                ):
+                    raise Conflict(f"a sibling domain unit is already named '{name}'", field="name")
+                renamed, found.name = name != found.name, name
+            if description is not None:
+                found.description = description or None
+            if renamed:
+                reindex_paths(session, found)
+            view = _unit_view(session, found)
+            audit.record(
+                session,
+                principal,
+                "domain_unit.update",
+                allowed=True,
+                details=_clean({"unit": before, "path": view.path, "description": description}),
+            )
+            return view
+
+    def delete_unit(self, principal: Principal, unit: str) -> None:
+        """Delete an empty unit with its owners, rules and policies (owners of the unit or an
+        ancestor). Conflict naming what is inside: child units, projects, glossaries, forms."""
+        with self._session(principal, "domain_unit.delete") as session:
+            found = resolve_unit(session, unit, field="unit")
+            policy.require_unit_owner(session, principal, found, "delete it")
+            path = unit_path(session, found)
+            if found.parent_id is None:
+                raise Conflict(
+                    f"'{path}' is the root unit of its domain and cannot be deleted", field="unit"
+                )
+            inside = unit_contents(session, found)
+            if inside:
+                listed = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in inside.items())
+                raise Conflict(
+                    f"domain unit '{path}' is not empty ({listed}); move or delete them first",
+                    field="unit",
+                    contents=inside,
+                )
+            rules = session.scalars(
+                select(MetadataRule.name).where(MetadataRule.unit_id == found.id)
+            ).all()
+            for model in (MetadataRule, UnitPolicy, DomainUnitOwner):
+                session.execute(delete(model).where(model.unit_id == found.id))
+            session.delete(found)
+            session.flush()
+            audit.record(
+                session,
+                principal,
+                "domain_unit.delete",
+                allowed=True,
+                details=_clean({"unit": path, "rules": list(rules) or None}),
             )
 
     def list_unit_projects(self, principal: Principal, unit: str) -> list[ProjectView]:

@@ -1,14 +1,15 @@
 """Finding domain units: by id or by path ("Sales/Marketing": the root unit, named like the
-domain, then each unit below it)."""
+domain, then each unit below it); what a unit holds; keeping search paths after a rename."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lakehold.errors import Invalid, NotFound
 from lakehold.governance import policy
-from lakehold.store.models import Domain, DomainUnit
+from lakehold.store.models import Asset, Domain, DomainUnit, Glossary, MetadataForm, Project
+from lakehold.store.search import SearchDocument
 
 SEPARATOR = "/"
 
@@ -81,3 +82,47 @@ def resolve_unit(
         if found is not None:
             return found
     raise NotFound(f"domain unit '{ref}' not found", field=field)
+
+
+def subtree(session: Session, unit: DomainUnit) -> list[DomainUnit]:
+    """``unit`` and every unit below it, parents before children."""
+    found, frontier = [unit], [unit.id]
+    while frontier:
+        below = list(session.scalars(select(DomainUnit).where(DomainUnit.parent_id.in_(frontier))))
+        found.extend(below)
+        frontier = [u.id for u in below]
+    return found
+
+
+def contents(session: Session, unit: DomainUnit) -> dict[str, list[str]]:
+    """What lives directly in ``unit`` and keeps it from being deleted, by kind (names)."""
+    kinds = {
+        "domain units": (DomainUnit.name, DomainUnit.parent_id),
+        "projects": (Project.name, Project.domain_unit_id),
+        "glossaries": (Glossary.name, Glossary.unit_id),
+        "metadata forms": (MetadataForm.name, MetadataForm.unit_id),
+    }
+    found = {
+        kind: sorted(session.scalars(select(name).where(column == unit.id)))
+        for kind, (name, column) in kinds.items()
+    }
+    return {kind: names for kind, names in found.items() if names}
+
+
+def reindex_paths(session: Session, unit: DomainUnit) -> None:
+    """After a rename: the unit paths of search documents and inventory documents of the assets
+    in ``unit`` and below (listing documents keep their snapshot text, with the new path)."""
+    # Imported here: the indexer imports this module.
+    from lakehold.catalog.search.indexer import index_asset
+
+    session.flush()
+    for below in subtree(session, unit):
+        session.execute(
+            update(SearchDocument)
+            .where(SearchDocument.domain_unit_id == below.id)
+            .values(domain_unit=unit_path(session, below))
+            .execution_options(synchronize_session=False)
+        )
+        assets = select(Asset).join(Project, Project.id == Asset.project_id)
+        for asset in session.scalars(assets.where(Project.domain_unit_id == below.id)):
+            index_asset(asset)

@@ -71,6 +71,37 @@ def list_units(domain: Annotated[str, typer.Option(help="The domain whose units 
     )
 
 
+@units.command("update")
+@handles_errors
+def update_unit(
+    unit: Annotated[str, typer.Argument(help=UNIT_HELP)],
+    name: Annotated[str | None, typer.Option(help="New name")] = None,
+    description: Annotated[str | None, typer.Option(help='New description ("" clears it)')] = None,
+) -> None:
+    """Rename a domain unit or change its description (owners of the unit or an ancestor).
+
+    Example: lakehold unit update Sales/Marketing --name Growth --description "Demand gen"
+    """
+    runtime, _ = open_runtime()
+    view = runtime.organisation.update_unit(
+        principal_of(runtime), unit, name=name, description=description
+    )
+    console.print(f"updated domain unit [bold]{view.path}[/bold]")
+
+
+@units.command("delete")
+@handles_errors
+def delete_unit(unit: Annotated[str, typer.Argument(help=UNIT_HELP)]) -> None:
+    """Delete an empty domain unit (owners of the unit or an ancestor); refused while it holds
+    units, projects, glossaries or forms.
+
+    Example: lakehold unit delete Sales/Marketing/Ads
+    """
+    runtime, _ = open_runtime()
+    runtime.organisation.delete_unit(principal_of(runtime), unit)
+    console.print(f"deleted domain unit [bold]{unit}[/bold]")
+
+
 @units.command("projects")
 @handles_errors
 def unit_projects(unit: Annotated[str, typer.Argument(help=UNIT_HELP)]) -> None:

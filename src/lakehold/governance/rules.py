@@ -3,7 +3,7 @@
 - A rule has an action (``publish`` or ``subscription_request``), a form of the domain to
   require, and a scope: a domain unit (by default with the units below it), asset types
   (all, or a list) and projects (all, or a list of projects in the scope's units). Owners of
-  the unit (and administrators) create and delete rules; every user reads them.
+  the unit (and administrators) create, change and delete rules; every user reads them.
 - The rules that apply to an asset are those whose scope holds the asset's project (its unit),
   type and project. Several may apply; all must be satisfied.
 - Publishing: the asset's values of each required form are checked against the form's
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -194,8 +195,75 @@ def check_subscription(
     return given
 
 
+class Keep(Enum):
+    """The value of an argument of :meth:`RuleService.update_rule` that is left unchanged."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
+        raise Invalid("a rule needs a name of 1 to 100 characters", field="name")
+    return name.strip()
+
+
+def _check_types(asset_types: list[str] | None) -> list[str] | None:
+    if asset_types is None:
+        return None
+    types = sorted({t.strip() for t in asset_types if isinstance(t, str) and t.strip()})
+    if not types:
+        raise Invalid(
+            "asset types are a non-empty list (leave them out for all types)", field="asset_types"
+        )
+    return types
+
+
+def _within(session: Session, unit: DomainUnit, project: Project, children: bool) -> bool:
+    if project.domain_unit_id == unit.id:
+        return True
+    if not children or project.domain_unit_id is None:
+        return False
+    below = session.get(DomainUnit, project.domain_unit_id)
+    return below is not None and unit.id in {u.id for u in policy.unit_lineage(session, below)}
+
+
+def _check_projects(
+    session: Session, unit: DomainUnit, children: bool, projects: list[str] | None
+) -> list[str] | None:
+    """The ids of ``projects`` (names), each in the scope of ``unit`` (and its children)."""
+    if projects is None:
+        return None
+    project_ids = []
+    for i, project_name in enumerate(dict.fromkeys(projects)):
+        try:
+            target = find_project(session, project_name)
+        except NotFound as error:
+            raise NotFound(error.message, field=f"projects[{i}]") from None
+        if not _within(session, unit, target, children):
+            raise Invalid(
+                f"project '{project_name}' is not in the rule's scope "
+                f"(domain unit '{unit_path(session, unit)}')",
+                field=f"projects[{i}]",
+            )
+        project_ids.append(target.id)
+    if not project_ids:
+        raise Invalid(
+            "projects are a non-empty list (leave them out for all projects)", field="projects"
+        )
+    return project_ids
+
+
+def _owned_unit(session: Session, principal: Principal, unit: str, what: str) -> DomainUnit:
+    found = resolve_unit(session, unit, field="unit")
+    policy.require_unit_owner(session, principal, found, what)
+    return found
+
+
 class RuleService:
-    """Create, list, read and delete metadata enforcement rules."""
+    """Create, list, read, update and delete metadata enforcement rules."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -219,52 +287,21 @@ class RuleService:
             audit.denials(self.store, principal, "metadata_rule.create", details=details),
             self.store.session() as session,
         ):
-            found = resolve_unit(session, unit, field="unit")
-            policy.require_unit_owner(session, principal, found, "create rules in it")
-            if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
-                raise Invalid("a rule needs a name of 1 to 100 characters", field="name")
+            found = _owned_unit(session, principal, unit, "create rules in it")
+            name = _check_name(name)
             if action not in ACTIONS:
                 raise Invalid(
                     f"action '{action}' is not one of {', '.join(ACTIONS)}", field="action"
                 )
-            required = find_form(session, form, domain_id=found.domain_id)
-            types = None
-            if asset_types is not None:
-                types = sorted({t.strip() for t in asset_types if isinstance(t, str) and t.strip()})
-                if not types:
-                    raise Invalid(
-                        "asset types are a non-empty list (leave them out for all types)",
-                        field="asset_types",
-                    )
-            project_ids = None
-            if projects is not None:
-                project_ids = []
-                for i, project_name in enumerate(dict.fromkeys(projects)):
-                    try:
-                        target = find_project(session, project_name)
-                    except NotFound as error:
-                        raise NotFound(error.message, field=f"projects[{i}]") from None
-                    if not self._within(session, found, target, include_children):
-                        raise Invalid(
-                            f"project '{project_name}' is not in the rule's scope "
-                            f"(domain unit '{unit_path(session, found)}')",
-                            field=f"projects[{i}]",
-                        )
-                    project_ids.append(target.id)
-                if not project_ids:
-                    raise Invalid(
-                        "projects are a non-empty list (leave them out for all projects)",
-                        field="projects",
-                    )
             rule = MetadataRule(
                 unit_id=found.id,
-                name=name.strip(),
+                name=name,
                 description=description,
                 action=action,
-                form_id=required.id,
+                form_id=find_form(session, form, domain_id=found.domain_id).id,
                 include_children=bool(include_children),
-                asset_types=types,
-                project_ids=project_ids,
+                asset_types=_check_types(asset_types),
+                project_ids=_check_projects(session, found, bool(include_children), projects),
                 created_by=principal.user_id,
             )
             session.add(rule)
@@ -279,14 +316,66 @@ class RuleService:
             )
             return view
 
+    def update_rule(
+        self,
+        principal: Principal,
+        rule_id: str,
+        *,
+        name: str | Keep = KEEP,
+        unit: str | Keep = KEEP,
+        form: str | Keep = KEEP,
+        include_children: bool | Keep = KEEP,
+        asset_types: list[str] | Keep | None = KEEP,
+        projects: list[str] | Keep | None = KEEP,
+        description: str | Keep | None = KEEP,
+    ) -> RuleView:
+        """Change a rule (owners of its unit, and of the new unit when it moves), checked as on
+        creation; ``None`` asset types or projects mean all. Its action stays."""
+        with (
+            audit.denials(self.store, principal, "metadata_rule.update", details={"rule": rule_id}),
+            self.store.session() as session,
+        ):
+            rule = self._find(session, rule_id)
+            old_unit = session.get(DomainUnit, rule.unit_id)
+            assert old_unit is not None
+            policy.require_unit_owner(session, principal, old_unit, "change its rules")
+            scope = old_unit
+            if unit is not KEEP:
+                scope = _owned_unit(session, principal, unit, "move rules into it")
+                if scope.domain_id != old_unit.domain_id:
+                    raise Invalid("a rule stays in the domain of its form", field="unit")
+            children = rule.include_children if include_children is KEEP else bool(include_children)
+            if projects is KEEP:
+                kept = (session.get(Project, i) for i in rule.project_ids or [])
+                names = [p.name for p in kept if p is not None]
+                projects = names if rule.project_ids is not None else None
+            rule.project_ids = _check_projects(session, scope, children, projects)
+            rule.unit_id, rule.include_children = scope.id, children
+            if name is not KEEP:
+                rule.name = _check_name(name)
+            if form is not KEEP:
+                rule.form_id = find_form(session, form, domain_id=scope.domain_id).id
+            if asset_types is not KEEP:
+                rule.asset_types = _check_types(asset_types)
+            if description is not KEEP:
+                rule.description = description or None
+            session.flush()
+            view = _view(session, rule)
+            audit.record(
+                session,
+                principal,
+                "metadata_rule.update",
+                allowed=True,
+                details={"rule": rule_id, "name": view.name, "unit": view.unit, "form": view.form},
+            )
+            return view
+
     @staticmethod
-    def _within(session: Session, unit: DomainUnit, project: Project, children: bool) -> bool:
-        if project.domain_unit_id == unit.id:
-            return True
-        if not children or project.domain_unit_id is None:
-            return False
-        below = session.get(DomainUnit, project.domain_unit_id)
-        return below is not None and unit.id in {u.id for u in policy.unit_lineage(session, below)}
+    def _find(session: Session, rule_id: str) -> MetadataRule:
+        rule = session.get(MetadataRule, rule_id)
+        if rule is None:
+            raise NotFound(f"rule '{rule_id}' not found", field="rule")
+        return rule
 
     def list_rules(
         self,
@@ -308,10 +397,7 @@ class RuleService:
 
     def get_rule(self, principal: Principal, rule_id: str) -> RuleView:
         with self.store.session() as session:
-            rule = session.get(MetadataRule, rule_id)
-            if rule is None:
-                raise NotFound(f"rule '{rule_id}' not found", field="rule")
-            return _view(session, rule)
+            return _view(session, self._find(session, rule_id))
 
     def delete_rule(self, principal: Principal, rule_id: str) -> None:
         """Delete a rule (owners of its unit)."""
@@ -319,9 +405,7 @@ class RuleService:
             audit.denials(self.store, principal, "metadata_rule.delete", details={"rule": rule_id}),
             self.store.session() as session,
         ):
-            rule = session.get(MetadataRule, rule_id)
-            if rule is None:
-                raise NotFound(f"rule '{rule_id}' not found", field="rule")
+            rule = self._find(session, rule_id)
             unit = session.get(DomainUnit, rule.unit_id)
             assert unit is not None
             policy.require_unit_owner(session, principal, unit, "delete its rules")

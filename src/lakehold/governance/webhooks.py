@@ -15,6 +15,9 @@
 - Several API processes may run dispatchers on one PostgreSQL store: a delivery is claimed
   (``FOR UPDATE SKIP LOCKED``, with a lease) before it is sent. Delivery is at least once;
   receivers de-duplicate by ``X-Lakehold-Delivery``.
+- Delivered and failed deliveries, and the outbox events no pending delivery needs, are purged
+  after ``RETENTION_DAYS`` by the running dispatcher (once a day), or on demand by
+  administrators (:meth:`WebhookService.purge`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from lakehold import __version__
@@ -53,6 +56,8 @@ from lakehold.store.models import OutboxEvent, Project, User, Webhook, WebhookDe
 log = logging.getLogger("lakehold.webhooks")
 
 MIN_SECRET, MAX_SECRET, MAX_URL = 16, 200, 2000
+RETENTION_DAYS = 30
+"""The running dispatcher purges finished deliveries older than this, once a day."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,30 @@ def _check_types(event_types: list[str] | None) -> list[str]:
                 field="event_types",
             )
     return list(dict.fromkeys(event_types))
+
+
+@dataclass(frozen=True)
+class PurgeView:
+    """What a purge removed: finished deliveries and outbox events created before ``before``."""
+
+    before: datetime
+    deliveries: int
+    events: int
+
+
+def purge_finished(session: Session, before: datetime) -> tuple[int, int]:
+    """Delete delivered and failed deliveries created before ``before``, then the outbox events
+    from before it that no delivery needs any more; the numbers of each deleted."""
+    finished = delete(WebhookDelivery).where(
+        WebhookDelivery.status.in_((DELIVERED, FAILED)), WebhookDelivery.created_at < before
+    )
+    deliveries = session.execute(finished.execution_options(synchronize_session=False)).rowcount
+    needed = select(WebhookDelivery.event_id)
+    stale = delete(OutboxEvent).where(
+        OutboxEvent.created_at < before, OutboxEvent.id.not_in(needed)
+    )
+    events = session.execute(stale.execution_options(synchronize_session=False)).rowcount
+    return deliveries, events
 
 
 class WebhookService:
@@ -301,6 +330,77 @@ class WebhookService:
                 details={"webhook": webhook_id},
             )
 
+    def update(
+        self,
+        principal: Principal,
+        webhook_id: str,
+        *,
+        active: bool | None = None,
+        url: str | None = None,
+        event_types: list[str] | None = None,
+        secret: str | None = None,
+        description: str | None = None,
+    ) -> WebhookView:
+        """Enable or disable a webhook, change its url, events or description (``""`` clears
+        it), or rotate its secret. A disabled webhook gets no new deliveries."""
+        with (
+            audit.denials(self.store, principal, "webhook.update", details={"webhook": webhook_id}),
+            self.store.session() as session,
+        ):
+            hook = self._find(session, principal, webhook_id)
+            changed: dict[str, Any] = {}
+            if active is not None:
+                hook.active = changed["active"] = bool(active)
+            if url is not None:
+                hook.url = changed["url"] = _check_url(url)
+            if event_types is not None:
+                hook.event_types = changed["event_types"] = _check_types(event_types)
+            if secret is not None:
+                hook.secret, changed["secret_rotated"] = _check_secret(secret), True
+            if description is not None:
+                hook.description = changed["description"] = description or None
+            session.flush()
+            view = WebhookView.of(session, hook)
+            audit.record(
+                session,
+                principal,
+                "webhook.update",
+                allowed=True,
+                project=view.project,
+                details={"webhook": webhook_id, **changed},
+            )
+            return view
+
+    def purge(
+        self, principal: Principal, older_than_days: int, *, now: datetime | None = None
+    ) -> PurgeView:
+        """Delete delivered and failed deliveries, and the outbox events no pending delivery
+        needs, older than ``older_than_days`` days (administrators)."""
+        details = {"older_than_days": older_than_days}
+        with (
+            audit.denials(self.store, principal, "webhook.purge", details=details),
+            self.store.session() as session,
+        ):
+            policy.require_admin(principal, "purge webhook deliveries")
+            if (
+                isinstance(older_than_days, bool)
+                or not isinstance(older_than_days, int)
+                or older_than_days < 1
+            ):
+                raise Invalid(
+                    "older_than_days is a whole number of days, 1 or more", field="older_than_days"
+                )
+            before = (now or utcnow()) - timedelta(days=older_than_days)
+            deliveries, events = purge_finished(session, before)
+            audit.record(
+                session,
+                principal,
+                "webhook.purge",
+                allowed=True,
+                details={**details, "deliveries": deliveries, "events": events},
+            )
+            return PurgeView(as_utc(before), deliveries, events)  # type: ignore[arg-type]
+
     def deliveries(
         self,
         principal: Principal,
@@ -390,8 +490,11 @@ class Dispatcher:
         poll_seconds: float = 2.0,
         batch: int = 50,
         workers: int = 8,
+        retention_days: int | None = RETENTION_DAYS,
     ) -> None:
         self.store = store
+        self.retention_days = retention_days
+        self._purged_at: datetime | None = None
         self.retry_base_seconds = retry_base_seconds
         self.max_attempts = max(1, max_attempts)
         self.timeout_seconds = timeout_seconds
@@ -436,10 +539,23 @@ class Dispatcher:
             try:
                 while self.deliver_due() and not self._stop.is_set():
                     pass
+                self._purge_daily()
             except Exception:  # the dispatcher outlives a bad moment of the store
                 log.exception("webhook dispatch failed; retrying")
             committed.wait(self.poll_seconds)
             committed.clear()
+
+    def _purge_daily(self) -> None:
+        """Once a day, purge finished deliveries older than ``retention_days`` (if set)."""
+        now = utcnow()
+        if self.retention_days is None or (
+            self._purged_at is not None and now - self._purged_at < timedelta(days=1)
+        ):
+            return
+        self._purged_at = now
+        with self.store.session() as session:
+            counts = purge_finished(session, now - timedelta(days=self.retention_days))
+        log.info("purged %d webhook deliveries and %d outbox events", *counts)
 
     # -- one pass ------------------------------------------------------------------------------
 

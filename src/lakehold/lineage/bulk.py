@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -80,3 +81,22 @@ def delete_where_in(session: Session, column: Any, values: Iterable[str]) -> Non
     """Delete the rows whose ``column`` is in ``values``."""
     for part in chunks(sorted(set(values))):
         session.execute(delete(column.table).where(column.in_(part)))
+
+
+def select_in(
+    session: Session, table: str, columns: Sequence[str], key: str, values: Sequence[str]
+) -> list[tuple]:
+    """``columns`` of ``table`` rows whose ``key`` is in ``values``, in one statement with one
+    parameter (a JSON array on SQLite, an array on PostgreSQL): no per-value binding, which is
+    what dominates reading thousands of graph nodes. Names are the code's own, never input."""
+    if not values:
+        return []
+    connection = session.connection()
+    listed = ", ".join(columns)
+    if connection.dialect.name == "sqlite":
+        sql = f"SELECT {listed} FROM {table} WHERE {key} IN (SELECT value FROM json_each(?))"
+        params: tuple = (json.dumps(list(values)),)
+    else:
+        sql = f"SELECT {listed} FROM {table} WHERE {key} = ANY(%s)"
+        params = (list(values),)
+    return [tuple(row) for row in connection.exec_driver_sql(sql, params)]

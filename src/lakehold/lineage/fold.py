@@ -42,6 +42,7 @@ from lakehold.store.lineage import (
     LineageJobVersion,
     LineageNamespace,
     LineageRun,
+    LineageState,
 )
 from lakehold.store.models import new_id, utcnow
 
@@ -351,6 +352,7 @@ class _Folder:
 
     def _write(self) -> None:
         session = self.session
+        session.execute(update(LineageState).values(generation=LineageState.generation + 1))
         known = existing(session, LineageNamespace.name, self.namespaces)
         insert_ignoring_duplicates(
             session,

@@ -1,63 +1,27 @@
 """The lineage graph around a node: a breadth-first walk over the edges, both directions.
 
-Each step reads the edges of the whole frontier in one query (the frontier alternates between
-datasets and jobs), then the nodes' rows are read in bulk: about ``2 * depth`` small queries
-whatever the graph's size. ``depth`` counts jobs away from the start, as Marquez does.
+Each step takes the edges of the whole frontier at once (the frontier alternates between
+datasets and jobs) from a :mod:`~lakehold.lineage.graph_source`: an in-memory snapshot, or the
+store (one query per step). ``depth`` counts jobs away from the start, as Marquez does.
 """
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lakehold.lineage import marquez
 from lakehold.lineage.bulk import chunks
-from lakehold.lineage.visibility import DATASET, HIDDEN, JOB, Visibility, placeholder_id
-from lakehold.store.lineage import LineageDataset, LineageEdge, LineageJob, LineageRun
-
-Edge = tuple[str, str, str]  # (job id, dataset id, direction "in" | "out")
-
-DATASET_COLUMNS = (
-    "id",
-    "namespace",
-    "name",
-    "opaque_id",
-    "description",
-    "fields",
-    "tags",
-    "current_version_id",
-    "created_at",
-    "updated_at",
-    "last_modified_at",
-)
-JOB_COLUMNS = (
-    "id",
-    "namespace",
-    "name",
-    "opaque_id",
-    "job_type",
-    "description",
-    "location",
-    "current_version_id",
-    "latest_run_id",
-    "created_at",
-    "updated_at",
-)
-RUN_COLUMNS = (
-    "id",
-    "job_version_id",
-    "state",
-    "started_at",
-    "ended_at",
-    "created_at",
-    "updated_at",
-)
+from lakehold.lineage.graph_source import Edge, GraphSource
+from lakehold.lineage.visibility import DATASET, JOB, Visibility, placeholder_id
 
 
 def walk(
-    session: Session, kind: str, start: str, depth: int
+    source: GraphSource, kind: str, start: str, depth: int
 ) -> tuple[list[str], list[str], set[Edge]]:
     """Dataset ids and job ids within ``depth`` jobs of ``start``, and the edges between them."""
     datasets, jobs = ([start], []) if kind == DATASET else ([], [start])
@@ -67,16 +31,14 @@ def walk(
     for _ in range(2 * depth + (0 if kind == DATASET else 1)):
         if not frontier:
             break
-        column = LineageEdge.dataset_id if on_datasets else LineageEdge.job_id
         found: list[str] = []
-        for part in chunks(frontier, 2000):
-            query = select(LineageEdge.job_id, LineageEdge.dataset_id, LineageEdge.direction)
-            for job, dataset, direction in session.execute(query.where(column.in_(part))):
-                edges.add((job, dataset, direction))
-                other = job if on_datasets else dataset
-                if other not in seen:
-                    seen.add(other)
-                    found.append(other)
+        side = 0 if on_datasets else 1  # the other end of an edge: its job, or its dataset
+        for edge in source.edges(on_datasets, frontier):
+            edges.add(edge)
+            other = edge[side]
+            if other not in seen:
+                seen.add(other)
+                found.append(other)
         (jobs if on_datasets else datasets).extend(found)
         frontier, on_datasets = found, not on_datasets
     return datasets, jobs, edges
@@ -96,87 +58,73 @@ def load(session: Session, model: Any, columns: tuple[str, ...], ids: list[str])
 
 
 def graph(
-    session: Session, visibility: Visibility, kind: str, start: str, depth: int
+    source: GraphSource, visibility: Visibility, kind: str, start: str, depth: int
 ) -> dict[str, Any]:
-    """Marquez's ``{"graph": [...]}`` around ``start``; hidden nodes are placeholders."""
-    dataset_ids, job_ids, edges = walk(session, kind, start, depth)
-    datasets = load(session, LineageDataset, DATASET_COLUMNS, dataset_ids)
-    jobs = load(session, LineageJob, JOB_COLUMNS, job_ids)
-    runs = {
-        r["id"]: r
-        for r in load(
-            session,
-            LineageRun,
-            RUN_COLUMNS,
-            [j["latest_run_id"] for j in jobs if j["latest_run_id"]],
-        )
-    }
-    visibility.decide(
-        [(DATASET, d["namespace"], d["name"]) for d in datasets]
-        + [(JOB, j["namespace"], j["name"]) for j in jobs]
-    )
+    """Marquez's ``{"graph": [...]}`` around ``start``; hidden nodes are placeholders.
+
+    Node ``data`` is a summary (id, namespace, name, type; a job's latest run id and state);
+    the dataset and job endpoints give the rest.
+    """
+    with _without_gc():
+        return _graph(source, visibility, kind, start, depth)
+
+
+@contextmanager
+def _without_gc() -> Iterator[None]:
+    """Building tens of thousands of small dicts triggers the cyclic garbage collector again
+    and again over a large heap (the snapshot); they hold no cycles, so pause it meanwhile."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _graph(
+    source: GraphSource, visibility: Visibility, kind: str, start: str, depth: int
+) -> dict[str, Any]:
+    dataset_ids, job_ids, edges = walk(source, kind, start, depth)
+    datasets = source.datasets(dataset_ids)
+    jobs = source.jobs(job_ids)
+    visibility.decide([(DATASET, d[1], d[2]) for d in datasets] + [(JOB, j[1], j[2]) for j in jobs])
     names: dict[str, str] = {}
-    shown: dict[str, bool] = {}
-    for kind_, rows in ((DATASET, datasets), (JOB, jobs)):
-        for row in rows:
-            shown[row["id"]] = visible = visibility.visible(kind_, row["namespace"], row["name"])
-            names[row["id"]] = (
-                marquez.node_id(kind_, row["namespace"], row["name"])
-                if visible
-                else placeholder_id(kind_, row["opaque_id"])
-            )
-    refs = {
-        d["id"]: {"namespace": d["namespace"], "name": d["name"]}
-        if shown[d["id"]]
-        else {"namespace": HIDDEN, "name": d["opaque_id"]}
-        for d in datasets
-    }
+    data: dict[str, dict[str, Any]] = {}
+    for key, namespace, name, opaque, *rest in (*datasets, *jobs):
+        node_kind = JOB if rest else DATASET
+        if visibility.visible(node_kind, namespace, name):
+            names[key] = f"{node_kind}:{namespace}:{name}"
+            data[key] = {"id": {"namespace": namespace, "name": name}}
+            data[key].update(namespace=namespace, name=name)
+            if rest:  # a job: type, latest run id, its state
+                data[key]["type"] = rest[0]
+                data[key]["latestRun"] = {"id": rest[1], "state": rest[2]} if rest[1] else None
+            else:
+                data[key]["type"] = "DB_TABLE"
+        else:
+            names[key] = placeholder_id(node_kind, opaque)
+            data[key] = _hidden("JOB" if rest else "DATASET")
     in_edges: dict[str, list[dict[str, str]]] = {}
     out_edges: dict[str, list[dict[str, str]]] = {}
-    job_io: dict[str, tuple[list, list]] = {}
-    for job, dataset, direction in sorted(edges):
+    for job, dataset, direction in edges:
         origin, destination = (dataset, job) if direction == "in" else (job, dataset)
         edge = {"origin": names[origin], "destination": names[destination]}
         out_edges.setdefault(origin, []).append(edge)
         in_edges.setdefault(destination, []).append(edge)
-        io = job_io.setdefault(job, ([], []))
-        io[0 if direction == "in" else 1].append(refs[dataset])
-    nodes = []
-    for row in datasets:
-        data = marquez.dataset(row) if shown[row["id"]] else _hidden("DATASET")
-        nodes.append(_node(names[row["id"]], "DATASET", data, row["id"], in_edges, out_edges))
-    for row in jobs:
-        if shown[row["id"]]:
-            inputs, outputs = job_io.get(row["id"], ([], []))
-            latest = runs.get(row["latest_run_id"])
-            run = (
-                marquez.run(latest, row, marquez.version(latest["job_version_id"]))
-                if latest
-                else None
-            )
-            data = marquez.job(row, inputs, outputs, run)
-        else:
-            data = _hidden("JOB")
-        nodes.append(_node(names[row["id"]], "JOB", data, row["id"], in_edges, out_edges))
-    return {"graph": nodes}
+    return {
+        "graph": [
+            {
+                "id": names[key],
+                "type": "JOB" if rest else "DATASET",
+                "data": data[key],
+                "inEdges": in_edges.get(key, []),
+                "outEdges": out_edges.get(key, []),
+            }
+            for key, _, _, _, *rest in (*datasets, *jobs)
+        ]
+    }
 
 
 def _hidden(kind: str) -> dict[str, Any]:
     return {"type": kind, "hidden": True, "namespace": None, "name": None}
-
-
-def _node(
-    node_id: str,
-    kind: str,
-    data: dict[str, Any],
-    key: str,
-    in_edges: dict[str, list],
-    out_edges: dict[str, list],
-) -> dict[str, Any]:
-    return {
-        "id": node_id,
-        "type": kind,
-        "data": data,
-        "inEdges": in_edges.get(key, []),
-        "outEdges": out_edges.get(key, []),
-    }

@@ -9,6 +9,9 @@ its namespace is Lakehold's and its name is ``<project>.<table>`` of an existing
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 DEFAULT_NAMESPACE = "lakehold"
 
 
@@ -30,3 +33,25 @@ def asset_ref(namespace: str, name: str, lakehold_namespace: str) -> tuple[str, 
     if not dot or not project or not table or "." in table:
         return None
     return project, table
+
+
+_SCHEMES = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite", "files": "file"}
+
+
+def source_dataset(
+    kind: str, params: Mapping[str, Any], object_name: str | None
+) -> tuple[str, str]:
+    """The OpenLineage namespace and name of an object of an external source, following the
+    OpenLineage dataset naming spec: ``postgres://host:port`` + ``database.schema.table``,
+    ``mysql://host:port`` + ``database.table``, ``sqlite://<file>`` + ``table``,
+    ``file://<folder>`` + ``file``. ``object_name`` is ``schema.table`` (None: a query, named
+    ``query``)."""
+    scheme = _SCHEMES.get(kind, kind)
+    if kind in ("sqlite", "files"):
+        return f"{scheme}://{params.get('path', '')}", object_name or "query"
+    port = params.get("port") or {"postgresql": 5432, "mysql": 3306}.get(kind, "")
+    namespace = f"{scheme}://{params.get('host', '127.0.0.1')}:{port}"
+    name = object_name or "query"
+    if kind == "postgresql":
+        return namespace, f"{params.get('database', '')}.{name}"
+    return namespace, name

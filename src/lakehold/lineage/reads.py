@@ -16,6 +16,7 @@ from lakehold.lineage.bulk import rows_by_id
 from lakehold.lineage.column_graph import column_graph
 from lakehold.lineage.fold import dataset_id, job_id
 from lakehold.lineage.graph import graph
+from lakehold.lineage.graph_source import SnapshotCache
 from lakehold.lineage.nodes import resolve
 from lakehold.lineage.visibility import DATASET, JOB, Visibility
 from lakehold.store.lineage import (
@@ -45,9 +46,10 @@ def page(limit: int, offset: int) -> tuple[int, int]:
 class LineageReads:
     """Reads in one session for one principal."""
 
-    def __init__(self, session: Session, visibility: Visibility) -> None:
+    def __init__(self, session: Session, visibility: Visibility, graphs: SnapshotCache) -> None:
         self.session = session
         self.visibility = visibility
+        self.graphs = graphs
 
     # -- namespaces ------------------------------------------------------------------------
 
@@ -153,7 +155,8 @@ class LineageReads:
 
     def lineage(self, node_id: str, depth: int) -> dict[str, Any]:
         node = self._visible_node(node_id)
-        return graph(self.session, self.visibility, node.kind, node.id, depth)
+        source = self.graphs.source(self.session)
+        return graph(source, self.visibility, node.kind, node.id, depth)
 
     def column_lineage(self, node_id: str, depth: int, downstream: bool) -> dict[str, Any]:
         node = self._visible_node(node_id, fields=True)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from lakehold.errors import Forbidden, Invalid
 from lakehold.lineage.events import parse_events
 from lakehold.lineage.fold import fold
+from lakehold.lineage.graph_source import SnapshotCache
 from lakehold.lineage.reads import LineageReads, page
 from lakehold.lineage.visibility import Visibility
 from lakehold.security.principal import LINEAGE_WRITE, Principal
@@ -39,6 +40,7 @@ class LineageService:
     def __init__(self, store: Store, namespace: str) -> None:
         self.store = store
         self.namespace = namespace
+        self.graphs = SnapshotCache()
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -67,7 +69,8 @@ class LineageService:
     @contextmanager
     def _reads(self, principal: Principal) -> Iterator[LineageReads]:
         with self.store.session() as session:
-            yield LineageReads(session, Visibility(session, principal, self.namespace))
+            visibility = Visibility(session, principal, self.namespace)
+            yield LineageReads(session, visibility, self.graphs)
 
     def namespaces(self, principal: Principal) -> dict[str, Any]:
         """Every namespace: ``{"namespaces": [...]}``."""

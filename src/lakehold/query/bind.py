@@ -29,9 +29,8 @@ from sqlglot.errors import SqlglotError
 from lakehold.errors import Invalid, LakeholdError
 from lakehold.query.arrow_types import duckdb_type, quote
 from lakehold.query.footers import file_columns, local_path
-from lakehold.query.model import BoundTable, Plan, RemoteTable, TableRef, View
+from lakehold.query.model import Attachment, BoundTable, Plan, RemoteTable, TableRef, View
 from lakehold.query.verify import verify
-from lakehold.sources.attach import ConnectionSpec
 
 _NO_LIMIT = (1 << 63) - 1
 
@@ -40,7 +39,7 @@ def bind(sql: str, names: Mapping[TableRef, str], resolved: Mapping[TableRef, Bo
     """The plan that runs ``sql`` (which reads the views ``names``) over ``resolved`` tables."""
     views: list[View] = []
     files: list[str] = []
-    aliases: dict[tuple[str, str], tuple[str, ConnectionSpec]] = {}
+    aliases: dict[tuple[str, str, str], Attachment] = {}
     for ref, view in names.items():
         table = resolved[ref]
         relation = None
@@ -59,18 +58,18 @@ def bind(sql: str, names: Mapping[TableRef, str], resolved: Mapping[TableRef, Bo
 
 
 def _remote_relation(
-    remote: RemoteTable, aliases: dict[tuple[str, str], tuple[str, ConnectionSpec]]
+    remote: RemoteTable, aliases: dict[tuple[str, str, str], Attachment]
 ) -> tuple[str, tuple[str, ...]]:
-    """What a view of a federated table reads from, and the paths it may open; sources are
-    attached once per statement under generated aliases (``src_<n>``)."""
+    """What a view of a federated table reads from, and the paths it may open; each schema of
+    a source is attached once per statement under a generated alias (``src_<n>``)."""
     if remote.source.kind == "files":
         if remote.scan is None:
             raise LakeholdError("a table of a folder of files needs its scan")
         return remote.scan, remote.paths
-    key = (remote.source.kind, remote.source.attach_target())
+    key = (remote.source.kind, remote.source.attach_target(), remote.schema)
     if key not in aliases:
-        aliases[key] = (f"src_{len(aliases) + 1}", remote.source)
-    alias = aliases[key][0]
+        aliases[key] = Attachment(f"src_{len(aliases) + 1}", remote.source, remote.schema)
+    alias = aliases[key].alias
     return f"{alias}.{quote(remote.schema)}.{quote(remote.table)}", ()
 
 

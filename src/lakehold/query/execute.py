@@ -82,14 +82,15 @@ def _execute(
     try:
         handle.attach(connection, timeout_s)
         try:
-            for alias, source in plan.attachments:
+            for attachment in plan.attachments:
                 connect = int(min(timeout_s or _CONNECT_TIMEOUT, _CONNECT_TIMEOUT)) or 1
                 attach(
                     connection,
-                    source,
-                    alias,
+                    attachment.source,
+                    attachment.alias,
                     connect_timeout_s=connect,
                     statement_timeout_s=timeout_s or 0,
+                    schema=attachment.schema,
                 )
                 handle.check()
             connection.execute(setup_sql(plan, threads=threads, memory_limit=memory_limit))
@@ -103,8 +104,8 @@ def _execute(
             if handle.reason is not None or is_interrupt(e):
                 raise handle.error() from None
             error = translate(e, plan.names, plan.files)
-            for _, source in plan.attachments:  # a source's error may quote its settings
-                error.message = redact(error.message, source)
+            for attachment in plan.attachments:  # a source's error may quote its settings
+                error.message = redact(error.message, attachment.source)
                 error.args = (error.message,)
             raise error from None
         finally:

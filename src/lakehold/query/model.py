@@ -91,20 +91,29 @@ class View:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """An external database a plan attaches as ``alias``: ``source``, limited to ``schema``."""
+
+    alias: str
+    source: ConnectionSpec
+    schema: str | None = None
+
+
+@dataclass(frozen=True)
 class Plan:
     """What the executor runs: views over data files, then one statement that reads them.
 
     ``names`` maps generated view names back to the names the user wrote, so that
     error messages never show generated names; ``files`` is every file the views read and
     the only paths the DuckDB connection may open; ``attachments`` are the external databases
-    (alias, source) attached read-only before the lockdown.
+    attached read-only before the lockdown.
     """
 
     sql: str
     views: tuple[View, ...] = ()
     files: tuple[str, ...] = ()
     names: Mapping[str, str] = field(default_factory=dict)
-    attachments: tuple[tuple[str, ConnectionSpec], ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,10 @@ def attach(
     *,
     connect_timeout_s: int = 10,
     statement_timeout_s: float = 0,
+    schema: str | None = None,
 ) -> None:
-    """Attach ``spec`` read-only as ``alias`` (an identifier chosen by the caller)."""
+    """Attach ``spec`` read-only as ``alias`` (an identifier chosen by the caller). With
+    ``schema``, a PostgreSQL source loads the catalog of that schema only (faster)."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", alias):
         raise ValueError(f"bad alias {alias!r}")
     if spec.kind not in _DUCKDB_TYPES:
@@ -75,9 +77,10 @@ def attach(
     extensions.load(connection, spec.kind)
     target = spec.attach_target(connect_timeout_s, statement_timeout_s).replace("'", "''")
     try:
-        connection.execute(
-            f"ATTACH '{target}' AS {alias} (TYPE {_DUCKDB_TYPES[spec.kind]}, READ_ONLY)"
-        )
+        options = f"TYPE {_DUCKDB_TYPES[spec.kind]}, READ_ONLY"
+        if schema is not None and spec.kind == "postgresql":
+            options += ", SCHEMA '" + schema.replace("'", "''") + "'"
+        connection.execute(f"ATTACH '{target}' AS {alias} ({options})")
     except duckdb.Error as e:
         raise SourceUnavailable(
             f"connection {spec.name!r} ({spec.kind}) is unavailable: {redact(str(e), spec)}"

@@ -37,7 +37,9 @@ from lakehold.catalog.tables import DataSource, TableService
 from lakehold.errors import Conflict, Invalid, LakeholdError, NotFound
 from lakehold.governance import audit, policy
 from lakehold.lakehouse.results import WriteResult
+from lakehold.lineage.naming import source_dataset
 from lakehold.security.principal import Principal
+from lakehold.sources.attach import ConnectionSpec
 from lakehold.sources.connections import ConnectionService, find_connection
 from lakehold.sources.schedule import check_cron, next_run
 from lakehold.sources.sync_engine import (
@@ -565,11 +567,25 @@ class SyncJobService:
         """Read the source, write the target, then the rejected rows."""
         spec = self.connections.spec(plan.connection_id)
         batch = read_changes(spec, plan.definition, plan.watermark, progress=progress)
-        result = self._write_target(principal, plan, batch)
+        result = self._write_target_with_lineage(principal, plan, batch, spec)
         if batch.rejected.num_rows:
             rejected = _error_rows(batch.rejected, run_id)
             self._write_table(principal, plan.project, plan.target + ERRORS_SUFFIX, rejected)
         return _Outcome(batch, result)
+
+    def _write_target_with_lineage(
+        self, principal: Principal, plan: _Plan, batch: SyncBatch, spec: ConnectionSpec
+    ) -> WriteResult | None:
+        """The target write, recorded as one OpenLineage run of job ``<project>.sync.<table>``
+        reading the source object (the write inside it folds into it)."""
+        emitter = self.table_service.lineage
+        if emitter is None:
+            return self._write_target(principal, plan, batch)
+        namespace, name = source_dataset(spec.kind, spec.params, plan.definition.source_table)
+        with emitter.emit_sync(
+            plan.project, plan.target, source_namespace=namespace, source_name=name
+        ):
+            return self._write_target(principal, plan, batch)
 
     def _write_target(
         self, principal: Principal, plan: _Plan, batch: SyncBatch

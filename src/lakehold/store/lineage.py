@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lakehold.store.models import Base, new_id, utcnow
@@ -34,6 +34,16 @@ class LineageEvent(Base):
     job_name: Mapped[str | None] = mapped_column(String(NAME))
     payload: Mapped[str] = mapped_column(Text)  # the event's canonical JSON
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LineageState(Base):
+    """One row: ``generation`` counts folds, so that in-process graph snapshots know when they
+    are stale."""
+
+    __tablename__ = "lineage_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class LineageNamespace(Base):

@@ -94,6 +94,18 @@ def update_form(form: str, body: FormChange, runtime: RuntimeDep, principal: Pri
     )
 
 
+@router.delete("/metadata-forms/{form}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_form(
+    form: str,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    domain: Annotated[str | None, Query(description="Find the form by name in this domain")] = None,
+) -> None:
+    """Delete a form with its versions; 409 naming the rules requiring it and the assets
+    holding values of it."""
+    runtime.forms.delete_form(principal, form, domain=domain)
+
+
 @router.get("/projects/{project}/assets/{asset}/forms", response_model=list[FormValuesView])
 def list_values(project: str, asset: str, runtime: RuntimeDep, principal: PrincipalDep):
     """The metadata forms filled in on an asset (project members)."""

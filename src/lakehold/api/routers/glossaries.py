@@ -29,6 +29,15 @@ class TermIn(BaseModel):
     description: str | None = None
 
 
+class Change(BaseModel):
+    name: str | None = Field(
+        default=None, min_length=1, max_length=100, description="New name; omitted: unchanged"
+    )
+    description: str | None = Field(
+        default=None, description='New description ("" clears it); omitted: unchanged'
+    )
+
+
 @router.post("/glossaries", response_model=GlossaryView, status_code=status.HTTP_201_CREATED)
 def create_glossary(body: GlossaryIn, runtime: RuntimeDep, principal: PrincipalDep):
     """Create a glossary (unit owners, or members of a project with create_glossary)."""
@@ -53,6 +62,26 @@ def get_glossary(glossary: str, runtime: RuntimeDep, principal: PrincipalDep):
     return runtime.glossaries.get_glossary(principal, glossary)
 
 
+@router.patch("/glossaries/{glossary}", response_model=GlossaryView)
+def update_glossary(glossary: str, body: Change, runtime: RuntimeDep, principal: PrincipalDep):
+    """Rename a glossary or change its description (as for creating one)."""
+    return runtime.glossaries.update_glossary(
+        principal, glossary, name=body.name, description=body.description
+    )
+
+
+@router.delete("/glossaries/{glossary}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_glossary(
+    glossary: str,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    force: Annotated[bool, Query(description="Also delete its terms and their links")] = False,
+) -> None:
+    """Delete a glossary; 409 naming how many terms it has (unless force) or the metadata
+    forms using it."""
+    runtime.glossaries.delete_glossary(principal, glossary, force=force)
+
+
 @router.post(
     "/glossaries/{glossary}/terms",
     response_model=GlossaryTermView,
@@ -69,3 +98,19 @@ def create_term(glossary: str, body: TermIn, runtime: RuntimeDep, principal: Pri
 def list_terms(glossary: str, runtime: RuntimeDep, principal: PrincipalDep):
     """A glossary's terms by name."""
     return runtime.glossaries.list_terms(principal, glossary)
+
+
+@router.patch("/glossaries/{glossary}/terms/{term}", response_model=GlossaryTermView)
+def update_term(
+    glossary: str, term: str, body: Change, runtime: RuntimeDep, principal: PrincipalDep
+):
+    """Rename a term (by id or name) or change its description; assets with it are reindexed."""
+    return runtime.glossaries.update_term(
+        principal, glossary, term, name=body.name, description=body.description
+    )
+
+
+@router.delete("/glossaries/{glossary}/terms/{term}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_term(glossary: str, term: str, runtime: RuntimeDep, principal: PrincipalDep) -> None:
+    """Delete a term and its links to assets and columns (listings keep their snapshot)."""
+    runtime.glossaries.delete_term(principal, glossary, term)

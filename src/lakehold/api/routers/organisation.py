@@ -23,6 +23,15 @@ class DomainUnitIn(BaseModel):
     description: str | None = None
 
 
+class DomainUnitChange(BaseModel):
+    name: str | None = Field(
+        default=None, min_length=1, max_length=100, description="New name; omitted: unchanged"
+    )
+    description: str | None = Field(
+        default=None, description='New description ("" clears it); omitted: unchanged'
+    )
+
+
 class OwnerIn(BaseModel):
     user: str | None = Field(default=None, description="A username (or give group)")
     group: str | None = Field(default=None, description="A group name (or give user)")
@@ -64,6 +73,21 @@ def list_units(
 def get_unit(unit: str, runtime: RuntimeDep, principal: PrincipalDep):
     """One domain unit, by id."""
     return runtime.organisation.get_unit(principal, unit)
+
+
+@router.patch("/domain-units/{unit}", response_model=DomainUnitView, tags=UNITS)
+def update_unit(unit: str, body: DomainUnitChange, runtime: RuntimeDep, principal: PrincipalDep):
+    """Rename a unit or change its description (owners of the unit or an ancestor)."""
+    return runtime.organisation.update_unit(
+        principal, unit, name=body.name, description=body.description
+    )
+
+
+@router.delete("/domain-units/{unit}", status_code=status.HTTP_204_NO_CONTENT, tags=UNITS)
+def delete_unit(unit: str, runtime: RuntimeDep, principal: PrincipalDep) -> None:
+    """Delete an empty unit (owners of the unit or an ancestor); 409 naming what is still in
+    it (child units, projects, glossaries, forms), and for a domain's root unit."""
+    runtime.organisation.delete_unit(principal, unit)
 
 
 @router.get("/domain-units/{unit}/projects", response_model=list[ProjectView], tags=UNITS)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
+from lakehold.errors import Invalid
 from lakehold.governance.rules import RuleView
 
 router = APIRouter(prefix="/api/v1", tags=["metadata rules"])
@@ -41,6 +42,29 @@ def create_rule(body: RuleIn, runtime: RuntimeDep, principal: PrincipalDep):
         projects=body.projects,
         description=body.description,
     )
+
+
+class RuleChange(BaseModel):
+    """Only the fields given change; ``null`` asset types or projects mean all."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    unit: str | None = Field(default=None, min_length=1, description="Move to this domain unit")
+    form: str | None = Field(default=None, min_length=1, description="The required form")
+    include_children: bool | None = None
+    asset_types: list[str] | None = Field(default=None, description="null: every type")
+    projects: list[str] | None = Field(default=None, description="null: every project")
+    description: str | None = Field(default=None, description='"" or null clears it')
+
+
+@router.patch("/metadata-rules/{rule_id}", response_model=RuleView)
+def update_rule(rule_id: str, body: RuleChange, runtime: RuntimeDep, principal: PrincipalDep):
+    """Change a rule's form, scope, asset types, projects or description (owners of its unit),
+    checked as on creation."""
+    given = body.model_dump(exclude_unset=True)
+    for key in ("name", "unit", "form", "include_children"):
+        if key in given and given[key] is None:
+            raise Invalid(f"{key} cannot be null", field=key)
+    return runtime.rules.update_rule(principal, rule_id, **given)
 
 
 @router.get("/metadata-rules", response_model=list[RuleView])

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.governance.events import EVENT_TYPES
-from lakehold.governance.webhooks import DeliveryView, WebhookView
+from lakehold.governance.webhooks import DeliveryView, PurgeView, WebhookView
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
@@ -30,6 +30,16 @@ class WebhookIn(BaseModel):
     )
     description: str | None = None
     active: bool = True
+
+
+class WebhookChange(BaseModel):
+    """Only the fields given change."""
+
+    enabled: bool | None = Field(default=None, description="false: no new deliveries")
+    url: str | None = None
+    event_types: list[str] | None = None
+    secret: str | None = Field(default=None, description="A new signing secret (rotation)")
+    description: str | None = Field(default=None, description='"" clears it')
 
 
 @router.post("", response_model=WebhookView, status_code=status.HTTP_201_CREATED)
@@ -56,10 +66,37 @@ def list_webhooks(
     return runtime.webhooks.list_webhooks(principal, project=project)
 
 
+@router.post("/purge", response_model=PurgeView)
+def purge(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    older_than_days: Annotated[int, Query(ge=1, description="Age in days")] = 30,
+):
+    """Delete delivered and failed deliveries older than N days, with the outbox events no
+    pending delivery needs (administrators)."""
+    return runtime.webhooks.purge(principal, older_than_days)
+
+
 @router.get("/{webhook_id}", response_model=WebhookView)
 def get_webhook(webhook_id: str, runtime: RuntimeDep, principal: PrincipalDep):
     """One webhook (without its secret)."""
     return runtime.webhooks.get(principal, webhook_id)
+
+
+@router.patch("/{webhook_id}", response_model=WebhookView)
+def update_webhook(
+    webhook_id: str, body: WebhookChange, runtime: RuntimeDep, principal: PrincipalDep
+):
+    """Enable or disable a webhook, change its url, events or description, rotate its secret."""
+    return runtime.webhooks.update(
+        principal,
+        webhook_id,
+        active=body.enabled,
+        url=body.url,
+        event_types=body.event_types,
+        secret=body.secret,
+        description=body.description,
+    )
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)

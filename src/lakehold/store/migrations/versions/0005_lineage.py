@@ -43,6 +43,12 @@ def upgrade() -> None:
         sa.Column("payload", sa.Text(), nullable=False),
         _time("received_at"),
     )
+    state = op.create_table(
+        "lineage_state",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("generation", sa.BigInteger(), nullable=False),
+    )
+    op.bulk_insert(state, [{"id": 1, "generation": 0}])
     op.create_table(
         "lineage_namespaces",
         sa.Column("name", sa.String(255), primary_key=True),
@@ -193,6 +199,7 @@ def downgrade() -> None:
         "lineage_datasets",
         "lineage_namespaces",
         "lineage_events",
+        "lineage_state",
     ):
         op.drop_table(table)
     with op.batch_alter_table("api_tokens") as batch:
