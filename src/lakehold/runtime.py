@@ -24,7 +24,11 @@ from lakehold.lakehouse.tables import DeltaTables
 from lakehold.lineage.emitter import LineageEmitter
 from lakehold.lineage.service import LineageService
 from lakehold.query.statements import StatementRunner
+from lakehold.security.secrets import Secrets
 from lakehold.security.service import SecurityService
+from lakehold.sources.connections import ConnectionService
+from lakehold.sources.crawlers import DataSourceService
+from lakehold.sources.sync_jobs import SyncJobService
 from lakehold.store.db import Store
 
 
@@ -123,28 +127,20 @@ class Runtime:
         return LineageService(self.store, self.settings.lineage_namespace)
 
     @cached_property
-    def secrets(self):  # -> lakehold.security.secrets.Secrets (imported lazily: key file)
-        from lakehold.security.secrets import Secrets
-
+    def secrets(self) -> Secrets:
         return Secrets(self.settings)
 
     @cached_property
-    def connections(self):  # -> lakehold.sources.connections.ConnectionService
-        from lakehold.sources.connections import ConnectionService
-
+    def connections(self) -> ConnectionService:
         own = (self.settings.home, self.settings.warehouse_path, self.settings.results_path)
         return ConnectionService(self.store, self.secrets, forbidden_paths=own)
 
     @cached_property
-    def data_sources(self):  # -> lakehold.sources.crawlers.DataSourceService
-        from lakehold.sources.crawlers import DataSourceService
-
+    def data_sources(self) -> DataSourceService:
         return DataSourceService(self.store, self.connections)
 
     @cached_property
-    def sync_jobs(self):  # -> lakehold.sources.sync_jobs.SyncJobService
-        from lakehold.sources.sync_jobs import SyncJobService
-
+    def sync_jobs(self) -> SyncJobService:
         return SyncJobService(self.store, self.table_service, self.connections)
 
     def close(self) -> None:
