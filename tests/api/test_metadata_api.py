@@ -11,6 +11,7 @@ PATHS = (
     "/api/v1/glossaries",
     "/api/v1/glossaries/{glossary}",
     "/api/v1/glossaries/{glossary}/terms",
+    "/api/v1/glossaries/{glossary}/terms/{term}",
     "/api/v1/projects/{project}/assets/{asset}/metadata",
     "/api/v1/projects/{project}/assets/{asset}/terms",
     "/api/v1/projects/{project}/assets/{asset}/columns/{column}/terms",
@@ -134,3 +135,75 @@ def test_metadata_endpoints(runtime, admin, admin_token) -> None:
         listing = ok(b.post(f"{asset}/publish"), 201)
         assert listing["glossary_terms"] == ["Email"]
         assert listing["columns"][3]["tags"] == ["pii"]
+
+
+def test_glossary_form_and_rule_lifecycle_over_http(runtime, admin, admin_token) -> None:
+    bob, bob_token = new_user(runtime, admin, "bob")
+    with client_for(runtime, admin_token) as root, client_for(runtime, bob_token) as b:
+        ok(root.post("/api/v1/domains", json={"name": "Sales"}), 201)
+        ok(root.post("/api/v1/domain-units", json={"domain": "Sales", "name": "Mkt"}), 201)
+        body = {"name": "campaigns", "domain": "Sales", "domain_unit": "Mkt"}
+        ok(root.post("/api/v1/projects", json=body), 201)
+        create_table(root, "campaigns", "customer", "retail_customer.csv")
+        add_member(runtime, "campaigns", bob, "contributor")
+        glossary = ok(root.post("/api/v1/glossaries", json={"domain": "Sales", "name": "G"}), 201)
+        url = f"/api/v1/glossaries/{glossary['id']}"
+        ok(root.post(f"{url}/terms", json={"name": "Email"}), 201)
+        ok(b.put("/api/v1/projects/campaigns/assets/customer/terms", json={"terms": ["G/Email"]}))
+
+        # glossaries and terms
+        assert ok(root.patch(url, json={"name": "Words"}))["name"] == "Words"
+        assert b.patch(url, json={"description": "x"}).status_code == 403
+        assert root.patch(url, json={"name": ""}).json()["field"] == "name"
+        term = ok(root.patch(f"{url}/terms/Email", json={"name": "Mail"}))
+        assert term["name"] == "Mail"
+        assert root.patch(f"{url}/terms/Nope", json={"name": "X"}).json()["field"] == "term"
+        refused = root.delete(url)
+        assert refused.status_code == 409 and refused.json()["terms"] == 1
+        assert b.delete(f"{url}/terms/Mail").status_code == 403
+        assert root.delete(f"{url}/terms/Mail").status_code == 204
+        metadata = ok(b.get("/api/v1/projects/campaigns/assets/customer/metadata"))
+        assert metadata["glossary_terms"] == []
+        assert root.delete(url).status_code == 204
+        assert root.delete(f"{url}?force=true").status_code == 404
+
+        # forms in use, and rule updates
+        fields = [{"name": "Region", "type": "text", "required": True}]
+        form = ok(
+            root.post(
+                "/api/v1/metadata-forms", json={"domain": "Sales", "name": "f", "fields": fields}
+            ),
+            201,
+        )
+        ok(
+            root.post(
+                "/api/v1/metadata-forms", json={"domain": "Sales", "name": "g", "fields": fields}
+            ),
+            201,
+        )
+        rule = ok(
+            root.post(
+                "/api/v1/metadata-rules",
+                json={"unit": "Sales/Mkt", "name": "r", "action": "publish", "form": "f"},
+            ),
+            201,
+        )
+        refused = root.delete(f"/api/v1/metadata-forms/{form['id']}")
+        assert refused.status_code == 409 and refused.json()["rules"] == ["r"]
+        assert b.delete(f"/api/v1/metadata-forms/{form['id']}").status_code == 403
+        rule_url = f"/api/v1/metadata-rules/{rule['id']}"
+        changed = ok(root.patch(rule_url, json={"form": "g", "asset_types": ["table"]}))
+        assert changed["form"] == "g" and changed["asset_types"] == ["table"]
+        assert ok(root.patch(rule_url, json={"asset_types": None}))["asset_types"] is None
+        assert b.patch(rule_url, json={"description": "x"}).status_code == 403
+        for change, field in (
+            ({"form": "nope"}, "form"),
+            ({"projects": ["nope"]}, "projects[0]"),
+            ({"asset_types": []}, "asset_types"),
+            ({"form": None}, "form"),
+            ({"include_children": "maybe"}, "include_children"),
+        ):
+            answer = root.patch(rule_url, json=change)
+            assert answer.status_code in (400, 404) and answer.json()["field"] == field, change
+        assert root.delete(f"/api/v1/metadata-forms/{form['id']}").status_code == 204
+        assert root.delete("/api/v1/metadata-forms/g?domain=Sales").status_code == 409

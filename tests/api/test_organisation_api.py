@@ -274,3 +274,33 @@ def test_last_owner_non_members_and_bad_input(api, login) -> None:
     error(bob.delete("/api/v1/groups/analysts"), 403)
     assert api.delete("/api/v1/groups/analysts").status_code == 204
     error(api.delete("/api/v1/groups/analysts"), 404, "group")
+
+
+def test_units_are_renamed_and_deleted_over_http(api, login) -> None:
+    ana, bob = login("ana"), login("bob")
+    ok(api.post("/api/v1/domains", json={"name": "Sales"}), 201)
+    unit = ok(api.post("/api/v1/domain-units", json={"domain": "Sales", "name": "Mkt"}), 201)
+    ok(api.post(f"/api/v1/domain-units/{unit['id']}/owners", json={"user": "ana"}), 201)
+    child = ok(
+        ana.post(
+            "/api/v1/domain-units", json={"domain": "Sales", "name": "Ads", "parent": unit["id"]}
+        ),
+        201,
+    )
+    root = ok(api.get("/api/v1/domain-units", params={"domain": "Sales"}))[0]
+
+    changed = ok(ana.patch(f"/api/v1/domain-units/{unit['id']}", json={"name": "Growth"}))
+    assert changed["path"] == "Sales/Growth"
+    assert ok(api.get(f"/api/v1/domain-units/{child['id']}"))["path"] == "Sales/Growth/Ads"
+    error(bob.patch(f"/api/v1/domain-units/{unit['id']}", json={"name": "X"}), 403)
+    error(ana.patch(f"/api/v1/domain-units/{unit['id']}", json={"name": ""}), 400, "name")
+    error(ana.patch(f"/api/v1/domain-units/{unit['id']}", json={"name": "a/b"}), 400, "name")
+    error(ana.patch("/api/v1/domain-units/nope", json={"name": "X"}), 404, "unit")
+
+    body = error(ana.delete(f"/api/v1/domain-units/{unit['id']}"), 409, "unit")
+    assert body["contents"] == {"domain units": ["Ads"]}
+    error(api.delete(f"/api/v1/domain-units/{root['id']}"), 409, "unit")
+    error(bob.delete(f"/api/v1/domain-units/{child['id']}"), 403)
+    assert ana.delete(f"/api/v1/domain-units/{child['id']}").status_code == 204
+    error(api.get(f"/api/v1/domain-units/{child['id']}"), 404)
+    assert ana.delete(f"/api/v1/domain-units/{unit['id']}").status_code == 204

@@ -19,6 +19,7 @@ SECRET = "api-secret-0123456789"
 PATHS = (
     "/api/v1/webhooks",
     "/api/v1/webhooks/{webhook_id}",
+    "/api/v1/webhooks/purge",
     "/api/v1/webhooks/{webhook_id}/deliveries",
     "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
 )
@@ -135,3 +136,34 @@ def test_bad_input_is_400_naming_the_field(sides) -> None:
     assert types.status_code == 400 and types.json()["field"] == "event_types"
     assert owner.get("/api/v1/webhooks/nope").status_code == 404
     assert owner.get("/api/v1/webhooks/nope/deliveries").status_code == 404
+
+
+def test_enable_disable_and_purge_over_http(runtime, sides) -> None:
+    owner, analyst, viewer = sides
+    created = ok(
+        owner.post(
+            "/api/v1/webhooks",
+            json={"url": "https://example.com/h", "secret": SECRET, "project": "retail"},
+        ),
+        201,
+    )
+    url = f"/api/v1/webhooks/{created['id']}"
+    assert ok(owner.patch(url, json={"enabled": False}))["active"] is False
+    rotated = ok(owner.patch(url, json={"enabled": True, "secret": "another-secret-0123"}))
+    assert rotated["active"] is True and "secret" not in rotated
+    assert viewer.patch(url, json={"enabled": False}).status_code == 403
+    assert analyst.patch(url, json={"enabled": False}).status_code == 404
+    for change, field in (
+        ({"url": "ftp://x"}, "url"),
+        ({"secret": "short"}, "secret"),
+        ({"enabled": "maybe"}, "enabled"),
+    ):
+        answer = owner.patch(url, json=change)
+        assert answer.status_code == 400 and answer.json()["field"] == field, change
+        assert SECRET not in answer.text
+
+    purged = ok(owner.post("/api/v1/webhooks/purge", params={"older_than_days": 30}))
+    assert purged["deliveries"] == 0 and purged["events"] == 0
+    assert analyst.post("/api/v1/webhooks/purge").status_code == 403
+    answer = owner.post("/api/v1/webhooks/purge", params={"older_than_days": 0})
+    assert answer.status_code == 400 and answer.json()["field"] == "older_than_days"

@@ -302,3 +302,98 @@ def test_unit_policies_delegate_creation_to_projects(runtime, org) -> None:
     )
     denied = runtime.audit.events(admin, action="metadata_form.create", allowed=False)
     assert {e.username for e in denied} == {"bob", "carol"}
+
+
+def test_glossaries_and_terms_are_updated_and_deleted(runtime, org) -> None:
+    admin, ana, bob, carol = org["admin"], org["ana"], org["bob"], org["carol"]
+    glossary = runtime.glossaries.create_glossary(ana, "Sales", "Customer", unit="Marketing")
+    runtime.glossaries.create_glossary(admin, "Sales", "Other")
+    email = runtime.glossaries.create_term(ana, glossary.id, "Email address")
+    runtime.glossaries.create_term(ana, glossary.id, "Buyer")
+    runtime.glossaries.set_asset_terms(bob, "campaigns", "customer", ["Customer/Buyer"])
+    runtime.glossaries.set_column_terms(
+        bob, "campaigns", "customer", "cust_email", ["Customer/Email address"]
+    )
+    listing = runtime.listings.publish(bob, "campaigns", "customer")
+
+    # update: permissions as for creation, names checked, conflicts named
+    _raises(Forbidden, runtime.glossaries.update_glossary, bob, glossary.id, name="X")
+    renamed = runtime.glossaries.update_glossary(ana, glossary.id, name="Clients", description="")
+    assert renamed.name == "Clients" and renamed.description is None
+    assert _raises(Conflict, runtime.glossaries.update_glossary, ana, "Clients", name="Other")
+    assert (
+        _raises(Invalid, runtime.glossaries.update_glossary, ana, "Clients", name=" ").details[
+            "field"
+        ]
+        == "name"
+    )
+    term = runtime.glossaries.update_term(ana, "Clients", "Email address", name="Email")
+    assert term.name == "Email" and term.id == email.id
+    assert _raises(Conflict, runtime.glossaries.update_term, ana, "Clients", email.id, name="Buyer")
+    error = _raises(NotFound, runtime.glossaries.update_term, ana, "Clients", "Nope", name="Y")
+    assert error.details["field"] == "term"
+    _raises(Forbidden, runtime.glossaries.update_term, carol, "Clients", "Email", name="Z")
+    hits = runtime.search.search(bob, glossary_term="Email", scope="inventory").items
+    assert [h.qualified_name for h in hits] == ["campaigns.customer"]
+
+    # a term delete removes its links and reindexes; the listing keeps its snapshot
+    _raises(Forbidden, runtime.glossaries.delete_term, bob, "Clients", "Email")
+    runtime.glossaries.delete_term(ana, "Clients", "Email")
+    meta = runtime.glossaries.asset_metadata(bob, "campaigns", "customer")
+    assert next(c for c in meta.columns if c.name == "cust_email").glossary_terms == []
+    assert runtime.search.search(bob, glossary_term="Email", scope="inventory").total == 0
+    with runtime.store.session() as session:
+        snapshot = session.get(Listing, listing.id).metadata_snapshot
+    column = next(c for c in snapshot["columns"] if c["name"] == "cust_email")
+    assert column["glossary_terms"] == ["Email address"]
+    deleted = runtime.audit.events(admin, action="glossary_term.delete", allowed=True)
+    assert deleted[0].assets == ["campaigns.customer"]
+
+    # a glossary with terms needs force; one used by a form is refused even then
+    error = _raises(Conflict, runtime.glossaries.delete_glossary, ana, "Clients")
+    assert "1 term" in error.message and error.details["terms"] == 1
+    runtime.forms.create_form(
+        admin, "Sales", "kinds", [{"name": "T", "type": "glossary_term", "glossary": "Other"}]
+    )
+    error = _raises(Conflict, runtime.glossaries.delete_glossary, admin, "Other", force=True)
+    assert error.details["forms"] == ["kinds"]
+    runtime.glossaries.delete_glossary(ana, "Clients", force=True)
+    assert runtime.glossaries.asset_metadata(bob, "campaigns", "customer").glossary_terms == []
+    _raises(NotFound, runtime.glossaries.get_glossary, ana, glossary.id)
+    assert [g.name for g in runtime.glossaries.list_glossaries(carol, "Sales")] == ["Other"]
+
+
+def test_forms_in_use_are_not_deleted(runtime, org) -> None:
+    admin, ana, bob = org["admin"], org["ana"], org["bob"]
+    form = runtime.forms.create_form(ana, "Sales", "publish_form", PUBLISH_FIELDS, unit="Marketing")
+    runtime.forms.create_form(admin, "Sales", "spare", PUBLISH_FIELDS)
+    rule = runtime.rules.create_rule(ana, "Sales/Marketing", "needs form", "publish", form.id)
+    runtime.forms.set_values(
+        bob,
+        "campaigns",
+        "customer",
+        "publish_form",
+        {"Model Year": 2024, "Region": "EMEA", "Compliance Status": "compliant"},
+    )
+    _raises(Forbidden, runtime.forms.delete_form, bob, form.id)
+    _raises(Forbidden, runtime.forms.delete_form, ana, "spare", domain="Sales")
+    error = _raises(Conflict, runtime.forms.delete_form, ana, form.id)
+    assert error.details["rules"] == ["needs form"]
+    assert error.details["assets"] == ["campaigns.customer"]
+    assert "needs form" in error.message and "campaigns.customer" in error.message
+    runtime.rules.delete_rule(ana, rule.id)
+    runtime.forms.remove_values(bob, "campaigns", "customer", "publish_form")
+    runtime.forms.delete_form(ana, "publish_form", domain="Sales")
+    assert _raises(NotFound, runtime.forms.get_form, ana, form.id).details["field"] == "form"
+    assert _raises(NotFound, runtime.forms.delete_form, admin, "nope").details["field"] == "form"
+    assert [f.name for f in runtime.forms.list_forms(ana, "Sales")] == ["spare"]
+    assert runtime.audit.events(admin, action="metadata_form.delete", allowed=False)
+
+
+def test_renaming_a_unit_updates_the_search_index(runtime, org) -> None:
+    ana, bob = org["ana"], org["bob"]
+    runtime.organisation.update_unit(ana, "Sales/Marketing", name="Growth")
+    hits = runtime.search.search(bob, domain_unit="Sales/Growth", scope="inventory").items
+    assert [(h.qualified_name, h.domain_unit) for h in hits] == [
+        ("campaigns.customer", "Sales/Growth")
+    ]

@@ -231,3 +231,51 @@ def test_a_group_as_owner_counts_only_with_members(runtime, admin, org) -> None:
     service.delete_group(admin, "owners")
     _raises(NotFound, "project", service.list_members, carol, "retail")
     assert [m.name for m in service.list_members(ana, "retail")] == ["ana"]
+
+
+def test_units_are_renamed_and_deleted_by_their_owners(runtime, admin, org) -> None:
+    service, users = org
+    ana, bob = users["ana"], users["bob"]
+    marketing = service.create_unit(admin, "Sales", "Marketing")
+    service.create_unit(admin, "Sales", "Finance")
+    service.create_unit(admin, "Sales", "Ads", parent="Marketing")
+    service.add_unit_owner(admin, "Sales/Marketing", user="ana")
+    runtime.catalog.create_project(ana, "ads", "Sales", domain_unit="Sales/Marketing/Ads")
+
+    # owners of the unit or an ancestor change it; others are refused (and audited)
+    _raises(Forbidden, None, service.update_unit, bob, "Sales/Marketing", name="Growth")
+    changed = service.update_unit(ana, marketing.id, name=" Growth ", description="Demand")
+    assert changed.path == "Sales/Growth" and changed.description == "Demand"
+    assert service.get_unit(ana, "Sales/Growth/Ads").id
+    assert runtime.catalog.get_project(ana, "ads").domain_unit == "Sales/Growth/Ads"
+    assert service.update_unit(ana, "Sales/Growth", description="").description is None
+    _raises(Conflict, "name", service.update_unit, ana, "Sales/Growth", name="Finance")
+    _raises(Invalid, "name", service.update_unit, ana, "Sales/Growth", name="a/b")
+    _raises(Invalid, "name", service.update_unit, admin, "Sales", name="Other")
+    _raises(NotFound, "unit", service.update_unit, ana, "Sales/Nope", name="X")
+    assert service.update_unit(admin, "Sales", description="Root").description == "Root"
+
+    # delete: refused naming what is inside, and for the root unit
+    error = _raises(Conflict, "unit", service.delete_unit, ana, "Sales/Growth")
+    assert "Ads" in error.message and error.details["contents"] == {"domain units": ["Ads"]}
+    error = _raises(Conflict, "unit", service.delete_unit, ana, "Sales/Growth/Ads")
+    assert error.details["contents"] == {"projects": ["ads"]} and "ads" in error.message
+    _raises(Conflict, "unit", service.delete_unit, admin, "Sales")
+    _raises(Forbidden, None, service.delete_unit, bob, "Sales/Finance")
+    runtime.glossaries.create_glossary(admin, "Sales", "Words", unit="Finance")
+    error = _raises(Conflict, "unit", service.delete_unit, admin, "Sales/Finance")
+    assert error.details["contents"] == {"glossaries": ["Words"]}
+
+    service.create_unit(ana, "Sales", "Empty", parent="Growth")
+    service.add_unit_owner(ana, "Sales/Growth/Empty", user="bob")
+    service.delete_unit(ana, "Sales/Growth/Empty")
+    _raises(NotFound, "unit", service.get_unit, ana, "Sales/Growth/Empty")
+    assert [u.path for u in service.list_units(ana, "Sales")] == [
+        "Sales",
+        "Sales/Finance",
+        "Sales/Growth",
+        "Sales/Growth/Ads",
+    ]
+    allowed = runtime.audit.events(admin, action="domain_unit.delete", allowed=True)
+    assert [e.details["unit"] for e in allowed] == ["Sales/Growth/Empty"]
+    assert runtime.audit.events(admin, action="domain_unit.update", allowed=False)

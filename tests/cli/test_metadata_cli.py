@@ -92,6 +92,49 @@ def test_glossary_forms_rules_and_publish(cli) -> None:
     assert "policies of Sales/Marketing" in cli("policy", "list", "Sales/Marketing")
 
 
+def test_update_and_delete_glossaries_terms_forms_rules(cli) -> None:
+    cli("domain", "create", "Sales")
+    cli("unit", "create", "Marketing", "--domain", "Sales")
+    cli("project", "create", "campaigns", "--domain", "Sales", "--unit", "Sales/Marketing")
+    cli("table", "create", "campaigns.customer", str(SCENARIOS / "retail_customer.csv"))
+    cli("user", "create", "bob")
+    bob = cli("token", "create", "t", "--user", "bob").strip().splitlines()[-1]
+    cli("glossary", "create", "Sales", "Customer")
+    cli("term", "create", "Customer", "Email address")
+    cli("term", "attach", "campaigns.customer", "Customer/Email address")
+
+    assert "Clients" in cli("glossary", "update", "Customer", "--name", "Clients")
+    assert "name" in cli("glossary", "update", "Clients", "--name", "a/b", code=2)
+    cli("glossary", "update", "Clients", "--description", "x", token=bob, code=3)
+    assert "Clients/Email" in cli("term", "update", "Clients", "Email address", "--name", "Email")
+    cli("term", "update", "Clients", "Nope", "--name", "X", code=4)
+    assert "1 term" in cli("glossary", "delete", "Clients", code=5)
+    cli("term", "delete", "Clients", "Email", token=bob, code=3)
+    cli("term", "delete", "Clients", "Email")
+    cli("term", "create", "Clients", "Other")
+    cli("glossary", "delete", "Clients", "--force")
+    cli("glossary", "delete", "Clients", code=4)
+
+    cli("form", "create", "Sales", "f", "-f", "Region:text:required")
+    cli("form", "create", "Sales", "g", "-f", "Region:text")
+    cli("rule", "create", "Sales/Marketing", "needs f", "--form", "f")
+    (rule,) = json.loads(cli("rule", "list", "--json"))
+    assert "needs f" in cli("form", "delete", "f", "--domain", "Sales", code=5)
+    out = cli("rule", "update", rule["id"], "--form", "g", "--asset-type", "table")
+    assert "needs g" in out
+    (rule,) = json.loads(cli("rule", "list", "--json"))
+    assert rule["form"] == "g" and rule["asset_types"] == ["table"]
+    cli("rule", "update", rule["id"], "--all-asset-types", "--no-children")
+    (rule,) = json.loads(cli("rule", "list", "--json"))
+    assert rule["asset_types"] is None and rule["include_children"] is False
+    assert "projects[0]" in cli("rule", "update", rule["id"], "--project", "nope", code=4)
+    cli("rule", "update", rule["id"], "--description", "x", token=bob, code=3)
+    cli("form", "delete", "f", "--domain", "Sales")
+    cli("rule", "delete", rule["id"])
+    cli("form", "delete", "g", "--domain", "Sales")
+    assert json.loads(cli("form", "list", "Sales", "--json")) == []
+
+
 def test_help_has_examples() -> None:
     runner = CliRunner()
     for group in ("glossary", "term", "tag", "form", "rule", "policy"):
@@ -105,6 +148,13 @@ def test_help_has_examples() -> None:
         ["form", "set-value"],
         ["rule", "create"],
         ["rule", "list"],
+        ["rule", "update"],
+        ["rule", "delete"],
+        ["glossary", "update"],
+        ["glossary", "delete"],
+        ["term", "update"],
+        ["term", "delete"],
+        ["form", "delete"],
         ["policy", "grant"],
     ):
         assert "Example:" in runner.invoke(app, [*command, "--help"]).output, command

@@ -51,6 +51,24 @@ def test_units_groups_and_members(cli) -> None:
     cli("project", "member", "list", "nope", code=4)
 
 
+def test_units_are_renamed_and_deleted(cli) -> None:
+    cli("domain", "create", "Sales")
+    cli("user", "create", "bob")
+    bob = cli("token", "create", "t", "--user", "bob").strip().splitlines()[-1]
+    cli("unit", "create", "Marketing", "--domain", "Sales")
+    cli("unit", "create", "Ads", "--domain", "Sales", "--parent", "Marketing")
+    assert "Sales/Growth" in cli("unit", "update", "Sales/Marketing", "--name", "Growth")
+    assert "Sales/Growth/Ads" in cli("unit", "list", "--domain", "Sales")
+    assert "name" in cli("unit", "update", "Sales/Growth", "--name", "a/b", code=2)
+    cli("unit", "update", "Sales/Growth", "--description", "x", token=bob, code=3)
+    assert "Ads" in cli("unit", "delete", "Sales/Growth", code=5)
+    cli("unit", "delete", "Sales", code=5)
+    cli("unit", "delete", "Sales/Growth/Ads", token=bob, code=3)
+    cli("unit", "delete", "Sales/Growth/Ads")
+    cli("unit", "delete", "Sales/Growth/Ads", code=4)
+    assert "Ads" not in cli("unit", "list", "--domain", "Sales")
+
+
 def test_every_organisation_command_has_help_with_an_example(cli) -> None:
     commands = [
         ["unit", "create"],
@@ -58,6 +76,8 @@ def test_every_organisation_command_has_help_with_an_example(cli) -> None:
         ["unit", "projects"],
         ["unit", "owner-add"],
         ["unit", "owner-remove"],
+        ["unit", "update"],
+        ["unit", "delete"],
         ["group", "create"],
         ["group", "delete"],
         ["group", "list"],

@@ -44,7 +44,29 @@ def test_webhook_commands(cli) -> None:
     cli("webhook", "delete", hook_id, code=4)
 
 
-@pytest.mark.parametrize("command", ["create", "list", "delete", "deliveries", "redeliver"])
+def test_enable_disable_update_and_purge(cli) -> None:
+    cli("domain", "create", "Retail")
+    cli("project", "create", "retail", "--domain", "Retail")
+    out = cli("webhook", "create", "https://example.com/hook", "--project", "retail")
+    hook_id = re.search(r"([0-9a-f]{32})", out).group(1)
+    assert "disabled" in cli("webhook", "disable", hook_id)
+    assert json.loads(cli("webhook", "list", "--json"))[0]["active"] is False
+    assert "enabled" in cli("webhook", "enable", hook_id)
+    out = cli("webhook", "update", hook_id, "--rotate-secret", "-e", "subscription.revoked")
+    assert "subscription.revoked" in out and "rotated" in out and SECRET not in out
+    assert "url" in cli("webhook", "update", hook_id, "--url", "ftp://x", code=2)
+    cli("webhook", "enable", "nope", code=4)
+    assert "purged 0 deliveries" in cli("webhook", "purge", "--older-than-days", "30")
+    assert "older_than_days" in cli("webhook", "purge", "--older-than-days", "0", code=2)
+    cli("user", "create", "bob")
+    bob = cli("token", "create", "t", "--user", "bob").strip().splitlines()[-1]
+    cli("webhook", "purge", token=bob, code=3)
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["create", "list", "delete", "deliveries", "redeliver", "enable", "disable", "update", "purge"],
+)
 def test_help_has_an_example(command) -> None:
     result = CliRunner().invoke(app, ["webhook", command, "--help"])
     assert result.exit_code == 0 and "Example:" in result.output

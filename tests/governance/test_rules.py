@@ -192,3 +192,57 @@ def test_subscription_rule_requires_form_values(org) -> None:
     rt.subscriptions.request(buyer, "buyers", [ledger.id], "analysis")
     denied = rt.audit.events(admin, action="subscription.request", allowed=False)
     assert len(denied) == 2 and "Use Case" in (denied[-1].reason or "")
+
+
+def test_rules_are_updated_with_the_checks_of_creation(org) -> None:
+    rt, admin, owner, buyer = org
+    rule = rt.rules.create_rule(
+        owner, "Sales/Marketing", "r", "publish", "publish_form", projects=["ads"]
+    )
+    with pytest.raises(Forbidden):
+        rt.rules.update_rule(buyer, rule.id, description="mine")
+    checks = [
+        ({"form": "nope"}, NotFound, "form"),
+        ({"include_children": False}, Invalid, "projects[0]"),  # ads is in a child unit
+        ({"projects": ["ledger"]}, Invalid, "projects[0]"),
+        ({"projects": ["ghost"]}, NotFound, "projects[0]"),
+        ({"projects": []}, Invalid, "projects"),
+        ({"asset_types": []}, Invalid, "asset_types"),
+        ({"name": " "}, Invalid, "name"),
+        ({"unit": "Sales/Finance"}, Invalid, "projects[0]"),
+        ({"unit": "Sales/Nope"}, NotFound, "unit"),
+    ]
+    for change, kind, field in checks:
+        with pytest.raises(kind) as caught:
+            rt.rules.update_rule(owner, rule.id, **change)
+        assert caught.value.details["field"] == field, change
+    unchanged = rt.rules.get_rule(buyer, rule.id)
+    assert (unchanged.form, unchanged.projects, unchanged.include_children) == (
+        "publish_form",
+        ["ads"],
+        True,
+    )
+
+    changed = rt.rules.update_rule(
+        owner,
+        rule.id,
+        form="subscribe_form",
+        include_children=False,
+        projects=None,
+        asset_types=["table"],
+        description="why",
+    )
+    assert (changed.form, changed.projects, changed.include_children) == (
+        "subscribe_form",
+        None,
+        False,
+    )
+    assert changed.asset_types == ["table"] and changed.description == "why"
+    moved = rt.rules.update_rule(owner, rule.id, unit="Sales/Finance", projects=["ledger"])
+    assert moved.unit == "Sales/Finance" and moved.projects == ["ledger"]
+    with pytest.raises(NotFound) as caught:
+        rt.rules.update_rule(owner, "nope", description="x")
+    assert caught.value.details["field"] == "rule"
+    assert len(rt.audit.events(admin, action="metadata_rule.update", allowed=True)) == 2
+    denied = rt.audit.events(admin, action="metadata_rule.update", allowed=False)
+    assert len(denied) == 2 + len(checks)

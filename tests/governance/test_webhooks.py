@@ -320,3 +320,75 @@ def test_the_migration_matches_the_models(runtime) -> None:
         return first[2] if len(first) > 2 and isinstance(first[2], str) else None
 
     assert [d for d in diffs if table_of(d) in ours] == []
+
+
+def test_disable_enable_rotate_and_validate(world, hook) -> None:
+    endpoint, created = hook
+    rt = world.runtime
+    disabled = rt.webhooks.update(world.owner, created.id, active=False)
+    assert not disabled.active
+    world.request("customer")
+    assert rt.webhooks.deliver_due(later()) == 0  # a disabled webhook gets no delivery
+    rotated = "a-brand-new-secret-123"
+    enabled = rt.webhooks.update(
+        world.owner,
+        created.id,
+        active=True,
+        secret=rotated,
+        event_types=["subscription.requested"],
+        description="ops",
+    )
+    assert enabled.active and enabled.event_types == ["subscription.requested"]
+    assert enabled.description == "ops" and not hasattr(enabled, "secret")
+    world.request("store_sales")
+    assert rt.webhooks.deliver_due(later()) == 1
+    (sent,) = endpoint.events("subscription.requested")
+    assert sent.signed_with(rotated) and not sent.signed_with(SECRET)
+
+    add_member(rt, "retail", world.analyst, "contributor")
+    with pytest.raises(Forbidden):
+        rt.webhooks.update(world.analyst, created.id, active=False)
+    with pytest.raises(NotFound):
+        rt.webhooks.update(world.outsider, created.id, active=False)
+    for change, field in (
+        ({"url": "ftp://x"}, "url"),
+        ({"event_types": ["nope"]}, "event_types"),
+        ({"secret": "short"}, "secret"),
+    ):
+        with pytest.raises(Invalid) as caught:
+            rt.webhooks.update(world.owner, created.id, active=False, **change)
+        assert caught.value.details["field"] == field
+    assert rt.webhooks.get(world.owner, created.id).active  # nothing written after an error
+    updates = rt.audit.events(world.admin, action="webhook.update", allowed=True)
+    assert updates[0].details["secret_rotated"] is True
+    assert all(rotated not in str(e.details) for e in updates)
+
+
+def test_purge_removes_finished_deliveries_and_their_events(world, hook) -> None:
+    endpoint, created = hook
+    rt = world.runtime
+    world.request("customer")
+    assert rt.webhooks.deliver_due(later()) == 1  # delivered
+    endpoint.fail(100)
+    world.request("store_sales")  # pending, failing
+    assert rt.webhooks.deliver_due(later()) == 1
+    assert outbox_count(rt) == (2, 2)
+
+    with pytest.raises(Forbidden):
+        rt.webhooks.purge(world.owner, 30)
+    for days in (0, -1, "x"):
+        with pytest.raises(Invalid) as caught:
+            rt.webhooks.purge(world.admin, days)
+        assert caught.value.details["field"] == "older_than_days"
+    assert rt.webhooks.purge(world.admin, 30).deliveries == 0
+    purged = rt.webhooks.purge(world.admin, 30, now=later(31 * 86400))
+    assert (purged.deliveries, purged.events) == (1, 1)
+    (left,) = rt.webhooks.deliveries(world.owner, created.id)
+    assert left.status == "pending" and outbox_count(rt) == (1, 1)
+    done = rt.audit.events(world.admin, action="webhook.purge", allowed=True)
+    assert done[0].details["deliveries"] == 1
+    assert rt.audit.events(world.admin, action="webhook.purge", allowed=False)
+    with rt.store.session() as session:  # failed for good: purged as well
+        session.get(WebhookDelivery, left.id).status = "failed"
+    purged = rt.webhooks.purge(world.admin, 30, now=later(31 * 86400))
+    assert (purged.deliveries, purged.events) == (1, 1) and outbox_count(rt) == (0, 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,33 +39,38 @@ def _unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture
-def pg_source() -> Iterator[SourceDb]:
-    """A PostgreSQL schema with tables orders, customers, tmp_scratch and a view big_orders."""
-    schema = _unique("lh_src")
+@contextmanager
+def _pg_schema(prefix: str, *statements: str) -> Iterator[SourceDb]:
+    """A fresh PostgreSQL schema (``{schema}`` in ``statements``), dropped afterwards."""
+    schema = _unique(prefix)
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
 
         def execute(sql: str) -> None:
             conn.execute(sql.replace("{schema}", schema))
 
         execute("CREATE SCHEMA {schema}")
-        execute(
-            "CREATE TABLE {schema}.orders (id integer PRIMARY KEY, customer text NOT NULL, "
-            "amount numeric(10,2), ordered_at timestamptz)"
-        )
-        execute("CREATE TABLE {schema}.customers (id integer, name varchar(100))")
-        execute("CREATE TABLE {schema}.tmp_scratch (x integer)")
-        execute(
-            "CREATE VIEW {schema}.big_orders AS SELECT * FROM {schema}.orders WHERE amount > 100"
-        )
-        execute(
-            "INSERT INTO {schema}.orders VALUES (1, 'ada', 150.50, now()), (2, 'bob', 20, now())"
-        )
+        for statement in statements:
+            execute(statement)
         params = {"host": "127.0.0.1", "port": 5432, "database": "test", "user": "postgres"}
         try:
             yield SourceDb("postgresql", params, schema, execute)
         finally:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def pg_source() -> Iterator[SourceDb]:
+    """A PostgreSQL schema with tables orders, customers, tmp_scratch and a view big_orders."""
+    with _pg_schema(
+        "lh_src",
+        "CREATE TABLE {schema}.orders (id integer PRIMARY KEY, customer text NOT NULL, "
+        "amount numeric(10,2), ordered_at timestamptz)",
+        "CREATE TABLE {schema}.customers (id integer, name varchar(100))",
+        "CREATE TABLE {schema}.tmp_scratch (x integer)",
+        "CREATE VIEW {schema}.big_orders AS SELECT * FROM {schema}.orders WHERE amount > 100",
+        "INSERT INTO {schema}.orders VALUES (1, 'ada', 150.50, now()), (2, 'bob', 20, now())",
+    ) as source:
+        yield source
 
 
 @pytest.fixture
@@ -162,22 +168,12 @@ def team(runtime: Runtime, admin: Principal) -> Team:
 @pytest.fixture
 def accounts() -> Iterator[SourceDb]:
     """A PostgreSQL schema with an empty CRM table ``account`` (modelled on Salesforce's)."""
-    schema = _unique("lh_sync")
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-
-        def execute(sql: str) -> None:
-            conn.execute(sql.replace("{schema}", schema))
-
-        execute("CREATE SCHEMA {schema}")
-        execute(
-            "CREATE TABLE {schema}.account (id int, name text, industry text, "
-            "annual_revenue numeric(12,2), is_deleted boolean, last_modified timestamptz)"
-        )
-        params = {"host": "127.0.0.1", "port": 5432, "database": "test", "user": "postgres"}
-        try:
-            yield SourceDb("postgresql", params, schema, execute)
-        finally:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    with _pg_schema(
+        "lh_sync",
+        "CREATE TABLE {schema}.account (id int, name text, industry text, "
+        "annual_revenue numeric(12,2), is_deleted boolean, last_modified timestamptz)",
+    ) as source:
+        yield source
 
 
 @pytest.fixture

@@ -395,6 +395,15 @@ def _values_view(session: Session, asset, form: MetadataForm, row: AssetFormValu
     )
 
 
+def _describable(
+    session: Session, principal: Principal, project: str, asset: str, form: str
+) -> tuple[Asset, MetadataForm]:
+    """An asset the principal may describe (contributors and owners) and a form of its domain."""
+    found = readable_project(session, principal, project)
+    policy.require_role(session, principal, found, "contributor", "describe assets")
+    return find_asset(session, found, asset), find_form(session, form, domain_id=found.domain_id)
+
+
 class FormService:
     """Create and version metadata forms; set their values on assets."""
 
@@ -581,10 +590,7 @@ class FormService:
             ),
             self.store.session() as session,
         ):
-            found = readable_project(session, principal, project)
-            policy.require_role(session, principal, found, "contributor", "describe assets")
-            target = find_asset(session, found, asset)
-            metadata_form = find_form(session, form, domain_id=found.domain_id)
+            target, metadata_form = _describable(session, principal, project, asset, form)
             fields = form_fields(session, metadata_form)
             cleaned, problems = check_values(session, metadata_form.name, fields, values)
             if problems:
@@ -648,10 +654,7 @@ class FormService:
             ),
             self.store.session() as session,
         ):
-            found = readable_project(session, principal, project)
-            policy.require_role(session, principal, found, "contributor", "describe assets")
-            target = find_asset(session, found, asset)
-            metadata_form = find_form(session, form, domain_id=found.domain_id)
+            target, metadata_form = _describable(session, principal, project, asset, form)
             row = _stored(session, target.id, metadata_form.id)
             if row is None:
                 raise NotFound(f"{name} has no values of form '{form}'", field="form")

@@ -77,6 +77,42 @@ def list_glossaries(domain: str, json: JsonOpt = False) -> None:
     )
 
 
+NameOpt = Annotated[str | None, typer.Option(help="New name")]
+DescriptionOpt = Annotated[str | None, typer.Option(help='New description ("" clears it)')]
+GlossaryArg = Annotated[str, typer.Argument(help="Glossary id (or its name, if unique)")]
+
+
+@glossaries.command("update")
+@handles_errors
+def update_glossary(
+    glossary: GlossaryArg, name: NameOpt = None, description: DescriptionOpt = None
+) -> None:
+    """Rename a glossary or change its description.
+
+    Example: lakehold glossary update Customer --name Customers
+    """
+    runtime, _ = open_runtime()
+    changed = runtime.glossaries.update_glossary(
+        principal_of(runtime), glossary, name=name, description=description
+    )
+    console.print(f"updated glossary [bold]{changed.name}[/bold] ({changed.id})")
+
+
+@glossaries.command("delete")
+@handles_errors
+def delete_glossary(
+    glossary: GlossaryArg,
+    force: Annotated[bool, typer.Option("--force", help="Also delete its terms")] = False,
+) -> None:
+    """Delete a glossary; refused while it has terms, unless --force.
+
+    Example: lakehold glossary delete Customer --force
+    """
+    runtime, _ = open_runtime()
+    runtime.glossaries.delete_glossary(principal_of(runtime), glossary, force=force)
+    console.print(f"deleted glossary [bold]{glossary}[/bold]")
+
+
 @terms.command("create")
 @handles_errors
 def create_term(
@@ -109,6 +145,39 @@ def list_terms(glossary: str) -> None:
         ["id", "name", "description"],
         [(t.id, t.name, t.description) for t in found],
     )
+
+
+@terms.command("update")
+@handles_errors
+def update_term(
+    glossary: GlossaryArg,
+    term: Annotated[str, typer.Argument(help="Term name or id")],
+    name: NameOpt = None,
+    description: DescriptionOpt = None,
+) -> None:
+    """Rename a term or change its description (assets with it are reindexed).
+
+    Example: lakehold term update Customer "Email address" --name Email
+    """
+    runtime, _ = open_runtime()
+    changed = runtime.glossaries.update_term(
+        principal_of(runtime), glossary, term, name=name, description=description
+    )
+    console.print(f"updated term [bold]{changed.glossary}/{changed.name}[/bold]")
+
+
+@terms.command("delete")
+@handles_errors
+def delete_term(
+    glossary: GlossaryArg, term: Annotated[str, typer.Argument(help="Term name or id")]
+) -> None:
+    """Delete a term and its links to assets and columns (listings keep their snapshot).
+
+    Example: lakehold term delete Customer "Email address"
+    """
+    runtime, _ = open_runtime()
+    runtime.glossaries.delete_term(principal_of(runtime), glossary, term)
+    console.print(f"deleted term [bold]{glossary}/{term}[/bold]")
 
 
 @terms.command("attach")
@@ -254,6 +323,21 @@ def list_forms(domain: str, json: JsonOpt = False) -> None:
     )
 
 
+@forms.command("delete")
+@handles_errors
+def delete_form(
+    form: Annotated[str, typer.Argument(help="Form id, or its name with --domain")],
+    domain: Annotated[str | None, typer.Option(help="Find the form by name here")] = None,
+) -> None:
+    """Delete a metadata form; refused while a rule requires it or assets hold its values.
+
+    Example: lakehold form delete publish_form --domain Sales
+    """
+    runtime, _ = open_runtime()
+    runtime.forms.delete_form(principal_of(runtime), form, domain=domain)
+    console.print(f"deleted form [bold]{form}[/bold]")
+
+
 @forms.command("set-value")
 @handles_errors
 def set_value(
@@ -313,6 +397,64 @@ def create_rule(
         f"created rule [bold]{created.name}[/bold] ({created.id}): {created.action} in "
         f"{created.unit} needs {created.form} ({', '.join(created.required_fields)})"
     )
+
+
+@rules.command("update")
+@handles_errors
+def update_rule(
+    rule_id: Annotated[str, typer.Argument(help="Rule id")],
+    name: NameOpt = None,
+    unit: Annotated[str | None, typer.Option(help="Move to this domain unit")] = None,
+    form: Annotated[str | None, typer.Option(help="The required form")] = None,
+    children: Annotated[
+        bool | None, typer.Option("--children/--no-children", help="Also the units below")
+    ] = None,
+    asset_type: Annotated[
+        list[str] | None, typer.Option(help="Only these asset types (repeat)")
+    ] = None,
+    all_asset_types: Annotated[bool, typer.Option(help="Every asset type")] = False,
+    project: Annotated[list[str] | None, typer.Option(help="Only these projects (repeat)")] = None,
+    all_projects: Annotated[bool, typer.Option(help="Every project in scope")] = False,
+    description: DescriptionOpt = None,
+) -> None:
+    """Change a metadata rule (owners of its unit); only the options given change.
+
+    Example: lakehold rule update 3f2a... --form publish_form_v2 --asset-type table
+    """
+    if asset_type and all_asset_types:
+        raise Invalid("give --asset-type or --all-asset-types, not both", field="asset_types")
+    if project and all_projects:
+        raise Invalid("give --project or --all-projects, not both", field="projects")
+    given: dict[str, Any] = {
+        "name": name,
+        "unit": unit,
+        "form": form,
+        "include_children": children,
+        "asset_types": asset_type or None,
+        "projects": project or None,
+        "description": description,
+    }
+    changes = {k: v for k, v in given.items() if v is not None}
+    changes.update({"asset_types": None} if all_asset_types else {})
+    changes.update({"projects": None} if all_projects else {})
+    runtime, _ = open_runtime()
+    changed = runtime.rules.update_rule(principal_of(runtime), rule_id, **changes)
+    console.print(
+        f"updated rule [bold]{changed.name}[/bold]: {changed.action} in {changed.unit} needs "
+        f"{changed.form}"
+    )
+
+
+@rules.command("delete")
+@handles_errors
+def delete_rule(rule_id: Annotated[str, typer.Argument(help="Rule id")]) -> None:
+    """Delete a metadata rule (owners of its unit).
+
+    Example: lakehold rule delete 3f2a...
+    """
+    runtime, _ = open_runtime()
+    runtime.rules.delete_rule(principal_of(runtime), rule_id)
+    console.print(f"deleted rule {rule_id}")
 
 
 @rules.command("list")

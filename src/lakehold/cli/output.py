@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from rich.table import Table
@@ -25,3 +26,17 @@ def print_rows(title: str | None, columns: Sequence[str], rows: Iterable[Sequenc
 def print_json(value: Any) -> None:
     """JSON on stdout (dates and other values as strings)."""
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def print_records(
+    records: Sequence[Any],
+    as_json: bool,
+    title: str | None,
+    columns: Sequence[str],
+    row: Callable[[Any], Sequence[Any]],
+) -> None:
+    """Dataclass records as a JSON list (``as_json``) or as a rich table, ``row`` of each."""
+    if as_json:
+        print_json([asdict(record) for record in records])
+        return
+    print_rows(title, columns, [row(record) for record in records])

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lakehold.cli.output import print_json, print_rows
+from lakehold.cli.output import print_json, print_records
 from lakehold.cli.session import (
     console,
     errors,
@@ -69,22 +69,18 @@ def _params(**values: Any) -> dict[str, Any]:
 
 
 def _show_connections(views: list[ConnectionView], as_json: bool) -> None:
-    if as_json:
-        print_json([asdict(v) for v in views])
-        return
-    print_rows(
+    print_records(
+        views,
+        as_json,
         None,
         ["name", "kind", "params", "password", "created by"],
-        [
-            (
-                f"{v.project}.{v.name}",
-                v.kind,
-                " ".join(f"{k}={p}" for k, p in v.params.items()),
-                "set" if v.has_secret else "",
-                v.created_by,
-            )
-            for v in views
-        ],
+        lambda v: (
+            f"{v.project}.{v.name}",
+            v.kind,
+            " ".join(f"{k}={p}" for k, p in v.params.items()),
+            "set" if v.has_secret else "",
+            v.created_by,
+        ),
     )
 
 
@@ -233,32 +229,27 @@ def rotate_key() -> None:
 
 
 def _show_sources(views: list[DataSourceView], as_json: bool) -> None:
-    if as_json:
-        print_json([asdict(v) for v in views])
-        return
-    print_rows(
+    print_records(
+        views,
+        as_json,
         None,
         ["name", "connection", "schemas", "include", "exclude", "schedule", "next run"],
-        [
-            (
-                f"{v.project}.{v.name}",
-                v.connection,
-                ", ".join(v.schemas),
-                ", ".join(v.include),
-                ", ".join(v.exclude),
-                v.schedule if v.enabled else f"{v.schedule or ''} (disabled)",
-                v.next_run_at,
-            )
-            for v in views
-        ],
+        lambda v: (
+            f"{v.project}.{v.name}",
+            v.connection,
+            ", ".join(v.schemas),
+            ", ".join(v.include),
+            ", ".join(v.exclude),
+            v.schedule if v.enabled else f"{v.schedule or ''} (disabled)",
+            v.next_run_at,
+        ),
     )
 
 
 def _show_runs(views: list[RunView], as_json: bool) -> None:
-    if as_json:
-        print_json([asdict(v) for v in views])
-        return
-    print_rows(
+    print_records(
+        views,
+        as_json,
         None,
         [
             "run",
@@ -271,20 +262,17 @@ def _show_runs(views: list[RunView], as_json: bool) -> None:
             "missing",
             "errors",
         ],
-        [
-            (
-                v.id,
-                v.status,
-                v.trigger,
-                v.started_at,
-                v.tables_added,
-                v.tables_updated,
-                v.tables_unchanged,
-                v.tables_missing,
-                "; ".join(e.get("message", "") for e in v.errors),
-            )
-            for v in views
-        ],
+        lambda v: (
+            v.id,
+            v.status,
+            v.trigger,
+            v.started_at,
+            v.tables_added,
+            v.tables_updated,
+            v.tables_unchanged,
+            v.tables_missing,
+            "; ".join(e.get("message", "") for e in v.errors),
+        ),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lakehold.cli.output import print_json, print_rows
+from lakehold.cli.output import print_json, print_records, print_rows
 from lakehold.cli.session import (
     console,
     handles_errors,
@@ -16,7 +16,7 @@ from lakehold.cli.session import (
     principal_of,
     split_qualified,
 )
-from lakehold.sources.sync_jobs import SyncRunView
+from lakehold.sources.sync_views import SyncRunView
 
 sync = typer.Typer(
     help="Sync jobs: full or incremental copies of source tables.", no_args_is_help=True
@@ -164,27 +164,23 @@ def runs(
     project, job = split_qualified(name)
     runtime, _ = open_runtime()
     found = runtime.sync_jobs.runs(principal_of(runtime), project, job, limit)
-    if json_output:
-        print_json([asdict(r) for r in found])
-        return
-    print_rows(
+    print_records(
+        found,
+        json_output,
         f"runs of {name}",
         ["started", "status", "s", "read", "ins", "upd", "del", "rej", "watermark", "error"],
-        [
-            (
-                r.started_at,
-                r.status,
-                r.duration_seconds,
-                r.rows_read,
-                r.rows_inserted,
-                r.rows_updated,
-                r.rows_deleted,
-                r.rows_rejected,
-                r.watermark_after,
-                r.error,
-            )
-            for r in found
-        ],
+        lambda r: (
+            r.started_at,
+            r.status,
+            r.duration_seconds,
+            r.rows_read,
+            r.rows_inserted,
+            r.rows_updated,
+            r.rows_deleted,
+            r.rows_rejected,
+            r.watermark_after,
+            r.error,
+        ),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from typing import Annotated
 
@@ -80,6 +81,87 @@ def list_webhooks(
         "webhooks",
         ["id", "url", "project", "events", "active"],
         [(h.id, h.url, h.project or "(global)", ", ".join(h.event_types), h.active) for h in found],
+    )
+
+
+def _set_active(webhook_id: str, active: bool) -> None:
+    runtime, _ = open_runtime()
+    hook = runtime.webhooks.update(principal_of(runtime), webhook_id, active=active)
+    console.print(f"webhook {hook.id} is {'enabled' if hook.active else 'disabled'}")
+
+
+@webhooks.command("enable")
+@handles_errors
+def enable(webhook_id: Annotated[str, typer.Argument(help="Webhook id")]) -> None:
+    """Enable a webhook: new events are delivered to it again.
+
+    Example: lakehold webhook enable 3f2a...
+    """
+    _set_active(webhook_id, True)
+
+
+@webhooks.command("disable")
+@handles_errors
+def disable(webhook_id: Annotated[str, typer.Argument(help="Webhook id")]) -> None:
+    """Disable a webhook: no new deliveries until it is enabled.
+
+    Example: lakehold webhook disable 3f2a...
+    """
+    _set_active(webhook_id, False)
+
+
+@webhooks.command("update")
+@handles_errors
+def update(
+    webhook_id: Annotated[str, typer.Argument(help="Webhook id")],
+    url: Annotated[str | None, typer.Option(help="New endpoint")] = None,
+    event: Annotated[
+        list[str] | None, typer.Option("--event", "-e", help="Event types (repeat; replaces)")
+    ] = None,
+    rotate_secret: Annotated[
+        bool,
+        typer.Option(
+            "--rotate-secret", help="Set the secret from LAKEHOLD_WEBHOOK_SECRET (or a prompt)"
+        ),
+    ] = False,
+    description: Annotated[str | None, typer.Option(help='"" clears it')] = None,
+) -> None:
+    """Change a webhook's url, events or description, or rotate its secret.
+
+    Example: LAKEHOLD_WEBHOOK_SECRET=... lakehold webhook update 3f2a... --rotate-secret
+    """
+    secret = None
+    if rotate_secret:
+        secret = os.environ.get("LAKEHOLD_WEBHOOK_SECRET") or typer.prompt(
+            "Secret", hide_input=True
+        )
+    runtime, _ = open_runtime()
+    hook = runtime.webhooks.update(
+        principal_of(runtime),
+        webhook_id,
+        url=url,
+        event_types=event or None,
+        secret=secret,
+        description=description,
+    )
+    rotated = " (secret rotated)" if secret is not None else ""
+    console.print(f"updated webhook {hook.id}: {hook.url}, {', '.join(hook.event_types)}{rotated}")
+
+
+@webhooks.command("purge")
+@handles_errors
+def purge(
+    older_than_days: Annotated[int, typer.Option(help="Age in days")] = 30,
+) -> None:
+    """Delete delivered and failed deliveries older than N days, and their events (admins).
+
+    Example: lakehold webhook purge --older-than-days 30
+    """
+    runtime, _ = open_runtime()
+    done = runtime.webhooks.purge(principal_of(runtime), older_than_days)
+    console.print(
+        f"purged {done.deliveries} deliveries and {done.events} events "
+        f"from before {done.before:%Y-%m-%d %H:%M} UTC"
     )
 
 

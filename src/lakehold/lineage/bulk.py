@@ -7,12 +7,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import JSON, delete, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
-CHUNK = 500  # keeps IN lists and statements well under the drivers' parameter limits
+CHUNK = 500  # keeps IN lists well under the drivers' parameter limits
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -47,34 +47,63 @@ def existing(session: Session, column: Any, values: Iterable[str]) -> set[str]:
 
 
 def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` in one executemany (nothing when empty)."""
-    if rows:
-        session.execute(insert(model.__table__), rows)
+    """Insert ``rows`` (same keys each) in one statement (one executemany on SQLite)."""
+    upsert(session, model, rows, (), ())
 
 
-def insert_ignoring_duplicates(
-    session: Session, model: Any, rows: list[dict[str, Any]], keys: Sequence[str]
+def upsert(
+    session: Session,
+    model: Any,
+    rows: list[dict[str, Any]],
+    keys: Sequence[str],
+    update: Sequence[str] = (),
 ) -> None:
-    """Insert ``rows``, skipping those whose ``keys`` already exist."""
-    if not rows:
-        return
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    statement = dialect.insert(model.__table__).on_conflict_do_nothing(index_elements=keys)
-    session.execute(statement, rows)
+    """Insert ``rows`` (same keys each); a row whose ``keys`` exist already updates its
+    ``update`` columns instead, or is skipped when there are none (no ``keys``: plain insert).
 
-
-def update_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Update rows by primary key ``id``; every dict carries the same columns."""
+    PostgreSQL: one ``INSERT ... SELECT FROM unnest(<one array per column>)`` statement, whatever
+    the number of rows. SQLite: one executemany (a loop in C, in-process)."""
     if not rows:
         return
     table = model.__table__
-    columns = [c for c in rows[0] if c != "id"]
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("_id"))
-        .values({c: bindparam(c) for c in columns})
+    if session.get_bind().dialect.name != "sqlite":
+        _postgresql_upsert(session, table, rows, keys, update)
+        return
+    statement = sqlite.insert(table)
+    if keys and update:
+        statement = statement.on_conflict_do_update(
+            index_elements=keys, set_={c: statement.excluded[c] for c in update}
+        )
+    elif keys:
+        statement = statement.on_conflict_do_nothing(index_elements=keys)
+    session.execute(statement, rows)
+
+
+def _postgresql_upsert(
+    session: Session, table: Any, rows: list[dict[str, Any]], keys: Sequence[str], update
+) -> None:
+    connection = session.connection()
+    columns = list(rows[0])
+    casts, arrays = [], []
+    for name in columns:
+        column = table.c[name]
+        values = [row[name] for row in rows]
+        if isinstance(column.type, JSON):
+            values = [json.dumps(v) for v in values]
+        casts.append(f"%b::{column.type.compile(dialect=connection.dialect)}[]")
+        arrays.append(values)
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)})"
     )
-    session.execute(statement, [{"_id": r["id"], **{c: r[c] for c in columns}} for r in rows])
+    if keys:
+        sql += f" ON CONFLICT ({', '.join(keys)}) DO "
+        sql += (
+            "UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in update)
+            if update
+            else "NOTHING"
+        )
+    with connection.connection.dbapi_connection.cursor() as cursor:
+        cursor.execute(sql, tuple(arrays))  # %b: binary arrays, no text escaping
 
 
 def delete_where_in(session: Session, column: Any, values: Iterable[str]) -> None:

@@ -112,7 +112,9 @@ def canonical_json(body: dict[str, Any]) -> str:
 
 def _run_event(body: dict[str, Any], path: str, common: dict[str, Any]) -> Event:
     event_type = body.get("eventType")
-    if event_type is not None and event_type not in EVENT_TYPES:
+    if event_type is not None and (
+        not isinstance(event_type, str) or event_type not in EVENT_TYPES
+    ):
         raise Invalid(
             f"eventType must be one of {', '.join(sorted(EVENT_TYPES))}",
             field=f"{path}.eventType",
@@ -190,6 +192,8 @@ def _string(value: Any, path: str, max_length: int) -> str:
         raise Invalid("expected a non-empty string", field=path)
     if len(value) > max_length:
         raise Invalid(f"longer than {max_length} characters", field=path)
+    if "\x00" in value:
+        raise Invalid("must not contain NUL characters", field=path)
     return value
 
 
@@ -205,9 +209,9 @@ def _time(value: Any, path: str) -> datetime:
     text = _string(value, path, 64)
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise Invalid("expected an ISO 8601 date-time", field=path) from None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_time(value: Any, path: str) -> datetime | None:

@@ -23,14 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from lakehold.lineage import facets as std
-from lakehold.lineage.bulk import (
-    delete_where_in,
-    existing,
-    insert_ignoring_duplicates,
-    insert_rows,
-    rows_by_id,
-    update_rows,
-)
+from lakehold.lineage.bulk import delete_where_in, existing, insert_rows, rows_by_id, upsert
 from lakehold.lineage.events import DATASET, JOB, RUN, TERMINAL, DatasetRef, Event, JobRef
 from lakehold.store.lineage import (
     LineageColumn,
@@ -353,38 +346,29 @@ class _Folder:
     def _write(self) -> None:
         session = self.session
         session.execute(update(LineageState).values(generation=LineageState.generation + 1))
-        known = existing(session, LineageNamespace.name, self.namespaces)
-        insert_ignoring_duplicates(
+        upsert(
             session,
             LineageNamespace,
             [
                 {"name": n, "created_at": self.now, "updated_at": self.now}
-                for n in sorted(self.namespaces - known)
+                for n in sorted(self.namespaces)
             ],
             ["name"],
+            ["updated_at"],
         )
-        if known:
-            session.execute(
-                update(LineageNamespace)
-                .where(LineageNamespace.name.in_(sorted(known)))
-                .values(updated_at=self.now)
-            )
         self._upsert(LineageDataset, self.datasets, DATASET_COLUMNS)
         self._upsert(LineageJob, self.jobs, JOB_COLUMNS)
-        insert_ignoring_duplicates(
-            session, LineageDatasetVersion, list(self.dataset_versions.values()), ["id"]
-        )
-        versions = self.job_versions
-        stored = existing(session, LineageJobVersion.id, versions)
-        insert_rows(session, LineageJobVersion, [v for k, v in versions.items() if k not in stored])
-        update_rows(
+        upsert(session, LineageDatasetVersion, list(self.dataset_versions.values()), ["id"])
+        upsert(
             session,
             LineageJobVersion,
-            [{"id": k, "latest_run_id": versions[k]["latest_run_id"]} for k in sorted(stored)],
+            list(self.job_versions.values()),
+            ["id"],
+            ["latest_run_id", "updated_at"],
         )
         self._upsert(LineageRun, self.runs, RUN_COLUMNS)
         delete_where_in(session, LineageEdge.job_id, self.replaced)
-        insert_ignoring_duplicates(
+        upsert(
             session,
             LineageEdge,
             [
@@ -414,14 +398,13 @@ class _Folder:
         )
 
     def _upsert(self, model: Any, rows: dict[str, dict[str, Any]], columns: tuple) -> None:
-        fresh = [r for k, r in rows.items() if k not in self.loaded]
-        insert_ignoring_duplicates(self.session, model, fresh, ["id"])
-        changed = [
-            {"id": k, **{c: r[c] for c in columns}}
+        """New rows, and loaded rows that changed, in one upsert per table."""
+        written = [
+            r
             for k, r in rows.items()
-            if k in self.loaded and _changed(self.before[k], r, columns)
+            if k not in self.loaded or _changed(self.before[k], r, columns)
         ]
-        update_rows(self.session, model, changed)
+        upsert(self.session, model, written, ["id"], columns)
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any], columns: tuple) -> bool:

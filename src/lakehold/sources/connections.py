@@ -32,6 +32,7 @@ from lakehold.security.principal import Principal
 from lakehold.security.secrets import Secrets
 from lakehold.sources import introspect
 from lakehold.sources.attach import ConnectionSpec
+from lakehold.sources.lookup import all_named, check_name_free, find_named
 from lakehold.sources.params import check_kind, check_params
 from lakehold.store.db import Store
 from lakehold.store.models import Asset, Grant, Listing, Project, User, utcnow
@@ -95,12 +96,7 @@ def owned_project(session: Session, principal: Principal, project: str, action: 
 
 def find_connection(session: Session, project: Project, name: str) -> Connection:
     """The connection ``name`` of ``project``; NotFound otherwise."""
-    connection = session.scalar(
-        select(Connection).where(Connection.project_id == project.id, Connection.name == name)
-    )
-    if connection is None:
-        raise NotFound(f"connection '{project.name}.{name}' not found", field="connection")
-    return connection
+    return find_named(session, Connection, project, name, "connection", field="connection")
 
 
 def _check_secret(secret: Any) -> str:
@@ -144,13 +140,7 @@ class ConnectionService:
             check_sql_name("name", name)
             kind = check_kind(kind)
             cleaned = check_params(kind, params, self.forbidden_paths)
-            exists = session.scalar(
-                select(Connection.id).where(
-                    Connection.project_id == found.id, Connection.name == name
-                )
-            )
-            if exists:
-                raise Conflict(f"connection '{project}.{name}' already exists", field="name")
+            check_name_free(session, Connection, found, name, "connection")
             connection = Connection(
                 project_id=found.id,
                 name=name,
@@ -177,11 +167,7 @@ class ConnectionService:
     def list(self, principal: Principal, project: str) -> list[ConnectionView]:
         with self.store.session() as session:
             found = owned_project(session, principal, project, "see its connections")
-            rows = session.scalars(
-                select(Connection)
-                .where(Connection.project_id == found.id)
-                .order_by(Connection.name)
-            )
+            rows = all_named(session, Connection, found)
             return [ConnectionView.of(session, c) for c in rows]
 
     def get(self, principal: Principal, project: str, name: str) -> ConnectionView:

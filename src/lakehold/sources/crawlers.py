@@ -22,12 +22,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.names import check_sql_name
-from lakehold.errors import Conflict, Invalid, LakeholdError, NotFound, SourceUnavailable
+from lakehold.errors import Conflict, Invalid, LakeholdError, SourceUnavailable
 from lakehold.governance import audit
 from lakehold.security.principal import Principal
 from lakehold.sources import introspect
 from lakehold.sources.connections import ConnectionService, find_connection, owned_project
 from lakehold.sources.importer import Importer
+from lakehold.sources.lookup import all_named, check_name_free, find_named
 from lakehold.sources.schedule import check_cron, next_run
 from lakehold.store.db import Store
 from lakehold.store.models import Project, utcnow
@@ -130,12 +131,8 @@ def check_patterns(values: Any, field: str) -> list[str]:
 
 
 def find_data_source(session: Session, project: Project, name: str) -> DataSource:
-    source = session.scalar(
-        select(DataSource).where(DataSource.project_id == project.id, DataSource.name == name)
-    )
-    if source is None:
-        raise NotFound(f"data source '{project.name}.{name}' not found", field="data_source")
-    return source
+    """The data source ``name`` of ``project``; NotFound otherwise."""
+    return find_named(session, DataSource, project, name, "data source", field="data_source")
 
 
 class DataSourceService:
@@ -185,13 +182,7 @@ class DataSourceService:
             found = owned_project(session, principal, project, "manage its data sources")
             check_sql_name("name", name)
             target = find_connection(session, found, connection)
-            taken = session.scalar(
-                select(DataSource.id).where(
-                    DataSource.project_id == found.id, DataSource.name == name
-                )
-            )
-            if taken:
-                raise Conflict(f"data source '{project}.{name}' already exists", field="name")
+            check_name_free(session, DataSource, found, name, "data source")
             cron = check_cron(schedule)
             source = DataSource(
                 project_id=found.id,
@@ -215,11 +206,7 @@ class DataSourceService:
     def list(self, principal: Principal, project: str) -> list[DataSourceView]:
         with self.store.session() as session:
             found = owned_project(session, principal, project, "see its data sources")
-            rows = session.scalars(
-                select(DataSource)
-                .where(DataSource.project_id == found.id)
-                .order_by(DataSource.name)
-            )
+            rows = all_named(session, DataSource, found)
             return [DataSourceView.of(session, s) for s in rows]
 
     def get(self, principal: Principal, project: str, name: str) -> DataSourceView:

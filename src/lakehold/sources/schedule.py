@@ -28,9 +28,14 @@ def next_run(expression: str | None, after: datetime) -> datetime | None:
     """The first time after ``after`` (UTC) that ``expression`` fires; None without one."""
     if not expression:
         return None
-    if after.tzinfo is None:
-        after = after.replace(tzinfo=UTC)
     try:
-        return croniter(expression, after.astimezone(UTC)).get_next(datetime)
+        return croniter(expression, as_utc(after).astimezone(UTC)).get_next(datetime)
     except (CroniterBadCronError, ValueError):
         raise Invalid(f"'{expression}' is not a cron expression", field="schedule") from None
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """``moment`` with its zone: SQLite hands back naive datetimes, and they are UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment

@@ -40,8 +40,9 @@ from lakehold.lakehouse.results import WriteResult
 from lakehold.lineage.naming import source_dataset
 from lakehold.security.principal import Principal
 from lakehold.sources.attach import ConnectionSpec
-from lakehold.sources.connections import ConnectionService, find_connection
-from lakehold.sources.schedule import check_cron, next_run
+from lakehold.sources.connections import ConnectionService
+from lakehold.sources.lookup import all_named, check_name_free, find_named
+from lakehold.sources.schedule import as_utc, next_run
 from lakehold.sources.sync_engine import (
     OPERATION,
     Progress,
@@ -50,136 +51,21 @@ from lakehold.sources.sync_engine import (
     describe,
     read_changes,
 )
+from lakehold.sources.sync_fields import (
+    ERRORS_SUFFIX,
+    READS_SOURCE,
+    RESETS_WATERMARK,
+    check_changes,
+    check_fields,
+    definition_of,
+    fields_of,
+)
+from lakehold.sources.sync_views import SyncJobView, SyncRunView
 from lakehold.store.db import Store
 from lakehold.store.models import Asset, Project, User, utcnow
-from lakehold.store.sources import Connection
 from lakehold.store.sync import SyncJob, SyncRun
 
 log = logging.getLogger("lakehold.sync")
-
-ERRORS_SUFFIX = "_errors"
-EDITABLE = (
-    "description",
-    "connection",
-    "source_table",
-    "source_query",
-    "target_table",
-    "mode",
-    "watermark_column",
-    "key_columns",
-    "delete_column",
-    "operation_column",
-    "not_null_columns",
-    "schedule",
-)
-_RESETS_WATERMARK = ("connection", "source_table", "source_query", "watermark_column")
-_READS_SOURCE = (
-    *_RESETS_WATERMARK,
-    "mode",
-    "key_columns",
-    "delete_column",
-    "operation_column",
-    "not_null_columns",
-)
-"""Fields checked against the source (read with ``LIMIT 0``) when they change."""
-
-
-@dataclass(frozen=True)
-class SyncJobView:
-    id: str
-    project: str
-    name: str
-    description: str | None
-    connection: str
-    source_table: str | None
-    source_query: str | None
-    target_table: str
-    mode: str
-    watermark_column: str | None
-    key_columns: list[str]
-    delete_column: str | None
-    operation_column: str | None
-    not_null_columns: list[str]
-    schedule: str | None
-    last_watermark: str | None
-    next_run_at: datetime | None
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, session: Session, job: SyncJob) -> SyncJobView:
-        project = session.get(Project, job.project_id)
-        connection = session.get(Connection, job.connection_id)
-        creator = session.get(User, job.created_by)
-        return cls(
-            id=job.id,
-            project=project.name if project else "",
-            name=job.name,
-            description=job.description,
-            connection=connection.name if connection else "",
-            source_table=job.source_table,
-            source_query=job.source_query,
-            target_table=job.target_table,
-            mode=job.mode,
-            watermark_column=job.watermark_column,
-            key_columns=list(job.key_columns or []),
-            delete_column=job.delete_column,
-            operation_column=job.operation_column,
-            not_null_columns=list(job.not_null_columns or []),
-            schedule=job.schedule,
-            last_watermark=job.last_watermark,
-            next_run_at=_aware(job.next_run_at),
-            created_by=creator.username if creator else job.created_by,
-            created_at=job.created_at,
-            updated_at=job.updated_at,
-        )
-
-
-@dataclass(frozen=True)
-class SyncRunView:
-    id: str
-    job: str
-    status: str
-    trigger: str
-    mode: str
-    run_by: str | None
-    started_at: datetime
-    finished_at: datetime | None
-    duration_seconds: float | None
-    rows_read: int
-    rows_inserted: int
-    rows_updated: int
-    rows_deleted: int
-    rows_rejected: int
-    watermark_before: str | None
-    watermark_after: str | None
-    table_version: int | None
-    error: str | None
-
-    @classmethod
-    def of(cls, session: Session, run: SyncRun, job_name: str) -> SyncRunView:
-        user = session.get(User, run.run_by) if run.run_by else None
-        return cls(
-            id=run.id,
-            job=job_name,
-            status=run.status,
-            trigger=run.trigger,
-            mode=run.mode,
-            run_by=user.username if user else None,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            duration_seconds=run.duration_seconds,
-            rows_read=run.rows_read,
-            rows_inserted=run.rows_inserted,
-            rows_updated=run.rows_updated,
-            rows_deleted=run.rows_deleted,
-            rows_rejected=run.rows_rejected,
-            watermark_before=run.watermark_before,
-            watermark_after=run.watermark_after,
-            table_version=run.table_version,
-            error=run.error,
-        )
 
 
 @dataclass(frozen=True)
@@ -201,28 +87,9 @@ class _Outcome:
     result: WriteResult | None
 
 
-def definition_of(job: SyncJob) -> SyncDefinition:
-    """The engine's view of a stored job."""
-    return SyncDefinition(
-        source_table=job.source_table,
-        source_query=job.source_query,
-        mode=job.mode,  # type: ignore[arg-type]
-        watermark_column=job.watermark_column,
-        key_columns=tuple(job.key_columns or ()),
-        delete_column=job.delete_column,
-        operation_column=job.operation_column,
-        not_null_columns=tuple(job.not_null_columns or ()),
-    )
-
-
 def find_job(session: Session, project: Project, name: str) -> SyncJob:
     """The sync job ``name`` of ``project``; NotFound otherwise."""
-    job = session.scalar(
-        select(SyncJob).where(SyncJob.project_id == project.id, SyncJob.name == name)
-    )
-    if job is None:
-        raise NotFound(f"sync job '{project.name}.{name}' not found", field="name")
-    return job
+    return find_named(session, SyncJob, project, name, "sync job", field="name")
 
 
 class SyncJobService:
@@ -272,10 +139,7 @@ class SyncJobService:
         ):
             found = self._managed(session, principal, project)
             check_sql_name("name", name)
-            if session.scalar(
-                select(SyncJob.id).where(SyncJob.project_id == found.id, SyncJob.name == name)
-            ):
-                raise Conflict(f"sync job '{project}.{name}' already exists", field="name")
+            check_name_free(session, SyncJob, found, name, "sync job")
             job = SyncJob(project_id=found.id, name=name, created_by=principal.user_id)
             self._apply(
                 session,
@@ -312,9 +176,7 @@ class SyncJobService:
         """The project's sync jobs (members)."""
         with self.store.session() as session:
             found = readable_project(session, principal, project)
-            jobs = session.scalars(
-                select(SyncJob).where(SyncJob.project_id == found.id).order_by(SyncJob.name)
-            )
+            jobs = all_named(session, SyncJob, found)
             return [SyncJobView.of(session, job) for job in jobs]
 
     def get(self, principal: Principal, project: str, name: str) -> SyncJobView:
@@ -329,9 +191,7 @@ class SyncJobService:
         """Change the given fields (a None value clears an optional one). Giving a source table
         clears the query and the other way round; changing the connection, the source or the
         watermark column forgets the last watermark (the next run reads everything)."""
-        unknown = sorted(set(changes) - set(EDITABLE))
-        if unknown:
-            raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
+        completed = check_changes(changes)
         details = {"sync_job": name, "fields": sorted(changes)}
         with (
             audit.denials(
@@ -341,19 +201,12 @@ class SyncJobService:
         ):
             found = self._managed(session, principal, project)
             job = find_job(session, found, name)
-            if changes.get("source_query") is not None and "source_table" not in changes:
-                changes = {**changes, "source_table": None}
-            if changes.get("source_table") is not None and "source_query" not in changes:
-                changes = {**changes, "source_query": None}
-            current = {
-                **{field: getattr(job, field) for field in EDITABLE if field != "connection"},
-                "connection": session.get(Connection, job.connection_id).name,
-            }
-            merged = {**current, **changes}
+            current = fields_of(session, job)
+            merged = {**current, **completed}
             if merged == current:
                 return SyncJobView.of(session, job)
-            reset = any(merged[f] != current[f] for f in _RESETS_WATERMARK)
-            source_changed = any(merged[f] != current[f] for f in _READS_SOURCE)
+            reset = any(merged[f] != current[f] for f in RESETS_WATERMARK)
+            source_changed = any(merged[f] != current[f] for f in READS_SOURCE)
             self._apply(session, found, job, merged, check_source=source_changed)
             if reset:
                 job.last_watermark = None
@@ -411,56 +264,17 @@ class SyncJobService:
         session: Session,
         project: Project,
         job: SyncJob,
-        values: dict,
+        values: dict[str, Any],
         *,
         check_source: bool = True,
     ) -> None:
-        """Validate ``values`` (every editable field) and set them on ``job``; with
+        """Check ``values`` (every editable field) and set them on ``job``; with
         ``check_source`` the source is read (``LIMIT 0``) to check the named columns."""
-        for required in ("connection", "target_table", "mode"):
-            if not values.get(required):
-                raise Invalid(f"a sync job needs a {required}", field=required)
-        target = check_sql_name("target_table", values["target_table"])
-        if len(target) + len(ERRORS_SUFFIX) > 63:
-            raise Invalid("target_table is too long for its error table", field="target_table")
-        other = session.scalar(
-            select(SyncJob.name).where(
-                SyncJob.project_id == project.id,
-                SyncJob.target_table == target,
-                SyncJob.id != job.id,
-            )
-        )
-        if other:
-            raise Conflict(f"sync job '{other}' already writes table '{target}'", field="target")
-        connection = find_connection(session, project, values["connection"])
-        definition = SyncDefinition(
-            source_table=values["source_table"] or None,
-            source_query=values["source_query"] or None,
-            mode=values["mode"],
-            watermark_column=values["watermark_column"] or None,
-            key_columns=tuple(_names(values["key_columns"], "key_columns")),
-            delete_column=values["delete_column"] or None,
-            operation_column=values["operation_column"] or None,
-            not_null_columns=tuple(_names(values["not_null_columns"], "not_null_columns")),
-        )
-        definition.check()
-        schedule = check_cron(values["schedule"])
+        checked = check_fields(session, project, job, values)
         if check_source:
-            definition.validate(describe(self.connections.spec(connection.id), definition))
-        job.description = values["description"]
-        job.connection_id = connection.id
-        job.target_table = target
-        job.source_table, job.source_query = definition.source_table, definition.source_query
-        job.mode, job.watermark_column = definition.mode, definition.watermark_column
-        job.key_columns = list(definition.key_columns)
-        job.delete_column, job.operation_column = (
-            definition.delete_column,
-            definition.operation_column,
-        )
-        job.not_null_columns = list(definition.not_null_columns)
-        if schedule != job.schedule or job.next_run_at is None:
-            job.next_run_at = next_run(schedule, utcnow())
-        job.schedule = schedule
+            spec = self.connections.spec(checked.connection.id)
+            checked.definition.validate(describe(spec, checked.definition))
+        checked.apply_to(job)
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -511,7 +325,7 @@ class SyncJobService:
         return runs
 
     def _claim_due(self, now: datetime) -> list[tuple[Principal, str, str]]:
-        now = _aware(now) or utcnow()
+        now = as_utc(now) or utcnow()
         due = []
         with self.store.session() as session:
             jobs = session.scalars(
@@ -520,7 +334,7 @@ class SyncJobService:
                 .with_for_update(skip_locked=True)
             ).all()
             for job in jobs:
-                planned = _aware(job.next_run_at)
+                planned = as_utc(job.next_run_at)
                 if planned is not None and planned > now:
                     continue
                 job.next_run_at = next_run(job.schedule, now)
@@ -697,18 +511,3 @@ def _error_rows(rejected: pa.Table, run_id: str) -> pa.Table:
     return rejected.append_column(
         "_sync_run_id", pa.repeat(pa.scalar(run_id), count)
     ).append_column("_rejected_at", pa.repeat(now, count))
-
-
-def _names(values: Any, field: str) -> list[str]:
-    if values is None:
-        return []
-    if isinstance(values, str) or not all(isinstance(v, str) and v for v in values):
-        raise Invalid(f"{field} must be a list of column names", field=field)
-    return list(values)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes: they are UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment

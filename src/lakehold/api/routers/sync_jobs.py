@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
-from lakehold.api.schemas import Model
+from lakehold.sources.sync_views import SyncJobView, SyncRunView
 
 router = APIRouter(prefix="/api/v1/projects/{project}/sync-jobs", tags=["sync jobs"])
 
@@ -38,51 +37,7 @@ class SyncJobIn(SyncJobFields):
     mode: Literal["full", "incremental"] = "incremental"
 
 
-class SyncJobOut(Model):
-    id: str
-    project: str
-    name: str
-    description: str | None
-    connection: str
-    source_table: str | None
-    source_query: str | None
-    target_table: str
-    mode: str
-    watermark_column: str | None
-    key_columns: list[str]
-    delete_column: str | None
-    operation_column: str | None
-    not_null_columns: list[str]
-    schedule: str | None
-    last_watermark: str | None
-    next_run_at: datetime | None
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-
-
-class SyncRunOut(Model):
-    id: str
-    job: str
-    status: str
-    trigger: str
-    mode: str
-    run_by: str | None
-    started_at: datetime
-    finished_at: datetime | None
-    duration_seconds: float | None
-    rows_read: int
-    rows_inserted: int
-    rows_updated: int
-    rows_deleted: int
-    rows_rejected: int
-    watermark_before: str | None
-    watermark_after: str | None
-    table_version: int | None
-    error: str | None
-
-
-@router.post("", response_model=SyncJobOut, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=SyncJobView, status_code=status.HTTP_201_CREATED)
 def create_sync_job(project: str, body: SyncJobIn, runtime: RuntimeDep, principal: PrincipalDep):
     """Create a sync job (owners and contributors). The source is read (no rows) to check the
     named columns: 400 naming the field when one is missing, 502 when the source is down."""
@@ -92,19 +47,19 @@ def create_sync_job(project: str, body: SyncJobIn, runtime: RuntimeDep, principa
     return runtime.sync_jobs.create(principal, project, body.name, **fields)
 
 
-@router.get("", response_model=list[SyncJobOut])
+@router.get("", response_model=list[SyncJobView])
 def list_sync_jobs(project: str, runtime: RuntimeDep, principal: PrincipalDep):
     """The project's sync jobs."""
     return runtime.sync_jobs.list(principal, project)
 
 
-@router.get("/{name}", response_model=SyncJobOut)
+@router.get("/{name}", response_model=SyncJobView)
 def get_sync_job(project: str, name: str, runtime: RuntimeDep, principal: PrincipalDep):
     """One sync job, with its last watermark and next scheduled run."""
     return runtime.sync_jobs.get(principal, project, name)
 
 
-@router.patch("/{name}", response_model=SyncJobOut)
+@router.patch("/{name}", response_model=SyncJobView)
 def update_sync_job(
     project: str, name: str, body: SyncJobFields, runtime: RuntimeDep, principal: PrincipalDep
 ):
@@ -119,14 +74,14 @@ def delete_sync_job(project: str, name: str, runtime: RuntimeDep, principal: Pri
     runtime.sync_jobs.delete(principal, project, name)
 
 
-@router.post("/{name}/runs", response_model=SyncRunOut)
+@router.post("/{name}/runs", response_model=SyncRunView)
 def run_sync_job(project: str, name: str, runtime: RuntimeDep, principal: PrincipalDep):
     """Run the job now and return the run. A source that is down: 502 (the failed run is in
     the history, the watermark unchanged)."""
     return runtime.sync_jobs.run(principal, project, name)
 
 
-@router.get("/{name}/runs", response_model=list[SyncRunOut])
+@router.get("/{name}/runs", response_model=list[SyncRunView])
 def list_sync_runs(
     project: str,
     name: str,
