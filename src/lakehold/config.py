@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Wait before the first webhook retry; doubles each time."
     )
     webhook_max_attempts: int = Field(default=6, gt=0, description="Attempts per delivery.")
+    source_roots: list[Path] = Field(
+        default_factory=list,
+        description="Folders that file and SQLite connections of non-administrators must be "
+        "under (comma-separated in LAKEHOLD_SOURCE_ROOTS); administrators may use any folder "
+        "outside Lakehold's own.",
+    )
     lineage_namespace: str = Field(
         default="lakehold", description="OpenLineage namespace of Lakehold's own tables and jobs."
     )

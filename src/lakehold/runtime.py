@@ -133,7 +133,12 @@ class Runtime:
     @cached_property
     def connections(self) -> ConnectionService:
         own = (self.settings.home, self.settings.warehouse_path, self.settings.results_path)
-        return ConnectionService(self.store, self.secrets, forbidden_paths=own)
+        return ConnectionService(
+            self.store,
+            self.secrets,
+            forbidden_paths=own,
+            source_roots=tuple(self.settings.source_roots),
+        )
 
     @cached_property
     def data_sources(self) -> DataSourceService:

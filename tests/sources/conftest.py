@@ -16,10 +16,23 @@ import psycopg
 import pymysql
 import pytest
 
+from lakehold.config import Settings
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from tests.conftest import POSTGRES
 from tests.sharing import new_user
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings whose file and SQLite connections may point under the test's folder."""
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        statement_timeout_seconds=30,
+        source_roots=[tmp_path],
+    )
+
 
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -162,3 +164,20 @@ def test_delete_is_refused_while_an_asset_is_granted(
     runtime.connections.delete(team.owner, "sales", "warehouse")
     with runtime.store.session() as session:
         assert session.scalar(select(Asset).where(Asset.name == "orders")) is None
+
+
+def test_file_connections_of_non_admins_stay_under_the_source_roots(
+    runtime: Runtime, admin: Principal, team: Team, tmp_path: Path
+) -> None:
+    """A project owner cannot read the server's files: only folders under
+    LAKEHOLD_SOURCE_ROOTS; administrators may register any folder outside Lakehold's own."""
+    for kind, path in (("files", "/etc"), ("sqlite", "/etc/passwd")):
+        with pytest.raises(Invalid) as caught:
+            runtime.connections.create(team.owner, "sales", "outside", kind, {"path": path})
+        assert caught.value.details["field"] == "params.path"
+    inside = tmp_path / "drop"
+    inside.mkdir()
+    runtime.connections.create(team.owner, "sales", "inside", "files", {"path": str(inside)})
+    with pytest.raises(Invalid):
+        runtime.connections.update(team.owner, "sales", "inside", params={"path": "/etc"})
+    runtime.connections.create(admin, "sales", "etc", "files", {"path": "/etc"})

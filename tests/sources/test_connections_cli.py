@@ -59,7 +59,9 @@ def test_connection_and_datasource_commands(
     assert "0 3 * * *" in cli("datasource", "list", "sales", token=token)
     run = json.loads(cli("datasource", "run", "sales.crawl", "--json", token=token))
     assert run[0]["status"] == "succeeded" and run[0]["tables_added"] == 3
-    assert "succeeded" in cli("datasource", "runs", "sales.crawl", token=token)
+    runs = json.loads(cli("datasource", "runs", "sales.crawl", "--json", token=token))
+    assert [r["status"] for r in runs] == ["succeeded"]
+    assert "run" in cli("datasource", "runs", "sales.crawl", token=token)  # a table
     assert "re-encrypted 1 secret" in cli("connection", "rotate-key", token=admin_token)
     cli("connection", "rotate-key", token=token, code=3)
     assert runtime.connections.spec(shown[0]["id"]).secret == PASSWORD

@@ -14,10 +14,10 @@ from lakehold.cli.session import console
 
 
 def print_rows(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A rich table."""
+    """A rich table; values wrap rather than being cut (a narrow or piped terminal)."""
     table = Table(title=title, show_lines=False)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)

@@ -19,7 +19,6 @@ from lakehold.lineage.visibility import DATASET, HIDDEN, Visibility
 from lakehold.store.lineage import LineageColumn, LineageDataset
 
 Field = tuple[str, str, str]  # (namespace, dataset name, field)
-Link = tuple[Field, Field, tuple]  # (input field, output field, transformations as a tuple)
 
 
 def column_graph(

@@ -335,6 +335,9 @@ class _Folder:
         row["latest_run_id"] = run_id or row.get("latest_run_id")
         row["updated_at"] = self.now
         job["current_version_id"] = version
+        stored = self.before.get(job["id"], {}).get("current_version_id")
+        if stored == version and job["id"] not in self.replaced:
+            return version  # the stored edges are this version's already
         self.replaced.add(job["id"])
         self.edges[job["id"]] = {(d["id"], "in") for d in inputs} | {
             (d["id"], "out") for d in outputs

@@ -8,6 +8,7 @@ store (one query per step). ``depth`` counts jobs away from the start, as Marque
 from __future__ import annotations
 
 import gc
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -95,23 +96,28 @@ def _graph(
         node_kind = JOB if rest else DATASET
         if visibility.visible(node_kind, namespace, name):
             names[key] = f"{node_kind}:{namespace}:{name}"
-            data[key] = {"id": {"namespace": namespace, "name": name}}
-            data[key].update(namespace=namespace, name=name)
+            summary = {"id": {"namespace": namespace, "name": name}, "namespace": namespace}
+            summary["name"] = name
             if rest:  # a job: type, latest run id, its state
-                data[key]["type"] = rest[0]
-                data[key]["latestRun"] = {"id": rest[1], "state": rest[2]} if rest[1] else None
+                summary["type"] = rest[0]
+                summary["latestRun"] = {"id": rest[1], "state": rest[2]} if rest[1] else None
             else:
-                data[key]["type"] = "DB_TABLE"
+                summary["type"] = "DB_TABLE"
+            data[key] = summary
         else:
             names[key] = placeholder_id(node_kind, opaque)
             data[key] = _hidden("JOB" if rest else "DATASET")
-    in_edges: dict[str, list[dict[str, str]]] = {}
-    out_edges: dict[str, list[dict[str, str]]] = {}
+    in_edges: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
+    out_edges: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
     for job, dataset, direction in edges:
-        origin, destination = (dataset, job) if direction == "in" else (job, dataset)
-        edge = {"origin": names[origin], "destination": names[destination]}
-        out_edges.setdefault(origin, []).append(edge)
-        in_edges.setdefault(destination, []).append(edge)
+        if direction == "in":
+            edge = {"origin": names[dataset], "destination": names[job]}
+            out_edges[dataset].append(edge)
+            in_edges[job].append(edge)
+        else:
+            edge = {"origin": names[job], "destination": names[dataset]}
+            out_edges[job].append(edge)
+            in_edges[dataset].append(edge)
     return {
         "graph": [
             {

@@ -109,11 +109,21 @@ class ConnectionService:
     """Create, list, change, test and delete connections; build specs for engines."""
 
     def __init__(
-        self, store: Store, secrets: Secrets, *, forbidden_paths: tuple[Path, ...] = ()
+        self,
+        store: Store,
+        secrets: Secrets,
+        *,
+        forbidden_paths: tuple[Path, ...] = (),
+        source_roots: tuple[Path, ...] = (),
     ) -> None:
         self.store = store
         self.secrets = secrets
         self.forbidden_paths = forbidden_paths
+        self.source_roots = source_roots
+
+    def _roots(self, principal: Principal) -> tuple[Path, ...] | None:
+        """Where the principal's file and SQLite connections may point (None: anywhere)."""
+        return None if principal.is_admin else self.source_roots
 
     def _audit(self, principal: Principal, action: str, project: str, name: str):
         return audit.denials(
@@ -139,7 +149,7 @@ class ConnectionService:
             found = owned_project(session, principal, project, "manage its connections")
             check_sql_name("name", name)
             kind = check_kind(kind)
-            cleaned = check_params(kind, params, self.forbidden_paths)
+            cleaned = check_params(kind, params, self.forbidden_paths, self._roots(principal))
             check_name_free(session, Connection, found, name, "connection")
             connection = Connection(
                 project_id=found.id,
@@ -197,7 +207,9 @@ class ConnectionService:
             if params is not None:
                 merged = {**connection.params, **params}
                 merged = {k: v for k, v in merged.items() if v is not None}
-                connection.params = check_params(connection.kind, merged, self.forbidden_paths)
+                connection.params = check_params(
+                    connection.kind, merged, self.forbidden_paths, self._roots(principal)
+                )
             if password is not None and clear_password:
                 raise Invalid("give a password or clear it, not both", field="password")
             if password is not None:

@@ -21,10 +21,17 @@ def check_kind(kind: Any) -> str:
     return kind
 
 
-def check_params(kind: str, params: Mapping[str, Any], forbidden: Iterable[Path]) -> dict:
+def check_params(
+    kind: str,
+    params: Mapping[str, Any],
+    forbidden: Iterable[Path],
+    roots: Iterable[Path] | None = None,
+) -> dict:
     """Clean parameters for ``kind``: host/port/database/user for servers, an absolute path for
     sqlite (a file) and files (a folder). Paths under ``forbidden`` (Lakehold's own home and
-    warehouse) are refused: a connection must not expose the metadata store or bypass grants."""
+    warehouse) are refused: a connection must not expose the metadata store or bypass grants.
+    With ``roots`` (None: any folder), the path must be under one of them: a project owner must
+    not read the server's files (``LAKEHOLD_SOURCE_ROOTS``)."""
     if not isinstance(params, Mapping):
         raise Invalid("params is an object", field="params")
     allowed = PATH_PARAMS if kind in ("sqlite", "files") else SERVER_PARAMS
@@ -37,7 +44,7 @@ def check_params(kind: str, params: Mapping[str, Any], forbidden: Iterable[Path]
                 field=f"params.{key}",
             )
     if kind in ("sqlite", "files"):
-        return {"path": str(_check_path(kind, params.get("path"), forbidden))}
+        return {"path": str(_check_path(kind, params.get("path"), forbidden, roots))}
     return _server_params(kind, params)
 
 
@@ -69,7 +76,9 @@ def _text(params: Mapping[str, Any], key: str, default: str | None) -> str | Non
     return str(value).strip()
 
 
-def _check_path(kind: str, value: Any, forbidden: Iterable[Path]) -> Path:
+def _check_path(
+    kind: str, value: Any, forbidden: Iterable[Path], roots: Iterable[Path] | None
+) -> Path:
     if not isinstance(value, str) or not value.strip():
         raise Invalid(f"a {kind} connection needs params.path", field="params.path")
     path = Path(value).expanduser()
@@ -83,4 +92,12 @@ def _check_path(kind: str, value: Any, forbidden: Iterable[Path]) -> Path:
                 "params.path may not contain or be inside Lakehold's own home or warehouse",
                 field="params.path",
             )
+    if roots is not None and not any(
+        path == root.resolve() or root.resolve() in path.parents for root in roots
+    ):
+        raise Invalid(
+            "params.path is not under a folder that connections may read "
+            "(LAKEHOLD_SOURCE_ROOTS; administrators may use any folder)",
+            field="params.path",
+        )
     return path
