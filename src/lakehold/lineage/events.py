@@ -31,6 +31,8 @@ class DatasetRef:
     namespace: str
     name: str
     facets: dict[str, Any] = field(default_factory=dict)
+    io_facets: dict[str, Any] = field(default_factory=dict)
+    """``inputFacets`` of an input, ``outputFacets`` of an output (e.g. outputStatistics)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -147,16 +149,18 @@ def _datasets(
             continue
         if not isinstance(items, list):
             raise Invalid(f"{side} must be a list of datasets", field=f"{path}.{side}")
-        found.append(tuple(_dataset(d, f"{path}.{side}[{i}]") for i, d in enumerate(items)))
+        io = "inputFacets" if side == "inputs" else "outputFacets"
+        found.append(tuple(_dataset(d, f"{path}.{side}[{i}]", io) for i, d in enumerate(items)))
     return found[0], found[1]
 
 
-def _dataset(value: Any, path: str) -> DatasetRef:
+def _dataset(value: Any, path: str, io: str | None = None) -> DatasetRef:
     body = _object(value, path)
     return DatasetRef(
         namespace=_string(body.get("namespace"), f"{path}.namespace", MAX_NAMESPACE),
         name=_string(body.get("name"), f"{path}.name", MAX_NAME),
         facets=_facets(body.get("facets"), f"{path}.facets"),
+        io_facets=_facets(body.get(io), f"{path}.{io}") if io else {},
     )
 
 

@@ -197,12 +197,20 @@ class _Folder:
         written = role == "output" and event.event_type == "COMPLETE"
         if written:
             row["last_modified_at"] = event.event_time
-            self._dataset_version(row, f"run:{event.run_id}", event)
+            self._dataset_version(row, f"run:{event.run_id}", event, ref.io_facets)
         elif schema_changed or row["current_version_id"] is None:
             self._dataset_version(row, f"schema:{_digest(row['fields'])}", event)
         return row
 
-    def _dataset_version(self, row: dict[str, Any], version_key: str, event: Event) -> None:
+    def _dataset_version(
+        self,
+        row: dict[str, Any],
+        version_key: str,
+        event: Event,
+        output_facets: dict[str, Any] | None = None,
+    ) -> None:
+        """A new current version of a dataset; a version written by a run also keeps the
+        run's output facets (``outputStatistics``: rows and bytes written), as Marquez does."""
         version = _hex_id(row["id"], version_key)
         self.dataset_versions[version] = {
             "id": version,
@@ -211,7 +219,7 @@ class _Folder:
             "version_key": hashlib.sha256(version_key.encode()).hexdigest(),
             "run_id": event.run_id if version_key.startswith("run:") else None,
             "fields": row["fields"],
-            "facets": row["facets"],
+            "facets": {**row["facets"], **(output_facets or {})},
             "created_at": event.event_time,
         }
         row["current_version_id"] = version
