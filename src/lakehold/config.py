@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -33,7 +34,7 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Wait before the first webhook retry; doubles each time."
     )
     webhook_max_attempts: int = Field(default=6, gt=0, description="Attempts per delivery.")
-    source_roots: list[Path] = Field(
+    source_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Folders that file and SQLite connections of non-administrators must be "
         "under (comma-separated in LAKEHOLD_SOURCE_ROOTS); administrators may use any folder "
@@ -49,6 +50,13 @@ class Settings(BaseSettings):
     secret_key_previous: SecretStr | None = Field(
         default=None, description="Comma-separated earlier Fernet keys, accepted for decryption."
     )
+
+    @field_validator("source_roots", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @cached_property
     def resolved_database_url(self) -> str:
