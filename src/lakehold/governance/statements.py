@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -62,7 +62,8 @@ class StatementView:
     def of(cls, row: Statement, project: str | None) -> StatementView:
         duration = None
         if row.started_at and row.ended_at:
-            duration = int((row.ended_at - row.started_at).total_seconds() * 1000)
+            ended, started = _utc(row.ended_at), _utc(row.started_at)
+            duration = int((ended - started).total_seconds() * 1000)
         return cls(
             id=row.id,
             status=row.status,
@@ -80,6 +81,11 @@ class StatementView:
             has_result_set=row.status == "FINISHED",
             error=row.error,
         )
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; Lakehold stores UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -352,13 +358,18 @@ class StatementService:
             )
             return row.id
 
-    def _set(self, statement_id: str, **fields: object) -> None:
-        """Write changed fields of a statement record."""
+    def _set(
+        self, statement_id: str, project: str | None = None, **fields: object
+    ) -> StatementView | None:
+        """Write changed fields of a statement record; the record as it is now (``project``:
+        the name of its project, which the caller knows)."""
         with self.store.session() as session:
             row = session.get(Statement, statement_id)
-            if row is not None:
-                for name, value in fields.items():
-                    setattr(row, name, value)
+            if row is None:
+                return None
+            for name, value in fields.items():
+                setattr(row, name, value)
+            return StatementView.of(row, project)
 
     def _on_update(self, statement_id: str, update: StatementUpdate) -> None:
         """Persist a state change reported by the runner (SUBMITTED is already recorded)."""
@@ -412,17 +423,18 @@ class StatementService:
             self._set(statement_id, status="FAILED", ended_at=utcnow(), error=error.message)
             raise
         result = _Result(out, False) if isinstance(out, pa.Table) else out
-        self._set(
+        view = self._set(
             statement_id,
+            planned.project if planned.project_id is not None else None,
             status="FINISHED",
             ended_at=utcnow(),
             result_rows=result.table.num_rows,
             result_size_bytes=result.table.nbytes,
             truncated=result.truncated,
         )
-        return ExecutedStatement(
-            self.describe(principal, statement_id), result.table, result.truncated
-        )
+        if view is None:  # pragma: no cover - a statement record is never deleted
+            view = self.describe(principal, statement_id)
+        return ExecutedStatement(view, result.table, result.truncated)
 
     def _owned(self, session: Session, principal: Principal, statement_id: str) -> Statement:
         row = session.get(Statement, statement_id)
