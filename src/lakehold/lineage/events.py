@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -106,10 +107,13 @@ def parse_event(event: Any, path: str = "event") -> Event:
     )
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(body: dict[str, Any]) -> str:
     """The event's canonical JSON (sorted keys, no spaces): stored, and hashed for dedup, so
     the same event delivered twice is recognised whatever its key order or spacing."""
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(body)  # json.dumps with these options, without a new encoder
 
 
 def _run_event(body: dict[str, Any], path: str, common: dict[str, Any]) -> Event:
@@ -131,7 +135,7 @@ def _run_event(body: dict[str, Any], path: str, common: dict[str, Any]) -> Event
         event_type=event_type or "OTHER",
         run_id=run_id,
         run_facets=_facets(run.get("facets"), f"{path}.run.facets"),
-        job=_job(body["job"], f"{path}.job"),
+        job=_valid_job(body["job"]) or _job(body["job"], f"{path}.job"),
         inputs=inputs,
         outputs=outputs,
         **common,
@@ -150,8 +154,59 @@ def _datasets(
         if not isinstance(items, list):
             raise Invalid(f"{side} must be a list of datasets", field=f"{path}.{side}")
         io = "inputFacets" if side == "inputs" else "outputFacets"
-        found.append(tuple(_dataset(d, f"{path}.{side}[{i}]", io) for i, d in enumerate(items)))
+        found.append(
+            tuple(
+                _valid_dataset(d, io) or _dataset(d, f"{path}.{side}[{i}]", io)
+                for i, d in enumerate(items)
+            )
+        )
     return found[0], found[1]
+
+
+def _valid_dataset(value: Any, io: str) -> DatasetRef | None:
+    """The common case, checked without building field paths: a dataset that :func:`_dataset`
+    accepts, or None to let :func:`_dataset` decide (and name the bad field)."""
+    if value.__class__ is not dict:
+        return None
+    namespace, name = value.get("namespace"), value.get("name")
+    facets, io_facets = value.get("facets"), value.get(io)
+    if (
+        _valid_string(namespace, MAX_NAMESPACE)
+        and _valid_string(name, MAX_NAME)
+        and (facets is None or _valid_facets(facets))
+        and (io_facets is None or _valid_facets(io_facets))
+    ):
+        return DatasetRef(namespace, name, facets or {}, io_facets or {})
+    return None
+
+
+def _valid_job(value: Any) -> JobRef | None:
+    """The common case of :func:`_job`, as :func:`_valid_dataset` is of :func:`_dataset`."""
+    if value.__class__ is not dict:
+        return None
+    namespace, name, facets = value.get("namespace"), value.get("name"), value.get("facets")
+    if (
+        _valid_string(namespace, MAX_NAMESPACE)
+        and _valid_string(name, MAX_NAME)
+        and (facets is None or _valid_facets(facets))
+    ):
+        return JobRef(namespace, name, facets or {})
+    return None
+
+
+def _valid_string(value: Any, max_length: int) -> bool:
+    """What :func:`_string` accepts (exact ``str`` only; anything else takes the long way)."""
+    return (
+        value.__class__ is str
+        and len(value) <= max_length
+        and bool(value.strip())
+        and "\x00" not in value
+    )
+
+
+def _valid_facets(value: Any) -> bool:
+    """What :func:`_facets` accepts (exact ``dict`` only; anything else takes the long way)."""
+    return value.__class__ is dict and all(f.__class__ is dict for f in value.values())
 
 
 def _dataset(value: Any, path: str, io: str | None = None) -> DatasetRef:
@@ -201,8 +256,13 @@ def _string(value: Any, path: str, max_length: int) -> str:
     return value
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _uuid(value: Any, path: str) -> str:
     text = _string(value, path, 36)
+    if _CANONICAL_UUID.fullmatch(text):
+        return text  # already what str(uuid.UUID(text)) gives
     try:
         return str(uuid.UUID(text))
     except ValueError:

@@ -94,8 +94,11 @@ def job_id(namespace: str, name: str) -> str:
     return _hex_id("job", namespace, name)
 
 
+_SORTED = json.JSONEncoder(sort_keys=True)  # json.dumps(value, sort_keys=True), one encoder
+
+
 def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(_SORTED.encode(value).encode()).hexdigest()
 
 
 def fold(session: Session, events: list[Event]) -> int:
@@ -327,14 +330,15 @@ class _Folder:
         ins = sorted({(d["namespace"], d["name"]) for d in inputs})
         outs = sorted({(d["namespace"], d["name"]) for d in outputs})
         query = std.sql(job["facets"])
-        version = _hex_id(job["id"], _digest([ins, outs, query]))
+        version_key = _digest([ins, outs, query])
+        version = _hex_id(job["id"], version_key)
         row = self.job_versions.get(version)
         if row is None:
             row = self.job_versions[version] = {
                 "id": version,
                 "job_id": job["id"],
                 "version": as_uuid(version),
-                "version_key": _digest([ins, outs, query]),
+                "version_key": version_key,
                 "inputs": [list(k) for k in ins],
                 "outputs": [list(k) for k in outs],
                 "sql": query,

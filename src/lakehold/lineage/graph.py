@@ -3,6 +3,10 @@
 Each step takes the edges of the whole frontier at once (the frontier alternates between
 datasets and jobs) from a :mod:`~lakehold.lineage.graph_source`: an in-memory snapshot, or the
 store (one query per step). ``depth`` counts jobs away from the start, as Marquez does.
+
+From a snapshot, what does not depend on the principal -- neighbour lists, node summaries, edge
+dicts -- is built once per snapshot generation (:class:`_View`); a request walks, decides the
+visibility of the Lakehold nodes it reached, and assembles the response from those pieces.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.lineage.bulk import chunks
-from lakehold.lineage.graph_source import Edge, GraphSource
+from lakehold.lineage.graph_source import Edge, GraphSource, Snapshot
 from lakehold.lineage.visibility import DATASET, JOB, Visibility, placeholder_id
 
 
@@ -64,9 +68,12 @@ def graph(
     """Marquez's ``{"graph": [...]}`` around ``start``; hidden nodes are placeholders.
 
     Node ``data`` is a summary (id, namespace, name, type; a job's latest run id and state);
-    the dataset and job endpoints give the rest.
+    the dataset and job endpoints give the rest. From a snapshot, the summaries and edge dicts
+    are built once per snapshot and shared between responses: treat results as read-only.
     """
     with _without_gc():
+        if isinstance(source, Snapshot):
+            return _view(source).graph(visibility, kind, start, depth)
         return _graph(source, visibility, kind, start, depth)
 
 
@@ -130,6 +137,179 @@ def _graph(
             for key, _, _, _, *rest in (*datasets, *jobs)
         ]
     }
+
+
+def _view(snapshot: Snapshot) -> _View:
+    """The snapshot's :class:`_View`, built on first use (once per snapshot generation)."""
+    view = snapshot.derived.get("graph")
+    if view is None:
+        view = snapshot.derived.setdefault("graph", _View(snapshot))
+    return view
+
+
+class _View:
+    """A snapshot's graph as Marquez pieces, built once: each node's neighbours (for the walk),
+    shown id, placeholder id and summary, and its edges as dicts between shown ids. A response
+    reuses them; only nodes hidden from the principal, or next to one, get edges rebuilt.
+
+    Edges are kept flat -- every node's in-edges then out-edges, contiguous, in one list, with
+    the node at the other end of each in a parallel tuple of ids -- and neighbours as tuples of
+    ids: the garbage collector does not track tuples of strings, nor dicts of strings, so the
+    view adds few objects for a full collection to scan, however large the graph."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.kind: dict[str, str] = {}
+        self.ident: dict[str, tuple[str, str, str]] = {}  # (kind, namespace, name)
+        self.shown: dict[str, str] = {}
+        self.placeholder: dict[str, str] = {}
+        self.data: dict[str, dict[str, Any]] = {}
+        for key, namespace, name, opaque in snapshot.dataset_info.values():
+            self._node(key, DATASET, namespace, name, opaque)
+            self.data[key] = {
+                "id": {"namespace": namespace, "name": name},
+                "namespace": namespace,
+                "name": name,
+                "type": "DB_TABLE",
+            }
+        for key, namespace, name, opaque, job_type, run_id, state in snapshot.job_info.values():
+            self._node(key, JOB, namespace, name, opaque)
+            self.data[key] = {
+                "id": {"namespace": namespace, "name": name},
+                "namespace": namespace,
+                "name": name,
+                "type": job_type,
+                "latestRun": {"id": run_id, "state": state} if run_id else None,
+            }
+        shown = self.shown
+        self.next_of_dataset = {
+            dataset: tuple(e[0] for e in edges if e[0] in shown)
+            for dataset, edges in snapshot.by_dataset.items()
+        }
+        self.next_of_job = {
+            job: tuple(e[1] for e in edges if e[1] in shown)
+            for job, edges in snapshot.by_job.items()
+        }
+        ins: defaultdict[str, list[tuple[str, dict[str, str]]]] = defaultdict(list)
+        outs: defaultdict[str, list[tuple[str, dict[str, str]]]] = defaultdict(list)
+        for job, edges in snapshot.by_job.items():
+            for _, dataset, direction in edges:
+                if dataset not in shown or job not in shown:
+                    continue
+                if direction == "in":
+                    edge = {"origin": shown[dataset], "destination": shown[job]}
+                    outs[dataset].append((job, edge))
+                    ins[job].append((dataset, edge))
+                else:
+                    edge = {"origin": shown[job], "destination": shown[dataset]}
+                    outs[job].append((dataset, edge))
+                    ins[dataset].append((job, edge))
+        edges_flat: list[dict[str, str]] = []
+        others: list[str] = []
+        self.span: dict[str, tuple[int, int, int]] = {}  # in-edges [a, b), out-edges [b, c)
+        for key in ins.keys() | outs.keys():
+            first = len(edges_flat)
+            for other, edge in ins.get(key, ()):
+                edges_flat.append(edge)
+                others.append(other)
+            middle = len(edges_flat)
+            for other, edge in outs.get(key, ()):
+                edges_flat.append(edge)
+                others.append(other)
+            self.span[key] = (first, middle, len(edges_flat))
+        self.edges = edges_flat
+        self.others = tuple(others)
+
+    def _node(self, key: str, kind: str, namespace: str, name: str, opaque: str) -> None:
+        self.kind[key] = kind
+        self.ident[key] = (kind, namespace, name)
+        self.shown[key] = f"{kind}:{namespace}:{name}"
+        self.placeholder[key] = placeholder_id(kind, opaque)
+
+    def walk(self, kind: str, start: str, depth: int) -> tuple[list[str], list[str], set[str]]:
+        """As :func:`walk`: dataset ids and job ids within ``depth`` jobs of ``start`` (in the
+        same order), and the ids whose edges were all followed (the others are on the rim)."""
+        datasets, jobs = ([start], []) if kind == DATASET else ([], [start])
+        seen = {start}
+        expanded: set[str] = set()
+        frontier, on_datasets = [start], kind == DATASET
+        for _ in range(2 * depth + (0 if kind == DATASET else 1)):
+            if not frontier:
+                break
+            index = self.next_of_dataset if on_datasets else self.next_of_job
+            found: list[str] = []
+            for key in frontier:
+                for other in index.get(key, ()):
+                    if other not in seen:
+                        seen.add(other)
+                        found.append(other)
+            expanded.update(frontier)
+            (jobs if on_datasets else datasets).extend(found)
+            frontier, on_datasets = found, not on_datasets
+        return datasets, jobs, expanded
+
+    def hidden(self, visibility: Visibility, keys: list[str]) -> set[str]:
+        """Which of ``keys`` the principal sees only as placeholders (the same decisions as
+        ``visibility.visible``, which passes every node outside Lakehold's namespace)."""
+        if visibility.principal.is_admin:
+            return set()
+        namespace = visibility.namespace
+        ident = self.ident
+        candidates = [ident[k] + (k,) for k in keys if ident[k][1] == namespace]
+        if not candidates:
+            return set()
+        visibility.decide([c[:3] for c in candidates])
+        return {c[3] for c in candidates if not visibility.visible(c[0], c[1], c[2])}
+
+    def graph(self, visibility: Visibility, kind: str, start: str, depth: int) -> dict[str, Any]:
+        dataset_ids, job_ids, expanded = self.walk(kind, start, depth)
+        keys = [k for k in (*dataset_ids, *job_ids) if k in self.kind]
+        hidden = self.hidden(visibility, keys)
+        types = {DATASET: "DATASET", JOB: "JOB"}
+        edges, others, span = self.edges, self.others, self.span
+        nodes = []
+        for key in keys:
+            a, b, c = span.get(key, (0, 0, 0))
+            if hidden and (key in hidden or not hidden.isdisjoint(others[a:c])):
+                in_edges, out_edges = self._edges_with(hidden, key, a, b, c, expanded)
+            elif key in expanded:
+                in_edges, out_edges = edges[a:b], edges[b:c]
+            else:  # on the rim: only the edges to nodes that were expanded
+                in_edges = [edges[i] for i in range(a, b) if others[i] in expanded]
+                out_edges = [edges[i] for i in range(b, c) if others[i] in expanded]
+            node_type = types[self.kind[key]]
+            shown = key not in hidden
+            nodes.append(
+                {
+                    "id": self.shown[key] if shown else self.placeholder[key],
+                    "type": node_type,
+                    "data": self.data[key] if shown else _hidden(node_type),
+                    "inEdges": in_edges,
+                    "outEdges": out_edges,
+                }
+            )
+        return {"graph": nodes}
+
+    def _edges_with(
+        self, hidden: set[str], key: str, a: int, b: int, c: int, expanded: set[str]
+    ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+        """The node's edges in the result, naming hidden nodes by their placeholders."""
+
+        def name(k: str) -> str:
+            return self.placeholder[k] if k in hidden else self.shown[k]
+
+        whole, others = key in expanded, self.others
+        me = name(key)
+        in_edges = [
+            {"origin": name(others[i]), "destination": me}
+            for i in range(a, b)
+            if whole or others[i] in expanded
+        ]
+        out_edges = [
+            {"origin": me, "destination": name(others[i])}
+            for i in range(b, c)
+            if whole or others[i] in expanded
+        ]
+        return in_edges, out_edges
 
 
 def _hidden(kind: str) -> dict[str, Any]:

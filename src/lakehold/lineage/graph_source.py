@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -68,6 +68,8 @@ class Snapshot:
     by_job: dict[str, list[Edge]] = field(default_factory=dict)
     dataset_info: dict[str, DatasetInfo] = field(default_factory=dict)
     job_info: dict[str, JobInfo] = field(default_factory=dict)
+    derived: dict[str, Any] = field(default_factory=dict)
+    """Structures computed once per snapshot from the above (e.g. by :mod:`.graph`), by name."""
 
     def edges(self, on_datasets: bool, frontier: Sequence[str]) -> Iterable[Edge]:
         index = self.by_dataset if on_datasets else self.by_job
