@@ -10,25 +10,24 @@ Anything else -- no such project, no such table, no membership, no grant, a revo
 is :class:`Hidden`, a NotFound whose message is exactly the one of a missing table. The real
 reason is kept on the error (``audit_reason``) for the audit log only.
 
-Every statement pays for this decision, so it reads everything in three plain queries,
-whatever the number of references: the projects named (with the acting project and a CTAS
-target), the principal's roles in them, and the assets with the acting project's active grant
-and its filters.
+Every statement pays for this decision, so it reads everything in three queries run on the
+database driver, whatever the number of references: the projects named (with the acting project
+and a CTAS target), the principal's roles in them, and the assets with the acting project's
+active grant and its filters.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from lakehold.errors import NotFound
 from lakehold.governance import policy
 from lakehold.security.principal import Principal
-from lakehold.store.models import Asset, AssetFilter, Grant, Project
-from lakehold.store.sources import FederatedTable
+from lakehold.store import driver
 
 
 class Hidden(NotFound):
@@ -126,8 +125,7 @@ def resolve_access(
     wanted = {project for project, _ in names} | set(also)
     if acting is not None:
         wanted.add(acting)
-    rows = session.connection().execute(_PROJECTS, {"names": list(wanted)})
-    ids = {name: project_id for project_id, name in rows}
+    ids = _projects(session, wanted)
     roles = policy.project_roles(session, principal, list(ids.values()))
     projects = {name: ProjectRole(pid, name, roles.get(pid)) for name, pid in ids.items()}
     decision = Decision(projects, [])
@@ -149,57 +147,24 @@ class _Found:
 
 
 _ASSET_COLUMNS = (
-    Asset.id,
-    Asset.project_id,
-    Asset.name,
-    Asset.asset_type,
-    Asset.storage_path,
-    Asset.current_version,
-    FederatedTable.connection_id,
-    FederatedTable.source_schema,
-    FederatedTable.source_table,
-    FederatedTable.status,
+    "a.id, a.project_id, a.name, a.asset_type, a.storage_path, a.current_version, "
+    "f.connection_id, f.source_schema, f.source_table, f.status"
 )
-_ASSET_WIDTH = len(_ASSET_COLUMNS)
-_NAMED = (
-    Asset.project_id.in_(bindparam("project_ids", expanding=True)),
-    Asset.name.in_(bindparam("tables", expanding=True)),
+_ASSET_WIDTH = 10
+_GRANT_COLUMNS = (
+    "g.id, g.row_filter_id, g.column_filter_id, rf.name, rf.expression, cf.name, cf.columns"
 )
-_PROJECTS = select(Project.id, Project.name).where(
-    Project.name.in_(bindparam("names", expanding=True))
+_GRANT_JOINS = (
+    "LEFT JOIN grants g ON g.asset_id = a.id AND g.project_id = ? AND g.revoked_at IS NULL "
+    "LEFT JOIN asset_filters rf ON rf.id = g.row_filter_id "
+    "LEFT JOIN asset_filters cf ON cf.id = g.column_filter_id"
 )
-_ASSETS = (
-    select(*_ASSET_COLUMNS)
-    .outerjoin(FederatedTable, FederatedTable.asset_id == Asset.id)
-    .where(*_NAMED)
-)
-_ROW_FILTER, _COLUMN_FILTER = aliased(AssetFilter), aliased(AssetFilter)
-_ASSETS_AND_GRANTS = (
-    select(
-        *_ASSET_COLUMNS,
-        Grant.id,
-        Grant.row_filter_id,
-        Grant.column_filter_id,
-        _ROW_FILTER.name,
-        _ROW_FILTER.expression,
-        _COLUMN_FILTER.name,
-        _COLUMN_FILTER.columns,
-    )
-    .outerjoin(FederatedTable, FederatedTable.asset_id == Asset.id)
-    .outerjoin(
-        Grant,
-        and_(
-            Grant.asset_id == Asset.id,
-            Grant.project_id == bindparam("acting"),
-            Grant.revoked_at.is_(None),
-        ),
-    )
-    .outerjoin(_ROW_FILTER, _ROW_FILTER.id == Grant.row_filter_id)
-    .outerjoin(_COLUMN_FILTER, _COLUMN_FILTER.id == Grant.column_filter_id)
-    .where(*_NAMED)
-    .order_by(Grant.created_at)  # the newest active grant comes last and wins
-)
-"""Statements built once: building a SELECT costs more than running it."""
+
+
+def _projects(session: Session, names: set[str]) -> dict[str, str]:
+    """Project name -> id of the projects named."""
+    sql = f"SELECT id, name FROM projects WHERE {driver.member_of(session, 'name')}"
+    return {name: pid for pid, name in driver.fetch(session, sql, [driver.values(session, names)])}
 
 
 def _assets(
@@ -208,15 +173,29 @@ def _assets(
     projects: dict[str, ProjectRole],
     acting: ProjectRole | None,
 ) -> dict[tuple[str, str], _Found]:
-    """The assets named, each with the newest active grant to ``acting`` and its filters."""
-    project_ids = list({projects[p].id for p, _ in names if p in projects})
+    """The assets named, each with the newest active grant to ``acting`` and its filters.
+
+    Run on the driver (:mod:`lakehold.store.driver`): building and compiling this statement
+    with SQLAlchemy cost more than running it, on every governed statement."""
+    project_ids = {projects[p].id for p, _ in names if p in projects}
     if not project_ids:
         return {}
-    params = {"project_ids": project_ids, "tables": list({t for _, t in names})}
+    where = (
+        f"WHERE {driver.member_of(session, 'a.project_id')} "
+        f"AND {driver.member_of(session, 'a.name')}"
+    )
+    named = [driver.values(session, project_ids), driver.values(session, {t for _, t in names})]
+    federated = "LEFT JOIN federated_tables f ON f.asset_id = a.id"
     if acting is None:
-        rows = session.connection().execute(_ASSETS, params)
+        sql = f"SELECT {_ASSET_COLUMNS} FROM assets a {federated} {where}"
+        rows = driver.fetch(session, sql, named)
     else:
-        rows = session.connection().execute(_ASSETS_AND_GRANTS, {**params, "acting": acting.id})
+        # The newest active grant comes last and wins.
+        sql = (
+            f"SELECT {_ASSET_COLUMNS}, {_GRANT_COLUMNS} FROM assets a {federated} "
+            f"{_GRANT_JOINS} {where} ORDER BY g.created_at"
+        )
+        rows = driver.fetch(session, sql, [acting.id, *named])
     found: dict[tuple[str, str], _Found] = {}
     for row in rows:
         asset = TableAsset(
@@ -225,6 +204,8 @@ def _assets(
         grant_id, row_id, column_id, row_name, expression, column_name, granted = (
             row[_ASSET_WIDTH:] if acting is not None else (None,) * 7
         )
+        if isinstance(granted, str):  # SQLite returns JSON as text
+            granted = json.loads(granted)
         found[(asset.project_id, asset.name)] = _Found(
             asset,
             grant_id,

@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Literal
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from lakehold.errors import Forbidden, NotFound
 from lakehold.security.principal import Principal
+from lakehold.store import driver
 from lakehold.store.models import (
     DomainUnit,
     DomainUnitOwner,
     GroupMember,
     Project,
-    ProjectMember,
 )
 
 Role = Literal["viewer", "contributor", "owner"]
@@ -40,18 +40,6 @@ def project_role(session: Session, principal: Principal, project: Project) -> Ro
     return project_roles(session, principal, [project.id]).get(project.id)
 
 
-_ROLES = select(ProjectMember.project_id, ProjectMember.role).where(
-    ProjectMember.project_id.in_(bindparam("projects", expanding=True)),
-    or_(
-        ProjectMember.user_id == bindparam("user"),
-        ProjectMember.group_id.in_(
-            select(GroupMember.group_id).where(GroupMember.user_id == bindparam("user"))
-        ),
-    ),
-)
-"""Built once (a statement costs more to build than to run)."""
-
-
 def project_roles(
     session: Session, principal: Principal, project_ids: Collection[str]
 ) -> dict[str, Role]:
@@ -61,9 +49,13 @@ def project_roles(
         return dict.fromkeys(project_ids, "owner")
     if not project_ids:
         return {}
-    rows = session.connection().execute(
-        _ROLES, {"user": principal.user_id, "projects": list(project_ids)}
+    sql = (
+        "SELECT project_id, role FROM project_members "
+        f"WHERE {driver.member_of(session, 'project_id')} AND (user_id = ? OR group_id IN "
+        "(SELECT group_id FROM group_members WHERE user_id = ?))"
     )
+    params = [driver.values(session, project_ids), principal.user_id, principal.user_id]
+    rows = driver.fetch(session, sql, params)
     roles: dict[str, Role] = {}
     for project_id, role in rows:
         if project_id not in roles or ROLES.index(role) > ROLES.index(roles[project_id]):

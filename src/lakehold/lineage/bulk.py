@@ -11,6 +11,8 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import JSON, DateTime
 from sqlalchemy.orm import Session
 
+from lakehold.store import driver
+
 T = TypeVar("T")
 CHUNK = 500  # keeps IN lists well under the drivers' parameter limits
 
@@ -262,18 +264,6 @@ def select_in(
 def _driver_execute(session: Session, head: str, key: str, values: Sequence[str]) -> list[tuple]:
     """``head`` (a SELECT or DELETE) ``WHERE key IN values``, run on the driver's cursor in the
     session's transaction; the rows a SELECT returns."""
-    connection = session.connection()
-    cursor = connection.connection.dbapi_connection.cursor()
-    try:
-        if connection.dialect.name == "sqlite":
-            cursor.execute(
-                f"{head} WHERE {key} IN (SELECT value FROM json_each(?))",
-                (json.dumps(list(values)),),
-            )
-        else:
-            # Never a server-side prepared statement: its generic plan, chosen while the table
-            # was small, would keep scanning the whole table once it has grown.
-            cursor.execute(f"{head} WHERE {key} = ANY(%s)", (list(values),), prepare=False)
-        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
-    finally:
-        cursor.close()
+    return driver.fetch(
+        session, f"{head} WHERE {driver.member_of(session, key)}", [driver.values(session, values)]
+    )
