@@ -146,11 +146,20 @@ class _Found:
     filter_missing: bool = False  # a filter of the grant was not found: refuse
 
 
-_ASSET_COLUMNS = (
-    "a.id, a.project_id, a.name, a.asset_type, a.storage_path, a.current_version, "
-    "f.connection_id, f.source_schema, f.source_table, f.status"
+_ASSET_FIELDS = (
+    "a.id",
+    "a.project_id",
+    "a.name",
+    "a.asset_type",
+    "a.storage_path",
+    "a.current_version",
+    "f.connection_id",
+    "f.source_schema",
+    "f.source_table",
+    "f.status",
 )
-_ASSET_WIDTH = 10
+_ASSET_COLUMNS = ", ".join(_ASSET_FIELDS)
+_ASSET_WIDTH = len(_ASSET_FIELDS)
 _GRANT_COLUMNS = (
     "g.id, g.row_filter_id, g.column_filter_id, rf.name, rf.expression, cf.name, cf.columns"
 )

@@ -21,7 +21,7 @@ belongs to the subscribing or the owning project of the event.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event, or_, select
@@ -40,6 +40,7 @@ from lakehold.store.models import (
     User,
     Webhook,
     WebhookDelivery,
+    as_utc,
     utcnow,
 )
 
@@ -95,13 +96,6 @@ def emit(session: Session, event_type: str, payload: dict[str, Any]) -> OutboxEv
     session.flush()
     event.listen(session, "after_commit", _notify, once=True)
     return row
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """``value`` as an aware UTC datetime (SQLite gives back naive ones)."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def _jsonable(value: Any) -> Any:

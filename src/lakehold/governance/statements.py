@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -35,7 +35,7 @@ from lakehold.security.principal import Principal
 from lakehold.sources.attach import ConnectionSpec
 from lakehold.sources.connections import ConnectionService
 from lakehold.store.db import Store
-from lakehold.store.models import Project, Statement, utcnow
+from lakehold.store.models import Project, Statement, as_utc, utcnow
 
 FINAL = frozenset({"FINISHED", "FAILED", "ABORTED"})
 
@@ -62,7 +62,7 @@ class StatementView:
     def of(cls, row: Statement, project: str | None) -> StatementView:
         duration = None
         if row.started_at and row.ended_at:
-            ended, started = _utc(row.ended_at), _utc(row.started_at)
+            ended, started = as_utc(row.ended_at), as_utc(row.started_at)
             duration = int((ended - started).total_seconds() * 1000)
         return cls(
             id=row.id,
@@ -81,11 +81,6 @@ class StatementView:
             has_result_set=row.status == "FINISHED",
             error=row.error,
         )
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; Lakehold stores UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

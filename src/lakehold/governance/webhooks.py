@@ -46,12 +46,19 @@ from lakehold.governance.events import (
     EVENT_TYPES,
     FAILED,
     PENDING,
-    as_utc,
     committed,
 )
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
-from lakehold.store.models import OutboxEvent, Project, User, Webhook, WebhookDelivery, utcnow
+from lakehold.store.models import (
+    OutboxEvent,
+    Project,
+    User,
+    Webhook,
+    WebhookDelivery,
+    as_utc,
+    utcnow,
+)
 
 log = logging.getLogger("lakehold.webhooks")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -12,6 +12,7 @@ from sqlalchemy import JSON, DateTime
 from sqlalchemy.orm import Session
 
 from lakehold.store import driver
+from lakehold.store.models import as_utc
 
 T = TypeVar("T")
 CHUNK = 500  # keeps IN lists well under the drivers' parameter limits
@@ -81,9 +82,7 @@ def _aware_after(process: Any) -> Any:
     def convert(value: Any) -> Any:
         if process is not None:
             value = process(value)
-        if isinstance(value, datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+        return as_utc(value) if isinstance(value, datetime) else value
 
     return convert
 

@@ -10,6 +10,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from lakehold.store.models import as_utc
+
 Row = dict[str, Any]
 
 
@@ -17,9 +19,7 @@ def time(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z``, as Marquez writes times."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return as_utc(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def version(hex_id: str | None) -> str | None:

@@ -15,7 +15,7 @@ from lakehold.security import tokens
 from lakehold.security.passwords import hash_password
 from lakehold.security.principal import SCOPES, Principal
 from lakehold.store.db import Store
-from lakehold.store.models import ApiToken, User
+from lakehold.store.models import ApiToken, User, as_utc
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,6 @@ def _info(token: ApiToken, value: str | None = None) -> TokenInfo:
     )
 
 
-def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 class SecurityService:
     """Users and tokens."""
 
@@ -83,7 +79,7 @@ class SecurityService:
                 token is None
                 or not tokens.matches(secret, token.secret_hash)
                 or token.revoked_at is not None
-                or (token.expires_at is not None and _as_utc(token.expires_at) <= now)
+                or (token.expires_at is not None and as_utc(token.expires_at) <= now)
             ):
                 raise Unauthorized("the API token is not valid")
             return replace(_principal(token.user), scopes=frozenset(token.scopes or ()))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from croniter import CroniterBadCronError, croniter
 
 from lakehold.errors import Invalid
+from lakehold.store.models import as_utc
 
 
 def check_cron(expression: str | None, field: str = "schedule") -> str | None:
@@ -32,10 +33,3 @@ def next_run(expression: str | None, after: datetime) -> datetime | None:
         return croniter(expression, as_utc(after).astimezone(UTC)).get_next(datetime)
     except (CroniterBadCronError, ValueError):
         raise Invalid(f"'{expression}' is not a cron expression", field="schedule") from None
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """``moment`` with its zone: SQLite hands back naive datetimes, and they are UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment

@@ -42,7 +42,7 @@ from lakehold.security.principal import Principal
 from lakehold.sources.attach import ConnectionSpec
 from lakehold.sources.connections import ConnectionService
 from lakehold.sources.lookup import all_named, check_name_free, find_named
-from lakehold.sources.schedule import as_utc, next_run
+from lakehold.sources.schedule import next_run
 from lakehold.sources.sync_engine import (
     OPERATION,
     Progress,
@@ -62,7 +62,7 @@ from lakehold.sources.sync_fields import (
 )
 from lakehold.sources.sync_views import SyncJobView, SyncRunView
 from lakehold.store.db import Store
-from lakehold.store.models import Asset, Project, User, utcnow
+from lakehold.store.models import Asset, Project, User, as_utc, utcnow
 from lakehold.store.sync import SyncJob, SyncRun
 
 log = logging.getLogger("lakehold.sync")

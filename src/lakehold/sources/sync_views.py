@@ -7,8 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from lakehold.sources.schedule import as_utc
-from lakehold.store.models import Project, User
+from lakehold.store.models import Project, User, as_utc
 from lakehold.store.sources import Connection
 from lakehold.store.sync import SyncJob, SyncRun
 
