@@ -386,3 +386,38 @@ def test_spilling_to_disk_works_in_the_sandbox():
     sql = "SELECT count(*) AS n FROM (SELECT DISTINCT md5(x::VARCHAR) FROM range(1500000) t(x))"
     result = run(prepare(sql), {}, max_rows=1, memory_limit="40MB", threads=1)
     assert result.table.to_pylist() == [{"n": 1_500_000}]
+
+
+def test_a_linked_plan_cannot_read_its_own_files_by_their_paths(customers, bind, tmp_path):
+    """The governed path reads data through private links: the data files' own paths (which an
+    attacker may know) are not readable, even by a statement that reads the same table."""
+    from lakehold.query.footers import local_path
+    from lakehold.query.scan_files import ScanFiles
+
+    table = bind(customers, row_filter="region = 'EU'")
+    originals = [local_path(f) for f in table.files]
+    with ScanFiles(tmp_path / "scans") as scan:
+        base = plan(prepare("SELECT * FROM retail.customer"), {CUSTOMER: table}, scan)
+        assert set(base.files) == set(scan.links)
+        assert not set(originals) & set(base.files)
+        assert not any(original in view.sql for view in base.views for original in originals)
+        for original in originals:
+            for sql in (f"SELECT * FROM '{original}'", f"SELECT * FROM read_parquet('{original}')"):
+                with pytest.raises(Forbidden):
+                    execute(unchecked(sql, base), max_rows=10)
+        view = base.views[0].name
+        got, _ = execute(unchecked(f"SELECT count(*) AS n FROM {view}", base), max_rows=1)
+        assert got.to_pylist() == [{"n": 2}]
+    assert not scan.directory.exists()
+
+
+def test_run_removes_the_statement_links(customers, bind, tmp_path):
+    scans = tmp_path / "scans"
+    result = run(
+        prepare("SELECT count(*) AS n FROM retail.customer"),
+        {CUSTOMER: bind(customers)},
+        max_rows=1,
+        scan_root=scans,
+    )
+    assert result.table.to_pylist() == [{"n": 3}]
+    assert list(scans.iterdir()) == []

@@ -30,11 +30,37 @@ def test_refs_are_distinct_in_order_of_appearance():
     ]
 
 
-def test_unquoted_names_are_lower_cased_and_quoted_names_kept():
-    assert refs('SELECT * FROM Retail.CUSTOMER, retail."Mixed Case"') == [
+def test_names_fold_as_duckdb_folds_them_quoted_or_not():
+    assert refs('SELECT * FROM Retail.CUSTOMER, retail."Mixed Case", "RETAIL"."ORDERS"') == [
         TableRef("retail", "customer"),
-        TableRef("retail", "Mixed Case"),
+        TableRef("retail", "mixed case"),
+        TableRef("retail", "orders"),
     ]
+
+
+def test_only_ascii_letters_fold():
+    # DuckDB folds ASCII only: the Kelvin sign is not k, and "Ä" is not "ä".
+    assert refs('SELECT * FROM retail."\u212aey", retail."Ärger"') == [
+        TableRef("retail", "\u212aey"),
+        TableRef("retail", "Ärger"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        'WITH "\u212aey" AS (SELECT 1) SELECT * FROM "key"',
+        'WITH "ärger" AS (SELECT 1) SELECT * FROM "Ärger"',
+        'WITH "\u0130d" AS (SELECT 1) SELECT * FROM "i\u0307d"',
+    ],
+)
+def test_a_cte_is_only_what_duckdb_takes_for_one(sql):
+    # Python's lower() would take these for references to the CTE; DuckDB does not.
+    assert len(refs(sql, default_project="analysts")) == 1
+
+
+def test_a_cte_folds_ascii_case_as_duckdb_does():
+    assert refs('WITH "KEY" AS (SELECT 1) SELECT * FROM key, "Key"') == []
 
 
 def test_unqualified_name_uses_the_default_project():

@@ -90,8 +90,12 @@ def _database(kind: str, tmp: Path) -> Iterator[str]:
     scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
 def shared(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Shared]:
-    tmp = tmp_path_factory.mktemp("adversarial")
-    databases = _database(request.param, tmp)
+    yield from retail_shared(request.param, tmp_path_factory.mktemp("adversarial"))
+
+
+def retail_shared(kind: str, tmp: Path) -> Iterator[Shared]:
+    """The retail story set up in ``tmp`` on metadata ``kind``, and the analyst's client."""
+    databases = _database(kind, tmp)
     url = next(databases)
     runtime = Runtime(Settings(home=tmp / "home", database_url=url, statement_timeout_seconds=30))
     try:
@@ -233,7 +237,8 @@ ATTEMPTS: list[tuple[str, Check]] = [
     ("select getenv('HOME')", "refused"),
     ("select json_serialize_sql('select 1')", "refused"),
     # quoting, case and spacing tricks on an ungranted table
-    ('select * from "RETAIL"."CUSTOMER"', "missing:RETAIL.CUSTOMER"),
+    # quoted names fold as DuckDB folds them: this is the granted (filtered) table
+    ('select * from "RETAIL"."CUSTOMER"', lambda rows: len(rows) == 5 and len(rows[0]) == 3),
     ('select * from "retail"."inventory"', "missing:retail.inventory"),
     ("select * from retail . inventory", "missing:retail.inventory"),
     ("select * from RETAIL.INVENTORY", "missing:retail.inventory"),

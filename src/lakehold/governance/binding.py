@@ -21,18 +21,19 @@ from lakehold.errors import Invalid, NotFound
 from lakehold.governance.access import Access, SourceObject
 from lakehold.lakehouse.tables import DeltaTables
 from lakehold.query import BoundTable, TableRef
+from lakehold.query.identifiers import fold
 from lakehold.query.model import RemoteTable
 from lakehold.sources.attach import ConnectionSpec
-from lakehold.sources.files import scan_sql
+from lakehold.sources.files import table_files
 from lakehold.store.db import Store
 from lakehold.store.models import AssetColumn
 
 
 @functools.lru_cache(maxsize=1024)
 def filter_columns(row_filter: str) -> frozenset[str]:
-    """The lower-cased columns a (validated, immutable) row filter expression references."""
+    """The folded columns a (validated, immutable) row filter expression references."""
     parsed = sqlglot.parse_one(row_filter, read="duckdb")
-    return frozenset(c.name.lower() for c in parsed.find_all(exp.Column))
+    return frozenset(fold(c.name) for c in parsed.find_all(exp.Column))
 
 
 def fit_to_schema(access: Access, schema: pa.Schema) -> tuple[list[str] | None, str | None]:
@@ -41,10 +42,10 @@ def fit_to_schema(access: Access, schema: pa.Schema) -> tuple[list[str] | None, 
     Granted columns the version does not have are left out; a row filter naming a column
     the version does not have refuses the read (its error would name the table's columns).
     """
-    names = {f.name.lower() for f in schema}
+    names = {fold(f.name) for f in schema}
     columns = access.columns
     if columns is not None:
-        columns = [c for c in columns if c.lower() in names]
+        columns = [c for c in columns if fold(c) in names]
         if not columns:
             raise Invalid("no granted column exists in this version of the table", field="sql")
     if access.row_filter is not None and not filter_columns(access.row_filter) <= names:
@@ -106,8 +107,7 @@ def _remote(spec: ConnectionSpec, source: SourceObject) -> RemoteTable:
     if spec.kind != "files":
         return RemoteTable(spec, schema=source.schema, table=source.table)
     root = Path(str(spec.params["path"]))
-    return RemoteTable(
-        spec,
-        scan=scan_sql(root, source.schema, source.table),
-        paths=(str(root / source.table),),
-    )
+    paths = table_files(root, source.table)
+    if not paths:
+        raise NotFound(f"table '{source.table}' has no data files at its source")
+    return RemoteTable(spec, fmt=source.schema, paths=paths)

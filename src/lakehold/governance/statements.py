@@ -257,6 +257,7 @@ class StatementService:
                 threads=settings.engine_threads,
                 memory_limit=settings.engine_memory_limit,
                 cancel=cancel,
+                scan_root=settings.scan_path,
             )
             if planned.ctas is None:
                 return result

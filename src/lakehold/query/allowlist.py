@@ -13,6 +13,8 @@ some syntax appears under an internal name (``count_star`` for ``count(*)``,
 
 from __future__ import annotations
 
+from lakehold.query.identifiers import fold
+
 
 def _names(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -163,9 +165,9 @@ TABLE_FUNCTIONS: frozenset[str] = _names("range generate_series unnest")
 
 def is_allowed_function(name: str) -> bool:
     """Whether a function may be called in an expression."""
-    return name.lower() in ALL_FUNCTIONS
+    return fold(name) in ALL_FUNCTIONS
 
 
 def is_allowed_table_function(name: str) -> bool:
     """Whether a function may be used as a table in FROM."""
-    return name.lower() in TABLE_FUNCTIONS
+    return fold(name) in TABLE_FUNCTIONS

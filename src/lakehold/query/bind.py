@@ -18,7 +18,7 @@ A view reads the table's Parquet files and exposes exactly its (Delta) schema::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
 import pyarrow as pa
@@ -29,25 +29,48 @@ from sqlglot.errors import SqlglotError
 from lakehold.errors import Invalid, LakeholdError
 from lakehold.query.arrow_types import duckdb_type, quote
 from lakehold.query.footers import file_columns, local_path
+from lakehold.query.identifiers import fold
 from lakehold.query.model import Attachment, BoundTable, Plan, RemoteTable, TableRef, View
 from lakehold.query.verify import verify
+from lakehold.sources.files import scan_sql
 
 _NO_LIMIT = (1 << 63) - 1
 
 
-def bind(sql: str, names: Mapping[TableRef, str], resolved: Mapping[TableRef, BoundTable]) -> Plan:
-    """The plan that runs ``sql`` (which reads the views ``names``) over ``resolved`` tables."""
+def _same(path: str) -> str:
+    return path
+
+
+def bind(
+    sql: str,
+    names: Mapping[TableRef, str],
+    resolved: Mapping[TableRef, BoundTable],
+    link: Callable[[str], str] = _same,
+) -> Plan:
+    """The plan that runs ``sql`` (which reads the views ``names``) over ``resolved`` tables.
+
+    ``link`` gives the path under which the statement reads each data file: the governed path
+    (:func:`lakehold.query.engine.run`) passes :meth:`ScanFiles.link`, so that the plan's
+    views and its allowed files are private links, never the warehouse's own paths.
+    """
     views: list[View] = []
     files: list[str] = []
     aliases: dict[tuple[str, str, str], Attachment] = {}
+
+    def linked(path: str) -> str:
+        try:
+            found = link(path)
+        except FileNotFoundError:
+            raise LakeholdError("a data file of the table could not be read") from None
+        files.append(found)
+        return found
+
     for ref, view in names.items():
         table = resolved[ref]
         relation = None
         if table.remote is not None:
-            relation, paths = _remote_relation(table.remote, aliases)
-            files.extend(paths)
-        views.append(View(name=view, sql=view_sql(table, ref.table, relation)))
-        files.extend(local_path(f) for f in table.files)
+            relation = _remote_relation(table.remote, aliases, linked)
+        views.append(View(name=view, sql=view_sql(table, ref.table, relation, linked)))
     return Plan(
         sql=sql,
         views=tuple(views),
@@ -58,24 +81,32 @@ def bind(sql: str, names: Mapping[TableRef, str], resolved: Mapping[TableRef, Bo
 
 
 def _remote_relation(
-    remote: RemoteTable, aliases: dict[tuple[str, str, str], Attachment]
-) -> tuple[str, tuple[str, ...]]:
-    """What a view of a federated table reads from, and the paths it may open; each schema of
-    a source is attached once per statement under a generated alias (``src_<n>``)."""
+    remote: RemoteTable,
+    aliases: dict[tuple[str, str, str], Attachment],
+    link: Callable[[str], str],
+) -> str:
+    """What a view of a federated table reads from; each schema of a source is attached once
+    per statement under a generated alias (``src_<n>``), a table of a folder of files is read
+    through the links of its files."""
     if remote.source.kind == "files":
-        if remote.scan is None:
-            raise LakeholdError("a table of a folder of files needs its scan")
-        return remote.scan, remote.paths
+        if remote.fmt is None or not remote.paths:
+            raise LakeholdError("a table of a folder of files needs its format and files")
+        return scan_sql(remote.fmt, [link(p) for p in remote.paths])
     key = (remote.source.kind, remote.source.attach_target(), remote.schema)
     if key not in aliases:
         aliases[key] = Attachment(f"src_{len(aliases) + 1}", remote.source, remote.schema)
     alias = aliases[key].alias
-    return f"{alias}.{quote(remote.schema)}.{quote(remote.table)}", ()
+    return f"{alias}.{quote(remote.schema)}.{quote(remote.table)}"
 
 
-def view_sql(table: BoundTable, name: str = "t", relation: str | None = None) -> str:
+def view_sql(
+    table: BoundTable,
+    name: str = "t",
+    relation: str | None = None,
+    link: Callable[[str], str] = _same,
+) -> str:
     """The SELECT that defines the view of one bound table (``relation``: what a federated
-    table reads from, see :func:`bind`)."""
+    table reads from; ``link``: the path each data file is read under; see :func:`bind`)."""
     fields = list(table.schema)
     if not fields:
         raise LakeholdError(f"table {name!r} has no columns")
@@ -84,7 +115,7 @@ def view_sql(table: BoundTable, name: str = "t", relation: str | None = None) ->
             raise LakeholdError(f"federated table {name!r} is not bound to its source")
         base = f"SELECT {', '.join(quote(f.name) for f in fields)} FROM {relation}"
     else:
-        base = _all_columns(table, fields)
+        base = _all_columns(table, fields, link)
     granted = _granted(table.columns, fields)
     if granted is None and not table.row_filter:
         return base
@@ -100,7 +131,7 @@ def view_sql(table: BoundTable, name: str = "t", relation: str | None = None) ->
     )
 
 
-def _all_columns(table: BoundTable, fields: list[pa.Field]) -> str:
+def _all_columns(table: BoundTable, fields: list[pa.Field], link: Callable[[str], str]) -> str:
     types = [duckdb_type(f.type) for f in fields]
     if not table.files:
         nulls = ", ".join(
@@ -118,11 +149,11 @@ def _all_columns(table: BoundTable, fields: list[pa.Field]) -> str:
                 value = values[f.name]
                 literal = "NULL" if value is None else _string(value)
                 select.append(f"CAST({literal} AS {t}) AS {quote(f.name)}")
-            elif f.name.lower() in columns:
-                select.append(f"CAST({quote(columns[f.name.lower()])} AS {t}) AS {quote(f.name)}")
+            elif fold(f.name) in columns:
+                select.append(f"CAST({quote(columns[fold(f.name)])} AS {t}) AS {quote(f.name)}")
             else:
                 select.append(f"CAST(NULL AS {t}) AS {quote(f.name)}")
-        paths = ", ".join(_string(local_path(f)) for f in group)
+        paths = ", ".join(_string(link(local_path(f))) for f in group)
         options = "hive_partitioning=false" + ("" if uniform else ", union_by_name=true")
         branches.append(f"SELECT {', '.join(select)} FROM read_parquet([{paths}], {options})")
     return " UNION ALL ".join(branches)
@@ -140,23 +171,23 @@ def _partitions(table: BoundTable) -> dict[tuple[tuple[str, str | None], ...], l
 
 
 def _columns_in(files: Sequence[str]) -> dict[str, str]:
-    """Lower-cased name -> stored name of every column some file of the group has."""
+    """Folded name -> stored name of every column some file of the group has."""
     found: dict[str, str] = {}
     for file in files:
         for column, _ in file_columns(local_path(file)):
-            found.setdefault(column.lower(), column)
+            found.setdefault(fold(column), column)
     return found
 
 
 def _granted(columns: Sequence[str] | None, fields: list[pa.Field]) -> list[str] | None:
     if columns is None:
         return None
-    by_name = {f.name.lower(): f.name for f in fields}
+    by_name = {fold(f.name): f.name for f in fields}
     granted = set()
     for column in columns:
-        if column.lower() not in by_name:
+        if fold(column) not in by_name:
             raise Invalid(f"granted column {column!r} is not in the table", field="columns")
-        granted.add(by_name[column.lower()])
+        granted.add(by_name[fold(column)])
     if not granted:
         raise Invalid("no column of the table is granted", field="columns")
     return [f.name for f in fields if f.name in granted]

@@ -26,6 +26,7 @@ from sqlglot import exp
 
 from lakehold.errors import Forbidden, Invalid
 from lakehold.query.allowlist import is_allowed_table_function
+from lakehold.query.identifiers import fold
 from lakehold.query.verify import READ_ONLY
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "main", "system", "temp", "memory"})
@@ -124,7 +125,7 @@ def _check_table(table: exp.Table, sql: str) -> None:
         raise Forbidden(
             f"files cannot be read directly ({source.name!r}); query a table as project.table"
         )
-    parts = [p.name.lower() for p in (table.args.get("catalog"), table.args.get("db")) if p]
+    parts = [fold(p.name) for p in (table.args.get("catalog"), table.args.get("db")) if p]
     if any(p in SYSTEM_SCHEMAS for p in parts):
         raise Forbidden(f"system catalog {table.sql(dialect='duckdb')!r} is not accessible")
     if not parts:
@@ -132,7 +133,7 @@ def _check_table(table: exp.Table, sql: str) -> None:
 
 
 def _check_name(name: str) -> None:
-    lowered = name.lower()
+    lowered = fold(name)
     if lowered in SYSTEM_SCHEMAS or lowered.startswith(SYSTEM_PREFIXES):
         raise Forbidden(f"system table {name!r} is not accessible")
 

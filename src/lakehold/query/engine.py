@@ -3,7 +3,8 @@
 ``prepare`` needs no catalog: parse -> check_sandbox -> qualify -> rewrite -> verify. It
 returns the table references the statement reads (``PreparedQuery.table_refs``); the service
 layer authorizes them and binds each to storage (a :class:`BoundTable`, with the granted
-columns and row filter), then calls ``run``: resolve -> bind -> execute.
+columns and row filter), then calls ``run``: resolve -> bind -> execute, the data files read
+through links private to the statement (:mod:`lakehold.query.scan_files`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from types import MappingProxyType
 
 from sqlglot import exp
@@ -26,6 +28,7 @@ from lakehold.query.qualify import qualify, table_ref
 from lakehold.query.resolve import resolve
 from lakehold.query.results import column_metadata
 from lakehold.query.rewrite import rewrite, view_names
+from lakehold.query.scan_files import ScanFiles
 from lakehold.query.verify import verify
 
 
@@ -84,10 +87,18 @@ def _prepare(
     )
 
 
-def plan(prepared: PreparedQuery, resolved: Mapping[TableRef, BoundTable]) -> Plan:
-    """The executable plan of a prepared statement over the caller's bound tables."""
+def plan(
+    prepared: PreparedQuery,
+    resolved: Mapping[TableRef, BoundTable],
+    scan: ScanFiles | None = None,
+) -> Plan:
+    """The executable plan of a prepared statement over the caller's bound tables; with
+    ``scan``, its views read the statement's private links to the data files (as :func:`run`
+    does), else the files themselves (for inspection and tests)."""
     bound = resolve(prepared.table_refs, resolved)
-    return bind(prepared.duckdb_sql, prepared.view_names, bound)
+    if scan is None:
+        return bind(prepared.duckdb_sql, prepared.view_names, bound)
+    return bind(prepared.duckdb_sql, prepared.view_names, bound, scan.link)
 
 
 def run(
@@ -99,16 +110,22 @@ def run(
     threads: int | None = None,
     memory_limit: str | None = None,
     cancel: CancelHandle | None = None,
+    scan_root: Path | None = None,
 ) -> QueryResult:
-    """Run a prepared statement; at most ``max_rows`` rows (``truncated`` if more existed)."""
-    table, truncated = execute(
-        plan(prepared, resolved),
-        max_rows=max_rows,
-        timeout_s=timeout_s,
-        threads=threads,
-        memory_limit=memory_limit,
-        cancel=cancel,
-    )
+    """Run a prepared statement; at most ``max_rows`` rows (``truncated`` if more existed).
+
+    The statement reads its data files through private links made under ``scan_root`` (on
+    the warehouse's file system, so that they are hard links) and removed when it ends.
+    """
+    with ScanFiles(scan_root) as scan:
+        table, truncated = execute(
+            plan(prepared, resolved, scan),
+            max_rows=max_rows,
+            timeout_s=timeout_s,
+            threads=threads,
+            memory_limit=memory_limit,
+            cancel=cancel,
+        )
     return QueryResult(table=table, truncated=truncated, columns=column_metadata(table.schema))
 
 

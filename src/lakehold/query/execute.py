@@ -7,12 +7,14 @@ Per statement, before any user SQL runs:
    (:mod:`lakehold.sources.attach`);
 2. set ``threads`` (default: the usable cores) and ``memory_limit``;
 3. ``SET allowed_paths=[<exactly the plan's files>]``, ``SET enable_external_access=false``
-   (no other file, no ATTACH, COPY, INSTALL, LOAD, EXPORT), then
+   (no other file, no directory, no ATTACH, COPY, INSTALL, LOAD, EXPORT), then
    ``SET lock_configuration=true`` (no SET/RESET/PRAGMA changes after). Extension
    auto-install and auto-load are off from the start (``databases``).
 
 This is defence in depth: the plan's SQL was already checked, but a gap in that check still
-cannot read a file the plan does not name, or change the configuration.
+cannot read a file the plan does not name, or change the configuration. On the governed path
+the plan's files are the statement's private links (:mod:`lakehold.query.scan_files`), so
+no path an attacker could know -- a table's own data files included -- is readable.
 
 The plan's views are defined in the statement itself, as ``WITH <view> AS NOT MATERIALIZED
 (...)``: DuckDB plans an inlined CTE exactly like a view (projections and filters are pushed
@@ -26,7 +28,6 @@ them and never show file paths (:mod:`lakehold.query.messages`).
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -199,12 +200,9 @@ def lockdown_sql(files: Iterable[str]) -> list[str]:
 
     (Extension auto-install and auto-load are already off: databases start that way.)
     """
-    files = list(files)
-    folders = [f for f in files if os.path.isdir(f)]  # folders of Parquet files of a source
-    paths = ", ".join(_string(f) for f in files if f not in folders)
+    paths = ", ".join(_string(f) for f in files)
     return [
         f"SET allowed_paths=[{paths}]",
-        *([f"SET allowed_directories=[{', '.join(_string(f) for f in folders)}]"] * bool(folders)),
         "SET enable_external_access=false",
         "SET lock_configuration=true",
     ]

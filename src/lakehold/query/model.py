@@ -49,13 +49,13 @@ class CtasTarget:
 @dataclass(frozen=True)
 class RemoteTable:
     """A table read where it lives: ``schema.table`` of an attached database, or, for a
-    folder of files (``source.kind == "files"``), ``scan`` -- the DuckDB table function reading
-    ``paths`` (the files or folders it may open)."""
+    folder of files (``source.kind == "files"``), the data files ``paths`` in format ``fmt``
+    (``csv``, ``parquet``, ``json``), read through the statement's private links."""
 
     source: ConnectionSpec
     schema: str = ""
     table: str = ""
-    scan: str | None = None
+    fmt: str | None = None
     paths: tuple[str, ...] = ()
 
 

@@ -6,7 +6,8 @@
 - ``project.table`` is a table of a project (sqlglot: db=project, this=table); an
   unqualified ``table`` belongs to ``default_project``, or is NotFound when there is none;
   three-part names are NotFound.
-- Unquoted identifiers are case-insensitive and lower-cased; quoted ones are kept as written.
+- Identifiers, quoted or not, are folded as DuckDB folds them (ASCII letters only,
+  :mod:`lakehold.query.identifiers`); a name is a CTE exactly when DuckDB would take it for one.
 - Time travel (``VERSION AS OF 3``, ``TIMESTAMP AS OF '2024-01-01 00:00:00'``, Snowflake
   ``AT (VERSION => 3)``) becomes ``TableRef.version`` / ``TableRef.timestamp``.
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from lakehold.errors import Invalid, NotFound
+from lakehold.query.identifiers import fold
 from lakehold.query.model import TableRef
 
 Occurrence = tuple[exp.Table, TableRef]
@@ -75,7 +77,7 @@ def _push_ctes(
     visible = set(outer)
     recursive = bool(with_.args.get("recursive"))
     for cte in with_.expressions:
-        name = cte.alias_or_name.lower()
+        name = fold(cte.alias_or_name)
         body_scope = visible | {name} if recursive else set(visible)
         stack.append((cte.this, frozenset(body_scope)))
         visible.add(name)
@@ -83,8 +85,8 @@ def _push_ctes(
 
 
 def _is_cte(table: exp.Table, ctes: frozenset[str]) -> bool:
-    # DuckDB compares identifiers case-insensitively, quoted or not.
-    return not table.args.get("db") and not table.args.get("catalog") and table.name.lower() in ctes
+    # DuckDB compares identifiers case-insensitively (ASCII only), quoted or not.
+    return not table.args.get("db") and not table.args.get("catalog") and fold(table.name) in ctes
 
 
 def table_ref(table: exp.Table, default_project: str | None) -> TableRef:
@@ -105,7 +107,8 @@ def table_ref(table: exp.Table, default_project: str | None) -> TableRef:
 
 
 def _normalize(identifier: exp.Identifier) -> str:
-    return identifier.this if identifier.quoted else identifier.this.lower()
+    # As DuckDB: quoting keeps the spelling, not the case (both fold the same way).
+    return fold(identifier.this)
 
 
 def _time_travel(table: exp.Table) -> tuple[int | None, str | None]:

@@ -12,6 +12,7 @@ import secrets
 
 from sqlglot import exp
 
+from lakehold.query.identifiers import fold
 from lakehold.query.model import TableRef
 from lakehold.query.qualify import Qualified
 
@@ -32,7 +33,7 @@ def rewrite(qualified: Qualified, names: dict[TableRef, str]) -> None:
             table.set("alias", alias)
         if alias.this is None:
             alias.set("this", table.this.copy())
-            unaliased.add((ref.project.lower(), table.name.lower()))
+            unaliased.add((fold(ref.project), fold(table.name)))
         for key in ("db", "catalog", "version", "when"):
             table.set(key, None)
         table.set("this", exp.to_identifier(names[ref]))
@@ -41,6 +42,6 @@ def rewrite(qualified: Qualified, names: dict[TableRef, str]) -> None:
         if (
             not column.args.get("catalog")
             and db is not None
-            and (db.name.lower(), column.table.lower()) in unaliased
+            and (fold(db.name), fold(column.table)) in unaliased
         ):
             column.set("db", None)

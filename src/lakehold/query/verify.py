@@ -26,6 +26,7 @@ import duckdb
 
 from lakehold.errors import Forbidden, Invalid
 from lakehold.query.allowlist import is_allowed_function, is_allowed_table_function
+from lakehold.query.identifiers import fold
 
 READ_ONLY = "only read statements are accepted"
 
@@ -86,7 +87,7 @@ def verify(sql: str, tables: Collection[str] = ()) -> None:
     """Refuse ``sql`` unless it only reads ``tables`` (and its CTEs) and calls allowed functions."""
     found = _Found()
     duckdb_ast(sql, object_hook=found)
-    allowed = {name.lower() for name in tables} | found.ctes
+    allowed = {fold(name) for name in tables} | found.ctes
     for node in found.tables:
         _check_table(node, allowed)
     for node in found.functions:
@@ -115,14 +116,14 @@ class _Found:
                 raise Forbidden(READ_ONLY)
         cte_map = node.get("cte_map")
         if cte_map.__class__ is dict:
-            self.ctes.update(str(e.get("key", "")).lower() for e in cte_map.get("map", ()))
+            self.ctes.update(fold(str(e.get("key", ""))) for e in cte_map.get("map", ()))
         return node
 
 
 def _check_table(node: dict[str, Any], allowed: set[str]) -> None:
     name = str(node.get("table_name", ""))
     qualified = node.get("schema_name") or node.get("catalog_name")
-    if qualified or name.lower() not in allowed:
+    if qualified or fold(name) not in allowed:
         # Every user table was replaced by a generated view before this check; what is
         # left is not a table this statement may read. Name only what the user wrote.
         raise Forbidden(f"table {name!r} cannot be read here")

@@ -2,12 +2,13 @@
 Parquet files, directly under the connection's path is one table.
 
 A federated table of a ``files`` connection stores the format as ``source_schema`` and the
-path relative to the connection's folder as ``source_table``; :func:`scan_sql` turns them into
-the DuckDB table function that reads it.
+path relative to the connection's folder as ``source_table``; :func:`table_files` lists its
+data files and :func:`scan_sql` reads them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +16,9 @@ from lakehold.errors import SourceUnavailable
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "json", ".ndjson": "json"}
 _READERS = {
-    "csv": "read_csv('{path}', auto_detect = true)",
-    "parquet": "read_parquet('{path}')",
-    "json": "read_json('{path}', format = 'newline_delimited')",
+    "csv": "read_csv({paths}, auto_detect = true)",
+    "parquet": "read_parquet({paths})",
+    "json": "read_json({paths}, format = 'newline_delimited')",
 }
 
 
@@ -50,9 +51,16 @@ def list_files(root: Path, connection: str) -> list[FileTable]:
     return tables
 
 
-def scan_sql(root: str | Path, fmt: str, relative: str) -> str:
-    """The DuckDB table function reading one table of the folder ``root``."""
+def table_files(root: str | Path, relative: str) -> tuple[str, ...]:
+    """The data files of one table of the folder ``root``: the file itself, or the Parquet
+    files of a folder table (sorted)."""
     path = Path(root) / relative
-    if fmt == "parquet" and path.is_dir():
-        path = path / "*.parquet"
-    return _READERS[fmt].format(path=str(path).replace("'", "''"))
+    if path.is_dir():
+        return tuple(str(f) for f in sorted(path.glob("*.parquet")) if f.is_file())
+    return (str(path),)
+
+
+def scan_sql(fmt: str, paths: Sequence[str]) -> str:
+    """The DuckDB table function reading the files ``paths`` of one table in format ``fmt``."""
+    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+    return _READERS[fmt].format(paths=f"[{listed}]")

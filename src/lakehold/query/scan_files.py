@@ -1,0 +1,93 @@
+"""A private, per-statement directory of links to exactly the files a plan reads.
+
+The DuckDB connection that runs user SQL may open these links and nothing else: the
+warehouse's own paths -- which an attacker may know -- are never allowed on it. Each
+statement gets a directory named by 128 random bits under the scan root, readable by
+Lakehold's user only, and each file a link named by its position; the names appear only
+in the views the engine generates and are scrubbed from every error, so user SQL cannot
+name them. The directory goes when the statement ends; :func:`purge_stale` removes what a
+crashed process left behind.
+
+A link is a hard link (no copy, DuckDB's native Parquet scan at full speed). A hard link
+needs the same file system, so the scan root lives in the warehouse; a file elsewhere (a
+folder-of-files source on another disk) is copied instead. Symbolic links are never used:
+DuckDB resolves them, so ``allowed_paths`` would admit their targets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+DEFAULT_ROOT = Path(tempfile.gettempdir()) / "lakehold-scans"
+_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
+
+
+class ScanFiles:
+    """Links made for one statement; a context manager that removes them on exit."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        root = root or DEFAULT_ROOT
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.directory = root / secrets.token_hex(16)
+        self.directory.mkdir(mode=0o700)
+        self._links: dict[str, str] = {}
+
+    def link(self, path: str) -> str:
+        """The path under which the statement reads ``path`` (the same file, linked once)."""
+        found = self._links.get(path)
+        if found is not None:
+            return found
+        suffix = Path(path).suffix
+        target = self.directory / f"{len(self._links)}{suffix if _SUFFIX.match(suffix) else ''}"
+        try:
+            os.link(path, target)
+        except FileNotFoundError:
+            raise
+        except OSError:  # another file system, or hard links not supported: copy
+            shutil.copyfile(path, target)
+        self._links[path] = str(target)
+        return str(target)
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        """Every link made so far."""
+        return tuple(self._links.values())
+
+    def close(self) -> None:
+        """Remove the directory and its links (the data files stay)."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> ScanFiles:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def purge_stale(root: Path | None = None, *, older_than_s: float) -> int:
+    """Remove statement directories older than ``older_than_s`` (left by a dead process);
+    the number removed."""
+    root = root or DEFAULT_ROOT
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for entry in root.iterdir():
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed += 1
+    return removed
