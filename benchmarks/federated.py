@@ -48,6 +48,7 @@ from lakehold.store.sync import SyncJob
 
 POSTGRES = "host=127.0.0.1 port=5432 dbname=test user=postgres"
 PARAMS = {"host": "127.0.0.1", "port": 5432, "database": "test", "user": "postgres"}
+ALLOW = ["127.0.0.1:5432"]  # the metadata store is SQLite; the admin allows the local server
 VALUES = ["name", "industry", "annual_revenue", "is_deleted", "last_modified"]
 
 
@@ -117,7 +118,7 @@ def sync_part(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             create_source(conn, schema, args.rows)
             print(f"source: {args.rows:,} rows in {time.perf_counter() - started:.1f} s")
-            runtime = Runtime(Settings(home=Path(root) / "home"))
+            runtime = Runtime(Settings(home=Path(root) / "home", network_allow=ALLOW))
             admin, _ = runtime.security.bootstrap()
             runtime.catalog.create_domain(admin, "Bench")
             runtime.catalog.create_project(admin, "bench", "Bench")
@@ -210,7 +211,8 @@ def join_part(args: argparse.Namespace) -> None:
                 "CASE WHEN g % 7 = 0 THEN 'open' ELSE 'closed' END AS status "
                 f"FROM generate_series(1, {args.rows}) g"
             )
-            runtime = Runtime(Settings(home=Path(root) / "home", max_rows=1_000_000))
+            settings = Settings(home=Path(root) / "home", max_rows=1_000_000, network_allow=ALLOW)
+            runtime = Runtime(settings)
             analyst = _share_for_join(runtime, schema, args.customers)
             raw = duckdb.connect(config=DUCKDB_CONFIG)
             attach(raw, ConnectionSpec("shop", "postgresql", PARAMS), "src")

@@ -1,9 +1,10 @@
-"""A real HTTP endpoint for webhook tests: records every POST; can fail the next N."""
+"""A real HTTP endpoint for webhook tests: records every POST; can fail the next N.
+
+Signatures are checked with the ``standardwebhooks`` package, as a receiver would."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -11,6 +12,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from standardwebhooks import Webhook, WebhookVerificationError
+
+
+def whsec(secret: str) -> str:
+    """The Standard Webhooks form of a secret given to Lakehold (``whsec_...`` stays as is; any
+    other secret is used as its UTF-8 bytes)."""
+    if secret.startswith("whsec_"):
+        return secret
+    return "whsec_" + base64.b64encode(secret.encode()).decode()
 
 
 @dataclass(frozen=True)
@@ -27,9 +38,17 @@ class Received:
     def event(self) -> str:
         return self.headers["x-lakehold-event"]
 
+    def verify(self, secret: str) -> Any:
+        """The body as the Standard Webhooks verifier accepts it (signature and a timestamp
+        within five minutes of now); WebhookVerificationError otherwise."""
+        return Webhook(whsec(secret)).verify(self.body, self.headers)
+
     def signed_with(self, secret: str) -> bool:
-        expected = "sha256=" + hmac.new(secret.encode(), self.body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, self.headers.get("x-lakehold-signature", ""))
+        try:
+            self.verify(secret)
+        except WebhookVerificationError:
+            return False
+        return True
 
 
 class Receiver:

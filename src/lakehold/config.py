@@ -40,10 +40,48 @@ class Settings(BaseSettings):
         "under (comma-separated in LAKEHOLD_SOURCE_ROOTS); administrators may use any folder "
         "outside Lakehold's own.",
     )
+    network_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Network allow-list of connections and webhooks, comma-separated "
+        "<host or CIDR>:<port or *> entries (LAKEHOLD_NETWORK_ALLOW), e.g. "
+        "10.0.0.0/8:5432,db.internal:*; administrators add more with `lakehold network allow`."
+        " Loopback, link-local, private and similar addresses are refused unless listed.",
+    )
+    probe_workers: int = Field(
+        default=4, gt=0, description="Connection tests and crawls running at once (server)."
+    )
+    probe_max_pending: int = Field(
+        default=16, ge=0, description="Connection tests and crawls waiting; beyond: HTTP 429."
+    )
+    probe_rate_per_minute: int = Field(
+        default=30, gt=0, description="Connection tests and crawls per user and minute (429)."
+    )
+    connection_test_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Connect timeout of connection tests and checks."
+    )
     lineage_namespace: str = Field(
         default="lakehold", description="OpenLineage namespace of Lakehold's own tables and jobs."
     )
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, description="Per webhook POST.")
+    # -- OpenLineage ingest limits (ADR 0015): a violation is a 400 naming the limit and path.
+    lineage_max_event_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Max size of one OpenLineage event (bytes)."
+    )
+    lineage_max_batch_bytes: int = Field(
+        default=32 * 1024 * 1024, gt=0, description="Max body of POST /api/v1/lineage/batch."
+    )
+    lineage_max_batch_events: int = Field(default=10_000, gt=0, description="Events per batch.")
+    lineage_max_depth: int = Field(default=64, gt=4, description="Max JSON nesting of an event.")
+    lineage_max_facets: int = Field(default=100, gt=0, description="Facets per run/job/dataset.")
+    lineage_max_facet_bytes: int = Field(
+        default=512 * 1024, gt=0, description="Max size of one facet (bytes of JSON)."
+    )
+    lineage_max_datasets: int = Field(
+        default=1000, gt=0, description="Max inputs, and max outputs, of one event."
+    )
+    lineage_max_string: int = Field(
+        default=256 * 1024, gt=0, description="Max length of any string (or key) in an event."
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Fernet key encrypting connection secrets; default: key file."
     )
@@ -51,7 +89,7 @@ class Settings(BaseSettings):
         default=None, description="Comma-separated earlier Fernet keys, accepted for decryption."
     )
 
-    @field_validator("source_roots", mode="before")
+    @field_validator("source_roots", "network_allow", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -65,6 +103,12 @@ class Settings(BaseSettings):
     @cached_property
     def warehouse_path(self) -> Path:
         return (self.warehouse or self.home / "warehouse").resolve()
+
+    @cached_property
+    def scan_path(self) -> Path:
+        """Where statements make their private links to data files (in the warehouse, so that
+        they are hard links on the same file system)."""
+        return self.warehouse_path / ".scans"
 
     @cached_property
     def results_path(self) -> Path:

@@ -19,11 +19,15 @@ from lakehold.governance.rules import RuleService
 from lakehold.governance.statements import StatementService
 from lakehold.governance.subscriptions import SubscriptionService
 from lakehold.governance.unit_policies import UnitPolicyService
+from lakehold.governance.webhook_signing import SecretBox
 from lakehold.governance.webhooks import WebhookService
 from lakehold.lakehouse.tables import DeltaTables
 from lakehold.lineage.emitter import LineageEmitter
 from lakehold.lineage.service import LineageService
+from lakehold.query.scan_files import purge_stale
 from lakehold.query.statements import StatementRunner
+from lakehold.security.network_limits import ProbeLimiter
+from lakehold.security.network_rules import NetworkPolicy
 from lakehold.security.secrets import Secrets
 from lakehold.security.service import SecurityService
 from lakehold.sources.connections import ConnectionService
@@ -68,6 +72,10 @@ class Runtime:
 
     @cached_property
     def statements(self) -> StatementService:
+        # Private scan links of statements a dead process left behind.
+        purge_stale(
+            self.settings.scan_path, older_than_s=self.settings.statement_timeout_seconds + 60
+        )
         return StatementService(
             self.store,
             self.tables,
@@ -97,9 +105,11 @@ class Runtime:
     def webhooks(self) -> WebhookService:
         return WebhookService(
             self.store,
+            secrets=self.secrets,
             retry_base_seconds=self.settings.webhook_retry_base_seconds,
             max_attempts=self.settings.webhook_max_attempts,
             timeout_seconds=self.settings.webhook_timeout_seconds,
+            network=self.network,
         )
 
     @cached_property
@@ -128,7 +138,9 @@ class Runtime:
 
     @cached_property
     def secrets(self) -> Secrets:
-        return Secrets(self.settings)
+        secrets = Secrets(self.settings)
+        secrets.also_rotate(SecretBox(secrets).reencrypter(self.store))  # webhook secrets
+        return secrets
 
     @cached_property
     def connections(self) -> ConnectionService:
@@ -138,6 +150,24 @@ class Runtime:
             self.secrets,
             forbidden_paths=own,
             source_roots=tuple(self.settings.source_roots),
+            network=self.network,
+            test_timeout_s=self.settings.connection_test_timeout_seconds,
+        )
+
+    @cached_property
+    def network(self) -> NetworkPolicy:
+        return NetworkPolicy(
+            self.store,
+            static_rules=self.settings.network_allow,
+            database_url=self.settings.resolved_database_url,
+        )
+
+    @cached_property
+    def probes(self) -> ProbeLimiter:
+        return ProbeLimiter(
+            workers=self.settings.probe_workers,
+            max_pending=self.settings.probe_max_pending,
+            per_minute=self.settings.probe_rate_per_minute,
         )
 
     @cached_property
@@ -151,4 +181,6 @@ class Runtime:
     def close(self) -> None:
         if "runner" in self.__dict__:
             self.runner.shutdown()
+        if "probes" in self.__dict__:
+            self.probes.shutdown()
         self.store.close()

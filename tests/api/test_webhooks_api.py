@@ -25,6 +25,13 @@ PATHS = (
 )
 
 
+@pytest.fixture(autouse=True)
+def local_receivers(runtime, admin) -> None:
+    """The test receivers listen on 127.0.0.1, a loopback address: an administrator allows it
+    on the network allow-list (ADR 0014)."""
+    runtime.network.allow(admin, "127.0.0.1:*", description="test webhook receivers")
+
+
 @pytest.fixture
 def sides(runtime, admin, admin_token):
     """owner (the admin) owns retail; analyst owns analysts; viewer is a retail viewer."""

@@ -216,12 +216,14 @@ def test_rules_are_updated_with_the_checks_of_creation(org) -> None:
         with pytest.raises(kind) as caught:
             rt.rules.update_rule(owner, rule.id, **change)
         assert caught.value.details["field"] == field, change
-    unchanged = rt.rules.get_rule(buyer, rule.id)
+    unchanged = rt.rules.get_rule(owner, rule.id)
     assert (unchanged.form, unchanged.projects, unchanged.include_children) == (
         "publish_form",
         ["ads"],
         True,
     )
+    # buyer is no member of ads: its name is a placeholder (ADR 0010, issue 9)
+    assert rt.rules.get_rule(buyer, rule.id).projects[0].startswith("project:hidden:")
 
     changed = rt.rules.update_rule(
         owner,

@@ -19,6 +19,13 @@ from tests.webhook_receiver import receiver
 SECRET = "s3cret-for-hmac-signing"
 
 
+@pytest.fixture(autouse=True)
+def local_receivers(runtime, admin) -> None:
+    """The test receivers listen on 127.0.0.1, a loopback address: an administrator allows it
+    on the network allow-list (ADR 0014)."""
+    runtime.network.allow(admin, "127.0.0.1:*", description="test webhook receivers")
+
+
 @pytest.fixture
 def hook(world):
     """A receiver and a webhook of project retail (its owner) pointing at it."""

@@ -88,9 +88,17 @@ def test_ingest_needs_a_token_with_the_lineage_write_scope(runtime, admin, anony
         refused = reader.post("/api/v1/lineage", json=event)
         assert refused.status_code == 403 and "lineage:write" in refused.json()["message"]
         assert reader.post("/api/v1/lineage/batch", json=[event]).status_code == 403
-        issued = reader.post("/api/v1/tokens", json={"name": "ol", "scopes": ["lineage:write"]})
-        assert issued.status_code == 201 and issued.json()["scopes"] == ["lineage:write"]
+        asked = reader.post("/api/v1/tokens", json={"name": "ol", "scopes": ["lineage:write"]})
+        assert asked.status_code == 403  # only administrators grant lineage:write
         bad_scope = reader.post("/api/v1/tokens", json={"name": "x", "scopes": ["root"]})
         assert bad_scope.status_code == 400 and bad_scope.json()["field"] == "scopes"
+    with client_for(runtime, runtime.security.create_token(admin, "t").value) as admin_http:
+        body = {"name": "ol", "username": "reader", "scopes": ["lineage:write"]}
+        unbound = admin_http.post("/api/v1/tokens", json=body)
+        assert unbound.status_code == 400 and unbound.json()["field"] == "namespaces"
+        issued = admin_http.post("/api/v1/tokens", json={**body, "namespaces": ["airflow"]})
+        assert issued.status_code == 201, issued.text
+        assert issued.json()["scopes"] == ["lineage:write"]
+        assert issued.json()["namespaces"] == ["airflow"]
     with client_for(runtime, issued.json()["value"]) as writer:
         assert writer.post("/api/v1/lineage", json=event).status_code == 201

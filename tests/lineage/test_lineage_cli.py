@@ -59,12 +59,32 @@ def test_a_token_without_the_scope_cannot_send(tmp_path, database_url) -> None:
     cli = _cli(tmp_path, database_url)
     cli("user", "create", "ana")
     plain = cli("token", "create", "laptop", "--user", "ana").strip().splitlines()[-1]
+    assert "namespaces" in cli(
+        "token", "create", "airflow", "--user", "ana", "--scope", "lineage:write", code=2
+    )
     scoped = (
-        cli("token", "create", "airflow", "--user", "ana", "--scope", "lineage:write")
+        cli(
+            "token",
+            "create",
+            "airflow",
+            "--user",
+            "ana",
+            "--scope",
+            "lineage:write",
+            "--namespace",
+            "airflow",
+        )
         .strip()
         .splitlines()[-1]
     )
+    assert "airflow" in cli("token", "list")
     events = tmp_path / "e.json"
     events.write_text(json.dumps(run_event("START", "j")))
     assert "lineage:write" in cli("lineage", "send", str(events), code=3, token=plain)
     assert "accepted 1" in cli("lineage", "send", str(events), token=scoped)
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps(run_event("START", "j", namespace="spark")))
+    assert "'spark'" in cli("lineage", "send", str(elsewhere), code=3, token=scoped)
+    own = tmp_path / "own.json"
+    own.write_text(json.dumps(run_event("START", "p.create.t", namespace="lakehold")))
+    assert "'lakehold'" in cli("lineage", "send", str(own), code=3)  # not even an admin

@@ -22,6 +22,7 @@ from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, H
 from openlineage.client.uuid import generate_new_uuid
 
 from lakehold.api.app import create_app
+from tests.sharing import new_user
 
 
 def _free_port() -> int:
@@ -93,11 +94,26 @@ def _events() -> tuple[str, list[RunEvent]]:
     return run.runId, events
 
 
-def test_openlineage_client_then_marquez_client(server, admin_token) -> None:
-    transport = HttpTransport(
-        HttpConfig(url=server, auth=ApiKeyTokenProvider({"apiKey": admin_token}))
+def _writer(runtime, admin, *namespaces: str) -> str:
+    """An administrator-issued lineage:write token of a new user, bound to ``namespaces``."""
+    new_user(runtime, admin, "airflow-bot")
+    issued = runtime.security.create_token(
+        admin,
+        "airflow",
+        username="airflow-bot",
+        scopes=["lineage:write"],
+        namespaces=list(namespaces),
     )
-    openlineage = OpenLineageClient(transport=transport)
+    return issued.value
+
+
+def _client(server: str, token: str) -> OpenLineageClient:
+    auth = ApiKeyTokenProvider({"apiKey": token})
+    return OpenLineageClient(transport=HttpTransport(HttpConfig(url=server, auth=auth)))
+
+
+def test_openlineage_client_then_marquez_client(server, runtime, admin, admin_token) -> None:
+    openlineage = _client(server, _writer(runtime, admin, "airflow", "pg"))
     run_id, events = _events()
     for event in events:
         openlineage.emit(event)
@@ -146,3 +162,12 @@ def test_openlineage_client_without_a_token_is_refused(server) -> None:
     with pytest.raises(Exception) as refused:  # requests.HTTPError from the transport
         openlineage.emit(events[0])
     assert "401" in str(refused.value)
+
+
+def test_a_writer_bound_to_other_namespaces_is_refused(server, runtime, admin) -> None:
+    openlineage = _client(server, _writer(runtime, admin, "airflow"))
+    _, events = _events()
+    openlineage.emit(events[0])  # job in airflow; the pg input is only read
+    with pytest.raises(Exception) as refused:
+        openlineage.emit(events[1])  # writes pg:shop.totals
+    assert "403" in str(refused.value)

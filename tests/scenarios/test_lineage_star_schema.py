@@ -169,7 +169,14 @@ def test_star_schema_lineage(runtime, admin, client, server) -> None:
 
     # An external tool reads fact_sales: its job joins the same graph downstream.
     token = ok(
-        client.post("/api/v1/tokens", json={"name": "airflow", "scopes": ["lineage:write"]}),
+        client.post(
+            "/api/v1/tokens",
+            json={
+                "name": "airflow",
+                "scopes": ["lineage:write"],
+                "namespaces": ["airflow", "reporting"],
+            },
+        ),
         201,
     )["value"]
     transport = HttpTransport(

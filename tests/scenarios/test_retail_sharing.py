@@ -5,7 +5,10 @@ project ``analysts`` (another user) discovers them, is refused as if they did no
 requests them, and queries them under full access, a row filter, a column filter, and after
 revocation. It runs twice: with the three tables in the lakehouse, and *federated* --
 ``customer`` in the PostgreSQL server and ``inventory`` in the MariaDB server, registered as
-connections and imported by data source runs, ``store_sales`` in the lakehouse.
+connections and imported by data source runs, ``store_sales`` in the lakehouse. The
+administrator allows the two servers on the network allow-list first; the owner reaches them
+as a role that may only read tables, and PostgreSQL sources live in a database other than
+the metadata store's (ADR 0014).
 """
 
 from __future__ import annotations
@@ -21,10 +24,17 @@ import psycopg
 import pymysql
 import pytest
 
-from tests.conftest import POSTGRES, SCENARIOS
+from tests.conftest import SCENARIOS
 from tests.scenarios.helpers import ok
 from tests.sharing import client_for, new_user
-from tests.sources.conftest import MARIADB
+from tests.sources.conftest import (
+    MARIADB,
+    READER,
+    SOURCES_DB,
+    SOURCES_PG,
+    ensure_mariadb_reader,
+    ensure_sources_database,
+)
 
 SCENARIO = (
     "select * from retail.store_sales sales left join retail.customer customer "
@@ -57,6 +67,8 @@ def people(request, runtime, admin, client):
                 201,
             )
         if request.param == "federated":
+            for rule in ("127.0.0.1:5432", "127.0.0.1:3306"):  # the administrator allows them
+                ok(client.post("/api/v1/network-rules", json={"rule": rule}), 201)
             with federated_sources() as (postgres, mariadb):
                 _import(owner, "crm", "postgresql", postgres, "customer")
                 _import(owner, "stock", "mysql", mariadb, "inventory")
@@ -78,8 +90,11 @@ def federated_sources() -> Iterator[tuple[dict, dict]]:
     """``customer`` in a fresh PostgreSQL schema, ``inventory`` in a fresh MariaDB database;
     the connection params of each (``schema`` names where the table is)."""
     name = f"lh_retail_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as pg:
+    ensure_sources_database()
+    with psycopg.connect(SOURCES_PG, autocommit=True) as pg:
         pg.execute(f"CREATE SCHEMA {name}")
+        pg.execute(f"GRANT USAGE ON SCHEMA {name} TO {READER}")
+        pg.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {name} GRANT SELECT ON TABLES TO {READER}")
         pg.execute(
             f"CREATE TABLE {name}.customer (cust_id bigint, cust_name text, "
             "cust_country text, cust_email text)"
@@ -92,6 +107,9 @@ def federated_sources() -> Iterator[tuple[dict, dict]]:
         try:
             with maria.cursor() as cursor:
                 cursor.execute(f"CREATE DATABASE {name}")
+                ensure_mariadb_reader(cursor.execute)
+                for host in ("127.0.0.1", "%"):
+                    cursor.execute(f"GRANT SELECT ON {name}.* TO '{READER}'@'{host}'")
                 cursor.execute(
                     f"CREATE TABLE {name}.inventory (prod_id INT PRIMARY KEY, "
                     "prod_name VARCHAR(100), active CHAR(1))"
@@ -103,15 +121,15 @@ def federated_sources() -> Iterator[tuple[dict, dict]]:
                 {
                     "host": "127.0.0.1",
                     "port": 5432,
-                    "database": "test",
-                    "user": "postgres",
+                    "database": SOURCES_DB,
+                    "user": READER,
                     "schema": name,
                 },
                 {
                     "host": "127.0.0.1",
                     "port": 3306,
                     "database": name,
-                    "user": "root",
+                    "user": READER,
                     "schema": name,
                 },
             )

@@ -157,3 +157,24 @@ def test_a_granted_file_under_another_name_is_the_same_inode(shared: Shared) -> 
         assert Path(linked).stat().st_ino == Path(path).stat().st_ino
         assert Path(linked).parent.name != "" and len(Path(linked).parent.name) == 32
     assert not Path(linked).exists()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select filename from retail.store_sales",
+        "select file_row_number, file_index from retail.store_sales",
+        "select s.filename from retail.store_sales s",
+        "select * from retail.store_sales where filename like '%'",
+        "explain select * from retail.store_sales",
+        "explain analyze select * from retail.store_sales",
+        "select * from retail.store_sales where sale_id in (select sale_id from "
+        "retail.store_sales version as of 0 where filename is not null)",
+    ],
+)
+def test_scan_names_are_not_reachable(shared: Shared, sql: str) -> None:
+    # The views have fixed select lists: the scan's virtual columns (which would name the
+    # private links) and plans are out of reach.
+    response = run(shared, sql)
+    assert 400 <= response.status_code < 500, f"{sql!r}: {response.text}"
+    assert ".scans" not in response.text and "/warehouse" not in response.text

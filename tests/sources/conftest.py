@@ -1,12 +1,17 @@
 """Shared fixtures of federated-source tests: real source databases and a folder of files,
-each created fresh for a test and dropped after it, and a project with an owner."""
+each created fresh for a test and dropped after it, and a project with an owner.
+
+Sources are reached as a non-administrator would (ADR 0014): the network allow-list of the
+test settings covers the local servers, PostgreSQL sources live in their own database
+``lakehold_sources`` (database ``test`` holds the metadata schemas, which no connection may
+reach) and both servers are read as ``lakehold_reader``, a role that may only read tables."""
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +20,8 @@ import duckdb
 import psycopg
 import pymysql
 import pytest
+from psycopg import errors as pg_errors
+from psycopg.conninfo import make_conninfo
 
 from lakehold.config import Settings
 from lakehold.runtime import Runtime
@@ -31,10 +38,35 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         statement_timeout_seconds=30,
         source_roots=[tmp_path],
+        network_allow=NETWORK_ALLOW,
     )
 
 
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+#: the test servers, and closed ports that tests use as sources that are down
+NETWORK_ALLOW = ["127.0.0.1:5432", "127.0.0.1:3306", "127.0.0.1:1", "127.0.0.1:5433"]
+SOURCES_DB = "lakehold_sources"
+READER = "lakehold_reader"
+SOURCES_PG = make_conninfo(POSTGRES, dbname=SOURCES_DB)
+
+
+def ensure_sources_database() -> None:
+    """The PostgreSQL database of test sources and the read-only role (made once, kept;
+    another test process may make them at the same time)."""
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [SOURCES_DB])
+        if not found.fetchone():
+            with suppress(pg_errors.DuplicateDatabase, pg_errors.UniqueViolation):
+                conn.execute(f"CREATE DATABASE {SOURCES_DB}")
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [READER]).fetchone():
+            with suppress(pg_errors.DuplicateObject, pg_errors.UniqueViolation):
+                conn.execute(f"CREATE ROLE {READER} LOGIN")
+
+
+def ensure_mariadb_reader(execute: Callable[[str], None]) -> None:
+    """The MariaDB read-only user, from 127.0.0.1 and anywhere (made once, kept)."""
+    for host in ("127.0.0.1", "%"):
+        execute(f"CREATE USER IF NOT EXISTS '{READER}'@'{host}'")
 
 
 @dataclass
@@ -56,15 +88,18 @@ def _unique(prefix: str) -> str:
 def _pg_schema(prefix: str, *statements: str) -> Iterator[SourceDb]:
     """A fresh PostgreSQL schema (``{schema}`` in ``statements``), dropped afterwards."""
     schema = _unique(prefix)
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+    ensure_sources_database()
+    with psycopg.connect(SOURCES_PG, autocommit=True) as conn:
 
         def execute(sql: str) -> None:
             conn.execute(sql.replace("{schema}", schema))
 
         execute("CREATE SCHEMA {schema}")
+        execute(f"GRANT USAGE ON SCHEMA {{schema}} TO {READER}")
+        execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {{schema}} GRANT SELECT ON TABLES TO {READER}")
         for statement in statements:
             execute(statement)
-        params = {"host": "127.0.0.1", "port": 5432, "database": "test", "user": "postgres"}
+        params = {"host": "127.0.0.1", "port": 5432, "database": SOURCES_DB, "user": READER}
         try:
             yield SourceDb("postgresql", params, schema, execute)
         finally:
@@ -98,6 +133,9 @@ def mysql_source() -> Iterator[SourceDb]:
 
     try:
         execute("CREATE DATABASE {schema}")
+        ensure_mariadb_reader(execute)
+        for host in ("127.0.0.1", "%"):
+            execute(f"GRANT SELECT, SHOW VIEW ON {{schema}}.* TO '{READER}'@'{host}'")
         execute(
             "CREATE TABLE {schema}.orders (id INT PRIMARY KEY, customer VARCHAR(50) NOT NULL, "
             "amount DECIMAL(10,2))"
@@ -105,7 +143,7 @@ def mysql_source() -> Iterator[SourceDb]:
         execute("CREATE TABLE {schema}.customers (id INT, name VARCHAR(100))")
         execute("CREATE TABLE {schema}.tmp_scratch (x INT)")
         execute("INSERT INTO {schema}.orders VALUES (1, 'ada', 150.50), (2, 'bob', 20)")
-        params = {"host": "127.0.0.1", "port": 3306, "database": database, "user": "root"}
+        params = {"host": "127.0.0.1", "port": 3306, "database": database, "user": READER}
         yield SourceDb("mysql", params, database, execute)
     finally:
         execute("DROP DATABASE IF EXISTS {schema}")

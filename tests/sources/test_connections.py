@@ -124,8 +124,10 @@ def test_update_merges_params_and_replaces_password(
     changed = runtime.connections.update(
         team.owner, "sales", "warehouse", params={"port": 5433}, password="new-password"
     )
-    assert changed.params["port"] == 5433 and changed.params["user"] == "postgres"
-    assert runtime.connections.spec(view.id).secret == "new-password"
+    assert changed.params["port"] == 5433 and changed.params["user"] == pg_source.params["user"]
+    with runtime.store.session() as session:  # the source is down now: read the row
+        stored = session.get(Connection, view.id)
+        assert runtime.secrets.decrypt(stored.secret_ciphertext) == "new-password"
     cleared = runtime.connections.update(team.owner, "sales", "warehouse", clear_password=True)
     assert not cleared.has_secret
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from lakehold.cli.main import app
 from lakehold.runtime import Runtime
-from tests.sources.conftest import SourceDb, Team
+from tests.sources.conftest import NETWORK_ALLOW, SourceDb, Team
 
 PASSWORD = "cli-pass-Qx81"
 
@@ -25,6 +25,7 @@ def cli(runtime: Runtime, database_url: str) -> Callable[..., str]:
         "LAKEHOLD_DATABASE_URL": database_url,
         "COLUMNS": "200",
         "CRM_PASSWORD": PASSWORD,
+        "LAKEHOLD_NETWORK_ALLOW": ",".join(NETWORK_ALLOW),
     }
 
     def invoke(*args: str, code: int = 0, token: str, input: str | None = None) -> str:

@@ -456,7 +456,7 @@ def test_sync_runs_are_recorded_as_lineage(runtime: Runtime, team: Team, job: So
     runtime.sync_jobs.run(team.owner, "sales", "accounts")
     graph = runtime.lineage.lineage(team.owner, "dataset:lakehold:sales.account", depth=2)
     nodes = {node["id"] for node in graph["graph"]}
-    source = f"dataset:postgres://127.0.0.1:5432:test.{job.schema}.account"
+    source = f"dataset:postgres://127.0.0.1:5432:{job.params['database']}.{job.schema}.account"
     assert {"job:lakehold:sales.sync.account", source} <= nodes
     runs = runtime.lineage.runs(team.owner, "lakehold", "sales.sync.account")
     assert [r["state"] for r in runs["runs"]] == ["COMPLETE"]

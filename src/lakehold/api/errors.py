@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from lakehold.errors import LakeholdError
+from lakehold.redaction import Redactor
 
 log = logging.getLogger("lakehold.api")
 
 
-def _lakehold_error(_request: Request, error: LakeholdError) -> JSONResponse:
+def _redactor(request: Request) -> Redactor:
+    """The app's redactor, made once from the runtime's settings."""
+    state = request.app.state
+    redactor = getattr(state, "redactor", None)
+    if redactor is None:
+        runtime = getattr(state, "runtime", None)
+        redactor = Redactor.of(runtime.settings) if runtime is not None else Redactor(())
+        state.redactor = redactor
+    return redactor
+
+
+def redacted_error(redactor: Redactor, error: LakeholdError) -> dict[str, Any]:
+    """The JSON body of ``error`` with server paths replaced by placeholders."""
+    return redactor.value(error.to_dict())
+
+
+def _lakehold_error(request: Request, error: LakeholdError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
-    return JSONResponse(error.to_dict(), status_code=error.status_code, headers=headers)
+    body = redacted_error(_redactor(request), error)
+    return JSONResponse(body, status_code=error.status_code, headers=headers)
 
 
-def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     problems = [
         {
             "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
@@ -27,15 +46,13 @@ def _validation_error(_request: Request, error: RequestValidationError) -> JSONR
         for e in error.errors()
     ]
     first = problems[0] if problems else {"field": None, "message": "invalid request"}
-    return JSONResponse(
-        {
-            "error": "invalid",
-            "message": f"{first['field']}: {first['message']}",
-            "field": first["field"],
-            "problems": problems,
-        },
-        status_code=400,
-    )
+    body = {
+        "error": "invalid",
+        "message": f"{first['field']}: {first['message']}",
+        "field": first["field"],
+        "problems": problems,
+    }
+    return JSONResponse(_redactor(request).value(body), status_code=400)
 
 
 def _unexpected(_request: Request, error: Exception) -> JSONResponse:

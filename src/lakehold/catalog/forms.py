@@ -30,6 +30,7 @@ from lakehold.catalog.glossaries import (
     find_named,
     owning_unit,
 )
+from lakehold.catalog.project_names import project_names
 from lakehold.catalog.search.indexer import index_asset
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.units import unit_path
@@ -404,6 +405,24 @@ def _describable(
     return find_asset(session, found, asset), find_form(session, form, domain_id=found.domain_id)
 
 
+def _holders(session: Session, principal: Principal, form: MetadataForm) -> list[str]:
+    """``project.asset`` names of the assets holding values of ``form``; a project the principal
+    may not see is one ``project:hidden:<id>`` entry, its assets unnamed."""
+    rows = session.execute(
+        select(Project, Asset.name)
+        .join(Asset, Asset.project_id == Project.id)
+        .join(AssetFormValue, AssetFormValue.asset_id == Asset.id)
+        .where(AssetFormValue.form_id == form.id)
+    ).all()
+    names = project_names(session, principal, [project for project, _ in rows])
+    return sorted(
+        {
+            f"{project.name}.{asset}" if names[project.id] == project.name else names[project.id]
+            for project, asset in rows
+        }
+    )
+
+
 class FormService:
     """Create and version metadata forms; set their values on assets."""
 
@@ -520,15 +539,7 @@ class FormService:
             rules = sorted(
                 session.scalars(select(MetadataRule.name).where(MetadataRule.form_id == found.id))
             )
-            assets = sorted(
-                f"{project}.{asset}"
-                for project, asset in session.execute(
-                    select(Project.name, Asset.name)
-                    .join(Asset, Asset.project_id == Project.id)
-                    .join(AssetFormValue, AssetFormValue.asset_id == Asset.id)
-                    .where(AssetFormValue.form_id == found.id)
-                )
-            )
+            assets = _holders(session, principal, found)
             if rules or assets:
                 uses = [f"rules {', '.join(rules)}"] if rules else []
                 uses += [f"values on {', '.join(assets)}"] if assets else []

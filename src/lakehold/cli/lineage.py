@@ -11,6 +11,7 @@ import typer
 from lakehold.cli.output import print_json, print_rows
 from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
 from lakehold.errors import Invalid
+from lakehold.lineage.limits import EventLimits
 from lakehold.lineage.service import DEFAULT_DEPTH
 
 lineage = typer.Typer(help="Lineage: OpenLineage events and the graph.", no_args_is_help=True)
@@ -21,6 +22,8 @@ def read_events(path: Path) -> list[Any]:
     text = path.read_text()
     try:
         body = json.loads(text)
+    except RecursionError:
+        raise Invalid("JSON nested too deeply", field="events") from None
     except json.JSONDecodeError:
         events = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -28,6 +31,8 @@ def read_events(path: Path) -> list[Any]:
                 continue
             try:
                 events.append(json.loads(line))
+            except RecursionError:
+                raise Invalid("JSON nested too deeply", line=number) from None
             except json.JSONDecodeError as error:
                 raise Invalid(f"not JSON: {error.msg}", line=number) from None
         return events
@@ -41,13 +46,15 @@ def read_events(path: Path) -> list[Any]:
 def send(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON or JSON lines")],
 ) -> None:
-    """Record OpenLineage events from a file, atomically (needs the lineage:write scope).
+    """Record OpenLineage events from a file, atomically (needs the lineage:write scope; the
+    events are bounded and checked against the token's namespaces as over HTTP).
 
     Example: lakehold lineage send airflow-events.jsonl
     """
     runtime, _ = open_runtime()
     events = read_events(file)
-    stored = runtime.lineage.ingest(principal_of(runtime), events)
+    limits = EventLimits.from_settings(runtime.settings)
+    stored = runtime.lineage.ingest(principal_of(runtime), events, limits)
     console.print(f"accepted {stored}, duplicates {len(events) - stored}")
 
 

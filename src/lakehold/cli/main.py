@@ -7,6 +7,7 @@ import typer
 from lakehold.cli.catalog import domains, projects
 from lakehold.cli.lineage import lineage
 from lakehold.cli.metadata import forms, glossaries, policies, rules, tags, terms
+from lakehold.cli.network import network
 from lakehold.cli.organisation import groups, units
 from lakehold.cli.search import search
 from lakehold.cli.security import tokens, users
@@ -52,3 +53,4 @@ app.add_typer(sync, name="sync")
 app.add_typer(connections, name="connection")
 app.add_typer(datasources, name="datasource")
 app.add_typer(lineage, name="lineage")
+app.add_typer(network, name="network")

@@ -463,7 +463,7 @@ def list_rules(
     unit: Annotated[str | None, typer.Option(help="Only this unit's rules")] = None,
     json: JsonOpt = False,
 ) -> None:
-    """List metadata rules.
+    """List metadata rules (projects you may not see: project:hidden:<id>).
 
     Example: lakehold rule list --unit Sales/Marketing
     """
@@ -517,7 +517,7 @@ def grant_policy(
 @policies.command("list")
 @handles_errors
 def list_policies(unit: str) -> None:
-    """List a unit's authorization policies.
+    """List a unit's authorization policies (projects you may not see: project:hidden:<id>).
 
     Example: lakehold policy list Sales/Marketing
     """

@@ -46,16 +46,28 @@ def create_token(
     name: str,
     user: Annotated[str | None, typer.Option(help="Administrators: for another user")] = None,
     scope: Annotated[
-        list[str] | None, typer.Option(help="Extra right, repeatable: lineage:write")
+        list[str] | None,
+        typer.Option(help="Extra right, repeatable: lineage:write (administrators grant it)"),
+    ] = None,
+    namespace: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With lineage:write (required, repeatable): a lineage namespace the token may "
+            "write; * matches any characters"
+        ),
     ] = None,
 ) -> None:
     """Issue an API token; it is printed once.
 
-    Example: lakehold token create airflow --user ana --scope lineage:write
+    Example: lakehold token create ol --user ana --scope lineage:write --namespace airflow
     """
     runtime, _ = open_runtime()
     token = runtime.security.create_token(
-        principal_of(runtime), name, username=user, scopes=scope or ()
+        principal_of(runtime),
+        name,
+        username=user,
+        scopes=scope or (),
+        namespaces=namespace or (),
     )
     console.print(f"token for {token.username} (shown once, keep it safe):")
     typer.echo(token.value)
@@ -72,8 +84,19 @@ def list_tokens() -> None:
     rows = runtime.security.list_tokens(principal_of(runtime))
     print_rows(
         "tokens",
-        ["id", "name", "user", "created", "revoked"],
-        [(t.id, t.name, t.username, t.created_at, t.revoked) for t in rows],
+        ["id", "name", "user", "created", "revoked", "scopes", "namespaces"],
+        [
+            (
+                t.id,
+                t.name,
+                t.username,
+                t.created_at,
+                t.revoked,
+                ", ".join(t.scopes),
+                ", ".join(t.namespaces),
+            )
+            for t in rows
+        ],
     )
 
 

@@ -100,6 +100,9 @@ def create_connection(
     description: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Create a connection of a project (its owners); the password is stored encrypted.
+    The host must be on the network allow-list (`lakehold network list`; administrators
+    may also reach public addresses) and, unless you are an administrator, the user must
+    be a role that can only read tables (no superuser, FILE or server-file roles).
 
     Example: echo "$PGPASSWORD" | lakehold connection create sales.crm --kind postgresql
     --host db.internal --database crm --user reader --password-stdin
@@ -193,7 +196,8 @@ def delete_connection(name: NameArg) -> None:
 @connections.command("test")
 @handles_errors
 def test_connection(name: NameArg, json_output: JsonOpt = False) -> None:
-    """Reach the source: its version and table count (exit code 8 when unreachable).
+    """Reach the source: its version and table count (exit code 8 when unreachable, 2 when
+    its host or role is not allowed).
 
     Example: lakehold connection test sales.crm
     """

@@ -10,6 +10,7 @@ import typer
 
 from lakehold.cli.output import print_json, print_rows
 from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
+from lakehold.governance import webhook_signing as signing
 
 webhooks = typer.Typer(
     help="Webhooks: POST governance events (subscription requested, approved, rejected, "
@@ -25,14 +26,20 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
 def create(
     url: Annotated[str, typer.Argument(help="http:// or https:// endpoint")],
     secret: Annotated[
-        str,
+        str | None,
         typer.Option(
             envvar="LAKEHOLD_WEBHOOK_SECRET",
-            help="16-200 characters; signs each body (X-Lakehold-Signature). Never shown again.",
-            prompt=True,
-            hide_input=True,
+            help="whsec_<base64> or 16-200 characters (used as bytes); signs each delivery "
+            "(Standard Webhooks). Never shown again. Omitted: prompted for.",
+            show_default=False,
         ),
-    ],
+    ] = None,
+    generate_secret: Annotated[
+        bool,
+        typer.Option(
+            "--generate-secret", help="Generate a whsec_ secret and print it, once, to stdout"
+        ),
+    ] = False,
     project: Annotated[
         str | None, typer.Option(help="The project's events (owners); omitted: global (admins)")
     ] = None,
@@ -44,9 +51,13 @@ def create(
 ) -> None:
     """Create a webhook of a project (its owners) or a global one (administrators).
 
-    Example: LAKEHOLD_WEBHOOK_SECRET=... lakehold webhook create https://ops.example.com/hook
+    Example: lakehold webhook create https://ops.example.com/hook --generate-secret
     --project retail -e subscription.approved -e subscription.revoked
     """
+    if generate_secret:
+        secret = signing.generate()
+    elif secret is None:
+        secret = typer.prompt("Secret", hide_input=True)
     runtime, _ = open_runtime()
     created = runtime.webhooks.create(
         principal_of(runtime),
@@ -60,6 +71,9 @@ def create(
         f"created webhook {created.id} for {created.project or 'all projects'}: "
         f"{', '.join(created.event_types)}"
     )
+    if generate_secret:
+        console.print("signing secret (shown once; give it to the receiver):")
+        print(secret)
 
 
 @webhooks.command("list")

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.forms import asset_forms, check_values, describe, find_form, form_fields
-from lakehold.catalog.service import find_project
+from lakehold.catalog.project_names import find_named_or_hidden, project_names
 from lakehold.catalog.units import resolve_unit, unit_path
 from lakehold.errors import Invalid, NotFound
 from lakehold.governance import audit, policy
@@ -63,16 +63,16 @@ class RuleView:
     required_fields: list[str] = field(default_factory=list)
 
 
-def _view(session: Session, rule: MetadataRule) -> RuleView:
+def _view(session: Session, principal: Principal, rule: MetadataRule) -> RuleView:
+    """``rule`` as ``principal`` sees it: projects it may not see as placeholders."""
     unit = session.get(DomainUnit, rule.unit_id)
     form = session.get(MetadataForm, rule.form_id)
     creator = session.get(User, rule.created_by)
     assert unit is not None and form is not None
     projects = None
     if rule.project_ids is not None:
-        projects = sorted(
-            p.name for p in (session.get(Project, i) for i in rule.project_ids) if p is not None
-        )
+        found = [p for p in (session.get(Project, i) for i in rule.project_ids) if p is not None]
+        projects = sorted(project_names(session, principal, found).values())
     return RuleView(
         id=rule.id,
         name=rule.name,
@@ -233,13 +233,14 @@ def _within(session: Session, unit: DomainUnit, project: Project, children: bool
 def _check_projects(
     session: Session, unit: DomainUnit, children: bool, projects: list[str] | None
 ) -> list[str] | None:
-    """The ids of ``projects`` (names), each in the scope of ``unit`` (and its children)."""
+    """The ids of ``projects`` (names, or placeholders read from a rule), each in the scope of
+    ``unit`` (and its children)."""
     if projects is None:
         return None
     project_ids = []
     for i, project_name in enumerate(dict.fromkeys(projects)):
         try:
-            target = find_project(session, project_name)
+            target = find_named_or_hidden(session, project_name, unit.domain_id)
         except NotFound as error:
             raise NotFound(error.message, field=f"projects[{i}]") from None
         if not _within(session, unit, target, children):
@@ -306,7 +307,7 @@ class RuleService:
             )
             session.add(rule)
             session.flush()
-            view = _view(session, rule)
+            view = _view(session, principal, rule)
             audit.record(
                 session,
                 principal,
@@ -360,7 +361,7 @@ class RuleService:
             if description is not KEEP:
                 rule.description = description or None
             session.flush()
-            view = _view(session, rule)
+            view = _view(session, principal, rule)
             audit.record(
                 session,
                 principal,
@@ -384,7 +385,8 @@ class RuleService:
         unit: str | None = None,
         action: str | None = None,
     ) -> list[RuleView]:
-        """Rules, of one unit (by id or path) and/or one action (any user)."""
+        """Rules, of one unit (by id or path) and/or one action (any user; projects the
+        reader may not see appear as ``project:hidden:<id>``)."""
         query = select(MetadataRule).order_by(MetadataRule.created_at, MetadataRule.id)
         if action is not None:
             query = query.where(MetadataRule.action == action)
@@ -393,11 +395,11 @@ class RuleService:
                 query = query.where(
                     MetadataRule.unit_id == resolve_unit(session, unit, field="unit").id
                 )
-            return [_view(session, rule) for rule in session.scalars(query)]
+            return [_view(session, principal, rule) for rule in session.scalars(query)]
 
     def get_rule(self, principal: Principal, rule_id: str) -> RuleView:
         with self.store.session() as session:
-            return _view(session, self._find(session, rule_id))
+            return _view(session, principal, self._find(session, rule_id))
 
     def delete_rule(self, principal: Principal, rule_id: str) -> None:
         """Delete a rule (owners of its unit)."""

@@ -16,6 +16,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lakehold.catalog.project_names import project_name
 from lakehold.catalog.service import find_project
 from lakehold.catalog.units import resolve_unit, unit_path
 from lakehold.errors import Conflict, Forbidden, Invalid, NotFound
@@ -46,7 +47,8 @@ class UnitPolicyView:
     created_at: datetime
 
 
-def _view(session: Session, found: UnitPolicy) -> UnitPolicyView:
+def _view(session: Session, principal: Principal, found: UnitPolicy) -> UnitPolicyView:
+    """``found`` as ``principal`` sees it: a project it may not see as a placeholder."""
     unit = session.get(DomainUnit, found.unit_id)
     project = session.get(Project, found.project_id)
     creator = session.get(User, found.created_by)
@@ -56,7 +58,7 @@ def _view(session: Session, found: UnitPolicy) -> UnitPolicyView:
         unit=unit_path(session, unit),
         unit_id=unit.id,
         capability=found.capability,
-        project=project.name,
+        project=project_name(session, principal, project),
         include_children=found.include_children,
         created_by=creator.username if creator else "",
         created_at=found.created_at,
@@ -158,7 +160,7 @@ class UnitPolicyService:
             )
             session.add(granted)
             session.flush()
-            view = _view(session, granted)
+            view = _view(session, principal, granted)
             audit.record(
                 session,
                 principal,
@@ -170,7 +172,8 @@ class UnitPolicyService:
             return view
 
     def list_policies(self, principal: Principal, unit: str) -> list[UnitPolicyView]:
-        """The policies of a unit (any user may read them)."""
+        """The policies of a unit (any user may read them; a project the reader may not see
+        appears as ``project:hidden:<id>``)."""
         with self.store.session() as session:
             found = resolve_unit(session, unit, field="unit")
             rows = session.scalars(
@@ -178,7 +181,7 @@ class UnitPolicyService:
                 .where(UnitPolicy.unit_id == found.id)
                 .order_by(UnitPolicy.capability, UnitPolicy.created_at)
             )
-            return [_view(session, row) for row in rows]
+            return [_view(session, principal, row) for row in rows]
 
     def revoke(self, principal: Principal, unit: str, policy_id: str) -> None:
         """Remove a policy of ``unit`` (its owners)."""
@@ -192,13 +195,14 @@ class UnitPolicyService:
             row = session.get(UnitPolicy, policy_id)
             if row is None or row.unit_id != found.id:
                 raise NotFound(f"policy '{policy_id}' not found", field="policy")
-            view = _view(session, row)
+            view = _view(session, principal, row)
+            target = session.get(Project, row.project_id)
             session.delete(row)
             audit.record(
                 session,
                 principal,
                 "unit_policy.revoke",
                 allowed=True,
-                project=view.project,
+                project=target.name if target else None,
                 details={**details, "capability": view.capability},
             )

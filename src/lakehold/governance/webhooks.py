@@ -3,18 +3,20 @@
 - A webhook belongs to a project (its owners manage it; administrators too) or is global
   (administrators only). Anyone else gets NotFound for a project they are not a member of and
   Forbidden below owner.
-- Its secret signs every body (``X-Lakehold-Signature: sha256=<hex HMAC-SHA256>``); it is
-  stored for that, and never returned, logged or put in an error.
+- Its secret signs every attempt as Standard Webhooks does (``webhook-id``,
+  ``webhook-timestamp``, ``webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>``;
+  :mod:`lakehold.governance.webhook_signing`). It is stored encrypted for that, and never
+  returned, logged or put in an error.
 - Events are written by :func:`lakehold.governance.events.emit` with one pending delivery per
   matching webhook. The :class:`Dispatcher` POSTs due deliveries as JSON (headers
-  ``X-Lakehold-Event``, ``X-Lakehold-Delivery``, ``X-Lakehold-Signature``) with a short
+  ``X-Lakehold-Event``, ``X-Lakehold-Delivery`` and the three signature headers) with a short
   timeout. A 2xx answer delivers; anything else is retried after ``base * 2**(attempt-1)``
   seconds until ``max_attempts``, then the delivery has failed. A failed delivery can be
   redelivered (it starts over). Sending happens in a background thread (or in
   :meth:`Dispatcher.deliver_due`), never in the request that changed the state.
 - Several API processes may run dispatchers on one PostgreSQL store: a delivery is claimed
   (``FOR UPDATE SKIP LOCKED``, with a lease) before it is sent. Delivery is at least once;
-  receivers de-duplicate by ``X-Lakehold-Delivery``.
+  receivers de-duplicate by ``webhook-id`` (= ``X-Lakehold-Delivery``).
 - Delivered and failed deliveries, and the outbox events no pending delivery needs, are purged
   after ``RETENTION_DAYS`` by the running dispatcher (once a day), or on demand by
   administrators (:meth:`WebhookService.purge`).
@@ -22,13 +24,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,8 +39,9 @@ from sqlalchemy.orm import Session
 
 from lakehold import __version__
 from lakehold.catalog.service import readable_project
-from lakehold.errors import Conflict, Invalid, NotFound
+from lakehold.errors import Conflict, Invalid, LakeholdError, NotFound
 from lakehold.governance import audit, policy
+from lakehold.governance import webhook_signing as signing
 from lakehold.governance.events import (
     DELIVERED,
     EVENT_TYPES,
@@ -48,7 +49,9 @@ from lakehold.governance.events import (
     PENDING,
     committed,
 )
+from lakehold.security.network_rules import NetworkPolicy, PinnedTransport
 from lakehold.security.principal import Principal
+from lakehold.security.secrets import Secrets
 from lakehold.store.db import Store
 from lakehold.store.models import (
     OutboxEvent,
@@ -62,7 +65,7 @@ from lakehold.store.models import (
 
 log = logging.getLogger("lakehold.webhooks")
 
-MIN_SECRET, MAX_SECRET, MAX_URL = 16, 200, 2000
+MAX_URL = 2000
 RETENTION_DAYS = 30
 """The running dispatcher purges finished deliveries older than this, once a day."""
 
@@ -130,11 +133,6 @@ class DeliveryView:
         )
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The ``X-Lakehold-Signature`` value of ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def _check_url(url: Any) -> str:
     if not isinstance(url, str) or not url.strip():
         raise Invalid("a webhook needs a url", field="url")
@@ -153,14 +151,6 @@ def _check_url(url: Any) -> str:
     if any(c.isspace() for c in url):
         raise Invalid("a webhook url has no spaces", field="url")
     return url
-
-
-def _check_secret(secret: Any) -> str:
-    if not isinstance(secret, str) or not (MIN_SECRET <= len(secret) <= MAX_SECRET):
-        raise Invalid(
-            f"a webhook secret is {MIN_SECRET} to {MAX_SECRET} characters", field="secret"
-        )
-    return secret
 
 
 def _check_types(event_types: list[str] | None) -> list[str]:
@@ -208,13 +198,19 @@ class WebhookService:
         self,
         store: Store,
         *,
+        secrets: Secrets,
         retry_base_seconds: float = 10.0,
         max_attempts: int = 6,
         timeout_seconds: float = 5.0,
+        network: NetworkPolicy | None = None,
     ) -> None:
         self.store = store
+        self.box = signing.SecretBox(secrets)
+        self.network = network or NetworkPolicy(store)
         self.dispatcher = Dispatcher(
             store,
+            box=self.box,
+            network=self.network,
             retry_base_seconds=retry_base_seconds,
             max_attempts=max_attempts,
             timeout_seconds=timeout_seconds,
@@ -223,7 +219,11 @@ class WebhookService:
     # -- the dispatcher ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start delivering in a background thread (with the API server)."""
+        """Encrypt secrets left in plaintext by migration 0008, then start delivering in a
+        background thread (with the API server)."""
+        with self.store.session() as session:
+            if count := self.box.encrypt_legacy(session):
+                log.info("encrypted %d webhook secret(s) stored before migration 0008", count)
         self.dispatcher.start()
 
     def stop(self) -> None:
@@ -241,6 +241,13 @@ class WebhookService:
             policy.require_admin(principal, "manage global webhooks")
         else:
             policy.require_role(session, principal, project, "owner", "manage its webhooks")
+
+    def _check_target(self, url: Any) -> str:
+        """A valid URL whose host passes the network allow-list (ADR 0014): a public address,
+        or one a rule covers; a name that does not resolve yet is checked at delivery."""
+        checked = _check_url(url)
+        self.network.check_url(checked, unresolved_ok=True)
+        return checked
 
     def _find(self, session: Session, principal: Principal, webhook_id: str) -> Webhook:
         hook = session.get(Webhook, webhook_id)
@@ -273,15 +280,16 @@ class WebhookService:
         ):
             scope = readable_project(session, principal, project) if project else None
             self._require_manager(session, principal, scope)
+            canonical = signing.canonical(secret)
             hook = Webhook(
-                url=_check_url(url),
-                secret=_check_secret(secret),
+                url=self._check_target(url),
                 event_types=_check_types(event_types),
                 project_id=scope.id if scope else None,
                 description=description,
                 active=bool(active),
                 created_by=principal.user_id,
             )
+            self.box.seal(hook, canonical)
             session.add(hook)
             session.flush()
             audit.record(
@@ -359,11 +367,12 @@ class WebhookService:
             if active is not None:
                 hook.active = changed["active"] = bool(active)
             if url is not None:
-                hook.url = changed["url"] = _check_url(url)
+                hook.url = changed["url"] = self._check_target(url)
             if event_types is not None:
                 hook.event_types = changed["event_types"] = _check_types(event_types)
             if secret is not None:
-                hook.secret, changed["secret_rotated"] = _check_secret(secret), True
+                self.box.seal(hook, signing.canonical(secret))
+                changed["secret_rotated"] = True
             if description is not None:
                 hook.description = changed["description"] = description or None
             session.flush()
@@ -468,7 +477,7 @@ class _Claimed:
     delivery_id: str
     event_type: str
     url: str
-    secret: str
+    secret: str = field(repr=False)
     body: bytes
     attempt: int
 
@@ -491,6 +500,7 @@ class Dispatcher:
         self,
         store: Store,
         *,
+        box: signing.SecretBox,
         retry_base_seconds: float = 10.0,
         max_attempts: int = 6,
         timeout_seconds: float = 5.0,
@@ -498,8 +508,11 @@ class Dispatcher:
         batch: int = 50,
         workers: int = 8,
         retention_days: int | None = RETENTION_DAYS,
+        network: NetworkPolicy | None = None,
     ) -> None:
         self.store = store
+        self.box = box
+        self.network = network or NetworkPolicy(store)
         self.retention_days = retention_days
         self._purged_at: datetime | None = None
         self.retry_base_seconds = retry_base_seconds
@@ -573,7 +586,11 @@ class Dispatcher:
         if not claimed:
             return 0
         with (
-            httpx.Client(timeout=self.timeout_seconds, follow_redirects=False) as client,
+            httpx.Client(  # connects only to addresses the network allow-list checked
+                timeout=self.timeout_seconds,
+                follow_redirects=False,
+                transport=PinnedTransport(self.network),
+            ) as client,
             ThreadPoolExecutor(max_workers=min(self.workers, len(claimed))) as pool,
         ):
             outcomes = list(pool.map(lambda c: self._send(client, c), claimed))
@@ -599,6 +616,12 @@ class Dispatcher:
             claimed = []
             for delivery, hook, event in rows:
                 delivery.next_attempt_at = lease
+                try:
+                    secret = self.box.open(hook)
+                except LakeholdError as error:  # a key that does not fit: nothing to sign with
+                    delivery.status, delivery.next_attempt_at = FAILED, None
+                    delivery.last_error = error.message
+                    continue
                 envelope = {
                     "id": event.id,
                     "type": event.event_type,
@@ -611,7 +634,7 @@ class Dispatcher:
                         delivery_id=delivery.id,
                         event_type=event.event_type,
                         url=hook.url,
-                        secret=hook.secret,
+                        secret=secret,
                         body=json.dumps(envelope, sort_keys=True, default=str).encode(),
                         attempt=delivery.attempts + 1,
                     )
@@ -624,12 +647,14 @@ class Dispatcher:
             "User-Agent": f"Lakehold-Webhooks/{__version__}",
             "X-Lakehold-Event": claimed.event_type,
             "X-Lakehold-Delivery": claimed.delivery_id,
-            "X-Lakehold-Signature": sign(claimed.secret, claimed.body),
+            **signing.signed_headers(claimed.secret, claimed.delivery_id, claimed.body),
         }
         try:
             response = client.post(claimed.url, content=claimed.body, headers=headers)
         except httpx.TimeoutException:
             return _Outcome(None, f"timed out after {self.timeout_seconds:g} s")
+        except LakeholdError as error:  # the target is not (or no longer) allowed
+            return _Outcome(None, error.message)
         except httpx.HTTPError as error:
             return _Outcome(None, f"{type(error).__name__}: could not reach the endpoint")
         if 200 <= response.status_code < 300:

@@ -79,9 +79,9 @@ def _bytes(source: bytes | Path) -> bytes:
     try:
         return Path(source).read_bytes()
     except FileNotFoundError:
-        raise NotFound(f"file {str(source)!r} not found") from None
+        raise NotFound(f"file {Path(source).name!r} not found") from None
     except IsADirectoryError:
-        raise Invalid(f"{str(source)!r} is a directory, not a file", field="source") from None
+        raise Invalid(f"{Path(source).name!r} is a directory, not a file", field="source") from None
 
 
 def _read_parquet(data: bytes) -> pa.Table:

@@ -75,7 +75,7 @@ class DeltaTables:
         ``metadata`` is extra custom commit metadata (string values)."""
         path = Path(path).absolute()
         if DeltaTable.is_deltatable(str(path)):
-            raise Conflict(f"a table already exists at {path}")
+            raise Conflict(f"table {table_label(path)} already exists")
         evolution = evolve(None, data)
         if keys is not None:
             keys = check_key_columns(keys, batch=evolution.batch)
@@ -152,7 +152,7 @@ class DeltaTables:
         try:
             table.restore(version, commit_properties=commit_properties(committer, "RESTORE"))
         except CommitFailedError as exc:
-            raise Conflict(f"the table changed during the restore: {exc}") from None
+            raise Conflict(f"the table changed during the restore: {_reason(exc, path)}") from None
         return self._result(path, "RESTORE")
 
     # -- reads --------------------------------------------------------------------------------
@@ -312,7 +312,8 @@ class DeltaTables:
                 table, evolution.batch, mode=mode, schema_mode=schema_mode, commit_properties=commit
             )
         except CommitFailedError as exc:
-            raise Conflict(f"another write changed the table; try again ({exc})") from None
+            reason = _reason(exc, table.table_uri)
+            raise Conflict(f"another write changed the table; try again ({reason})") from None
 
     def _merge(
         self,
@@ -348,7 +349,8 @@ class DeltaTables:
             if evolution.rewrite_needed:
                 self._roll_back(path, before, committer)
             if isinstance(exc, CommitFailedError):
-                raise Conflict(f"another write changed the table; try again ({exc})") from None
+                reason = _reason(exc, path)
+                raise Conflict(f"another write changed the table; try again ({reason})") from None
             raise
         return self._result(
             path,
@@ -415,7 +417,7 @@ class DeltaTables:
         try:
             return DeltaTable(str(path))
         except TableNotFoundError:
-            raise NotFound(f"no table at {path}") from None
+            raise NotFound(f"table {table_label(path)} not found") from None
 
     @staticmethod
     def _version_of(path: Path, latest: DeltaTable, version: int | None) -> DeltaTable:
@@ -429,7 +431,24 @@ class DeltaTables:
         try:
             return DeltaTable(str(path), version=version)
         except Exception as exc:
-            raise NotFound(f"version {version} of the table can no longer be read: {exc}") from None
+            raise NotFound(
+                f"version {version} of the table can no longer be read: {_reason(exc, path)}"
+            ) from None
+
+
+def table_label(location: Path | str) -> str:
+    """The logical name ``project.table`` of the table stored at ``.../project/table``: what
+    messages show instead of a server path."""
+    path = Path(str(location).removeprefix("file://"))
+    return f"{path.parent.name}.{path.name}"
+
+
+def _reason(exc: Exception, location: Path | str) -> str:
+    """``exc``'s message with the table's location replaced by its logical name."""
+    text, local = str(exc), str(location).removeprefix("file://")
+    for spelling in sorted({str(location), local, Path(local).absolute().as_uri()}, key=len)[::-1]:
+        text = text.replace(spelling, table_label(location))
+    return text
 
 
 def _schema(table: DeltaTable) -> pa.Schema:

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from lakehold.lineage.bulk import chunks
 from lakehold.lineage.fold import dataset_id
 from lakehold.lineage.graph import load
+from lakehold.lineage.limits import MAX_READ_DEPTH, depth_within
+from lakehold.lineage.marquez import fields, text
 from lakehold.lineage.visibility import DATASET, HIDDEN, Visibility
 from lakehold.store.lineage import LineageColumn, LineageDataset
 
@@ -121,28 +123,40 @@ def _data(
     if node_name.startswith(f"datasetField:{HIDDEN}:"):
         return {"hidden": True, "namespace": None, "dataset": None, "field": None}
     row = datasets.get((namespace, name)) or {}
-    types = {f["name"]: f.get("type") for f in row.get("fields") or []}
-    first = next((steps[0] for _, steps in inputs if steps), {})
+    types = {
+        f["name"]: text(f.get("type"))
+        for f in fields(row.get("fields"))
+        if isinstance(f, dict) and isinstance(f.get("name"), str)
+    }
+    first = next((_steps(steps)[0] for _, steps in inputs if _steps(steps)), {})
     return {
         "namespace": namespace,
         "dataset": name,
         "datasetVersion": None,
         "field": column,
         "fieldType": types.get(column),
-        "transformationDescription": first.get("description"),
-        "transformationType": first.get("type"),
+        "transformationDescription": text(first.get("description")),
+        "transformationType": text(first.get("type")),
         "inputFields": [_input(source, steps, names) for source, steps in inputs],
     }
 
 
 def _input(source: Field, steps: list[dict], names: dict[Field, str | None]) -> dict[str, Any]:
     hidden = (names[source] or "").startswith(f"datasetField:{HIDDEN}:")
+    steps = _steps(steps)
     first = steps[0] if steps else {}
     return {
         "namespace": None if hidden else source[0],
         "dataset": None if hidden else source[1],
         "field": None if hidden else source[2],
-        "transformationDescription": first.get("description"),
-        "transformationType": first.get("type"),
+        "transformationDescription": text(first.get("description")),
+        "transformationType": text(first.get("type")),
         "transformations": steps,
     }
+
+
+def _steps(steps: Any) -> list[dict[str, Any]]:
+    """Stored transformations as shown: objects only, nothing nested too deeply to show."""
+    if not isinstance(steps, list):
+        return []
+    return [s for s in steps if isinstance(s, dict) and depth_within(s, MAX_READ_DEPTH - 8)]

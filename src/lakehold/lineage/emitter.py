@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pyarrow as pa
 import sqlglot
@@ -43,6 +45,7 @@ from lakehold.errors import Cancelled, Forbidden, Invalid, NotFound
 from lakehold.lakehouse.results import WriteResult
 from lakehold.lineage.column_lineage import SCHEMA_URL as COLUMN_LINEAGE_URL
 from lakehold.lineage.column_lineage import column_lineage
+from lakehold.lineage.locations import logical_uri, scrub_text
 from lakehold.lineage.naming import dataset_name, job_name
 from lakehold.query.arrow_types import duckdb_type
 from lakehold.query.model import BoundTable, TableRef
@@ -254,6 +257,7 @@ class LineageEmitter:
         run_facets: dict[str, Any] = {}
         if error is not None:
             message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+            message = _without_location(str(message), current)
             run_facets["errorMessage"] = facet(
                 "errorMessage", message=message, programmingLanguage="PYTHON"
             )
@@ -333,6 +337,17 @@ def _location(tables: Any, project: str, table: str) -> str | None:
         return Path(tables.path_for(project, table)).resolve().as_uri()
     except Invalid:
         return None
+
+
+def _without_location(message: str, current: JobRun) -> str:
+    """An error message without the table's storage location (ADR 0015): whoever may see the
+    run may not be an owner of the table, so the logical name stands in for it."""
+    if not current.location:
+        return message
+    locations = [current.location]
+    if current.location.startswith("file://"):
+        locations.append(url2pathname(urlparse(current.location).path))
+    return scrub_text(message, locations, logical_uri(current.project, current.table))
 
 
 def _is_refusal(error: BaseException) -> bool:

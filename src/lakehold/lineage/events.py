@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lakehold.errors import Invalid
+from lakehold.lineage.limits import EventLimits
 
 RUN, DATASET, JOB = "run", "dataset", "job"
 EVENT_TYPES = frozenset({"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"})
@@ -71,20 +72,30 @@ class Event:
     dataset: DatasetRef | None = None
 
 
-def parse_events(events: Any) -> list[Event]:
-    """Validate a list of events; Invalid naming ``events[i]...`` at the first bad one."""
+def parse_events(events: Any, limits: EventLimits | None = None) -> list[Event]:
+    """Validate a list of events; Invalid naming ``events[i]...`` at the first bad one.
+    With ``limits`` (external producers), every event is also bounded."""
     if not isinstance(events, list):
         raise Invalid("expected a list of OpenLineage events", field="events")
-    return [parse_event(event, f"events[{i}]") for i, event in enumerate(events)]
+    if limits is not None:
+        limits.check_batch(events)
+    return [parse_event(event, f"events[{i}]", limits) for i, event in enumerate(events)]
 
 
-def parse_event(event: Any, path: str = "event") -> Event:
-    """Validate one event found at ``path``."""
+def parse_event(event: Any, path: str = "event", limits: EventLimits | None = None) -> Event:
+    """Validate one event found at ``path`` (bounded by ``limits`` when given)."""
     body = _object(event, path)
     event_time = _time(body.get("eventTime"), f"{path}.eventTime")
     _string(body.get("producer"), f"{path}.producer", 2000)
     _string(body.get("schemaURL"), f"{path}.schemaURL", 2000)
-    canonical = canonical_json(body)
+    try:
+        canonical = canonical_json(body)
+    except (RecursionError, ValueError):  # nested too deeply for the encoder, or a cycle
+        raise Invalid(
+            "the event cannot be encoded as JSON (nested too deeply)", field=path
+        ) from None
+    if limits is not None:
+        limits.check_event(body, canonical, path)
     common = {
         "event_time": event_time,
         "raw": body,

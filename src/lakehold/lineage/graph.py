@@ -249,12 +249,12 @@ class _View:
 
     def hidden(self, visibility: Visibility, keys: list[str]) -> set[str]:
         """Which of ``keys`` the principal sees only as placeholders (the same decisions as
-        ``visibility.visible``, which passes every node outside Lakehold's namespace)."""
+        ``visibility.visible``, which passes every node outside the governed namespaces)."""
         if visibility.principal.is_admin:
             return set()
-        namespace = visibility.namespace
+        governed = visibility.governed_namespaces()
         ident = self.ident
-        candidates = [ident[k] + (k,) for k in keys if ident[k][1] == namespace]
+        candidates = [ident[k] + (k,) for k in keys if ident[k][1] in governed]
         if not candidates:
             return set()
         visibility.decide([c[:3] for c in candidates])

@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from lakehold.lineage.limits import readable, readable_value
 from lakehold.store.models import as_utc
 
 Row = dict[str, Any]
@@ -20,6 +21,20 @@ def time(value: datetime | None) -> str | None:
     if value is None:
         return None
     return as_utc(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def text(value: Any) -> str | None:
+    """A stored value shown where a string is expected: the string, else None."""
+    return value if isinstance(value, str) else None
+
+
+def fields(value: Any) -> list[Any]:
+    """Stored schema fields as shown: [] when not a list or nested too deeply to show."""
+    return readable_value(value, []) if isinstance(value, list) else []
+
+
+def _tags(value: Any) -> list[str]:
+    return [t for t in value if isinstance(t, str)] if isinstance(value, list) else []
 
 
 def version(hex_id: str | None) -> str | None:
@@ -52,14 +67,14 @@ def dataset(row: Row, column_lineage: list[dict[str, Any]] | None = None) -> dic
         "updatedAt": time(row["updated_at"]),
         "namespace": row["namespace"],
         "sourceName": row["namespace"],
-        "fields": row.get("fields") or [],
-        "tags": row.get("tags") or [],
+        "fields": fields(row.get("fields")),
+        "tags": _tags(row.get("tags")),
         "lastModifiedAt": time(row.get("last_modified_at")),
         "lastLifecycleState": None,
         "description": row.get("description"),
         "currentVersion": version(row.get("current_version_id")),
         "columnLineage": column_lineage,
-        "facets": row.get("facets") or {},
+        "facets": readable(row.get("facets")),
         "deleted": False,
     }
 
@@ -74,12 +89,12 @@ def dataset_version(dataset_row: Row, row: Row, run: dict[str, Any] | None) -> d
         "version": row["version"],
         "namespace": dataset_row["namespace"],
         "sourceName": dataset_row["namespace"],
-        "fields": row.get("fields") or [],
-        "tags": dataset_row.get("tags") or [],
+        "fields": fields(row.get("fields")),
+        "tags": _tags(dataset_row.get("tags")),
         "lifecycleState": None,
         "description": dataset_row.get("description"),
         "createdByRun": run,
-        "facets": row.get("facets") or {},
+        "facets": readable(row.get("facets")),
     }
 
 
@@ -104,7 +119,7 @@ def job(
         "description": row.get("description"),
         "latestRun": latest_run,
         "latestRuns": [latest_run] if latest_run else [],
-        "facets": row.get("facets") or {},
+        "facets": readable(row.get("facets")),
         "currentVersion": version(row.get("current_version_id")),
         "labels": [],
     }
@@ -126,7 +141,7 @@ def job_version(job_row: Row, row: Row, latest_run: dict[str, Any] | None) -> di
         "inputs": [{"namespace": ns, "name": name} for ns, name in row.get("inputs") or []],
         "outputs": [{"namespace": ns, "name": name} for ns, name in row.get("outputs") or []],
         "latestRun": latest_run,
-        "facets": {"sql": {"query": row["sql"]}} if row.get("sql") else {},
+        "facets": {"sql": {"query": row["sql"]}} if text(row.get("sql")) else {},
     }
 
 
@@ -156,7 +171,7 @@ def run(row: Row, job_row: Row | None, job_version_uuid: str | None) -> dict[str
         "inputDatasetVersions": [_dataset_version_ref(d) for d in row.get("inputs") or []],
         "outputDatasetVersions": [_dataset_version_ref(d) for d in row.get("outputs") or []],
         "context": {},
-        "facets": row.get("facets") or {},
+        "facets": readable(row.get("facets")),
     }
 
 

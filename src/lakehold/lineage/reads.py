@@ -17,6 +17,7 @@ from lakehold.lineage.column_graph import column_graph
 from lakehold.lineage.fold import dataset_id, job_id
 from lakehold.lineage.graph import graph
 from lakehold.lineage.graph_source import SnapshotCache
+from lakehold.lineage.locations import logical_uri, shown_facets
 from lakehold.lineage.nodes import resolve
 from lakehold.lineage.visibility import DATASET, JOB, Visibility
 from lakehold.store.lineage import (
@@ -55,11 +56,12 @@ class LineageReads:
 
     def namespaces(self) -> dict[str, Any]:
         rows = self.session.scalars(select(LineageNamespace).order_by(LineageNamespace.name))
-        return {"namespaces": [marquez.namespace(vars(r)) for r in rows]}
+        shown = [r for r in rows if self.visibility.namespace_visible(r.name)]
+        return {"namespaces": [marquez.namespace(vars(r)) for r in shown]}
 
     def namespace(self, name: str) -> dict[str, Any]:
         row = self.session.get(LineageNamespace, name)
-        if row is None:
+        if row is None or not self.visibility.namespace_visible(name):
             raise NotFound(f"namespace '{name}' not found")
         return marquez.namespace(vars(row))
 
@@ -69,6 +71,7 @@ class LineageReads:
         ids = self._visible_ids(DATASET, LineageDataset, LineageDataset.namespace == namespace)
         rows = rows_by_id(self.session, LineageDataset, ids[offset : offset + limit])
         chosen = [rows[i] for i in ids[offset : offset + limit]]
+        self._decide_locations(chosen)
         return {
             "totalCount": len(ids),
             "datasets": [marquez.dataset(self._scrubbed(r)) for r in chosen],
@@ -93,7 +96,7 @@ class LineageReads:
         return {
             "totalCount": total,
             "versions": [
-                marquez.dataset_version(row, self._scrubbed(vars(v)), runs.get(v.run_id))
+                marquez.dataset_version(row, self._scrubbed(vars(v), row), runs.get(v.run_id))
                 for v in versions
             ],
         }
@@ -254,7 +257,10 @@ class LineageReads:
     def _fields_of(self, ids: list[str]) -> list[tuple[str, str, str]]:
         rows = rows_by_id(self.session, LineageDataset, ids)
         named = {
-            (r["namespace"], r["name"], f["name"]) for r in rows.values() for f in r["fields"] or []
+            (r["namespace"], r["name"], f["name"])
+            for r in rows.values()
+            for f in marquez.fields(r["fields"])
+            if isinstance(f, dict) and isinstance(f.get("name"), str)
         }
         lineage = self.session.execute(
             select(LineageColumn.dataset_id, LineageColumn.field).where(
@@ -277,14 +283,15 @@ class LineageReads:
         for r in rows:
             if not self.visibility.visible(DATASET, r.input_namespace, r.input_name):
                 continue
-            step = (r.transformations or [{}])[0]
+            steps = r.transformations if isinstance(r.transformations, list) else []
+            step = steps[0] if steps and isinstance(steps[0], dict) else {}
             fields.setdefault(r.field, []).append(
                 {
                     "namespace": r.input_namespace,
                     "dataset": r.input_name,
                     "field": r.input_field,
-                    "transformationDescription": step.get("description"),
-                    "transformationType": step.get("type"),
+                    "transformationDescription": marquez.text(step.get("description")),
+                    "transformationType": marquez.text(step.get("type")),
                 }
             )
         return [{"name": name, "inputFields": inputs} for name, inputs in fields.items()]
@@ -299,9 +306,22 @@ class LineageReads:
     def _shown(self, refs: list[dict[str, str]]) -> list[dict[str, str]]:
         return [d for d in refs if self.visibility.visible(DATASET, d["namespace"], d["name"])]
 
-    def _scrubbed(self, row: dict[str, Any]) -> dict[str, Any]:
-        """``row`` whose ``columnLineage`` facet names no hidden input dataset."""
-        facet = (row.get("facets") or {}).get("columnLineage")
+    def _decide_locations(self, rows: list[dict[str, Any]]) -> None:
+        tables = [self.visibility.table_of(DATASET, r["namespace"], r["name"]) for r in rows]
+        self.visibility.decide_owners({t[0] for t in tables if t is not None})
+
+    def _scrubbed(
+        self, row: dict[str, Any], dataset: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``row`` (of ``dataset``, itself by default) whose ``columnLineage`` facet names no
+        hidden input dataset, and whose facets show a physical location only to owners."""
+        dataset = dataset or row
+        facets = row.get("facets")
+        if not isinstance(facets, dict):
+            return {**row, "facets": {}}
+        table = self.visibility.hidden_location(dataset["namespace"], dataset["name"])
+        row = {**row, "facets": shown_facets(facets, logical_uri(*table) if table else None)}
+        facet = row["facets"].get("columnLineage")
         if not isinstance(facet, dict) or not isinstance(facet.get("fields"), dict):
             return row
         fields = {}

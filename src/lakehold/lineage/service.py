@@ -1,7 +1,9 @@
 """The lineage service: OpenLineage ingest and Marquez-compatible reads, governed per principal.
 
 ``record`` is the trusted internal path (Lakehold's own jobs): validate, store, fold. ``ingest``
-is the API path: the principal needs the ``lineage:write`` scope, then ``record``. Every read
+is the API path (ADR 0015): the principal needs the ``lineage:write`` scope, events are bounded
+(:mod:`~lakehold.lineage.limits`), may change only the namespaces the token is bound to and
+never Lakehold's own (:mod:`~lakehold.lineage.writers`); refusals are audited. Every read
 takes the principal; datasets of Lakehold tables it may not discover are hidden (see
 :mod:`lakehold.governance.lineage`). Read results are Marquez-shaped JSON (dicts).
 """
@@ -10,16 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.exc import IntegrityError
 
 from lakehold.errors import Forbidden, Invalid
-from lakehold.lineage.events import parse_events
+from lakehold.governance import audit
+from lakehold.lineage.events import Event, parse_events
 from lakehold.lineage.fold import fold
 from lakehold.lineage.graph_source import SnapshotCache
+from lakehold.lineage.limits import EventLimits
 from lakehold.lineage.reads import LineageReads, page
 from lakehold.lineage.visibility import Visibility
+from lakehold.lineage.writers import WRITE_ACTION, authorize_writes
 from lakehold.security.principal import LINEAGE_WRITE, Principal
 from lakehold.store.db import Store
 
@@ -37,9 +42,10 @@ def _depth(depth: int) -> int:
 class LineageService:
     """Store OpenLineage events and answer lineage questions."""
 
-    def __init__(self, store: Store, namespace: str) -> None:
+    def __init__(self, store: Store, namespace: str, limits: EventLimits | None = None) -> None:
         self.store = store
         self.namespace = namespace
+        self.limits = limits or EventLimits()
         self.graphs = SnapshotCache()
 
     # -- writes ----------------------------------------------------------------------------
@@ -49,7 +55,9 @@ class LineageService:
         newly stored; duplicates of events already stored are skipped. No permission check."""
         if isinstance(events, list) and len(events) > MAX_BATCH:
             raise Invalid(f"at most {MAX_BATCH} events per batch", field="events")
-        parsed = parse_events(events)
+        return self._fold(parse_events(events))
+
+    def _fold(self, parsed: list[Event]) -> int:
         try:
             with self.store.session() as session:
                 return fold(session, parsed)
@@ -58,11 +66,46 @@ class LineageService:
             with self.store.session() as session:
                 return fold(session, parsed)
 
-    def ingest(self, principal: Principal, events: list[dict[str, Any]]) -> int:
-        """``record`` for a principal holding the ``lineage:write`` scope (admins always do)."""
+    def ingest(
+        self,
+        principal: Principal,
+        events: list[dict[str, Any]],
+        limits: EventLimits | None = None,
+    ) -> int:
+        """Events from an external producer: the principal needs the ``lineage:write`` scope
+        (administrators hold it), every event is bounded by ``limits`` (default: the
+        service's), and may change only namespaces the principal may write -- never
+        Lakehold's own. Refusals are audited (action ``lineage.write``)."""
+        self.require_writer(principal)
+        parsed = parse_events(events, limits or self.limits)
+        try:
+            authorized = authorize_writes(principal, parsed, self.namespace, limits or self.limits)
+        except Forbidden as refused:
+            self._denied(principal, refused)
+        return self._fold(authorized)
+
+    def require_writer(self, principal: Principal) -> None:
+        """Forbidden (audited) unless the principal holds the ``lineage:write`` scope."""
         if not principal.can(LINEAGE_WRITE):
-            raise Forbidden(f"posting lineage needs a token with the '{LINEAGE_WRITE}' scope")
-        return self.record(events)
+            self._denied(
+                principal,
+                Forbidden(
+                    f"posting lineage needs a token with the '{LINEAGE_WRITE}' scope, issued by "
+                    "an administrator"
+                ),
+            )
+
+    def _denied(self, principal: Principal, refused: Forbidden) -> NoReturn:
+        with self.store.session() as session:
+            audit.record(
+                session,
+                principal,
+                WRITE_ACTION,
+                allowed=False,
+                reason=refused.message,
+                details={"error": refused.code, **refused.details},
+            )
+        raise refused
 
     # -- reads -----------------------------------------------------------------------------
 

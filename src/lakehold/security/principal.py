@@ -6,22 +6,54 @@ from dataclasses import dataclass, replace
 
 LINEAGE_WRITE = "lineage:write"
 SCOPES = frozenset({LINEAGE_WRITE})  # what a token may grant beyond its user's own rights
+ADMIN_ONLY_SCOPES = frozenset({LINEAGE_WRITE})  # only administrators grant these
 
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated user, optionally acting in a project."""
+    """An authenticated user, optionally acting in a project.
+
+    ``lineage_namespaces`` are the namespace patterns a ``lineage:write`` token is bound to
+    (None: not bound, e.g. an administrator's own token)."""
 
     user_id: str
     username: str
     is_admin: bool = False
     project: str | None = None
     scopes: frozenset[str] = frozenset()
+    lineage_namespaces: tuple[str, ...] | None = None
 
     def can(self, scope: str) -> bool:
         """True when the principal's token grants ``scope``; administrators hold every scope."""
         return self.is_admin or scope in self.scopes
 
+    def may_write_namespace(self, namespace: str) -> bool:
+        """True when the token may change lineage of ``namespace`` (an administrator's token
+        bound to no namespace may change any; Lakehold's own namespace is decided elsewhere)."""
+        if self.lineage_namespaces is None:
+            return self.is_admin
+        return any(namespace_matches(p, namespace) for p in self.lineage_namespaces)
+
     def in_project(self, project: str | None) -> Principal:
         """The same user acting in ``project``."""
         return replace(self, project=project)
+
+
+def namespace_matches(pattern: str, namespace: str) -> bool:
+    """``*`` in ``pattern`` matches any run of characters; everything else matches itself
+    (``airflow://prod``, ``postgres://db.example.com:*``)."""
+    parts = pattern.split("*")
+    if len(parts) == 1:
+        return pattern == namespace
+    first, *middle, last = parts
+    if len(namespace) < len(first) + len(last):
+        return False
+    if not namespace.startswith(first) or not namespace.endswith(last):
+        return False
+    position, end = len(first), len(namespace) - len(last)
+    for part in middle:
+        found = namespace.find(part, position, end)
+        if found < 0:
+            return False
+        position = found + len(part)
+    return True

@@ -1,4 +1,5 @@
-"""Encryption at rest of connection secrets (Fernet: AES-128-CBC + HMAC-SHA256).
+"""Encryption at rest of connection passwords and webhook secrets (Fernet: AES-128-CBC +
+HMAC-SHA256).
 
 Keys, first one encrypts, every one decrypts (``MultiFernet``):
 
@@ -7,7 +8,9 @@ Keys, first one encrypts, every one decrypts (``MultiFernet``):
 * the key file ``LAKEHOLD_HOME/secret.key`` (one key a line, the current one first), created
   with mode 0600 the first time a process needs it.
 
-:meth:`Secrets.rotate` re-encrypts every stored secret with a new key. With the key file, it
+:meth:`Secrets.rotate` re-encrypts every stored secret with a new key: those of the callback it
+is given, and those of every callback registered with :meth:`Secrets.also_rotate` (webhook
+secrets). With the key file, it
 writes the new key in front of the old one, re-encrypts, then drops the old key (a crash in
 between leaves both keys, so nothing becomes unreadable). With ``LAKEHOLD_SECRET_KEY`` the
 operator sets the new key and lists the old one in ``LAKEHOLD_SECRET_KEY_PREVIOUS``, runs the
@@ -50,6 +53,7 @@ class Secrets:
         self._lock = threading.Lock()
         self._keys: list[bytes] = []
         self._stamp: int | None = None
+        self._also: list[Reencrypt] = []
         self._fernet: MultiFernet
         self._load()
 
@@ -92,22 +96,29 @@ class Secrets:
                 pass
         raise SecretError(f"cannot decrypt {what}: the secret key does not match")
 
+    def also_rotate(self, reencrypt: Reencrypt) -> None:
+        """Have :meth:`rotate` re-encrypt these secrets too (those of another table)."""
+        self._also.append(reencrypt)
+
     def rotate(self, reencrypt: Reencrypt) -> int:
         """Re-encrypt every stored secret with a new key (key file) or with the current key
         (``LAKEHOLD_SECRET_KEY``); returns how many secrets were re-encrypted."""
         with self._lock:
             if self._from_env:
-                return reencrypt(self._rotate_token)
+                return self._reencrypt_all(reencrypt)
             new = Fernet.generate_key()
             self._keys = [new, *self._keys]
             self._write(self._keys)
             self._fernet = MultiFernet([Fernet(k) for k in self._keys])
-            count = reencrypt(self._rotate_token)
+            count = self._reencrypt_all(reencrypt)
             self._keys = [new]
             self._write(self._keys)
             self._fernet = MultiFernet([Fernet(new)])
             log.info("secret key rotated; %d secret(s) re-encrypted", count)
             return count
+
+    def _reencrypt_all(self, reencrypt: Reencrypt) -> int:
+        return sum(each(self._rotate_token) for each in (reencrypt, *self._also))
 
     def _rotate_token(self, ciphertext: str) -> str:
         try:
@@ -157,7 +168,7 @@ class Secrets:
         self._stamp = path.stat().st_mtime_ns
         keys = [line.strip().encode() for line in path.read_text().splitlines() if line.strip()]
         if not keys:
-            raise Invalid(f"key file {path} holds no key", field="secret_key")
+            raise Invalid(f"the key file {KEY_FILE} holds no key", field="secret_key")
         return keys
 
     @staticmethod

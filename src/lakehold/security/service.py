@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from lakehold.catalog.names import check_username
-from lakehold.errors import Conflict, Invalid, NotFound, Unauthorized
+from lakehold.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from lakehold.governance import policy
 from lakehold.security import tokens
 from lakehold.security.passwords import hash_password
-from lakehold.security.principal import SCOPES, Principal
+from lakehold.security.principal import ADMIN_ONLY_SCOPES, LINEAGE_WRITE, SCOPES, Principal
 from lakehold.store.db import Store
 from lakehold.store.models import ApiToken, User, as_utc
 
@@ -30,6 +30,8 @@ class TokenInfo:
     revoked: bool
     value: str | None = None
     scopes: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    """Lineage namespace patterns a ``lineage:write`` token may change."""
 
 
 def _principal(user: User) -> Principal:
@@ -46,7 +48,58 @@ def _info(token: ApiToken, value: str | None = None) -> TokenInfo:
         revoked=token.revoked_at is not None,
         value=value,
         scopes=tuple(token.scopes or ()),
+        namespaces=tuple(token.namespaces or ()),
     )
+
+
+def _token_principal(token: ApiToken) -> Principal:
+    """The principal of a valid token. ``lineage:write`` counts only with the namespaces it
+    is bound to: a token issued before tokens were bound (no namespaces) does not write."""
+    scopes = set(token.scopes or ())
+    namespaces = tuple(token.namespaces) if token.namespaces else None
+    if namespaces is None:
+        scopes.discard(LINEAGE_WRITE)
+    return replace(_principal(token.user), scopes=frozenset(scopes), lineage_namespaces=namespaces)
+
+
+MAX_NAMESPACE_PATTERNS = 100
+
+
+def check_scopes(
+    principal: Principal, scopes: Sequence[str], namespaces: Sequence[str]
+) -> tuple[list[str], list[str] | None]:
+    """The scopes and lineage namespace patterns of a new token, checked: known scopes only;
+    ``lineage:write`` is granted by administrators only and needs at least one namespace
+    pattern; namespaces are given only with ``lineage:write``."""
+    unknown = sorted(set(scopes) - SCOPES)
+    if unknown:
+        raise Invalid(f"unknown scope '{unknown[0]}'", field="scopes", known=sorted(SCOPES))
+    reserved = sorted(set(scopes) & ADMIN_ONLY_SCOPES)
+    if reserved and not principal.is_admin:
+        raise Forbidden(f"only administrators may grant the '{reserved[0]}' scope")
+    if LINEAGE_WRITE not in scopes:
+        if namespaces:
+            raise Invalid(
+                f"namespaces bind a '{LINEAGE_WRITE}' token; ask for that scope too",
+                field="namespaces",
+            )
+        return sorted(set(scopes)), None
+    if not namespaces:
+        raise Invalid(
+            f"a '{LINEAGE_WRITE}' token needs the lineage namespaces it may write, e.g. "
+            "airflow://prod (--namespace, repeatable)",
+            field="namespaces",
+        )
+    if len(namespaces) > MAX_NAMESPACE_PATTERNS:
+        raise Invalid(f"at most {MAX_NAMESPACE_PATTERNS} namespaces", field="namespaces")
+    for i, pattern in enumerate(namespaces):
+        if not isinstance(pattern, str) or not pattern.strip() or len(pattern) > 255:
+            raise Invalid(
+                "expected a namespace pattern of 1 to 255 characters", field=f"namespaces[{i}]"
+            )
+        if pattern.strip("*") == "" and len(pattern) > 1:
+            raise Invalid("use a single '*' for every namespace", field=f"namespaces[{i}]")
+    return sorted(set(scopes)), sorted(set(namespaces))
 
 
 class SecurityService:
@@ -82,7 +135,7 @@ class SecurityService:
                 or (token.expires_at is not None and as_utc(token.expires_at) <= now)
             ):
                 raise Unauthorized("the API token is not valid")
-            return replace(_principal(token.user), scopes=frozenset(token.scopes or ()))
+            return _token_principal(token)
 
     def create_user(
         self,
@@ -123,14 +176,14 @@ class SecurityService:
         username: str | None = None,
         expires_at: datetime | None = None,
         scopes: Sequence[str] = (),
+        namespaces: Sequence[str] = (),
     ) -> TokenInfo:
         """Issue a token for oneself, or for another user (admins only). Shown once.
-        ``scopes`` grant more than the user's own rights, e.g. ``lineage:write``."""
+        ``scopes`` grant more than the user's own rights: ``lineage:write`` (administrators
+        grant it, bound to the lineage ``namespaces`` patterns it may write)."""
         if not name.strip():
             raise Invalid("a token needs a name", field="name")
-        unknown = sorted(set(scopes) - SCOPES)
-        if unknown:
-            raise Invalid(f"unknown scope '{unknown[0]}'", field="scopes", known=sorted(SCOPES))
+        granted, bound = check_scopes(principal, scopes, namespaces)
         with self.store.session() as session:
             if username and username != principal.username:
                 policy.require_admin(principal, "issue tokens for other users")
@@ -139,7 +192,7 @@ class SecurityService:
                     raise NotFound(f"user '{username}' not found", field="username")
             else:
                 user = session.get(User, principal.user_id)
-            issued = self._issue(session, user, name, expires_at, sorted(set(scopes)))
+            issued = self._issue(session, user, name, expires_at, granted, bound)
             token = session.scalar(select(ApiToken).where(ApiToken.lookup == issued.lookup))
             return _info(token, issued.value)
 
@@ -166,6 +219,7 @@ class SecurityService:
         name: str,
         expires_at: datetime | None = None,
         scopes: list[str] | None = None,
+        namespaces: list[str] | None = None,
     ):
         issued = tokens.issue()
         session.add(
@@ -176,6 +230,7 @@ class SecurityService:
                 secret_hash=issued.secret_hash,
                 expires_at=expires_at,
                 scopes=scopes or None,
+                namespaces=namespaces or None,
             )
         )
         session.flush()

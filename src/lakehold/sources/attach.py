@@ -27,36 +27,51 @@ _DUCKDB_TYPES = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 @dataclass(frozen=True)
 class ConnectionSpec:
     """How to reach one source. ``params``: ``host``, ``port``, ``database``, ``user`` (server
-    kinds) or ``path`` (sqlite file, folder of files); ``secret``: the password, if any."""
+    kinds) or ``path`` (sqlite file, folder of files); ``secret``: the password, if any;
+    ``hostaddr``: the checked address of ``host`` to connect to (set by the connection
+    service after the network allow-list check, so a second name resolution cannot change
+    the target)."""
 
     name: str
     kind: str
     params: Mapping[str, Any]
     secret: str | None = field(default=None, repr=False)
+    hostaddr: str | None = None
 
-    def attach_target(self, connect_timeout_s: int = 10, statement_timeout_s: float = 0) -> str:
-        """The string ``ATTACH`` takes for this source (contains the secret). PostgreSQL also
-        gets ``statement_timeout`` (0: none), so the server itself stops a query that runs
-        past the statement's timeout."""
+    def keywords(
+        self, connect_timeout_s: int = 10, statement_timeout_s: float = 0
+    ) -> list[tuple[str, Any]]:
+        """The driver's keyword parameters for this source (with the secret)."""
         p = self.params
-        if self.kind == "sqlite":
-            return str(p["path"])
-        pairs: list[tuple[str, Any]] = [
-            ("host", p.get("host", "127.0.0.1")),
-            ("port", p.get("port", DEFAULT_PORTS[self.kind])),
-            ("user", p.get("user")),
-        ]
+        host = p.get("host", "127.0.0.1")
+        pairs: list[tuple[str, Any]]
         if self.kind == "postgresql":
+            pairs = [("host", host), ("hostaddr", self.hostaddr)]
+            pairs += [("port", p.get("port", DEFAULT_PORTS[self.kind])), ("user", p.get("user"))]
             pairs += [("dbname", p.get("database")), ("password", self.secret)]
             pairs += [("connect_timeout", connect_timeout_s)]
             if statement_timeout_s > 0:
                 milliseconds = max(int(statement_timeout_s * 1000), 1)
                 pairs += [("options", f"-c statement_timeout={milliseconds}")]
         elif self.kind == "mysql":
+            pairs = [("host", self.hostaddr or host)]
+            pairs += [("port", p.get("port", DEFAULT_PORTS[self.kind])), ("user", p.get("user"))]
             pairs += [("database", p.get("database")), ("passwd", self.secret)]
         else:
             raise LakeholdError(f"connection kind {self.kind!r} cannot be attached")
-        return " ".join(f"{k}={_conninfo_value(v)}" for k, v in pairs if v not in (None, ""))
+        return [(k, v) for k, v in pairs if v not in (None, "")]
+
+    def attach_target(self, connect_timeout_s: int = 10, statement_timeout_s: float = 0) -> str:
+        """The string ``ATTACH`` takes for this source (contains the secret): libpq
+        keyword/value pairs for PostgreSQL, the MySQL scanner's for MySQL, every value
+        quoted and escaped, so no value can end its own or add another parameter.
+        PostgreSQL also gets ``statement_timeout`` (0: none), so the server itself stops a
+        query that runs past the statement's timeout."""
+        if self.kind == "sqlite":
+            return str(self.params["path"])
+        quote = _libpq_value if self.kind == "postgresql" else _mysql_value
+        pairs = self.keywords(connect_timeout_s, statement_timeout_s)
+        return " ".join(f"{k}={quote(v)}" for k, v in pairs)
 
 
 def attach(
@@ -88,15 +103,39 @@ def attach(
 
 
 def redact(message: str, spec: ConnectionSpec) -> str:
-    """``message`` without the secret or the full attach string, and on one line."""
+    """``message`` without the secret (also as it appears quoted in a connection string) or
+    any ``password=`` value, and on one line."""
     if spec.secret:
-        message = message.replace(spec.secret, "***")
-    message = re.sub(r"(password|passwd)=\S+", r"\1=***", message)
+        for form in _secret_forms(spec.secret):
+            message = message.replace(form, "***")
+    message = re.sub(
+        r"""(password|passwd|pwd)\s*=\s*('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|\S+)""",
+        r"\1=***",
+        message,
+        flags=re.IGNORECASE,
+    )
     return " ".join(message.split())[:500]
 
 
-def _conninfo_value(value: Any) -> str:
-    text = str(value)
-    if text and re.fullmatch(r"[A-Za-z0-9_.\-/:@]+", text):
-        return text
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def _secret_forms(secret: str) -> list[str]:
+    """The secret as it may appear in a message: raw, quoted, escaped, SQL-doubled."""
+    forms = {
+        secret,
+        _libpq_value(secret),
+        _mysql_value(secret),
+        _libpq_value(secret).replace("'", "''"),
+        _mysql_value(secret).replace("'", "''"),
+        secret.replace("'", "''"),
+    }
+    return sorted(forms, key=len, reverse=True)
+
+
+def _libpq_value(value: Any) -> str:
+    """A libpq connection-string value: always single-quoted, ``\\`` and ``'`` escaped."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _mysql_value(value: Any) -> str:
+    """A value of DuckDB's MySQL scanner's connection string: always double-quoted, ``\\``
+    and ``"`` escaped (the only escapes it knows)."""
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

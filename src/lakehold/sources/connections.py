@@ -10,6 +10,14 @@ the service only inside a :class:`~lakehold.sources.attach.ConnectionSpec`, thro
 version; an unreachable source raises SourceUnavailable (HTTP 502) naming the connection.
 Deleting a connection deletes its federated assets, and is refused (Conflict naming them)
 while any of them has an active grant or listing.
+
+Every server target is vetted (ADR 0014) when it is set and before every use -- a test, a
+crawl, a sync, a federated query: its host must pass the network allow-list
+(:class:`~lakehold.security.network_rules.NetworkPolicy`) and is pinned to the checked
+address; Lakehold's own metadata database is refused for everyone; and the connection of a
+non-administrator may not use a role with superuser or server-file privileges (Invalid,
+HTTP 400, naming why). A connection counts as an administrator's while the user who
+created it is one and, when someone changes it, that someone is one too.
 """
 
 from __future__ import annotations
@@ -28,12 +36,14 @@ from lakehold.catalog.names import check_sql_name
 from lakehold.catalog.service import readable_project
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.governance import audit, policy
+from lakehold.security.network_rules import NetworkPolicy
 from lakehold.security.principal import Principal
 from lakehold.security.secrets import Secrets
 from lakehold.sources import introspect
 from lakehold.sources.attach import ConnectionSpec
 from lakehold.sources.lookup import all_named, check_name_free, find_named
 from lakehold.sources.params import check_kind, check_params
+from lakehold.sources.vetting import Vetter, cache_key, created_by_admin
 from lakehold.store.db import Store
 from lakehold.store.models import Asset, Grant, Listing, Project, User, utcnow
 from lakehold.store.sources import Connection, FederatedTable
@@ -115,11 +125,16 @@ class ConnectionService:
         *,
         forbidden_paths: tuple[Path, ...] = (),
         source_roots: tuple[Path, ...] = (),
+        network: NetworkPolicy | None = None,
+        test_timeout_s: float = TEST_TIMEOUT_S,
     ) -> None:
         self.store = store
         self.secrets = secrets
         self.forbidden_paths = forbidden_paths
         self.source_roots = source_roots
+        self.network = network or NetworkPolicy(store)
+        self.test_timeout_s = test_timeout_s
+        self.vetter = Vetter(self.network, test_timeout_s)
 
     def _roots(self, principal: Principal) -> tuple[Path, ...] | None:
         """Where the principal's file and SQLite connections may point (None: anywhere)."""
@@ -151,6 +166,13 @@ class ConnectionService:
             kind = check_kind(kind)
             cleaned = check_params(kind, params, self.forbidden_paths, self._roots(principal))
             check_name_free(session, Connection, found, name, "connection")
+            if password is not None:
+                _check_secret(password)
+            self.vetter.vet(
+                ConnectionSpec(name, kind, cleaned, password),
+                trusted=principal.is_admin,
+                require_reachable=False,
+            )
             connection = Connection(
                 project_id=found.id,
                 name=name,
@@ -204,6 +226,8 @@ class ConnectionService:
         ):
             found = owned_project(session, principal, project, "manage its connections")
             connection = find_connection(session, found, name)
+            admins = created_by_admin(session, connection)
+            trusted = principal.is_admin and admins
             if params is not None:
                 merged = {**connection.params, **params}
                 merged = {k: v for k, v in merged.items() if v is not None}
@@ -218,6 +242,10 @@ class ConnectionService:
                 connection.secret_ciphertext = None
             if description is not None:
                 connection.description = description
+            if params is not None or password is not None or clear_password:
+                # an administrator's connection stays trusted later: a non-administrator
+                # changing it must pass the privilege check now, not only when it answers
+                self.vetter.vet(self._spec(connection), trusted=trusted, require_reachable=admins)
             connection.updated_at = utcnow()
             audit.record(
                 session,
@@ -274,27 +302,32 @@ class ConnectionService:
             )
 
     def test(self, principal: Principal, project: str, name: str) -> ConnectionTest:
-        """Reach the source with a short timeout; SourceUnavailable (502) when it cannot."""
-        with (
-            self._audit(principal, "connection.test", project, name),
-            self.store.session() as session,
-        ):
-            found = owned_project(session, principal, project, "test its connections")
-            connection = find_connection(session, found, name)
-            spec = self._spec(connection)
-        started = time.monotonic()
-        version, tables = introspect.server_version(spec, TEST_TIMEOUT_S)
+        """Reach the source with a short timeout; SourceUnavailable (502) when it cannot,
+        Invalid (400, audited as a denial) when its target or role is not allowed."""
+        with self._audit(principal, "connection.test", project, name):
+            with self.store.session() as session:
+                found = owned_project(session, principal, project, "test its connections")
+                connection = find_connection(session, found, name)
+                trusted = principal.is_admin and created_by_admin(session, connection)
+                spec, key = self._spec(connection), cache_key(connection)
+            started = time.monotonic()
+            spec = self.vetter.vet(spec, trusted=trusted, cache_key=key)
+        version, tables = introspect.server_version(spec, self.test_timeout_s)
         elapsed = int((time.monotonic() - started) * 1000)
         return ConnectionTest(True, name, spec.kind, version, tables, elapsed)
 
     def spec(self, connection_id: str) -> ConnectionSpec:
-        """How to reach connection ``connection_id``, its secret decrypted (engines only:
-        no authorization here, never hand it to an adapter)."""
+        """How to reach connection ``connection_id``, its secret decrypted and its target
+        vetted and pinned (engines only: no authorization here, never hand it to an
+        adapter). Invalid when the target is not allowed (any more); SourceUnavailable
+        when the privileges of a non-administrator's connection cannot be checked."""
         with self.store.session() as session:
             connection = session.get(Connection, connection_id)
             if connection is None:
                 raise NotFound(f"connection '{connection_id}' not found", field="connection")
-            return self._spec(connection)
+            spec, key = self._spec(connection), cache_key(connection)
+            trusted = created_by_admin(session, connection)
+        return self.vetter.vet(spec, trusted=trusted, cache_key=key)
 
     def _spec(self, connection: Connection) -> ConnectionSpec:
         secret = None

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import psycopg
 
 from lakehold.errors import SourceUnavailable
 from lakehold.sources import files
@@ -116,6 +117,71 @@ def server_version(spec: ConnectionSpec, timeout_s: float) -> tuple[str, int]:
         return str(version), int(count)
 
 
+_PG_PRIVILEGES = (
+    "SELECT r.rolsuper, "
+    "pg_has_role(current_user, 'pg_read_server_files', 'MEMBER'), "
+    "pg_has_role(current_user, 'pg_write_server_files', 'MEMBER'), "
+    "pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER') "
+    "FROM pg_roles r WHERE r.rolname = current_user"
+)
+_PG_NAMES = (
+    "superuser",
+    "pg_read_server_files",
+    "pg_write_server_files",
+    "pg_execute_server_program",
+)
+_MYSQL_PRIVILEGES = ("SUPER", "FILE")
+_MYSQL_LISTED = (
+    "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = "
+    "CONCAT(\"'\", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), \"'@'\", "
+    "SUBSTRING_INDEX(CURRENT_USER(), '@', -1), \"'\")"
+)
+
+
+def dangerous_privileges(spec: ConnectionSpec, timeout_s: float) -> list[str]:
+    """What the connection's role may do beyond reading tables: PostgreSQL superuser or
+    membership of the server-file and server-program roles; MySQL/MariaDB ``SUPER`` or
+    ``FILE`` (``ALL PRIVILEGES`` on ``*.*`` includes both). Connects to the checked address
+    (``spec.hostaddr``): PostgreSQL with psycopg's keyword parameters, MySQL through the
+    scanner; SourceUnavailable when the source cannot be reached."""
+    try:
+        if spec.kind == "postgresql":
+            return _pg_privileges(spec, timeout_s)
+        if spec.kind == "mysql":
+            return _mysql_privileges(spec, timeout_s)
+    except (psycopg.Error, OSError) as e:
+        raise SourceUnavailable(
+            f"connection {spec.name!r} ({spec.kind}) is unavailable: {redact(str(e), spec)}"
+        ) from None
+    return []
+
+
+def _pg_privileges(spec: ConnectionSpec, timeout_s: float) -> list[str]:
+    keywords = dict(spec.keywords(connect_timeout_s=max(1, int(timeout_s))))
+    with psycopg.connect(**keywords, autocommit=True) as connection:
+        row = connection.execute(_PG_PRIVILEGES).fetchone()
+    return [name for name, held in zip(_PG_NAMES, row or (), strict=False) if held]
+
+
+def _mysql_privileges(spec: ConnectionSpec, timeout_s: float) -> list[str]:
+    with opened(spec, timeout_s) as connection:  # the scanner: no client library needed
+
+        def rows(sql: str) -> list[str]:
+            quoted = sql.replace("'", "''")
+            found = connection.execute(f"SELECT * FROM mysql_query('{ALIAS}', '{quoted}')")
+            return [str(row[0]).upper() for row in found.fetchall()]
+
+        grants = rows("SHOW GRANTS")
+        listed = set(rows(_MYSQL_LISTED))
+    on_all = [g.split(" ON *.* ", 1)[0] for g in grants if " ON *.* " in g]
+    held = []
+    for privilege in _MYSQL_PRIVILEGES:
+        named = any(privilege in g.replace(",", " ").split() for g in on_all)
+        if privilege in listed or named or any("ALL PRIVILEGES" in g for g in on_all):
+            held.append(privilege)
+    return held
+
+
 def discover(
     spec: ConnectionSpec,
     schemas: Sequence[str],
@@ -175,7 +241,7 @@ def _files(spec: ConnectionSpec, _timeout_s: float) -> Discovery:
         for entry in files.list_files(root, spec.name):
             try:
                 rows = connection.execute(
-                    f"DESCRIBE SELECT * FROM {files.scan_sql(root, entry.fmt, entry.relative)}"
+                    f"DESCRIBE SELECT * FROM {files.scan_sql(entry.fmt, files.table_files(root, entry.relative))}"
                 ).fetchall()
             except duckdb.Error as e:
                 message = " ".join(str(e).split())[:300]

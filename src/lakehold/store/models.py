@@ -72,6 +72,8 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column()
     scopes: Mapped[list[str] | None] = mapped_column(JSON)
+    namespaces: Mapped[list[str] | None] = mapped_column(JSON)
+    """Lineage namespace patterns a ``lineage:write`` token may change (0008_lineage_writers)."""
 
     user: Mapped[User] = relationship()
 
@@ -498,8 +500,11 @@ class Webhook(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     url: Mapped[str] = mapped_column(Text)
-    secret: Mapped[str] = mapped_column(String(200))
-    """HMAC-SHA256 signing key; never returned, logged or put in an error."""
+    secret_ciphertext: Mapped[str | None] = mapped_column(Text)
+    """The ``whsec_`` signing secret, encrypted (``governance/webhook_signing``); never
+    returned, logged or put in an error."""
+    legacy_secret: Mapped[str | None] = mapped_column(String(200))
+    """A plaintext secret from before migration 0008, until it is encrypted (then NULL)."""
     event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     project_id: Mapped[str | None] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
@@ -541,3 +546,20 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+# -- network allow-list ------------------------------------------------------------------------
+
+
+class NetworkRule(Base):
+    """An administrator's allow-list entry: a host or CIDR and a port (``*``: any) that
+    connections and webhooks may reach (:mod:`lakehold.security.network`)."""
+
+    __tablename__ = "network_rules"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    rule: Mapped[str] = mapped_column(String(300), unique=True)
+    """Normalized ``<host or CIDR>:<port or *>``."""
+    description: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, SecretStr
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
+from lakehold.runtime import Runtime
+from lakehold.security.network_limits import RateLimited
+from lakehold.security.principal import Principal
 from lakehold.sources.connections import ConnectionTest, ConnectionView
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/api/v1/projects/{project}/connections", tags=["connections"])
 
@@ -37,6 +44,19 @@ class ConnectionPatch(BaseModel):
 
 def _plain(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None
+
+
+async def limited(
+    runtime: Runtime, principal: Principal, work: Callable[[], T]
+) -> T | JSONResponse:
+    """Run ``work`` (it waits for a source) on the runtime's probe pool, off the event loop
+    and off the request threads; 429 with Retry-After beyond the pool's or the user's limit."""
+    try:
+        return await runtime.probes.arun(principal.user_id, work)
+    except RateLimited as error:
+        return JSONResponse(
+            error.to_dict(), status_code=429, headers={"Retry-After": str(error.retry_after)}
+        )
 
 
 @router.post("", response_model=ConnectionView, status_code=status.HTTP_201_CREATED)
@@ -92,8 +112,15 @@ def delete_connection(
     runtime.connections.delete(principal, project, name)
 
 
-@router.post("/{name}/test", response_model=ConnectionTest)
-def test_connection(project: str, name: str, runtime: RuntimeDep, principal: PrincipalDep):
+@router.post(
+    "/{name}/test",
+    response_model=ConnectionTest,
+    responses={429: {"description": "Too many tests: retry after Retry-After seconds"}},
+)
+async def test_connection(project: str, name: str, runtime: RuntimeDep, principal: PrincipalDep):
     """Reach the source (short timeout): its version and table count; 502 naming the
-    connection when it cannot be reached."""
-    return runtime.connections.test(principal, project, name)
+    connection when it cannot be reached; 400 when its target or role is not allowed;
+    429 (Retry-After) when too many tests or crawls are running or were asked for."""
+    return await limited(
+        runtime, principal, lambda: runtime.connections.test(principal, project, name)
+    )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
+from lakehold.api.routers.connections import limited
 from lakehold.sources.crawlers import DataSourceView, RunView
 
 router = APIRouter(prefix="/api/v1/projects/{project}/data-sources", tags=["data sources"])
@@ -88,10 +89,12 @@ def delete_data_source(
 
 
 @router.post("/{name}/runs", response_model=RunView, status_code=status.HTTP_201_CREATED)
-def run_data_source(project: str, name: str, runtime: RuntimeDep, principal: PrincipalDep):
+async def run_data_source(project: str, name: str, runtime: RuntimeDep, principal: PrincipalDep):
     """Crawl now and wait for the result; 502 naming the connection (and the failed run's id)
-    when the source cannot be reached."""
-    return runtime.data_sources.run(principal, project, name)
+    when the source cannot be reached; 429 (Retry-After) beyond the crawl limits."""
+    return await limited(
+        runtime, principal, lambda: runtime.data_sources.run(principal, project, name)
+    )
 
 
 @router.get("/{name}/runs", response_model=list[RunView])

@@ -74,13 +74,13 @@ def list_rules(
     unit: Annotated[str | None, Query(description="Only rules of this unit (id or path)")] = None,
     action: Annotated[Action | None, Query()] = None,
 ):
-    """Rules, oldest first."""
+    """Rules, oldest first. A project you may not see appears as `project:hidden:<id>`."""
     return runtime.rules.list_rules(principal, unit=unit, action=action)
 
 
 @router.get("/metadata-rules/{rule_id}", response_model=RuleView)
 def get_rule(rule_id: str, runtime: RuntimeDep, principal: PrincipalDep):
-    """One rule with the fields its form requires."""
+    """One rule with the fields its form requires (hidden projects as `project:hidden:<id>`)."""
     return runtime.rules.get_rule(principal, rule_id)
 
 

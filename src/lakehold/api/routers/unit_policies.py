@@ -29,7 +29,8 @@ def grant(unit: str, body: PolicyIn, runtime: RuntimeDep, principal: PrincipalDe
 
 @router.get("", response_model=list[UnitPolicyView])
 def list_policies(unit: str, runtime: RuntimeDep, principal: PrincipalDep):
-    """The unit's authorization policies."""
+    """The unit's authorization policies. A project you may not see appears as
+    `project:hidden:<id>`."""
     return runtime.unit_policies.list_policies(principal, unit)
 
 

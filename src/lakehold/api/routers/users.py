@@ -31,7 +31,17 @@ class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     username: str | None = Field(default=None, description="Admins: issue for another user.")
     expires_at: datetime | None = None
-    scopes: list[str] = Field(default=[], description="Extra rights, e.g. `lineage:write`.")
+    scopes: list[str] = Field(
+        default=[],
+        description="Extra rights: `lineage:write` (granted by administrators only).",
+    )
+    namespaces: list[str] = Field(
+        default=[],
+        max_length=100,
+        description="With `lineage:write` (required): the OpenLineage namespaces the token may "
+        "write, e.g. `airflow://prod`; `*` matches any characters. Lakehold's own namespace is "
+        "never writable through the API.",
+    )
 
 
 @router.get("/me", response_model=UserOut)
@@ -60,13 +70,16 @@ def list_users(runtime: RuntimeDep, principal: PrincipalDep):
 
 @router.post("/tokens", response_model=TokenInfo, status_code=status.HTTP_201_CREATED)
 def create_token(body: TokenIn, runtime: RuntimeDep, principal: PrincipalDep):
-    """Issue an API token. Its value is returned once and never again."""
+    """Issue an API token. Its value is returned once and never again. A `lineage:write` token
+    is issued by an administrator (for any user) and bound to the lineage `namespaces` it may
+    write."""
     return runtime.security.create_token(
         principal,
         body.name,
         username=body.username,
         expires_at=body.expires_at,
         scopes=body.scopes,
+        namespaces=body.namespaces,
     )
 
 

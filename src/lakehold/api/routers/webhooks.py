@@ -17,8 +17,10 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 class WebhookIn(BaseModel):
     url: str = Field(description="http:// or https:// endpoint receiving POSTed JSON events")
     secret: str = Field(
-        description="16-200 characters; signs each body (X-Lakehold-Signature: sha256=<HMAC>). "
-        "Never returned."
+        description="whsec_<base64 of 24-64 bytes>, or 16-200 characters used as UTF-8 bytes; "
+        "signs each delivery as Standard Webhooks does (webhook-id, webhook-timestamp, "
+        "webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>). Stored encrypted, "
+        "never returned."
     )
     project: str | None = Field(
         default=None,
