@@ -315,3 +315,19 @@ def test_other_dialect() -> None:
 def test_not_a_query_is_refused() -> None:
     with pytest.raises(ValueError):
         lineage("DELETE FROM tickit.users")
+
+
+def test_names_fold_as_duckdb_folds_them() -> None:
+    # ASCII case folds (quoted or not); other letters do not: "Ä" and "ä" are two columns.
+    schemas = {"tickit.notes": ["Ärger", "ärger", "Key"]}
+    result = column_lineage(
+        'SELECT "KEY" AS k, "Ärger" AS big, "ärger" AS small FROM "TICKIT"."Notes"',
+        schemas,
+        namespace=NS,
+    )
+    name = "tickit.notes"
+    assert result["fields"] == {
+        "k": {"inputFields": [{**field("notes", "key", ID), "name": name}]},
+        "big": {"inputFields": [{**field("notes", "Ärger", ID), "name": name}]},
+        "small": {"inputFields": [{**field("notes", "ärger", ID), "name": name}]},
+    }

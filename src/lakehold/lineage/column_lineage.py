@@ -26,6 +26,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
+from sqlglot.schema import MappingSchema
+
+from lakehold.query.identifiers import fold
 
 SCHEMA_URL = "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json"
 
@@ -103,9 +106,10 @@ def column_lineage(
     expression = sqlglot.parse_one(sql, read=dialect) if isinstance(sql, str) else sql.copy()
     if isinstance(expression, exp.Create):
         expression = expression.expression
+    _fold_identifiers(expression)
     qualified = qualify(
         expression,
-        schema=_sqlglot_schema(schemas),
+        schema=MappingSchema(_sqlglot_schema(schemas), dialect=dialect, normalize=False),
         dialect=dialect,
         db=default_project,
         validate_qualify_columns=False,
@@ -123,11 +127,19 @@ def column_lineage(
     }
 
 
+def _fold_identifiers(expression: exp.Expression) -> None:
+    """Fold every identifier as DuckDB does (ASCII only) and keep sqlglot from folding it again
+    with Python's Unicode-aware ``lower()``: the lineage names the columns DuckDB binds."""
+    for node in expression.find_all(exp.Identifier):
+        node.set("this", fold(node.this))
+        node.meta["case_sensitive"] = True
+
+
 def _sqlglot_schema(schemas: Mapping[str, Sequence[str]]) -> dict[str, dict[str, dict[str, str]]]:
     nested: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
     for name, columns in schemas.items():
         project, _, table = name.partition(".")
-        nested[project][table] = {column: "UNKNOWN" for column in columns}
+        nested[fold(project)][fold(table)] = {fold(column): "UNKNOWN" for column in columns}
     return dict(nested)
 
 
