@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class Settings(BaseSettings):
@@ -103,6 +104,14 @@ class Settings(BaseSettings):
     @cached_property
     def warehouse_path(self) -> Path:
         return (self.warehouse or self.home / "warehouse").resolve()
+
+    @cached_property
+    def metadata_file(self) -> Path | None:
+        """The SQLite file of the metadata store (None on a server database)."""
+        url = make_url(self.resolved_database_url)
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return None
+        return Path(url.database).resolve()
 
     @cached_property
     def scan_path(self) -> Path:

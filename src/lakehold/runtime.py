@@ -144,7 +144,10 @@ class Runtime:
 
     @cached_property
     def connections(self) -> ConnectionService:
-        own = (self.settings.home, self.settings.warehouse_path, self.settings.results_path)
+        settings = self.settings
+        own = (settings.home, settings.warehouse_path, settings.results_path)
+        if settings.metadata_file is not None:  # wherever LAKEHOLD_DATABASE_URL puts it
+            own = (*own, settings.metadata_file)
         return ConnectionService(
             self.store,
             self.secrets,

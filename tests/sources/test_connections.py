@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from lakehold.config import Settings
 from lakehold.errors import Conflict, Forbidden, Invalid, NotFound, SourceUnavailable
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
@@ -82,6 +83,29 @@ def test_paths_inside_lakehold_home_are_refused(runtime: Runtime, team: Team) ->
         runtime.connections.create(
             team.owner, team.project, "all", "files", {"path": str(runtime.settings.home.parent)}
         )
+
+
+def test_the_metadata_file_is_refused_wherever_it_lives(tmp_path: Path) -> None:
+    """A SQLite metadata store outside the home (LAKEHOLD_DATABASE_URL) is still Lakehold's own:
+    no SQLite connection to it, no folder connection holding it, even for administrators."""
+    elsewhere = tmp_path / "shared"
+    elsewhere.mkdir()
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=f"sqlite:///{elsewhere / 'meta.db'}",
+        source_roots=[tmp_path],
+    )
+    runtime = Runtime(settings)
+    try:
+        admin = runtime.security.authenticate(runtime.security.bootstrap()[1])
+        runtime.catalog.create_domain(admin, "Ops")
+        runtime.catalog.create_project(admin, "ops", "Ops")
+        for kind, path in (("sqlite", elsewhere / "meta.db"), ("files", elsewhere)):
+            with pytest.raises(Invalid) as caught:
+                runtime.connections.create(admin, "ops", f"meta_{kind}", kind, {"path": str(path)})
+            assert caught.value.details["field"] == "params.path"
+    finally:
+        runtime.close()
 
 
 def test_duplicate_name_conflicts(runtime: Runtime, team: Team, pg_source: SourceDb) -> None:

@@ -177,3 +177,37 @@ def test_attached_sources_are_not_reachable_by_name(
         with pytest.raises((NotFound, Invalid, Forbidden)) as caught:
             runtime.statements.execute(team.viewer, sql)
         assert "postgres" not in caught.value.message.lower() or "postgres_" in sql
+
+
+def test_a_folder_reads_only_files_inside_it(
+    runtime: Runtime, team: Team, files_source: Path, tmp_path: Path
+) -> None:
+    """A symbolic link out of the connection's folder (into Lakehold's warehouse, say) is not a
+    table of it, at crawl time or at query time; statements read the folder's files through
+    private links, never by their own paths."""
+    outside = tmp_path / "outside"
+    (outside / "stolen").mkdir(parents=True)
+    (outside / "secret.csv").write_text("id,secret\n1,TOPSECRET\n")
+    (outside / "stolen" / "p.parquet").write_bytes(
+        (files_source / "customers.parquet").read_bytes()
+    )
+    (files_source / "leak.csv").symlink_to(outside / "secret.csv")
+    (files_source / "stolen").symlink_to(outside / "stolen", target_is_directory=True)
+    runtime.connections.create(team.owner, "sales", "src", "files", {"path": str(files_source)})
+    runtime.data_sources.create(team.owner, "sales", "crawl", "src")
+    assert runtime.data_sources.run(team.owner, "sales", "crawl").status == "succeeded"
+    for table in ("leak", "stolen"):
+        with pytest.raises(NotFound):
+            _rows(runtime, team.viewer, f"select * from sales.{table}")
+    # A file crawled while real, later swapped for a link out of the folder, is not read.
+    (files_source / "orders.csv").unlink()
+    (files_source / "orders.csv").symlink_to(outside / "secret.csv")
+    with pytest.raises(NotFound):
+        _rows(runtime, team.viewer, "select * from sales.orders")
+    # The statement may not open the folder's files by their own paths either.
+    assert _rows(runtime, team.viewer, "select id from sales.clicks") == [(1,), (2,)]
+    for path in (files_source / "clicks" / "p1.parquet", files_source / "events.jsonl"):
+        with pytest.raises((Forbidden, NotFound)):
+            runtime.statements.execute(
+                team.viewer, f'select * from sales.clicks, "{path}"', project="sales"
+            )

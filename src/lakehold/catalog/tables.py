@@ -1,7 +1,13 @@
-"""Table service: lakehouse tables as catalog assets. Every write refreshes the asset."""
+"""Table service: lakehouse tables as catalog assets. Every write refreshes the asset.
+
+A create or drop is an intent recorded before the Delta commit and completed in the catalog
+transaction (:mod:`lakehold.catalog.intents`), so a crash in between is finished or undone by
+the reconciler; a write's Delta commit comes first and the asset follows it, never backwards.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -9,22 +15,27 @@ from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lakehold.catalog import intents
+from lakehold.catalog.intents import refresh_asset
 from lakehold.catalog.names import check_sql_name
-from lakehold.catalog.search import index_asset
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.types import schema_from_types
 from lakehold.catalog.views import AssetView
-from lakehold.errors import Conflict, Invalid
+from lakehold.errors import Conflict, Forbidden, Invalid, NotFound
 from lakehold.governance import policy
+from lakehold.lakehouse import folders
 from lakehold.lakehouse.readers import format_from_name, read_batch
+from lakehold.lakehouse.retention import VacuumPlan
 from lakehold.lakehouse.tables import DeltaTables, HistoryEntry, Snapshot, WriteResult
 from lakehold.lineage.emitter import LineageEmitter, recorded_write
-from lakehold.query.arrow_types import duckdb_type
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
-from lakehold.store.models import Asset, AssetColumn, Project, utcnow
+from lakehold.store.models import Asset, Project
+
+log = logging.getLogger(__name__)
 
 WriteMode = Literal["append", "overwrite", "merge", "cdc"]
 
@@ -56,23 +67,6 @@ class WriteOutcome:
     asset: AssetView
 
 
-def _refresh(asset: Asset, snapshot: Snapshot) -> None:
-    """Copy the technical metadata of a Delta snapshot onto the asset and its columns."""
-    existing = {c.name: c for c in asset.columns}
-    kept: list[AssetColumn] = []
-    for ordinal, field in enumerate(snapshot.schema):
-        column = existing.get(field.name) or AssetColumn(name=field.name)
-        column.data_type = duckdb_type(field.type)
-        column.nullable, column.ordinal = field.nullable, ordinal
-        kept.append(column)
-    asset.columns = kept
-    asset.row_count = snapshot.num_rows
-    asset.size_bytes = snapshot.size_bytes
-    asset.current_version = snapshot.version
-    asset.updated_at = utcnow()
-    index_asset(asset)
-
-
 class TableService:
     """Create, write, inspect and maintain lakehouse tables."""
 
@@ -88,6 +82,39 @@ class TableService:
         found = readable_project(session, principal, project)
         policy.require_role(session, principal, found, "contributor", "change its tables")
         return found
+
+    def _refreshed(self, asset_id: str, snapshot: Snapshot) -> AssetView:
+        """Copy a committed snapshot onto the asset (row-locked; an asset already at a newer
+        version, refreshed by another process, stays as it is)."""
+        with self.store.session() as session:
+            query = select(Asset).where(Asset.id == asset_id).with_for_update()
+            asset = session.scalar(query)
+            if asset is None:
+                raise NotFound("the table was dropped during the write")
+            refresh_asset(asset, snapshot)
+            return AssetView.of(asset)
+
+    def _claim(self, path: Path, intent_id: str, qualified: str) -> None:
+        """Make ``path`` free for the create of ``intent_id``: Conflict while another live
+        process creates or drops a table there; intents of dead processes are settled first,
+        and a table folder no asset and no intent explains is quarantined (never deleted)."""
+        with self.store.session() as session:
+            others = [i for i in intents.pending_for(session, path) if i.id != intent_id]
+        for other in others:
+            if not intents.owner_gone(other):
+                raise Conflict(f"table '{qualified}' is being changed by another request")
+            log.warning("%s", intents.settle(self.store, self.tables, other.id))
+        with self.store.session() as session:
+            if session.scalar(select(Asset.id).where(Asset.storage_path == str(path))):
+                raise Conflict(f"table '{qualified}' already exists", field="name")
+        if (path / folders.LOG).is_dir():
+            moved = folders.quarantine(self.tables.root, path)
+            self.tables.forget(path)
+            log.warning(
+                "moved orphan table folder %s to %s",
+                folders.relative(self.tables.root, path),
+                folders.relative(self.tables.root, moved),
+            )
 
     @recorded_write("create")
     def create_table(
@@ -106,13 +133,20 @@ class TableService:
 
         ``commit_metadata`` is added to the first commit (e.g. the sources of a CTAS)."""
         check_sql_name("table", name)
+        qualified = f"{project}.{name}"
         with self.store.session() as session:
             found = self._managed(session, principal, project)
             if session.query(Asset).filter_by(project_id=found.id, name=name).first():
-                raise Conflict(f"table '{project}.{name}' already exists", field="name")
-            batch = data.read()
-            path = self.tables.path_for(project, name)
-            with self._locks[str(path)]:
+                raise Conflict(f"table '{qualified}' already exists", field="name")
+        batch = data.read()
+        path = self.tables.path_for(project, name)
+        details = {"description": description, "tags": sorted(set(tags or [])), "keys": keys}
+        with self._locks[str(path)]:
+            intent = intents.begin(
+                self.store, "create", found, name, path, user_id=principal.user_id, details=details
+            )
+            try:
+                self._claim(path, intent, qualified)
                 result = self.tables.create(
                     path,
                     batch,
@@ -120,9 +154,13 @@ class TableService:
                     committer=principal.username,
                     metadata=commit_metadata,
                 )
-                try:
+            except BaseException:
+                intents.roll_back(self.store, intent)
+                raise
+            try:
+                with self.store.session() as session:
                     asset = Asset(
-                        project=found,
+                        project_id=found.id,
                         name=name,
                         description=description,
                         tags=sorted(set(tags or [])),
@@ -131,12 +169,16 @@ class TableService:
                         created_by=principal.user_id,
                     )
                     session.add(asset)
-                    _refresh(asset, result.snapshot)
+                    refresh_asset(asset, result.snapshot)
+                    intents.end(session, intent, intents.DONE)
                     session.flush()
-                except Exception:
-                    self.tables.drop(path)
-                    raise
-            return WriteOutcome(result, AssetView.of(asset))
+                    session.refresh(asset)
+                    view = AssetView.of(asset)
+            except Exception:
+                self.tables.drop(path)
+                intents.roll_back(self.store, intent)
+                raise
+            return WriteOutcome(result, view)
 
     @recorded_write()
     def write(
@@ -156,25 +198,24 @@ class TableService:
             raise Invalid(f"unknown write mode '{mode}'", field="mode")
         with self.store.session() as session:
             asset = find_asset(session, self._managed(session, principal, project), name)
-            batch = data.read()
-            merge_keys = keys or list(asset.key_columns or [])
-            if mode in ("merge", "cdc") and not merge_keys:
-                raise Invalid(
-                    f"{mode} needs key columns: declare them on the table or pass keys",
-                    field="keys",
-                )
-            with self._locks[asset.storage_path]:
-                result = self.tables.write(
-                    Path(asset.storage_path),
-                    batch,
-                    mode=mode,
-                    keys=merge_keys or None,
-                    committer=principal.username,
-                    op_column=op_column,
-                    order_column=order_column,
-                )
-                _refresh(asset, result.snapshot)
-            return WriteOutcome(result, AssetView.of(asset))
+            asset_id, path, declared = asset.id, asset.storage_path, list(asset.key_columns or [])
+        batch = data.read()
+        merge_keys = keys or declared
+        if mode in ("merge", "cdc") and not merge_keys:
+            raise Invalid(
+                f"{mode} needs key columns: declare them on the table or pass keys", field="keys"
+            )
+        with self._locks[path]:
+            result = self.tables.write(
+                Path(path),
+                batch,
+                mode=mode,
+                keys=merge_keys or None,
+                committer=principal.username,
+                op_column=op_column,
+                order_column=order_column,
+            )
+            return WriteOutcome(result, self._refreshed(asset_id, result.snapshot))
 
     def history(
         self, principal: Principal, project: str, name: str, limit: int | None = None
@@ -188,12 +229,10 @@ class TableService:
         """Restore a table to an earlier version (as a new version)."""
         with self.store.session() as session:
             asset = find_asset(session, self._managed(session, principal, project), name)
-            with self._locks[asset.storage_path]:
-                result = self.tables.restore(
-                    Path(asset.storage_path), version, committer=principal.username
-                )
-                _refresh(asset, result.snapshot)
-            return WriteOutcome(result, AssetView.of(asset))
+            asset_id, path = asset.id, asset.storage_path
+        with self._locks[path]:
+            result = self.tables.restore(Path(path), version, committer=principal.username)
+            return WriteOutcome(result, self._refreshed(asset_id, result.snapshot))
 
     def vacuum(
         self,
@@ -203,36 +242,58 @@ class TableService:
         *,
         retention_hours: int = 168,
         dry_run: bool = False,
-    ) -> list[str]:
-        """Delete files no longer referenced by versions newer than the retention period."""
+        force: bool = False,
+    ) -> VacuumPlan:
+        """Delete files no longer referenced by versions newer than the retention period.
+
+        Below 168 hours only with ``force``, which only an administrator may pass (and which
+        never goes below the table's own ``delta.deletedFileRetentionDuration``)."""
+        if force and not principal.is_admin:
+            raise Forbidden("only an administrator may force a vacuum below the retention minimum")
         with self.store.session() as session:
             asset = find_asset(session, self._managed(session, principal, project), name)
-            with self._locks[asset.storage_path]:
-                removed = self.tables.vacuum(
-                    Path(asset.storage_path),
-                    retention_hours=retention_hours,
-                    dry_run=dry_run,
-                    committer=principal.username,
-                )
-            return [Path(p).name for p in removed]
+            path = asset.storage_path
+        with self._locks[path]:
+            return self.tables.vacuum(
+                Path(path),
+                retention_hours=retention_hours,
+                dry_run=dry_run,
+                force=force,
+                committer=principal.username,
+            )
 
     def optimize(self, principal: Principal, project: str, name: str) -> dict:
         """Compact small files into larger ones."""
         with self.store.session() as session:
             asset = find_asset(session, self._managed(session, principal, project), name)
-            with self._locks[asset.storage_path]:
-                metrics = self.tables.optimize(
-                    Path(asset.storage_path), committer=principal.username
-                )
-                _refresh(asset, self.tables.snapshot(Path(asset.storage_path)))
+            asset_id, path = asset.id, asset.storage_path
+        with self._locks[path]:
+            metrics = self.tables.optimize(Path(path), committer=principal.username)
+            self._refreshed(asset_id, self.tables.snapshot(Path(path), version=metrics["version"]))
             return metrics
 
     def drop_table(self, principal: Principal, project: str, name: str) -> None:
-        """Delete a table and its asset."""
+        """Delete a table and its asset: intent, then the asset and the folder (moved to the
+        trash) in one transaction, then the trash is emptied."""
         with self.store.session() as session:
-            asset = find_asset(session, self._managed(session, principal, project), name)
-            path = Path(asset.storage_path)
-            session.delete(asset)
-            session.flush()
-            with self._locks[str(path)]:
-                self.tables.drop(path)
+            found = self._managed(session, principal, project)
+            asset = find_asset(session, found, name)
+            asset_id, path = asset.id, Path(asset.storage_path)
+        with self._locks[str(path)]:
+            intent = intents.begin(self.store, "drop", found, name, path, user_id=principal.user_id)
+            moved: Path | None = None
+            try:
+                with self.store.session() as session:
+                    asset = session.get(Asset, asset_id)
+                    if asset is None:
+                        raise NotFound(f"table '{project}.{name}' not found")
+                    session.delete(asset)
+                    session.flush()
+                    moved = self.tables.move_to_trash(path, intent)
+                    intents.end(session, intent, intents.DONE)
+            except BaseException:
+                if moved is not None and not path.exists():
+                    moved.rename(path)
+                intents.roll_back(self.store, intent)
+                raise
+            self.tables.empty_trash(intent)

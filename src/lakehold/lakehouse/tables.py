@@ -21,6 +21,7 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from lakehold.errors import Conflict, Invalid, NotFound
+from lakehold.lakehouse import folders, retention
 from lakehold.lakehouse.history import (
     commit_properties,
     commit_time,
@@ -36,6 +37,7 @@ from lakehold.lakehouse.keys import (
 )
 from lakehold.lakehouse.merge import OP, execute_merge, prepare_changes
 from lakehold.lakehouse.results import HistoryEntry, Snapshot, WriteResult
+from lakehold.lakehouse.retention import VacuumPlan
 from lakehold.lakehouse.rewrite import rewrite
 from lakehold.lakehouse.schema import Evolution, evolve
 from lakehold.lakehouse.snapshots import SnapshotCache
@@ -91,7 +93,9 @@ class DeltaTables:
                 shutil.rmtree(path, ignore_errors=True)
             raise
         rows = evolution.batch.num_rows
-        return self._result(path, "CREATE", inserted=rows, written=rows, changes=evolution.changes)
+        return self._result(
+            path, "CREATE", 0, inserted=rows, written=rows, changes=evolution.changes
+        )
 
     def write(
         self,
@@ -148,12 +152,12 @@ class DeltaTables:
         table = self._open(path)
         self._version_of(path, table, version)
         if version == table.version():
-            return self._result(path, "RESTORE")
+            return self._result(path, "RESTORE", table.version())
         try:
             table.restore(version, commit_properties=commit_properties(committer, "RESTORE"))
         except CommitFailedError as exc:
             raise Conflict(f"the table changed during the restore: {_reason(exc, path)}") from None
-        return self._result(path, "RESTORE")
+        return self._result(path, "RESTORE", table.version())
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -221,26 +225,29 @@ class DeltaTables:
         self,
         path: Path,
         *,
-        retention_hours: int = 168,
+        retention_hours: int = retention.MIN_RETENTION_HOURS,
         dry_run: bool = False,
+        force: bool = False,
         committer: str,
-    ) -> list[str]:
-        """Delete files no version newer than ``retention_hours`` needs; returns their paths.
+    ) -> VacuumPlan:
+        """Delete files no version newer than ``retention_hours`` needs; their names, relative
+        to the table folder.
 
-        Versions older than the retention can no longer be read afterwards.
+        Versions older than the retention can no longer be read afterwards, so a retention
+        below 168 hours (or the table's longer ``delta.deletedFileRetentionDuration``) is
+        refused unless ``force`` (which never goes below the table's own setting).
         """
         path = Path(path).absolute()
-        if retention_hours < 0:
-            raise Invalid("retention_hours cannot be negative", field="retention_hours")
         table = self._open(path)
-        self._snapshots.forget(path)
-        removed = table.vacuum(
+        if not dry_run:
+            self._snapshots.forget(path)
+        return retention.vacuum(
+            table,
             retention_hours=retention_hours,
             dry_run=dry_run,
-            enforce_retention_duration=False,
-            commit_properties=commit_properties(committer, "VACUUM"),
+            force=force,
+            committer=committer,
         )
-        return [str(path / name) for name in removed]
 
     def optimize(self, path: Path, *, committer: str) -> dict[str, Any]:
         """Compact small files into larger ones; returns the compaction metrics."""
@@ -248,7 +255,7 @@ class DeltaTables:
         table = self._open(path)
         metrics = table.optimize.compact(commit_properties=commit_properties(committer, "OPTIMIZE"))
         return {
-            "version": DeltaTable(str(path)).version(),
+            "version": table.version(),
             "files_added": metrics.get("numFilesAdded", 0),
             "files_removed": metrics.get("numFilesRemoved", 0),
             **metrics,
@@ -260,6 +267,20 @@ class DeltaTables:
         self._open(path)
         self._snapshots.forget(path)
         shutil.rmtree(path)
+
+    def move_to_trash(self, path: Path, token: str) -> Path | None:
+        """Rename the table's folder to ``.trash/<token>`` (one atomic step that frees its
+        name); None if it has no folder. :meth:`empty_trash` deletes it."""
+        path = Path(path).absolute()
+        self._snapshots.forget(path)
+        return folders.move_to_trash(self.root, path, token)
+
+    def empty_trash(self, token: str) -> None:
+        folders.empty_trash(self.root, token)
+
+    def forget(self, path: Path) -> None:
+        """Drop cached snapshots of ``path`` (its folder was moved or replaced)."""
+        self._snapshots.forget(Path(path).absolute())
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -286,7 +307,12 @@ class DeltaTables:
             else:
                 self._commit_rows(table, evolution, "append", commit)
             return self._result(
-                path, "APPEND", inserted=rows, written=written, changes=evolution.changes
+                path,
+                "APPEND",
+                table.version(),
+                inserted=rows,
+                written=written,
+                changes=evolution.changes,
             )
         deleted = existing
         commit = commit_properties(committer, "OVERWRITE", rows_deleted=deleted)
@@ -294,7 +320,13 @@ class DeltaTables:
         self._commit_rows(table, evolution, "overwrite", commit, schema_mode=schema_mode)
         changes = ["replaced the schema"] if replace else evolution.changes
         return self._result(
-            path, "OVERWRITE", inserted=rows, deleted=deleted, written=rows, changes=changes
+            path,
+            "OVERWRITE",
+            table.version(),
+            inserted=rows,
+            deleted=deleted,
+            written=rows,
+            changes=changes,
         )
 
     @staticmethod
@@ -331,7 +363,7 @@ class DeltaTables:
             rewrite(table, evolution.schema, commit_properties(committer, "EVOLVE SCHEMA"))
             table, added = DeltaTable(str(path)), []
         elif evolution.batch.num_rows == 0 and not added:
-            return self._result(path, operation)
+            return self._result(path, operation, table.version())
         # Only the columns the batch carries: an absent column keeps its value on update
         # (MERGE ... UPDATE SET * with schema evolution) and is NULL on insert.
         source = evolution.carried
@@ -355,6 +387,7 @@ class DeltaTables:
         return self._result(
             path,
             operation,
+            table.version(),
             inserted=metrics.get("num_target_rows_inserted", 0),
             updated=metrics.get("num_target_rows_updated", 0),
             deleted=metrics.get("num_target_rows_deleted", 0),
@@ -372,6 +405,7 @@ class DeltaTables:
         self,
         path: Path,
         operation: str,
+        version: int,
         *,
         inserted: int = 0,
         updated: int = 0,
@@ -379,7 +413,9 @@ class DeltaTables:
         written: int = 0,
         changes: list[str] | None = None,
     ) -> WriteResult:
-        snapshot = self.snapshot(path)
+        # The version the handle that committed now holds: its own commit, never a later
+        # commit of another process that a fresh read of the table would include.
+        snapshot = self.snapshot(path, version=version)
         return WriteResult(
             version=snapshot.version,
             operation=operation,

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 from urllib.parse import urlsplit
 
 import httpx
@@ -63,13 +62,20 @@ class NetworkPolicy:
         self.static_rules = network.parse_rules(static_rules)
         self.database_url = database_url
         self.resolver = resolver
+        self._metadata: tuple[network.Endpoint | None] | None = None
 
-    @cached_property
+    @property
     def metadata(self) -> network.Endpoint | None:
-        """Lakehold's own metadata database, never a target."""
+        """Lakehold's own metadata database, never a target (resolved once it resolves)."""
         if self.database_url is None:
             return None
-        return network.metadata_endpoint(self.database_url, self.resolver)
+        if self._metadata is None:
+            endpoint = network.metadata_endpoint(self.database_url, self.resolver)
+            if endpoint is None or endpoint.local or endpoint.addresses:
+                self._metadata = (endpoint,)
+            else:  # its host did not resolve now: keep the name's port and database, retry
+                return endpoint
+        return self._metadata[0]
 
     def rules(self) -> list[network.Rule]:
         """Every rule in force: the setting's, then the stored ones."""

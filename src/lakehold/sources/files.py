@@ -42,7 +42,7 @@ def list_files(root: Path, connection: str) -> list[FileTable]:
     except OSError as e:
         raise SourceUnavailable(f"connection {connection!r} (files): {e.strerror}") from None
     for entry in entries:
-        if entry.name.startswith("."):
+        if entry.name.startswith(".") or not _inside(entry, root):
             continue
         if entry.is_file() and entry.suffix.lower() in FORMATS:
             tables.append(FileTable(entry.stem, FORMATS[entry.suffix.lower()], entry.name))
@@ -54,10 +54,23 @@ def list_files(root: Path, connection: str) -> list[FileTable]:
 def table_files(root: str | Path, relative: str) -> tuple[str, ...]:
     """The data files of one table of the folder ``root``: the file itself, or the Parquet
     files of a folder table (sorted)."""
-    path = Path(root) / relative
+    root = Path(root)
+    path = root / relative
+    if not _inside(path, root):
+        return ()
     if path.is_dir():
-        return tuple(str(f) for f in sorted(path.glob("*.parquet")) if f.is_file())
+        found = sorted(path.glob("*.parquet"))
+        return tuple(str(f) for f in found if f.is_file() and _inside(f, root))
     return (str(path),)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` really lies in ``root``: a symbolic link (or ``..``) leading out of the
+    connection's folder -- into Lakehold's warehouse, say -- is not one of its files."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 def scan_sql(fmt: str, paths: Sequence[str]) -> str:

@@ -240,9 +240,8 @@ def _files(spec: ConnectionSpec, _timeout_s: float) -> Discovery:
     try:
         for entry in files.list_files(root, spec.name):
             try:
-                rows = connection.execute(
-                    f"DESCRIBE SELECT * FROM {files.scan_sql(entry.fmt, files.table_files(root, entry.relative))}"
-                ).fetchall()
+                scan = files.scan_sql(entry.fmt, files.table_files(root, entry.relative))
+                rows = connection.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
             except duckdb.Error as e:
                 message = " ".join(str(e).split())[:300]
                 found.errors.append({"table": entry.relative, "message": message})

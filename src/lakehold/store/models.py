@@ -158,6 +158,32 @@ class Statement(Base):
     result_rows: Mapped[int | None] = mapped_column(BigInteger)
     result_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    runner_id: Mapped[str | None] = mapped_column(String(200))
+    """The process that runs it (``lakehold.process``: host/boot/pid/start); a statement whose
+    runner is gone is failed by the reconciler (0010_table_intents)."""
+
+
+class TableIntent(Base):
+    """A table create or drop in progress: recorded before the Delta commit, ``done`` in the
+    transaction that changes the catalog; a reconciler finishes or rolls back the pending ones of
+    dead processes (``catalog/reconcile``, 0010_table_intents)."""
+
+    __tablename__ = "table_intents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(10))
+    """``create`` or ``drop``."""
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    table_name: Mapped[str] = mapped_column(String(63))
+    storage_path: Mapped[str] = mapped_column(Text, index=True)
+    state: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    """``pending``, ``done`` or ``rolled_back``."""
+    runner_id: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """What adopting a created table needs: description, tags, key columns."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()
 
 
 # -- organisation ------------------------------------------------------------------------------
