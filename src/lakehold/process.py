@@ -90,3 +90,13 @@ def _zombie(pid: int) -> bool:
     stat = _read(f"/proc/{pid}/stat")
     fields = stat.rsplit(")", 1)[-1].split()
     return bool(fields) and fields[0] in ("Z", "X")
+
+
+def gone(runner: str | None, age_seconds: float, stale_after_seconds: float) -> bool:
+    """Whether work recorded by ``runner`` ``age_seconds`` ago has lost its process: the
+    process is known dead, or this host cannot tell and the work is older than
+    ``stale_after_seconds``."""
+    state = alive(runner)
+    if state is None:
+        return age_seconds > stale_after_seconds
+    return not state

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 
 from lakehold.catalog.forms import FormService
 from lakehold.catalog.glossaries import GlossaryService
 from lakehold.catalog.organisation import OrganisationService
+from lakehold.catalog.reconcile import Reconciler, ReconcileReport
 from lakehold.catalog.search.service import SearchService
 from lakehold.catalog.service import CatalogService
 from lakehold.catalog.tables import TableService
 from lakehold.config import Settings
-from lakehold.governance.audit import AuditService
 from lakehold.governance.filters import FilterService
 from lakehold.governance.grants import GrantService
 from lakehold.governance.listings import ListingService
@@ -21,6 +22,7 @@ from lakehold.governance.subscriptions import SubscriptionService
 from lakehold.governance.unit_policies import UnitPolicyService
 from lakehold.governance.webhook_signing import SecretBox
 from lakehold.governance.webhooks import WebhookService
+from lakehold.kernel.audit import AuditService
 from lakehold.lakehouse.tables import DeltaTables
 from lakehold.lineage.emitter import LineageEmitter
 from lakehold.lineage.service import LineageService
@@ -34,6 +36,8 @@ from lakehold.sources.connections import ConnectionService
 from lakehold.sources.crawlers import DataSourceService
 from lakehold.sources.sync_jobs import SyncJobService
 from lakehold.store.db import Store
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -65,6 +69,28 @@ class Runtime:
     def table_service(self) -> TableService:
         emitter = LineageEmitter(self.lineage, self.settings.lineage_namespace)
         return TableService(self.store, self.tables, emitter)
+
+    @cached_property
+    def reconciler(self) -> Reconciler:
+        return Reconciler(
+            self.store,
+            self.tables,
+            statement_timeout_seconds=self.settings.statement_timeout_seconds,
+        )
+
+    def reconcile(self, *, repair: bool = True) -> ReconcileReport:
+        """Check (and with ``repair`` fix) the catalog against the warehouse after a crash."""
+        return self.reconciler.run(repair=repair)
+
+    def reconcile_on_start(self) -> None:
+        """The start-up repair of a serving process: once per runtime, never fatal."""
+        if getattr(self, "_reconciled", False):
+            return
+        self._reconciled = True
+        try:
+            self.reconcile(repair=True)
+        except Exception:  # a start-up repair must not keep the API down; doctor reports it
+            log.exception("start-up reconciliation failed; run `lakehold doctor`")
 
     @cached_property
     def runner(self) -> StatementRunner:

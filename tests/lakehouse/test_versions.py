@@ -119,12 +119,12 @@ def test_optimize_compacts_files(tables: DeltaTables, counter: Path) -> None:
 
 def test_vacuum_removes_unreferenced_files(tables: DeltaTables, counter: Path) -> None:
     tables.optimize(counter, committer="ops")
-    assert tables.vacuum(counter, committer="ops") == []  # within the default retention
-    planned = tables.vacuum(counter, retention_hours=0, dry_run=True, committer="ops")
-    assert len(planned) == 3 and all(Path(f).exists() for f in planned)
-    removed = tables.vacuum(counter, retention_hours=0, committer="ops")
+    assert tables.vacuum(counter, committer="ops").files == []  # within the default retention
+    planned = tables.vacuum(counter, retention_hours=0, dry_run=True, committer="ops").files
+    assert len(planned) == 3 and all((counter / f).exists() for f in planned)
+    removed = tables.vacuum(counter, retention_hours=0, force=True, committer="ops").files
     assert sorted(removed) == sorted(planned)
-    assert not any(Path(f).exists() for f in removed)
+    assert not any((counter / f).exists() for f in removed)
     assert tables.read(counter).num_rows == 3
     with pytest.raises(Invalid):
         tables.vacuum(counter, retention_hours=-1, committer="ops")
@@ -141,7 +141,7 @@ def test_versions_whose_files_were_vacuumed_are_not_found(tables: DeltaTables) -
     path = tables.path_for("p", "short")
     tables.create(path, pa.table({"n": [0]}), committer="ops")
     tables.write(path, pa.table({"n": [1]}), mode="overwrite", committer="ops")
-    tables.vacuum(path, retention_hours=0, committer="ops")
+    tables.vacuum(path, retention_hours=0, force=True, committer="ops")
     for call in (tables.read, tables.snapshot):
         with pytest.raises(NotFound, match="vacuum"):
             call(path, version=0)

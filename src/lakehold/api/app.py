@@ -77,6 +77,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         "and governed SQL.",
     )
     app.state.runtime = runtime
+    runtime.reconcile_on_start()  # finish or undo what a crashed process left (once per runtime)
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)

@@ -31,13 +31,15 @@ def redacted_error(redactor: Redactor, error: LakeholdError) -> dict[str, Any]:
     return redactor.value(error.to_dict())
 
 
-def _lakehold_error(request: Request, error: LakeholdError) -> JSONResponse:
+def _lakehold_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, LakeholdError)  # registered for LakeholdError
     headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
     body = redacted_error(_redactor(request), error)
     return JSONResponse(body, status_code=error.status_code, headers=headers)
 
 
-def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)  # registered for RequestValidationError
     problems = [
         {
             "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),

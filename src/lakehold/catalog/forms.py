@@ -35,7 +35,8 @@ from lakehold.catalog.search.indexer import index_asset
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.units import unit_path
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.governance import audit, policy, unit_policies
+from lakehold.governance import unit_policies
+from lakehold.kernel import Action, audit, authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -401,7 +402,7 @@ def _describable(
 ) -> tuple[Asset, MetadataForm]:
     """An asset the principal may describe (contributors and owners) and a form of its domain."""
     found = readable_project(session, principal, project)
-    policy.require_role(session, principal, found, "contributor", "describe assets")
+    authorize(principal, Action.ASSET_DESCRIBE, found, session=session)
     return find_asset(session, found, asset), find_form(session, form, domain_id=found.domain_id)
 
 

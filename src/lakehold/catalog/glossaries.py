@@ -24,7 +24,8 @@ from lakehold.catalog.search.indexer import index_asset
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.units import resolve_unit, root_unit, unit_path
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.governance import audit, policy, unit_policies
+from lakehold.governance import unit_policies
+from lakehold.kernel import Action, audit, authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -603,7 +604,7 @@ class GlossaryService:
 
     def _describable(self, session: Session, principal: Principal, project: str, asset: str):
         found = readable_project(session, principal, project)
-        policy.require_role(session, principal, found, "contributor", "describe assets")
+        authorize(principal, Action.ASSET_DESCRIBE, found, session=session)
         return find_asset(session, found, asset)
 
     def _describe(

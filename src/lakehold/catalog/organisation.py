@@ -27,7 +27,7 @@ from lakehold.catalog.views import (
     ProjectView,
 )
 from lakehold.errors import Conflict, Forbidden, Invalid, NotFound
-from lakehold.governance import audit, policy
+from lakehold.kernel import Action, allowed, audit, authorize, roles
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -66,10 +66,10 @@ def _check_group_name(name: str) -> str:
     return name
 
 
-def _check_role(role: str) -> policy.Role:
-    if role not in policy.ROLES:
+def _check_role(role: str) -> roles.Role:
+    if role not in roles.ROLES:
         raise Invalid(
-            f"role '{role}' is not one of {', '.join(policy.ROLES)}", field="role", value=role
+            f"role '{role}' is not one of {', '.join(roles.ROLES)}", field="role", value=role
         )
     return role  # type: ignore[return-value]
 
@@ -126,7 +126,7 @@ def _owners(session: Session, unit_ids: list[str]) -> dict[str, list[OwnerView]]
 
 
 def _unit_view(session: Session, unit: DomainUnit) -> DomainUnitView:
-    lineage = policy.unit_lineage(session, unit)
+    lineage = roles.unit_lineage(session, unit)
     domain = session.get(Domain, unit.domain_id)
     return DomainUnitView(
         id=unit.id,
@@ -274,7 +274,7 @@ class OrganisationService:
                 if parent is None
                 else resolve_unit(session, parent, domain=found, field="parent")
             )
-            policy.require_unit_owner(session, principal, above, "create domain units below it")
+            authorize(principal, Action.UNIT_CREATE, above, session=session)
             name = _check_unit_name(name)
             if session.scalar(
                 select(DomainUnit).where(DomainUnit.parent_id == above.id, DomainUnit.name == name)
@@ -356,7 +356,7 @@ class OrganisationService:
         _one_of(user, group)
         with self._session(principal, "domain_unit.owner_add") as session:
             found = resolve_unit(session, unit, field="unit")
-            policy.require_unit_owner(session, principal, found, "manage its owners")
+            authorize(principal, Action.UNIT_OWNERS_MANAGE, found, session=session)
             owner = DomainUnitOwner(unit_id=found.id)
             if user is not None:
                 owner.user_id = _find_user(session, user).id
@@ -396,7 +396,7 @@ class OrganisationService:
         _one_of(user, group)
         with self._session(principal, "domain_unit.owner_remove") as session:
             found = resolve_unit(session, unit, field="unit")
-            policy.require_unit_owner(session, principal, found, "manage its owners")
+            authorize(principal, Action.UNIT_OWNERS_MANAGE, found, session=session)
             query = select(DomainUnitOwner).where(DomainUnitOwner.unit_id == found.id)
             if user is not None:
                 query = query.where(DomainUnitOwner.user_id == _find_user(session, user).id)
@@ -430,7 +430,7 @@ class OrganisationService:
         or an ancestor. The root unit keeps the domain's name."""
         with self._session(principal, "domain_unit.update") as session:
             found = resolve_unit(session, unit, field="unit")
-            policy.require_unit_owner(session, principal, found, "change it")
+            authorize(principal, Action.UNIT_UPDATE, found, session=session)
             before, renamed = unit_path(session, found), False
             if name is not None:
                 name = _check_unit_name(name)
@@ -462,7 +462,7 @@ class OrganisationService:
         ancestor). Conflict naming what is inside: child units, projects, glossaries, forms."""
         with self._session(principal, "domain_unit.delete") as session:
             found = resolve_unit(session, unit, field="unit")
-            policy.require_unit_owner(session, principal, found, "delete it")
+            authorize(principal, Action.UNIT_DELETE, found, session=session)
             path = unit_path(session, found)
             if found.parent_id is None:
                 raise Conflict(
@@ -495,14 +495,14 @@ class OrganisationService:
         """The projects in ``unit`` the principal may see (its owners: all of them)."""
         with self.store.session() as session:
             found = resolve_unit(session, unit, field="unit")
-            owner = policy.owns_unit(session, principal, found)
+            owner = roles.owns_unit(session, principal, found)
             projects = session.scalars(
                 select(Project).where(Project.domain_unit_id == found.id).order_by(Project.name)
             )
             return [
                 ProjectView.of(p)
                 for p in projects
-                if owner or policy.project_role(session, principal, p) is not None
+                if owner or allowed(principal, Action.PROJECT_READ, p, session=session)
             ]
 
     # -- groups --------------------------------------------------------------------------------
@@ -512,7 +512,7 @@ class OrganisationService:
     ) -> GroupView:
         """Create a group of users (administrators)."""
         with self._session(principal, "group.create") as session:
-            policy.require_admin(principal, "create groups")
+            authorize(principal, Action.GROUP_CREATE)
             name = _check_group_name(name)
             if session.scalar(select(Group).where(Group.name == name)):
                 raise Conflict(f"group '{name}' already exists", field="name")
@@ -530,7 +530,7 @@ class OrganisationService:
     def delete_group(self, principal: Principal, name: str) -> None:
         """Delete a group (administrators); refused if a project would lose its last owner."""
         with self._session(principal, "group.delete") as session:
-            policy.require_admin(principal, "delete groups")
+            authorize(principal, Action.GROUP_DELETE)
             group = _find_group(session, name)
             owned = _owned_by_group(session, group)
             session.execute(delete(ProjectMember).where(ProjectMember.group_id == group.id))
@@ -546,7 +546,7 @@ class OrganisationService:
         """Every group (administrators); other users see the groups they belong to."""
         with self.store.session() as session:
             query = select(Group).order_by(Group.name)
-            if not principal.is_admin:
+            if not allowed(principal, Action.CATALOG_READ_ALL):
                 mine = select(GroupMember.group_id).where(GroupMember.user_id == principal.user_id)
                 query = query.where(Group.id.in_(mine))
             return [_group_view(session, g) for g in session.scalars(query)]
@@ -555,7 +555,7 @@ class OrganisationService:
         """One group (administrators and its members)."""
         with self.store.session() as session:
             group = session.scalar(select(Group).where(Group.name == name))
-            if group is not None and not principal.is_admin:
+            if group is not None and not allowed(principal, Action.CATALOG_READ_ALL):
                 member = session.get(GroupMember, (group.id, principal.user_id))
                 group = group if member is not None else None
             if group is None:
@@ -565,7 +565,7 @@ class OrganisationService:
     def add_group_member(self, principal: Principal, group: str, user: str) -> GroupView:
         """Add a user to a group (administrators); it takes effect at once."""
         with self._session(principal, "group.member_add") as session:
-            policy.require_admin(principal, "change group members")
+            authorize(principal, Action.GROUP_MEMBERS_MANAGE)
             found = _find_group(session, group)
             member = _find_user(session, user)
             if session.get(GroupMember, (found.id, member.id)) is not None:
@@ -584,7 +584,7 @@ class OrganisationService:
     def remove_group_member(self, principal: Principal, group: str, user: str) -> None:
         """Remove a user from a group (administrators); refused if that orphans a project."""
         with self._session(principal, "group.member_remove") as session:
-            policy.require_admin(principal, "change group members")
+            authorize(principal, Action.GROUP_MEMBERS_MANAGE)
             found = _find_group(session, group)
             member = _find_user(session, user)
             row = session.get(GroupMember, (found.id, member.id))
@@ -610,7 +610,7 @@ class OrganisationService:
                 select(ProjectMember).where(ProjectMember.project_id == found.id)
             )
             views = [_member_view(session, m) for m in members]
-            order = {r: i for i, r in enumerate(reversed(policy.ROLES))}
+            order = {r: i for i, r in enumerate(reversed(roles.ROLES))}
             return sorted(views, key=lambda m: (order[m.role], m.kind, m.name))
 
     def _member(
@@ -649,7 +649,7 @@ class OrganisationService:
         _one_of(user, group)
         with self._session(principal, "project.member_add", project) as session:
             found = readable_project(session, principal, project)
-            policy.require_role(session, principal, found, "owner", "manage members")
+            authorize(principal, Action.PROJECT_MEMBERS_MANAGE, found, session=session)
             role = _check_role(role)
             if self._member(session, found, user, group) is not None:
                 field = "user" if user is not None else "group"
@@ -687,7 +687,7 @@ class OrganisationService:
         _one_of(user, group)
         with self._session(principal, "project.member_update", project) as session:
             found = readable_project(session, principal, project)
-            policy.require_role(session, principal, found, "owner", "manage members")
+            authorize(principal, Action.PROJECT_MEMBERS_MANAGE, found, session=session)
             role = _check_role(role)
             member = self._existing_member(session, found, user, group)
             member.role = role
@@ -715,7 +715,7 @@ class OrganisationService:
         field = "user" if user is not None else "group"
         with self._session(principal, "project.member_remove", project) as session:
             found = readable_project(session, principal, project)
-            policy.require_role(session, principal, found, "owner", "manage members")
+            authorize(principal, Action.PROJECT_MEMBERS_MANAGE, found, session=session)
             member = self._existing_member(session, found, user, group)
             session.delete(member)
             _keep_owned(session, [found.id], field)

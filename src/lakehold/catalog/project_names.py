@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from lakehold.catalog.service import find_project
 from lakehold.errors import NotFound
-from lakehold.governance import policy
+from lakehold.kernel import roles
 from lakehold.security.principal import Principal
 from lakehold.store.models import DomainUnit, Project
 
@@ -35,15 +35,15 @@ def project_names(
 ) -> dict[str, str]:
     """Project id -> its name, or its placeholder where the principal may not see it."""
     found = {p.id: p for p in projects}
-    roles = policy.project_roles(session, principal, list(found))
+    held = roles.project_roles(session, principal, list(found))
     owned_units: dict[str, bool] = {}
     names = {}
     for project_id, project in found.items():
         unit_id = project.domain_unit_id
-        if project_id not in roles and unit_id is not None and unit_id not in owned_units:
+        if project_id not in held and unit_id is not None and unit_id not in owned_units:
             unit = session.get(DomainUnit, unit_id)
-            owned_units[unit_id] = unit is not None and policy.owns_unit(session, principal, unit)
-        visible = project_id in roles or owned_units.get(unit_id or "", False)
+            owned_units[unit_id] = unit is not None and roles.owns_unit(session, principal, unit)
+        visible = project_id in held or owned_units.get(unit_id or "", False)
         names[project_id] = project.name if visible else hidden_name(project)
     return names
 

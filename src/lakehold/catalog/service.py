@@ -10,7 +10,7 @@ from lakehold.catalog.search import index_asset
 from lakehold.catalog.units import resolve_unit, root_unit
 from lakehold.catalog.views import AssetView, DomainView, ProjectView
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.governance import policy
+from lakehold.kernel import Action, allowed, authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -42,7 +42,7 @@ def find_asset(session: Session, project: Project, name: str) -> Asset:
 def readable_project(session: Session, principal: Principal, name: str) -> Project:
     """A project the principal may see; a hidden project is reported as not found."""
     project = session.scalar(select(Project).where(Project.name == name))
-    if project is None or policy.project_role(session, principal, project) is None:
+    if project is None or not allowed(principal, Action.PROJECT_READ, project, session=session):
         raise NotFound(f"project '{name}' not found", field="project")
     return project
 
@@ -65,7 +65,7 @@ class CatalogService:
         self, principal: Principal, name: str, description: str | None = None
     ) -> DomainView:
         """Create a domain (administrators)."""
-        policy.require_admin(principal, "create domains")
+        authorize(principal, Action.DOMAIN_CREATE)
         if not name or not name.strip() or len(name) > 100:
             raise Invalid("a domain needs a name of 1 to 100 characters", field="name")
         with self.store.session() as session:
@@ -107,7 +107,7 @@ class CatalogService:
                 unit = root_unit(session, found)
             else:
                 unit = resolve_unit(session, domain_unit, domain=found, field="domain_unit")
-            policy.require_project_creator(session, principal, unit)
+            authorize(principal, Action.PROJECT_CREATE, unit, session=session)
             project = Project(
                 name=name,
                 domain=found,
@@ -131,7 +131,7 @@ class CatalogService:
             return [
                 ProjectView.of(p)
                 for p in projects
-                if policy.project_role(session, principal, p) is not None
+                if allowed(principal, Action.PROJECT_READ, p, session=session)
             ]
 
     def get_project(self, principal: Principal, name: str) -> ProjectView:
@@ -166,7 +166,7 @@ class CatalogService:
         """Change an asset's description, tags or column descriptions (project owners)."""
         with self.store.session() as session:
             found = readable_project(session, principal, project)
-            policy.require_role(session, principal, found, "contributor", "describe assets")
+            authorize(principal, Action.ASSET_DESCRIBE, found, session=session)
             asset = find_asset(session, found, name)
             if description is not None:
                 asset.description = description

@@ -24,8 +24,8 @@ from lakehold.catalog.names import check_sql_name
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.types import schema_from_types
 from lakehold.catalog.views import AssetView
-from lakehold.errors import Conflict, Forbidden, Invalid, NotFound
-from lakehold.governance import policy
+from lakehold.errors import Conflict, Invalid, NotFound
+from lakehold.kernel import Action, authorize
 from lakehold.lakehouse import folders
 from lakehold.lakehouse.readers import format_from_name, read_batch
 from lakehold.lakehouse.retention import VacuumPlan
@@ -80,7 +80,7 @@ class TableService:
 
     def _managed(self, session: Session, principal: Principal, project: str) -> Project:
         found = readable_project(session, principal, project)
-        policy.require_role(session, principal, found, "contributor", "change its tables")
+        authorize(principal, Action.TABLE_WRITE, found, session=session)
         return found
 
     def _refreshed(self, asset_id: str, snapshot: Snapshot) -> AssetView:
@@ -172,7 +172,6 @@ class TableService:
                     refresh_asset(asset, result.snapshot)
                     intents.end(session, intent, intents.DONE)
                     session.flush()
-                    session.refresh(asset)
                     view = AssetView.of(asset)
             except Exception:
                 self.tables.drop(path)
@@ -248,8 +247,8 @@ class TableService:
 
         Below 168 hours only with ``force``, which only an administrator may pass (and which
         never goes below the table's own ``delta.deletedFileRetentionDuration``)."""
-        if force and not principal.is_admin:
-            raise Forbidden("only an administrator may force a vacuum below the retention minimum")
+        if force:
+            authorize(principal, Action.TABLE_VACUUM_FORCE)
         with self.store.session() as session:
             asset = find_asset(session, self._managed(session, principal, project), name)
             path = asset.storage_path

@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lakehold.errors import Invalid, NotFound
-from lakehold.governance import policy
+from lakehold.kernel import roles
 from lakehold.store.models import Asset, Domain, DomainUnit, Glossary, MetadataForm, Project
 from lakehold.store.search import SearchDocument
 
@@ -28,7 +28,7 @@ def root_unit(session: Session, domain: Domain) -> DomainUnit:
 
 def unit_path(session: Session, unit: DomainUnit) -> str:
     """``Root/Child/Grandchild``."""
-    return SEPARATOR.join(u.name for u in reversed(policy.unit_lineage(session, unit)))
+    return SEPARATOR.join(u.name for u in reversed(roles.unit_lineage(session, unit)))
 
 
 def _walk(session: Session, start: DomainUnit, names: list[str]) -> DomainUnit | None:

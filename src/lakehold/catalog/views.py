@@ -50,7 +50,7 @@ class ProjectView:
             project.description,
             project.owner.username,
             project.created_at,
-            unit_path(session, unit) if unit is not None else None,
+            unit_path(session, unit) if session is not None and unit is not None else None,
             project.domain_unit_id,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from lakehold.cli.catalog import domains, projects
+from lakehold.cli.doctor import doctor
 from lakehold.cli.lineage import lineage
 from lakehold.cli.metadata import forms, glossaries, policies, rules, tags, terms
 from lakehold.cli.network import network
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 app.command()(serve)
 app.command()(demo)
+app.command()(doctor)
 app.command()(sql)
 app.command()(search)
 app.command()(publish)

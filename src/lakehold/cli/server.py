@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 
@@ -28,8 +28,19 @@ def _serve(runtime: Runtime) -> None:
         runtime.webhooks.stop()
 
 
+class _Overrides(TypedDict, total=False):
+    """Settings given on the command line (the others come from the environment)."""
+
+    host: str
+    port: int
+
+
 def _settings(host: str | None, port: int | None) -> Settings:
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    overrides: _Overrides = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
     return Settings(**overrides)
 
 

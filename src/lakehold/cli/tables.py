@@ -215,18 +215,29 @@ def vacuum(
     name: Annotated[str, typer.Argument(help="project.table")],
     retention_hours: Annotated[int, typer.Option(help="Keep files newer than this")] = 168,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List, do not delete")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Administrators: allow a retention below 168 hours")
+    ] = False,
 ) -> None:
     """Delete data files that no version within the retention period needs.
 
-    Example: lakehold table vacuum insurance.policies --retention-hours 0 --dry-run
+    A retention below 168 hours needs --force (administrators only); a dry run lists what
+    would go. Example: lakehold table vacuum insurance.policies --retention-hours 0 --dry-run
     """
     project, table = split_qualified(name)
     runtime, _ = open_runtime()
-    removed = runtime.table_service.vacuum(
-        principal_of(runtime), project, table, retention_hours=retention_hours, dry_run=dry_run
+    plan = runtime.table_service.vacuum(
+        principal_of(runtime),
+        project,
+        table,
+        retention_hours=retention_hours,
+        dry_run=dry_run,
+        force=force,
     )
     verb = "would remove" if dry_run else "removed"
-    console.print(f"{verb} {len(removed)} files")
+    console.print(f"{verb} {len(plan.files)} files")
+    for file in plan.files if dry_run else []:
+        console.print(f"  {file}")
 
 
 @tables.command("optimize")

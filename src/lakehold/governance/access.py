@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from lakehold.errors import NotFound
-from lakehold.governance import policy
+from lakehold.kernel import roles
 from lakehold.security.principal import Principal
 from lakehold.store import driver
 
@@ -44,7 +44,7 @@ class ProjectRole:
 
     id: str
     name: str
-    role: policy.Role | None
+    role: roles.Role | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +126,8 @@ def resolve_access(
     if acting is not None:
         wanted.add(acting)
     ids = _projects(session, wanted)
-    roles = policy.project_roles(session, principal, list(ids.values()))
-    projects = {name: ProjectRole(pid, name, roles.get(pid)) for name, pid in ids.items()}
+    held = roles.project_roles(session, principal, list(ids.values()))
+    projects = {name: ProjectRole(pid, name, held.get(pid)) for name, pid in ids.items()}
     decision = Decision(projects, [])
     acting_role = acting_project(decision, acting)
     found = _assets(session, names, projects, acting_role)

@@ -28,7 +28,8 @@ from sqlglot.errors import SqlglotError
 
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.governance import audit, policy
+from lakehold.governance.grants import lock_assets
+from lakehold.kernel import Action, audit, authorize
 from lakehold.query.arrow_types import quote
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -38,6 +39,7 @@ FilterKind = Literal["row", "column"]
 KINDS = ("row", "column")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 MAX_EXPRESSION = 4000
+_CONCURRENT = "the filters of {}.{} were changed concurrently; try again"
 
 # The only constructs a row filter may contain.
 _ALLOWED: tuple[type[exp.Expression], ...] = (
@@ -252,8 +254,15 @@ class FilterService:
     ) -> Asset:
         found = readable_project(session, principal, project)
         if manage:
-            policy.require_role(session, principal, found, "owner", "manage asset filters")
-        return find_asset(session, found, asset)
+            authorize(principal, Action.FILTER_MANAGE, found, session=session)
+        target = find_asset(session, found, asset)
+        lock_assets(session, [target.id] if manage else [])  # as decisions do (ADR 18)
+        return target
+
+    @staticmethod
+    def _taken(session: Session, asset: Asset, name: str) -> bool:
+        same = (AssetFilter.asset_id == asset.id, AssetFilter.name == name)
+        return session.scalar(select(AssetFilter.id).where(*same)) is not None
 
     def create_filter(
         self,
@@ -279,14 +288,10 @@ class FilterService:
                 assets=[f"{project}.{asset}"],
                 details={"filter": name},
             ),
-            self.store.session() as session,
+            self.store.decision(_CONCURRENT.format(project, asset)) as session,
         ):
             target = self._asset(session, principal, project, asset, manage=True)
-            if session.scalar(
-                select(AssetFilter).where(
-                    AssetFilter.asset_id == target.id, AssetFilter.name == name
-                )
-            ):
+            if self._taken(session, target, name):
                 raise Conflict(f"filter '{name}' of {project}.{asset} already exists", field="name")
             row = AssetFilter(
                 asset_id=target.id, name=name, kind=kind, created_by=principal.user_id
@@ -367,18 +372,14 @@ class FilterService:
                 assets=[f"{project}.{asset}"],
                 details={"filter": name},
             ),
-            self.store.session() as session,
+            self.store.decision(_CONCURRENT.format(project, asset)) as session,
         ):
             target = self._asset(session, principal, project, asset, manage=True)
             row = find_filter(session, target, name)
             before = self._details(row)
             if new_name is not None and new_name != row.name:
                 _check_name(new_name)
-                if session.scalar(
-                    select(AssetFilter).where(
-                        AssetFilter.asset_id == target.id, AssetFilter.name == new_name
-                    )
-                ):
+                if self._taken(session, target, new_name):
                     raise Conflict(
                         f"filter '{new_name}' of {project}.{asset} already exists", field="name"
                     )
@@ -412,7 +413,7 @@ class FilterService:
                 assets=[f"{project}.{asset}"],
                 details={"filter": name},
             ),
-            self.store.session() as session,
+            self.store.decision(_CONCURRENT.format(project, asset)) as session,
         ):
             target = self._asset(session, principal, project, asset, manage=True)
             row = find_filter(session, target, name)

@@ -5,19 +5,25 @@
 - Owners of the asset's project revoke a grant; owners of the subscribing project end it by
   unsubscribing. Both take effect at once (the next statement no longer resolves the table).
 - Members of either project see the grant; others get NotFound.
+
+Decisions serialise (ADR 18): they run in an immediate session (SQLite's write lock) and lock
+their rows on PostgreSQL, the asset's row for anything that grants it or changes its filters
+(``lock_assets``), the grant's row for a revocation; the unique index
+``uq_grants_active_asset_project`` refuses a second active grant even if code forgets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lakehold.errors import Conflict, Forbidden, NotFound
-from lakehold.governance import audit, policy
+from lakehold.errors import Conflict, NotFound
 from lakehold.governance.events import emit, grant_payload
+from lakehold.kernel import Action, allowed, audit, authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -83,6 +89,17 @@ def _username(session: Session, user_id: str | None) -> str | None:
     return user.username if user else None
 
 
+def lock_assets(session: Session, asset_ids: Iterable[str]) -> None:
+    """Lock the rows of these assets until the transaction ends (PostgreSQL; SQLite's
+    immediate session already holds the database's write lock). Ids are locked in order, so
+    two decisions over the same assets never wait for each other in a circle."""
+    ids = sorted(set(asset_ids))
+    if ids:
+        session.execute(
+            select(Asset.id).where(Asset.id.in_(ids)).order_by(Asset.id).with_for_update()
+        ).all()
+
+
 def replace_grant(
     session: Session,
     principal: Principal,
@@ -96,8 +113,9 @@ def replace_grant(
     """Grant ``asset`` to ``project``, revoking any active grant it replaces (ids returned).
 
     The asset row is locked (PostgreSQL) so that concurrent approvals of the same asset keep
-    at most one active grant per project."""
-    session.get(Asset, asset.id, with_for_update=True, populate_existing=True)
+    at most one active grant per project; the revocations are written before the new grant,
+    which the unique index of active grants would refuse otherwise."""
+    lock_assets(session, [asset.id])
     now = utcnow()
     replaced = []
     for old in session.scalars(
@@ -107,6 +125,7 @@ def replace_grant(
     ):
         old.revoked_at, old.revoked_by = now, principal.user_id
         replaced.append(old.id)
+    session.flush()
     grant = Grant(
         asset_id=asset.id,
         project_id=project.id,
@@ -135,9 +154,8 @@ class GrantService:
 
     @staticmethod
     def _visible(session: Session, principal: Principal, asset: Asset, project: Project) -> bool:
-        return (
-            policy.project_role(session, principal, asset.project) is not None
-            or policy.project_role(session, principal, project) is not None
+        return allowed(principal, Action.PROJECT_READ, asset.project, session=session) or allowed(
+            principal, Action.PROJECT_READ, project, session=session
         )
 
     def list_grants(
@@ -192,7 +210,7 @@ class GrantService:
     ) -> GrantView:
         with (
             audit.denials(self.store, principal, action, details={"grant": grant_id}),
-            self.store.session() as session,
+            self.store.decision(f"grant '{grant_id}' was changed concurrently") as session,
         ):
             grant = session.get(Grant, grant_id, with_for_update=True)
             if grant is None:
@@ -201,9 +219,8 @@ class GrantService:
             if not self._visible(session, principal, asset, grantee):
                 raise NotFound(f"grant '{grant_id}' not found")
             deciding = grantee if by_subscriber else asset.project
-            if not policy.has_role(session, principal, deciding, "owner"):
-                verb = "unsubscribe from" if by_subscriber else "revoke"
-                raise Forbidden(f"only owners of project '{deciding.name}' may {verb} this grant")
+            action = Action.GRANT_UNSUBSCRIBE if by_subscriber else Action.GRANT_REVOKE
+            authorize(principal, action, deciding, session=session)
             if grant.revoked_at is not None:
                 raise Conflict(f"grant '{grant_id}' is already revoked")
             grant.revoked_at, grant.revoked_by = utcnow(), principal.user_id

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from lakehold.governance.listings import ACTIVE
+from lakehold.kernel import Action, allowed
 from lakehold.security.principal import Principal
 from lakehold.store.models import Asset, GroupMember, Listing, Project, ProjectMember
 
@@ -27,7 +28,7 @@ def discoverable(
 ) -> set[TableRef]:
     """Which of ``tables`` the principal may discover; three queries whatever their number."""
     wanted = set(tables)
-    if principal.is_admin or not wanted:
+    if not wanted or allowed(principal, Action.CATALOG_READ_ALL):
         return wanted
     groups = select(GroupMember.group_id).where(GroupMember.user_id == principal.user_id)
     member_of = set(

@@ -8,6 +8,10 @@
   already made stay in force; new subscription requests need an active listing.
 - Every authenticated user lists and reads active listings; the inventory (assets, whether
   published or not) stays visible to project members only.
+- Publishing and unpublishing serialise per asset (ADR 18: SQLite's write lock, the asset's
+  row lock on PostgreSQL): concurrent publishes each make the next revision in turn, leaving
+  one active listing; of concurrent unpublishes one wins, the others get a Conflict. Unique
+  indexes keep one active listing per asset and each revision number once.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from lakehold.catalog.search import index_listing
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.units import unit_path
 from lakehold.errors import Conflict, NotFound
-from lakehold.governance import audit, policy, rules
+from lakehold.governance import rules
+from lakehold.governance.grants import lock_assets
+from lakehold.kernel import Action, allowed, audit, authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import Asset, DomainUnit, Listing, Project, User, utcnow
@@ -169,11 +175,13 @@ class ListingService:
         name = f"{project}.{asset}"
         with (
             audit.denials(self.store, principal, "listing.publish", project=project, assets=[name]),
-            self.store.session() as session,
+            self.store.decision(f"{name} was published concurrently; try again") as session,
         ):
             found = readable_project(session, principal, project)
-            policy.require_role(session, principal, found, "contributor", "publish its assets")
+            authorize(principal, Action.LISTING_PUBLISH, found, session=session)
             target = find_asset(session, found, asset)
+            lock_assets(session, [target.id])
+            session.refresh(target)  # as the decision before this one left it
             rules.check_publish(session, target)
             if asset_version is not None and asset_version != target.current_version:
                 raise Conflict(
@@ -185,6 +193,7 @@ class ListingService:
             if previous is not None:
                 previous.status = SUPERSEDED
                 previous.withdrawn_at = utcnow()
+                session.flush()  # before the new listing: one active listing per asset
             revision = (
                 session.scalar(
                     select(func.max(Listing.revision)).where(Listing.asset_id == target.id)
@@ -226,11 +235,12 @@ class ListingService:
             audit.denials(
                 self.store, principal, "listing.unpublish", project=project, assets=[name]
             ),
-            self.store.session() as session,
+            self.store.decision(f"{name} was unpublished concurrently") as session,
         ):
             found = readable_project(session, principal, project)
-            policy.require_role(session, principal, found, "contributor", "unpublish its assets")
+            authorize(principal, Action.LISTING_UNPUBLISH, found, session=session)
             target = find_asset(session, found, asset)
+            lock_assets(session, [target.id])
             listing = active_listing(session, target.id)
             if listing is None:
                 raise Conflict(f"{name} is not published")
@@ -282,7 +292,9 @@ class ListingService:
             listing = session.get(Listing, listing_id)
             if listing is not None and listing.status != ACTIVE:
                 asset = session.get(Asset, listing.asset_id)
-                if asset is None or policy.project_role(session, principal, asset.project) is None:
+                if asset is None or not allowed(
+                    principal, Action.PROJECT_READ, asset.project, session=session
+                ):
                     listing = None
             if listing is None:
                 raise NotFound(f"listing '{listing_id}' not found")

@@ -26,7 +26,7 @@ from lakehold.catalog.forms import asset_forms, check_values, describe, find_for
 from lakehold.catalog.project_names import find_named_or_hidden, project_names
 from lakehold.catalog.units import resolve_unit, unit_path
 from lakehold.errors import Invalid, NotFound
-from lakehold.governance import audit, policy
+from lakehold.kernel import Action, audit, authorize, roles
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -38,8 +38,8 @@ from lakehold.store.models import (
     User,
 )
 
-Action = Literal["publish", "subscription_request"]
-ACTIONS: tuple[Action, ...] = ("publish", "subscription_request")
+RuleAction = Literal["publish", "subscription_request"]
+ACTIONS: tuple[RuleAction, ...] = ("publish", "subscription_request")
 
 
 @dataclass(frozen=True)
@@ -105,15 +105,15 @@ def in_scope(session: Session, rule: MetadataRule, asset: Asset) -> bool:
     if not rule.include_children:
         return False
     unit = session.get(DomainUnit, project.domain_unit_id)
-    return unit is not None and rule.unit_id in {u.id for u in policy.unit_lineage(session, unit)}
+    return unit is not None and rule.unit_id in {u.id for u in roles.unit_lineage(session, unit)}
 
 
-def applicable(session: Session, action: Action, asset: Asset) -> list[MetadataRule]:
+def applicable(session: Session, action: RuleAction, asset: Asset) -> list[MetadataRule]:
     """The rules of ``action`` that apply to ``asset``, oldest first."""
     unit = session.get(DomainUnit, asset.project.domain_unit_id or "")
     if unit is None:
         return []
-    lineage = [u.id for u in policy.unit_lineage(session, unit)]
+    lineage = [u.id for u in roles.unit_lineage(session, unit)]
     candidates = session.scalars(
         select(MetadataRule)
         .where(MetadataRule.action == action, MetadataRule.unit_id.in_(lineage))
@@ -227,7 +227,7 @@ def _within(session: Session, unit: DomainUnit, project: Project, children: bool
     if not children or project.domain_unit_id is None:
         return False
     below = session.get(DomainUnit, project.domain_unit_id)
-    return below is not None and unit.id in {u.id for u in policy.unit_lineage(session, below)}
+    return below is not None and unit.id in {u.id for u in roles.unit_lineage(session, below)}
 
 
 def _check_projects(
@@ -257,9 +257,9 @@ def _check_projects(
     return project_ids
 
 
-def _owned_unit(session: Session, principal: Principal, unit: str, what: str) -> DomainUnit:
+def _owned_unit(session: Session, principal: Principal, unit: str, action: Action) -> DomainUnit:
     found = resolve_unit(session, unit, field="unit")
-    policy.require_unit_owner(session, principal, found, what)
+    authorize(principal, action, found, session=session)
     return found
 
 
@@ -288,7 +288,7 @@ class RuleService:
             audit.denials(self.store, principal, "metadata_rule.create", details=details),
             self.store.session() as session,
         ):
-            found = _owned_unit(session, principal, unit, "create rules in it")
+            found = _owned_unit(session, principal, unit, Action.RULE_CREATE)
             name = _check_name(name)
             if action not in ACTIONS:
                 raise Invalid(
@@ -339,10 +339,10 @@ class RuleService:
             rule = self._find(session, rule_id)
             old_unit = session.get(DomainUnit, rule.unit_id)
             assert old_unit is not None
-            policy.require_unit_owner(session, principal, old_unit, "change its rules")
+            authorize(principal, Action.RULE_UPDATE, old_unit, session=session)
             scope = old_unit
             if unit is not KEEP:
-                scope = _owned_unit(session, principal, unit, "move rules into it")
+                scope = _owned_unit(session, principal, unit, Action.RULE_MOVE)
                 if scope.domain_id != old_unit.domain_id:
                     raise Invalid("a rule stays in the domain of its form", field="unit")
             children = rule.include_children if include_children is KEEP else bool(include_children)
@@ -410,7 +410,7 @@ class RuleService:
             rule = self._find(session, rule_id)
             unit = session.get(DomainUnit, rule.unit_id)
             assert unit is not None
-            policy.require_unit_owner(session, principal, unit, "delete its rules")
+            authorize(principal, Action.RULE_DELETE, unit, session=session)
             session.delete(rule)
             audit.record(
                 session,

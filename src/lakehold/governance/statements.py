@@ -21,12 +21,13 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lakehold.catalog.reconcile import SERVER_RESTARTED, statement_gone
 from lakehold.catalog.tables import DataSource, TableService
 from lakehold.config import Settings
 from lakehold.errors import Conflict, Forbidden, Invalid, LakeholdError, NotFound
-from lakehold.governance import audit, policy
 from lakehold.governance.access import Decision, resolve_access
 from lakehold.governance.binding import bind_federated, bind_lakehouse
+from lakehold.kernel import Action, allowed, audit, roles
 from lakehold.lakehouse.tables import DeltaTables
 from lakehold.query import BoundTable, CtasTarget, PreparedQuery, TableRef, prepare, run
 from lakehold.query.results import read_page
@@ -158,7 +159,7 @@ class StatementService:
             raise Invalid("CREATE OR REPLACE TABLE is not supported", field="sql")
         project = decision.project(target.ref.project)
         role = project.role if project is not None else None
-        if role is None or policy.ROLES.index(role) < policy.ROLES.index("contributor"):
+        if role is None or roles.ROLES.index(role) < roles.ROLES.index("contributor"):
             raise Forbidden(
                 "CREATE TABLE ... AS SELECT writes only into a project where you are a "
                 f"contributor or owner (not '{target.ref.project}')"
@@ -334,6 +335,7 @@ class StatementService:
                 sql=sql,
                 dialect=dialect,
                 assets=planned.assets,
+                runner_id=self.runner.runner_id,
                 **fields,
             )
             session.add(row)
@@ -358,11 +360,14 @@ class StatementService:
         self, statement_id: str, project: str | None = None, **fields: object
     ) -> StatementView | None:
         """Write changed fields of a statement record; the record as it is now (``project``:
-        the name of its project, which the caller knows)."""
+        the name of its project, which the caller knows). A record that already ended
+        (cancelled from another process) keeps its final state."""
         with self.store.session() as session:
             row = session.get(Statement, statement_id)
             if row is None:
                 return None
+            if row.status in FINAL:
+                return StatementView.of(row, project)
             for name, value in fields.items():
                 setattr(row, name, value)
             return StatementView.of(row, project)
@@ -434,7 +439,7 @@ class StatementService:
 
     def _owned(self, session: Session, principal: Principal, statement_id: str) -> Statement:
         row = session.get(Statement, statement_id)
-        if row is None or not (principal.is_admin or row.user_id == principal.user_id):
+        if row is None or not allowed(principal, Action.STATEMENT_READ, row.user_id):
             raise NotFound(f"statement '{statement_id}' not found")
         return row
 
@@ -477,5 +482,21 @@ class StatementService:
         view = self.describe(principal, statement_id)
         if view.status in FINAL:
             raise Conflict(f"statement '{statement_id}' is already {view.status}")
-        self.runner.cancel(statement_id)
+        if not self.runner.cancel(statement_id):
+            self._cancel_elsewhere(principal, statement_id)
         return self.describe(principal, statement_id)
+
+    def _cancel_elsewhere(self, principal: Principal, statement_id: str) -> None:
+        """Cancel a statement this process's runner does not hold: one whose process is gone
+        ends FAILED ("server restarted"); one of a live process (another API process, or a
+        synchronous execution) ends ABORTED in its record, which its runner then keeps."""
+        with self.store.session() as session:
+            row = self._owned(session, principal, statement_id)
+            if row.status in FINAL:
+                return  # it ended meanwhile
+            timeout = self.settings.statement_timeout_seconds
+            if row.runner_id != self.runner.runner_id and statement_gone(row, timeout):
+                row.status, row.error = "FAILED", SERVER_RESTARTED
+            else:
+                row.status, row.error = "ABORTED", "the statement was cancelled"
+            row.ended_at = utcnow()

@@ -12,6 +12,8 @@
   comment. A related non-owner gets Forbidden; deciding twice is a Conflict.
 - Approval grants each asset to the subscribing project (replacing an earlier grant of the
   same asset to the same project).
+- Decisions serialise (ADR 18): of concurrent decisions on one request one wins, the others
+  get a Conflict that names the decision taken.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.service import readable_project
-from lakehold.errors import Conflict, Forbidden, Invalid, NotFound
-from lakehold.governance import audit, policy, rules
+from lakehold.errors import Conflict, Invalid, NotFound
+from lakehold.governance import rules
 from lakehold.governance.events import emit, subscription_payload
 from lakehold.governance.filters import find_filter
-from lakehold.governance.grants import replace_grant
+from lakehold.governance.grants import lock_assets, replace_grant
 from lakehold.governance.listings import ACTIVE, active_listing
+from lakehold.kernel import Action, allowed, audit, authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -47,6 +50,7 @@ from lakehold.store.models import (
 REQUESTED, APPROVED, REJECTED = "requested", "approved", "rejected"
 Direction = Literal["incoming", "outgoing"]
 MAX_REASON = 4000
+_CONCURRENT = "subscription request '{}' was decided concurrently; read it again"
 
 
 @dataclass(frozen=True)
@@ -188,9 +192,7 @@ class SubscriptionService:
             self.store.session() as session,
         ):
             subscriber = readable_project(session, principal, project)
-            policy.require_role(
-                session, principal, subscriber, "contributor", "request subscriptions"
-            )
+            authorize(principal, Action.SUBSCRIPTION_REQUEST, subscriber, session=session)
             if not isinstance(reason, str) or not reason.strip():
                 raise Invalid("a subscription request needs a reason", field="reason")
             if len(reason) > MAX_REASON:
@@ -254,8 +256,9 @@ class SubscriptionService:
     def _can_see(session: Session, principal: Principal, request: SubscriptionRequest) -> bool:
         subscriber = session.get(Project, request.project_id)
         assert subscriber is not None
-        return policy.project_role(session, principal, subscriber) is not None or policy.has_role(
-            session, principal, _owning_project(session, request), "owner"
+        owning = _owning_project(session, request)
+        return allowed(principal, Action.PROJECT_READ, subscriber, session=session) or allowed(
+            principal, Action.SUBSCRIPTION_DECIDE, owning, session=session
         )
 
     def list_requests(
@@ -279,8 +282,8 @@ class SubscriptionService:
                 subscriber = session.get(Project, request.project_id)
                 owning = _owning_project(session, request)
                 assert subscriber is not None
-                outgoing = policy.project_role(session, principal, subscriber) is not None
-                incoming = policy.has_role(session, principal, owning, "owner")
+                outgoing = allowed(principal, Action.PROJECT_READ, subscriber, session=session)
+                incoming = allowed(principal, Action.SUBSCRIPTION_DECIDE, owning, session=session)
                 if direction == "incoming":
                     visible = incoming and (project is None or owning.name == project)
                 elif direction == "outgoing":
@@ -305,9 +308,8 @@ class SubscriptionService:
     def _decidable(
         self, session: Session, principal: Principal, request_id: str
     ) -> tuple[SubscriptionRequest, Project]:
-        """The request, if the principal owns its assets' project and it is undecided.
-
-        The row is locked (PostgreSQL) so that two concurrent decisions cannot both pass."""
+        """The request, if the principal owns its assets' project and it is undecided; read
+        under SQLite's write lock or its row's lock (PostgreSQL), as earlier decisions left it."""
         request = session.get(SubscriptionRequest, request_id, with_for_update=True)
         hidden = NotFound(f"subscription request '{request_id}' not found")
         if request is None:
@@ -315,16 +317,12 @@ class SubscriptionService:
         owning = _owning_project(session, request)
         subscriber = session.get(Project, request.project_id)
         assert subscriber is not None
-        related = (
-            policy.project_role(session, principal, owning) is not None
-            or policy.project_role(session, principal, subscriber) is not None
+        related = allowed(principal, Action.PROJECT_READ, owning, session=session) or allowed(
+            principal, Action.PROJECT_READ, subscriber, session=session
         )
         if not related:
             raise hidden
-        if not policy.has_role(session, principal, owning, "owner"):
-            raise Forbidden(
-                f"only owners of project '{owning.name}' may decide on this subscription request"
-            )
+        authorize(principal, Action.SUBSCRIPTION_DECIDE, owning, session=session)
         if request.status != REQUESTED:
             raise Conflict(f"subscription request '{request_id}' is already {request.status}")
         return request, owning
@@ -342,12 +340,14 @@ class SubscriptionService:
             audit.denials(
                 self.store, principal, "subscription.approve", details={"request": request_id}
             ),
-            self.store.session() as session,
+            self.store.decision(_CONCURRENT.format(request_id)) as session,
         ):
             request, owning = self._decidable(session, principal, request_id)
             subscriber = session.get(Project, request.project_id)
             assert subscriber is not None
             request_items = _items(session, request)
+            listings = {i.listing_id: session.get(Listing, i.listing_id) for i in request_items}
+            lock_assets(session, [listing.asset_id for listing in listings.values() if listing])
             by_listing = {item.listing_id: item for item in request_items}
             decisions: dict[str, ItemDecision] = {}
             for decision in items or []:
@@ -359,7 +359,7 @@ class SubscriptionService:
                 decisions[decision.listing_id] = decision
             granted = []
             for item in request_items:
-                listing = session.get(Listing, item.listing_id)
+                listing = listings[item.listing_id]
                 assert listing is not None
                 asset = session.get(Asset, listing.asset_id)
                 assert asset is not None
@@ -427,7 +427,7 @@ class SubscriptionService:
             audit.denials(
                 self.store, principal, "subscription.reject", details={"request": request_id}
             ),
-            self.store.session() as session,
+            self.store.decision(_CONCURRENT.format(request_id)) as session,
         ):
             request, owning = self._decidable(session, principal, request_id)
             request.status = REJECTED

@@ -20,7 +20,7 @@ from lakehold.catalog.project_names import project_name
 from lakehold.catalog.service import find_project
 from lakehold.catalog.units import resolve_unit, unit_path
 from lakehold.errors import Conflict, Forbidden, Invalid, NotFound
-from lakehold.governance import audit, policy
+from lakehold.kernel import Action, allowed, audit, authorize, roles
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import DomainUnit, Project, UnitPolicy, User
@@ -77,9 +77,9 @@ def check_capability(capability: str) -> Capability:
 def may(session: Session, principal: Principal, unit: DomainUnit, capability: Capability) -> bool:
     """True for unit owners (and administrators), and for contributors and owners of a project
     holding ``capability`` on ``unit`` (or on an ancestor, with its children)."""
-    if policy.owns_unit(session, principal, unit):
+    if roles.owns_unit(session, principal, unit):
         return True
-    lineage = policy.unit_lineage(session, unit)
+    lineage = roles.unit_lineage(session, unit)
     grants = session.scalars(
         select(UnitPolicy).where(
             UnitPolicy.capability == capability,
@@ -90,7 +90,9 @@ def may(session: Session, principal: Principal, unit: DomainUnit, capability: Ca
         if grant.unit_id != unit.id and not grant.include_children:
             continue
         project = session.get(Project, grant.project_id)
-        if project is not None and policy.has_role(session, principal, project, "contributor"):
+        if project is not None and allowed(
+            principal, Action.UNIT_POLICY_USE, project, session=session
+        ):
             return True
     return False
 
@@ -128,7 +130,7 @@ class UnitPolicyService:
             self.store.session() as session,
         ):
             found = resolve_unit(session, unit, field="unit")
-            policy.require_unit_owner(session, principal, found, "manage its policies")
+            authorize(principal, Action.UNIT_POLICY_MANAGE, found, session=session)
             capability = check_capability(capability)
             try:
                 target = find_project(session, project)
@@ -191,7 +193,7 @@ class UnitPolicyService:
             self.store.session() as session,
         ):
             found = resolve_unit(session, unit, field="unit")
-            policy.require_unit_owner(session, principal, found, "manage its policies")
+            authorize(principal, Action.UNIT_POLICY_MANAGE, found, session=session)
             row = session.get(UnitPolicy, policy_id)
             if row is None or row.unit_id != found.id:
                 raise NotFound(f"policy '{policy_id}' not found", field="policy")

@@ -40,7 +40,6 @@ from sqlalchemy.orm import Session
 from lakehold import __version__
 from lakehold.catalog.service import readable_project
 from lakehold.errors import Conflict, Invalid, LakeholdError, NotFound
-from lakehold.governance import audit, policy
 from lakehold.governance import webhook_signing as signing
 from lakehold.governance.events import (
     DELIVERED,
@@ -49,6 +48,7 @@ from lakehold.governance.events import (
     PENDING,
     committed,
 )
+from lakehold.kernel import Action, allowed, audit, authorize
 from lakehold.security.network_rules import NetworkPolicy, PinnedTransport
 from lakehold.security.principal import Principal
 from lakehold.security.secrets import Secrets
@@ -238,9 +238,9 @@ class WebhookService:
     @staticmethod
     def _require_manager(session: Session, principal: Principal, project: Project | None) -> None:
         if project is None:
-            policy.require_admin(principal, "manage global webhooks")
+            authorize(principal, Action.WEBHOOK_GLOBAL_MANAGE)
         else:
-            policy.require_role(session, principal, project, "owner", "manage its webhooks")
+            authorize(principal, Action.WEBHOOK_MANAGE, project, session=session)
 
     def _check_target(self, url: Any) -> str:
         """A valid URL whose host passes the network allow-list (ADR 0014): a public address,
@@ -255,9 +255,11 @@ class WebhookService:
         if hook is None:
             raise hidden
         project = session.get(Project, hook.project_id) if hook.project_id else None
-        if project is None and not principal.is_admin:
+        if project is None and not allowed(principal, Action.WEBHOOK_GLOBAL_MANAGE):
             raise hidden
-        if project is not None and policy.project_role(session, principal, project) is None:
+        if project is not None and not allowed(
+            principal, Action.PROJECT_READ, project, session=session
+        ):
             raise hidden
         self._require_manager(session, principal, project)
         return hook
@@ -316,9 +318,8 @@ class WebhookService:
             views = []
             for hook in session.scalars(query):
                 owner = session.get(Project, hook.project_id) if hook.project_id else None
-                if (owner is None and principal.is_admin) or (
-                    owner is not None and policy.has_role(session, principal, owner, "owner")
-                ):
+                action = Action.WEBHOOK_GLOBAL_MANAGE if owner is None else Action.WEBHOOK_MANAGE
+                if allowed(principal, action, owner, session=session):
                     views.append(WebhookView.of(session, hook))
             return views
 
@@ -397,7 +398,7 @@ class WebhookService:
             audit.denials(self.store, principal, "webhook.purge", details=details),
             self.store.session() as session,
         ):
-            policy.require_admin(principal, "purge webhook deliveries")
+            authorize(principal, Action.WEBHOOK_PURGE)
             if (
                 isinstance(older_than_days, bool)
                 or not isinstance(older_than_days, int)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Mapping
 
@@ -159,7 +160,7 @@ def _value_problem(
         array = pa.chunked_array(
             [pa.array([None if t in nulls else t for t in texts], pa.string())]
         )
-        row = first_failure(array, lambda v, target=target: pc.cast(v, target))
+        row = first_failure(array, functools.partial(pc.cast, target_type=target))
         if row is not None and (found is None or row < found[0]):
             found = (row, name, texts[row], target)
     if found is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -37,6 +38,7 @@ def rows_by_id(session: Session, model: Any, ids: Iterable[str]) -> dict[str, di
     names, convert = _readers(model.__table__, connection.dialect)
     key = names.index("id")
     found: dict[str, dict[str, Any]] = {}
+    row: Sequence[Any]  # a tuple from the driver, a list once converted
     for part in chunks(wanted):
         for row in select_in(session, model.__tablename__, names, "id", part):
             if convert:
@@ -128,7 +130,9 @@ def upsert(
     )
     if processors:
         # The same value object (the batch's "now", an event's time) is converted once.
-        plan = [(i, process, {}) for i, process in processors]
+        plan: list[tuple[int, Any, dict[int, Any]]] = [
+            (i, process, {}) for i, process in processors
+        ]
         params = []
         for row in rows:
             values = [row[c] for c in columns]
@@ -214,7 +218,9 @@ def _postgresql_upsert(
         if name in json_columns:
             values = [_dumps(v) for v in values]
         arrays.append(values)
-    with connection.connection.dbapi_connection.cursor() as cursor:
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None  # the session's connection is checked out
+    with contextlib.closing(dbapi_connection.cursor()) as cursor:
         cursor.execute(sql, tuple(arrays))  # %b: binary arrays, no text escaping
 
 

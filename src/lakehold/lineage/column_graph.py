@@ -53,15 +53,17 @@ def column_graph(
     names = {f: _name(f, datasets, visibility) for f in seen}
     nodes = []
     for field in sorted(f for f in seen if names[f]):
+        node_name = names[field]
+        assert node_name is not None  # only named fields are shown
         inputs = [(i, steps) for (i, o), steps in links.items() if o == field and names[i]]
         outputs = [o for (i, o) in links if i == field and names[o]]
         nodes.append(
             {
-                "id": names[field],
+                "id": node_name,
                 "type": "DATASET_FIELD",
-                "data": _data(field, names[field], datasets, inputs, names),
-                "inEdges": [{"origin": names[i], "destination": names[field]} for i, _ in inputs],
-                "outEdges": [{"origin": names[field], "destination": names[o]} for o in outputs],
+                "data": _data(field, node_name, datasets, inputs, names),
+                "inEdges": [{"origin": names[i], "destination": node_name} for i, _ in inputs],
+                "outEdges": [{"origin": node_name, "destination": names[o]} for o in outputs],
             }
         )
     return {"graph": nodes}

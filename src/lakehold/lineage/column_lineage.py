@@ -92,7 +92,7 @@ class _ScopeLineage:
 
 
 def column_lineage(
-    sql: str | exp.Expression,
+    sql: str | exp.Expr,
     schemas: Mapping[str, Sequence[str]],
     *,
     namespace: str,
@@ -127,7 +127,7 @@ def column_lineage(
     }
 
 
-def _fold_identifiers(expression: exp.Expression) -> None:
+def _fold_identifiers(expression: exp.Expr) -> None:
     """Fold every identifier as DuckDB does (ASCII only) and keep sqlglot from folding it again
     with Python's Unicode-aware ``lower()``: the lineage names the columns DuckDB binds."""
     for node in expression.find_all(exp.Identifier):
@@ -135,7 +135,7 @@ def _fold_identifiers(expression: exp.Expression) -> None:
         node.meta["case_sensitive"] = True
 
 
-def _sqlglot_schema(schemas: Mapping[str, Sequence[str]]) -> dict[str, dict[str, dict[str, str]]]:
+def _sqlglot_schema(schemas: Mapping[str, Sequence[str]]) -> dict[str, object]:
     nested: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
     for name, columns in schemas.items():
         project, _, table = name.partition(".")
@@ -192,6 +192,7 @@ class _Tracer:
 
     def _select(self, scope: Scope) -> _ScopeLineage:
         select = scope.expression
+        assert isinstance(select, exp.Selectable)  # a SELECT, a derived table or a UDTF
         columns = [(e.alias_or_name, self._output(scope, e)) for e in select.selects]
         traced = _ScopeLineage(columns, Lineage())
         for source in scope.sources.values():
@@ -207,7 +208,7 @@ class _Tracer:
         self._indirect(scope, select.args.get("order"), "SORT", traced)
         return traced
 
-    def _output(self, scope: Scope, expression: exp.Expression) -> Lineage:
+    def _output(self, scope: Scope, expression: exp.Expr) -> Lineage:
         """Lineage of one select expression."""
         lineage = Lineage()
         body = expression.unalias()
@@ -222,7 +223,7 @@ class _Tracer:
         return lineage
 
     def _indirect(
-        self, scope: Scope, clause: exp.Expression | None, subtype: str, traced: _ScopeLineage
+        self, scope: Scope, clause: exp.Expr | None, subtype: str, traced: _ScopeLineage
     ) -> None:
         """Every input column ``clause`` reads, INDIRECT with ``subtype`` on the dataset; a
         bare name of an output column (``ORDER BY alias``) stands for that column's inputs."""
@@ -254,14 +255,14 @@ class _Tracer:
                 into.merge(inner, how)
 
 
-def _own_columns(node: exp.Expression, scope: Scope) -> Iterable[exp.Column]:
+def _own_columns(node: exp.Expr, scope: Scope) -> Iterable[exp.Column]:
     """Columns of ``node`` that belong to ``scope`` (not to a nested subquery)."""
     for column in node.find_all(exp.Column):
         if column.table and _enclosing_query(column) is scope.expression:
             yield column
 
 
-def _own_subqueries(node: exp.Expression, scope: Scope) -> Iterable[Scope]:
+def _own_subqueries(node: exp.Expr, scope: Scope) -> Iterable[Scope]:
     """Scopes of subqueries (scalar, IN, EXISTS) directly inside ``node``."""
     for subquery_scope in scope.subquery_scopes:
         query = subquery_scope.expression
@@ -269,13 +270,13 @@ def _own_subqueries(node: exp.Expression, scope: Scope) -> Iterable[Scope]:
             yield subquery_scope
 
 
-def _enclosing_query(node: exp.Expression | None) -> exp.Expression | None:
+def _enclosing_query(node: exp.Expr | None) -> exp.Expr | None:
     while node is not None and not isinstance(node, exp.Select | exp.SetOperation):
         node = node.parent
     return node
 
 
-def _is_under(node: exp.Expression, ancestor: exp.Expression) -> bool:
+def _is_under(node: exp.Expr | None, ancestor: exp.Expr) -> bool:
     while node is not None:
         if node is ancestor:
             return True
@@ -283,10 +284,10 @@ def _is_under(node: exp.Expression, ancestor: exp.Expression) -> bool:
     return False
 
 
-def _classify(column: exp.Column, body: exp.Expression) -> Transformation:
+def _classify(column: exp.Column, body: exp.Expr) -> Transformation:
     """How a column inside a select expression ``body`` contributes to its value."""
     aggregated = masked = False
-    child: exp.Expression = column
+    child: exp.Expr = column
     node = column.parent
     while child is not body and node is not None:
         if isinstance(node, exp.If) and child is node.this:
@@ -305,7 +306,7 @@ def _classify(column: exp.Column, body: exp.Expression) -> Transformation:
     return Transformation(DIRECT, TRANSFORMATION, masked)
 
 
-def _is_masking(node: exp.Expression) -> bool:
+def _is_masking(node: exp.Expr) -> bool:
     if isinstance(node, _MASKING):
         return True
     return isinstance(node, exp.Anonymous) and node.name.lower() in _MASKING_NAMES

@@ -14,7 +14,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, TypeGuard
 
 from lakehold.errors import Invalid
 from lakehold.lineage.limits import EventLimits
@@ -72,6 +72,15 @@ class Event:
     dataset: DatasetRef | None = None
 
 
+class _Common(TypedDict):
+    """The fields every kind of :class:`Event` shares."""
+
+    event_time: datetime
+    raw: dict[str, Any]
+    canonical: str
+    content_hash: str
+
+
 def parse_events(events: Any, limits: EventLimits | None = None) -> list[Event]:
     """Validate a list of events; Invalid naming ``events[i]...`` at the first bad one.
     With ``limits`` (external producers), every event is also bounded."""
@@ -96,7 +105,7 @@ def parse_event(event: Any, path: str = "event", limits: EventLimits | None = No
         ) from None
     if limits is not None:
         limits.check_event(body, canonical, path)
-    common = {
+    common: _Common = {
         "event_time": event_time,
         "raw": body,
         "canonical": canonical,
@@ -127,7 +136,7 @@ def canonical_json(body: dict[str, Any]) -> str:
     return _CANONICAL.encode(body)  # json.dumps with these options, without a new encoder
 
 
-def _run_event(body: dict[str, Any], path: str, common: dict[str, Any]) -> Event:
+def _run_event(body: dict[str, Any], path: str, common: _Common) -> Event:
     event_type = body.get("eventType")
     if event_type is not None and (
         not isinstance(event_type, str) or event_type not in EVENT_TYPES
@@ -156,7 +165,7 @@ def _run_event(body: dict[str, Any], path: str, common: dict[str, Any]) -> Event
 def _datasets(
     body: dict[str, Any], path: str
 ) -> tuple[tuple[DatasetRef, ...], tuple[DatasetRef, ...]]:
-    found = []
+    found: list[tuple[DatasetRef, ...]] = []
     for side in ("inputs", "outputs"):
         items = body.get(side)
         if items is None:
@@ -205,7 +214,7 @@ def _valid_job(value: Any) -> JobRef | None:
     return None
 
 
-def _valid_string(value: Any, max_length: int) -> bool:
+def _valid_string(value: Any, max_length: int) -> TypeGuard[str]:
     """What :func:`_string` accepts (exact ``str`` only; anything else takes the long way)."""
     return (
         value.__class__ is str

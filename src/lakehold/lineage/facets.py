@@ -7,7 +7,7 @@ standard facet is ignored rather than refused.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from lakehold.lineage.events import parse_time
 
@@ -98,7 +98,7 @@ def column_lineage(facets: dict[str, Any]) -> list[tuple[str, str, str, str, lis
     facet = facets.get("columnLineage")
     if not isinstance(facet, dict) or not isinstance(facet.get("fields"), dict):
         return None
-    found = []
+    found: list[tuple[str, str, str, str, list[dict]]] = []
     for field, spec in facet["fields"].items():
         if not isinstance(spec, dict) or not isinstance(spec.get("inputFields"), list):
             continue
@@ -106,13 +106,22 @@ def column_lineage(facets: dict[str, Any]) -> list[tuple[str, str, str, str, lis
         for source in spec["inputFields"]:
             if not isinstance(source, dict):
                 continue
-            keys = (source.get("namespace"), source.get("name"), source.get("field"))
-            if not all(isinstance(k, str) and k for k in keys):
+            namespace, name, column = (
+                source.get("namespace"),
+                source.get("name"),
+                source.get("field"),
+            )
+            if not (_text(namespace) and _text(name) and _text(column)):
                 continue
             steps = source.get("transformations")
             steps = [s for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
-            found.append((field, *keys, steps or legacy))
+            found.append((field, namespace, name, column, steps or legacy))
     return found
+
+
+def _text(value: Any) -> TypeGuard[str]:
+    """A non-empty string."""
+    return isinstance(value, str) and bool(value)
 
 
 def _legacy_transformation(spec: dict[str, Any]) -> list[dict[str, Any]]:

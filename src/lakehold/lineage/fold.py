@@ -140,7 +140,8 @@ class _Folder:
         self.now = utcnow()
         refs = [r for e in events for r in (*e.inputs, *e.outputs, e.dataset) if r is not None]
         jobs = [e.job for e in events if e.job is not None]
-        self.namespaces = {r.namespace for r in (*refs, *jobs)}
+        mentioned: tuple[DatasetRef | JobRef, ...] = (*refs, *jobs)
+        self.namespaces = {r.namespace for r in mentioned}
         self.datasets = rows_by_id(session, LineageDataset, {dataset_id(*r.key) for r in refs})
         self.jobs = rows_by_id(session, LineageJob, {job_id(*j.key) for j in jobs})
         self.runs = rows_by_id(session, LineageRun, {e.run_id for e in events if e.run_id})
@@ -163,6 +164,7 @@ class _Folder:
             elif event.kind == JOB:
                 self._job_event(event)
             elif event.kind == DATASET:
+                assert event.dataset is not None  # a DatasetEvent has its dataset
                 self._dataset(event.dataset, event, "dataset")
         self._write()
 
@@ -253,12 +255,14 @@ class _Folder:
         return row
 
     def _job_event(self, event: Event) -> None:
+        assert event.job is not None  # a JobEvent has its job
         job = self._job(event.job, event)
         inputs = [self._dataset(d, event, "input") for d in event.inputs]
         outputs = [self._dataset(d, event, "output") for d in event.outputs]
         self._job_version(job, inputs, outputs, None, event)
 
     def _run_event(self, event: Event) -> None:
+        assert event.job is not None and event.run_id is not None  # a RunEvent has both
         job = self._job(event.job, event)
         inputs = [self._dataset(d, event, "input") for d in event.inputs]
         outputs = [self._dataset(d, event, "output") for d in event.outputs]

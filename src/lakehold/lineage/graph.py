@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.lineage.bulk import chunks
-from lakehold.lineage.graph_source import Edge, GraphSource, Snapshot
+from lakehold.lineage.graph_source import DatasetInfo, Edge, GraphSource, JobInfo, Snapshot
 from lakehold.lineage.visibility import DATASET, JOB, Visibility, placeholder_id
 
 
@@ -99,11 +99,15 @@ def _graph(
     visibility.decide([(DATASET, d[1], d[2]) for d in datasets] + [(JOB, j[1], j[2]) for j in jobs])
     names: dict[str, str] = {}
     data: dict[str, dict[str, Any]] = {}
-    for key, namespace, name, opaque, *rest in (*datasets, *jobs):
+    nodes: tuple[DatasetInfo | JobInfo, ...] = (*datasets, *jobs)
+    for key, namespace, name, opaque, *rest in nodes:
         node_kind = JOB if rest else DATASET
         if visibility.visible(node_kind, namespace, name):
             names[key] = f"{node_kind}:{namespace}:{name}"
-            summary = {"id": {"namespace": namespace, "name": name}, "namespace": namespace}
+            summary: dict[str, Any] = {
+                "id": {"namespace": namespace, "name": name},
+                "namespace": namespace,
+            }
             summary["name"] = name
             if rest:  # a job: type, latest run id, its state
                 summary["type"] = rest[0]
@@ -134,7 +138,7 @@ def _graph(
                 "inEdges": in_edges.get(key, []),
                 "outEdges": out_edges.get(key, []),
             }
-            for key, _, _, _, *rest in (*datasets, *jobs)
+            for key, _, _, _, *rest in nodes
         ]
     }
 

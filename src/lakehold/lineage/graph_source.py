@@ -104,14 +104,16 @@ class SnapshotCache:
         return snapshot if snapshot is not None else StoredSource(session)
 
     def _load(self, session: Session, generation: int) -> Snapshot | None:
-        if session.scalar(select(func.count()).select_from(LineageEdge)) > self.max_edges:
+        edges = session.scalar(select(func.count()).select_from(LineageEdge))
+        assert edges is not None  # an aggregate: one row
+        if edges > self.max_edges:
             return None
         snapshot = Snapshot(generation)
         connection = session.connection()
-        for edge in connection.exec_driver_sql(
+        for row in connection.exec_driver_sql(
             f"SELECT {', '.join(EDGE_COLUMNS)} FROM lineage_edges"
         ):
-            edge = tuple(edge)
+            edge = tuple(row)
             snapshot.by_job.setdefault(edge[0], []).append(edge)
             snapshot.by_dataset.setdefault(edge[1], []).append(edge)
         for row in connection.exec_driver_sql(

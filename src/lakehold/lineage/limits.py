@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from lakehold.errors import Invalid
 
@@ -83,12 +83,12 @@ class EventLimits:
             if isinstance(items, list) and len(items) > self.max_datasets:
                 _refuse(f"more than {self.max_datasets} {side}", "datasets", f"{path}.{side}")
         if size > self.max_string:
-            where = _long_string(body, path, self.max_string)
-            if where is not None:
-                _refuse(f"a string is longer than {self.max_string} characters", "string", where)
+            long_at = _long_string(body, path, self.max_string)
+            if long_at is not None:
+                _refuse(f"a string is longer than {self.max_string} characters", "string", long_at)
 
 
-def _refuse(message: str, limit: str, path: str) -> None:
+def _refuse(message: str, limit: str, path: str) -> NoReturn:
     raise Invalid(message, field=path, limit=f"lineage_max_{limit}")
 
 
@@ -198,6 +198,7 @@ def depth_within(value: Any, limit: int = MAX_READ_DEPTH) -> bool:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):

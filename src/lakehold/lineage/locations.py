@@ -33,7 +33,7 @@ def shown_facets(facets: dict[str, Any], logical: str | None) -> dict[str, Any]:
     source = facets.get("dataSource")
     uri = source.get("uri") if isinstance(source, dict) else None
     if logical is None:
-        if isinstance(uri, str) and _USERINFO.match(uri):
+        if isinstance(source, dict) and isinstance(uri, str) and _USERINFO.match(uri):
             return {**facets, "dataSource": {**source, "uri": without_credentials(uri)}}
         return facets
     shown = {k: v for k, v in facets.items() if k not in LOCATION_FACETS}

@@ -5,6 +5,7 @@ out of lists; in graphs they are placeholders.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -96,7 +97,9 @@ class LineageReads:
         return {
             "totalCount": total,
             "versions": [
-                marquez.dataset_version(row, self._scrubbed(vars(v), row), runs.get(v.run_id))
+                marquez.dataset_version(
+                    row, self._scrubbed(vars(v), row), runs.get(v.run_id) if v.run_id else None
+                )
                 for v in versions
             ],
         }
@@ -128,7 +131,11 @@ class LineageReads:
         return {
             "totalCount": total,
             "versions": [
-                marquez.job_version(job, self._io_shown(vars(v)), runs.get(v.latest_run_id))
+                marquez.job_version(
+                    job,
+                    self._io_shown(vars(v)),
+                    runs.get(v.latest_run_id) if v.latest_run_id else None,
+                )
                 for v in versions
             ],
         }
@@ -254,7 +261,7 @@ class LineageReads:
             raise NotFound(f"node '{node_id}' not found", field="nodeId")
         return node
 
-    def _fields_of(self, ids: list[str]) -> list[tuple[str, str, str]]:
+    def _fields_of(self, ids: Iterable[str]) -> list[tuple[str, str, str]]:
         rows = rows_by_id(self.session, LineageDataset, ids)
         named = {
             (r["namespace"], r["name"], f["name"])
@@ -364,7 +371,7 @@ class LineageReads:
             for r in rows
         ]
 
-    def _runs(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+    def _runs(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         runs = rows_by_id(self.session, LineageRun, ids)
         jobs = rows_by_id(self.session, LineageJob, {r["job_id"] for r in runs.values()})
         versions = rows_by_id(

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from sqlalchemy.exc import IntegrityError
 
 from lakehold.errors import Forbidden, Invalid
-from lakehold.governance import audit
+from lakehold.kernel import audit
 from lakehold.lineage.events import Event, parse_events
 from lakehold.lineage.fold import fold
 from lakehold.lineage.graph_source import SnapshotCache

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lakehold.governance import policy
 from lakehold.governance.lineage import TableRef, discoverable
+from lakehold.kernel import Action, allowed, roles
 from lakehold.lineage.naming import asset_ref, source_dataset
 from lakehold.security.principal import Principal
 from lakehold.store.models import Project
@@ -66,6 +66,7 @@ class Visibility:
         self._decided: dict[TableRef, bool] = {}
         self._connections: dict[str, bool] | None = None
         self._owners: dict[str, bool] = {}
+        self.sees_all = allowed(principal, Action.CATALOG_READ_ALL)
 
     def table_of(self, kind: str, namespace: str, name: str) -> TableRef | None:
         """The Lakehold table a node names, if any."""
@@ -75,7 +76,7 @@ class Visibility:
 
     def governed_namespaces(self) -> set[str]:
         """Namespaces whose nodes may be hidden from the principal."""
-        if self.principal.is_admin:
+        if self.sees_all:
             return set()
         return {self.namespace, *self._connection_namespaces()}
 
@@ -84,7 +85,7 @@ class Visibility:
         if self._connections is None:
             owners = connection_namespaces(self.session)
             ids = {i for projects in owners.values() for i in projects}
-            member = policy.project_roles(self.session, self.principal, ids) if ids else {}
+            member = roles.project_roles(self.session, self.principal, ids) if ids else {}
             self._connections = {
                 ns: any(p in member for p in projects) for ns, projects in owners.items()
             }
@@ -92,13 +93,13 @@ class Visibility:
 
     def namespace_visible(self, namespace: str) -> bool:
         """False for a connection's namespace the principal may not see."""
-        if self.principal.is_admin or namespace == self.namespace:
+        if self.sees_all or namespace == self.namespace:
             return True
         return self._connection_namespaces().get(namespace, True)
 
     def decide(self, nodes: Iterable[tuple[str, str, str]]) -> None:
         """Decide ``(kind, namespace, name)`` nodes at once (a few queries)."""
-        if self.principal.is_admin:
+        if self.sees_all:
             return
         tables = {t for node in nodes if (t := self.table_of(*node)) is not None}
         tables -= self._decided.keys()
@@ -108,7 +109,7 @@ class Visibility:
 
     def visible(self, kind: str, namespace: str, name: str) -> bool:
         """True when the principal may see the node by name."""
-        if self.principal.is_admin:
+        if self.sees_all:
             return True
         if namespace != self.namespace:
             return self._connection_namespaces().get(namespace, True)
@@ -122,19 +123,19 @@ class Visibility:
     def decide_owners(self, projects: Iterable[str]) -> None:
         """Decide at once whether the principal owns each of ``projects`` (one query)."""
         wanted = set(projects) - self._owners.keys()
-        if self.principal.is_admin or not wanted:
+        if self.sees_all or not wanted:
             return
         query = select(Project.id, Project.name).where(Project.name.in_(wanted))
         ids: dict[str, str] = {i: name for i, name in self.session.execute(query)}
-        roles = policy.project_roles(self.session, self.principal, list(ids))
-        owned = {ids[i] for i, role in roles.items() if role == "owner"}
+        held = roles.project_roles(self.session, self.principal, list(ids))
+        owned = {ids[i] for i, role in held.items() if role == "owner"}
         self._owners.update({p: p in owned for p in wanted})
 
     def hidden_location(self, namespace: str, name: str) -> TableRef | None:
         """None when the principal may see the physical location of dataset ``namespace``/
         ``name``; else the Lakehold table it names (whose logical name to show instead)."""
         table = asset_ref(namespace, name, self.namespace)
-        if table is None or self.principal.is_admin:
+        if table is None or self.sees_all:
             return None
         if table[0] not in self._owners:
             self.decide_owners([table[0]])

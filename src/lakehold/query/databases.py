@@ -41,7 +41,10 @@ SPARES = 2
 TEMP_ROOT = Path(tempfile.gettempdir()) / "lakehold-duckdb"
 _NICE = 10
 
-_CONFIG = {
+Setting = str | bool | int | float | list[str]
+"""A DuckDB configuration value (``duckdb.connect(config=...)``)."""
+
+_CONFIG: dict[str, Setting] = {
     "threads": 1,
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
@@ -59,7 +62,7 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-def _start(**settings: object) -> Connection:
+def _start(**settings: Setting) -> Connection:
     TEMP_ROOT.mkdir(parents=True, exist_ok=True)
     config = {**_CONFIG, **settings, "temp_directory": str(TEMP_ROOT / uuid.uuid4().hex)}
     connection = duckdb.connect(":memory:", config=config)

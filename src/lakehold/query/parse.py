@@ -44,7 +44,9 @@ def parse(sql: str, dialect: str = "duckdb") -> exp.Expression:
         raise Invalid("the query is empty", field="sql")
     if len(found) > 1:
         raise _located(sql, "exactly one statement is accepted per query", _second(reader, sql))
-    return found[0]
+    statement = found[0]
+    assert isinstance(statement, exp.Expression)  # every concrete node is (Expr is abstract)
+    return statement
 
 
 def to_duckdb(expression: exp.Expression) -> str:

@@ -26,6 +26,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from lakehold import process
 from lakehold.errors import Cancelled, Conflict, Invalid, LakeholdError
 from lakehold.query.cancel import CancelHandle
 from lakehold.query.results import write_result
@@ -80,9 +81,13 @@ class _Statement:
 
 
 class StatementRunner:
-    """Runs statements in a thread pool and stores their results under ``results_dir``."""
+    """Runs statements in a thread pool and stores their results under ``results_dir``.
+
+    ``runner_id`` names this process (:mod:`lakehold.process`); statement records carry it so
+    that another process can tell a statement whose runner is gone from a running one."""
 
     def __init__(self, results_dir: Path, max_workers: int = 4) -> None:
+        self.runner_id = str(process.current())
         self.results_dir = Path(results_dir)
         self.results_dir.mkdir(parents=True, exist_ok=True)
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="lakehold-statement")
@@ -121,6 +126,11 @@ class StatementRunner:
         if statement.future is not None and statement.future.cancel():
             self._end(statement, StatementState.ABORTED, error="the statement was cancelled")
         return True
+
+    def owns(self, statement_id: str) -> bool:
+        """Whether the statement is submitted or running in this runner."""
+        with self._lock:
+            return statement_id in self._statements
 
     def running(self) -> list[str]:
         """Ids of statements submitted or running."""

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.governance import audit, policy
+from lakehold.kernel import Action, audit, authorize
 from lakehold.security import network
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -129,7 +129,7 @@ class NetworkPolicy:
 
     def list(self, principal: Principal) -> list[NetworkRuleView]:
         """Every rule in force (administrators)."""
-        policy.require_admin(principal, "see the network allow-list")
+        authorize(principal, Action.NETWORK_RULE_READ)
         views = [NetworkRuleView(rule.text, "setting") for rule in self.static_rules]
         with self.store.session() as session:
             rows = session.scalars(select(NetworkRule).order_by(NetworkRule.created_at)).all()
@@ -141,7 +141,7 @@ class NetworkPolicy:
     ) -> NetworkRuleView:
         """Store a rule (administrators); Conflict if it is already stored."""
         with audit.denials(self.store, principal, "network_rule.create", details={"rule": rule}):
-            policy.require_admin(principal, "change the network allow-list")
+            authorize(principal, Action.NETWORK_RULE_MANAGE)
             parsed = network.parse_rule(str(rule), field="rule")
             if description is not None and len(description) > MAX_DESCRIPTION:
                 raise Invalid(
@@ -167,7 +167,7 @@ class NetworkPolicy:
     def remove(self, principal: Principal, rule: str) -> None:
         """Delete a stored rule, by its id or its text (administrators)."""
         with audit.denials(self.store, principal, "network_rule.delete", details={"rule": rule}):
-            policy.require_admin(principal, "change the network allow-list")
+            authorize(principal, Action.NETWORK_RULE_MANAGE)
             with self.store.session() as session:
                 row = session.get(NetworkRule, rule)
                 if row is None:

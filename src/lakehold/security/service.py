@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from lakehold.catalog.names import check_username
 from lakehold.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from lakehold.governance import policy
+from lakehold.kernel import Action, allowed, authorize
 from lakehold.security import tokens
 from lakehold.security.passwords import hash_password
 from lakehold.security.principal import ADMIN_ONLY_SCOPES, LINEAGE_WRITE, SCOPES, Principal
@@ -75,7 +75,7 @@ def check_scopes(
     if unknown:
         raise Invalid(f"unknown scope '{unknown[0]}'", field="scopes", known=sorted(SCOPES))
     reserved = sorted(set(scopes) & ADMIN_ONLY_SCOPES)
-    if reserved and not principal.is_admin:
+    if reserved and not allowed(principal, Action.SCOPE_GRANT):
         raise Forbidden(f"only administrators may grant the '{reserved[0]}' scope")
     if LINEAGE_WRITE not in scopes:
         if namespaces:
@@ -147,7 +147,7 @@ class SecurityService:
         password: str | None = None,
     ) -> Principal:
         """Create a user (admins only)."""
-        policy.require_admin(principal, "create users")
+        authorize(principal, Action.USER_CREATE)
         check_username(username)
         with self.store.session() as session:
             if session.scalar(select(User).where(User.username == username)):
@@ -164,7 +164,7 @@ class SecurityService:
 
     def list_users(self, principal: Principal) -> list[Principal]:
         """Every user (admins only)."""
-        policy.require_admin(principal, "list users")
+        authorize(principal, Action.USER_LIST)
         with self.store.session() as session:
             return [_principal(u) for u in session.scalars(select(User).order_by(User.username))]
 
@@ -186,7 +186,7 @@ class SecurityService:
         granted, bound = check_scopes(principal, scopes, namespaces)
         with self.store.session() as session:
             if username and username != principal.username:
-                policy.require_admin(principal, "issue tokens for other users")
+                authorize(principal, Action.TOKEN_ISSUE_FOR_OTHERS)
                 user = session.scalar(select(User).where(User.username == username))
                 if user is None:
                     raise NotFound(f"user '{username}' not found", field="username")
@@ -200,7 +200,7 @@ class SecurityService:
         """The principal's own tokens (admins: everyone's)."""
         with self.store.session() as session:
             query = select(ApiToken).order_by(ApiToken.created_at)
-            if not principal.is_admin:
+            if not allowed(principal, Action.CATALOG_READ_ALL):
                 query = query.where(ApiToken.user_id == principal.user_id)
             return [_info(t) for t in session.scalars(query)]
 
@@ -208,7 +208,7 @@ class SecurityService:
         """Revoke one's own token (admins: any token)."""
         with self.store.session() as session:
             token = session.get(ApiToken, token_id)
-            if token is None or not policy.can_manage_token(principal, token.user_id):
+            if token is None or not allowed(principal, Action.TOKEN_REVOKE, token.user_id):
                 raise NotFound(f"token '{token_id}' not found")
             token.revoked_at = token.revoked_at or datetime.now(UTC)
 

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from lakehold.catalog.names import check_sql_name
 from lakehold.catalog.service import readable_project
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.governance import audit, policy
+from lakehold.kernel import Action, allowed, audit, authorize
 from lakehold.security.network_rules import NetworkPolicy
 from lakehold.security.principal import Principal
 from lakehold.security.secrets import Secrets
@@ -97,10 +97,10 @@ class ConnectionTest:
     elapsed_ms: int
 
 
-def owned_project(session: Session, principal: Principal, project: str, action: str) -> Project:
+def owned_project(session: Session, principal: Principal, project: str, action: Action) -> Project:
     """``project`` if the principal owns it; NotFound for non-members, Forbidden for others."""
     found = readable_project(session, principal, project)
-    policy.require_role(session, principal, found, "owner", action)
+    authorize(principal, action, found, session=session)
     return found
 
 
@@ -138,7 +138,7 @@ class ConnectionService:
 
     def _roots(self, principal: Principal) -> tuple[Path, ...] | None:
         """Where the principal's file and SQLite connections may point (None: anywhere)."""
-        return None if principal.is_admin else self.source_roots
+        return None if allowed(principal, Action.CONNECTION_UNRESTRICTED) else self.source_roots
 
     def _audit(self, principal: Principal, action: str, project: str, name: str):
         return audit.denials(
@@ -161,7 +161,7 @@ class ConnectionService:
             self._audit(principal, "connection.create", project, name),
             self.store.session() as session,
         ):
-            found = owned_project(session, principal, project, "manage its connections")
+            found = owned_project(session, principal, project, Action.CONNECTION_MANAGE)
             check_sql_name("name", name)
             kind = check_kind(kind)
             cleaned = check_params(kind, params, self.forbidden_paths, self._roots(principal))
@@ -170,7 +170,7 @@ class ConnectionService:
                 _check_secret(password)
             self.vetter.vet(
                 ConnectionSpec(name, kind, cleaned, password),
-                trusted=principal.is_admin,
+                trusted=allowed(principal, Action.CONNECTION_UNRESTRICTED),
                 require_reachable=False,
             )
             connection = Connection(
@@ -198,13 +198,13 @@ class ConnectionService:
 
     def list(self, principal: Principal, project: str) -> list[ConnectionView]:
         with self.store.session() as session:
-            found = owned_project(session, principal, project, "see its connections")
+            found = owned_project(session, principal, project, Action.CONNECTION_READ)
             rows = all_named(session, Connection, found)
             return [ConnectionView.of(session, c) for c in rows]
 
     def get(self, principal: Principal, project: str, name: str) -> ConnectionView:
         with self.store.session() as session:
-            found = owned_project(session, principal, project, "see its connections")
+            found = owned_project(session, principal, project, Action.CONNECTION_READ)
             return ConnectionView.of(session, find_connection(session, found, name))
 
     def update(
@@ -224,10 +224,10 @@ class ConnectionService:
             self._audit(principal, "connection.update", project, name),
             self.store.session() as session,
         ):
-            found = owned_project(session, principal, project, "manage its connections")
+            found = owned_project(session, principal, project, Action.CONNECTION_MANAGE)
             connection = find_connection(session, found, name)
             admins = created_by_admin(session, connection)
-            trusted = principal.is_admin and admins
+            trusted = allowed(principal, Action.CONNECTION_UNRESTRICTED) and admins
             if params is not None:
                 merged = {**connection.params, **params}
                 merged = {k: v for k, v in merged.items() if v is not None}
@@ -264,7 +264,7 @@ class ConnectionService:
             self._audit(principal, "connection.delete", project, name),
             self.store.session() as session,
         ):
-            found = owned_project(session, principal, project, "manage its connections")
+            found = owned_project(session, principal, project, Action.CONNECTION_MANAGE)
             connection = find_connection(session, found, name)
             assets = list(
                 session.scalars(
@@ -306,9 +306,11 @@ class ConnectionService:
         Invalid (400, audited as a denial) when its target or role is not allowed."""
         with self._audit(principal, "connection.test", project, name):
             with self.store.session() as session:
-                found = owned_project(session, principal, project, "test its connections")
+                found = owned_project(session, principal, project, Action.CONNECTION_TEST)
                 connection = find_connection(session, found, name)
-                trusted = principal.is_admin and created_by_admin(session, connection)
+                trusted = allowed(principal, Action.CONNECTION_UNRESTRICTED) and created_by_admin(
+                    session, connection
+                )
                 spec, key = self._spec(connection), cache_key(connection)
             started = time.monotonic()
             spec = self.vetter.vet(spec, trusted=trusted, cache_key=key)
@@ -340,7 +342,7 @@ class ConnectionService:
     def rotate_key(self, principal: Principal) -> int:
         """Re-encrypt every stored secret with a new key (administrators); how many."""
         with audit.denials(self.store, principal, "connection.rotate_key"):
-            policy.require_admin(principal, "rotate the secret key")
+            authorize(principal, Action.SECRET_KEY_ROTATE)
 
         def reencrypt(rotate) -> int:
             with self.store.session() as session:

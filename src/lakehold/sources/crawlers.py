@@ -10,6 +10,7 @@ is written in one transaction (:mod:`lakehold.sources.importer`).
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 from collections import defaultdict
@@ -17,13 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.names import check_sql_name
 from lakehold.errors import Conflict, Invalid, LakeholdError, SourceUnavailable
-from lakehold.governance import audit
+from lakehold.kernel import Action, audit
 from lakehold.security.principal import Principal
 from lakehold.sources import introspect
 from lakehold.sources.connections import ConnectionService, find_connection, owned_project
@@ -179,7 +180,7 @@ class DataSourceService:
             self._audit(principal, "data_source.create", project, name),
             self.store.session() as session,
         ):
-            found = owned_project(session, principal, project, "manage its data sources")
+            found = owned_project(session, principal, project, Action.DATA_SOURCE_MANAGE)
             check_sql_name("name", name)
             target = find_connection(session, found, connection)
             check_name_free(session, DataSource, found, name, "data source")
@@ -205,13 +206,13 @@ class DataSourceService:
 
     def list(self, principal: Principal, project: str) -> list[DataSourceView]:
         with self.store.session() as session:
-            found = owned_project(session, principal, project, "see its data sources")
+            found = owned_project(session, principal, project, Action.DATA_SOURCE_READ)
             rows = all_named(session, DataSource, found)
             return [DataSourceView.of(session, s) for s in rows]
 
     def get(self, principal: Principal, project: str, name: str) -> DataSourceView:
         with self.store.session() as session:
-            found = owned_project(session, principal, project, "see its data sources")
+            found = owned_project(session, principal, project, Action.DATA_SOURCE_READ)
             return DataSourceView.of(session, find_data_source(session, found, name))
 
     def update(
@@ -233,7 +234,7 @@ class DataSourceService:
             self._audit(principal, "data_source.update", project, name),
             self.store.session() as session,
         ):
-            found = owned_project(session, principal, project, "manage its data sources")
+            found = owned_project(session, principal, project, Action.DATA_SOURCE_MANAGE)
             source = find_data_source(session, found, name)
             for field in ("schemas", "include", "exclude"):
                 if changes.get(field) is not None:
@@ -256,7 +257,7 @@ class DataSourceService:
             self._audit(principal, "data_source.delete", project, name),
             self.store.session() as session,
         ):
-            found = owned_project(session, principal, project, "manage its data sources")
+            found = owned_project(session, principal, project, Action.DATA_SOURCE_MANAGE)
             source = find_data_source(session, found, name)
             view = DataSourceView.of(session, source)
             session.delete(source)
@@ -265,10 +266,10 @@ class DataSourceService:
 
     def runs(
         self, principal: Principal, project: str, name: str, *, limit: int = 20
-    ) -> list[RunView]:
+    ) -> builtins.list[RunView]:
         """The latest runs of a data source, newest first."""
         with self.store.session() as session:
-            found = owned_project(session, principal, project, "see its data sources")
+            found = owned_project(session, principal, project, Action.DATA_SOURCE_READ)
             source = find_data_source(session, found, name)
             rows = session.scalars(
                 select(DataSourceRun)
@@ -287,7 +288,7 @@ class DataSourceService:
             self._audit(principal, "data_source.run", project, name),
             self.store.session() as session,
         ):
-            found = owned_project(session, principal, project, "run its data sources")
+            found = owned_project(session, principal, project, Action.DATA_SOURCE_RUN)
             source_id = find_data_source(session, found, name).id
         view, error = self._crawl(source_id, "manual", principal)
         if error is not None:
@@ -311,6 +312,7 @@ class DataSourceService:
             ).all()
         count = 0
         for source_id, schedule, planned in due:
+            assert planned is not None  # selected where next_run_at IS NOT NULL
             if self._claim(source_id, planned, next_run(schedule, now)):
                 self._crawl(source_id, "schedule", None)
                 count += 1
@@ -325,6 +327,7 @@ class DataSourceService:
                 .values(next_run_at=following)
                 .execution_options(synchronize_session=False)
             )
+            assert isinstance(result, CursorResult)  # an UPDATE's result has a rowcount
             return result.rowcount == 1
 
     def _crawl(
@@ -334,6 +337,7 @@ class DataSourceService:
         with self._locks[source_id]:
             with self.store.session() as session:
                 source = session.get(DataSource, source_id)
+                assert source is not None  # found just before (a concurrent delete fails the crawl)
                 name = source.name
                 run = DataSourceRun(
                     data_source_id=source_id,
@@ -365,8 +369,11 @@ class DataSourceService:
         now = utcnow()
         with self.store.session() as session:
             run = session.get(DataSourceRun, run_id)
+            assert run is not None  # stored by _crawl (a concurrent delete fails the crawl)
             source = session.get(DataSource, run.data_source_id)
+            assert source is not None  # the run's source (its runs cascade with it)
             connection = session.get(Connection, source.connection_id)
+            assert connection is not None  # the source's connection (sources cascade with it)
             counts = Importer(session, source, connection, user_id).apply(found.tables, now)
             run.status = "succeeded"
             run.finished_at = now
@@ -379,8 +386,10 @@ class DataSourceService:
     def _fail(self, run_id: str, name: str, message: str) -> RunView:
         with self.store.session() as session:
             run = session.get(DataSourceRun, run_id)
+            assert run is not None  # stored by _crawl (a concurrent delete fails the crawl)
             run.status, run.finished_at = "failed", utcnow()
             run.errors = [{"message": message}]
             source = session.get(DataSource, run.data_source_id)
+            assert source is not None  # the run's source (its runs cascade with it)
             source.last_run_at = run.finished_at
             return RunView.of(run, name)

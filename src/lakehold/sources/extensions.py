@@ -44,6 +44,7 @@ def package_path(kind: str) -> Path:
         module = importlib.import_module(package)
     except ImportError:
         raise LakeholdError(f"the {package.replace('_', '-')} package is not installed") from None
+    assert module.__file__ is not None  # a regular package (with an __init__.py)
     path = Path(module.__file__).parent / "extensions" / f"v{duckdb.__version__}"
     path = path / f"{stem}.duckdb_extension"
     if not path.is_file():

@@ -144,6 +144,7 @@ class Importer:
 
     def _refresh(self, federated: FederatedTable, table: SourceTable, now: datetime) -> None:
         asset = self.session.get(Asset, federated.asset_id)
+        assert asset is not None  # a federated table's asset (it cascades with the asset)
         old = column_dicts(asset.columns)
         new = column_dicts(table.columns)
         changes = diff_columns(old, new)

@@ -23,8 +23,13 @@ from lakehold.sources import files
 from lakehold.sources.attach import ConnectionSpec, attach, redact
 
 ALIAS = "src"
-NO_DOWNLOADS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-CONFIG = {"allow_unsigned_extensions": True, **NO_DOWNLOADS}
+DuckDBConfig = dict[str, str | bool | int | float | list[str]]
+"""A DuckDB configuration (``duckdb.connect(config=...)``)."""
+NO_DOWNLOADS: DuckDBConfig = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+CONFIG: DuckDBConfig = {"allow_unsigned_extensions": True, **NO_DOWNLOADS}
 SYSTEM_SCHEMAS = frozenset(
     {"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"}
 )
@@ -108,13 +113,15 @@ def server_version(spec: ConnectionSpec, timeout_s: float) -> tuple[str, int]:
         found = files.list_files(Path(spec.params["path"]), spec.name)
         return f"folder of files (DuckDB {duckdb.__version__})", len(found)
     with opened(spec, timeout_s) as connection:
-        version = connection.execute(_VERSION_SQL[spec.kind]).fetchone()[0]
+        version = connection.execute(_VERSION_SQL[spec.kind]).fetchone()
+        assert version is not None  # a one-row query
         count = connection.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
             "AND schema_name NOT IN (SELECT unnest(?))",
             [ALIAS, sorted(SYSTEM_SCHEMAS)],
-        ).fetchone()[0]
-        return str(version), int(count)
+        ).fetchone()
+        assert count is not None  # an aggregate: one row
+        return str(version[0]), int(count[0])
 
 
 _PG_PRIVILEGES = (

@@ -39,7 +39,7 @@ OPERATION = "__lakehold_sync_op"
 """The normalized change of each row (I, U or D) in the engine's output."""
 ERROR_REASON = "_error_reason"
 BATCH_ROWS = 100_000
-DUCKDB_CONFIG = {
+DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "allow_unsigned_extensions": True,
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,

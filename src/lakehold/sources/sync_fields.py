@@ -122,10 +122,10 @@ def check_changes(changes: dict[str, Any]) -> dict[str, Any]:
 
 def fields_of(session: Session, job: SyncJob) -> dict[str, Any]:
     """The editable fields of a stored job (its connection by name)."""
-    return {
-        **{field: getattr(job, field) for field in EDITABLE if field != "connection"},
-        "connection": session.get(Connection, job.connection_id).name,
-    }
+    fields = {field: getattr(job, field) for field in EDITABLE if field != "connection"}
+    connection = session.get(Connection, job.connection_id)
+    assert connection is not None  # a foreign key: a connection in use is not deleted
+    return {**fields, "connection": connection.name}
 
 
 def definition_of(job: SyncJob) -> SyncDefinition:

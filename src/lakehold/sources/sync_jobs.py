@@ -18,6 +18,7 @@ append-only log: after such a crash it may hold a rejected row twice, with two r
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import time
@@ -33,9 +34,9 @@ from sqlalchemy.orm import Session
 
 from lakehold.catalog.names import check_sql_name
 from lakehold.catalog.service import readable_project
-from lakehold.catalog.tables import DataSource, TableService
+from lakehold.catalog.tables import DataSource, TableService, WriteMode
 from lakehold.errors import Conflict, Invalid, LakeholdError, NotFound
-from lakehold.governance import audit, policy
+from lakehold.kernel import Action, audit, authorize
 from lakehold.lakehouse.results import WriteResult
 from lakehold.lineage.naming import source_dataset
 from lakehold.security.principal import Principal
@@ -107,7 +108,7 @@ class SyncJobService:
 
     def _managed(self, session: Session, principal: Principal, project: str) -> Project:
         found = readable_project(session, principal, project)
-        policy.require_role(session, principal, found, "contributor", "manage its sync jobs")
+        authorize(principal, Action.SYNC_JOB_MANAGE, found, session=session)
         return found
 
     def create(
@@ -245,7 +246,7 @@ class SyncJobService:
 
     def runs(
         self, principal: Principal, project: str, name: str, limit: int = 50
-    ) -> list[SyncRunView]:
+    ) -> builtins.list[SyncRunView]:
         """The job's runs, newest first (members)."""
         if limit < 1:
             raise Invalid("limit must be at least 1", field="limit")
@@ -312,7 +313,7 @@ class SyncJobService:
         finally:
             lock.release()
 
-    def run_due(self, now: datetime | None = None) -> list[SyncRunView]:
+    def run_due(self, now: datetime | None = None) -> builtins.list[SyncRunView]:
         """Run every scheduled job whose time has come, as its creator; each job's next time
         is claimed first (row lock on PostgreSQL), so two schedulers never run one job twice.
         A failing job is logged and recorded; the others still run."""
@@ -324,7 +325,7 @@ class SyncJobService:
                 log.warning("scheduled sync job %s.%s failed: %s", project, name, error.message)
         return runs
 
-    def _claim_due(self, now: datetime) -> list[tuple[Principal, str, str]]:
+    def _claim_due(self, now: datetime) -> builtins.list[tuple[Principal, str, str]]:
         now = as_utc(now) or utcnow()
         due = []
         with self.store.session() as session:
@@ -355,6 +356,7 @@ class SyncJobService:
             if job is None:
                 raise NotFound("the sync job was deleted", field="name")
             project = session.get(Project, job.project_id)
+            assert project is not None  # the job's project (jobs cascade with it)
             run = SyncRun(
                 job_id=job.id,
                 mode=job.mode,
@@ -430,7 +432,12 @@ class SyncJobService:
         ).result
 
     def _write_table(
-        self, principal: Principal, project: str, name: str, rows: pa.Table, mode: str = "append"
+        self,
+        principal: Principal,
+        project: str,
+        name: str,
+        rows: pa.Table,
+        mode: WriteMode = "append",
     ) -> WriteResult:
         """Write ``rows`` to table ``name`` (appending or overwriting), creating it if needed."""
         if not self._exists(project, name):
@@ -442,7 +449,7 @@ class SyncJobService:
             project,
             name,
             DataSource(rows),
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode,
         ).result
 
     def _exists(self, project: str, table: str) -> bool:
@@ -463,6 +470,7 @@ class SyncJobService:
         batch, result = outcome.batch, outcome.result
         with self.store.session() as session:
             run = session.get(SyncRun, run_id)
+            assert run is not None, "the sync run was deleted"  # with its job, mid-run
             job = session.get(SyncJob, plan.job_id)
             run.status = "succeeded"
             run.rows_read, run.rows_rejected = batch.rows_read, batch.rejected.num_rows

@@ -16,7 +16,9 @@ from dataclasses import replace
 from sqlalchemy.orm import Session
 
 from lakehold.errors import Invalid, SourceUnavailable
+from lakehold.kernel import Action, allowed
 from lakehold.security.network_rules import NetworkPolicy
+from lakehold.security.principal import Principal
 from lakehold.sources import introspect
 from lakehold.sources.attach import ConnectionSpec
 from lakehold.store.models import User
@@ -93,7 +95,10 @@ class Vetter:
 def created_by_admin(session: Session, connection: Connection) -> bool:
     """Whether the connection's creator is an administrator (now)."""
     creator = session.get(User, connection.created_by)
-    return bool(creator is not None and creator.is_admin)
+    if creator is None:
+        return False
+    as_creator = Principal(creator.id, creator.username, is_admin=creator.is_admin)
+    return allowed(as_creator, Action.CONNECTION_UNRESTRICTED)
 
 
 def cache_key(connection: Connection) -> tuple[str, ...]:

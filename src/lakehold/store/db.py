@@ -1,4 +1,12 @@
-"""Engine and session factory for the metadata store; migrations run on open."""
+"""Engine and session factory for the metadata store; migrations run on open.
+
+Decisions (approve, reject, revoke, publish, unpublish, filter changes) run in an *immediate*
+session: on SQLite it starts with ``BEGIN IMMEDIATE``, so it holds the database's write lock
+from its first read and concurrent decisions run one after the other (a waiter waits up to the
+busy timeout); on PostgreSQL it is an ordinary transaction and the decision locks its rows
+with ``SELECT ... FOR UPDATE``. Either way the decision re-reads the state after it has the
+lock. See ``docs/adr/0018-serialised-decisions.md``.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +16,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from lakehold.errors import Conflict
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+IMMEDIATE = "lakehold_immediate"
+"""Execution option of the connections of immediate sessions (SQLite: ``BEGIN IMMEDIATE``)."""
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -23,6 +36,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    """Take SQLite's write lock at the start of an immediate session's transaction.
+
+    pysqlite (in its default, legacy transaction mode) begins a deferred transaction itself,
+    just before the first write; a ``BEGIN IMMEDIATE`` issued here comes first, and pysqlite
+    then sees a transaction in progress and commits or rolls back that one."""
+    if connection.get_execution_options().get(IMMEDIATE):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL mode and foreign keys."""
     if url.startswith("postgresql://"):
@@ -30,17 +53,19 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def migrate(engine: Engine) -> None:
-    """Apply every Alembic migration up to head (one head: branches end in a merge)."""
+    """Apply every Alembic migration up to the heads (branches end in a merge; until the
+    merge revision of two parallel branches exists, both heads are applied)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
 
 
 class Store:
@@ -51,12 +76,32 @@ class Store:
         if run_migrations:
             migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._immediate = sessionmaker(
+            self.engine.execution_options(**{IMMEDIATE: True}), expire_on_commit=False
+        )
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in a transaction: committed on success, rolled back on error."""
-        with self._sessions() as session, session.begin():
+    def session(self, *, immediate: bool = False) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on error.
+
+        ``immediate`` serialises the transaction with every other writer from its start on
+        SQLite (``BEGIN IMMEDIATE``); on PostgreSQL it changes nothing, and the caller locks
+        the rows it decides on (``with_for_update``)."""
+        factory = self._immediate if immediate else self._sessions
+        with factory() as session, session.begin():
             yield session
+
+    @contextmanager
+    def decision(self, conflict: str) -> Iterator[Session]:
+        """An immediate session for a decision. A constraint violation (a unique index that
+        keeps one active grant or listing, a foreign key to a row deleted meanwhile) at flush
+        or commit becomes ``Conflict(conflict)``: the database refused a duplicate that a
+        concurrent decision would have made, which is never a server error."""
+        try:
+            with self.session(immediate=True) as session:
+                yield session
+        except IntegrityError:
+            raise Conflict(conflict) from None
 
     def close(self) -> None:
         self.engine.dispose()

@@ -37,14 +37,17 @@ def values(session: Session, items: Iterable[Any]) -> Any:
 def fetch(session: Session, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     """Run ``sql`` in the session's transaction; the rows it returns (none for a write)."""
     connection = session.connection()
-    cursor = connection.connection.dbapi_connection.cursor()
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None  # the session's connection is checked out
+    cursor = dbapi_connection.cursor()
     try:
         if connection.dialect.name == "sqlite":
             cursor.execute(sql, tuple(params))
         else:
             # Never a server-side prepared statement: a generic plan chosen while a table was
             # small would keep scanning the whole table once it has grown.
-            cursor.execute(sql.replace("?", "%s"), tuple(params), prepare=False)
+            # prepare= is psycopg's; SQLAlchemy types the cursor as a bare PEP 249 one.
+            cursor.execute(sql.replace("?", "%s"), tuple(params), prepare=False)  # type: ignore[call-arg]
         return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
     finally:
         cursor.close()

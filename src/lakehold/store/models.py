@@ -12,12 +12,20 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def partial_unique(name: str, *columns: str, where: str) -> Index:
+    """A unique index over the rows matching ``where`` (SQLite and PostgreSQL alike)."""
+    condition = sql_text(where)
+    return Index(name, *columns, unique=True, sqlite_where=condition, postgresql_where=condition)
 
 
 def new_id() -> str:
@@ -242,7 +250,16 @@ class ProjectMember(Base):
     """A member of a project with a role (owner, contributor, viewer): a user or a group."""
 
     __tablename__ = "project_members"
-    __table_args__ = (UniqueConstraint("project_id", "user_id", "group_id"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "user_id", "group_id"),
+        # NULLs are distinct in the constraint above: one row per user, one per group.
+        partial_unique(
+            "uq_project_members_user", "project_id", "user_id", where="user_id IS NOT NULL"
+        ),
+        partial_unique(
+            "uq_project_members_group", "project_id", "group_id", where="group_id IS NOT NULL"
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     project_id: Mapped[str] = mapped_column(
@@ -261,6 +278,10 @@ class Listing(Base):
     """The published version of an asset: a snapshot of its business metadata."""
 
     __tablename__ = "listings"
+    __table_args__ = (
+        Index("uq_listings_asset_revision", "asset_id", "revision", unique=True),
+        partial_unique("uq_listings_active_asset", "asset_id", where="status = 'active'"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
@@ -324,6 +345,14 @@ class Grant(Base):
     """Read access of a subscribing project to an asset; filters are resolved at query time."""
 
     __tablename__ = "grants"
+    __table_args__ = (
+        partial_unique(
+            "uq_grants_active_asset_project",
+            "asset_id",
+            "project_id",
+            where="revoked_at IS NULL",
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
-from lakehold.governance.audit import AuditView
+from lakehold.kernel.audit import AuditView
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -11,8 +12,8 @@ from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.catalog.views import DomainUnitView, GroupView, ProjectView
 
 router = APIRouter(prefix="/api/v1")
-UNITS = ["domain units"]
-GROUPS = ["groups"]
+UNITS: list[str | Enum] = ["domain units"]
+GROUPS: list[str | Enum] = ["groups"]
 UNIT_REF = "Domain unit id, or its path such as Sales/Marketing"
 
 

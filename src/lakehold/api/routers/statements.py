@@ -69,7 +69,7 @@ def _render(
         return Response(to_arrow_ipc_stream(table), media_type=ARROW_STREAM, headers=headers)
     return ResultOut(
         statement_id=statement_id,
-        columns=column_metadata(table.schema),
+        columns=[ColumnMeta.model_validate(c) for c in column_metadata(table.schema)],
         rows=to_json_rows(table),
         total_rows=total,
         offset=offset,

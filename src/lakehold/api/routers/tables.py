@@ -40,6 +40,11 @@ class RestoreIn(BaseModel):
 class VacuumIn(BaseModel):
     retention_hours: int = Field(default=168, ge=0)
     dry_run: bool = False
+    force: bool = Field(
+        default=False,
+        description="Administrators only: allow a retention below 168 hours (never below the "
+        "table's own delta.deletedFileRetentionDuration)",
+    )
 
 
 @router.post("", response_model=WriteOut, status_code=status.HTTP_201_CREATED)
@@ -124,11 +129,25 @@ def restore(
 def vacuum(
     project: str, table: str, body: VacuumIn, runtime: RuntimeDep, principal: PrincipalDep
 ) -> dict:
-    """Delete data files no longer needed by versions within the retention period."""
-    removed = runtime.table_service.vacuum(
-        principal, project, table, retention_hours=body.retention_hours, dry_run=body.dry_run
+    """Delete data files no longer needed by versions within the retention period.
+
+    A retention below 168 hours is refused (400) unless an administrator passes ``force``; a
+    dry run lists the files (names relative to the table) and deletes nothing."""
+    plan = runtime.table_service.vacuum(
+        principal,
+        project,
+        table,
+        retention_hours=body.retention_hours,
+        dry_run=body.dry_run,
+        force=body.force,
     )
-    return {"files": removed, "count": len(removed), "dry_run": body.dry_run}
+    return {
+        "files": plan.files,
+        "count": len(plan.files),
+        "dry_run": plan.dry_run,
+        "retention_hours": plan.retention_hours,
+        "minimum_retention_hours": plan.minimum_hours,
+    }
 
 
 @router.post("/{table}/optimize")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import (
+    ColumnClause,
     ColumnElement,
     Select,
     and_,
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session
 from lakehold.catalog.search import query
 from lakehold.catalog.search.indexer import reindex_all
 from lakehold.errors import Invalid
-from lakehold.governance import policy
+from lakehold.kernel import Action, allowed, authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import GroupMember, ProjectMember
@@ -50,10 +51,10 @@ MAX_LIMIT = 100
 FACET_SIZE = 50  # values reported per facet, most frequent first
 SNIPPET_OPEN, SNIPPET_CLOSE = "[", "]"
 
-_FTS = literal_column("search_documents_fts")
+_FTS: ColumnClause[Any] = literal_column("search_documents_fts")
 _FTS_TABLE = table("search_documents_fts", column("rowid"))
-_VECTOR = literal_column("search_documents.search_vector")
-_CONFIG = literal_column("'english'::regconfig")
+_VECTOR: ColumnClause[Any] = literal_column("search_documents.search_vector")
+_CONFIG: ColumnClause[Any] = literal_column("'english'::regconfig")
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def _values(value: str | list[str] | None) -> list[str]:
 
 def _visible(principal: Principal) -> ColumnElement[bool]:
     """Active listings for everyone; assets of the principal's projects."""
-    if principal.is_admin:  # administrators act as owners of every project (policy)
+    if allowed(principal, Action.CATALOG_READ_ALL):  # administrators see every project's inventory
         inventory: ColumnElement[bool] = true()
     else:
         groups = select(GroupMember.group_id).where(GroupMember.user_id == principal.user_id)
@@ -197,7 +198,7 @@ class SearchService:
 
     def reindex(self, principal: Principal) -> int:
         """Rebuild the search index from listings and assets (administrators)."""
-        policy.require_admin(principal, "rebuild the search index")
+        authorize(principal, Action.SEARCH_REBUILD)
         with self.store.session() as session:
             return reindex_all(session)
 
@@ -246,7 +247,10 @@ class SearchService:
             (score if score is not None else literal(None)).label("score"),
             (snippet if snippet is not None else literal(None)).label("snippet"),
         )
-        order = [SearchDocument.updated_at.desc(), SearchDocument.id.desc()]
+        order: list[ColumnElement[Any]] = [
+            SearchDocument.updated_at.desc(),
+            SearchDocument.id.desc(),
+        ]
         if score is not None:
             order.insert(0, literal_column("score").desc())
         rows = session.execute(page.order_by(*order).limit(limit).offset(offset)).all()
@@ -296,17 +300,18 @@ def _facets(session: Session, matching: Select) -> dict[str, list[FacetCount]]:
             .order_by(count.desc(), attribute)
             .limit(FACET_SIZE)
         )
-        facets[name] = [FacetCount(value, n) for value, n in rows]
+        # value is never None (the query excludes NULL): the filter only narrows the type
+        facets[name] = [FacetCount(value, n) for value, n in rows if value is not None]
     for name in (TAG, GLOSSARY_TERM):
         count = func.count().label("n")
-        rows = session.execute(
+        tagged = session.execute(
             select(SearchFacet.value, count)
             .where(SearchFacet.facet == name, SearchFacet.document_id.in_(ids))
             .group_by(SearchFacet.value)
             .order_by(count.desc(), SearchFacet.value)
             .limit(FACET_SIZE)
         )
-        facets[name] = [FacetCount(value, n) for value, n in rows]
+        facets[name] = [FacetCount(value, n) for value, n in tagged]
     return facets
 
 

@@ -1,10 +1,8 @@
-"""Policy decisions: administrators, project roles (owner > contributor > viewer), domain unit
-owners, token owners.
+"""Who holds what: project roles (owner > contributor > viewer) and domain unit ownership.
 
-A role comes from a direct membership or a group's. Functions either return a decision or raise
-naming the action; a principal who is not a member at all gets NotFound, as if the project did
-not exist. Owners of a domain unit (a user, or a member of an owning group) own every unit below
-it too.
+A role comes from a direct membership or a group's; administrators act as owners of every
+project and unit. Owners of a domain unit (a user, or a member of an owning group) own every
+unit below it too. These are facts, not decisions: :mod:`lakehold.kernel.authorize` decides.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from typing import Literal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from lakehold.errors import Forbidden, NotFound
 from lakehold.security.principal import Principal
 from lakehold.store import driver
 from lakehold.store.models import (
@@ -27,12 +24,6 @@ from lakehold.store.models import (
 
 Role = Literal["viewer", "contributor", "owner"]
 ROLES: tuple[Role, ...] = ("viewer", "contributor", "owner")
-
-
-def require_admin(principal: Principal, action: str) -> None:
-    """Only administrators may ``action``."""
-    if not principal.is_admin:
-        raise Forbidden(f"only administrators may {action}")
 
 
 def project_role(session: Session, principal: Principal, project: Project) -> Role | None:
@@ -69,22 +60,6 @@ def has_role(session: Session, principal: Principal, project: Project, minimum: 
     return role is not None and ROLES.index(role) >= ROLES.index(minimum)
 
 
-def require_role(
-    session: Session, principal: Principal, project: Project, minimum: Role, action: str
-) -> None:
-    """NotFound for non-members; Forbidden for members below ``minimum``."""
-    role = project_role(session, principal, project)
-    if role is None:
-        raise NotFound(f"project '{project.name}' not found", field="project")
-    if ROLES.index(role) < ROLES.index(minimum):
-        raise Forbidden(f"only {minimum}s of project '{project.name}' may {action}")
-
-
-def can_manage_token(principal: Principal, token_user_id: str) -> bool:
-    """Users manage their own tokens; administrators manage all."""
-    return principal.is_admin or principal.user_id == token_user_id
-
-
 def unit_lineage(session: Session, unit: DomainUnit) -> list[DomainUnit]:
     """``unit`` and its ancestors, nearest first, ending with the domain's root unit."""
     lineage = [unit]
@@ -113,18 +88,3 @@ def owns_unit(session: Session, principal: Principal, unit: DomainUnit) -> bool:
         .limit(1)
     )
     return owner is not None
-
-
-def require_unit_owner(
-    session: Session, principal: Principal, unit: DomainUnit, action: str
-) -> None:
-    """Forbidden unless the principal owns ``unit`` or an ancestor (or is an administrator)."""
-    if not owns_unit(session, principal, unit):
-        raise Forbidden(f"only owners of domain unit '{unit.name}' may {action}")
-
-
-def require_project_creator(session: Session, principal: Principal, unit: DomainUnit) -> None:
-    """Anyone may create a project in a domain's root unit; below it, only the unit's owners."""
-    if unit.parent_id is None:
-        return
-    require_unit_owner(session, principal, unit, "create projects in it")

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.errors import LakeholdError
-from lakehold.governance import policy
+from lakehold.kernel.actions import Action
+from lakehold.kernel.authorize import authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import AuditEvent
@@ -129,7 +130,7 @@ class AuditService:
         limit: int = 100,
     ) -> list[AuditView]:
         """Newest first, filtered (administrators only)."""
-        policy.require_admin(principal, "read the audit log")
+        authorize(principal, Action.AUDIT_READ)
         query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id)
         for column, value in (
             (AuditEvent.username, username),

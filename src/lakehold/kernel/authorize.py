@@ -1,0 +1,89 @@
+"""The one decision point: may ``principal`` take ``action`` on ``resource``?
+
+:func:`authorize` raises when the answer is no -- NotFound when the principal may not even
+know the resource (a project it is not a member of), Forbidden naming the action otherwise --
+and :func:`allowed` answers the same question as a boolean (for lists and visibility). Both
+read the rule of the action in :data:`lakehold.kernel.actions.RULES`; nothing else in Lakehold
+checks roles.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from lakehold.errors import Forbidden, LakeholdError, NotFound
+from lakehold.kernel import roles
+from lakehold.kernel.actions import RULES, Action, Allow
+from lakehold.security.principal import Principal
+from lakehold.store.models import DomainUnit, Project
+
+_T = TypeVar("_T")
+
+#: what an action acts on: a project, a domain unit, a user id (Allow.SELF) or nothing (system)
+Resource = Project | DomainUnit | str | None
+
+
+def authorize(
+    principal: Principal,
+    action: Action,
+    resource: Resource = None,
+    *,
+    session: Session | None = None,
+) -> None:
+    """Return when ``principal`` may take ``action`` on ``resource``; raise otherwise.
+
+    ``session`` reads the principal's roles; decisions on projects and units need one."""
+    rule = RULES[action]
+    if rule.allow is Allow.ANYONE:
+        return
+    if rule.allow is Allow.ADMIN:
+        if not principal.is_admin:
+            raise Forbidden(f"only administrators may {rule.phrase}")
+    elif rule.allow is Allow.ROLE:
+        project = _of(resource, Project, action)
+        role = roles.project_role(_needed(session, action), principal, project)
+        if role is None and not rule.known:
+            raise NotFound(f"project '{project.name}' not found", field="project")
+        assert rule.role is not None
+        if role is None or roles.ROLES.index(role) < roles.ROLES.index(rule.role):
+            raise Forbidden(f"only {rule.role}s of project '{project.name}' may {rule.phrase}")
+    elif rule.allow in (Allow.UNIT_OWNER, Allow.PROJECT_CREATOR):
+        unit = _of(resource, DomainUnit, action)
+        if rule.allow is Allow.PROJECT_CREATOR and unit.parent_id is None:
+            return  # anyone may create a project in a domain's root unit
+        if not roles.owns_unit(_needed(session, action), principal, unit):
+            raise Forbidden(f"only owners of domain unit '{unit.name}' may {rule.phrase}")
+    elif rule.allow is Allow.SELF:
+        if not isinstance(resource, str):
+            raise TypeError(f"{action} acts on a user id")
+        if not (principal.is_admin or principal.user_id == resource):
+            raise Forbidden(f"only its owner may {rule.phrase}")
+
+
+def allowed(
+    principal: Principal,
+    action: Action,
+    resource: Resource = None,
+    *,
+    session: Session | None = None,
+) -> bool:
+    """Whether :func:`authorize` would let ``principal`` take ``action`` on ``resource``."""
+    try:
+        authorize(principal, action, resource, session=session)
+    except LakeholdError:
+        return False
+    return True
+
+
+def _of(resource: Resource, kind: type[_T], action: Action) -> _T:
+    if not isinstance(resource, kind):
+        raise TypeError(f"{action} acts on a {kind.__name__}, not {type(resource).__name__}")
+    return resource
+
+
+def _needed(session: Session | None, action: Action) -> Session:
+    if session is None:
+        raise TypeError(f"deciding {action} reads roles: pass a session")
+    return session
