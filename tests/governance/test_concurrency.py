@@ -366,6 +366,46 @@ def test_constraints_refuse_duplicates(world: World) -> None:
             session.add(row)
 
 
+def test_a_forgotten_check_is_a_conflict_not_a_server_error(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Services that forget to supersede a listing or revoke a replaced grant hit the unique
+    indexes: the caller gets a Conflict (HTTP 409) and nothing is written."""
+    import lakehold.governance.listings as listings_module
+    import lakehold.governance.subscriptions as subscriptions_module
+
+    rt = world.runtime
+    monkeypatch.setattr(listings_module, "active_listing", lambda session, asset_id: None)
+    with pytest.raises(Conflict, match="published concurrently"):
+        rt.listings.publish(world.owner, "retail", "inventory")
+    token = rt.security.create_token(world.admin, "forgets", username="owner").value
+    assert token is not None
+    with client_for(rt, token) as http:
+        response = http.post("/api/v1/projects/retail/assets/inventory/publish", json={})
+        assert response.status_code == 409, response.text
+    assert [r.status for r in listings_of(world, "inventory")] == [ACTIVE]
+    monkeypatch.undo()
+
+    def forgetful(session, principal, asset, project, *, request_item_id, **_filters):
+        grant = Grant(
+            asset_id=asset.id,
+            project_id=project.id,
+            request_item_id=request_item_id,
+            created_by=principal.user_id,
+        )
+        session.add(grant)
+        session.flush()
+        return grant, []
+
+    rt.subscriptions.approve(world.owner, world.request("customer").id)
+    monkeypatch.setattr(subscriptions_module, "replace_grant", forgetful)
+    second = world.request("customer")
+    with pytest.raises(Conflict, match="decided concurrently"):
+        rt.subscriptions.approve(world.owner, second.id)
+    assert rt.subscriptions.get_request(world.owner, second.id).status == "requested"
+    assert len(active_grants(world)) == 1
+
+
 def test_migration_cleans_up_duplicates(world: World) -> None:
     """An old deployment with duplicates upgrades: the oldest active row stays, the others are
     revoked or superseded, repeated revisions are renumbered, repeated members merged."""

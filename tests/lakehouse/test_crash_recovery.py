@@ -24,7 +24,6 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 from sqlalchemy import select
 
-from lakehold.api.app import create_app
 from lakehold.catalog.tables import DataSource
 from lakehold.config import Settings
 from lakehold.errors import Conflict, NotFound
@@ -346,9 +345,11 @@ def test_two_processes_report_their_own_commits(setup, settings: Settings) -> No
         process.join(60)
     versions = [v for each in reported for v in each]
     assert len(versions) == len(set(versions)) and len(versions) >= 6
-    assert sorted(versions) == sorted(h.version for h in runtime.tables.history(
-        runtime.settings.warehouse_path / "p" / "t"
-    ) if h.version > 0)
+    assert sorted(versions) == sorted(
+        h.version
+        for h in runtime.tables.history(runtime.settings.warehouse_path / "p" / "t")
+        if h.version > 0
+    )
 
 
 def test_random_kills(setup, settings: Settings) -> None:

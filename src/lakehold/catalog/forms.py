@@ -35,8 +35,7 @@ from lakehold.catalog.search.indexer import index_asset
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.units import unit_path
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.governance import unit_policies
-from lakehold.kernel import Action, audit, authorize
+from lakehold.kernel import Action, audit, authorize, capabilities
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -448,7 +447,7 @@ class FormService:
         ):
             found = find_domain(session, domain)
             owner = owning_unit(session, found, unit)
-            unit_policies.require(session, principal, owner, "create_form")
+            capabilities.require(session, principal, owner, "create_form")
             name = check_name("metadata form", name)
             if session.scalar(
                 select(MetadataForm.id).where(
@@ -500,7 +499,7 @@ class FormService:
             found = find_form(session, form)
             unit = session.get(DomainUnit, found.unit_id)
             assert unit is not None
-            unit_policies.require(session, principal, unit, "create_form")
+            capabilities.require(session, principal, unit, "create_form")
             cleaned = clean_fields(session, found.domain_id, fields)
             found.current_version += 1
             found.updated_at = utcnow()
@@ -536,7 +535,7 @@ class FormService:
             found = find_form(session, form, domain_id=domain_id)
             unit = session.get(DomainUnit, found.unit_id)
             assert unit is not None
-            unit_policies.require(session, principal, unit, "create_form")
+            capabilities.require(session, principal, unit, "create_form")
             rules = sorted(
                 session.scalars(select(MetadataRule.name).where(MetadataRule.form_id == found.id))
             )

@@ -24,8 +24,7 @@ from lakehold.catalog.search.indexer import index_asset
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.units import resolve_unit, root_unit, unit_path
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.governance import unit_policies
-from lakehold.kernel import Action, audit, authorize
+from lakehold.kernel import Action, audit, authorize, capabilities
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -369,7 +368,7 @@ class GlossaryService:
         ):
             found = find_domain(session, domain)
             owner = owning_unit(session, found, unit)
-            unit_policies.require(session, principal, owner, "create_glossary")
+            capabilities.require(session, principal, owner, "create_glossary")
             name = check_name("glossary", name)
             if session.scalar(
                 select(Glossary.id).where(Glossary.domain_id == found.id, Glossary.name == name)
@@ -425,7 +424,7 @@ class GlossaryService:
             found = find_glossary(session, glossary)
             unit = session.get(DomainUnit, found.unit_id)
             assert unit is not None
-            unit_policies.require(session, principal, unit, "create_glossary_term")
+            capabilities.require(session, principal, unit, "create_glossary_term")
             name = check_name("glossary term", name)
             if session.scalar(
                 select(GlossaryTerm.id).where(
@@ -461,13 +460,13 @@ class GlossaryService:
         session: Session,
         principal: Principal,
         glossary: str,
-        capability: unit_policies.Capability,
+        capability: capabilities.Capability,
     ) -> Glossary:
         """The glossary, if the principal holds ``capability`` on its unit."""
         found = find_glossary(session, glossary)
         unit = session.get(DomainUnit, found.unit_id)
         assert unit is not None
-        unit_policies.require(session, principal, unit, capability)
+        capabilities.require(session, principal, unit, capability)
         return found
 
     def update_glossary(

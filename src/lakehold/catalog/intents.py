@@ -93,6 +93,13 @@ def end(session: Session, intent_id: str, state: str) -> None:
         intent.state, intent.ended_at = state, utcnow()
 
 
+def still_pending(session: Session, intent_id: str) -> bool:
+    """Lock the intent (PostgreSQL: its row) and tell whether it is still pending, i.e. not
+    settled meanwhile by a reconciler that took its process for dead."""
+    query = select(TableIntent.state).where(TableIntent.id == intent_id).with_for_update()
+    return session.scalar(query) == PENDING
+
+
 def roll_back(store: Store, intent_id: str) -> None:
     with store.session() as session:
         end(session, intent_id, ROLLED_BACK)
@@ -133,7 +140,7 @@ def settle_path(store: Store, tables: DeltaTables, path: Path) -> list[str]:
 def settle(store: Store, tables: DeltaTables, intent_id: str) -> str:
     """Finish or roll back one pending intent (its process is gone); what was done."""
     with store.session() as session:
-        intent = session.get(TableIntent, intent_id)
+        intent = session.get(TableIntent, intent_id, with_for_update=True)
         if intent is None or intent.state != PENDING:
             return f"intent {intent_id} was already settled"
         path = Path(intent.storage_path)

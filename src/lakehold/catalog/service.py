@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lakehold.catalog.names import check_sql_name
 from lakehold.catalog.search import index_asset
 from lakehold.catalog.units import resolve_unit, root_unit
 from lakehold.catalog.views import AssetView, DomainView, ProjectView
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.kernel import Action, allowed, authorize
+from lakehold.kernel import Action, allowed, authorize, governed
+from lakehold.names import check_sql_name
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -65,10 +65,12 @@ class CatalogService:
         self, principal: Principal, name: str, description: str | None = None
     ) -> DomainView:
         """Create a domain (administrators)."""
-        authorize(principal, Action.DOMAIN_CREATE)
-        if not name or not name.strip() or len(name) > 100:
-            raise Invalid("a domain needs a name of 1 to 100 characters", field="name")
-        with self.store.session() as session:
+        action = Action.DOMAIN_CREATE
+        with governed(self.store, principal, action, details={"domain": name}) as command:
+            command.authorize(action)
+            if not name or not name.strip() or len(name) > 100:
+                raise Invalid("a domain needs a name of 1 to 100 characters", field="name")
+            session = command.session
             if session.scalar(select(Domain).where(Domain.name == name)):
                 raise Conflict(f"domain '{name}' already exists", field="name")
             domain = Domain(name=name, description=description, created_by=principal.user_id)
@@ -96,8 +98,12 @@ class CatalogService:
         domain's root unit; that needs ownership of the unit or an ancestor. Anyone may create a
         project in the root unit.
         """
-        check_sql_name("project", name)
-        with self.store.session() as session:
+        details = {"domain": domain, "domain_unit": domain_unit}
+        with governed(
+            self.store, principal, Action.PROJECT_CREATE, project=name, details=details
+        ) as command:
+            check_sql_name("project", name)
+            session = command.session
             found = session.scalar(select(Domain).where(Domain.name == domain))
             if found is None:
                 raise NotFound(f"domain '{domain}' not found", field="domain")
@@ -107,7 +113,7 @@ class CatalogService:
                 unit = root_unit(session, found)
             else:
                 unit = resolve_unit(session, domain_unit, domain=found, field="domain_unit")
-            authorize(principal, Action.PROJECT_CREATE, unit, session=session)
+            command.authorize(Action.PROJECT_CREATE, unit)
             project = Project(
                 name=name,
                 domain=found,

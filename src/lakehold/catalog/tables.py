@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from lakehold.catalog import intents
 from lakehold.catalog.intents import refresh_asset
-from lakehold.catalog.names import check_sql_name
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.types import schema_from_types
 from lakehold.catalog.views import AssetView
@@ -31,6 +30,7 @@ from lakehold.lakehouse.readers import format_from_name, read_batch
 from lakehold.lakehouse.retention import VacuumPlan
 from lakehold.lakehouse.tables import DeltaTables, HistoryEntry, Snapshot, WriteResult
 from lakehold.lineage.emitter import LineageEmitter, recorded_write
+from lakehold.names import check_sql_name
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import Asset, Project
@@ -159,6 +159,10 @@ class TableService:
                 raise
             try:
                 with self.store.session() as session:
+                    if not intents.still_pending(session, intent):
+                        # a reconciler took the intent for a dead process's: the table is
+                        # already adopted (or undone); the data is not ours to delete
+                        raise Conflict(f"table '{qualified}' already exists", field="name")
                     asset = Asset(
                         project_id=found.id,
                         name=name,
@@ -173,6 +177,8 @@ class TableService:
                     intents.end(session, intent, intents.DONE)
                     session.flush()
                     view = AssetView.of(asset)
+            except Conflict:
+                raise
             except Exception:
                 self.tables.drop(path)
                 intents.roll_back(self.store, intent)
@@ -283,10 +289,10 @@ class TableService:
             moved: Path | None = None
             try:
                 with self.store.session() as session:
-                    asset = session.get(Asset, asset_id)
-                    if asset is None:
+                    row = session.get(Asset, asset_id)
+                    if row is None:
                         raise NotFound(f"table '{project}.{name}' not found")
-                    session.delete(asset)
+                    session.delete(row)
                     session.flush()
                     moved = self.tables.move_to_trash(path, intent)
                     intents.end(session, intent, intents.DONE)

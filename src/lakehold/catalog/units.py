@@ -7,11 +7,19 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lakehold.errors import Invalid, NotFound
-from lakehold.kernel import roles
+from lakehold.kernel.roles import SEPARATOR, unit_path
+
+__all__ = [
+    "SEPARATOR",
+    "contents",
+    "reindex_paths",
+    "resolve_unit",
+    "root_unit",
+    "subtree",
+    "unit_path",
+]
 from lakehold.store.models import Asset, Domain, DomainUnit, Glossary, MetadataForm, Project
 from lakehold.store.search import SearchDocument
-
-SEPARATOR = "/"
 
 
 def root_unit(session: Session, domain: Domain) -> DomainUnit:
@@ -24,11 +32,6 @@ def root_unit(session: Session, domain: Domain) -> DomainUnit:
         session.add(root)
         session.flush()
     return root
-
-
-def unit_path(session: Session, unit: DomainUnit) -> str:
-    """``Root/Child/Grandchild``."""
-    return SEPARATOR.join(u.name for u in reversed(roles.unit_lineage(session, unit)))
 
 
 def _walk(session: Session, start: DomainUnit, names: list[str]) -> DomainUnit | None:

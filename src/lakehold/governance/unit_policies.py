@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,19 +18,12 @@ from sqlalchemy.orm import Session
 from lakehold.catalog.project_names import project_name
 from lakehold.catalog.service import find_project
 from lakehold.catalog.units import resolve_unit, unit_path
-from lakehold.errors import Conflict, Forbidden, Invalid, NotFound
-from lakehold.kernel import Action, allowed, audit, authorize, roles
+from lakehold.errors import Conflict, Invalid, NotFound
+from lakehold.kernel import Action, audit, authorize
+from lakehold.kernel.capabilities import CAPABILITIES, Capability
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import DomainUnit, Project, UnitPolicy, User
-
-Capability = Literal["create_form", "create_glossary", "create_glossary_term"]
-CAPABILITIES: tuple[Capability, ...] = ("create_form", "create_glossary", "create_glossary_term")
-_WHAT = {
-    "create_form": "create metadata forms",
-    "create_glossary": "create glossaries",
-    "create_glossary_term": "create glossary terms",
-}
 
 
 @dataclass(frozen=True)
@@ -72,40 +64,6 @@ def check_capability(capability: str) -> Capability:
             field="capability",
         )
     return capability  # type: ignore[return-value]
-
-
-def may(session: Session, principal: Principal, unit: DomainUnit, capability: Capability) -> bool:
-    """True for unit owners (and administrators), and for contributors and owners of a project
-    holding ``capability`` on ``unit`` (or on an ancestor, with its children)."""
-    if roles.owns_unit(session, principal, unit):
-        return True
-    lineage = roles.unit_lineage(session, unit)
-    grants = session.scalars(
-        select(UnitPolicy).where(
-            UnitPolicy.capability == capability,
-            UnitPolicy.unit_id.in_([u.id for u in lineage]),
-        )
-    )
-    for grant in grants:
-        if grant.unit_id != unit.id and not grant.include_children:
-            continue
-        project = session.get(Project, grant.project_id)
-        if project is not None and allowed(
-            principal, Action.UNIT_POLICY_USE, project, session=session
-        ):
-            return True
-    return False
-
-
-def require(
-    session: Session, principal: Principal, unit: DomainUnit, capability: Capability
-) -> None:
-    """Forbidden unless the principal may use ``capability`` in ``unit``."""
-    if not may(session, principal, unit, capability):
-        raise Forbidden(
-            f"you may not {_WHAT[capability]} in domain unit '{unit_path(session, unit)}': "
-            "ask its owners for an authorization policy for your project"
-        )
 
 
 class UnitPolicyService:

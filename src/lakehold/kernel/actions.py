@@ -81,6 +81,7 @@ class Action(StrEnum):
     SYNC_JOB_MANAGE = "sync_job.manage"
     USER_CREATE = "user.create"
     USER_LIST = "user.list"
+    TOKEN_CREATE = "token.create"
     TOKEN_ISSUE_FOR_OTHERS = "token.issue_for_others"
     TOKEN_REVOKE = "token.revoke"
     AUDIT_READ = "audit.read"
@@ -139,6 +140,7 @@ RULES: dict[Action, Rule] = {
     Action.SYNC_JOB_MANAGE: Rule(Allow.ROLE, "manage its sync jobs", _CONTRIBUTOR),
     Action.USER_CREATE: Rule(Allow.ADMIN, "create users"),
     Action.USER_LIST: Rule(Allow.ADMIN, "list users"),
+    Action.TOKEN_CREATE: Rule(Allow.ANYONE, "issue tokens"),
     Action.TOKEN_ISSUE_FOR_OTHERS: Rule(Allow.ADMIN, "issue tokens for other users"),
     Action.TOKEN_REVOKE: Rule(Allow.SELF, "revoke this token"),
     Action.AUDIT_READ: Rule(Allow.ADMIN, "read the audit log"),

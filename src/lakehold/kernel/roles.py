@@ -22,6 +22,8 @@ from lakehold.store.models import (
     Project,
 )
 
+SEPARATOR = "/"  # between the units of a path: "Sales/Marketing"
+
 Role = Literal["viewer", "contributor", "owner"]
 ROLES: tuple[Role, ...] = ("viewer", "contributor", "owner")
 
@@ -88,3 +90,8 @@ def owns_unit(session: Session, principal: Principal, unit: DomainUnit) -> bool:
         .limit(1)
     )
     return owner is not None
+
+
+def unit_path(session: Session, unit: DomainUnit) -> str:
+    """``Root/Child/Grandchild``."""
+    return SEPARATOR.join(u.name for u in reversed(unit_lineage(session, unit)))

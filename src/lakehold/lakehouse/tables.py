@@ -10,25 +10,16 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError
 
-from lakehold.errors import Conflict, Invalid, NotFound
+from lakehold.errors import Conflict, Invalid
 from lakehold.lakehouse import folders, retention
-from lakehold.lakehouse.history import (
-    commit_properties,
-    commit_time,
-    history_entry,
-    parse_timestamp,
-    version_at,
-)
+from lakehold.lakehouse.history import commit_properties
 from lakehold.lakehouse.keys import (
     check_key_columns,
     check_no_null_keys,
@@ -36,18 +27,27 @@ from lakehold.lakehouse.keys import (
     last_per_key,
 )
 from lakehold.lakehouse.merge import OP, execute_merge, prepare_changes
+from lakehold.lakehouse.reading import (
+    TableReads,
+    active_row_count,
+    arrow_schema,
+    masked_reason,
+    table_label,
+)
 from lakehold.lakehouse.results import HistoryEntry, Snapshot, WriteResult
 from lakehold.lakehouse.retention import VacuumPlan
 from lakehold.lakehouse.rewrite import rewrite
 from lakehold.lakehouse.schema import Evolution, evolve
 from lakehold.lakehouse.snapshots import SnapshotCache
 
+__all__ = ["MODES", "DeltaTables", "HistoryEntry", "Mode", "Snapshot", "WriteResult", "table_label"]
+
 Mode = Literal["append", "overwrite", "merge", "cdc"]
 MODES = ("append", "overwrite", "merge", "cdc")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
-class DeltaTables:
+class DeltaTables(TableReads):
     """The Delta tables stored under one root directory (``root/project/table``)."""
 
     def __init__(self, root: Path, *, cached_snapshots: int = 512) -> None:
@@ -123,7 +123,7 @@ class DeltaTables:
         if replace_schema and mode != "overwrite":
             raise Invalid("replace_schema applies to overwrite only", field="replace_schema")
         table = self._open(path)
-        schema = _schema(table)
+        schema = arrow_schema(table)
         if mode in ("append", "overwrite"):
             return self._write_rows(
                 path, table, schema, data, mode=mode, committer=committer, replace=replace_schema
@@ -156,68 +156,9 @@ class DeltaTables:
         try:
             table.restore(version, commit_properties=commit_properties(committer, "RESTORE"))
         except CommitFailedError as exc:
-            raise Conflict(f"the table changed during the restore: {_reason(exc, path)}") from None
+            reason = masked_reason(exc, path)
+            raise Conflict(f"the table changed during the restore: {reason}") from None
         return self._result(path, "RESTORE", table.version())
-
-    # -- reads --------------------------------------------------------------------------------
-
-    def snapshot(
-        self,
-        path: Path,
-        *,
-        version: int | None = None,
-        timestamp: datetime | str | None = None,
-    ) -> Snapshot:
-        """The table at the latest version, at ``version``, or as of ``timestamp``.
-
-        A version never changes once committed, so snapshots of explicit versions are cached
-        (checked against vacuumed files on every hit).
-        """
-        path = Path(path).absolute()
-        if version is not None and timestamp is None:
-            cached = self._snapshots.get(path, version)
-            if cached is not None:
-                return cached
-        snapshot = self._load_snapshot(path, version, timestamp)
-        self._snapshots.put(path, snapshot)
-        return snapshot
-
-    def _load_snapshot(
-        self, path: Path, version: int | None, timestamp: datetime | str | None
-    ) -> Snapshot:
-        table, latest = self._at(path, version, timestamp)
-        adds = pa.table(table.get_add_actions(flatten=False))
-        files = table.file_uris()
-        if table is not latest:
-            _require_files(files, table.version())
-        return Snapshot(
-            version=table.version(),
-            timestamp=self._commit_time(latest, table.version()),
-            schema=_schema(table),
-            files=files,
-            num_rows=_row_count(adds, files),
-            size_bytes=pc.sum(adds.column("size_bytes")).as_py() or 0,
-        )
-
-    def read(
-        self,
-        path: Path,
-        *,
-        version: int | None = None,
-        timestamp: datetime | str | None = None,
-    ) -> pa.Table:
-        """All rows of the table at the latest version, at ``version`` or as of ``timestamp``."""
-        table, latest = self._at(Path(path).absolute(), version, timestamp)
-        if table is not latest:
-            _require_files(table.file_uris(), table.version())
-        return table.to_pyarrow_table()
-
-    def history(self, path: Path, limit: int | None = None) -> list[HistoryEntry]:
-        """The table's commits, newest first."""
-        if limit is not None and limit < 1:
-            raise Invalid("limit must be at least 1", field="limit")
-        table = self._open(Path(path).absolute())
-        return [history_entry(commit) for commit in table.history(limit)]
 
     # -- maintenance --------------------------------------------------------------------------
 
@@ -297,7 +238,8 @@ class DeltaTables:
     ) -> WriteResult:
         evolution = evolve(None if replace else schema, data)
         rows = evolution.batch.num_rows
-        existing = _row_count(pa.table(table.get_add_actions(flatten=False)), table.file_uris())
+        adds = pa.table(table.get_add_actions(flatten=False))
+        existing = active_row_count(adds, table.file_uris())
         if mode == "append":
             commit = commit_properties(committer, "APPEND")
             written = rows
@@ -316,7 +258,9 @@ class DeltaTables:
             )
         deleted = existing
         commit = commit_properties(committer, "OVERWRITE", rows_deleted=deleted)
-        schema_mode = "overwrite" if replace or evolution.rewrite_needed else None
+        schema_mode: Literal["overwrite"] | None = None
+        if replace or evolution.rewrite_needed:
+            schema_mode = "overwrite"
         self._commit_rows(table, evolution, "overwrite", commit, schema_mode=schema_mode)
         changes = ["replaced the schema"] if replace else evolution.changes
         return self._result(
@@ -344,7 +288,7 @@ class DeltaTables:
                 table, evolution.batch, mode=mode, schema_mode=schema_mode, commit_properties=commit
             )
         except CommitFailedError as exc:
-            reason = _reason(exc, table.table_uri)
+            reason = masked_reason(exc, table.table_uri)
             raise Conflict(f"another write changed the table; try again ({reason})") from None
 
     def _merge(
@@ -381,7 +325,7 @@ class DeltaTables:
             if evolution.rewrite_needed:
                 self._roll_back(path, before, committer)
             if isinstance(exc, CommitFailedError):
-                reason = _reason(exc, path)
+                reason = masked_reason(exc, path)
                 raise Conflict(f"another write changed the table; try again ({reason})") from None
             raise
         return self._result(
@@ -426,82 +370,3 @@ class DeltaTables:
             rows_written=written,
             schema_changes=list(changes or []),
         )
-
-    def _at(
-        self, path: Path, version: int | None, timestamp: datetime | str | None
-    ) -> tuple[DeltaTable, DeltaTable]:
-        """(The table at ``version`` or ``timestamp``, the table at its latest version.)"""
-        if version is not None and timestamp is not None:
-            raise Invalid("give a version or a timestamp, not both", field="timestamp")
-        latest = self._open(path)
-        if timestamp is not None:
-            version = version_at(latest.history(), parse_timestamp(timestamp))
-        return self._version_of(path, latest, version), latest
-
-    @staticmethod
-    def _commit_time(latest: DeltaTable, version: int) -> datetime:
-        # history() of a table loaded at an older version is unreliable (delta-rs 1.6):
-        # read it from the latest version.
-        commits = latest.history(1 if version == latest.version() else None)
-        found = next((c for c in commits if int(c["version"]) == version), None)
-        if found is None:
-            raise NotFound(f"the commit of version {version} is no longer in the table log")
-        return commit_time(found)
-
-    @staticmethod
-    def _open(path: Path) -> DeltaTable:
-        try:
-            return DeltaTable(str(path))
-        except TableNotFoundError:
-            raise NotFound(f"table {table_label(path)} not found") from None
-
-    @staticmethod
-    def _version_of(path: Path, latest: DeltaTable, version: int | None) -> DeltaTable:
-        if version is None or version == latest.version():
-            return latest
-        if not 0 <= version <= latest.version():
-            raise NotFound(
-                f"the table has no version {version} (versions 0 to {latest.version()})",
-                field="version",
-            )
-        try:
-            return DeltaTable(str(path), version=version)
-        except Exception as exc:
-            raise NotFound(
-                f"version {version} of the table can no longer be read: {_reason(exc, path)}"
-            ) from None
-
-
-def table_label(location: Path | str) -> str:
-    """The logical name ``project.table`` of the table stored at ``.../project/table``: what
-    messages show instead of a server path."""
-    path = Path(str(location).removeprefix("file://"))
-    return f"{path.parent.name}.{path.name}"
-
-
-def _reason(exc: Exception, location: Path | str) -> str:
-    """``exc``'s message with the table's location replaced by its logical name."""
-    text, local = str(exc), str(location).removeprefix("file://")
-    for spelling in sorted({str(location), local, Path(local).absolute().as_uri()}, key=len)[::-1]:
-        text = text.replace(spelling, table_label(location))
-    return text
-
-
-def _schema(table: DeltaTable) -> pa.Schema:
-    return pa.schema(table.schema().to_arrow())
-
-
-def _require_files(files: list[str], version: int) -> None:
-    """NotFound when a vacuum removed files an older version needs."""
-    if not all(Path(f).exists() for f in files):
-        raise NotFound(
-            f"version {version} of the table can no longer be read: a vacuum removed its files"
-        )
-
-
-def _row_count(adds: pa.Table, files: list[str]) -> int:
-    """Rows in the active files: from the log's statistics, else from the Parquet footers."""
-    records = adds.column("num_records")
-    if records.null_count == 0:
-        return pc.sum(records).as_py() or 0
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)

@@ -5,7 +5,7 @@ is the API path (ADR 0015): the principal needs the ``lineage:write`` scope, eve
 (:mod:`~lakehold.lineage.limits`), may change only the namespaces the token is bound to and
 never Lakehold's own (:mod:`~lakehold.lineage.writers`); refusals are audited. Every read
 takes the principal; datasets of Lakehold tables it may not discover are hidden (see
-:mod:`lakehold.governance.lineage`). Read results are Marquez-shaped JSON (dicts).
+:mod:`lakehold.kernel.discovery`). Read results are Marquez-shaped JSON (dicts).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Which lineage nodes a principal sees by name, and the placeholders of those it does not.
 
 Nodes of Lakehold's namespace that name a table (datasets ``<project>.<table>``, jobs
-``<project>.<operation>.<table>``) are decided by :func:`lakehold.governance.lineage.discoverable`.
+``<project>.<operation>.<table>``) are decided by :func:`lakehold.kernel.discovery.discoverable`.
 Nodes in the namespace of a project's connection (``postgres://host:port``, ``file://<folder>``:
 what a sync job reads, :func:`lakehold.lineage.naming.source_dataset`) are seen by name only by
 members of a project owning such a connection (ADR 0015): the namespace names a host or a path.
@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lakehold.governance.lineage import TableRef, discoverable
 from lakehold.kernel import Action, allowed, roles
+from lakehold.kernel.discovery import TableRef, discoverable
 from lakehold.lineage.naming import asset_ref, source_dataset
 from lakehold.security.principal import Principal
 from lakehold.store.models import Project

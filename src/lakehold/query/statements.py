@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -180,7 +180,7 @@ class StatementRunner:
                 truncated=truncated,
             )
 
-    def _end(self, statement: _Statement, state: StatementState, **fields: object) -> None:
+    def _end(self, statement: _Statement, state: StatementState, **fields: Any) -> None:
         with self._lock:
             if self._statements.get(statement.id) is not statement:
                 return  # already ended (cancelled before it started)

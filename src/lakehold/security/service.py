@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from lakehold.catalog.names import check_username
 from lakehold.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from lakehold.kernel import Action, allowed, authorize
+from lakehold.kernel import Action, allowed, authorize, governed
+from lakehold.names import check_username
 from lakehold.security import tokens
 from lakehold.security.passwords import hash_password
 from lakehold.security.principal import ADMIN_ONLY_SCOPES, LINEAGE_WRITE, SCOPES, Principal
@@ -147,9 +147,11 @@ class SecurityService:
         password: str | None = None,
     ) -> Principal:
         """Create a user (admins only)."""
-        authorize(principal, Action.USER_CREATE)
-        check_username(username)
-        with self.store.session() as session:
+        details = {"username": username, "admin": is_admin}
+        with governed(self.store, principal, Action.USER_CREATE, details=details) as command:
+            command.authorize(Action.USER_CREATE)
+            check_username(username)
+            session = command.session
             if session.scalar(select(User).where(User.username == username)):
                 raise Conflict(f"user '{username}' already exists", field="username")
             user = User(
@@ -181,12 +183,14 @@ class SecurityService:
         """Issue a token for oneself, or for another user (admins only). Shown once.
         ``scopes`` grant more than the user's own rights: ``lineage:write`` (administrators
         grant it, bound to the lineage ``namespaces`` patterns it may write)."""
-        if not name.strip():
-            raise Invalid("a token needs a name", field="name")
-        granted, bound = check_scopes(principal, scopes, namespaces)
-        with self.store.session() as session:
+        details = {"name": name, "user": username or principal.username, "scopes": list(scopes)}
+        with governed(self.store, principal, Action.TOKEN_CREATE, details=details) as command:
+            if not name.strip():
+                raise Invalid("a token needs a name", field="name")
+            granted, bound = check_scopes(principal, scopes, namespaces)
+            session = command.session
             if username and username != principal.username:
-                authorize(principal, Action.TOKEN_ISSUE_FOR_OTHERS)
+                command.authorize(Action.TOKEN_ISSUE_FOR_OTHERS)
                 user = session.scalar(select(User).where(User.username == username))
                 if user is None:
                     raise NotFound(f"user '{username}' not found", field="username")
@@ -194,6 +198,7 @@ class SecurityService:
                 user = session.get(User, principal.user_id)
             issued = self._issue(session, user, name, expires_at, granted, bound)
             token = session.scalar(select(ApiToken).where(ApiToken.lookup == issued.lookup))
+            command.details["token"] = token.id
             return _info(token, issued.value)
 
     def list_tokens(self, principal: Principal) -> list[TokenInfo]:
@@ -206,7 +211,9 @@ class SecurityService:
 
     def revoke_token(self, principal: Principal, token_id: str) -> None:
         """Revoke one's own token (admins: any token)."""
-        with self.store.session() as session:
+        details = {"token": token_id}
+        with governed(self.store, principal, Action.TOKEN_REVOKE, details=details) as command:
+            session = command.session
             token = session.get(ApiToken, token_id)
             if token is None or not allowed(principal, Action.TOKEN_REVOKE, token.user_id):
                 raise NotFound(f"token '{token_id}' not found")

@@ -32,10 +32,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lakehold.catalog.names import check_sql_name
 from lakehold.catalog.service import readable_project
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.kernel import Action, allowed, audit, authorize
+from lakehold.names import check_sql_name
 from lakehold.security.network_rules import NetworkPolicy
 from lakehold.security.principal import Principal
 from lakehold.security.secrets import Secrets

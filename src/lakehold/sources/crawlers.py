@@ -22,9 +22,9 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lakehold.catalog.names import check_sql_name
 from lakehold.errors import Conflict, Invalid, LakeholdError, SourceUnavailable
 from lakehold.kernel import Action, audit
+from lakehold.names import check_sql_name
 from lakehold.security.principal import Principal
 from lakehold.sources import introspect
 from lakehold.sources.connections import ConnectionService, find_connection, owned_project

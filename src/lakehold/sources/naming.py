@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from lakehold.catalog.names import RESERVED
+from lakehold.names import RESERVED
 
 
 def clean_name(text: str) -> str:

@@ -32,13 +32,13 @@ import pyarrow.compute as pc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lakehold.catalog.names import check_sql_name
 from lakehold.catalog.service import readable_project
 from lakehold.catalog.tables import DataSource, TableService, WriteMode
 from lakehold.errors import Conflict, Invalid, LakeholdError, NotFound
 from lakehold.kernel import Action, audit, authorize
 from lakehold.lakehouse.results import WriteResult
 from lakehold.lineage.naming import source_dataset
+from lakehold.names import check_sql_name
 from lakehold.security.principal import Principal
 from lakehold.sources.attach import ConnectionSpec
 from lakehold.sources.connections import ConnectionService

@@ -273,6 +273,9 @@ class ProjectMember(Base):
 
 # -- sharing -----------------------------------------------------------------------------------
 
+#: the states of a listing (``Listing.status``)
+ACTIVE, SUPERSEDED, WITHDRAWN = "active", "superseded", "withdrawn"
+
 
 class Listing(Base):
     """The published version of an asset: a snapshot of its business metadata."""

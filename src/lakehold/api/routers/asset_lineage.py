@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
-from lakehold.lineage.links import AssetLineage
+from lakehold.catalog.asset_lineage import AssetLineage
 from lakehold.lineage.service import DEFAULT_DEPTH
 
 router = APIRouter(prefix="/api/v1/projects/{project}/assets", tags=["lineage"])

@@ -108,8 +108,8 @@ def index_asset(asset: Asset) -> None:
     session = object_session(asset)
     if session is None:
         raise ValueError("index_asset needs an asset attached to a session")
-    # Imported here: governance imports the catalog, and the snapshot is governance's contract.
-    from lakehold.governance.listings import snapshot_of
+    # Imported here: the snapshot reads glossaries and forms, which import this module.
+    from lakehold.catalog.snapshots import snapshot_of
 
     session.flush()
     _remove(session, SearchDocument.kind == ASSET, SearchDocument.ref_id == asset.id)

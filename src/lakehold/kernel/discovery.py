@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from lakehold.governance.listings import ACTIVE
-from lakehold.kernel import Action, allowed
+from lakehold.kernel.actions import Action
+from lakehold.kernel.authorize import allowed
 from lakehold.security.principal import Principal
-from lakehold.store.models import Asset, GroupMember, Listing, Project, ProjectMember
+from lakehold.store.models import ACTIVE, Asset, GroupMember, Listing, Project, ProjectMember
 
 TableRef = tuple[str, str]  # (project, table)
 
