@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
 
 from lakehold import __version__
 from lakehold.api import errors
@@ -35,6 +37,7 @@ from lakehold.api.routers import (
     users,
     webhooks,
 )
+from lakehold.kernel import requests
 from lakehold.runtime import Runtime
 
 ROUTERS = (
@@ -79,6 +82,22 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     runtime.reconcile_on_start()  # finish or undo what a crashed process left (once per runtime)
     errors.install(app)
+    app.middleware("http")(_request_id)
     for module in ROUTERS:
         app.include_router(module.router)
     return app
+
+
+async def _request_id(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Give each request an id (the client's ``X-Request-ID`` when sane), recorded with every
+    audit event it causes and returned in the ``X-Request-ID`` header."""
+    request_id = requests.new_request_id(request.headers.get("x-request-id"))
+    token = requests.begin(request_id)
+    try:
+        response = await call_next(request)
+    finally:
+        requests.end(token)
+    response.headers["X-Request-ID"] = request_id
+    return response

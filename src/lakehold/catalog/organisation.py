@@ -495,7 +495,7 @@ class OrganisationService:
         """The projects in ``unit`` the principal may see (its owners: all of them)."""
         with self.store.session() as session:
             found = resolve_unit(session, unit, field="unit")
-            owner = roles.owns_unit(session, principal, found)
+            owner = allowed(principal, Action.UNIT_PROJECTS_READ, found, session=session)
             projects = session.scalars(
                 select(Project).where(Project.domain_unit_id == found.id).order_by(Project.name)
             )

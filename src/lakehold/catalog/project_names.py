@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from lakehold.catalog.service import find_project
 from lakehold.errors import NotFound
-from lakehold.kernel import roles
+from lakehold.kernel import Action, allowed, roles
 from lakehold.security.principal import Principal
 from lakehold.store.models import DomainUnit, Project
 
@@ -42,7 +42,9 @@ def project_names(
         unit_id = project.domain_unit_id
         if project_id not in held and unit_id is not None and unit_id not in owned_units:
             unit = session.get(DomainUnit, unit_id)
-            owned_units[unit_id] = unit is not None and roles.owns_unit(session, principal, unit)
+            owned_units[unit_id] = unit is not None and allowed(
+                principal, Action.UNIT_PROJECTS_READ, unit, session=session
+            )
         visible = project_id in held or owned_units.get(unit_id or "", False)
         names[project_id] = project.name if visible else hidden_name(project)
     return names

@@ -8,7 +8,7 @@ import typer
 
 from lakehold.cli.output import print_json, print_rows
 from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
-from lakehold.errors import Forbidden
+from lakehold.kernel import Action, authorize
 
 
 @handles_errors
@@ -25,8 +25,7 @@ def doctor(
     Example: lakehold doctor --repair
     """
     runtime, _ = open_runtime()
-    if not principal_of(runtime).is_admin:
-        raise Forbidden("lakehold doctor is for administrators")
+    authorize(principal_of(runtime), Action.RECONCILE)
     report = runtime.reconcile(repair=repair)
     if json:
         print_json(report.to_dict())

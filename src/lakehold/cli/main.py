@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from lakehold.cli.audit import audit
 from lakehold.cli.catalog import domains, projects
 from lakehold.cli.doctor import doctor
 from lakehold.cli.lineage import lineage
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(demo)
 app.command()(doctor)
+app.command()(audit)
 app.command()(sql)
 app.command()(search)
 app.command()(publish)

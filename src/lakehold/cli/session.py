@@ -14,6 +14,7 @@ from rich.console import Console
 
 from lakehold.config import Settings
 from lakehold.errors import LakeholdError
+from lakehold.kernel import requests
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 
@@ -39,7 +40,9 @@ def save_admin_token(settings: Settings, value: str) -> Path:
 
 
 def open_runtime(settings: Settings | None = None) -> tuple[Runtime, str | None]:
-    """A runtime; on first start also the new admin token (saved to the home directory)."""
+    """A runtime; on first start also the new admin token (saved to the home directory).
+    The command is one request: its audit events share a request id."""
+    requests.begin(requests.new_request_id(os.environ.get("LAKEHOLD_REQUEST_ID")))
     runtime = Runtime(settings)
     created = runtime.security.bootstrap()
     if created is None:

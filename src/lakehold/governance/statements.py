@@ -454,7 +454,7 @@ class StatementService:
         """The principal's recent statements, newest first."""
         with self.store.session() as session:
             query = select(Statement).order_by(Statement.created_at.desc()).limit(limit)
-            if not principal.is_admin:
+            if not allowed(principal, Action.CATALOG_READ_ALL):
                 query = query.where(Statement.user_id == principal.user_id)
             names = dict(session.execute(select(Project.id, Project.name)).all())
             return [StatementView.of(r, names.get(r.project_id)) for r in session.scalars(query)]

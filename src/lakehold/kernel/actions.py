@@ -47,6 +47,7 @@ class Action(StrEnum):
     UNIT_DELETE = "unit.delete"
     UNIT_OWNERS_MANAGE = "unit.owners.manage"
     UNIT_POLICY_MANAGE = "unit_policy.manage"
+    UNIT_PROJECTS_READ = "unit.projects.read"
     UNIT_POLICY_USE = "unit_policy.use"
     PROJECT_CREATE = "project.create"
     PROJECT_READ = "project.read"
@@ -89,6 +90,7 @@ class Action(StrEnum):
     NETWORK_RULE_READ = "network_rule.read"
     NETWORK_RULE_MANAGE = "network_rule.manage"
     STATEMENT_READ = "statement.read"
+    RECONCILE = "reconcile.run"
     CATALOG_READ_ALL = "catalog.read_all"
     SCOPE_GRANT = "token.scope.grant"
     CONNECTION_UNRESTRICTED = "connection.unrestricted"
@@ -104,6 +106,7 @@ RULES: dict[Action, Rule] = {
     Action.UNIT_DELETE: Rule(Allow.UNIT_OWNER, "delete it"),
     Action.UNIT_OWNERS_MANAGE: Rule(Allow.UNIT_OWNER, "manage its owners"),
     Action.UNIT_POLICY_MANAGE: Rule(Allow.UNIT_OWNER, "manage its policies"),
+    Action.UNIT_PROJECTS_READ: Rule(Allow.UNIT_OWNER, "see every project in it"),
     Action.UNIT_POLICY_USE: Rule(Allow.ROLE, "use its unit's authorization policies", _CONTRIBUTOR),
     Action.PROJECT_CREATE: Rule(Allow.PROJECT_CREATOR, "create projects in it"),
     Action.PROJECT_READ: Rule(Allow.ROLE, "see it", "viewer"),
@@ -148,6 +151,7 @@ RULES: dict[Action, Rule] = {
     Action.NETWORK_RULE_READ: Rule(Allow.ADMIN, "see the network allow-list"),
     Action.NETWORK_RULE_MANAGE: Rule(Allow.ADMIN, "change the network allow-list"),
     Action.STATEMENT_READ: Rule(Allow.SELF, "see this statement"),
+    Action.RECONCILE: Rule(Allow.ADMIN, "check and repair the catalog and the warehouse"),
     Action.CATALOG_READ_ALL: Rule(Allow.ADMIN, "see every project, group, token and statement"),
     Action.SCOPE_GRANT: Rule(Allow.ADMIN, "grant this scope"),
     Action.CONNECTION_UNRESTRICTED: Rule(

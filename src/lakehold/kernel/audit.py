@@ -1,4 +1,9 @@
-"""The audit log: every query and decision, allowed or denied, with who, where and why."""
+"""The audit log: every query, decision and change, allowed or denied, with who, where, on
+what, why, and the request that caused it.
+
+The table is append-only: this module adds events and reads them; nothing in Lakehold updates
+or deletes one.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.errors import LakeholdError
+from lakehold.kernel import requests
 from lakehold.kernel.actions import Action
 from lakehold.kernel.authorize import authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
-from lakehold.store.models import AuditEvent
+from lakehold.store.models import AuditEvent, as_utc
 
 
 def record(
@@ -30,8 +36,10 @@ def record(
     sql: str | None = None,
     assets: Sequence[str] = (),
     details: dict[str, Any] | None = None,
+    resource: str | None = None,
 ) -> None:
-    """Add an audit event to ``session`` (committed with the caller's transaction)."""
+    """Add an audit event to ``session`` (committed with the caller's transaction); the
+    current request's id (:mod:`lakehold.kernel.requests`) is recorded with it."""
     session.add(
         AuditEvent(
             user_id=principal.user_id if principal else None,
@@ -43,6 +51,8 @@ def record(
             sql=sql,
             assets=list(assets),
             details=details or {},
+            resource=resource[:300] if resource else None,
+            request_id=requests.current(),
         )
     )
 
@@ -56,6 +66,7 @@ def denials(
     project: str | None = None,
     assets: Sequence[str] = (),
     details: dict[str, Any] | None = None,
+    resource: str | None = None,
 ) -> Iterator[None]:
     """Record a refused ``action`` (any typed error) in a transaction of its own, then re-raise.
 
@@ -74,6 +85,7 @@ def denials(
                 project=project,
                 assets=assets,
                 details={**(details or {}), "error": error.code},
+                resource=resource,
             )
         raise
 
@@ -90,6 +102,8 @@ class AuditView:
     sql: str | None
     assets: list[str]
     details: dict[str, Any]
+    resource: str | None = None
+    request_id: str | None = None
 
     @classmethod
     def of(cls, event: AuditEvent) -> AuditView:
@@ -104,6 +118,8 @@ class AuditView:
             event.sql,
             list(event.assets or []),
             dict(event.details or {}),
+            event.resource,
+            event.request_id,
         )
 
 
@@ -127,19 +143,33 @@ class AuditService:
         action: str | None = None,
         allowed: bool | None = None,
         asset: str | None = None,
+        resource: str | None = None,
+        request_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 100,
     ) -> list[AuditView]:
-        """Newest first, filtered (administrators only)."""
+        """Newest first, filtered (administrators only); ``action`` ending in ``.*`` matches a
+        family (``table.*``)."""
         authorize(principal, Action.AUDIT_READ)
         query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id)
         for column, value in (
             (AuditEvent.username, username),
             (AuditEvent.project, project),
-            (AuditEvent.action, action),
             (AuditEvent.allowed, allowed),
+            (AuditEvent.resource, resource),
+            (AuditEvent.request_id, request_id),
         ):
             if value is not None:
                 query = query.where(column == value)
+        if action is not None and action.endswith(".*"):
+            query = query.where(AuditEvent.action.startswith(action[:-1]))
+        elif action is not None:
+            query = query.where(AuditEvent.action == action)
+        if since is not None:
+            query = query.where(AuditEvent.at >= as_utc(since).replace(tzinfo=None))
+        if until is not None:
+            query = query.where(AuditEvent.at < as_utc(until).replace(tzinfo=None))
         with self.store.session() as session:
             events = [
                 AuditView.of(e) for e in session.scalars(query.limit(limit * 4 if asset else limit))

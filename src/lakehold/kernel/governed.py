@@ -21,25 +21,43 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from lakehold.errors import LakeholdError
 from lakehold.kernel import audit
 from lakehold.kernel.actions import Action
 from lakehold.kernel.authorize import Resource, authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
+from lakehold.store.models import DomainUnit, Project
 
 
 @dataclass
 class Command:
     """A governed command in progress: its session, and what its audit record will say."""
 
-    session: Session
+    session: Session | None
     principal: Principal
     project: str | None = None
     assets: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
 
+    resource: str | None = None
+
+    @classmethod
+    def before(
+        cls,
+        principal: Principal,
+        project: str | None,
+        assets: Sequence[str],
+        details: dict[str, Any] | None,
+    ) -> Command:
+        """What a command that failed before it started says (no session)."""
+        return cls(None, principal, project, list(assets), dict(details or {}))
+
     def authorize(self, action: Action, resource: Resource = None) -> None:
-        """:func:`lakehold.kernel.authorize.authorize` within this command."""
+        """:func:`lakehold.kernel.authorize.authorize` within this command; the resource is
+        named in the audit record."""
+        if self.resource is None:
+            self.resource = resource_name(resource)
         authorize(self.principal, action, resource, session=self.session)
 
 
@@ -55,20 +73,43 @@ def governed(
 ) -> Iterator[Command]:
     """Run the body as one audited transaction named ``action`` (see the module docstring)."""
     command: Command | None = None
-    with (
-        audit.denials(
-            store, principal, str(action), project=project, assets=assets, details=details
-        ),
-        store.session() as session,
-    ):
-        command = Command(session, principal, project, list(assets), dict(details or {}))
-        yield command
-        audit.record(
-            session,
-            principal,
-            str(action),
-            allowed=True,
-            project=command.project,
-            assets=command.assets,
-            details=command.details,
-        )
+    try:
+        with store.session() as session:
+            command = Command(session, principal, project, list(assets), dict(details or {}))
+            yield command
+            audit.record(
+                session,
+                principal,
+                str(action),
+                allowed=True,
+                project=command.project,
+                assets=command.assets,
+                details=command.details,
+                resource=command.resource,
+            )
+    except LakeholdError as error:
+        said = command or Command.before(principal, project, assets, details)
+        with store.session() as session:
+            audit.record(
+                session,
+                principal,
+                str(action),
+                allowed=False,
+                reason=getattr(error, "audit_reason", None) or error.message,
+                project=said.project,
+                assets=said.assets,
+                details={**said.details, "error": error.code},
+                resource=said.resource,
+            )
+        raise
+
+
+def resource_name(resource: Resource) -> str | None:
+    """How the audit log names a resource: ``project:p``, ``unit:<id>``, ``user:<id>``."""
+    if isinstance(resource, Project):
+        return f"project:{resource.name}"
+    if isinstance(resource, DomainUnit):
+        return f"unit:{resource.id}"
+    if isinstance(resource, str):
+        return f"user:{resource}"
+    return None

@@ -254,7 +254,7 @@ class _View:
     def hidden(self, visibility: Visibility, keys: list[str]) -> set[str]:
         """Which of ``keys`` the principal sees only as placeholders (the same decisions as
         ``visibility.visible``, which passes every node outside the governed namespaces)."""
-        if visibility.principal.is_admin:
+        if visibility.sees_all:
             return set()
         governed = visibility.governed_namespaces()
         ident = self.ident

@@ -390,6 +390,8 @@ class AuditEvent(Base):
     sql: Mapped[str | None] = mapped_column(Text)
     assets: Mapped[list[str]] = mapped_column(JSON, default=list)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    resource: Mapped[str | None] = mapped_column(String(300), index=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 # -- business metadata: glossaries, column tags, unit policies, metadata forms, rules -----------

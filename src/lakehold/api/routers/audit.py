@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -21,9 +22,14 @@ def audit_events(
     action: str | None = None,
     allowed: bool | None = None,
     asset: Annotated[str | None, Query(description="project.table")] = None,
+    resource: Annotated[str | None, Query(description="e.g. project:retail")] = None,
+    request_id: Annotated[str | None, Query(description="the X-Request-ID of a request")] = None,
+    since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="ISO time, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ):
-    """Queries and decisions, newest first: who, project, SQL, assets, allowed or denied, why."""
+    """Queries, decisions and changes, newest first: who, project, resource, SQL, assets,
+    allowed or denied, why, and the request. ``action`` may end in ``.*`` (``table.*``)."""
     return runtime.audit.events(
         principal,
         username=username,
@@ -31,5 +37,9 @@ def audit_events(
         action=action,
         allowed=allowed,
         asset=asset,
+        resource=resource,
+        request_id=request_id,
+        since=since,
+        until=until,
         limit=limit,
     )
