@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from lakehold.catalog.tables import DataSource
 from lakehold.config import Settings
+from lakehold.connectors.attach import ConnectionSpec, attach
+from lakehold.connectors.sync_engine import DUCKDB_CONFIG
 from lakehold.runtime import Runtime
-from lakehold.sources.attach import ConnectionSpec, attach
-from lakehold.sources.sync_engine import DUCKDB_CONFIG
 from lakehold.store.sync import SyncJob
 
 POSTGRES = "host=127.0.0.1 port=5432 dbname=test user=postgres"

@@ -27,13 +27,13 @@ from typer.testing import CliRunner
 from lakehold.api.app import create_app
 from lakehold.cli.main import app as cli_app
 from lakehold.config import Settings
+from lakehold.connectors.attach import ConnectionSpec, redact
 from lakehold.errors import Invalid, SourceUnavailable
 from lakehold.governance import events
 from lakehold.runtime import Runtime
 from lakehold.security import network
 from lakehold.security.network_limits import ProbeLimiter, RateLimited
 from lakehold.security.principal import Principal
-from lakehold.sources.attach import ConnectionSpec, redact
 from tests.conftest import POSTGRES
 from tests.sharing import client_for, new_user
 from tests.sources import conftest as source_fixtures

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lakehold.connectors.attach import attach
 from lakehold.errors import Forbidden, Invalid, NotFound, SourceUnavailable, Timeout
 from lakehold.governance.subscriptions import ItemDecision
 from lakehold.query import databases
@@ -15,7 +16,6 @@ from lakehold.query import plan as plan_of
 from lakehold.query.execute import statement_sql
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
-from lakehold.sources.attach import attach
 from tests.sharing import new_user
 from tests.sources.conftest import SourceDb, Team
 

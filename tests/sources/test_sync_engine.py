@@ -7,15 +7,15 @@ from dataclasses import replace
 import pyarrow as pa
 import pytest
 
-from lakehold.errors import Invalid, SourceUnavailable
-from lakehold.sources.attach import ConnectionSpec
-from lakehold.sources.sync_engine import (
+from lakehold.connectors.attach import ConnectionSpec
+from lakehold.connectors.sync_engine import (
     SyncDefinition,
     describe,
     read_changes,
     source_select,
     sql_literal,
 )
+from lakehold.errors import Invalid, SourceUnavailable
 from tests.sources.conftest import SourceDb
 from tests.sources.test_sync_jobs import at, insert, ts
 

@@ -17,14 +17,14 @@ import sqlglot
 from sqlalchemy import bindparam, select
 from sqlglot import exp
 
+from lakehold.connectors.attach import ConnectionSpec
+from lakehold.connectors.files import table_files
 from lakehold.errors import Invalid, NotFound
 from lakehold.governance.access import Access, SourceObject
 from lakehold.lakehouse.tables import DeltaTables
 from lakehold.query import BoundTable, TableRef
 from lakehold.query.identifiers import fold
 from lakehold.query.model import RemoteTable
-from lakehold.sources.attach import ConnectionSpec
-from lakehold.sources.files import table_files
 from lakehold.store.db import Store
 from lakehold.store.models import AssetColumn
 

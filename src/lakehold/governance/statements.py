@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from lakehold.catalog.reconcile import SERVER_RESTARTED, statement_gone
 from lakehold.catalog.tables import DataSource, TableService
 from lakehold.config import Settings
+from lakehold.connectors.attach import ConnectionSpec
 from lakehold.errors import Conflict, Forbidden, Invalid, LakeholdError, NotFound
 from lakehold.governance.access import Decision, resolve_access
 from lakehold.governance.binding import bind_federated, bind_lakehouse
@@ -33,7 +34,6 @@ from lakehold.query import BoundTable, CtasTarget, PreparedQuery, TableRef, prep
 from lakehold.query.results import read_page
 from lakehold.query.statements import CancelHandle, StatementRunner, StatementUpdate
 from lakehold.security.principal import Principal
-from lakehold.sources.attach import ConnectionSpec
 from lakehold.sources.connections import ConnectionService
 from lakehold.store.db import Store
 from lakehold.store.models import Project, Statement, as_utc, utcnow

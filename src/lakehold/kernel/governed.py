@@ -34,24 +34,13 @@ from lakehold.store.models import DomainUnit, Project
 class Command:
     """A governed command in progress: its session, and what its audit record will say."""
 
-    session: Session | None
+    session: Session
     principal: Principal
     project: str | None = None
     assets: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
 
     resource: str | None = None
-
-    @classmethod
-    def before(
-        cls,
-        principal: Principal,
-        project: str | None,
-        assets: Sequence[str],
-        details: dict[str, Any] | None,
-    ) -> Command:
-        """What a command that failed before it started says (no session)."""
-        return cls(None, principal, project, list(assets), dict(details or {}))
 
     def authorize(self, action: Action, resource: Resource = None) -> None:
         """:func:`lakehold.kernel.authorize.authorize` within this command; the resource is
@@ -88,7 +77,8 @@ def governed(
                 resource=command.resource,
             )
     except LakeholdError as error:
-        said = command or Command.before(principal, project, assets, details)
+        if command is not None:  # what the command had said before it failed
+            project, assets, details = command.project, command.assets, command.details
         with store.session() as session:
             audit.record(
                 session,
@@ -96,10 +86,10 @@ def governed(
                 str(action),
                 allowed=False,
                 reason=getattr(error, "audit_reason", None) or error.message,
-                project=said.project,
-                assets=said.assets,
-                details={**said.details, "error": error.code},
-                resource=said.resource,
+                project=project,
+                assets=assets,
+                details={**(details or {}), "error": error.code},
+                resource=command.resource if command is not None else None,
             )
         raise
 

@@ -26,13 +26,13 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from lakehold.connectors.files import scan_sql
 from lakehold.errors import Invalid, LakeholdError
 from lakehold.query.arrow_types import duckdb_type, quote
 from lakehold.query.footers import file_columns, local_path
 from lakehold.query.identifiers import fold
 from lakehold.query.model import Attachment, BoundTable, Plan, RemoteTable, TableRef, View
 from lakehold.query.verify import verify
-from lakehold.sources.files import scan_sql
 
 _NO_LIMIT = (1 << 63) - 1
 

@@ -196,7 +196,7 @@ def take() -> Connection:
 
 def take_federated() -> Connection:
     """A new database that may load the scanner extensions (whose signatures
-    :mod:`lakehold.sources.extensions` verified once); started in the caller's thread."""
+    :mod:`lakehold.connectors.extensions` verified once); started in the caller's thread."""
     return _launch(_start(allow_unsigned_extensions=True))
 
 

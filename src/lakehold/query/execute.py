@@ -4,7 +4,7 @@ Per statement, before any user SQL runs:
 
 1. take a database no other statement has used (:mod:`lakehold.query.databases`); a plan
    over federated tables attaches their sources, read-only, through the scanner extensions
-   (:mod:`lakehold.sources.attach`);
+   (:mod:`lakehold.connectors.attach`);
 2. set ``threads`` (default: the usable cores) and ``memory_limit``;
 3. ``SET allowed_paths=[<exactly the plan's files>]``, ``SET enable_external_access=false``
    (no other file, no directory, no ATTACH, COPY, INSTALL, LOAD, EXPORT), then
@@ -35,12 +35,12 @@ from collections.abc import Callable, Iterable
 import duckdb
 import pyarrow as pa
 
+from lakehold.connectors.attach import attach, redact
 from lakehold.errors import Invalid, LakeholdError
 from lakehold.query import databases
 from lakehold.query.cancel import CancelHandle
 from lakehold.query.messages import is_interrupt, translate
 from lakehold.query.model import Plan
-from lakehold.sources.attach import attach, redact
 
 _MAX_BATCH = 1 << 20
 _CONNECT_TIMEOUT = 10  # seconds to reach an external source

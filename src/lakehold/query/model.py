@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakehold.sources.attach import ConnectionSpec
+from lakehold.connectors.attach import ConnectionSpec
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 Only owners of the connection's project (and administrators) may create, see, change, test
 or delete it: non-members get NotFound (as if the project did not exist), other members
 Forbidden. The password is encrypted at rest (:mod:`lakehold.security.secrets`) and leaves
-the service only inside a :class:`~lakehold.sources.attach.ConnectionSpec`, through
+the service only inside a :class:`~lakehold.connectors.attach.ConnectionSpec`, through
 :meth:`ConnectionService.spec`, for engines.
 
 :meth:`ConnectionService.test` attaches the source with a short timeout and returns its
@@ -33,16 +33,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.service import readable_project
+from lakehold.connectors import introspect
+from lakehold.connectors.attach import ConnectionSpec
+from lakehold.connectors.params import check_kind, check_params
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.kernel import Action, allowed, audit, authorize
 from lakehold.names import check_sql_name
 from lakehold.security.network_rules import NetworkPolicy
 from lakehold.security.principal import Principal
 from lakehold.security.secrets import Secrets
-from lakehold.sources import introspect
-from lakehold.sources.attach import ConnectionSpec
 from lakehold.sources.lookup import all_named, check_name_free, find_named
-from lakehold.sources.params import check_kind, check_params
 from lakehold.sources.vetting import Vetter, cache_key, created_by_admin
 from lakehold.store.db import Store
 from lakehold.store.models import Asset, Grant, Listing, Project, User, utcnow

@@ -22,11 +22,11 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lakehold.connectors import introspect
 from lakehold.errors import Conflict, Invalid, LakeholdError, SourceUnavailable
 from lakehold.kernel import Action, audit
 from lakehold.names import check_sql_name
 from lakehold.security.principal import Principal
-from lakehold.sources import introspect
 from lakehold.sources.connections import ConnectionService, find_connection, owned_project
 from lakehold.sources.importer import Importer
 from lakehold.sources.lookup import all_named, check_name_free, find_named

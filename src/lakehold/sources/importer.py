@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.search import index_asset
-from lakehold.sources.introspect import SourceTable
-from lakehold.sources.naming import unique_name
+from lakehold.connectors.introspect import SourceTable
+from lakehold.connectors.naming import unique_name
 from lakehold.store.models import Asset, AssetColumn
 from lakehold.store.sources import AssetVersion, Connection, DataSource, FederatedTable
 

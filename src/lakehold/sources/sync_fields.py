@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lakehold.connectors.sync_engine import SyncDefinition
 from lakehold.errors import Conflict, Invalid
 from lakehold.names import check_sql_name
 from lakehold.sources.connections import find_connection
 from lakehold.sources.schedule import check_cron, next_run
-from lakehold.sources.sync_engine import SyncDefinition
 from lakehold.store.models import Project, utcnow
 from lakehold.store.sources import Connection
 from lakehold.store.sync import SyncJob

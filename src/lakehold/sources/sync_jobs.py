@@ -34,17 +34,8 @@ from sqlalchemy.orm import Session
 
 from lakehold.catalog.service import readable_project
 from lakehold.catalog.tables import DataSource, TableService, WriteMode
-from lakehold.errors import Conflict, Invalid, LakeholdError, NotFound
-from lakehold.kernel import Action, audit, authorize
-from lakehold.lakehouse.results import WriteResult
-from lakehold.lineage.naming import source_dataset
-from lakehold.names import check_sql_name
-from lakehold.security.principal import Principal
-from lakehold.sources.attach import ConnectionSpec
-from lakehold.sources.connections import ConnectionService
-from lakehold.sources.lookup import all_named, check_name_free, find_named
-from lakehold.sources.schedule import next_run
-from lakehold.sources.sync_engine import (
+from lakehold.connectors.attach import ConnectionSpec
+from lakehold.connectors.sync_engine import (
     OPERATION,
     Progress,
     SyncBatch,
@@ -52,6 +43,15 @@ from lakehold.sources.sync_engine import (
     describe,
     read_changes,
 )
+from lakehold.errors import Conflict, Invalid, LakeholdError, NotFound
+from lakehold.kernel import Action, audit, authorize
+from lakehold.lakehouse.results import WriteResult
+from lakehold.lineage.naming import source_dataset
+from lakehold.names import check_sql_name
+from lakehold.security.principal import Principal
+from lakehold.sources.connections import ConnectionService
+from lakehold.sources.lookup import all_named, check_name_free, find_named
+from lakehold.sources.schedule import next_run
 from lakehold.sources.sync_fields import (
     ERRORS_SUFFIX,
     READS_SOURCE,

@@ -15,12 +15,12 @@ from dataclasses import replace
 
 from sqlalchemy.orm import Session
 
+from lakehold.connectors import introspect
+from lakehold.connectors.attach import ConnectionSpec
 from lakehold.errors import Invalid, SourceUnavailable
 from lakehold.kernel import Action, allowed
 from lakehold.security.network_rules import NetworkPolicy
 from lakehold.security.principal import Principal
-from lakehold.sources import introspect
-from lakehold.sources.attach import ConnectionSpec
 from lakehold.store.models import User
 from lakehold.store.sources import Connection
 

@@ -1,6 +1,6 @@
 """Read a source's technical metadata through DuckDB: server version, tables and columns.
 
-Server kinds and SQLite are attached read-only (:func:`lakehold.sources.attach.attach`) in a
+Server kinds and SQLite are attached read-only (:func:`lakehold.connectors.attach.attach`) in a
 private in-memory DuckDB database and read from ``duckdb_columns()``; a folder of files is
 described file by file. Every failure to reach the source is a SourceUnavailable naming the
 connection, its secret redacted.
@@ -18,9 +18,9 @@ from pathlib import Path
 import duckdb
 import psycopg
 
+from lakehold.connectors import files
+from lakehold.connectors.attach import ConnectionSpec, attach, redact
 from lakehold.errors import SourceUnavailable
-from lakehold.sources import files
-from lakehold.sources.attach import ConnectionSpec, attach, redact
 
 ALIAS = "src"
 DuckDBConfig = dict[str, str | bool | int | float | list[str]]

@@ -25,9 +25,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lakehold.connectors.attach import ConnectionSpec, attach, redact
 from lakehold.errors import Invalid, SourceUnavailable
 from lakehold.lakehouse.keys import last_per_key
-from lakehold.sources.attach import ConnectionSpec, attach, redact
 
 Mode = Literal["full", "incremental"]
 MODES: tuple[Mode, ...] = ("full", "incremental")

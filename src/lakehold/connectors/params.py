@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from lakehold.connectors.attach import DEFAULT_PORTS, KINDS
 from lakehold.errors import Invalid
-from lakehold.sources.attach import DEFAULT_PORTS, KINDS
 
 SERVER_PARAMS = ("host", "port", "database", "user")
 PATH_PARAMS = ("path",)

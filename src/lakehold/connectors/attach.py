@@ -2,7 +2,7 @@
 
 A :class:`ConnectionSpec` is everything needed to reach a source, credentials decrypted
 (it is built by the connection service and never leaves the process: no ``repr`` of the
-secret, never logged). :func:`attach` loads the scanner (:mod:`lakehold.sources.extensions`)
+secret, never logged). :func:`attach` loads the scanner (:mod:`lakehold.connectors.extensions`)
 and runs ``ATTACH ... (TYPE postgres|mysql|sqlite, READ_ONLY)``; errors name the connection
 and never show the secret.
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 import duckdb
 
+from lakehold.connectors import extensions
 from lakehold.errors import LakeholdError, SourceUnavailable
-from lakehold.sources import extensions
 
 KINDS = ("postgresql", "mysql", "sqlite", "files")
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
