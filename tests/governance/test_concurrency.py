@@ -64,39 +64,29 @@ def race(calls: list[Callable[[], Any]]) -> list[Any]:
 
 def kinds(outcomes: list[Any]) -> Counter[str]:
     """``ok`` / ``conflict`` per outcome; anything else is named by its type and message."""
-    counted: Counter[str] = Counter()
-    for outcome in outcomes:
-        if isinstance(outcome, Conflict):
-            counted["conflict"] += 1
-        elif isinstance(outcome, Exception):
-            counted[f"{type(outcome).__name__}: {outcome}"] += 1
-        else:
-            counted["ok"] += 1
-    return counted
+    return Counter(
+        "ok"
+        if not isinstance(o, Exception)
+        else "conflict"
+        if isinstance(o, Conflict)
+        else f"{type(o).__name__}: {o}"
+        for o in outcomes
+    )
 
 
 def active_grants(world: World, table: str = "customer") -> list[Grant]:
+    query = select(Grant).join(Asset, Asset.id == Grant.asset_id)
+    query = query.join(Project, Project.id == Grant.project_id).where(
+        Asset.name == table, Project.name == "analysts", Grant.revoked_at.is_(None)
+    )
     with world.runtime.store.session() as session:
-        return list(
-            session.scalars(
-                select(Grant)
-                .join(Asset, Asset.id == Grant.asset_id)
-                .join(Project, Project.id == Grant.project_id)
-                .where(Asset.name == table, Project.name == "analysts", Grant.revoked_at.is_(None))
-            )
-        )
+        return list(session.scalars(query))
 
 
 def listings_of(world: World, table: str) -> list[Listing]:
+    query = select(Listing).join(Asset, Asset.id == Listing.asset_id).where(Asset.name == table)
     with world.runtime.store.session() as session:
-        return list(
-            session.scalars(
-                select(Listing)
-                .join(Asset, Asset.id == Listing.asset_id)
-                .where(Asset.name == table)
-                .order_by(Listing.revision)
-            )
-        )
+        return list(session.scalars(query.order_by(Listing.revision)))
 
 
 def can_query(world: World, table: str = "customer") -> bool:

@@ -71,7 +71,7 @@ def _check_role(role: str) -> roles.Role:
         raise Invalid(
             f"role '{role}' is not one of {', '.join(roles.ROLES)}", field="role", value=role
         )
-    return role  # type: ignore[return-value]
+    return role
 
 
 def _one_of(user: str | None, group: str | None) -> None:
@@ -128,6 +128,7 @@ def _owners(session: Session, unit_ids: list[str]) -> dict[str, list[OwnerView]]
 def _unit_view(session: Session, unit: DomainUnit) -> DomainUnitView:
     lineage = roles.unit_lineage(session, unit)
     domain = session.get(Domain, unit.domain_id)
+    assert domain is not None  # domain_units.domain_id is a foreign key to domains
     return DomainUnitView(
         id=unit.id,
         domain=domain.name,
@@ -152,12 +153,15 @@ def _group_view(session: Session, group: Group) -> GroupView:
 
 
 def _member_view(session: Session, member: ProjectMember) -> MemberView:
+    # project_members.user_id / group_id are foreign keys (ON DELETE CASCADE): one is set.
     if member.user_id is not None:
-        name = session.get(User, member.user_id).username
-        return MemberView("user", name, member.role, member.created_at)
-    return MemberView(
-        "group", session.get(Group, member.group_id).name, member.role, member.created_at
-    )
+        user = session.get(User, member.user_id)
+        assert user is not None
+        return MemberView("user", user.username, member.role, member.created_at)
+    assert member.group_id is not None
+    group = session.get(Group, member.group_id)
+    assert group is not None
+    return MemberView("group", group.name, member.role, member.created_at)
 
 
 # -- invariants --------------------------------------------------------------------------------
@@ -196,6 +200,7 @@ def _keep_owned(session: Session, project_ids: list[str], field: str) -> None:
         session.execute(select(Project.id).where(Project.id.in_(ids)).with_for_update())
     for project_id in ids:
         project = session.get(Project, project_id)
+        assert project is not None  # a project member's or a found project's id
         if not _has_owner(session, project_id):
             raise Conflict(
                 f"project '{project.name}' would be left without an owner; add another owner first",
@@ -218,7 +223,9 @@ def _refresh_owner(session: Session, project: Project) -> None:
         )
     )
     if direct and project.owner_id not in direct:
-        project.owner_id = direct[0]
+        first = direct[0]
+        assert first is not None  # the query keeps user_id IS NOT NULL
+        project.owner_id = first
 
 
 def _owned_by_group(session: Session, group: Group) -> list[str]:
@@ -362,6 +369,7 @@ class OrganisationService:
                 owner.user_id = _find_user(session, user).id
                 clash = DomainUnitOwner.user_id == owner.user_id
             else:
+                assert group is not None  # _one_of: a user or a group
                 owner.group_id = _find_group(session, group).id
                 clash = DomainUnitOwner.group_id == owner.group_id
             if session.scalar(
@@ -401,6 +409,7 @@ class OrganisationService:
             if user is not None:
                 query = query.where(DomainUnitOwner.user_id == _find_user(session, user).id)
             else:
+                assert group is not None  # _one_of: a user or a group
                 query = query.where(DomainUnitOwner.group_id == _find_group(session, group).id)
             owner = session.scalar(query)
             if owner is None:
@@ -610,7 +619,7 @@ class OrganisationService:
                 select(ProjectMember).where(ProjectMember.project_id == found.id)
             )
             views = [_member_view(session, m) for m in members]
-            order = {r: i for i, r in enumerate(reversed(roles.ROLES))}
+            order: dict[str, int] = {r: i for i, r in enumerate(reversed(roles.ROLES))}
             return sorted(views, key=lambda m: (order[m.role], m.kind, m.name))
 
     def _member(
@@ -620,6 +629,7 @@ class OrganisationService:
         if user is not None:
             query = query.where(ProjectMember.user_id == _find_user(session, user).id)
         else:
+            assert group is not None  # callers check _one_of: a user or a group
             query = query.where(ProjectMember.group_id == _find_group(session, group).id)
         return session.scalar(query)
 
@@ -661,6 +671,7 @@ class OrganisationService:
             if user is not None:
                 member.user_id = _find_user(session, user).id
             else:
+                assert group is not None  # _one_of: a user or a group
                 member.group_id = _find_group(session, group).id
             session.add(member)
             session.flush()
