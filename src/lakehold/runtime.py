@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property
+from pathlib import Path
 
 from lakehold.catalog.forms import FormService
 from lakehold.catalog.glossaries import GlossaryService
@@ -171,7 +172,7 @@ class Runtime:
     @cached_property
     def connections(self) -> ConnectionService:
         settings = self.settings
-        own = (settings.home, settings.warehouse_path, settings.results_path)
+        own: tuple[Path, ...] = (settings.home, settings.warehouse_path, settings.results_path)
         if settings.metadata_file is not None:  # wherever LAKEHOLD_DATABASE_URL puts it
             own = (*own, settings.metadata_file)
         return ConnectionService(

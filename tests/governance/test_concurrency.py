@@ -1,10 +1,6 @@
-"""Decisions that hold under concurrency (issue 10), on SQLite and PostgreSQL.
-
-Races run with 8 threads in this process and with 2 processes (spawn start method, each with
-its own Runtime over the same home and database): exactly one decision wins, the others get a
-Conflict, and the state left behind is consistent. The database constraints of migration
-0010_decision_constraints are checked too, including the clean-up of existing duplicates.
-"""
+"""Decisions that hold under concurrency (issue 10, ADR 18), on SQLite and PostgreSQL: races
+of 8 threads and of 2 processes (spawn, a Runtime each) leave one winner, Conflicts for the
+others and a consistent state; migration 0010's constraints and its clean-up of duplicates."""
 
 from __future__ import annotations
 
@@ -105,7 +101,7 @@ def revoke_all(world: World) -> None:
 # -- threads -----------------------------------------------------------------------------------
 
 
-def test_parallel_approvals_one_wins(world: World) -> None:
+def test_parallel_approvals_then_revocations_one_wins(world: World) -> None:
     for _ in range(ROUNDS):
         request = world.request("customer")
         approve = partial(world.runtime.subscriptions.approve, world.owner, request.id)
@@ -113,10 +109,11 @@ def test_parallel_approvals_one_wins(world: World) -> None:
         assert kinds(outcomes) == {"ok": 1, "conflict": THREADS - 1}
         assert all("is already approved" in o.message for o in outcomes if isinstance(o, Conflict))
         grants = active_grants(world)
-        assert len(grants) == 1
         winner = next(o for o in outcomes if not isinstance(o, Exception))
-        assert grants[0].id == winner.items[0].grant_id
-    assert can_query(world)
+        assert [g.id for g in grants] == [winner.items[0].grant_id] and can_query(world)
+        outcomes = race([partial(world.runtime.grants.revoke, world.owner, grants[0].id)] * THREADS)
+        assert kinds(outcomes) == {"ok": 1, "conflict": THREADS - 1}
+        assert active_grants(world) == [] and not can_query(world)
 
 
 def test_approve_reject_race_is_consistent(world: World) -> None:

@@ -182,6 +182,15 @@ def _fresh(settings: Settings) -> Runtime:
     return Runtime(settings)
 
 
+def _reconciled(settings: Settings):
+    """The report of a reconcile by a new Runtime (as at the start of another process)."""
+    fresh = _fresh(settings)
+    try:
+        return fresh.reconcile()
+    finally:
+        fresh.close()
+
+
 def _pending(runtime: Runtime) -> list[TableIntent]:
     with runtime.store.session() as session:
         return list(session.scalars(select(TableIntent).where(TableIntent.state == "pending")))
@@ -194,12 +203,13 @@ def _asset(runtime: Runtime, name: str) -> Asset | None:
 
 def test_kill_after_the_delta_commit_of_a_create(setup, settings: Settings) -> None:
     """Finding: the Delta table stayed without a catalog entry (re-create 409, DELETE 404)."""
-    runtime, admin, token = setup
+    runtime, _, token = setup
     _crash(settings, token, "create", hook="create:after_delta")
     path = runtime.settings.warehouse_path / "p" / "t"
     assert folders.latest_version(path) == 0 and _asset(runtime, "t") is None
     assert [i.kind for i in _pending(runtime)] == ["create"]
-    with client_for(_fresh(settings), token) as api:  # a serving process reconciles on start
+    serving = _fresh(settings)
+    with client_for(serving, token) as api:  # a serving process reconciles on start
         asset = api.get("/api/v1/projects/p/assets/t")
         assert asset.status_code == 200, asset.text
         body = asset.json()
@@ -210,6 +220,7 @@ def test_kill_after_the_delta_commit_of_a_create(setup, settings: Settings) -> N
             "/api/v1/projects/p/tables", data={"name": "t"}, files={"file": ("t.csv", b"a\n1\n")}
         )
         assert again.status_code == 201, again.text
+    serving.close()
     assert _pending(runtime) == []
 
 
@@ -231,7 +242,7 @@ def test_kill_during_the_delta_write_of_a_create(setup, settings: Settings) -> N
     _crash(settings, token, "create", hook="create:partial")
     path = runtime.settings.warehouse_path / "p" / "t"
     assert (path / folders.LOG).is_dir()
-    report = _fresh(settings).reconcile()
+    report = _reconciled(settings)
     assert [f.kind for f in report.findings] == ["intent"]
     assert "rolled back" in report.findings[0].action and not path.exists()
     runtime.table_service.create_table(admin, "p", "t", DataSource(ROWS))
@@ -244,11 +255,26 @@ def test_kill_during_a_drop(setup, settings: Settings) -> None:
     _crash(settings, token, "drop", hook="drop:after_move")
     assert _asset(runtime, "t") is not None
     assert not (runtime.settings.warehouse_path / "p" / "t").exists()
-    report = _fresh(settings).reconcile()
+    report = _reconciled(settings)
     assert [f.kind for f in report.findings] == ["intent"], report
     assert _asset(runtime, "t") is None and _pending(runtime) == []
     assert not any((runtime.settings.warehouse_path / folders.TRASH).iterdir())
     runtime.table_service.create_table(admin, "p", "t", DataSource(ROWS))
+
+
+def test_dropping_again_after_a_killed_drop(setup, settings: Settings) -> None:
+    """Without a reconcile (a CLI process), DELETE again finishes the interrupted drop, and a
+    new table of the same name is never touched by the old intent."""
+    runtime, admin, token = setup
+    runtime.table_service.create_table(admin, "p", "t", DataSource(ROWS))
+    _crash(settings, token, "drop", hook="drop:after_move")
+    other = _fresh(settings)
+    other.table_service.drop_table(admin, "p", "t")
+    assert _asset(runtime, "t") is None and _pending(runtime) == []
+    other.table_service.create_table(admin, "p", "t", DataSource(ROWS.slice(0, 1)))
+    assert _reconciled(settings).findings == []
+    assert runtime.tables.snapshot(runtime.settings.warehouse_path / "p" / "t").num_rows == 1
+    other.close()
 
 
 def test_kill_after_a_write_commit(setup, settings: Settings) -> None:
@@ -257,10 +283,10 @@ def test_kill_after_a_write_commit(setup, settings: Settings) -> None:
     runtime.table_service.create_table(admin, "p", "t", DataSource(ROWS))
     _crash(settings, token, "write", hook="write:after_delta")
     assert (_asset(runtime, "t").current_version, _asset(runtime, "t").row_count) == (0, 3)
-    report = _fresh(settings).reconcile()
+    report = _reconciled(settings)
     assert [f.kind for f in report.findings] == ["stale"]
     assert (_asset(runtime, "t").current_version, _asset(runtime, "t").row_count) == (1, 6)
-    assert _fresh(settings).reconcile().findings == []  # idempotent
+    assert _reconciled(settings).findings == []  # idempotent
 
 
 def test_statements_of_a_dead_process(setup, settings: Settings) -> None:
@@ -271,7 +297,7 @@ def test_statements_of_a_dead_process(setup, settings: Settings) -> None:
     assert runtime.statements.describe(admin, first).status == "STARTED"
     cancelled = runtime.statements.cancel(admin, first)
     assert (cancelled.status, cancelled.error) == ("FAILED", "server restarted")
-    report = _fresh(settings).reconcile()
+    report = _reconciled(settings)
     assert [(f.kind, f.subject) for f in report.findings] == [("statement", second)]
     assert runtime.statements.describe(admin, second).status == "FAILED"
 
@@ -283,7 +309,7 @@ def test_cancel_of_a_statement_a_live_process_runs(setup, settings: Settings) ->
     first, _ = conn.recv()
     try:
         assert runtime.statements.cancel(admin, first).status == "ABORTED"
-        assert _fresh(settings).reconcile().findings == []  # its owner lives: left alone
+        assert _reconciled(settings).findings == []  # its owner lives: left alone
     finally:
         process.kill()
         process.join(60)
@@ -356,7 +382,7 @@ def test_random_kills(setup, settings: Settings) -> None:
     """kill -9 at random moments of a create/write/statement/drop loop; after each, a fresh
     Runtime reconciles: no intent pending, no orphan, no stale count, no running statement,
     and every free name can be created."""
-    runtime, admin, token = setup
+    _, admin, token = setup
     rng = random.Random(os.environ.get("LAKEHOLD_CRASH_SEED", "10"))
     names = ["a", "b", "c"]
     outcomes: Counter[str] = Counter()
@@ -389,3 +415,20 @@ def _check_consistent(runtime: Runtime, admin, names: list[str]) -> None:
         assert (version, rows) == (snapshot.version, snapshot.num_rows), name
     for name in set(names) - set(assets):
         runtime.table_service.create_table(admin, "p", name, DataSource(ROWS))
+
+
+def test_runner_liveness() -> None:
+    from lakehold import process as runners
+
+    me = runners.current()
+    assert runners.alive(str(me)) is True and runners.RunnerId.parse(str(me)) == me
+    child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(0,))
+    child.start()
+    child.join()
+    gone = runners.RunnerId(me.host, me.boot, child.pid or 0, me.start)
+    assert runners.alive(str(gone)) is False
+    assert runners.alive(str(runners.RunnerId(me.host, me.boot, me.pid, "1"))) is False  # reused
+    assert runners.alive(str(runners.RunnerId(me.host, "rebooted", me.pid, me.start))) is False
+    elsewhere = str(runners.RunnerId("other-host", me.boot, me.pid, me.start))
+    assert runners.alive(elsewhere) is None and runners.alive(None) is None
+    assert runners.gone(elsewhere, 10, 60) is False and runners.gone(elsewhere, 61, 60) is True

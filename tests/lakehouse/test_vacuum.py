@@ -101,7 +101,7 @@ def test_a_shorter_table_property_still_needs_force(tmp_path: Path) -> None:
     assert tables.vacuum(path, retention_hours=2, force=True, committer="ops").files == []
 
 
-def test_cli_vacuum_needs_force(cli, tmp_path) -> None:
+def test_cli_vacuum_needs_force(cli, tmp_path) -> None:  # noqa: F811
     cli("domain", "create", "D")
     cli("project", "create", "p", "--domain", "D")
     data = tmp_path / "t.csv"

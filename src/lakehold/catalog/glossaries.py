@@ -139,9 +139,10 @@ def find_named(
 
 
 def find_glossary(
-    session: Session, ref: str, *, domain_id: str | None = None, field_name: str = "glossary"
+    session: Session, ref: object, *, domain_id: str | None = None, field_name: str = "glossary"
 ) -> Glossary:
-    """A glossary by id, or by name (within ``domain_id`` when given)."""
+    """A glossary by id, or by name (within ``domain_id`` when given). ``ref`` may come from
+    unchecked input (a form definition): anything but a matching string is NotFound."""
     return find_named(
         session, Glossary, ref, kind="glossary", domain_id=domain_id, field_name=field_name
     )
@@ -238,12 +239,12 @@ def business_metadata(session: Session, asset: Asset) -> AssetMetadataView:
     ):
         tags[column_id].append(tag)
     terms: dict[str | None, list[str]] = {}
-    for column_id, name in session.execute(
+    for linked_column_id, name in session.execute(
         select(TermLink.column_id, GlossaryTerm.name)
         .join(GlossaryTerm, GlossaryTerm.id == TermLink.term_id)
         .where(TermLink.asset_id == asset.id)
     ):
-        terms.setdefault(column_id, []).append(name)
+        terms.setdefault(linked_column_id, []).append(name)  # None: a term of the whole asset
     return AssetMetadataView(
         project=asset.project.name,
         asset=asset.name,

@@ -121,20 +121,16 @@ def pending_for(session: Session, path: Path | str) -> list[TableIntent]:
     return list(session.scalars(query.order_by(TableIntent.created_at)))
 
 
-def settle_path(store: Store, tables: DeltaTables, path: Path) -> list[str]:
-    """Settle the pending intents on ``path`` whose process is gone; Conflict when a live
-    process is still creating or dropping the table there. What was done, as sentences."""
+def settle_dead(store: Store, tables: DeltaTables, path: Path, *, besides: str = "") -> None:
+    """Settle the pending intents on ``path`` (other than ``besides``) whose process is gone;
+    Conflict while a live process is still creating or dropping a table there."""
     with store.session() as session:
-        intents = pending_for(session, path)
-    done = []
-    for intent in intents:
-        if not owner_gone(intent):
-            raise Conflict(
-                f"table {folders.relative(tables.root, path).replace('/', '.')} is being "
-                f"{'created' if intent.kind == 'create' else 'dropped'} by another process"
-            )
-        done.append(settle(store, tables, intent.id))
-    return done
+        others = [i for i in pending_for(session, path) if i.id != besides]
+    for other in others:
+        if not owner_gone(other):
+            name = folders.relative(tables.root, path).replace("/", ".")
+            raise Conflict(f"table '{name}' is being changed by another request")
+        log.warning("%s", settle(store, tables, other.id))
 
 
 def settle(store: Store, tables: DeltaTables, intent_id: str) -> str:
@@ -153,11 +149,13 @@ def settle(store: Store, tables: DeltaTables, intent_id: str) -> str:
 def _finish_drop(
     session: Session, tables: DeltaTables, intent: TableIntent, path: Path, name: str
 ) -> str:
-    asset = session.scalar(select(Asset).where(Asset.storage_path == str(path)))
+    # Only the asset the drop was for: if it is gone (dropped again since), a folder now at
+    # the path belongs to a newer table and stays; the old data is already in the trash.
+    asset = session.get(Asset, (intent.details or {}).get("asset_id") or "")
     if asset is not None:
         session.delete(asset)
         session.flush()
-    tables.move_to_trash(path, intent.id)
+        tables.move_to_trash(path, intent.id)
     end(session, intent.id, DONE)
     session.flush()
     tables.empty_trash(intent.id)

@@ -674,7 +674,14 @@ class OrganisationService:
                 assert group is not None  # _one_of: a user or a group
                 member.group_id = _find_group(session, group).id
             session.add(member)
-            session.flush()
+            try:
+                session.flush()
+            except IntegrityError:  # a concurrent add of the same member won (unique index)
+                field = "user" if user is not None else "group"
+                raise Conflict(
+                    f"{field} '{user or group}' is already a member of project '{project}'",
+                    field=field,
+                ) from None
             audit.record(
                 session,
                 principal,

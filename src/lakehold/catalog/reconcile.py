@@ -87,6 +87,7 @@ class Reconciler:
     def _intents(self, report: ReconcileReport, repair: bool) -> None:
         with self.store.session() as session:
             query = select(TableIntent).where(TableIntent.state == intents.PENDING)
+            query = query.order_by(TableIntent.created_at)
             pending = [i for i in session.scalars(query) if intents.owner_gone(i)]
         for intent in pending:
             subject = self._name(intent.storage_path)

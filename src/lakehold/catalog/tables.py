@@ -12,7 +12,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import pyarrow as pa
 from sqlalchemy import select
@@ -26,7 +26,7 @@ from lakehold.catalog.views import AssetView
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.kernel import Action, authorize
 from lakehold.lakehouse import folders
-from lakehold.lakehouse.readers import format_from_name, read_batch
+from lakehold.lakehouse.readers import Format, format_from_name, read_batch
 from lakehold.lakehouse.retention import VacuumPlan
 from lakehold.lakehouse.tables import DeltaTables, HistoryEntry, Snapshot, WriteResult
 from lakehold.lineage.emitter import LineageEmitter, recorded_write
@@ -54,7 +54,7 @@ class DataSource:
         """Parse the data; Invalid names the line and column of malformed input."""
         if isinstance(self.source, pa.Table):
             return self.source
-        fmt = self.fmt or format_from_name(self.name or str(self.source))
+        fmt = cast(Format, self.fmt) or format_from_name(self.name or str(self.source))
         types = schema_from_types(self.column_types) if self.column_types else None
         return read_batch(self.source, fmt, column_types=types)
 
@@ -98,12 +98,7 @@ class TableService:
         """Make ``path`` free for the create of ``intent_id``: Conflict while another live
         process creates or drops a table there; intents of dead processes are settled first,
         and a table folder no asset and no intent explains is quarantined (never deleted)."""
-        with self.store.session() as session:
-            others = [i for i in intents.pending_for(session, path) if i.id != intent_id]
-        for other in others:
-            if not intents.owner_gone(other):
-                raise Conflict(f"table '{qualified}' is being changed by another request")
-            log.warning("%s", intents.settle(self.store, self.tables, other.id))
+        intents.settle_dead(self.store, self.tables, path, besides=intent_id)
         with self.store.session() as session:
             if session.scalar(select(Asset.id).where(Asset.storage_path == str(path))):
                 raise Conflict(f"table '{qualified}' already exists", field="name")
@@ -285,7 +280,19 @@ class TableService:
             asset = find_asset(session, found, name)
             asset_id, path = asset.id, Path(asset.storage_path)
         with self._locks[str(path)]:
-            intent = intents.begin(self.store, "drop", found, name, path, user_id=principal.user_id)
+            intents.settle_dead(self.store, self.tables, path)
+            with self.store.session() as session:
+                if session.get(Asset, asset_id) is None:
+                    return  # an interrupted drop of this table was just finished
+            intent = intents.begin(
+                self.store,
+                "drop",
+                found,
+                name,
+                path,
+                user_id=principal.user_id,
+                details={"asset_id": asset_id},
+            )
             moved: Path | None = None
             try:
                 with self.store.session() as session:

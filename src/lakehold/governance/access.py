@@ -207,8 +207,15 @@ def _assets(
         rows = driver.fetch(session, sql, [acting.id, *named])
     found: dict[tuple[str, str], _Found] = {}
     for row in rows:
+        asset_id, project_id, name, asset_type, storage_path, version = row[:6]
         asset = TableAsset(
-            *row[:6], source=SourceObject(*row[6:10]) if row[6] is not None else None
+            asset_id,
+            project_id,
+            name,
+            asset_type,
+            storage_path,
+            version,
+            source=SourceObject(*row[6:10]) if row[6] is not None else None,
         )
         grant_id, row_id, column_id, row_name, expression, column_name, granted = (
             row[_ASSET_WIDTH:] if acting is not None else (None,) * 7

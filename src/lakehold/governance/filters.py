@@ -103,7 +103,7 @@ class FilterView:
 # -- validation --------------------------------------------------------------------------------
 
 
-def _construct(node: exp.Expression) -> str:
+def _construct(node: exp.Expr) -> str:
     if isinstance(node, exp.Query | exp.Subquery):
         return "subquery"
     if isinstance(node, exp.Func):

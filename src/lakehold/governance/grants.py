@@ -92,12 +92,12 @@ def _username(session: Session, user_id: str | None) -> str | None:
 def lock_assets(session: Session, asset_ids: Iterable[str]) -> None:
     """Lock the rows of these assets until the transaction ends (PostgreSQL; SQLite's
     immediate session already holds the database's write lock). Ids are locked in order, so
-    two decisions over the same assets never wait for each other in a circle."""
+    two decisions over the same assets never wait for each other in a circle; ``FOR NO KEY
+    UPDATE`` excludes other decisions but not rows that merely reference the asset."""
     ids = sorted(set(asset_ids))
     if ids:
-        session.execute(
-            select(Asset.id).where(Asset.id.in_(ids)).order_by(Asset.id).with_for_update()
-        ).all()
+        query = select(Asset.id).where(Asset.id.in_(ids)).order_by(Asset.id)
+        session.execute(query.with_for_update(key_share=True)).all()
 
 
 def replace_grant(

@@ -399,7 +399,7 @@ class SubscriptionService:
                 "subscription.approve",
                 allowed=True,
                 project=owning.name,
-                assets=[g["asset"] for g in granted],
+                assets=[str(g["asset"]) for g in granted],
                 details={"request": request.id, "subscriber": subscriber.name, "grants": granted},
             )
             payload = subscription_payload(session, request, principal)

@@ -63,7 +63,7 @@ def check_capability(capability: str) -> Capability:
             f"capability '{capability}' is not one of {', '.join(CAPABILITIES)}",
             field="capability",
         )
-    return capability  # type: ignore[return-value]
+    return capability
 
 
 class UnitPolicyService:

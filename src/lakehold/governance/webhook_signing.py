@@ -134,7 +134,9 @@ class SecretBox:
                     select(Webhook).where(Webhook.secret_ciphertext.is_not(None))
                 ).all()
                 for hook in rows:
-                    hook.secret_ciphertext = rotate(hook.secret_ciphertext)
+                    ciphertext = hook.secret_ciphertext
+                    assert ciphertext is not None  # selected: secret_ciphertext IS NOT NULL
+                    hook.secret_ciphertext = rotate(ciphertext)
                 return len(rows)
 
         return reencrypt

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from lakehold import __version__
@@ -96,7 +96,7 @@ class WebhookView:
             description=hook.description,
             active=hook.active,
             created_by=user.username if user else None,
-            created_at=as_utc(hook.created_at),  # type: ignore[arg-type]
+            created_at=as_utc(hook.created_at),
         )
 
 
@@ -128,7 +128,7 @@ class DeliveryView:
             else None,
             last_status_code=delivery.last_status_code,
             last_error=delivery.last_error,
-            created_at=as_utc(delivery.created_at),  # type: ignore[arg-type]
+            created_at=as_utc(delivery.created_at),
             delivered_at=as_utc(delivery.delivered_at),
         )
 
@@ -182,13 +182,16 @@ def purge_finished(session: Session, before: datetime) -> tuple[int, int]:
     finished = delete(WebhookDelivery).where(
         WebhookDelivery.status.in_((DELIVERED, FAILED)), WebhookDelivery.created_at < before
     )
-    deliveries = session.execute(finished.execution_options(synchronize_session=False)).rowcount
+    done = session.execute(finished.execution_options(synchronize_session=False))
+    assert isinstance(done, CursorResult)  # a DELETE's result has a rowcount
+    deliveries = done.rowcount
     needed = select(WebhookDelivery.event_id)
     stale = delete(OutboxEvent).where(
         OutboxEvent.created_at < before, OutboxEvent.id.not_in(needed)
     )
-    events = session.execute(stale.execution_options(synchronize_session=False)).rowcount
-    return deliveries, events
+    gone = session.execute(stale.execution_options(synchronize_session=False))
+    assert isinstance(gone, CursorResult)  # a DELETE's result has a rowcount
+    return deliveries, gone.rowcount
 
 
 class WebhookService:
@@ -416,7 +419,7 @@ class WebhookService:
                 allowed=True,
                 details={**details, "deliveries": deliveries, "events": events},
             )
-            return PurgeView(as_utc(before), deliveries, events)  # type: ignore[arg-type]
+            return PurgeView(as_utc(before), deliveries, events)
 
     def deliveries(
         self,
@@ -626,7 +629,7 @@ class Dispatcher:
                 envelope = {
                     "id": event.id,
                     "type": event.event_type,
-                    "created_at": as_utc(event.created_at).isoformat(),  # type: ignore[union-attr]
+                    "created_at": as_utc(event.created_at).isoformat(),
                     "delivery": delivery.id,
                     "data": event.payload,
                 }

@@ -59,11 +59,17 @@ def governed(
     project: str | None = None,
     assets: Sequence[str] = (),
     details: dict[str, Any] | None = None,
+    decision: str | None = None,
 ) -> Iterator[Command]:
-    """Run the body as one audited transaction named ``action`` (see the module docstring)."""
+    """Run the body as one audited transaction named ``action`` (see the module docstring).
+
+    With ``decision`` (the Conflict message), the transaction is a serialised decision
+    (:meth:`Store.decision`: an immediate write transaction on SQLite, and a duplicate that a
+    unique index refuses is that Conflict)."""
     command: Command | None = None
+    transaction = store.decision(decision) if decision is not None else store.session()
     try:
-        with store.session() as session:
+        with transaction as session:
             command = Command(session, principal, project, list(assets), dict(details or {}))
             yield command
             audit.record(

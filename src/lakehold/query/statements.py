@@ -127,11 +127,6 @@ class StatementRunner:
             self._end(statement, StatementState.ABORTED, error="the statement was cancelled")
         return True
 
-    def owns(self, statement_id: str) -> bool:
-        """Whether the statement is submitted or running in this runner."""
-        with self._lock:
-            return statement_id in self._statements
-
     def running(self) -> list[str]:
         """Ids of statements submitted or running."""
         with self._lock:

@@ -196,8 +196,10 @@ class SecurityService:
                     raise NotFound(f"user '{username}' not found", field="username")
             else:
                 user = session.get(User, principal.user_id)
+                assert user is not None  # the authenticated principal's own user
             issued = self._issue(session, user, name, expires_at, granted, bound)
             token = session.scalar(select(ApiToken).where(ApiToken.lookup == issued.lookup))
+            assert token is not None  # just issued in this session
             command.details["token"] = token.id
             return _info(token, issued.value)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakehold.errors import Conflict
@@ -102,6 +102,10 @@ class Store:
                 yield session
         except IntegrityError:
             raise Conflict(conflict) from None
+        except OperationalError as error:
+            if "database is locked" not in str(error):  # SQLite: waited past the busy timeout
+                raise
+            raise Conflict(f"{conflict} (another decision is in progress; retry)") from None
 
     def close(self) -> None:
         self.engine.dispose()
