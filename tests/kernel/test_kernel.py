@@ -133,3 +133,38 @@ def test_the_audit_log_has_no_way_to_change_an_event() -> None:
             continue
         for forbidden in ("update(AuditEvent", "delete(AuditEvent", "session.delete(event"):
             assert forbidden not in text, f"{path}: {forbidden}"
+
+
+def test_table_changes_are_audited(runtime: Runtime, admin: Principal, client: TestClient) -> None:
+    """Finding: DELETE .../tables/t answered 204 and left nothing in the audit log."""
+    from tests.conftest import SCENARIOS, upload
+    from tests.scenarios.helpers import ok, setup_project
+
+    setup_project(client, "retail")
+    files = upload(SCENARIOS / "retail_customer.csv")
+    ok(client.post("/api/v1/projects/retail/tables", data={"name": "c"}, files=files), 201)
+    ok(client.post("/api/v1/projects/retail/tables/c/writes", data={"mode": "append"}, files=files))
+    ok(client.post("/api/v1/projects/retail/tables/c/restore", json={"version": 0}))
+    vacuum = {"retention_hours": 168, "dry_run": True}
+    ok(client.post("/api/v1/projects/retail/tables/c/vacuum", json=vacuum))
+    ok(client.post("/api/v1/projects/retail/tables/c/vacuum", json={"retention_hours": 0}), 400)
+    assert client.delete("/api/v1/projects/retail/tables/c").status_code == 204
+    events = _events(client, action="table.*", project="retail")
+    seen = [(e["action"], e["allowed"]) for e in reversed(events)]
+    assert seen == [
+        ("table.create", True),
+        ("table.write", True),
+        ("table.restore", True),
+        ("table.vacuum", True),
+        ("table.vacuum", False),
+        ("table.drop", True),
+    ]
+    assert {e["resource"] for e in events} == {"table:retail.c"}
+    assert [e["details"].get("version") for e in reversed(events)][:3] == [0, 1, 2]
+
+    _, token = new_user(runtime, admin, "ana")
+    with client_for(runtime, token) as ana:
+        refused = ana.delete("/api/v1/projects/retail/tables/c")
+        assert refused.status_code == 404  # not a member: the project does not exist for her
+    [denied] = _events(client, action="table.drop", allowed=False)
+    assert denied["username"] == "ana" and denied["assets"] == ["retail.c"]

@@ -25,6 +25,7 @@ from lakehold.catalog.types import schema_from_types
 from lakehold.catalog.views import AssetView
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.kernel import Action, authorize
+from lakehold.kernel.audit import audited
 from lakehold.lakehouse import folders
 from lakehold.lakehouse.readers import Format, format_from_name, read_batch
 from lakehold.lakehouse.retention import VacuumPlan
@@ -111,6 +112,7 @@ class TableService:
                 folders.relative(self.tables.root, moved),
             )
 
+    @audited("table.create")
     @recorded_write("create")
     def create_table(
         self,
@@ -180,6 +182,7 @@ class TableService:
                 raise
             return WriteOutcome(result, view)
 
+    @audited("table.write")
     @recorded_write()
     def write(
         self,
@@ -225,6 +228,7 @@ class TableService:
             asset = find_asset(session, readable_project(session, principal, project), name)
             return self.tables.history(Path(asset.storage_path), limit=limit)
 
+    @audited("table.restore")
     def restore(self, principal: Principal, project: str, name: str, version: int) -> WriteOutcome:
         """Restore a table to an earlier version (as a new version)."""
         with self.store.session() as session:
@@ -234,6 +238,7 @@ class TableService:
             result = self.tables.restore(Path(path), version, committer=principal.username)
             return WriteOutcome(result, self._refreshed(asset_id, result.snapshot))
 
+    @audited("table.vacuum")
     def vacuum(
         self,
         principal: Principal,
@@ -262,6 +267,7 @@ class TableService:
                 committer=principal.username,
             )
 
+    @audited("table.optimize")
     def optimize(self, principal: Principal, project: str, name: str) -> dict:
         """Compact small files into larger ones."""
         with self.store.session() as session:
@@ -272,6 +278,7 @@ class TableService:
             self._refreshed(asset_id, self.tables.snapshot(Path(path), version=metrics["version"]))
             return metrics
 
+    @audited("table.drop")
     def drop_table(self, principal: Principal, project: str, name: str) -> None:
         """Delete a table and its asset: intent, then the asset and the folder (moved to the
         trash) in one transaction, then the trash is emptied."""

@@ -107,7 +107,7 @@ def write(
         project,
         table,
         _source(file, format, types),
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,
         keys=key,
         op_column=op_column,
         order_column=order_column,

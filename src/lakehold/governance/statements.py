@@ -447,8 +447,8 @@ class StatementService:
         """Status, timings, row count and error of one of the principal's statements."""
         with self.store.session() as session:
             row = self._owned(session, principal, statement_id)
-            project = session.get(Project, row.project_id).name if row.project_id else None
-            return StatementView.of(row, project)
+            found = session.get(Project, row.project_id) if row.project_id else None
+            return StatementView.of(row, found.name if found is not None else None)
 
     def list_statements(self, principal: Principal, *, limit: int = 50) -> list[StatementView]:
         """The principal's recent statements, newest first."""
@@ -457,7 +457,10 @@ class StatementService:
             if not allowed(principal, Action.CATALOG_READ_ALL):
                 query = query.where(Statement.user_id == principal.user_id)
             names = dict(session.execute(select(Project.id, Project.name)).all())
-            return [StatementView.of(r, names.get(r.project_id)) for r in session.scalars(query)]
+            return [
+                StatementView.of(r, names.get(r.project_id) if r.project_id else None)
+                for r in session.scalars(query)
+            ]
 
     def result(
         self, principal: Principal, statement_id: str, *, offset: int = 0, limit: int = 1000

@@ -7,11 +7,13 @@ or deletes one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+import inspect
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +25,8 @@ from lakehold.kernel.authorize import authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import AuditEvent, as_utc
+
+T = TypeVar("T")
 
 
 def record(
@@ -177,3 +181,35 @@ class AuditService:
         if asset is not None:
             events = [e for e in events if asset in e.assets][:limit]
         return events
+
+
+def audited(action: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Audit each call of a service method ``(self, principal, project, name, ...)`` whose change
+    spans several transactions (a Delta commit between catalog updates): allowed once it
+    returns, denied -- with the reason -- when it raises a Lakehold error. The service needs a
+    ``store``; the event names ``project.name`` as its asset and resource."""
+
+    def decorate(method: Callable[..., T]) -> Callable[..., T]:
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
+            bound = signature.bind(self, *args, **kwargs)
+            principal, project = bound.arguments["principal"], bound.arguments["project"]
+            asset = f"{project}.{bound.arguments['name']}"
+            fields: dict[str, Any] = {
+                "project": project,
+                "assets": [asset],
+                "resource": f"table:{asset}",
+            }
+            with denials(self.store, principal, action, **fields):
+                result = method(self, *args, **kwargs)
+            version = getattr(getattr(result, "result", None), "version", None)
+            with self.store.session() as session:
+                details = {"version": version} if version is not None else {}
+                record(session, principal, action, allowed=True, details=details, **fields)
+            return result
+
+        return wrapper
+
+    return decorate

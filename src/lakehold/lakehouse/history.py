@@ -60,7 +60,7 @@ def commit_properties(
 def history_entry(commit: Mapping[str, Any]) -> HistoryEntry:
     """A history entry from one commit of ``DeltaTable.history()``."""
     raw = dict(commit.get("operationMetrics") or {})
-    metrics: dict[str, Any] = {_METRICS.get(name, name): value for name, value in raw.items()}
+    metrics: dict[str, Any] = {(_METRICS.get(name) or name): value for name, value in raw.items()}
     operation = commit.get(OPERATION) or commit.get("operation") or "UNKNOWN"
     if operation in _INSERTING and "rows_written" in metrics:
         metrics["rows_inserted"] = metrics["rows_written"]
