@@ -20,7 +20,7 @@ from sqlglot import exp
 from lakehold.connectors.attach import ConnectionSpec
 from lakehold.connectors.files import table_files
 from lakehold.errors import Invalid, NotFound
-from lakehold.governance.access import Access, SourceObject
+from lakehold.kernel.access import Access, SourceObject
 from lakehold.lakehouse.tables import DeltaTables
 from lakehold.query import BoundTable, TableRef
 from lakehold.query.identifiers import fold

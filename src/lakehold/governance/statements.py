@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -26,9 +25,10 @@ from lakehold.catalog.tables import DataSource, TableService
 from lakehold.config import Settings
 from lakehold.connectors.attach import ConnectionSpec
 from lakehold.errors import Conflict, Forbidden, Invalid, LakeholdError, NotFound
-from lakehold.governance.access import Decision, resolve_access
 from lakehold.governance.binding import bind_federated, bind_lakehouse
-from lakehold.kernel import Action, allowed, audit, roles
+from lakehold.governance.statement_views import ExecutedStatement, ResultPage, StatementView
+from lakehold.kernel import Action, allowed, audit
+from lakehold.kernel.access import Decision, resolve_access
 from lakehold.lakehouse.tables import DeltaTables
 from lakehold.query import BoundTable, CtasTarget, PreparedQuery, TableRef, prepare, run
 from lakehold.query.results import read_page
@@ -36,69 +36,9 @@ from lakehold.query.statements import CancelHandle, StatementRunner, StatementUp
 from lakehold.security.principal import Principal
 from lakehold.sources.connections import ConnectionService
 from lakehold.store.db import Store
-from lakehold.store.models import Project, Statement, as_utc, utcnow
+from lakehold.store.models import Project, Statement, utcnow
 
 FINAL = frozenset({"FINISHED", "FAILED", "ABORTED"})
-
-
-@dataclass(frozen=True)
-class StatementView:
-    id: str
-    status: str
-    sql: str
-    project: str | None
-    dialect: str
-    assets: list[str]
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
-    duration_ms: int | None
-    result_rows: int | None
-    result_size_bytes: int | None
-    truncated: bool
-    has_result_set: bool
-    error: str | None
-
-    @classmethod
-    def of(cls, row: Statement, project: str | None) -> StatementView:
-        duration = None
-        if row.started_at and row.ended_at:
-            ended, started = as_utc(row.ended_at), as_utc(row.started_at)
-            duration = int((ended - started).total_seconds() * 1000)
-        return cls(
-            id=row.id,
-            status=row.status,
-            sql=row.sql,
-            project=project,
-            dialect=row.dialect,
-            assets=list(row.assets or []),
-            created_at=row.created_at,
-            started_at=row.started_at,
-            ended_at=row.ended_at,
-            duration_ms=duration,
-            result_rows=row.result_rows,
-            result_size_bytes=row.result_size_bytes,
-            truncated=row.truncated,
-            has_result_set=row.status == "FINISHED",
-            error=row.error,
-        )
-
-
-@dataclass(frozen=True)
-class ExecutedStatement:
-    """A synchronous statement: its record and its rows."""
-
-    statement: StatementView
-    table: pa.Table
-    truncated: bool
-
-
-@dataclass(frozen=True)
-class ResultPage:
-    table: pa.Table
-    total_rows: int
-    next_offset: int | None
-    truncated: bool
 
 
 @dataclass(frozen=True)
@@ -158,8 +98,7 @@ class StatementService:
         if target.replace:
             raise Invalid("CREATE OR REPLACE TABLE is not supported", field="sql")
         project = decision.project(target.ref.project)
-        role = project.role if project is not None else None
-        if role is None or roles.ROLES.index(role) < roles.ROLES.index("contributor"):
+        if project is None or not project.at_least("contributor"):
             raise Forbidden(
                 "CREATE TABLE ... AS SELECT writes only into a project where you are a "
                 f"contributor or owner (not '{target.ref.project}')"

@@ -90,6 +90,7 @@ class Action(StrEnum):
     NETWORK_RULE_READ = "network_rule.read"
     NETWORK_RULE_MANAGE = "network_rule.manage"
     STATEMENT_READ = "statement.read"
+    TABLE_LOCATION_READ = "table.location.read"
     RECONCILE = "reconcile.run"
     CATALOG_READ_ALL = "catalog.read_all"
     SCOPE_GRANT = "token.scope.grant"
@@ -151,6 +152,7 @@ RULES: dict[Action, Rule] = {
     Action.NETWORK_RULE_READ: Rule(Allow.ADMIN, "see the network allow-list"),
     Action.NETWORK_RULE_MANAGE: Rule(Allow.ADMIN, "change the network allow-list"),
     Action.STATEMENT_READ: Rule(Allow.SELF, "see this statement"),
+    Action.TABLE_LOCATION_READ: Rule(Allow.ROLE, "see where its tables are stored", _OWNER),
     Action.RECONCILE: Rule(Allow.ADMIN, "check and repair the catalog and the warehouse"),
     Action.CATALOG_READ_ALL: Rule(Allow.ADMIN, "see every project, group, token and statement"),
     Action.SCOPE_GRANT: Rule(Allow.ADMIN, "grant this scope"),

@@ -125,10 +125,9 @@ class Visibility:
         wanted = set(projects) - self._owners.keys()
         if self.sees_all or not wanted:
             return
-        query = select(Project.id, Project.name).where(Project.name.in_(wanted))
-        ids: dict[str, str] = {i: name for i, name in self.session.execute(query)}
-        held = roles.project_roles(self.session, self.principal, list(ids))
-        owned = {ids[i] for i, role in held.items() if role == "owner"}
+        found = self.session.scalars(select(Project).where(Project.name.in_(wanted)))
+        action = Action.TABLE_LOCATION_READ
+        owned = {p.name for p in found if allowed(self.principal, action, p, session=self.session)}
         self._owners.update({p: p in owned for p in wanted})
 
     def hidden_location(self, namespace: str, name: str) -> TableRef | None:

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
-from lakehold.governance.statements import StatementView
+from lakehold.governance.statement_views import StatementView
 from lakehold.query.results import column_metadata, to_arrow_ipc_stream, to_csv_bytes, to_json_rows
 
 router = APIRouter(prefix="/api/v1", tags=["statements"])

@@ -46,6 +46,10 @@ class ProjectRole:
     name: str
     role: roles.Role | None
 
+    def at_least(self, minimum: roles.Role) -> bool:
+        """Whether the principal holds ``minimum`` or a stronger role in the project."""
+        return self.role is not None and roles.ROLES.index(self.role) >= roles.ROLES.index(minimum)
+
 
 @dataclass(frozen=True, slots=True)
 class SourceObject:
