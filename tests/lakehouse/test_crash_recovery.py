@@ -10,6 +10,7 @@ and drops.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import random
@@ -29,7 +30,7 @@ from lakehold.config import Settings
 from lakehold.errors import Conflict, NotFound
 from lakehold.lakehouse import folders
 from lakehold.runtime import Runtime
-from lakehold.store.models import Asset, Statement, TableIntent
+from lakehold.store.models import ACTIVE, Asset, Listing, Statement, TableIntent
 from tests.cli.conftest import cli, cli_env  # noqa: F401  (the CLI fixtures)
 from tests.sharing import client_for
 
@@ -104,7 +105,7 @@ def _once(runtime: Runtime, admin, conn, *, op: str, name: str = "t", hook: str 
 
 
 def _loop(runtime: Runtime, admin, conn, *, names: list[str], seed: int) -> None:
-    """Creates, writes, statements and drops until killed."""
+    """Creates, writes, statements, publishes, unpublishes and drops until killed."""
     rng = random.Random(seed)
     service = runtime.table_service
     conn.send("ready")
@@ -117,6 +118,11 @@ def _loop(runtime: Runtime, admin, conn, *, names: list[str], seed: int) -> None
             continue
         runtime.statements.execute(admin, f"select count(*) as n from p.{name}")
         runtime.statements.submit(admin, f"select * from p.{name}")
+        with contextlib.suppress(Conflict):
+            if rng.random() < 0.5:
+                runtime.listings.publish(admin, "p", name)
+            elif rng.random() < 0.3:
+                runtime.listings.unpublish(admin, "p", name)
         if rng.random() < 0.4:
             service.drop_table(admin, "p", name)
 
@@ -408,6 +414,11 @@ def _check_consistent(runtime: Runtime, admin, names: list[str]) -> None:
         )
         assert list(running) == []
         assets = {a.name: (a.current_version, a.row_count) for a in session.scalars(select(Asset))}
+        listings = list(session.scalars(select(Listing)))
+    active = [listing.asset_id for listing in listings if listing.status == ACTIVE]
+    assert len(active) == len(set(active)), "two active listings of one asset"
+    revisions = [(listing.asset_id, listing.revision) for listing in listings]
+    assert len(revisions) == len(set(revisions)), "a revision number used twice"
     on_disk = {p.name for p in folders.table_folders(warehouse)}
     assert on_disk == set(assets), (on_disk, assets)
     for name, (version, rows) in assets.items():

@@ -7,8 +7,8 @@ outcomes, commit.
         ...  # act in command.session
         command.details["id"] = glossary.id
 
-An allowed command is audited in its own transaction (committed with the change); a refused or
-failed one (any Lakehold error: not found, forbidden, invalid, conflict) is rolled back and
+An allowed command is audited in the same transaction as the change (committed with it); a
+refused or failed one (any Lakehold error: not found, forbidden, invalid, conflict) is rolled back and
 audited as denied in a transaction of its own, with the reason, then re-raised.
 """
 
