@@ -35,7 +35,7 @@ from lakehold.catalog.search.indexer import index_asset
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.units import unit_path
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.kernel import Action, audit, authorize, capabilities
+from lakehold.kernel import Action, Command, capabilities, governed
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -397,11 +397,12 @@ def _values_view(session: Session, asset, form: MetadataForm, row: AssetFormValu
 
 
 def _describable(
-    session: Session, principal: Principal, project: str, asset: str, form: str
+    command: Command, project: str, asset: str, form: str
 ) -> tuple[Asset, MetadataForm]:
     """An asset the principal may describe (contributors and owners) and a form of its domain."""
-    found = readable_project(session, principal, project)
-    authorize(principal, Action.ASSET_DESCRIBE, found, session=session)
+    session = command.session
+    found = readable_project(session, command.principal, project)
+    command.authorize(Action.ASSET_DESCRIBE, found)
     return find_asset(session, found, asset), find_form(session, form, domain_id=found.domain_id)
 
 
@@ -441,10 +442,8 @@ class FormService:
     ) -> FormView:
         """Create a form (version 1) in ``domain``, owned by ``unit`` (default: the root)."""
         details = {"domain": domain, "form": name, "unit": unit}
-        with (
-            audit.denials(self.store, principal, "metadata_form.create", details=details),
-            self.store.session() as session,
-        ):
+        with governed(self.store, principal, "metadata_form.create", details=details) as command:
+            session = command.session
             found = find_domain(session, domain)
             owner = owning_unit(session, found, unit)
             capabilities.require(session, principal, owner, "create_form")
@@ -473,13 +472,7 @@ class FormService:
             )
             session.flush()
             view = _form_view(session, form)
-            audit.record(
-                session,
-                principal,
-                "metadata_form.create",
-                allowed=True,
-                details={**details, "unit": view.unit, "id": form.id, "version": 1},
-            )
+            command.details.update(unit=view.unit, id=form.id, version=1)
             return view
 
     def update_form(
@@ -492,10 +485,8 @@ class FormService:
     ) -> FormView:
         """Replace a form's fields: the next version (``create_form`` on its unit)."""
         details = {"form": form}
-        with (
-            audit.denials(self.store, principal, "metadata_form.update", details=details),
-            self.store.session() as session,
-        ):
+        with governed(self.store, principal, "metadata_form.update", details=details) as command:
+            session = command.session
             found = find_form(session, form)
             unit = session.get(DomainUnit, found.unit_id)
             assert unit is not None
@@ -514,23 +505,15 @@ class FormService:
                 )
             )
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "metadata_form.update",
-                allowed=True,
-                details={"form": found.name, "id": found.id, "version": found.current_version},
-            )
+            command.details.update(form=found.name, id=found.id, version=found.current_version)
             return _form_view(session, found)
 
     def delete_form(self, principal: Principal, form: str, *, domain: str | None = None) -> None:
         """Delete a form with its versions (``create_form`` on its unit). Conflict naming the
         rules requiring it and the assets holding values of it; listings keep their snapshot."""
         details = {"form": form}
-        with (
-            audit.denials(self.store, principal, "metadata_form.delete", details=details),
-            self.store.session() as session,
-        ):
+        with governed(self.store, principal, "metadata_form.delete", details=details) as command:
+            session = command.session
             domain_id = find_domain(session, domain).id if domain else None
             found = find_form(session, form, domain_id=domain_id)
             unit = session.get(DomainUnit, found.unit_id)
@@ -551,13 +534,7 @@ class FormService:
                 )
             session.delete(found)
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "metadata_form.delete",
-                allowed=True,
-                details={"form": found.name, "id": found.id},
-            )
+            command.details.update(form=found.name, id=found.id)
 
     def list_forms(self, principal: Principal, domain: str) -> list[FormView]:
         """A domain's forms at their current versions (any user)."""
@@ -590,18 +567,16 @@ class FormService:
     ) -> FormValuesView:
         """Set (replace) a form's values on an asset (contributors and owners)."""
         name = f"{project}.{asset}"
-        with (
-            audit.denials(
-                self.store,
-                principal,
-                "asset.form_values",
-                project=project,
-                assets=[name],
-                details={"form": form},
-            ),
-            self.store.session() as session,
-        ):
-            target, metadata_form = _describable(session, principal, project, asset, form)
+        with governed(
+            self.store,
+            principal,
+            "asset.form_values",
+            project=project,
+            assets=[name],
+            details={"form": form},
+        ) as command:
+            session = command.session
+            target, metadata_form = _describable(command, project, asset, form)
             fields = form_fields(session, metadata_form)
             cleaned, problems = check_values(session, metadata_form.name, fields, values)
             if problems:
@@ -621,15 +596,7 @@ class FormService:
             row.updated_at = utcnow()
             target.updated_at = utcnow()
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "asset.form_values",
-                allowed=True,
-                project=project,
-                assets=[name],
-                details={"form": metadata_form.name, "version": row.form_version},
-            )
+            command.details.update(form=metadata_form.name, version=row.form_version)
             index_asset(target)
             return _values_view(session, target, metadata_form, row)
 
@@ -654,29 +621,19 @@ class FormService:
     def remove_values(self, principal: Principal, project: str, asset: str, form: str) -> None:
         """Remove a form's values from an asset (contributors and owners)."""
         name = f"{project}.{asset}"
-        with (
-            audit.denials(
-                self.store,
-                principal,
-                "asset.form_values_remove",
-                project=project,
-                assets=[name],
-                details={"form": form},
-            ),
-            self.store.session() as session,
-        ):
-            target, metadata_form = _describable(session, principal, project, asset, form)
+        with governed(
+            self.store,
+            principal,
+            "asset.form_values_remove",
+            project=project,
+            assets=[name],
+            details={"form": form},
+        ) as command:
+            session = command.session
+            target, metadata_form = _describable(command, project, asset, form)
             row = _stored(session, target.id, metadata_form.id)
             if row is None:
                 raise NotFound(f"{name} has no values of form '{form}'", field="form")
             session.delete(row)
-            audit.record(
-                session,
-                principal,
-                "asset.form_values_remove",
-                allowed=True,
-                project=project,
-                assets=[name],
-                details={"form": metadata_form.name},
-            )
+            command.details.update(form=metadata_form.name)
             index_asset(target)

@@ -24,7 +24,7 @@ from lakehold.catalog.search.indexer import index_asset
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.units import resolve_unit, root_unit, unit_path
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.kernel import Action, audit, authorize, capabilities
+from lakehold.kernel import Action, Command, capabilities, governed
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -363,10 +363,8 @@ class GlossaryService:
     ) -> GlossaryView:
         """Create a glossary in ``domain`` owned by ``unit`` (default: the root unit)."""
         details = {"domain": domain, "glossary": name, "unit": unit}
-        with (
-            audit.denials(self.store, principal, "glossary.create", details=details),
-            self.store.session() as session,
-        ):
+        with governed(self.store, principal, "glossary.create", details=details) as command:
+            session = command.session
             found = find_domain(session, domain)
             owner = owning_unit(session, found, unit)
             capabilities.require(session, principal, owner, "create_glossary")
@@ -385,13 +383,7 @@ class GlossaryService:
             session.add(glossary)
             session.flush()
             view = _glossary_view(session, glossary)
-            audit.record(
-                session,
-                principal,
-                "glossary.create",
-                allowed=True,
-                details={**details, "unit": view.unit, "id": view.id},
-            )
+            command.details.update(unit=view.unit, id=view.id)
             return view
 
     def list_glossaries(self, principal: Principal, domain: str) -> list[GlossaryView]:
@@ -418,10 +410,8 @@ class GlossaryService:
     ) -> GlossaryTermView:
         """Add a term to a glossary (``create_glossary_term`` on the glossary's unit)."""
         details = {"glossary": glossary, "term": name}
-        with (
-            audit.denials(self.store, principal, "glossary_term.create", details=details),
-            self.store.session() as session,
-        ):
+        with governed(self.store, principal, "glossary_term.create", details=details) as command:
+            session = command.session
             found = find_glossary(session, glossary)
             unit = session.get(DomainUnit, found.unit_id)
             assert unit is not None
@@ -443,13 +433,7 @@ class GlossaryService:
             )
             session.add(term)
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "glossary_term.create",
-                allowed=True,
-                details={"glossary": found.name, "term": name, "id": term.id},
-            )
+            command.details.update(glossary=found.name, term=name, id=term.id)
             return _term_view(session, term)
 
     def list_terms(self, principal: Principal, glossary: str) -> list[GlossaryTermView]:
@@ -480,10 +464,8 @@ class GlossaryService:
     ) -> GlossaryView:
         """Rename a glossary or change its description (``create_glossary`` on its unit)."""
         details = {"glossary": glossary}
-        with (
-            audit.denials(self.store, principal, "glossary.update", details=details),
-            self.store.session() as session,
-        ):
+        with governed(self.store, principal, "glossary.update", details=details) as command:
+            session = command.session
             found = self._editable(session, principal, glossary, "create_glossary")
             taken = select(Glossary.id).where(Glossary.domain_id == found.domain_id)
             changes = _change(
@@ -496,23 +478,15 @@ class GlossaryService:
                 description=description,
             )
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "glossary.update",
-                allowed=True,
-                details={**details, "id": found.id, **changes},
-            )
+            command.details.update({"id": found.id, **changes})
             return _glossary_view(session, found)
 
     def delete_glossary(self, principal: Principal, glossary: str, *, force: bool = False) -> None:
         """Delete a glossary (``create_glossary`` on its unit). Conflict while it has terms
         (unless ``force``: they go too, with their links) or a metadata form uses it."""
         details = {"glossary": glossary, "force": force}
-        with (
-            audit.denials(self.store, principal, "glossary.delete", details=details),
-            self.store.session() as session,
-        ):
+        with governed(self.store, principal, "glossary.delete", details=details) as command:
+            session = command.session
             found = self._editable(session, principal, glossary, "create_glossary")
             forms = _forms_using(session, found)
             if forms:
@@ -534,14 +508,8 @@ class GlossaryService:
             assets = _drop_terms(session, term_ids) if term_ids else []
             session.delete(found)
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "glossary.delete",
-                allowed=True,
-                assets=assets,
-                details={**details, "id": found.id, "name": found.name, "terms": len(term_ids)},
-            )
+            command.assets = assets
+            command.details.update(id=found.id, name=found.name, terms=len(term_ids))
 
     def update_term(
         self,
@@ -555,10 +523,8 @@ class GlossaryService:
         """Rename a term or change its description (``create_glossary_term`` on the glossary's
         unit); the assets it is on are reindexed."""
         details = {"glossary": glossary, "term": term}
-        with (
-            audit.denials(self.store, principal, "glossary_term.update", details=details),
-            self.store.session() as session,
-        ):
+        with governed(self.store, principal, "glossary_term.update", details=details) as command:
+            session = command.session
             found = self._editable(session, principal, glossary, "create_glossary_term")
             row = _glossary_term(session, found, term)
             taken = select(GlossaryTerm.id).where(GlossaryTerm.glossary_id == found.id)
@@ -569,43 +535,29 @@ class GlossaryService:
             assets = (
                 _reindex(session, _linked_assets(session, [row.id])) if "name" in changes else []
             )
-            audit.record(
-                session,
-                principal,
-                "glossary_term.update",
-                allowed=True,
-                assets=assets,
-                details={**details, "id": row.id, **changes},
-            )
+            command.assets = assets
+            command.details.update({"id": row.id, **changes})
             return _term_view(session, row)
 
     def delete_term(self, principal: Principal, glossary: str, term: str) -> None:
         """Delete a term and its links to assets and columns (``create_glossary_term`` on the
         glossary's unit); the assets it was on are reindexed, listings keep their snapshot."""
         details = {"glossary": glossary, "term": term}
-        with (
-            audit.denials(self.store, principal, "glossary_term.delete", details=details),
-            self.store.session() as session,
-        ):
+        with governed(self.store, principal, "glossary_term.delete", details=details) as command:
+            session = command.session
             found = self._editable(session, principal, glossary, "create_glossary_term")
             row = _glossary_term(session, found, term)
             label = f"{found.name}/{row.name}"
-            assets = _drop_terms(session, [row.id])
-            audit.record(
-                session,
-                principal,
-                "glossary_term.delete",
-                allowed=True,
-                assets=assets,
-                details={**details, "id": row.id, "name": label},
-            )
+            command.assets = _drop_terms(session, [row.id])
+            command.details.update(id=row.id, name=label)
 
     # -- on assets and columns -----------------------------------------------------------------
 
-    def _describable(self, session: Session, principal: Principal, project: str, asset: str):
-        found = readable_project(session, principal, project)
-        authorize(principal, Action.ASSET_DESCRIBE, found, session=session)
-        return find_asset(session, found, asset)
+    @staticmethod
+    def _describable(command: Command, project: str, asset: str) -> Asset:
+        found = readable_project(command.session, command.principal, project)
+        command.authorize(Action.ASSET_DESCRIBE, found)
+        return find_asset(command.session, found, asset)
 
     def _describe(
         self,
@@ -618,23 +570,13 @@ class GlossaryService:
         """Apply ``change`` (which returns the audit details) to an asset the principal may
         describe, audit it, reindex the asset and return its business metadata."""
         name = f"{project}.{asset}"
-        with (
-            audit.denials(self.store, principal, action, project=project, assets=[name]),
-            self.store.session() as session,
-        ):
-            target = self._describable(session, principal, project, asset)
+        with governed(self.store, principal, action, project=project, assets=[name]) as command:
+            session = command.session
+            target = self._describable(command, project, asset)
             details = change(session, target)
             target.updated_at = utcnow()
             session.flush()
-            audit.record(
-                session,
-                principal,
-                action,
-                allowed=True,
-                project=project,
-                assets=[name],
-                details=details,
-            )
+            command.details.update(details)
             index_asset(target)
             return business_metadata(session, target)
 

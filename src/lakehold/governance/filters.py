@@ -29,7 +29,7 @@ from sqlglot.errors import SqlglotError
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.governance.grants import lock_assets
-from lakehold.kernel import Action, audit, authorize
+from lakehold.kernel import Action, Command, governed
 from lakehold.query.arrow_types import quote
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -249,14 +249,18 @@ class FilterService:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def _asset(
-        self, session: Session, principal: Principal, project: str, asset: str, *, manage: bool
-    ) -> Asset:
-        found = readable_project(session, principal, project)
-        if manage:
-            authorize(principal, Action.FILTER_MANAGE, found, session=session)
-        target = find_asset(session, found, asset)
-        lock_assets(session, [target.id] if manage else [])  # as decisions do (ADR 18)
+    @staticmethod
+    def _asset(session: Session, principal: Principal, project: str, asset: str) -> Asset:
+        """An asset whose filters the principal may read (members of its project)."""
+        return find_asset(session, readable_project(session, principal, project), asset)
+
+    @staticmethod
+    def _managed(command: Command, project: str, asset: str) -> Asset:
+        """An asset whose filters the principal manages, locked as decisions lock (ADR 18)."""
+        found = readable_project(command.session, command.principal, project)
+        command.authorize(Action.FILTER_MANAGE, found)
+        target = find_asset(command.session, found, asset)
+        lock_assets(command.session, [target.id])
         return target
 
     @staticmethod
@@ -279,18 +283,17 @@ class FilterService:
         _check_name(name)
         if kind not in KINDS:
             raise Invalid("a filter kind is 'row' or 'column'", field="kind")
-        with (
-            audit.denials(
-                self.store,
-                principal,
-                "filter.create",
-                project=project,
-                assets=[f"{project}.{asset}"],
-                details={"filter": name},
-            ),
-            self.store.decision(_CONCURRENT.format(project, asset)) as session,
-        ):
-            target = self._asset(session, principal, project, asset, manage=True)
+        with governed(
+            self.store,
+            principal,
+            "filter.create",
+            project=project,
+            assets=[f"{project}.{asset}"],
+            details={"filter": name},
+            decision=_CONCURRENT.format(project, asset),
+        ) as command:
+            session = command.session
+            target = self._managed(command, project, asset)
             if self._taken(session, target, name):
                 raise Conflict(f"filter '{name}' of {project}.{asset} already exists", field="name")
             row = AssetFilter(
@@ -299,15 +302,7 @@ class FilterService:
             self._apply(row, target, expression, columns)
             session.add(row)
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "filter.create",
-                allowed=True,
-                project=project,
-                assets=[f"{project}.{asset}"],
-                details=self._details(row),
-            )
+            command.details.update(self._details(row))
             return FilterView.of(row, target)
 
     @staticmethod
@@ -338,7 +333,7 @@ class FilterService:
     def list_filters(self, principal: Principal, project: str, asset: str) -> list[FilterView]:
         """The filters of an asset (members of its project)."""
         with self.store.session() as session:
-            target = self._asset(session, principal, project, asset, manage=False)
+            target = self._asset(session, principal, project, asset)
             rows = session.scalars(
                 select(AssetFilter)
                 .where(AssetFilter.asset_id == target.id)
@@ -348,7 +343,7 @@ class FilterService:
 
     def get_filter(self, principal: Principal, project: str, asset: str, name: str) -> FilterView:
         with self.store.session() as session:
-            target = self._asset(session, principal, project, asset, manage=False)
+            target = self._asset(session, principal, project, asset)
             return FilterView.of(find_filter(session, target, name), target)
 
     def update_filter(
@@ -363,18 +358,17 @@ class FilterService:
         columns: list[str] | None = None,
     ) -> FilterView:
         """Rename a filter or change its expression or columns; grants using it follow at once."""
-        with (
-            audit.denials(
-                self.store,
-                principal,
-                "filter.update",
-                project=project,
-                assets=[f"{project}.{asset}"],
-                details={"filter": name},
-            ),
-            self.store.decision(_CONCURRENT.format(project, asset)) as session,
-        ):
-            target = self._asset(session, principal, project, asset, manage=True)
+        with governed(
+            self.store,
+            principal,
+            "filter.update",
+            project=project,
+            assets=[f"{project}.{asset}"],
+            details={"filter": name},
+            decision=_CONCURRENT.format(project, asset),
+        ) as command:
+            session = command.session
+            target = self._managed(command, project, asset)
             row = find_filter(session, target, name)
             before = self._details(row)
             if new_name is not None and new_name != row.name:
@@ -391,31 +385,22 @@ class FilterService:
                     self._apply(row, target, None if expression is None else expression, columns)
             row.updated_at = utcnow()
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "filter.update",
-                allowed=True,
-                project=project,
-                assets=[f"{project}.{asset}"],
-                details={**self._details(row), "before": before},
-            )
+            command.details.update(self._details(row), before=before)
             return FilterView.of(row, target)
 
     def delete_filter(self, principal: Principal, project: str, asset: str, name: str) -> None:
         """Delete a filter; Conflict while an active grant uses it."""
-        with (
-            audit.denials(
-                self.store,
-                principal,
-                "filter.delete",
-                project=project,
-                assets=[f"{project}.{asset}"],
-                details={"filter": name},
-            ),
-            self.store.decision(_CONCURRENT.format(project, asset)) as session,
-        ):
-            target = self._asset(session, principal, project, asset, manage=True)
+        with governed(
+            self.store,
+            principal,
+            "filter.delete",
+            project=project,
+            assets=[f"{project}.{asset}"],
+            details={"filter": name},
+            decision=_CONCURRENT.format(project, asset),
+        ) as command:
+            session = command.session
+            target = self._managed(command, project, asset)
             row = find_filter(session, target, name)
             uses = or_(Grant.row_filter_id == row.id, Grant.column_filter_id == row.id)
             active = session.scalars(select(Grant.id).where(uses, Grant.revoked_at.is_(None))).all()
@@ -435,14 +420,5 @@ class FilterService:
                     .where(getattr(SubscriptionRequestItem, column) == row.id)
                     .values({column: None})
                 )
-            details = self._details(row)
+            command.details.update(self._details(row))
             session.delete(row)
-            audit.record(
-                session,
-                principal,
-                "filter.delete",
-                allowed=True,
-                project=project,
-                assets=[f"{project}.{asset}"],
-                details=details,
-            )

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from lakehold.errors import Conflict, NotFound
 from lakehold.governance.events import emit, grant_payload
-from lakehold.kernel import Action, allowed, audit, authorize
+from lakehold.kernel import Action, allowed, governed
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -208,10 +208,14 @@ class GrantService:
     def _end(
         self, principal: Principal, grant_id: str, action: str, *, by_subscriber: bool
     ) -> GrantView:
-        with (
-            audit.denials(self.store, principal, action, details={"grant": grant_id}),
-            self.store.decision(f"grant '{grant_id}' was changed concurrently") as session,
-        ):
+        with governed(
+            self.store,
+            principal,
+            action,
+            details={"grant": grant_id},
+            decision=f"grant '{grant_id}' was changed concurrently",
+        ) as command:
+            session = command.session
             grant = session.get(Grant, grant_id, with_for_update=True)
             if grant is None:
                 raise NotFound(f"grant '{grant_id}' not found")
@@ -219,22 +223,16 @@ class GrantService:
             if not self._visible(session, principal, asset, grantee):
                 raise NotFound(f"grant '{grant_id}' not found")
             deciding = grantee if by_subscriber else asset.project
-            action = Action.GRANT_UNSUBSCRIBE if by_subscriber else Action.GRANT_REVOKE
-            authorize(principal, action, deciding, session=session)
+            command.authorize(
+                Action.GRANT_UNSUBSCRIBE if by_subscriber else Action.GRANT_REVOKE, deciding
+            )
             if grant.revoked_at is not None:
                 raise Conflict(f"grant '{grant_id}' is already revoked")
             grant.revoked_at, grant.revoked_by = utcnow(), principal.user_id
             session.flush()
-            qualified = f"{asset.project.name}.{asset.name}"
-            audit.record(
-                session,
-                principal,
-                action,
-                allowed=True,
-                project=deciding.name,
-                assets=[qualified],
-                details={"grant": grant.id, "subscriber": grantee.name},
-            )
+            command.project = deciding.name
+            command.assets = [f"{asset.project.name}.{asset.name}"]
+            command.details.update(subscriber=grantee.name)
             ended = "unsubscribe" if by_subscriber else "revoke"
             emit(session, "subscription.revoked", grant_payload(session, grant, ended, principal))
             return GrantView.of(session, grant)

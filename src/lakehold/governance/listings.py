@@ -29,7 +29,7 @@ from lakehold.catalog.snapshots import snapshot_of
 from lakehold.errors import Conflict, NotFound
 from lakehold.governance import rules
 from lakehold.governance.grants import lock_assets
-from lakehold.kernel import Action, allowed, audit, authorize
+from lakehold.kernel import Action, allowed, governed
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -136,12 +136,17 @@ class ListingService:
     ) -> ListingView:
         """Publish the asset's latest version (contributors and owners of its project)."""
         name = f"{project}.{asset}"
-        with (
-            audit.denials(self.store, principal, "listing.publish", project=project, assets=[name]),
-            self.store.decision(f"{name} was published concurrently; try again") as session,
-        ):
+        with governed(
+            self.store,
+            principal,
+            "listing.publish",
+            project=project,
+            assets=[name],
+            decision=f"{name} was published concurrently; try again",
+        ) as command:
+            session = command.session
             found = readable_project(session, principal, project)
-            authorize(principal, Action.LISTING_PUBLISH, found, session=session)
+            command.authorize(Action.LISTING_PUBLISH, found)
             target = find_asset(session, found, asset)
             lock_assets(session, [target.id])
             session.refresh(target)  # as the decision before this one left it
@@ -175,33 +180,28 @@ class ListingService:
             session.add(listing)
             session.flush()
             index_listing(session, listing)
-            audit.record(
-                session,
-                principal,
-                "listing.publish",
-                allowed=True,
-                project=project,
-                assets=[name],
-                details={
-                    "listing": listing.id,
-                    "revision": revision,
-                    "asset_version": target.current_version,
-                    "replaced": previous.id if previous else None,
-                },
+            command.details.update(
+                listing=listing.id,
+                revision=revision,
+                asset_version=target.current_version,
+                replaced=previous.id if previous else None,
             )
             return ListingView.of(session, listing)
 
     def unpublish(self, principal: Principal, project: str, asset: str) -> ListingView:
         """Withdraw the active listing of an asset; existing grants stay in force."""
         name = f"{project}.{asset}"
-        with (
-            audit.denials(
-                self.store, principal, "listing.unpublish", project=project, assets=[name]
-            ),
-            self.store.decision(f"{name} was unpublished concurrently") as session,
-        ):
+        with governed(
+            self.store,
+            principal,
+            "listing.unpublish",
+            project=project,
+            assets=[name],
+            decision=f"{name} was unpublished concurrently",
+        ) as command:
+            session = command.session
             found = readable_project(session, principal, project)
-            authorize(principal, Action.LISTING_UNPUBLISH, found, session=session)
+            command.authorize(Action.LISTING_UNPUBLISH, found)
             target = find_asset(session, found, asset)
             lock_assets(session, [target.id])
             listing = active_listing(session, target.id)
@@ -211,15 +211,7 @@ class ListingService:
             listing.withdrawn_at = utcnow()
             session.flush()
             index_listing(session, listing)
-            audit.record(
-                session,
-                principal,
-                "listing.unpublish",
-                allowed=True,
-                project=project,
-                assets=[name],
-                details={"listing": listing.id, "revision": listing.revision},
-            )
+            command.details.update(listing=listing.id, revision=listing.revision)
             return ListingView.of(session, listing)
 
     def list_listings(

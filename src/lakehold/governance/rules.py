@@ -26,7 +26,7 @@ from lakehold.catalog.forms import asset_forms, check_values, describe, find_for
 from lakehold.catalog.project_names import find_named_or_hidden, project_names
 from lakehold.catalog.units import resolve_unit, unit_path
 from lakehold.errors import Invalid, NotFound
-from lakehold.kernel import Action, audit, authorize, roles
+from lakehold.kernel import Action, Command, governed, roles
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -257,9 +257,9 @@ def _check_projects(
     return project_ids
 
 
-def _owned_unit(session: Session, principal: Principal, unit: str, action: Action) -> DomainUnit:
-    found = resolve_unit(session, unit, field="unit")
-    authorize(principal, action, found, session=session)
+def _owned_unit(command: Command, unit: str, action: Action) -> DomainUnit:
+    found = resolve_unit(command.session, unit, field="unit")
+    command.authorize(action, found)
     return found
 
 
@@ -284,11 +284,9 @@ class RuleService:
     ) -> RuleView:
         """Create a rule on ``unit`` (owners of the unit or an ancestor)."""
         details = {"unit": unit, "rule": name, "action": action, "form": form}
-        with (
-            audit.denials(self.store, principal, "metadata_rule.create", details=details),
-            self.store.session() as session,
-        ):
-            found = _owned_unit(session, principal, unit, Action.RULE_CREATE)
+        with governed(self.store, principal, "metadata_rule.create", details=details) as command:
+            session = command.session
+            found = _owned_unit(command, unit, Action.RULE_CREATE)
             name = _check_name(name)
             if action not in ACTIONS:
                 raise Invalid(
@@ -308,13 +306,7 @@ class RuleService:
             session.add(rule)
             session.flush()
             view = _view(session, principal, rule)
-            audit.record(
-                session,
-                principal,
-                "metadata_rule.create",
-                allowed=True,
-                details={**details, "unit": view.unit, "id": rule.id},
-            )
+            command.details.update(unit=view.unit, id=rule.id)
             return view
 
     def update_rule(
@@ -332,17 +324,16 @@ class RuleService:
     ) -> RuleView:
         """Change a rule (owners of its unit, and of the new unit when it moves), checked as on
         creation; ``None`` asset types or projects mean all. Its action stays."""
-        with (
-            audit.denials(self.store, principal, "metadata_rule.update", details={"rule": rule_id}),
-            self.store.session() as session,
-        ):
+        details = {"rule": rule_id}
+        with governed(self.store, principal, "metadata_rule.update", details=details) as command:
+            session = command.session
             rule = self._find(session, rule_id)
             old_unit = session.get(DomainUnit, rule.unit_id)
             assert old_unit is not None
-            authorize(principal, Action.RULE_UPDATE, old_unit, session=session)
+            command.authorize(Action.RULE_UPDATE, old_unit)
             scope = old_unit
             if unit is not KEEP:
-                scope = _owned_unit(session, principal, unit, Action.RULE_MOVE)
+                scope = _owned_unit(command, unit, Action.RULE_MOVE)
                 if scope.domain_id != old_unit.domain_id:
                     raise Invalid("a rule stays in the domain of its form", field="unit")
             children = rule.include_children if include_children is KEEP else bool(include_children)
@@ -362,13 +353,7 @@ class RuleService:
                 rule.description = description or None
             session.flush()
             view = _view(session, principal, rule)
-            audit.record(
-                session,
-                principal,
-                "metadata_rule.update",
-                allowed=True,
-                details={"rule": rule_id, "name": view.name, "unit": view.unit, "form": view.form},
-            )
+            command.details.update(name=view.name, unit=view.unit, form=view.form)
             return view
 
     @staticmethod
@@ -403,19 +388,12 @@ class RuleService:
 
     def delete_rule(self, principal: Principal, rule_id: str) -> None:
         """Delete a rule (owners of its unit)."""
-        with (
-            audit.denials(self.store, principal, "metadata_rule.delete", details={"rule": rule_id}),
-            self.store.session() as session,
-        ):
+        details = {"rule": rule_id}
+        with governed(self.store, principal, "metadata_rule.delete", details=details) as command:
+            session = command.session
             rule = self._find(session, rule_id)
             unit = session.get(DomainUnit, rule.unit_id)
             assert unit is not None
-            authorize(principal, Action.RULE_DELETE, unit, session=session)
+            command.authorize(Action.RULE_DELETE, unit)
             session.delete(rule)
-            audit.record(
-                session,
-                principal,
-                "metadata_rule.delete",
-                allowed=True,
-                details={"rule": rule_id, "name": rule.name, "unit": unit_path(session, unit)},
-            )
+            command.details.update(name=rule.name, unit=unit_path(session, unit))

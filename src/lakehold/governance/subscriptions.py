@@ -32,7 +32,7 @@ from lakehold.governance.events import emit, subscription_payload
 from lakehold.governance.filters import find_filter
 from lakehold.governance.grants import lock_assets, replace_grant
 from lakehold.governance.listings import ACTIVE, active_listing
-from lakehold.kernel import Action, allowed, audit, authorize
+from lakehold.kernel import Action, Command, allowed, governed
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -181,18 +181,16 @@ class SubscriptionService:
         form_values: dict[str, Any] | None = None,
     ) -> SubscriptionRequestView:
         """Request ``listings`` for ``project`` (contributors and owners of ``project``)."""
-        with (
-            audit.denials(
-                self.store,
-                principal,
-                "subscription.request",
-                project=project,
-                details={"listings": list(listings or [])},
-            ),
-            self.store.session() as session,
-        ):
+        with governed(
+            self.store,
+            principal,
+            "subscription.request",
+            project=project,
+            details={"listings": list(listings or [])},
+        ) as command:
+            session = command.session
             subscriber = readable_project(session, principal, project)
-            authorize(principal, Action.SUBSCRIPTION_REQUEST, subscriber, session=session)
+            command.authorize(Action.SUBSCRIPTION_REQUEST, subscriber)
             if not isinstance(reason, str) or not reason.strip():
                 raise Invalid("a subscription request needs a reason", field="reason")
             if len(reason) > MAX_REASON:
@@ -236,16 +234,8 @@ class SubscriptionService:
             for listing_id in dict.fromkeys(listings):
                 session.add(SubscriptionRequestItem(request_id=request.id, listing_id=listing_id))
             session.flush()
-            names = [f"{a.project.name}.{a.name}" for a in assets]
-            audit.record(
-                session,
-                principal,
-                "subscription.request",
-                allowed=True,
-                project=project,
-                assets=names,
-                details={"request": request.id, "listings": list(dict.fromkeys(listings))},
-            )
+            command.assets = [f"{a.project.name}.{a.name}" for a in assets]
+            command.details.update(request=request.id, listings=list(dict.fromkeys(listings)))
             payload = subscription_payload(session, request, principal)
             emit(session, "subscription.requested", payload)
             return SubscriptionRequestView.of(session, request)
@@ -305,11 +295,10 @@ class SubscriptionService:
 
     # -- deciding ------------------------------------------------------------------------------
 
-    def _decidable(
-        self, session: Session, principal: Principal, request_id: str
-    ) -> tuple[SubscriptionRequest, Project]:
+    def _decidable(self, command: Command, request_id: str) -> tuple[SubscriptionRequest, Project]:
         """The request, if the principal owns its assets' project and it is undecided; read
         under SQLite's write lock or its row's lock (PostgreSQL), as earlier decisions left it."""
+        session, principal = command.session, command.principal
         request = session.get(SubscriptionRequest, request_id, with_for_update=True)
         hidden = NotFound(f"subscription request '{request_id}' not found")
         if request is None:
@@ -322,7 +311,7 @@ class SubscriptionService:
         )
         if not related:
             raise hidden
-        authorize(principal, Action.SUBSCRIPTION_DECIDE, owning, session=session)
+        command.authorize(Action.SUBSCRIPTION_DECIDE, owning)
         if request.status != REQUESTED:
             raise Conflict(f"subscription request '{request_id}' is already {request.status}")
         return request, owning
@@ -336,13 +325,15 @@ class SubscriptionService:
         comment: str | None = None,
     ) -> SubscriptionRequestView:
         """Approve a request: grant each asset, with the filters chosen for its listing."""
-        with (
-            audit.denials(
-                self.store, principal, "subscription.approve", details={"request": request_id}
-            ),
-            self.store.decision(_CONCURRENT.format(request_id)) as session,
-        ):
-            request, owning = self._decidable(session, principal, request_id)
+        with governed(
+            self.store,
+            principal,
+            "subscription.approve",
+            details={"request": request_id},
+            decision=_CONCURRENT.format(request_id),
+        ) as command:
+            session = command.session
+            request, owning = self._decidable(command, request_id)
             subscriber = session.get(Project, request.project_id)
             assert subscriber is not None
             request_items = _items(session, request)
@@ -393,15 +384,9 @@ class SubscriptionService:
             request.decided_by, request.decided_at = principal.user_id, utcnow()
             request.decision_comment = comment
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "subscription.approve",
-                allowed=True,
-                project=owning.name,
-                assets=[str(g["asset"]) for g in granted],
-                details={"request": request.id, "subscriber": subscriber.name, "grants": granted},
-            )
+            command.project = owning.name
+            command.assets = [str(g["asset"]) for g in granted]
+            command.details.update(subscriber=subscriber.name, grants=granted)
             payload = subscription_payload(session, request, principal)
             emit(session, "subscription.approved", payload)
             return SubscriptionRequestView.of(session, request)
@@ -423,27 +408,23 @@ class SubscriptionService:
         self, principal: Principal, request_id: str, *, comment: str | None = None
     ) -> SubscriptionRequestView:
         """Reject a request; nothing is granted."""
-        with (
-            audit.denials(
-                self.store, principal, "subscription.reject", details={"request": request_id}
-            ),
-            self.store.decision(_CONCURRENT.format(request_id)) as session,
-        ):
-            request, owning = self._decidable(session, principal, request_id)
+        with governed(
+            self.store,
+            principal,
+            "subscription.reject",
+            details={"request": request_id},
+            decision=_CONCURRENT.format(request_id),
+        ) as command:
+            session = command.session
+            request, owning = self._decidable(command, request_id)
             request.status = REJECTED
             request.decided_by, request.decided_at = principal.user_id, utcnow()
             request.decision_comment = comment
             session.flush()
             view = SubscriptionRequestView.of(session, request)
-            audit.record(
-                session,
-                principal,
-                "subscription.reject",
-                allowed=True,
-                project=owning.name,
-                assets=[i.asset for i in view.items],
-                details={"request": request.id, "subscriber": view.project, "comment": comment},
-            )
+            command.project = owning.name
+            command.assets = [i.asset for i in view.items]
+            command.details.update(subscriber=view.project, comment=comment)
             payload = subscription_payload(session, request, principal)
             emit(session, "subscription.rejected", payload)
             return view

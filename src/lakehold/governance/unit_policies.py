@@ -19,7 +19,7 @@ from lakehold.catalog.project_names import project_name
 from lakehold.catalog.service import find_project
 from lakehold.catalog.units import resolve_unit, unit_path
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.kernel import Action, audit, authorize
+from lakehold.kernel import Action, governed
 from lakehold.kernel.capabilities import CAPABILITIES, Capability
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -83,12 +83,10 @@ class UnitPolicyService:
     ) -> UnitPolicyView:
         """Let contributors and owners of ``project`` use ``capability`` in ``unit``."""
         details = {"unit": unit, "capability": capability, "project": project}
-        with (
-            audit.denials(self.store, principal, "unit_policy.grant", details=details),
-            self.store.session() as session,
-        ):
+        with governed(self.store, principal, "unit_policy.grant", details=details) as command:
+            session = command.session
             found = resolve_unit(session, unit, field="unit")
-            authorize(principal, Action.UNIT_POLICY_MANAGE, found, session=session)
+            command.authorize(Action.UNIT_POLICY_MANAGE, found)
             capability = check_capability(capability)
             try:
                 target = find_project(session, project)
@@ -121,14 +119,8 @@ class UnitPolicyService:
             session.add(granted)
             session.flush()
             view = _view(session, principal, granted)
-            audit.record(
-                session,
-                principal,
-                "unit_policy.grant",
-                allowed=True,
-                project=project,
-                details={**details, "unit": view.unit, "policy": view.id},
-            )
+            command.project = project
+            command.details.update(unit=view.unit, policy=view.id)
             return view
 
     def list_policies(self, principal: Principal, unit: str) -> list[UnitPolicyView]:
@@ -146,23 +138,15 @@ class UnitPolicyService:
     def revoke(self, principal: Principal, unit: str, policy_id: str) -> None:
         """Remove a policy of ``unit`` (its owners)."""
         details = {"unit": unit, "policy": policy_id}
-        with (
-            audit.denials(self.store, principal, "unit_policy.revoke", details=details),
-            self.store.session() as session,
-        ):
+        with governed(self.store, principal, "unit_policy.revoke", details=details) as command:
+            session = command.session
             found = resolve_unit(session, unit, field="unit")
-            authorize(principal, Action.UNIT_POLICY_MANAGE, found, session=session)
+            command.authorize(Action.UNIT_POLICY_MANAGE, found)
             row = session.get(UnitPolicy, policy_id)
             if row is None or row.unit_id != found.id:
                 raise NotFound(f"policy '{policy_id}' not found", field="policy")
             view = _view(session, principal, row)
             target = session.get(Project, row.project_id)
             session.delete(row)
-            audit.record(
-                session,
-                principal,
-                "unit_policy.revoke",
-                allowed=True,
-                project=target.name if target else None,
-                details={**details, "capability": view.capability},
-            )
+            command.project = target.name if target else None
+            command.details.update(capability=view.capability)
