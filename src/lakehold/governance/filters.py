@@ -15,6 +15,7 @@ at once to every grant that uses it; a filter used by an active grant cannot be 
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -254,6 +255,20 @@ class FilterService:
         """An asset whose filters the principal may read (members of its project)."""
         return find_asset(session, readable_project(session, principal, project), asset)
 
+    def _governed(
+        self, principal: Principal, action: str, project: str, asset: str, name: str
+    ) -> AbstractContextManager[Command]:
+        """A filter change: a decision serialised with approvals on the asset (ADR 18)."""
+        return governed(
+            self.store,
+            principal,
+            action,
+            project=project,
+            assets=[f"{project}.{asset}"],
+            details={"filter": name},
+            decision=_CONCURRENT.format(project, asset),
+        )
+
     @staticmethod
     def _managed(command: Command, project: str, asset: str) -> Asset:
         """An asset whose filters the principal manages, locked as decisions lock (ADR 18)."""
@@ -283,15 +298,7 @@ class FilterService:
         _check_name(name)
         if kind not in KINDS:
             raise Invalid("a filter kind is 'row' or 'column'", field="kind")
-        with governed(
-            self.store,
-            principal,
-            "filter.create",
-            project=project,
-            assets=[f"{project}.{asset}"],
-            details={"filter": name},
-            decision=_CONCURRENT.format(project, asset),
-        ) as command:
+        with self._governed(principal, "filter.create", project, asset, name) as command:
             session = command.session
             target = self._managed(command, project, asset)
             if self._taken(session, target, name):
@@ -358,15 +365,7 @@ class FilterService:
         columns: list[str] | None = None,
     ) -> FilterView:
         """Rename a filter or change its expression or columns; grants using it follow at once."""
-        with governed(
-            self.store,
-            principal,
-            "filter.update",
-            project=project,
-            assets=[f"{project}.{asset}"],
-            details={"filter": name},
-            decision=_CONCURRENT.format(project, asset),
-        ) as command:
+        with self._governed(principal, "filter.update", project, asset, name) as command:
             session = command.session
             target = self._managed(command, project, asset)
             row = find_filter(session, target, name)
@@ -390,15 +389,7 @@ class FilterService:
 
     def delete_filter(self, principal: Principal, project: str, asset: str, name: str) -> None:
         """Delete a filter; Conflict while an active grant uses it."""
-        with governed(
-            self.store,
-            principal,
-            "filter.delete",
-            project=project,
-            assets=[f"{project}.{asset}"],
-            details={"filter": name},
-            decision=_CONCURRENT.format(project, asset),
-        ) as command:
+        with self._governed(principal, "filter.delete", project, asset, name) as command:
             session = command.session
             target = self._managed(command, project, asset)
             row = find_filter(session, target, name)
