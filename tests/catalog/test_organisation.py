@@ -205,8 +205,16 @@ def test_members_roles_and_the_last_owner(runtime, admin, org) -> None:
         ("bob", "owner"),
         ("ana", "viewer"),
     ]
+    # every refused add is audited (newest first), with what it asked and why it failed
     denied = runtime.audit.events(admin, action="project.member_add", allowed=False)
-    assert [e.username for e in denied] == ["bob"]
+    assert [(e.username, e.details.get("user"), e.details["error"]) for e in denied] == [
+        ("ana", "nobody", "not_found"),
+        ("ana", "bob", "conflict"),
+        ("ana", "dave", "invalid"),
+        ("dave", "dave", "not_found"),
+        ("bob", "dave", "forbidden"),
+    ]
+    assert denied[-1].project == "retail" and denied[-1].resource == "project:retail"
 
 
 def test_a_group_as_owner_counts_only_with_members(runtime, admin, org) -> None:

@@ -468,6 +468,14 @@ def test_network_rules_api_is_for_administrators(runtime: Runtime, client, admin
     assert client.delete("/api/v1/network-rules/10.0.0.0%2F8:5432").status_code == 204
     assert client.delete("/api/v1/network-rules/10.0.0.0%2F8:5432").status_code == 404
     assert client.get("/api/v1/network-rules").json() == []
+    # both outcomes are audited (newest first), naming the rule
+    for action, expected in (
+        ("network_rule.create", ["invalid", "conflict", None, "forbidden"]),
+        ("network_rule.delete", ["not_found", None, "forbidden"]),
+    ):
+        audited = runtime.audit.events(admin, action=action)
+        assert [e.details.get("error") for e in audited] == expected, action
+        assert [e.details["rule"] for e in audited if e.allowed] == ["10.0.0.0/8:5432"]
 
 
 def test_network_cli(runtime: Runtime, admin_token: str, database_url: str) -> None:

@@ -9,8 +9,6 @@ with a role: owner, contributor or viewer. A project never loses its last owner.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -26,8 +24,8 @@ from lakehold.catalog.views import (
     OwnerView,
     ProjectView,
 )
-from lakehold.errors import Conflict, Forbidden, Invalid, NotFound
-from lakehold.kernel import Action, allowed, audit, authorize, roles
+from lakehold.errors import Conflict, Invalid, NotFound
+from lakehold.kernel import Action, allowed, governed, roles
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -244,21 +242,6 @@ class OrganisationService:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    @contextmanager
-    def _session(
-        self, principal: Principal, action: str, project: str | None = None
-    ) -> Iterator[Session]:
-        """A transaction; a refusal is audited in a transaction of its own."""
-        try:
-            with self.store.session() as session:
-                yield session
-        except Forbidden as error:
-            with self.store.session() as session:
-                audit.record(
-                    session, principal, action, allowed=False, reason=error.message, project=project
-                )
-            raise
-
     # -- domain units --------------------------------------------------------------------------
 
     def create_unit(
@@ -274,14 +257,16 @@ class OrganisationService:
 
         Administrators and owners of the parent unit or an ancestor may.
         """
-        with self._session(principal, "domain_unit.create") as session:
+        with governed(self.store, principal, "domain_unit.create") as command:
+            session = command.session
             found = _find_domain(session, domain)
             above = (
                 root_unit(session, found)
                 if parent is None
                 else resolve_unit(session, parent, domain=found, field="parent")
             )
-            authorize(principal, Action.UNIT_CREATE, above, session=session)
+            command.details["unit"] = f"{unit_path(session, above)}/{name}"
+            command.authorize(Action.UNIT_CREATE, above)
             name = _check_unit_name(name)
             if session.scalar(
                 select(DomainUnit).where(DomainUnit.parent_id == above.id, DomainUnit.name == name)
@@ -303,13 +288,7 @@ class OrganisationService:
             except IntegrityError:
                 raise Conflict(f"domain unit '{name}' already exists", field="name") from None
             view = _unit_view(session, unit)
-            audit.record(
-                session,
-                principal,
-                "domain_unit.create",
-                allowed=True,
-                details=_clean({"unit": view.path}),
-            )
+            command.details["unit"] = view.path
             return view
 
     def list_units(self, principal: Principal, domain: str) -> list[DomainUnitView]:
@@ -360,10 +339,13 @@ class OrganisationService:
         group: str | None = None,
     ) -> DomainUnitView:
         """Make a user or a group an owner of ``unit`` (its owners, or an ancestor's)."""
-        _one_of(user, group)
-        with self._session(principal, "domain_unit.owner_add") as session:
+        details = _clean({"unit": unit, "user": user, "group": group})
+        with governed(self.store, principal, "domain_unit.owner_add", details=details) as command:
+            _one_of(user, group)
+            session = command.session
             found = resolve_unit(session, unit, field="unit")
-            authorize(principal, Action.UNIT_OWNERS_MANAGE, found, session=session)
+            command.details["unit"] = unit_path(session, found)
+            command.authorize(Action.UNIT_OWNERS_MANAGE, found)
             owner = DomainUnitOwner(unit_id=found.id)
             if user is not None:
                 owner.user_id = _find_user(session, user).id
@@ -383,13 +365,7 @@ class OrganisationService:
             session.add(owner)
             session.flush()
             view = _unit_view(session, found)
-            audit.record(
-                session,
-                principal,
-                "domain_unit.owner_add",
-                allowed=True,
-                details=_clean({"unit": view.path, "user": user, "group": group}),
-            )
+            command.details["unit"] = view.path
             return view
 
     def remove_unit_owner(
@@ -401,10 +377,14 @@ class OrganisationService:
         group: str | None = None,
     ) -> None:
         """Remove an owner (a user or a group) of ``unit``."""
-        _one_of(user, group)
-        with self._session(principal, "domain_unit.owner_remove") as session:
+        details = _clean({"unit": unit, "user": user, "group": group})
+        action = "domain_unit.owner_remove"
+        with governed(self.store, principal, action, details=details) as command:
+            _one_of(user, group)
+            session = command.session
             found = resolve_unit(session, unit, field="unit")
-            authorize(principal, Action.UNIT_OWNERS_MANAGE, found, session=session)
+            command.details["unit"] = unit_path(session, found)
+            command.authorize(Action.UNIT_OWNERS_MANAGE, found)
             query = select(DomainUnitOwner).where(DomainUnitOwner.unit_id == found.id)
             if user is not None:
                 query = query.where(DomainUnitOwner.user_id == _find_user(session, user).id)
@@ -419,13 +399,6 @@ class OrganisationService:
                     field=field,
                 )
             session.delete(owner)
-            audit.record(
-                session,
-                principal,
-                "domain_unit.owner_remove",
-                allowed=True,
-                details=_clean({"unit": unit_path(session, found), "user": user, "group": group}),
-            )
 
     def update_unit(
         self,
@@ -437,10 +410,14 @@ class OrganisationService:
     ) -> DomainUnitView:
         """Rename a unit and/or change its description (``""`` clears it); owners of the unit
         or an ancestor. The root unit keeps the domain's name."""
-        with self._session(principal, "domain_unit.update") as session:
+        with governed(
+            self.store, principal, "domain_unit.update", details={"unit": unit}
+        ) as command:
+            session = command.session
             found = resolve_unit(session, unit, field="unit")
-            authorize(principal, Action.UNIT_UPDATE, found, session=session)
             before, renamed = unit_path(session, found), False
+            command.details["unit"] = before
+            command.authorize(Action.UNIT_UPDATE, found)
             if name is not None:
                 name = _check_unit_name(name)
                 if found.parent_id is None and name != found.name:
@@ -457,22 +434,19 @@ class OrganisationService:
             if renamed:
                 reindex_paths(session, found)
             view = _unit_view(session, found)
-            audit.record(
-                session,
-                principal,
-                "domain_unit.update",
-                allowed=True,
-                details=_clean({"unit": before, "path": view.path, "description": description}),
-            )
+            command.details.update(_clean({"path": view.path, "description": description}))
             return view
 
     def delete_unit(self, principal: Principal, unit: str) -> None:
         """Delete an empty unit with its owners, rules and policies (owners of the unit or an
         ancestor). Conflict naming what is inside: child units, projects, glossaries, forms."""
-        with self._session(principal, "domain_unit.delete") as session:
+        with governed(
+            self.store, principal, "domain_unit.delete", details={"unit": unit}
+        ) as command:
+            session = command.session
             found = resolve_unit(session, unit, field="unit")
-            authorize(principal, Action.UNIT_DELETE, found, session=session)
-            path = unit_path(session, found)
+            path = command.details["unit"] = unit_path(session, found)
+            command.authorize(Action.UNIT_DELETE, found)
             if found.parent_id is None:
                 raise Conflict(
                     f"'{path}' is the root unit of its domain and cannot be deleted", field="unit"
@@ -492,13 +466,7 @@ class OrganisationService:
                 session.execute(delete(model).where(model.unit_id == found.id))
             session.delete(found)
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "domain_unit.delete",
-                allowed=True,
-                details=_clean({"unit": path, "rules": list(rules) or None}),
-            )
+            command.details.update(_clean({"rules": list(rules) or None}))
 
     def list_unit_projects(self, principal: Principal, unit: str) -> list[ProjectView]:
         """The projects in ``unit`` the principal may see (its owners: all of them)."""
@@ -520,8 +488,10 @@ class OrganisationService:
         self, principal: Principal, name: str, description: str | None = None
     ) -> GroupView:
         """Create a group of users (administrators)."""
-        with self._session(principal, "group.create") as session:
-            authorize(principal, Action.GROUP_CREATE)
+        details = _clean({"group": name})
+        with governed(self.store, principal, "group.create", details=details) as command:
+            command.authorize(Action.GROUP_CREATE)
+            session = command.session
             name = _check_group_name(name)
             if session.scalar(select(Group).where(Group.name == name)):
                 raise Conflict(f"group '{name}' already exists", field="name")
@@ -531,15 +501,14 @@ class OrganisationService:
                 session.flush()
             except IntegrityError:
                 raise Conflict(f"group '{name}' already exists", field="name") from None
-            audit.record(
-                session, principal, "group.create", allowed=True, details=_clean({"group": name})
-            )
             return _group_view(session, group)
 
     def delete_group(self, principal: Principal, name: str) -> None:
         """Delete a group (administrators); refused if a project would lose its last owner."""
-        with self._session(principal, "group.delete") as session:
-            authorize(principal, Action.GROUP_DELETE)
+        details = _clean({"group": name})
+        with governed(self.store, principal, "group.delete", details=details) as command:
+            command.authorize(Action.GROUP_DELETE)
+            session = command.session
             group = _find_group(session, name)
             owned = _owned_by_group(session, group)
             session.execute(delete(ProjectMember).where(ProjectMember.group_id == group.id))
@@ -547,9 +516,6 @@ class OrganisationService:
             session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
             session.delete(group)
             _keep_owned(session, owned, "group")
-            audit.record(
-                session, principal, "group.delete", allowed=True, details=_clean({"group": name})
-            )
 
     def list_groups(self, principal: Principal) -> list[GroupView]:
         """Every group (administrators); other users see the groups they belong to."""
@@ -573,27 +539,24 @@ class OrganisationService:
 
     def add_group_member(self, principal: Principal, group: str, user: str) -> GroupView:
         """Add a user to a group (administrators); it takes effect at once."""
-        with self._session(principal, "group.member_add") as session:
-            authorize(principal, Action.GROUP_MEMBERS_MANAGE)
+        details = _clean({"group": group, "user": user})
+        with governed(self.store, principal, "group.member_add", details=details) as command:
+            command.authorize(Action.GROUP_MEMBERS_MANAGE)
+            session = command.session
             found = _find_group(session, group)
             member = _find_user(session, user)
             if session.get(GroupMember, (found.id, member.id)) is not None:
                 raise Conflict(f"user '{user}' is already in group '{group}'", field="user")
             session.add(GroupMember(group_id=found.id, user_id=member.id))
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "group.member_add",
-                allowed=True,
-                details=_clean({"group": group, "user": user}),
-            )
             return _group_view(session, found)
 
     def remove_group_member(self, principal: Principal, group: str, user: str) -> None:
         """Remove a user from a group (administrators); refused if that orphans a project."""
-        with self._session(principal, "group.member_remove") as session:
-            authorize(principal, Action.GROUP_MEMBERS_MANAGE)
+        details = _clean({"group": group, "user": user})
+        with governed(self.store, principal, "group.member_remove", details=details) as command:
+            command.authorize(Action.GROUP_MEMBERS_MANAGE)
+            session = command.session
             found = _find_group(session, group)
             member = _find_user(session, user)
             row = session.get(GroupMember, (found.id, member.id))
@@ -601,13 +564,6 @@ class OrganisationService:
                 raise NotFound(f"user '{user}' is not in group '{group}'", field="user")
             session.delete(row)
             _keep_owned(session, _owned_by_group(session, found), "user")
-            audit.record(
-                session,
-                principal,
-                "group.member_remove",
-                allowed=True,
-                details=_clean({"group": group, "user": user}),
-            )
 
     # -- project members -----------------------------------------------------------------------
 
@@ -656,10 +612,14 @@ class OrganisationService:
         group: str | None = None,
     ) -> MemberView:
         """Add a user or a group to a project with a role (project owners)."""
-        _one_of(user, group)
-        with self._session(principal, "project.member_add", project) as session:
+        details = _clean({"user": user, "group": group, "role": role})
+        with governed(
+            self.store, principal, "project.member_add", project=project, details=details
+        ) as command:
+            _one_of(user, group)
+            session = command.session
             found = readable_project(session, principal, project)
-            authorize(principal, Action.PROJECT_MEMBERS_MANAGE, found, session=session)
+            command.authorize(Action.PROJECT_MEMBERS_MANAGE, found)
             role = _check_role(role)
             if self._member(session, found, user, group) is not None:
                 field = "user" if user is not None else "group"
@@ -682,14 +642,6 @@ class OrganisationService:
                     f"{field} '{user or group}' is already a member of project '{project}'",
                     field=field,
                 ) from None
-            audit.record(
-                session,
-                principal,
-                "project.member_add",
-                allowed=True,
-                project=project,
-                details=_clean({"user": user, "group": group, "role": role}),
-            )
             return _member_view(session, member)
 
     def update_member(
@@ -702,22 +654,18 @@ class OrganisationService:
         group: str | None = None,
     ) -> MemberView:
         """Change a member's role (project owners); the last owner cannot be demoted."""
-        _one_of(user, group)
-        with self._session(principal, "project.member_update", project) as session:
+        details = _clean({"user": user, "group": group, "role": role})
+        with governed(
+            self.store, principal, "project.member_update", project=project, details=details
+        ) as command:
+            _one_of(user, group)
+            session = command.session
             found = readable_project(session, principal, project)
-            authorize(principal, Action.PROJECT_MEMBERS_MANAGE, found, session=session)
+            command.authorize(Action.PROJECT_MEMBERS_MANAGE, found)
             role = _check_role(role)
             member = self._existing_member(session, found, user, group)
             member.role = role
             _keep_owned(session, [found.id], "role")
-            audit.record(
-                session,
-                principal,
-                "project.member_update",
-                allowed=True,
-                project=project,
-                details=_clean({"user": user, "group": group, "role": role}),
-            )
             return _member_view(session, member)
 
     def remove_member(
@@ -729,19 +677,15 @@ class OrganisationService:
         group: str | None = None,
     ) -> None:
         """Remove a member (project owners); the last owner cannot be removed."""
-        _one_of(user, group)
         field = "user" if user is not None else "group"
-        with self._session(principal, "project.member_remove", project) as session:
+        details = _clean({"user": user, "group": group})
+        with governed(
+            self.store, principal, "project.member_remove", project=project, details=details
+        ) as command:
+            _one_of(user, group)
+            session = command.session
             found = readable_project(session, principal, project)
-            authorize(principal, Action.PROJECT_MEMBERS_MANAGE, found, session=session)
+            command.authorize(Action.PROJECT_MEMBERS_MANAGE, found)
             member = self._existing_member(session, found, user, group)
             session.delete(member)
             _keep_owned(session, [found.id], field)
-            audit.record(
-                session,
-                principal,
-                "project.member_remove",
-                allowed=True,
-                project=project,
-                details=_clean({"user": user, "group": group}),
-            )

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.kernel import Action, audit, authorize
+from lakehold.kernel import Action, authorize, governed
 from lakehold.security import network
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -140,58 +140,48 @@ class NetworkPolicy:
         self, principal: Principal, rule: str, *, description: str | None = None
     ) -> NetworkRuleView:
         """Store a rule (administrators); Conflict if it is already stored."""
-        with audit.denials(self.store, principal, "network_rule.create", details={"rule": rule}):
-            authorize(principal, Action.NETWORK_RULE_MANAGE)
+        details = {"rule": rule}
+        with governed(self.store, principal, "network_rule.create", details=details) as command:
+            command.authorize(Action.NETWORK_RULE_MANAGE)
             parsed = network.parse_rule(str(rule), field="rule")
             if description is not None and len(description) > MAX_DESCRIPTION:
                 raise Invalid(
                     f"description is at most {MAX_DESCRIPTION} characters", field="description"
                 )
-            with self.store.session() as session:
-                if session.scalar(select(NetworkRule).where(NetworkRule.rule == parsed.text)):
-                    raise Conflict(f"network rule {parsed.text!r} already exists", field="rule")
-                row = NetworkRule(
-                    rule=parsed.text, description=description, created_by=principal.user_id
-                )
-                session.add(row)
-                session.flush()
-                audit.record(
-                    session,
-                    principal,
-                    "network_rule.create",
-                    allowed=True,
-                    details={"rule": parsed.text},
-                )
-                return _view(session, row)
+            session = command.session
+            if session.scalar(select(NetworkRule).where(NetworkRule.rule == parsed.text)):
+                raise Conflict(f"network rule {parsed.text!r} already exists", field="rule")
+            row = NetworkRule(
+                rule=parsed.text, description=description, created_by=principal.user_id
+            )
+            session.add(row)
+            session.flush()
+            command.details["rule"] = parsed.text
+            return _view(session, row)
 
     def remove(self, principal: Principal, rule: str) -> None:
         """Delete a stored rule, by its id or its text (administrators)."""
-        with audit.denials(self.store, principal, "network_rule.delete", details={"rule": rule}):
-            authorize(principal, Action.NETWORK_RULE_MANAGE)
-            with self.store.session() as session:
-                row = session.get(NetworkRule, rule)
-                if row is None:
-                    try:
-                        text = network.parse_rule(rule, field="rule").text
-                    except Invalid:
-                        text = rule
-                    row = session.scalar(select(NetworkRule).where(NetworkRule.rule == text))
-                if row is None:
-                    if any(r.text == rule for r in self.static_rules):
-                        raise Conflict(
-                            f"network rule {rule!r} comes from LAKEHOLD_NETWORK_ALLOW; change "
-                            "the setting to remove it",
-                            field="rule",
-                        )
-                    raise NotFound(f"network rule {rule!r} not found", field="rule")
-                session.delete(row)
-                audit.record(
-                    session,
-                    principal,
-                    "network_rule.delete",
-                    allowed=True,
-                    details={"rule": row.rule},
-                )
+        details = {"rule": rule}
+        with governed(self.store, principal, "network_rule.delete", details=details) as command:
+            command.authorize(Action.NETWORK_RULE_MANAGE)
+            session = command.session
+            row = session.get(NetworkRule, rule)
+            if row is None:
+                try:
+                    text = network.parse_rule(rule, field="rule").text
+                except Invalid:
+                    text = rule
+                row = session.scalar(select(NetworkRule).where(NetworkRule.rule == text))
+            if row is None:
+                if any(r.text == rule for r in self.static_rules):
+                    raise Conflict(
+                        f"network rule {rule!r} comes from LAKEHOLD_NETWORK_ALLOW; change "
+                        "the setting to remove it",
+                        field="rule",
+                    )
+                raise NotFound(f"network rule {rule!r} not found", field="rule")
+            session.delete(row)
+            command.details["rule"] = row.rule
 
 
 class PinnedTransport(httpx.HTTPTransport):
