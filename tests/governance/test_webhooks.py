@@ -288,6 +288,11 @@ def test_management_rights_and_validation(world) -> None:
         rt.webhooks.get(world.owner, created.id)
     actions = {e.action for e in rt.audit.events(world.admin) if e.action.startswith("webhook.")}
     assert actions == {"webhook.create", "webhook.delete"}
+    (deleted,) = rt.audit.events(world.admin, action="webhook.delete", allowed=True)
+    assert (deleted.project, deleted.resource) == ("retail", "project:retail")
+    assert deleted.details == {"webhook": created.id}
+    (hidden,) = rt.audit.events(world.admin, action="webhook.delete", allowed=False)
+    assert hidden.details == {"webhook": created.id, "error": "not_found"}
 
 
 def test_background_dispatcher_delivers(world, hook) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from lakehold.errors import Invalid, SourceUnavailable
+from lakehold.errors import Forbidden, Invalid, NotFound, SourceUnavailable
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from lakehold.store.models import Asset, Grant
@@ -147,6 +147,42 @@ def test_bad_cron_names_the_field(runtime: Runtime, team: Team, sqlite_source: S
     with pytest.raises(Invalid) as caught:
         runtime.data_sources.create(team.owner, "sales", "crawl", "src", schedule="every day")
     assert caught.value.details["field"] == "schedule"
+
+
+def test_connection_and_data_source_commands_are_audited(
+    runtime: Runtime, team: Team, admin: Principal, sqlite_source: SourceDb
+) -> None:
+    _crawl_setup(runtime, team, sqlite_source)
+    runtime.data_sources.run(team.owner, "sales", "crawl")
+    with pytest.raises(Forbidden):
+        runtime.data_sources.run(team.viewer, "sales", "crawl")
+    with pytest.raises(NotFound):
+        runtime.connections.delete(team.outsider, "sales", "src")
+    runtime.data_sources.delete(team.owner, "sales", "crawl")
+    runtime.connections.delete(team.owner, "sales", "src")
+
+    def events(action: str, allowed: bool) -> list[tuple[str | None, dict, str | None]]:
+        found = runtime.audit.events(admin, action=action, allowed=allowed)
+        return [(e.username, e.details, e.resource) for e in found]
+
+    src, crawl = {"connection": "src"}, {"data_source": "crawl", "connection": "src"}
+    assert events("connection.create", True) == [
+        ("owner", {**src, "kind": "sqlite"}, "project:sales")
+    ]
+    assert events("data_source.create", True) == [("owner", crawl, "project:sales")]
+    assert events("data_source.run", True) == [("owner", {"data_source": "crawl"}, "project:sales")]
+    assert events("data_source.run", False) == [
+        ("viewer", {"data_source": "crawl", "error": "forbidden"}, "project:sales")
+    ]
+    assert events("data_source.delete", True) == [("owner", crawl, "project:sales")]
+    assert events("connection.delete", False) == [("outsider", {**src, "error": "not_found"}, None)]
+    assert events("connection.delete", True) == [
+        (
+            "owner",
+            {**src, "assets_deleted": ["customers", "orders", "tmp_scratch"]},
+            "project:sales",
+        )
+    ]
 
 
 def test_run_due_runs_scheduled_sources_once(

@@ -406,11 +406,16 @@ def test_bad_input(runtime: Runtime, team: Team, crm: SourceDb, fields: dict, fi
     assert runtime.sync_jobs.list(team.owner, "sales") == []
 
 
-def test_update_and_delete(runtime: Runtime, team: Team, job: SourceDb):
+def test_update_and_delete(runtime: Runtime, admin: Principal, team: Team, job: SourceDb):
     runtime.sync_jobs.run(team.owner, "sales", "accounts")
     service = runtime.sync_jobs
     updated = service.update(team.owner, "sales", "accounts", {"description": "CRM accounts"})
     assert updated.last_watermark == str(at(3))  # unrelated change keeps the watermark
+    service.update(team.owner, "sales", "accounts", {"description": "CRM accounts"})  # no change
+    audited = runtime.audit.events(admin, action="sync_job.update", allowed=True)
+    assert [(e.details, e.resource) for e in audited] == [
+        ({"sync_job": "accounts", "fields": ["description"]}, "project:sales")
+    ] * 2
     moved = service.update(team.owner, "sales", "accounts", {"watermark_column": "last_modified"})
     assert moved.last_watermark == str(at(3))
     query = f"SELECT * FROM {job.schema}.account"
@@ -429,6 +434,8 @@ def test_update_and_delete(runtime: Runtime, team: Team, job: SourceDb):
         create_job(runtime, team.owner, _schema=job.schema)
     service.delete(team.owner, "sales", "accounts")
     assert service.list(team.owner, "sales") == []
+    (deleted,) = runtime.audit.events(admin, action="sync_job.delete", allowed=True)
+    assert (deleted.project, deleted.details) == ("sales", {"sync_job": "accounts"})
     assert table_rows(runtime, "account") == INITIAL  # the target stays
     create_job(runtime, team.owner, _schema=job.schema)
     with pytest.raises(Conflict):  # a connection with sync jobs cannot be deleted

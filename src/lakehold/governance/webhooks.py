@@ -48,7 +48,7 @@ from lakehold.governance.events import (
     PENDING,
     committed,
 )
-from lakehold.kernel import Action, allowed, audit, authorize
+from lakehold.kernel import Action, Command, allowed, authorize, governed
 from lakehold.security.network_rules import NetworkPolicy, PinnedTransport
 from lakehold.security.principal import Principal
 from lakehold.security.secrets import Secrets
@@ -239,11 +239,15 @@ class WebhookService:
     # -- management ----------------------------------------------------------------------------
 
     @staticmethod
-    def _require_manager(session: Session, principal: Principal, project: Project | None) -> None:
-        if project is None:
-            authorize(principal, Action.WEBHOOK_GLOBAL_MANAGE)
-        else:
-            authorize(principal, Action.WEBHOOK_MANAGE, project, session=session)
+    def _manage(project: Project | None) -> Action:
+        """What managing a webhook of ``project`` (None: a global one) is."""
+        return Action.WEBHOOK_GLOBAL_MANAGE if project is None else Action.WEBHOOK_MANAGE
+
+    @classmethod
+    def _require_manager(
+        cls, session: Session, principal: Principal, project: Project | None
+    ) -> None:
+        authorize(principal, cls._manage(project), project, session=session)
 
     def _check_target(self, url: Any) -> str:
         """A valid URL whose host passes the network allow-list (ADR 0014): a public address,
@@ -253,6 +257,22 @@ class WebhookService:
         return checked
 
     def _find(self, session: Session, principal: Principal, webhook_id: str) -> Webhook:
+        hook, project = self._visible(session, principal, webhook_id)
+        self._require_manager(session, principal, project)
+        return hook
+
+    def _managed(self, command: Command, webhook_id: str) -> Webhook:
+        """:meth:`_find` within a governed command."""
+        hook, project = self._visible(command.session, command.principal, webhook_id)
+        command.authorize(self._manage(project), project)
+        return hook
+
+    @staticmethod
+    def _visible(
+        session: Session, principal: Principal, webhook_id: str
+    ) -> tuple[Webhook, Project | None]:
+        """The webhook and its project (None: global); NotFound when the principal may not
+        know it (a project it is not a member of; a global webhook, for non-administrators)."""
         hook = session.get(Webhook, webhook_id)
         hidden = NotFound(f"webhook '{webhook_id}' not found")
         if hook is None:
@@ -264,8 +284,7 @@ class WebhookService:
             principal, Action.PROJECT_READ, project, session=session
         ):
             raise hidden
-        self._require_manager(session, principal, project)
-        return hook
+        return hook, project
 
     def create(
         self,
@@ -279,12 +298,10 @@ class WebhookService:
         active: bool = True,
     ) -> WebhookView:
         """A webhook of ``project`` (its owners) or a global one (administrators)."""
-        with (
-            audit.denials(self.store, principal, "webhook.create", project=project),
-            self.store.session() as session,
-        ):
+        with governed(self.store, principal, "webhook.create", project=project) as command:
+            session = command.session
             scope = readable_project(session, principal, project) if project else None
-            self._require_manager(session, principal, scope)
+            command.authorize(self._manage(scope), scope)
             canonical = signing.canonical(secret)
             hook = Webhook(
                 url=self._check_target(url),
@@ -297,14 +314,7 @@ class WebhookService:
             self.box.seal(hook, canonical)
             session.add(hook)
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "webhook.create",
-                allowed=True,
-                project=project,
-                details={"webhook": hook.id, "event_types": hook.event_types},
-            )
+            command.details.update(webhook=hook.id, event_types=hook.event_types)
             return WebhookView.of(session, hook)
 
     def list_webhooks(
@@ -332,22 +342,14 @@ class WebhookService:
 
     def delete(self, principal: Principal, webhook_id: str) -> None:
         """Delete a webhook and its deliveries."""
-        with (
-            audit.denials(self.store, principal, "webhook.delete", details={"webhook": webhook_id}),
-            self.store.session() as session,
-        ):
-            hook = self._find(session, principal, webhook_id)
+        details = {"webhook": webhook_id}
+        with governed(self.store, principal, "webhook.delete", details=details) as command:
+            session = command.session
+            hook = self._managed(command, webhook_id)
             view = WebhookView.of(session, hook)
             session.delete(hook)
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "webhook.delete",
-                allowed=True,
-                project=view.project,
-                details={"webhook": webhook_id},
-            )
+            command.project = view.project
 
     def update(
         self,
@@ -362,11 +364,10 @@ class WebhookService:
     ) -> WebhookView:
         """Enable or disable a webhook, change its url, events or description (``""`` clears
         it), or rotate its secret. A disabled webhook gets no new deliveries."""
-        with (
-            audit.denials(self.store, principal, "webhook.update", details={"webhook": webhook_id}),
-            self.store.session() as session,
-        ):
-            hook = self._find(session, principal, webhook_id)
+        details = {"webhook": webhook_id}
+        with governed(self.store, principal, "webhook.update", details=details) as command:
+            session = command.session
+            hook = self._managed(command, webhook_id)
             changed: dict[str, Any] = {}
             if active is not None:
                 hook.active = changed["active"] = bool(active)
@@ -381,14 +382,8 @@ class WebhookService:
                 hook.description = changed["description"] = description or None
             session.flush()
             view = WebhookView.of(session, hook)
-            audit.record(
-                session,
-                principal,
-                "webhook.update",
-                allowed=True,
-                project=view.project,
-                details={"webhook": webhook_id, **changed},
-            )
+            command.project = view.project
+            command.details.update(changed)
             return view
 
     def purge(
@@ -397,11 +392,8 @@ class WebhookService:
         """Delete delivered and failed deliveries, and the outbox events no pending delivery
         needs, older than ``older_than_days`` days (administrators)."""
         details = {"older_than_days": older_than_days}
-        with (
-            audit.denials(self.store, principal, "webhook.purge", details=details),
-            self.store.session() as session,
-        ):
-            authorize(principal, Action.WEBHOOK_PURGE)
+        with governed(self.store, principal, "webhook.purge", details=details) as command:
+            command.authorize(Action.WEBHOOK_PURGE)
             if (
                 isinstance(older_than_days, bool)
                 or not isinstance(older_than_days, int)
@@ -411,14 +403,8 @@ class WebhookService:
                     "older_than_days is a whole number of days, 1 or more", field="older_than_days"
                 )
             before = (now or utcnow()) - timedelta(days=older_than_days)
-            deliveries, events = purge_finished(session, before)
-            audit.record(
-                session,
-                principal,
-                "webhook.purge",
-                allowed=True,
-                details={**details, "deliveries": deliveries, "events": events},
-            )
+            deliveries, events = purge_finished(command.session, before)
+            command.details.update(deliveries=deliveries, events=events)
             return PurgeView(as_utc(before), deliveries, events)
 
     def deliveries(
@@ -447,13 +433,10 @@ class WebhookService:
 
     def redeliver(self, principal: Principal, webhook_id: str, delivery_id: str) -> DeliveryView:
         """Start a failed delivery over: pending, due now, attempts from zero."""
-        with (
-            audit.denials(
-                self.store, principal, "webhook.redeliver", details={"delivery": delivery_id}
-            ),
-            self.store.session() as session,
-        ):
-            self._find(session, principal, webhook_id)
+        details = {"delivery": delivery_id}
+        with governed(self.store, principal, "webhook.redeliver", details=details) as command:
+            session = command.session
+            self._managed(command, webhook_id)
             delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
             if delivery is None or delivery.webhook_id != webhook_id:
                 raise NotFound(f"delivery '{delivery_id}' not found")
@@ -464,13 +447,7 @@ class WebhookService:
             session.flush()
             event = session.get(OutboxEvent, delivery.event_id)
             assert event is not None
-            audit.record(
-                session,
-                principal,
-                "webhook.redeliver",
-                allowed=True,
-                details={"webhook": webhook_id, "delivery": delivery_id},
-            )
+            command.details = {"webhook": webhook_id, "delivery": delivery_id}
             view = DeliveryView.of(delivery, event.event_type)
         committed.set()
         return view

@@ -37,7 +37,7 @@ from lakehold.connectors import introspect
 from lakehold.connectors.attach import ConnectionSpec
 from lakehold.connectors.params import check_kind, check_params
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.kernel import Action, allowed, audit, authorize
+from lakehold.kernel import Action, Command, allowed, audit, authorize, governed
 from lakehold.names import check_sql_name
 from lakehold.security.network_rules import NetworkPolicy
 from lakehold.security.principal import Principal
@@ -104,6 +104,13 @@ def owned_project(session: Session, principal: Principal, project: str, action: 
     return found
 
 
+def command_project(command: Command, project: str, action: Action) -> Project:
+    """:func:`owned_project` within a governed command (the project is its resource)."""
+    found = readable_project(command.session, command.principal, project)
+    command.authorize(action, found)
+    return found
+
+
 def find_connection(session: Session, project: Project, name: str) -> Connection:
     """The connection ``name`` of ``project``; NotFound otherwise."""
     return find_named(session, Connection, project, name, "connection", field="connection")
@@ -140,11 +147,6 @@ class ConnectionService:
         """Where the principal's file and SQLite connections may point (None: anywhere)."""
         return None if allowed(principal, Action.CONNECTION_UNRESTRICTED) else self.source_roots
 
-    def _audit(self, principal: Principal, action: str, project: str, name: str):
-        return audit.denials(
-            self.store, principal, action, project=project, details={"connection": name}
-        )
-
     def create(
         self,
         principal: Principal,
@@ -157,11 +159,12 @@ class ConnectionService:
         description: str | None = None,
     ) -> ConnectionView:
         """A new connection of ``project``; ``password`` is stored encrypted."""
-        with (
-            self._audit(principal, "connection.create", project, name),
-            self.store.session() as session,
-        ):
-            found = owned_project(session, principal, project, Action.CONNECTION_MANAGE)
+        details = {"connection": name}
+        with governed(
+            self.store, principal, "connection.create", project=project, details=details
+        ) as command:
+            session = command.session
+            found = command_project(command, project, Action.CONNECTION_MANAGE)
             check_sql_name("name", name)
             kind = check_kind(kind)
             cleaned = check_params(kind, params, self.forbidden_paths, self._roots(principal))
@@ -186,14 +189,7 @@ class ConnectionService:
             )
             session.add(connection)
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "connection.create",
-                allowed=True,
-                project=project,
-                details={"connection": name, "kind": kind},
-            )
+            command.details["kind"] = kind
             return ConnectionView.of(session, connection)
 
     def list(self, principal: Principal, project: str) -> list[ConnectionView]:
@@ -220,11 +216,12 @@ class ConnectionService:
     ) -> ConnectionView:
         """Change parameters (merged: a key set to None is removed), the password (or clear
         it) and the description; the kind never changes."""
-        with (
-            self._audit(principal, "connection.update", project, name),
-            self.store.session() as session,
-        ):
-            found = owned_project(session, principal, project, Action.CONNECTION_MANAGE)
+        details = {"connection": name}
+        with governed(
+            self.store, principal, "connection.update", project=project, details=details
+        ) as command:
+            session = command.session
+            found = command_project(command, project, Action.CONNECTION_MANAGE)
             connection = find_connection(session, found, name)
             admins = created_by_admin(session, connection)
             trusted = allowed(principal, Action.CONNECTION_UNRESTRICTED) and admins
@@ -247,24 +244,18 @@ class ConnectionService:
                 # changing it must pass the privilege check now, not only when it answers
                 self.vetter.vet(self._spec(connection), trusted=trusted, require_reachable=admins)
             connection.updated_at = utcnow()
-            audit.record(
-                session,
-                principal,
-                "connection.update",
-                allowed=True,
-                project=project,
-                details={"connection": name, "password_changed": password is not None},
-            )
+            command.details["password_changed"] = password is not None
             return ConnectionView.of(session, connection)
 
     def delete(self, principal: Principal, project: str, name: str) -> None:
         """Delete a connection, its data sources and its federated assets; Conflict naming the
         assets while any has an active grant or listing."""
-        with (
-            self._audit(principal, "connection.delete", project, name),
-            self.store.session() as session,
-        ):
-            found = owned_project(session, principal, project, Action.CONNECTION_MANAGE)
+        details = {"connection": name}
+        with governed(
+            self.store, principal, "connection.delete", project=project, details=details
+        ) as command:
+            session = command.session
+            found = command_project(command, project, Action.CONNECTION_MANAGE)
             connection = find_connection(session, found, name)
             assets = list(
                 session.scalars(
@@ -292,19 +283,17 @@ class ConnectionService:
                 raise Conflict(
                     f"connection '{project}.{name}' is still referenced", field="connection"
                 ) from None
-            audit.record(
-                session,
-                principal,
-                "connection.delete",
-                allowed=True,
-                project=project,
-                details={"connection": name, "assets_deleted": [a.name for a in assets]},
-            )
+            command.details["assets_deleted"] = [a.name for a in assets]
 
     def test(self, principal: Principal, project: str, name: str) -> ConnectionTest:
         """Reach the source with a short timeout; SourceUnavailable (502) when it cannot,
         Invalid (400, audited as a denial) when its target or role is not allowed."""
-        with self._audit(principal, "connection.test", project, name):
+        # not governed(): the vetting (DNS, the privilege check) and the test itself reach
+        # the source, outside any transaction; only refusals are audited
+        details = {"connection": name}
+        with audit.denials(
+            self.store, principal, "connection.test", project=project, details=details
+        ):
             with self.store.session() as session:
                 found = owned_project(session, principal, project, Action.CONNECTION_TEST)
                 connection = find_connection(session, found, name)
@@ -341,6 +330,8 @@ class ConnectionService:
 
     def rotate_key(self, principal: Principal) -> int:
         """Re-encrypt every stored secret with a new key (administrators); how many."""
+        # not governed(): the re-encryption (audited with it) must commit before the key file
+        # drops the old key, inside Secrets.rotate, not when a governed body ends
         with audit.denials(self.store, principal, "connection.rotate_key"):
             authorize(principal, Action.SECRET_KEY_ROTATE)
 

@@ -24,10 +24,15 @@ from sqlalchemy.orm import Session
 
 from lakehold.connectors import introspect
 from lakehold.errors import Conflict, Invalid, LakeholdError, SourceUnavailable
-from lakehold.kernel import Action, audit
+from lakehold.kernel import Action, governed
 from lakehold.names import check_sql_name
 from lakehold.security.principal import Principal
-from lakehold.sources.connections import ConnectionService, find_connection, owned_project
+from lakehold.sources.connections import (
+    ConnectionService,
+    command_project,
+    find_connection,
+    owned_project,
+)
 from lakehold.sources.importer import Importer
 from lakehold.sources.lookup import all_named, check_name_free, find_named
 from lakehold.sources.schedule import check_cron, next_run
@@ -144,21 +149,6 @@ class DataSourceService:
         self.connections = connections
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
-    def _audit(self, principal: Principal, action: str, project: str, name: str):
-        return audit.denials(
-            self.store, principal, action, project=project, details={"data_source": name}
-        )
-
-    def _record(self, session: Session, principal: Principal, action: str, view) -> None:
-        audit.record(
-            session,
-            principal,
-            action,
-            allowed=True,
-            project=view.project,
-            details={"data_source": view.name, "connection": view.connection},
-        )
-
     # -- management ----------------------------------------------------------------------------
 
     def create(
@@ -176,11 +166,12 @@ class DataSourceService:
         description: str | None = None,
     ) -> DataSourceView:
         """A data source crawling ``connection`` of ``project``."""
-        with (
-            self._audit(principal, "data_source.create", project, name),
-            self.store.session() as session,
-        ):
-            found = owned_project(session, principal, project, Action.DATA_SOURCE_MANAGE)
+        details = {"data_source": name}
+        with governed(
+            self.store, principal, "data_source.create", project=project, details=details
+        ) as command:
+            session = command.session
+            found = command_project(command, project, Action.DATA_SOURCE_MANAGE)
             check_sql_name("name", name)
             target = find_connection(session, found, connection)
             check_name_free(session, DataSource, found, name, "data source")
@@ -201,7 +192,7 @@ class DataSourceService:
             session.add(source)
             session.flush()
             view = DataSourceView.of(session, source)
-            self._record(session, principal, "data_source.create", view)
+            command.project, command.details["connection"] = view.project, view.connection
             return view
 
     def list(self, principal: Principal, project: str) -> list[DataSourceView]:
@@ -230,11 +221,12 @@ class DataSourceService:
         }
         if unknown:
             raise Invalid(f"cannot change {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
-        with (
-            self._audit(principal, "data_source.update", project, name),
-            self.store.session() as session,
-        ):
-            found = owned_project(session, principal, project, Action.DATA_SOURCE_MANAGE)
+        details = {"data_source": name}
+        with governed(
+            self.store, principal, "data_source.update", project=project, details=details
+        ) as command:
+            session = command.session
+            found = command_project(command, project, Action.DATA_SOURCE_MANAGE)
             source = find_data_source(session, found, name)
             for field in ("schemas", "include", "exclude"):
                 if changes.get(field) is not None:
@@ -248,21 +240,22 @@ class DataSourceService:
             source.next_run_at = next_run(source.schedule, utcnow()) if source.enabled else None
             source.updated_at = utcnow()
             view = DataSourceView.of(session, source)
-            self._record(session, principal, "data_source.update", view)
+            command.project, command.details["connection"] = view.project, view.connection
             return view
 
     def delete(self, principal: Principal, project: str, name: str) -> None:
         """Delete a data source and its runs; the assets it imported stay."""
-        with (
-            self._audit(principal, "data_source.delete", project, name),
-            self.store.session() as session,
-        ):
-            found = owned_project(session, principal, project, Action.DATA_SOURCE_MANAGE)
+        details = {"data_source": name}
+        with governed(
+            self.store, principal, "data_source.delete", project=project, details=details
+        ) as command:
+            session = command.session
+            found = command_project(command, project, Action.DATA_SOURCE_MANAGE)
             source = find_data_source(session, found, name)
             view = DataSourceView.of(session, source)
             session.delete(source)
             session.flush()
-            self._record(session, principal, "data_source.delete", view)
+            command.project, command.details["connection"] = view.project, view.connection
 
     def runs(
         self, principal: Principal, project: str, name: str, *, limit: int = 20
@@ -284,12 +277,14 @@ class DataSourceService:
     def run(self, principal: Principal, project: str, name: str) -> RunView:
         """Crawl a data source now; SourceUnavailable (after the failed run is stored) when
         its connection cannot be reached."""
-        with (
-            self._audit(principal, "data_source.run", project, name),
-            self.store.session() as session,
-        ):
-            found = owned_project(session, principal, project, Action.DATA_SOURCE_RUN)
-            source_id = find_data_source(session, found, name).id
+        # decided (and audited) in a short transaction; the crawl reaches the source outside
+        # it, and its outcome is stored on the run
+        details = {"data_source": name}
+        with governed(
+            self.store, principal, "data_source.run", project=project, details=details
+        ) as command:
+            found = command_project(command, project, Action.DATA_SOURCE_RUN)
+            source_id = find_data_source(command.session, found, name).id
         view, error = self._crawl(source_id, "manual", principal)
         if error is not None:
             if isinstance(error, SourceUnavailable):

@@ -44,12 +44,12 @@ from lakehold.connectors.sync_engine import (
     read_changes,
 )
 from lakehold.errors import Conflict, Invalid, LakeholdError, NotFound
-from lakehold.kernel import Action, audit, authorize
+from lakehold.kernel import Action, audit, governed
 from lakehold.lakehouse.results import WriteResult
 from lakehold.lineage.naming import source_dataset
 from lakehold.names import check_sql_name
 from lakehold.security.principal import Principal
-from lakehold.sources.connections import ConnectionService
+from lakehold.sources.connections import ConnectionService, command_project, owned_project
 from lakehold.sources.lookup import all_named, check_name_free, find_named
 from lakehold.sources.schedule import next_run
 from lakehold.sources.sync_fields import (
@@ -106,11 +106,6 @@ class SyncJobService:
 
     # -- jobs ---------------------------------------------------------------------------------
 
-    def _managed(self, session: Session, principal: Principal, project: str) -> Project:
-        found = readable_project(session, principal, project)
-        authorize(principal, Action.SYNC_JOB_MANAGE, found, session=session)
-        return found
-
     def create(
         self,
         principal: Principal,
@@ -132,13 +127,11 @@ class SyncJobService:
     ) -> SyncJobView:
         """A new job; its columns are checked against the source (which must be reachable)."""
         details = {"sync_job": name}
-        with (
-            audit.denials(
-                self.store, principal, "sync_job.create", project=project, details=details
-            ),
-            self.store.session() as session,
-        ):
-            found = self._managed(session, principal, project)
+        with governed(
+            self.store, principal, "sync_job.create", project=project, details=details
+        ) as command:
+            session = command.session
+            found = command_project(command, project, Action.SYNC_JOB_MANAGE)
             check_sql_name("name", name)
             check_name_free(session, SyncJob, found, name, "sync job")
             job = SyncJob(project_id=found.id, name=name, created_by=principal.user_id)
@@ -163,14 +156,7 @@ class SyncJobService:
             )
             session.add(job)
             session.flush()
-            audit.record(
-                session,
-                principal,
-                "sync_job.create",
-                allowed=True,
-                project=project,
-                details={**details, "target": job.target_table, "mode": job.mode},
-            )
+            command.details.update(target=job.target_table, mode=job.mode)
             return SyncJobView.of(session, job)
 
     def list(self, principal: Principal, project: str) -> list[SyncJobView]:
@@ -194,13 +180,11 @@ class SyncJobService:
         watermark column forgets the last watermark (the next run reads everything)."""
         completed = check_changes(changes)
         details = {"sync_job": name, "fields": sorted(changes)}
-        with (
-            audit.denials(
-                self.store, principal, "sync_job.update", project=project, details=details
-            ),
-            self.store.session() as session,
-        ):
-            found = self._managed(session, principal, project)
+        with governed(
+            self.store, principal, "sync_job.update", project=project, details=details
+        ) as command:
+            session = command.session
+            found = command_project(command, project, Action.SYNC_JOB_MANAGE)
             job = find_job(session, found, name)
             current = fields_of(session, job)
             merged = {**current, **completed}
@@ -212,37 +196,19 @@ class SyncJobService:
             if reset:
                 job.last_watermark = None
             job.updated_at = utcnow()
-            audit.record(
-                session,
-                principal,
-                "sync_job.update",
-                allowed=True,
-                project=project,
-                details=details,
-            )
             return SyncJobView.of(session, job)
 
     def delete(self, principal: Principal, project: str, name: str) -> None:
         """Delete a job and its run history; the target table stays."""
         details = {"sync_job": name}
-        with (
-            audit.denials(
-                self.store, principal, "sync_job.delete", project=project, details=details
-            ),
-            self.store.session() as session,
-        ):
-            job = find_job(session, self._managed(session, principal, project), name)
+        with governed(
+            self.store, principal, "sync_job.delete", project=project, details=details
+        ) as command:
+            found = command_project(command, project, Action.SYNC_JOB_MANAGE)
+            job = find_job(command.session, found, name)
             if self._running[job.id].locked():
                 raise Conflict(f"sync job '{project}.{name}' is running", field="name")
-            session.delete(job)
-            audit.record(
-                session,
-                principal,
-                "sync_job.delete",
-                allowed=True,
-                project=project,
-                details=details,
-            )
+            command.session.delete(job)
 
     def runs(
         self, principal: Principal, project: str, name: str, limit: int = 50
@@ -291,11 +257,14 @@ class SyncJobService:
         """Run the job now and return the recorded run. A failed run is recorded too (status
         failed, error message) and its error raised: SourceUnavailable when the source is down;
         the watermark then stays where it was."""
+        # not governed(): the run reads the source and writes the target outside any
+        # transaction, and its allowed record carries the outcome (run, rows, target), written
+        # with the watermark by _succeed; the refusals of the decision are audited here
         details = {"sync_job": name}
         with audit.denials(self.store, principal, "sync_job.run", project=project, details=details):
             with self.store.session() as session:
-                job = find_job(session, self._managed(session, principal, project), name)
-                job_id = job.id
+                found = owned_project(session, principal, project, Action.SYNC_JOB_MANAGE)
+                job_id = find_job(session, found, name).id
             lock = self._running[job_id]
             if not lock.acquire(blocking=False):
                 raise Conflict(f"sync job '{project}.{name}' is already running", field="name")
