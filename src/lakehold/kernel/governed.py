@@ -8,8 +8,12 @@ outcomes, commit.
         command.details["id"] = glossary.id
 
 An allowed command is audited in the same transaction as the change (committed with it); a
-refused or failed one (any Lakehold error: not found, forbidden, invalid, conflict) is rolled back and
-audited as denied in a transaction of its own, with the reason, then re-raised.
+refused or failed one (any Lakehold error: not found, forbidden, invalid, conflict) is rolled
+back and audited as denied in a transaction of its own, with the reason, then re-raised.
+
+Slow work (a connection test, a crawl, a sync run, a Delta commit) is not done inside a
+transaction: such commands decide in a short governed transaction, or audit their outcome
+with :func:`lakehold.kernel.audit.audited` / :func:`~lakehold.kernel.audit.denials`.
 """
 
 from __future__ import annotations
