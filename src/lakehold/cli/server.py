@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
+from pathlib import Path
 from typing import Annotated, TypedDict
 
 import typer
+from sqlalchemy.engine import make_url
 
 from lakehold.cli.session import console, handles_errors, open_runtime, principal_of, token_file
 from lakehold.config import Settings
@@ -54,13 +59,110 @@ def serve(host: HostOpt = None, port: PortOpt = None) -> None:
 
     Example: LAKEHOLD_HOME=/srv/lakehold lakehold serve --port 8750
     """
-    runtime, token = open_runtime(_settings(host, port))
-    if token:
+    runtime, token = open_runtime(_settings(host, port), create_home=True)
+    if token:  # on the terminal (stdout) only: never through logging, whose records are kept
         console.print(
             f"first start: admin token (shown once, saved to {token_file(runtime.settings)}):"
         )
         typer.echo(token)
     _serve(runtime)
+
+
+def masked_url(url: str) -> str:
+    """A database URL fit to print: no password, no query (it may carry one)."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # not a URL SQLAlchemy reads: show nothing of it
+        return "<database URL not shown>"
+    return parsed.set(query={}).render_as_string(hide_password=True)
+
+
+def _has_secret(url: str) -> bool:
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return True
+    return parsed.password is not None or any("pass" in key.lower() for key in parsed.query)
+
+
+def _lakehold_command() -> tuple[str | None, str]:
+    """The folder to put on PATH and the command to type: this process's ``lakehold``
+    (found from ``sys.argv[0]``, next to the Python running it, or on PATH), else
+    ``<python> -m lakehold.cli``."""
+    argv0 = Path(sys.argv[0])
+    candidates = [argv0.resolve()] if argv0.name == "lakehold" else []
+    candidates.append(Path(sys.executable).absolute().parent / "lakehold")
+    found = shutil.which("lakehold")
+    if found:
+        candidates.append(Path(found).resolve())
+    for candidate in candidates:
+        if candidate.is_file():
+            return str(candidate.parent), "lakehold"
+    return None, f"{shlex.quote(sys.executable)} -m lakehold.cli"
+
+
+def shell_setup(settings: Settings, tokens: dict[str, str]) -> list[str]:
+    """The lines that make a new shell ready for the printed commands."""
+    lines = [f"export LAKEHOLD_HOME={shlex.quote(str(settings.home.resolve()))}"]
+    folder, _ = _lakehold_command()
+    if folder is not None:
+        lines.append(f'export PATH={shlex.quote(folder)}:"$PATH"')
+    if settings.database_url:
+        if _has_secret(settings.database_url):
+            lines.append(
+                "# and LAKEHOLD_DATABASE_URL as in this shell (its password is not shown): "
+                f"{masked_url(settings.database_url)}"
+            )
+        else:
+            lines.append(f"export LAKEHOLD_DATABASE_URL={shlex.quote(settings.database_url)}")
+    if settings.warehouse is not None:
+        lines.append(f"export LAKEHOLD_WAREHOUSE={shlex.quote(str(settings.warehouse_path))}")
+    lines.append("unset LAKEHOLD_TOKEN  # act as the admin whose token is in LAKEHOLD_HOME")
+    if tokens:
+        lines.append(
+            "export " + " ".join(f"{user.upper()}={value}" for user, value in tokens.items())
+        )
+    return lines
+
+
+def walk_through(settings: Settings) -> list[tuple[str, str]]:
+    """The demo's story as (what it shows, command) pairs, run in a shell set up as above."""
+    from lakehold.demo import loader
+
+    _, lakehold = _lakehold_command()
+    steward, analyst = f"${loader.STEWARD.upper()}", f"${loader.ANALYST.upper()}"
+    sales = f"{loader.SHOP}.store_sales"
+    totals = f"select count(*) as sales, sum(sale_amount) as amount from {sales}"
+    team = f"--project {loader.TEAM}"
+    derived = f"dataset:{settings.lineage_namespace}:{loader.TEAM}.{loader.DERIVED}"
+    return [
+        (
+            f"the steward owns {sales} and sees every sale",
+            f'LAKEHOLD_TOKEN={steward} {lakehold} sql "{totals}"',
+        ),
+        (
+            f"the analyst reads it through a grant with row filter {loader.ROW_FILTER} "
+            f"({loader.ROW_EXPRESSION})",
+            f'LAKEHOLD_TOKEN={analyst} {lakehold} sql "{totals}" {team}',
+        ),
+        (
+            f"column filter {loader.COLUMN_FILTER}: the analyst never sees cust_email",
+            f'LAKEHOLD_TOKEN={analyst} {lakehold} sql "select * from {loader.SHOP}.customer" '
+            f"{team}",
+        ),
+        (
+            "the listings the analyst can discover and request",
+            f"LAKEHOLD_TOKEN={analyst} {lakehold} listing list",
+        ),
+        (
+            f"the analyst's request for {loader.SHOP}.inventory waits for the steward",
+            f"LAKEHOLD_TOKEN={steward} {lakehold} subscription list --incoming --status requested",
+        ),
+        (
+            f"lineage of {loader.TEAM}.{loader.DERIVED}, made by CREATE TABLE AS SELECT",
+            f"LAKEHOLD_TOKEN={analyst} {lakehold} lineage show {derived}",
+        ),
+    ]
 
 
 @handles_errors
@@ -71,29 +173,50 @@ def demo(
 ) -> None:
     """Load the demo stories into LAKEHOLD_HOME and start the API.
 
+    Prints the admin's token and the demo users' (steward, analyst) new tokens on the terminal
+    only, the lines that set up a new shell, and a walk-through of the sharing story.
+
     Example: LAKEHOLD_HOME=./demo-home lakehold demo
     """
     from lakehold.demo.loader import FIRST_QUERY, load_demo
 
-    runtime, _ = open_runtime(_settings(host, port))
+    runtime, _ = open_runtime(_settings(host, port), create_home=True)
     admin = principal_of(runtime)
-    loaded = load_demo(runtime, admin)
+    story = load_demo(runtime, admin)
     settings = runtime.settings
     url = f"http://{settings.host}:{settings.port}"
     token = token_file(settings).read_text().strip()
-    state = "loaded" if loaded else "already loaded"
-    console.print(f"[bold]Lakehold demo[/bold] in {settings.home} ({state})")
-    console.print(f"  metadata store : {settings.resolved_database_url.split('?')[0]}")
+    _, lakehold = _lakehold_command()
+    state = "loaded" if story.loaded else "already loaded"
+    console.print(f"[bold]Lakehold demo[/bold] in {settings.home.resolve()} ({state})")
+    console.print(f"  metadata store : {masked_url(settings.resolved_database_url)}")
     console.print(f"  warehouse      : {settings.warehouse_path}")
     console.print(f"  API            : {url}")
     console.print(f"  OpenAPI docs   : {url}/docs")
+    # Tokens go to the terminal (stdout) only, never through logging.
     console.print("  admin token    :", style="bold", end=" ")
     typer.echo(token)
-    console.print("  first query    :")
-    typer.echo(f'    lakehold sql "{FIRST_QUERY}"')
+    for user, value in story.tokens.items():
+        console.print(f"  {user + ' token':<15}:", style="bold", end=" ")
+        typer.echo(value)
+    console.print("\n[bold]In a new shell[/bold]:")
+    for line in shell_setup(settings, story.tokens):
+        typer.echo(f"  {line}")
+    console.print("\n[bold]First query[/bold] (as the admin):")
+    typer.echo(f'  {lakehold} sql "{FIRST_QUERY}"')
     typer.echo(
-        f"    curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
+        f"  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
         f'{url}/api/v1/query -d \'{{"sql": "{FIRST_QUERY}"}}\''
     )
+    if story.tokens:
+        console.print("\n[bold]Walk-through[/bold] (the sharing story):")
+        for shows, command in walk_through(settings):
+            typer.echo(f"  # {shows}")
+            typer.echo(f"  {command}")
+    else:
+        console.print(
+            "\n(this home was made by an earlier demo without the sharing story: start the demo "
+            "on a new LAKEHOLD_HOME to see it)"
+        )
     if serve_api:
         _serve(runtime)
