@@ -83,6 +83,19 @@ class Settings(BaseSettings):
     lineage_max_string: int = Field(
         default=256 * 1024, gt=0, description="Max length of any string (or key) in an event."
     )
+    # -- Request bounds ("every request is bounded"): uploads stream to LAKEHOLD_HOME/staging.
+    max_upload_bytes: int = Field(
+        default=10 * 1024**3, gt=0, description="Max body of an upload (bytes); beyond: 413."
+    )
+    max_sql_chars: int = Field(
+        default=1_000_000, gt=0, description="Max length of a statement's SQL text; beyond: 400."
+    )
+    max_json_bytes: int = Field(
+        default=10 * 1024**2, gt=0, description="Max JSON request body (bytes); beyond: 413."
+    )
+    max_json_depth: int = Field(
+        default=64, gt=1, description="Max nesting of a JSON request body; beyond: 400."
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Fernet key encrypting connection secrets; default: key file."
     )
@@ -123,7 +136,18 @@ class Settings(BaseSettings):
     def results_path(self) -> Path:
         return (self.home / "results").resolve()
 
+    @cached_property
+    def staging_path(self) -> Path:
+        """Where uploads are streamed while a request runs (swept at start-up)."""
+        return (self.home / "staging").resolve()
+
     def ensure_dirs(self) -> None:
-        """Create the home, warehouse and results directories."""
-        for path in (self.home, self.warehouse_path, self.results_path):
-            path.mkdir(parents=True, exist_ok=True)
+        """Create the home, warehouse, results and staging directories, for their owner only
+        (0700). Lakehold's own directories created earlier with a wider mode are narrowed; a
+        warehouse configured outside the home keeps the mode it has."""
+        home = self.home.resolve()
+        for path in (home, self.warehouse_path, self.results_path, self.staging_path):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            ours = path == home or path.is_relative_to(home)
+            if ours and path.stat().st_mode & 0o077:
+                path.chmod(0o700)

@@ -192,8 +192,8 @@ def test_glossary_form_and_rule_lifecycle_over_http(runtime, admin, admin_token)
         assert refused.status_code == 409 and refused.json()["rules"] == ["r"]
         assert b.delete(f"/api/v1/metadata-forms/{form['id']}").status_code == 403
         rule_url = f"/api/v1/metadata-rules/{rule['id']}"
-        changed = ok(root.patch(rule_url, json={"form": "g", "asset_types": ["table"]}))
-        assert changed["form"] == "g" and changed["asset_types"] == ["table"]
+        changed = ok(root.patch(rule_url, json={"form": "g", "asset_types": ["lakehouse_table"]}))
+        assert changed["form"] == "g" and changed["asset_types"] == ["lakehouse_table"]
         assert ok(root.patch(rule_url, json={"asset_types": None}))["asset_types"] is None
         assert b.patch(rule_url, json={"description": "x"}).status_code == 403
         for change, field in (

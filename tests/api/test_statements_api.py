@@ -176,3 +176,94 @@ def test_time_travel_by_version_and_timestamp(client) -> None:
         "/api/v1/query", json={"sql": "select * from retail.customer timestamp as of 'soon'"}
     )
     assert bad.status_code == 400
+
+
+def test_repeated_column_names_keep_every_value(client) -> None:
+    sql = {"sql": "select 1 as a, 2 as a, null as a"}
+    objects = ok(client.post("/api/v1/query", json=sql))
+    assert objects["row_format"] == "objects"
+    assert [(c["name"], c["key"]) for c in objects["columns"]] == [
+        ("a", "a"),
+        ("a", "a_1"),
+        ("a", "a_2"),
+    ]
+    assert objects["rows"] == [{"a": 1, "a_1": 2, "a_2": None}]
+    arrays = ok(client.post("/api/v1/query", params={"row_format": "arrays"}, json=sql))
+    assert arrays["row_format"] == "arrays" and arrays["rows"] == [[1, 2, None]]
+    assert [c["name"] for c in arrays["columns"]] == ["a", "a", "a"]
+    csv = client.post("/api/v1/query", params={"format": "csv"}, json=sql)
+    assert csv.text.splitlines() == ["a,a,a", "1,2,"]
+    arrow = client.post("/api/v1/query", params={"format": "arrow"}, json=sql)
+    table = pa.ipc.open_stream(io.BytesIO(arrow.content)).read_all()
+    assert table.column_names == ["a", "a", "a"]
+    assert [c.to_pylist() for c in table.columns] == [[1], [2], [None]]
+    bad = client.post("/api/v1/query", params={"row_format": "dicts"}, json=sql)
+    assert bad.status_code in (400, 422)
+
+    submitted = ok(client.post("/api/v1/statements", json=sql), 201)
+    done = _wait(client, submitted["id"])
+    page = ok(
+        client.get(f"/api/v1/statements/{done['id']}/result", params={"row_format": "arrays"})
+    )
+    assert page["rows"] == [[1, 2, None]] and page["next_offset"] is None
+    page = ok(client.get(f"/api/v1/statements/{done['id']}/result"))
+    assert page["rows"] == [{"a": 1, "a_1": 2, "a_2": None}]
+
+
+def test_select_star_join_keeps_both_key_columns(client) -> None:
+    setup_project(client, "retail")
+    create_table(client, "retail", "store_sales", "retail_store_sales.csv")
+    create_table(client, "retail", "customer", "retail_customer.csv")
+    sql = (
+        "select * from retail.store_sales s left join retail.customer c "
+        "on s.cust_id = c.cust_id where s.cust_id = 26009249"
+    )
+    result = ok(client.post("/api/v1/query", json={"sql": sql}))
+    keys = [c["key"] for c in result["columns"]]
+    names = [c["name"] for c in result["columns"]]
+    assert names.count("cust_id") == 2 and keys[names.index("cust_id")] == "cust_id"
+    assert result["rows"] and all(r["cust_id"] == 26009249 for r in result["rows"])
+    assert all(r["cust_id_1"] is None for r in result["rows"])  # no such customer
+
+
+def test_decimal_text_is_exact(client) -> None:
+    setup_project(client, "retail")
+    create_table(client, "retail", "store_sales", "retail_store_sales.csv")
+    sql = "select sum(sale_amount) as s, min(sale_amount) as m from retail.store_sales"
+    result = ok(client.post("/api/v1/query", json={"sql": sql}))
+    types = {c["name"]: c["type"] for c in result["columns"]}
+    assert types["m"] == "DECIMAL(18,2)" and types["s"].startswith("DECIMAL(")
+    assert result["rows"] == [{"s": "3530.50", "m": "75.50"}]
+
+
+def test_decimal_inference_takes_only_one_scale_of_decimal_text(client) -> None:
+    setup_project(client, "retail")
+    data = (
+        b"money,negative,mixed,measure,rate,exponent,huge,empty\n"
+        b"150.00,-0.25,1.50,1.5,0.125,1e3,1234567890123456789012345678901234567.50,\n"
+        b"75.50,12.75,2.25,,1.500,2.00,1.00,\n"
+        b",-3.10,3.125,4.0,2.000,3.00,2.00,\n"
+    )
+    ok(
+        client.post(
+            "/api/v1/projects/retail/tables",
+            data={"name": "numbers"},
+            files={"file": ("numbers.csv", data)},
+        ),
+        201,
+    )
+    result = ok(
+        client.post(
+            "/api/v1/query",
+            json={
+                "sql": "select sum(money) as money, sum(negative) as negative, max(mixed) as "
+                "mixed, max(measure) as measure, max(rate) as rate, max(exponent) as exponent, "
+                "max(huge) as huge from retail.numbers",
+                "project": "retail",
+            },
+        )
+    )
+    types = {c["name"]: c["type"] for c in result["columns"]}
+    assert types["mixed"] == types["exponent"] == types["huge"] == types["measure"] == "DOUBLE"
+    assert types["rate"] == "DECIMAL(18,3)" and result["rows"][0]["rate"] == "2.000"
+    assert result["rows"][0]["money"] == "225.50" and result["rows"][0]["negative"] == "9.40"

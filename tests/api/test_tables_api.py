@@ -169,3 +169,67 @@ def test_asset_metadata_is_editable_and_kept_up_to_date(client) -> None:
     assert by_name["loyalty"]["ordinal"] == 4
     assert by_name["cust_email"]["description"] == "Contact address"
     assert grown["description"] == "Customers"
+
+
+def _write(client, table: str, content: bytes, **form):
+    return client.post(
+        f"/api/v1/projects/p/tables/{table}/writes",
+        data=form,
+        files={"file": ("batch.csv", content)},
+    )
+
+
+def _versions(client, table: str) -> list[int]:
+    return [e["version"] for e in ok(client.get(f"/api/v1/projects/p/tables/{table}/history"))]
+
+
+def test_an_integer_beyond_int64_in_a_key_column_is_refused(client) -> None:
+    # Issue 11: the key column silently became DOUBLE (ids 7.0, 8.0, 1e+23).
+    setup_project(client, "p")
+    assert _create(client, "ids", b"id,name\n1,a\n", keys="id").status_code == 201
+    refused = _write(client, "ids", b"id,name\n7,g\n8,h\n100000000000000000000000,i\n")
+    assert refused.status_code == 400, refused.text
+    assert (refused.json()["line"], refused.json()["column"]) == (4, "id")
+    assert _versions(client, "ids") == [0]
+    typed = _write(
+        client,
+        "ids",
+        b"id,name\n7,g\n100000000000000000000000,i\n",
+        column_types='{"id": "DOUBLE"}',
+    )
+    assert typed.status_code == 200, typed.text
+    types = {c["name"]: c["data_type"] for c in typed.json()["asset"]["columns"]}
+    assert types["id"] == "DOUBLE"
+
+
+def test_a_header_only_append_is_a_no_op(client) -> None:
+    setup_project(client, "p")
+    assert _create(client, "t", b"id,name\n1,a\n", keys="id").status_code == 201
+    for mode in ("append", "merge"):
+        written = ok(_write(client, "t", b"id,name\n", mode=mode))
+        assert written["result"]["no_op"] is True
+        assert written["result"]["message"] == "the batch has no rows: nothing was written"
+        assert written["result"]["version"] == written["asset"]["current_version"] == 0
+    assert _versions(client, "t") == [0]
+    appended = ok(_write(client, "t", b"id,name\n2,b\n"))["result"]
+    assert (appended["no_op"], appended["message"], appended["version"]) == (False, None, 1)
+
+
+def test_duplicate_keys_in_a_merge_are_counted_or_refused(client) -> None:
+    setup_project(client, "p")
+    assert _create(client, "t", b"id,name\n1,a\n", keys="id").status_code == 201
+    batch = b"id,name\n2,b\n3,c\n2,b2\n2,b3\n"
+    refused = _write(client, "t", batch, mode="merge", on_duplicate="error")
+    assert refused.status_code == 400, refused.text
+    body = refused.json()
+    assert (body["column"], body["rows"], body["lines"]) == ("id", [1, 4], [2, 5])
+    assert body["message"] == (
+        "duplicate key (id=2) on rows 1 and 4 (and 1 more) of the batch (lines 2 and 5)"
+    )
+    assert _versions(client, "t") == [0]
+    bad_option = _write(client, "t", batch, mode="merge", on_duplicate="first")
+    assert bad_option.status_code == 400
+    merged = ok(_write(client, "t", batch, mode="merge"))["result"]
+    assert (merged["duplicates_collapsed"], merged["rows_inserted"]) == (2, 2)
+    names = {r["id"]: r["name"] for r in query(client, "select id, name from p.t")}
+    assert names == {1: "a", 2: "b3", 3: "c"}

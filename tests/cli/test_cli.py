@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 
+from rich.console import Console
+from typer.testing import CliRunner
+
+from lakehold.cli import output
+from lakehold.cli.main import app
 from tests.conftest import SCENARIOS
 
 
@@ -76,6 +82,33 @@ def test_errors_exit_with_codes_and_messages(cli, tmp_path) -> None:
     cli("table", "create", "p", str(bad), code=2)
 
 
+def test_table_write_reports_no_ops_overflows_and_duplicate_keys(cli, tmp_path) -> None:
+    # Issue 11: types and writes.
+    cli("domain", "create", "D")
+    cli("project", "create", "p", "--domain", "D")
+    first = tmp_path / "first.csv"
+    first.write_text("id,name\n1,a\n")
+    cli("table", "create", "p.t", str(first), "--key", "id")
+    header = tmp_path / "header.csv"
+    header.write_text("id,name\n")
+    out = cli("table", "write", "p.t", str(header))
+    assert "version 0 unchanged: the batch has no rows: nothing was written" in out
+    huge = tmp_path / "huge.csv"
+    huge.write_text("id,name\n7,g\n100000000000000000000000,i\n")
+    out = cli("table", "write", "p.t", str(huge), code=2)
+    assert "line 3" in out and "'id'" in out
+    twice = tmp_path / "twice.csv"
+    twice.write_text("id,name\n2,b\n2,b2\n3,c\n")
+    out = cli(
+        "table", "write", "p.t", str(twice), "--mode", "merge", "--on-duplicate", "error", code=2
+    )
+    assert "duplicate key (id=2) on rows 1 and 2 of the batch (lines 2 and 3)" in out
+    out = cli("table", "write", "p.t", str(twice), "--mode", "merge")
+    assert "version 1 (MERGE)" in out and "1 duplicate key rows collapsed" in out
+    history = cli("table", "history", "p.t")
+    assert "MERGE" in history and "APPEND" not in history
+
+
 def test_users_and_tokens(cli) -> None:
     cli("user", "create", "ana")
     out = cli("token", "create", "laptop", "--user", "ana")
@@ -122,3 +155,53 @@ def test_demo_loads_the_stories(cli) -> None:
         "4\n"
     )
     assert "already loaded" in cli("demo", "--no-serve")
+
+
+def _sql(cli_env: dict[str, str], *args: str, **env: str):
+    return CliRunner().invoke(app, ["sql", *args], env={**cli_env, **env})
+
+
+def test_sql_table_keeps_repeated_columns_and_shows_null(cli_env, monkeypatch) -> None:
+    result = _sql(cli_env, "select 1 as a, 2 as a, null as a, '' as e, 'NULL' as t, '[b]x' as m")
+    assert result.exit_code == 0, result.output
+    header, values = (
+        [cell.strip() for cell in line.strip("│┃ ").split("│" if "│" in line else "┃")]
+        for line in result.stdout.splitlines()
+        if ("│" in line or "┃" in line)
+    )
+    assert header == ["a", "a", "a", "e", "t", "m"]
+    assert values == ["1", "2", "NULL", "", "NULL", "[b]x"]
+    # NULL is styled (dim) unlike the text 'NULL' on a terminal.
+    screen = Console(file=io.StringIO(), force_terminal=True, color_system="standard", width=80)
+    monkeypatch.setattr(output, "console", screen)
+    output.print_values(["a", "b"], [[None, "NULL"]])
+    row = next(line for line in screen.file.getvalue().splitlines() if "NULL" in line)
+    null, text = row.split("NULL")[:2]
+    assert "\x1b[2" in null and "\x1b[2" not in text
+
+
+def test_sql_csv_and_json_give_every_row_and_column(cli_env) -> None:
+    csv = _sql(cli_env, "select range as n, 1 as a, 2 as a from range(2500)", "--format", "csv")
+    assert csv.exit_code == 0, csv.output
+    lines = csv.stdout.splitlines()
+    assert lines[0] == "n,a,a" and lines[1] == "0,1,2" and len(lines) == 2501
+    assert lines[-1] == "2499,1,2"
+    out = _sql(cli_env, "select range as n, null as a, 2 as a from range(1500)", "--format", "json")
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)
+    assert len(rows) == 1500 and rows[0] == {"n": 0, "a": None, "a_1": 2}
+    assert "a -> a_1" in out.stderr
+    assert json.loads(_sql(cli_env, "select 1 as n where false", "--format", "json").stdout) == []
+
+
+def test_sql_csv_and_json_say_when_cut_at_max_rows(cli_env) -> None:
+    for fmt in ("csv", "json"):
+        cut = _sql(cli_env, "select * from range(50)", "--format", fmt, LAKEHOLD_MAX_ROWS="20")
+        assert cut.exit_code == 9, cut.output
+        assert "cut at 20 rows" in cut.stderr and "LAKEHOLD_MAX_ROWS" in cut.stderr
+        rows = cut.stdout.splitlines() if fmt == "csv" else json.loads(cut.stdout)
+        assert len(rows) == (21 if fmt == "csv" else 20)
+        asked = _sql(cli_env, "select * from range(50)", "--format", fmt, "--limit", "5")
+        assert asked.exit_code == 0 and asked.stderr == "", asked.output
+        whole = _sql(cli_env, "select * from range(20)", "--format", fmt, LAKEHOLD_MAX_ROWS="20")
+        assert whole.exit_code == 0 and whole.stderr == "", whole.output

@@ -120,10 +120,10 @@ def test_update_and_delete_glossaries_terms_forms_rules(cli) -> None:
     cli("rule", "create", "Sales/Marketing", "needs f", "--form", "f")
     (rule,) = json.loads(cli("rule", "list", "--json"))
     assert "needs f" in cli("form", "delete", "f", "--domain", "Sales", code=5)
-    out = cli("rule", "update", rule["id"], "--form", "g", "--asset-type", "table")
+    out = cli("rule", "update", rule["id"], "--form", "g", "--asset-type", "lakehouse_table")
     assert "needs g" in out
     (rule,) = json.loads(cli("rule", "list", "--json"))
-    assert rule["form"] == "g" and rule["asset_types"] == ["table"]
+    assert rule["form"] == "g" and rule["asset_types"] == ["lakehouse_table"]
     cli("rule", "update", rule["id"], "--all-asset-types", "--no-children")
     (rule,) = json.loads(cli("rule", "list", "--json"))
     assert rule["asset_types"] is None and rule["include_children"] is False

@@ -62,6 +62,65 @@ def test_invalid_row_filters_name_the_field_and_construct(
     assert world.runtime.filters.list_filters(world.owner, "retail", "store_sales") == []
 
 
+@pytest.mark.parametrize(
+    ("table", "expression", "column"),
+    [
+        ("store_sales", "prod_id = 'abc'", "prod_id"),
+        ("store_sales", "'abc' <> prod_id", "prod_id"),
+        ("store_sales", "prod_id IN (1, 'two')", "prod_id"),
+        ("store_sales", "sale_amount > '100'", "sale_amount"),
+        ("store_sales", "sale_date = 'yesterday'", "sale_date"),
+        ("store_sales", "sale_date BETWEEN '2023-01-01' AND 'soon'", "sale_date"),
+        ("store_sales", "sale_date = 20230115", "sale_date"),
+        ("customer", "cust_name = 5", "cust_name"),
+        ("customer", "cust_country IN ('Greece', -1)", "cust_country"),
+        ("inventory", "prod_name = 1.5 OR prod_id = 1", "prod_name"),
+    ],
+)
+def test_row_filter_literals_must_match_their_column_type(world, table, expression, column) -> None:
+    # Issue 11: prod_id = 'abc' on a BIGINT column was saved and failed only at query time.
+    filters = world.runtime.filters
+    with pytest.raises(Invalid) as caught:
+        filters.create_filter(
+            world.owner, "retail", table, "bad", kind="row", expression=expression
+        )
+    error = caught.value
+    assert (error.details["field"], error.details["column"]) == ("expression", column)
+    assert repr(expression) in error.message and repr(column) in error.message
+    assert filters.list_filters(world.owner, "retail", table) == []
+
+
+@pytest.mark.parametrize(
+    ("table", "expression"),
+    [
+        ("store_sales", "sale_date >= '2023-01-15' AND prod_id IN (1, 2)"),
+        ("store_sales", "sale_amount BETWEEN -1 AND 100.5"),
+        ("store_sales", "prod_id = CAST('5' AS BIGINT)"),
+        ("customer", "cust_country = 'Greece' AND cust_id <> 13251813"),
+        ("inventory", "active = 'Y'"),
+    ],
+)
+def test_row_filter_literals_of_the_column_type_are_saved(world, table, expression) -> None:
+    saved = world.runtime.filters.create_filter(
+        world.owner, "retail", table, "ok", kind="row", expression=expression
+    )
+    assert saved.expression
+
+
+def test_a_row_filter_update_checks_literal_types(world) -> None:
+    filters = world.runtime.filters
+    filters.create_filter(
+        world.owner, "retail", "store_sales", "f", kind="row", expression="prod_id = 1"
+    )
+    with pytest.raises(Invalid) as caught:
+        filters.update_filter(
+            world.owner, "retail", "store_sales", "f", expression="prod_id = 'abc'"
+        )
+    assert caught.value.details["column"] == "prod_id"
+    [kept] = filters.list_filters(world.owner, "retail", "store_sales")
+    assert kept.expression == '"prod_id" = 1'
+
+
 def test_column_filters_need_existing_columns(world) -> None:
     filters = world.runtime.filters
     saved = filters.create_filter(

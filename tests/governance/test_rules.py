@@ -97,9 +97,14 @@ def test_publish_rule_covers_its_unit_and_children_only(org) -> None:
 def test_rules_by_asset_type_and_project_and_several_at_once(org) -> None:
     rt, admin, owner, _ = org
     rt.rules.create_rule(
-        owner, "Sales/Marketing", "views", "publish", "publish_form", asset_types=["view"]
+        owner,
+        "Sales/Marketing",
+        "federated",
+        "publish",
+        "publish_form",
+        asset_types=["federated_table"],
     )
-    rt.listings.publish(owner, "campaigns", "customer")  # a table: not in scope
+    rt.listings.publish(owner, "campaigns", "customer")  # a lakehouse table: not in scope
     rt.rules.create_rule(
         owner, "Sales/Marketing", "ads only", "publish", "publish_form", projects=["ads"]
     )
@@ -129,11 +134,11 @@ def test_rules_by_asset_type_and_project_and_several_at_once(org) -> None:
     # the rules as listed
     listed = rt.rules.list_rules(admin, action="publish")
     assert [(r.name, r.unit) for r in listed] == [
-        ("views", "Sales/Marketing"),
+        ("federated", "Sales/Marketing"),
         ("ads only", "Sales/Marketing"),
         ("everywhere", "Sales"),
     ]
-    assert listed[0].asset_types == ["view"] and listed[1].projects == ["ads"]
+    assert listed[0].asset_types == ["federated_table"] and listed[1].projects == ["ads"]
     assert [r.name for r in rt.rules.list_rules(admin, unit="Sales")] == ["everywhere"]
 
 
@@ -147,6 +152,7 @@ def test_rule_creation_is_for_unit_owners_and_checked(org) -> None:
         ({"projects": ["ledger"]}, Invalid, "projects[0]"),
         ({"projects": ["ghost"]}, NotFound, "projects[0]"),
         ({"asset_types": []}, Invalid, "asset_types"),
+        ({"asset_types": ["tabel"]}, Invalid, "asset_types"),
         ({"name": " "}, Invalid, "name"),
     ]
     for change, kind, field in checks:
@@ -208,6 +214,7 @@ def test_rules_are_updated_with_the_checks_of_creation(org) -> None:
         ({"projects": ["ghost"]}, NotFound, "projects[0]"),
         ({"projects": []}, Invalid, "projects"),
         ({"asset_types": []}, Invalid, "asset_types"),
+        ({"asset_types": ["table"]}, Invalid, "asset_types"),
         ({"name": " "}, Invalid, "name"),
         ({"unit": "Sales/Finance"}, Invalid, "projects[0]"),
         ({"unit": "Sales/Nope"}, NotFound, "unit"),
@@ -231,7 +238,7 @@ def test_rules_are_updated_with_the_checks_of_creation(org) -> None:
         form="subscribe_form",
         include_children=False,
         projects=None,
-        asset_types=["table"],
+        asset_types=["lakehouse_table"],
         description="why",
     )
     assert (changed.form, changed.projects, changed.include_children) == (
@@ -239,7 +246,7 @@ def test_rules_are_updated_with_the_checks_of_creation(org) -> None:
         None,
         False,
     )
-    assert changed.asset_types == ["table"] and changed.description == "why"
+    assert changed.asset_types == ["lakehouse_table"] and changed.description == "why"
     moved = rt.rules.update_rule(owner, rule.id, unit="Sales/Finance", projects=["ledger"])
     assert moved.unit == "Sales/Finance" and moved.projects == ["ledger"]
     with pytest.raises(NotFound) as caught:
@@ -248,3 +255,27 @@ def test_rules_are_updated_with_the_checks_of_creation(org) -> None:
     assert len(rt.audit.events(admin, action="metadata_rule.update", allowed=True)) == 2
     denied = rt.audit.events(admin, action="metadata_rule.update", allowed=False)
     assert len(denied) == 2 + len(checks)
+
+
+@pytest.mark.parametrize("types", [["tabel"], ["table"], ["lakehouse_table", "view"]])
+def test_rules_refuse_unknown_asset_types(org, types) -> None:
+    # Issue 11: a rule on "tabel" (or the help text's own "table") was accepted and then
+    # matched no asset, silently enforcing nothing.
+    rt, _, owner, _ = org
+    with pytest.raises(Invalid) as caught:
+        rt.rules.create_rule(
+            owner, "Sales/Marketing", "r", "publish", "publish_form", asset_types=types
+        )
+    assert caught.value.details["field"] == "asset_types"
+    assert caught.value.details["valid"] == ["federated_table", "lakehouse_table"]
+    assert "federated_table, lakehouse_table" in caught.value.message
+    assert rt.rules.list_rules(owner) == []
+    rule = rt.rules.create_rule(
+        owner, "Sales/Marketing", "r", "publish", "publish_form", asset_types=["lakehouse_table"]
+    )
+    with pytest.raises(Invalid):  # and the rule it would be is enforced on lakehouse tables
+        rt.listings.publish(owner, "campaigns", "customer")
+    with pytest.raises(Invalid) as caught:
+        rt.rules.update_rule(owner, rule.id, asset_types=types)
+    assert caught.value.details["field"] == "asset_types"
+    assert rt.rules.get_rule(owner, rule.id).asset_types == ["lakehouse_table"]

@@ -156,3 +156,16 @@ def test_types_are_made_storable() -> None:
 def test_types_without_a_delta_equivalent_are_refused() -> None:
     batch = pa.table({"at": pa.array([dt.time(10, 30)], pa.time64("us"))})
     assert refused(None, batch).details["column"] == "at"
+
+
+def test_a_key_column_is_not_widened_by_inference_for_values_beyond_int64() -> None:
+    # Issue 11: 1e23 does not fit in int64, so the key column became DOUBLE (7.0, 8.0, 1e+23).
+    error = refused(TABLE, pa.table({"id": [7.0, 8.0, 1e23]}), keys=["id"])
+    assert error.details == {"column": "id", "row": 3}
+    assert "is a key" in error.message and "row 3" in error.message
+
+
+def test_a_declared_type_may_change_a_key_column() -> None:
+    evolution = evolve(TABLE, pa.table({"id": [7.0, 1e23]}), keys=["id"], declared=["id"])
+    assert evolution.schema.field("id").type == pa.float64()
+    assert evolution.widened == {"id": (pa.int64(), pa.float64())}

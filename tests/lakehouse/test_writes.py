@@ -10,6 +10,8 @@ import pytest
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.lakehouse import DeltaTables
 from lakehold.lakehouse import merge as merge_module
+from lakehold.lakehouse.csv_reader import read_csv, row_lines
+from lakehold.lakehouse.readers import read_batch
 
 
 @pytest.fixture
@@ -115,6 +117,78 @@ def test_append_widens_int_to_double(tables: DeltaTables, people: Path) -> None:
     assert tables.read(people, version=0).schema.field("age").type == pa.int64()
 
 
+def test_appending_an_integer_beyond_int64_to_a_key_column_is_refused(
+    tables: DeltaTables, people: Path
+) -> None:
+    # Issue 11: the CSV reader read 1e23 as a double and the key column silently became DOUBLE.
+    error = refused(read_csv, b"id,name\n7,g\n8,h\n100000000000000000000000,i\n")
+    assert error.details == {"line": 4, "column": "id"}
+    assert "100000000000000000000000" in error.message
+    batch = pa.table({"id": [7.0, 8.0, 1e23], "name": ["g", "h", "i"]})
+    error = refused(tables.write, people, batch, mode="append", keys=["id"], committer="hr")
+    assert (error.details["column"], error.details["row"]) == ("id", 3)
+    assert tables.snapshot(people).version == 0
+    assert tables.read(people).schema.field("id").type == pa.int64()
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b'{"id": 7}\n\n{"id": 100000000000000000000000}\n', {"line": 3}),
+        (b'[{"id": 7}, {"id": 100000000000000000000000}]', {"row": 2}),
+    ],
+    ids=["lines", "array"],
+)
+def test_json_integers_beyond_int64_are_refused_unless_typed(data, where) -> None:
+    # Issue 11: JSON lines read them as doubles; a JSON array failed with an OverflowError.
+    error = refused(read_batch, data, "jsonl")
+    assert error.details == {"column": "id", **where}
+    typed = read_batch(data, "jsonl", column_types={"id": pa.float64()})
+    assert typed.column("id").to_pylist() == [7.0, 1e23]
+
+
+def test_an_explicit_type_accepts_integers_beyond_int64(tables: DeltaTables, people: Path) -> None:
+    data = b"id,name\n7,g\n100000000000000000000000,i\n"
+    batch = read_csv(data, {"id": pa.float64()})
+    result = tables.write(
+        people, batch, mode="append", keys=["id"], declared=["id"], committer="hr"
+    )
+    assert result.snapshot.schema.field("id").type == pa.float64()
+    assert 1e23 in tables.read(people).column("id").to_pylist()
+
+
+def test_whole_doubles_within_int64_keep_an_integer_key(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"id": [7.0, 8.0], "name": ["g", "h"]})
+    result = tables.write(people, batch, mode="append", keys=["id"], committer="hr")
+    assert result.snapshot.schema.field("id").type == pa.int64()
+    assert result.schema_changes == []
+
+
+@pytest.mark.parametrize("mode", ["append", "merge", "cdc"])
+def test_a_batch_without_rows_writes_nothing(tables: DeltaTables, people: Path, mode) -> None:
+    # Issue 11: a header-only append made an empty new version.
+    batch = pa.table({"id": pa.array([], pa.int64()), "op": pa.array([], pa.string())})
+    if mode != "cdc":
+        batch = batch.drop_columns(["op"])
+    result = tables.write(people, batch, mode=mode, keys=["id"], committer="hr")
+    assert result.no_op is True
+    assert result.message == "the batch has no rows: nothing was written"
+    assert (result.version, tables.snapshot(people).version) == (0, 0)
+    assert len(tables.history(people)) == 1
+    assert result.rows_inserted == result.rows_written == 0
+
+
+def test_a_batch_without_rows_still_checks_its_header(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"id": pa.array([], pa.int64()), "ID": pa.array([], pa.int64())})
+    refused(tables.write, people, batch, mode="append", committer="hr")
+
+
+def test_an_overwrite_without_rows_empties_the_table(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"id": pa.array([], pa.int64())})
+    result = tables.write(people, batch, mode="overwrite", committer="hr")
+    assert (result.no_op, result.version, result.snapshot.num_rows) == (False, 1, 0)
+
+
 # -- merge ------------------------------------------------------------------------------------
 
 
@@ -179,6 +253,55 @@ def test_merge_key_errors(tables: DeltaTables, people: Path) -> None:
         refused(write, people, wide, mode="merge", keys=["id"], committer="hr").details["column"]
         == "id"
     )
+
+
+def test_a_merge_reports_the_duplicate_rows_it_collapsed(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"id": [2, 4, 2, 2], "name": ["b1", "dee", "b2", "b3"], "age": [1, 2, 3, 4]})
+    result = tables.write(people, batch, mode="merge", keys=["id"], committer="hr")
+    assert result.duplicates_collapsed == 2
+    assert by_id(tables, people)[2]["name"] == "b3"
+    unique = pa.table({"id": [5], "name": ["e"], "age": [5]})
+    assert (
+        tables.write(people, unique, mode="merge", keys=["id"], committer="hr").duplicates_collapsed
+        == 0
+    )
+
+
+@pytest.mark.parametrize("mode", ["merge", "cdc"])
+def test_on_duplicate_error_refuses_a_key_twice(tables: DeltaTables, people: Path, mode) -> None:
+    batch = pa.table({"id": [2, 4, 2], "name": ["b1", "dee", "b2"], "op": ["U", "I", "U"]})
+    if mode == "merge":
+        batch = batch.drop_columns(["op"])
+    error = refused(
+        tables.write, people, batch, mode=mode, keys=["id"], on_duplicate="error", committer="hr"
+    )
+    assert error.message == "duplicate key (id=2) on rows 1 and 3 of the batch"
+    assert (error.details["column"], error.details["rows"]) == ("id", [1, 3])
+    assert tables.snapshot(people).version == 0
+
+
+def test_on_duplicate_error_names_the_lines_of_the_file(tables: DeltaTables, people: Path) -> None:
+    data = b'id,name\n2,"b\none"\n4,dee\n2,b2\n'
+    error = refused(
+        tables.write,
+        people,
+        read_csv(data),
+        mode="merge",
+        keys=["id"],
+        on_duplicate="error",
+        lines=lambda: row_lines(data),
+        committer="hr",
+    )
+    assert error.message == "duplicate key (id=2) on rows 1 and 3 of the batch (lines 2 and 5)"
+    assert (error.details["line"], error.details["lines"]) == (5, [2, 5])
+
+
+def test_on_duplicate_is_last_or_error(tables: DeltaTables, people: Path) -> None:
+    batch = pa.table({"id": [5]})
+    error = refused(
+        tables.write, people, batch, mode="merge", keys=["id"], on_duplicate="first", committer="x"
+    )
+    assert error.details["field"] == "on_duplicate"
 
 
 # -- CDC --------------------------------------------------------------------------------------

@@ -24,12 +24,12 @@ def test_run_states_and_times(runtime, admin) -> None:
     done = _run(admin, runtime, "etl", [dataset("pg", "src")], [dataset("pg", "dst")])
     failed = _run(admin, runtime, "etl", [dataset("pg", "src")], [], end="FAIL", minute=5)
     run = runtime.lineage.run(admin, done)
-    assert run["state"] == "COMPLETE"
+    assert run["state"] == "COMPLETED"
     assert run["startedAt"] == "2026-11-23T10:00:00Z" and run["endedAt"] == "2026-11-23T10:00:30Z"
     assert run["durationMs"] == 30_000
     assert run["inputDatasetVersions"][0]["datasetVersionId"]["name"] == "src"
     assert run["outputDatasetVersions"][0]["datasetVersionId"]["name"] == "dst"
-    assert runtime.lineage.run(admin, failed)["state"] == "FAIL"
+    assert runtime.lineage.run(admin, failed)["state"] == "FAILED"
     runs = runtime.lineage.runs(admin, "airflow", "etl")
     assert [r["id"] for r in runs["runs"]] == [failed, done]  # newest first
     assert runtime.lineage.job(admin, "airflow", "etl")["latestRun"]["id"] == failed
@@ -45,7 +45,7 @@ def test_out_of_order_events_keep_the_terminal_state(runtime, admin) -> None:
         [run_event("RUNNING", "late", run_id=run_id, time="2026-11-23T10:30:00Z")]
     )
     run = runtime.lineage.run(admin, run_id)
-    assert run["state"] == "COMPLETE" and run["startedAt"] == "2026-11-23T10:00:00Z"
+    assert run["state"] == "COMPLETED" and run["startedAt"] == "2026-11-23T10:00:00Z"
 
 
 def test_dataset_versions_per_writing_run_and_per_schema_change(runtime, admin) -> None:
@@ -53,7 +53,7 @@ def test_dataset_versions_per_writing_run_and_per_schema_change(runtime, admin) 
     _run(admin, runtime, "w", [], [dataset("pg", "t", "a")], minute=1)
     versions = runtime.lineage.dataset_versions(admin, "pg", "t")
     assert versions["totalCount"] == 2  # one per COMPLETE run writing it
-    assert versions["versions"][0]["createdByRun"]["state"] == "COMPLETE"
+    assert versions["versions"][0]["createdByRun"]["state"] == "COMPLETED"
     later = "2026-11-23T12:00:00Z"
     runtime.lineage.record(
         [run_event("START", "r", inputs=[dataset("pg", "t", "a", "b")], time=later)]

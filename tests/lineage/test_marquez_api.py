@@ -78,7 +78,7 @@ def test_namespaces_datasets_and_versions(client, loaded) -> None:
         "/api/v1/namespaces/postgres:%2F%2Fdb:5432/datasets/public.totals/versions"
     ).json()
     assert versions["totalCount"] == 1
-    assert versions["versions"][0]["createdByRun"]["state"] == "COMPLETE"
+    assert versions["versions"][0]["createdByRun"]["state"] == "COMPLETED"
     missing = client.get("/api/v1/namespaces/postgres:%2F%2Fdb:5432/datasets/nope")
     assert missing.status_code == 404
     assert client.get("/api/v1/namespaces/nope").status_code == 404
@@ -88,10 +88,11 @@ def test_jobs_runs_and_job_versions(client, loaded) -> None:
     job = client.get("/api/v1/namespaces/airflow/jobs/daily.totals").json()
     assert job["id"] == {"namespace": "airflow", "name": "daily.totals"}
     assert job["type"] == "BATCH" and job["latestRun"]["id"] == loaded
+    assert job["latestRun"]["state"] == "COMPLETED"
     assert job["inputs"] == [{"namespace": PG, "name": "public.orders"}]
     assert job["outputs"] == [{"namespace": PG, "name": "public.totals"}]
     runs = client.get("/api/v1/namespaces/airflow/jobs/daily.totals/runs").json()
-    assert runs["totalCount"] == 1 and runs["runs"][0]["state"] == "COMPLETE"
+    assert runs["totalCount"] == 1 and runs["runs"][0]["state"] == "COMPLETED"
     run = client.get(f"/api/v1/jobs/runs/{loaded}").json()
     assert run["jobVersion"]["version"] == job["currentVersion"]
     assert client.get(f"/api/v1/jobs/runs/{uuid.uuid4()}").status_code == 404
@@ -109,6 +110,7 @@ def test_lineage_graph_shape(client, loaded) -> None:
     nodes = {n["id"]: n for n in response.json()["graph"]}
     job = nodes["job:airflow:daily.totals"]
     assert job["type"] == "JOB" and job["data"]["name"] == "daily.totals"
+    assert job["data"]["latestRun"] == {"id": loaded, "state": "COMPLETED"}
     assert job["inEdges"] == [
         {"origin": f"dataset:{PG}:public.orders", "destination": "job:airflow:daily.totals"}
     ]
@@ -139,3 +141,38 @@ def test_search_and_tags(client, loaded) -> None:
     assert client.get("/api/v1/search", params={"q": "x", "sort": "SIZE"}).status_code == 400
     assert client.get("/api/v1/search", params={"q": "%"}).json()["totalCount"] == 0
     assert client.get("/api/v1/tags").json() == {"tags": [{"name": "pii", "description": None}]}
+
+
+MARQUEZ_RUN_STATES = {"NEW", "RUNNING", "COMPLETED", "FAILED", "ABORTED"}
+
+
+@pytest.mark.parametrize(
+    ("events", "shown"),
+    [
+        (["START"], "RUNNING"),
+        (["START", "RUNNING"], "RUNNING"),
+        (["START", "COMPLETE"], "COMPLETED"),
+        (["START", "FAIL"], "FAILED"),
+        (["START", "ABORT"], "ABORTED"),
+        (["START", "OTHER"], "RUNNING"),
+        (["OTHER"], "NEW"),
+    ],
+)
+def test_run_states_are_marquez_run_states(client, events, shown) -> None:
+    """Runs show Marquez's RunState (its openapi.yml), not the OpenLineage event type."""
+    run_id = str(uuid.uuid4())
+    batch = [
+        run_event(kind, "etl.load", run_id=run_id, time=f"2026-11-23T10:0{i}:00Z")
+        for i, kind in enumerate(events)
+    ]
+    assert client.post("/api/v1/lineage/batch", json=batch).status_code == 200
+    run = client.get(f"/api/v1/jobs/runs/{run_id}").json()
+    assert run["state"] == shown and shown in MARQUEZ_RUN_STATES
+    job = client.get("/api/v1/namespaces/airflow/jobs/etl.load").json()
+    assert job["latestRun"]["state"] == shown
+    assert [r["state"] for r in job["latestRuns"]] == [shown]
+    runs = client.get("/api/v1/namespaces/airflow/jobs/etl.load/runs").json()["runs"]
+    assert [r["state"] for r in runs] == [shown]
+    graph = client.get("/api/v1/lineage", params={"nodeId": "job:airflow:etl.load"}).json()
+    [node] = [n for n in graph["graph"] if n["id"] == "job:airflow:etl.load"]
+    assert node["data"]["latestRun"]["state"] == shown

@@ -130,12 +130,12 @@ def test_openlineage_client_then_marquez_client(server, runtime, admin, admin_to
     versions = marquez.list_dataset_versions("pg", "shop.totals")
     assert versions["versions"][0]["createdByRun"]["id"] == run_id
     job = marquez.get_job("airflow", "warehouse.load_totals")
-    assert job["latestRun"]["state"] == "COMPLETE"
+    assert job["latestRun"]["state"] == "COMPLETED"
     assert job["outputs"] == [{"namespace": "pg", "name": "shop.totals"}]
     assert marquez.list_jobs("airflow")["totalCount"] == 1
     runs = marquez.list_job_runs("airflow", "warehouse.load_totals")
     assert [r["id"] for r in runs["runs"]] == [run_id]
-    assert marquez.get_job_run(run_id)["state"] == "COMPLETE"
+    assert marquez.get_job_run(run_id)["state"] == "COMPLETED"
     columns = marquez.get_column_lineage_by_dataset("pg", "shop.totals")
     total = next(n for n in columns["graph"] if n["id"] == "datasetField:pg:shop.totals:total")
     assert total["data"]["inputFields"][0]["field"] == "amount"

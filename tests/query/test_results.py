@@ -16,6 +16,7 @@ from lakehold.query import (
     to_csv_bytes,
     to_json_rows,
 )
+from lakehold.query.results import to_json_arrays, unique_keys
 
 SQL = """
 SELECT
@@ -89,10 +90,52 @@ def test_column_metadata_gives_sql_types():
     assert columns["ts"]["type"] == "TIMESTAMPTZ"
     assert columns["l"]["type"] == "INTEGER[]"
     assert columns["nothing"]["nullable"] is True
-    assert set(columns["s"]) == {"name", "type", "nullable"}
+    assert set(columns["s"]) == {"name", "key", "type", "nullable"}
+    assert columns["s"]["key"] == "s"
 
 
 def test_empty_result_formats():
     table = run(prepare("SELECT 1 AS a WHERE false"), {}, max_rows=10).table
     assert to_json_rows(table) == []
+    assert to_json_arrays(table) == []
     assert to_csv_bytes(table).decode().strip() == "a"
+
+
+REPEATED = "SELECT 1 AS a, 2 AS a, NULL AS a, 'x' AS a_1, 'y' AS b"
+
+
+def repeated():
+    return run(prepare(REPEATED), {}, max_rows=10).table
+
+
+def test_repeated_names_keep_every_column_in_json():
+    table = repeated()
+    assert table.column_names == ["a", "a", "a", "a_1", "b"]
+    metadata = column_metadata(table.schema)
+    assert [(c["name"], c["key"]) for c in metadata] == [
+        ("a", "a"),
+        ("a", "a_2"),
+        ("a", "a_3"),
+        ("a_1", "a_1"),
+        ("b", "b"),
+    ]
+    assert to_json_rows(table) == [{"a": 1, "a_2": 2, "a_3": None, "a_1": "x", "b": "y"}]
+    assert to_json_arrays(table) == [[1, 2, None, "x", "y"]]
+
+
+def test_unique_keys_never_take_another_columns_name():
+    assert unique_keys(["a", "b"]) == ["a", "b"]
+    assert unique_keys(["a", "a", "a"]) == ["a", "a_1", "a_2"]
+    assert unique_keys(["a", "a", "a_1", "a_1"]) == ["a", "a_2", "a_1", "a_1_1"]
+
+
+def test_repeated_names_keep_every_column_in_csv_and_arrow():
+    table = repeated()
+    lines = to_csv_bytes(table).decode().splitlines()
+    assert lines == ["a,a,a,a_1,b", "1,2,,x,y"]
+    assert list(csv.reader(io.StringIO(to_csv_bytes(table, header=False).decode()))) == [
+        ["1", "2", "", "x", "y"]
+    ]
+    back = pa.ipc.open_stream(to_arrow_ipc_stream(table)).read_all()
+    assert back.column_names == ["a", "a", "a", "a_1", "b"]
+    assert [c.to_pylist() for c in back.columns] == [[1], [2], [None], ["x"], ["y"]]

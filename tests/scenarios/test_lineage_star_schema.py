@@ -118,7 +118,7 @@ def test_star_schema_lineage(runtime, admin, client, server) -> None:
         node("dataset", "tickit.sales"),
     }
     assert origins(nodes, node("dataset", "tickit.users")) == {node("job", "tickit.create.users")}
-    assert nodes[ctas]["data"]["latestRun"]["state"] == "COMPLETE"
+    assert nodes[ctas]["data"]["latestRun"]["state"] == "COMPLETED"
 
     # Exact column lineage of the dimension.
     columns = ok(client.get("/api/v1/column-lineage", params={"nodeId": dim, "depth": 1}))
@@ -149,7 +149,7 @@ def test_star_schema_lineage(runtime, admin, client, server) -> None:
         ("fact_sales", "ctas", 8),
     ):
         [run] = runs(client, f"tickit.{operation}.{table}")
-        assert run["state"] == "COMPLETE"
+        assert run["state"] == "COMPLETED"
         assert statistics(client, table, run["id"]) == rows
         assert ok(client.get(f"/api/v1/projects/tickit/assets/{table}"))["row_count"] == rows
 
@@ -163,7 +163,7 @@ def test_star_schema_lineage(runtime, admin, client, server) -> None:
     )
     assert bad.status_code == 400, bad.text
     [failed] = runs(client, "tickit.ctas.bad")
-    assert failed["state"] == "FAIL"
+    assert failed["state"] == "FAILED"
     assert failed["facets"]["errorMessage"]["message"] == bad.json()["message"]
     assert client.get("/api/v1/projects/tickit/assets/bad").status_code == 404
 

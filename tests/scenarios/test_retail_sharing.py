@@ -231,6 +231,14 @@ def test_retail_sharing(people, client) -> None:
     assert again.status_code == 409
     rows = _query(analyst, SCENARIO)
     assert len(rows) == 13 and _total(rows) == Decimal("2410.00")
+    # Money is exact (sale_amount is DECIMAL, inferred from the file's decimal text), and the
+    # select * keeps both cust_id columns: sale 4's customer 26009249 is not in the customer
+    # table, so only the second cust_id (keyed cust_id_1) is null.
+    exact = _query(analyst, SCENARIO.replace("select *", "select sum(sale_amount) as total", 1))
+    assert exact == [{"total": "2410.00"}]
+    sale = next(r for r in rows if r["sale_id"] == 4)
+    assert sale["cust_id"] == 26009249 and sale["cust_id_1"] is None
+    assert sale["prod_id"] == sale["prod_id_1"] == 2
 
     # Row filter prod_id = 1 on store_sales: 7 rows, 1500.00.
     ok(

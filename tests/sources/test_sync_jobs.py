@@ -466,4 +466,4 @@ def test_sync_runs_are_recorded_as_lineage(runtime: Runtime, team: Team, job: So
     source = f"dataset:postgres://127.0.0.1:5432:{job.params['database']}.{job.schema}.account"
     assert {"job:lakehold:sales.sync.account", source} <= nodes
     runs = runtime.lineage.runs(team.owner, "lakehold", "sales.sync.account")
-    assert [r["state"] for r in runs["runs"]] == ["COMPLETE"]
+    assert [r["state"] for r in runs["runs"]] == ["COMPLETED"]

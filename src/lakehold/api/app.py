@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
 from lakehold import __version__
-from lakehold.api import errors
+from lakehold.api import errors, schemas, uploads
 from lakehold.api.routers import (
     asset_lineage,
     asset_metadata,
@@ -81,11 +82,26 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     runtime.reconcile_on_start()  # finish or undo what a crashed process left (once per runtime)
+    uploads.sweep_staging(runtime.settings.staging_path)  # what killed uploads left behind
     errors.install(app)
+    app.add_middleware(uploads.BodyLimits, settings=runtime.settings)  # bounded bodies
     app.middleware("http")(_request_id)
     for module in ROUTERS:
-        app.include_router(module.router)
+        app.include_router(schemas.utc_router(module.router))  # timestamps in UTC with a Z
+    _document_errors(app)
     return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """The OpenAPI document gives the real error responses (``errors.document``)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = errors.document(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _request_id(
@@ -94,6 +110,7 @@ async def _request_id(
     """Give each request an id (the client's ``X-Request-ID`` when sane), recorded with every
     audit event it causes and returned in the ``X-Request-ID`` header."""
     request_id = requests.new_request_id(request.headers.get("x-request-id"))
+    request.state.request_id = request_id  # for the error handlers outside this middleware
     token = requests.begin(request_id)
     try:
         response = await call_next(request)

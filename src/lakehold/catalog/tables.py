@@ -27,7 +27,7 @@ from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.kernel import Action, authorize
 from lakehold.kernel.audit import audited
 from lakehold.lakehouse import folders
-from lakehold.lakehouse.readers import Format, format_from_name, read_batch
+from lakehold.lakehouse.readers import Format, format_from_name, read_batch, source_lines
 from lakehold.lakehouse.retention import VacuumPlan
 from lakehold.lakehouse.tables import DeltaTables, HistoryEntry, Snapshot, WriteResult
 from lakehold.lineage.emitter import LineageEmitter, recorded_write
@@ -55,9 +55,18 @@ class DataSource:
         """Parse the data; Invalid names the line and column of malformed input."""
         if isinstance(self.source, pa.Table):
             return self.source
-        fmt = cast(Format, self.fmt) or format_from_name(self.name or str(self.source))
+        fmt = self._format()
         types = schema_from_types(self.column_types) if self.column_types else None
         return read_batch(self.source, fmt, column_types=types)
+
+    def lines(self) -> list[int] | None:
+        """The file line of each row (text formats), to name lines in errors about rows."""
+        if isinstance(self.source, pa.Table):
+            return None
+        return source_lines(self.source, self._format())
+
+    def _format(self) -> Format:
+        return cast(Format, self.fmt) or format_from_name(self.name or str(self.source))
 
 
 @dataclass(frozen=True)
@@ -195,8 +204,13 @@ class TableService:
         keys: list[str] | None = None,
         op_column: str = "op",
         order_column: str | None = None,
+        on_duplicate: Literal["last", "error"] = "last",
     ) -> WriteOutcome:
-        """Append, overwrite, merge (upsert on keys) or CDC-merge data into a table."""
+        """Append, overwrite, merge (upsert on keys) or CDC-merge data into a table.
+
+        A merge or CDC batch holding a key twice keeps its last row (the result counts the
+        rows collapsed) or, with ``on_duplicate="error"``, is refused. A batch without rows
+        (other than an overwrite) writes nothing: the result is a no-op with a message."""
         if mode not in ("append", "overwrite", "merge", "cdc"):
             raise Invalid(f"unknown write mode '{mode}'", field="mode")
         with self.store.session() as session:
@@ -217,6 +231,9 @@ class TableService:
                 committer=principal.username,
                 op_column=op_column,
                 order_column=order_column,
+                declared=list(data.column_types or ()),
+                on_duplicate=on_duplicate,
+                lines=data.lines,
             )
             return WriteOutcome(result, self._refreshed(asset_id, result.snapshot))
 

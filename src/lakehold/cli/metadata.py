@@ -370,7 +370,10 @@ def create_rule(
         bool, typer.Option("--children/--no-children", help="Also the units below")
     ] = True,
     asset_type: Annotated[
-        list[str] | None, typer.Option(help="Only these asset types (repeat); default: all")
+        list[str] | None,
+        typer.Option(
+            help="Only these asset types (repeat): lakehouse_table, federated_table; default: all",
+        ),
     ] = None,
     project: Annotated[
         list[str] | None, typer.Option(help="Only these projects (repeat); default: all")
@@ -410,7 +413,8 @@ def update_rule(
         bool | None, typer.Option("--children/--no-children", help="Also the units below")
     ] = None,
     asset_type: Annotated[
-        list[str] | None, typer.Option(help="Only these asset types (repeat)")
+        list[str] | None,
+        typer.Option(help="Only these asset types (repeat): lakehouse_table, federated_table"),
     ] = None,
     all_asset_types: Annotated[bool, typer.Option(help="Every asset type")] = False,
     project: Annotated[list[str] | None, typer.Option(help="Only these projects (repeat)")] = None,
@@ -419,7 +423,7 @@ def update_rule(
 ) -> None:
     """Change a metadata rule (owners of its unit); only the options given change.
 
-    Example: lakehold rule update 3f2a... --form publish_form_v2 --asset-type table
+    Example: lakehold rule update 3f2a... --form publish_form_v2 --asset-type lakehouse_table
     """
     if asset_type and all_asset_types:
         raise Invalid("give --asset-type or --all-asset-types, not both", field="asset_types")

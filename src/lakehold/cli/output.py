@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from lakehold.cli.session import console
 
@@ -21,6 +22,28 @@ def print_rows(title: str | None, columns: Sequence[str], rows: Iterable[Sequenc
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
+
+
+NULL = Text("NULL", style="dim italic")
+
+
+def print_values(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Query results as a rich table: every column in order (names may repeat), values as
+    plain text (never read as markup), NULL as a dim ``NULL`` unlike empty text."""
+    table = Table(show_lines=False)
+    for column in columns:
+        table.add_column(Text(column), overflow="fold")
+    for row in rows:
+        table.add_row(*(NULL if v is None else Text(_text(v)) for v in row))
+    console.print(table)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
 
 
 def print_json(value: Any) -> None:

@@ -34,14 +34,41 @@ def save_admin_token(settings: Settings, value: str) -> Path:
     """Keep the bootstrap admin token in the home directory, readable by its owner only."""
     path = token_file(settings)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: narrow it
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
     return path
 
 
-def open_runtime(settings: Settings | None = None) -> tuple[Runtime, str | None]:
+def _home_is_implicit() -> bool:
+    """True when ``LAKEHOLD_HOME`` is not set (settings read it case-insensitively)."""
+    return not any(name.upper() == "LAKEHOLD_HOME" for name in os.environ)
+
+
+def require_home(settings: Settings) -> None:
+    """Stop (exit 2) when ``LAKEHOLD_HOME`` is unset and the default home does not exist:
+    only ``lakehold demo`` and ``lakehold serve`` create a home."""
+    if _home_is_implicit() and not settings.home.exists():
+        default = Path.home() / ".lakehold"
+        shown = "~/.lakehold" if settings.home == default else str(settings.home)
+        errors.print(
+            f"[red]error:[/red] no Lakehold home at {shown}: set LAKEHOLD_HOME or run "
+            "`lakehold demo`/`lakehold serve` first",
+            markup=True,
+            highlight=False,
+        )
+        raise typer.Exit(2)
+
+
+def open_runtime(
+    settings: Settings | None = None, *, create_home: bool = False
+) -> tuple[Runtime, str | None]:
     """A runtime; on first start also the new admin token (saved to the home directory).
-    The command is one request: its audit events share a request id."""
+    The command is one request: its audit events share a request id. Without
+    ``create_home`` (``demo`` and ``serve`` pass it) a missing default home is an error."""
+    settings = settings or Settings()
+    if not create_home:
+        require_home(settings)
     requests.begin(requests.new_request_id(os.environ.get("LAKEHOLD_REQUEST_ID")))
     runtime = Runtime(settings)
     created = runtime.security.bootstrap()

@@ -46,11 +46,21 @@ def _source(file: Path, fmt: str | None, types: str | None) -> DataSource:
 
 def _report(outcome: WriteOutcome) -> None:
     result, asset = outcome.result, outcome.asset
+    if result.no_op:
+        console.print(
+            f"{asset.qualified_name} version {result.version} unchanged: {result.message}"
+        )
+        return
     console.print(
         f"{asset.qualified_name} version {result.version} ({result.operation}): "
         f"{result.rows_inserted} inserted, {result.rows_updated} updated, "
         f"{result.rows_deleted} deleted; {asset.row_count} rows"
     )
+    if result.duplicates_collapsed:
+        console.print(
+            f"  {result.duplicates_collapsed} duplicate key rows collapsed (the last row of "
+            "each key won; --on-duplicate error refuses such a batch)"
+        )
     for change in result.schema_changes:
         console.print(f"  schema: {change}")
 
@@ -95,6 +105,13 @@ def write(
     ] = None,
     format: FormatOpt = None,
     types: TypesOpt = None,
+    on_duplicate: Annotated[
+        str,
+        typer.Option(
+            help="merge/cdc: a key twice in the batch keeps its last row (last) or refuses "
+            "the batch (error)"
+        ),
+    ] = "last",
 ) -> None:
     """Write a batch: append, overwrite, merge (upsert on keys) or cdc, with schema evolution.
 
@@ -111,6 +128,7 @@ def write(
         keys=key,
         op_column=op_column,
         order_column=order_column,
+        on_duplicate=on_duplicate,  # checked by the engine
     )
     _report(outcome)
 

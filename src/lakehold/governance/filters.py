@@ -15,6 +15,7 @@ at once to every grant that uses it; a filter used by an active grant cannot be 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,13 +171,104 @@ def validate_row_filter(expression: str, columns: dict[str, tuple[str, str]]) ->
                 field="expression",
                 construct="subquery",
             )
+    temporal = _check_literal_types(tree, columns, expression)
     sql = tree.sql(dialect="duckdb", comments=False)
-    _check_boolean(sql, columns)
+    _check_boolean(sql, columns, temporal)
     return sql
 
 
-def _check_boolean(sql: str, columns: dict[str, tuple[str, str]]) -> None:
-    """Bind the filter against an empty relation of the asset's columns; it must be boolean."""
+_COMPARISONS = (
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.NullSafeEQ,
+    exp.NullSafeNEQ,
+)
+_NUMERIC = re.compile(
+    r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?\d*|FLOAT\d*|REAL|DOUBLE|DECIMAL|NUMERIC)\b"
+)
+_TEXT = re.compile(r"^(VARCHAR|TEXT|STRING|CHAR|BPCHAR)\b")
+_TEMPORAL = re.compile(r"^(DATE|TIMESTAMP)")
+
+
+@dataclass(frozen=True)
+class _TemporalLiteral:
+    """A text literal compared with a DATE or TIMESTAMP column: DuckDB must parse it."""
+
+    text: str
+    column: str
+    data_type: str
+    expression: str
+
+
+def _check_literal_types(
+    tree: exp.Expr, columns: dict[str, tuple[str, str]], expression: str
+) -> list[_TemporalLiteral]:
+    """Refuse a literal compared with a column of another kind (text with a number column,
+    a number with a text or date column, a string that is no date with a date column); the
+    text literals compared with date and timestamp columns, for DuckDB to parse."""
+    types = {name: data_type.upper() for name, data_type in columns.values()}
+    temporal: list[_TemporalLiteral] = []
+    for node in tree.walk():
+        pairs: list[tuple[exp.Expr | None, exp.Expr | None]]
+        if isinstance(node, _COMPARISONS):
+            pairs = [(node.left, node.right), (node.right, node.left)]
+        elif isinstance(node, exp.In):
+            pairs = [(node.this, value) for value in node.expressions]
+        elif isinstance(node, exp.Between):
+            pairs = [(node.this, node.args.get("low")), (node.this, node.args.get("high"))]
+        else:
+            continue
+        for column, value in pairs:
+            if not isinstance(column, exp.Column) or value is None:
+                continue
+            literal = value.this if isinstance(value, exp.Neg) else value
+            if not isinstance(literal, exp.Literal):
+                continue  # NULL, booleans, casts and columns are left to DuckDB's binder
+            name = column.name
+            data_type = types.get(name, "")
+            shown = value.sql(dialect="duckdb")
+            if literal.is_string and _TEMPORAL.match(data_type):
+                temporal.append(_TemporalLiteral(literal.this, name, data_type, expression))
+                continue
+            if literal.is_string and _NUMERIC.match(data_type):
+                expected = "a number"
+            elif not literal.is_string and (_TEXT.match(data_type) or _TEMPORAL.match(data_type)):
+                expected = (
+                    "text in quotes"
+                    if _TEXT.match(data_type)
+                    else f"a {_temporal_kind(data_type)} in quotes"
+                )
+            else:
+                continue
+            raise _literal_refusal(expression, name, data_type, shown, expected)
+    return temporal
+
+
+def _temporal_kind(data_type: str) -> str:
+    return "date" if data_type == "DATE" else "timestamp"
+
+
+def _literal_refusal(
+    expression: str, column: str, data_type: str, shown: str, expected: str
+) -> Invalid:
+    return Invalid(
+        f"the row filter {expression!r} compares column {column!r} ({data_type}) with "
+        f"{shown}, which is not of that type: compare it with {expected}",
+        field="expression",
+        column=column,
+        expression=expression,
+    )
+
+
+def _check_boolean(
+    sql: str, columns: dict[str, tuple[str, str]], temporal: Sequence[_TemporalLiteral] = ()
+) -> None:
+    """Bind the filter against an empty relation of the asset's columns; it must be boolean,
+    and each text literal compared with a date or timestamp column must parse as one."""
     nulls = ", ".join(f"CAST(NULL AS {t}) AS {quote(n)}" for n, t in columns.values())
     with duckdb.connect(
         ":memory:",
@@ -195,6 +287,18 @@ def _check_boolean(sql: str, columns: dict[str, tuple[str, str]]) -> None:
             raise Invalid(
                 f"the row filter does not apply to this asset: {message}", field="expression"
             ) from None
+        for literal in temporal:
+            query = f"SELECT TRY_CAST($1 AS {literal.data_type}) IS NULL"
+            unparsed = connection.execute(query, [literal.text]).fetchone()
+            if unparsed is None or unparsed[0]:
+                kind = _temporal_kind(literal.data_type)
+                raise _literal_refusal(
+                    literal.expression,
+                    literal.column,
+                    literal.data_type,
+                    exp.Literal.string(literal.text).sql(dialect="duckdb"),
+                    f"a {kind} in quotes",
+                )
     if str(described[0][1]).upper() != "BOOLEAN":
         raise Invalid(
             f"a row filter must be a boolean expression, not {described[0][1]}",

@@ -24,10 +24,12 @@ from sqlalchemy.orm import Session
 
 from lakehold.catalog.forms import asset_forms, check_values, describe, find_form, form_fields
 from lakehold.catalog.project_names import find_named_or_hidden, project_names
+from lakehold.catalog.reconcile import LAKEHOUSE_TABLE
 from lakehold.catalog.units import resolve_unit, unit_path
 from lakehold.errors import Invalid, NotFound
 from lakehold.kernel import Action, Command, governed, roles
 from lakehold.security.principal import Principal
+from lakehold.sources.importer import FEDERATED_TABLE
 from lakehold.store.db import Store
 from lakehold.store.models import (
     Asset,
@@ -40,6 +42,8 @@ from lakehold.store.models import (
 
 RuleAction = Literal["publish", "subscription_request"]
 ACTIONS: tuple[RuleAction, ...] = ("publish", "subscription_request")
+ASSET_TYPES = (FEDERATED_TABLE, LAKEHOUSE_TABLE)
+"""The types of catalog assets a rule may be restricted to."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,16 @@ def _check_types(asset_types: list[str] | None) -> list[str] | None:
     if not types:
         raise Invalid(
             "asset types are a non-empty list (leave them out for all types)", field="asset_types"
+        )
+    unknown = [t for t in types if t not in ASSET_TYPES]
+    if unknown:
+        # a rule naming no real type would match no asset and silently enforce nothing
+        raise Invalid(
+            f"unknown asset type{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(t) for t in unknown)}: the asset types are "
+            f"{', '.join(ASSET_TYPES)}",
+            field="asset_types",
+            valid=list(ASSET_TYPES),
         )
     return types
 

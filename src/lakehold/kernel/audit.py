@@ -51,14 +51,19 @@ def record(
             project=project if project is not None else (principal.project if principal else None),
             action=action,
             allowed=allowed,
-            reason=reason,
-            sql=sql,
+            reason=_text(reason),
+            sql=_text(sql),
             assets=list(assets),
             details=details or {},
             resource=resource[:300] if resource else None,
             request_id=requests.current(),
         )
     )
+
+
+def _text(value: str | None) -> str | None:
+    """Text a database can store: a NUL character (refused by PostgreSQL) written as ``\\0``."""
+    return value.replace("\x00", "\\0") if value else value
 
 
 @contextmanager

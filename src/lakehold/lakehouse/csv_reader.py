@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import re
 from collections.abc import Mapping
 
 import pyarrow as pa
@@ -23,7 +24,8 @@ def read_csv(data: bytes, column_types: Mapping[str, pa.DataType] | None = None)
     """Parse CSV ``data``; Invalid names the line and column of the first problem.
 
     Columns whose values are all empty are of null type. Time-of-day values stay text
-    (Delta Lake has no time type) unless ``column_types`` asks otherwise.
+    (Delta Lake has no time type) unless ``column_types`` asks otherwise. Decimal text with
+    one scale (money: ``150.00``, ``75.50``) reads as DECIMAL, exact (:func:`decimal_type`).
     """
     if not data.strip(b"\xef\xbb\xbf \t\r\n"):
         raise Invalid("the CSV file is empty: a header line is required", line=1)
@@ -39,7 +41,8 @@ def read_csv(data: bytes, column_types: Mapping[str, pa.DataType] | None = None)
         if problem is not None:
             raise problem
     _check_header(table.column_names)
-    return _times_as_text(data, table, requested)
+    _check_integer_overflow(data, table, requested)
+    return _exact_decimals(data, _times_as_text(data, table, requested), requested)
 
 
 def locate_problem(data: bytes, column_types: Mapping[str, pa.DataType]) -> Invalid | None:
@@ -52,6 +55,27 @@ def locate_problem(data: bytes, column_types: Mapping[str, pa.DataType]) -> Inva
     csv.field_size_limit(max(limit, len(text) + 1))
     try:
         return _scan(text, column_types)
+    finally:
+        csv.field_size_limit(limit)
+
+
+def row_lines(data: bytes) -> list[int]:
+    """1-based first line of each data row of CSV ``data`` (a quoted value may span lines)."""
+    text = decode_utf8(data)
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        starts: list[int] = []
+        previous, header = 0, False
+        for record in reader:
+            start, previous = previous + 1, reader.line_num
+            if not record:
+                continue
+            if header:
+                starts.append(start)
+            header = True
+        return starts
     finally:
         csv.field_size_limit(limit)
 
@@ -198,3 +222,141 @@ def _times_as_text(data: bytes, table: pa.Table, requested: Mapping[str, pa.Data
         if pa.types.is_time(field.type) and field.name not in requested
     }
     return _parse(data, {**requested, **times}) if times else table
+
+
+_INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _check_integer_overflow(
+    data: bytes, table: pa.Table, requested: Mapping[str, pa.DataType]
+) -> None:
+    """Refuse a column of integers that pyarrow read as floating point because one does not
+    fit in 64 bits (the others would silently become 7.0, 8.0, 1e+23), naming its line;
+    an explicit type for the column (``column_types``) accepts it."""
+    suspects = [
+        field.name
+        for field in table.schema
+        if pa.types.is_floating(field.type)
+        and field.name not in requested
+        and _whole_beyond_int64(table.column(field.name))
+    ]
+    if not suspects:
+        return
+    text = decode_utf8(data)
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        found = _first_overflows(text, suspects)
+    finally:
+        csv.field_size_limit(limit)
+    if found is None:
+        return
+    line, name, value = found
+    raise Invalid(
+        f"line {line}, column {name!r}: integer {_shown(value)} does not fit in a 64-bit "
+        "integer (BIGINT); give the column an explicit type (for example DOUBLE or "
+        "DECIMAL(38, 0)) to store it",
+        line=line,
+        column=name,
+    )
+
+
+def _first_overflows(text: str, suspects: list[str]) -> tuple[int, str, str] | None:
+    """(line, column, value) of the first integer beyond int64 in a column of integers."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next((record for record in reader if record), [])
+    positions = {name: header.index(name) for name in suspects if name in header}
+    first: dict[str, tuple[int, str]] = {}
+    previous, nulls = reader.line_num, set(NULL_VALUES)
+    for record in reader:
+        line, previous = previous + 1, reader.line_num
+        for name, i in list(positions.items()):
+            value = record[i] if i < len(record) else ""
+            if value in nulls:
+                continue
+            if not _INTEGER.match(value):
+                del positions[name]  # a real floating-point column
+            elif name not in first and not _INT64[0] <= int(value) <= _INT64[1]:
+                first[name] = (line, value.strip())
+        if not positions:
+            return None
+    found = [(first[name][0], name) for name in positions if name in first]
+    if not found:
+        return None
+    line, name = min(found)
+    return line, name, first[name][1]
+
+
+def _whole_beyond_int64(values: pa.ChunkedArray) -> bool:
+    finite = values.filter(pc.is_finite(values))
+    if len(finite) == 0 or not pc.all(pc.equal(pc.floor(finite), finite)).as_py():
+        return False
+    largest = pc.max(pc.abs(finite)).as_py()
+    return largest is not None and largest >= 9.2e18
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+# Decimal inference: every non-empty value has a point and digits on both sides, e.g. 75.50.
+_DECIMAL_TEXT = r"^-?[0-9]+\.[0-9]+$"
+# One digit after the point (1.5, 4.0) reads as a measurement and stays DOUBLE; two or more
+# in every value (150.00, 75.50, 0.125) as an exact amount.
+MIN_DECIMAL_SCALE = 2
+MAX_DECIMAL_SCALE = 18
+MAX_DECIMAL_PRECISION = 38
+DEFAULT_DECIMAL_PRECISION = 18
+
+
+def decimal_type(texts: pa.Array | pa.ChunkedArray) -> pa.DataType | None:
+    """DECIMAL(p, s) for a column of decimal text, or None where it is not one.
+
+    Every non-empty value must match ``^-?\\d+\\.\\d+$`` with the same number ``s`` of
+    digits after the point (2 to 18): money (``150.00``, ``75.50``), not measurements
+    (``1.5``, ``4.0``, or ``1.5`` next to ``2.25``). ``p`` is 18 (room for later appends) or,
+    where the values need more digits, up to 38; a column needing more stays floating point.
+    """
+    values = pc.drop_null(texts)
+    if len(values) == 0 or not pc.all(pc.match_substring_regex(values, _DECIMAL_TEXT)).as_py():
+        return None
+    point = pc.find_substring(values, ".")
+    scales = pc.subtract(pc.subtract(pc.utf8_length(values), point), 1)
+    bounds = pc.min_max(scales).as_py()
+    scale = bounds["min"]
+    if scale != bounds["max"] or not MIN_DECIMAL_SCALE <= scale <= MAX_DECIMAL_SCALE:
+        return None
+    signs = pc.cast(pc.starts_with(values, "-"), pa.int32())
+    digits = pc.max(pc.subtract(point, signs)).as_py() + scale
+    if digits > MAX_DECIMAL_PRECISION:
+        return None
+    return pa.decimal128(max(digits, DEFAULT_DECIMAL_PRECISION), scale)
+
+
+def _exact_decimals(data: bytes, table: pa.Table, requested: Mapping[str, pa.DataType]) -> pa.Table:
+    """Floating-point columns (not given a type) whose text is decimal become DECIMAL."""
+    candidates = [
+        field.name
+        for field in table.schema
+        if pa.types.is_floating(field.type) and field.name not in requested
+    ]
+    if not candidates:
+        return table
+    texts = pacsv.read_csv(
+        pa.BufferReader(data),
+        parse_options=pacsv.ParseOptions(newlines_in_values=b'"' in data),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(candidates, pa.string()),
+            include_columns=candidates,
+            null_values=NULL_VALUES,
+            strings_can_be_null=True,
+        ),
+    )
+    for name in candidates:
+        target = decimal_type(texts.column(name))
+        if target is not None:
+            index = table.schema.get_field_index(name)
+            values = pc.cast(texts.column(name), target)
+            table = table.set_column(index, pa.field(name, target), values)
+    return table

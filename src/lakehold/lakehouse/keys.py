@@ -56,13 +56,16 @@ def check_unique_keys(batch: pa.Table, keys: Sequence[str]) -> None:
     duplicates = grouped.filter(pc.greater(grouped[f"{_POSITION}_count"], 1))
     if duplicates.num_rows:
         first = duplicates.sort_by(f"{_POSITION}_min").slice(0, 1).to_pylist()[0]
-        value = ", ".join(str(first[k]) for k in keys)
+        value = ", ".join(f"{k}={first[k]!r}" for k in keys)
         rows = first[f"{_POSITION}_min"] + 1, first[f"{_POSITION}_max"] + 1
+        count = first[f"{_POSITION}_count"]
+        also = f" (and {count - 2} more)" if count > 2 else ""
         raise Invalid(
-            f"duplicate key ({value}) on rows {rows[0]} and {rows[1]}",
+            f"duplicate key ({value}) on rows {rows[0]} and {rows[1]}{also} of the batch",
             field="keys",
             column=keys[0],
             row=rows[1],
+            rows=[rows[0], rows[1]],
         )
 
 

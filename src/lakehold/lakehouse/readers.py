@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehold.errors import Invalid, NotFound
+from lakehold.lakehouse import csv_reader
 from lakehold.lakehouse.conversion import convert
 from lakehold.lakehouse.csv_reader import read_csv
 from lakehold.lakehouse.json_reader import read_json, row_lines
@@ -65,12 +66,23 @@ def read_batch(
         table = read_csv(data, types)
         _require_columns(table, types)
     elif fmt == "jsonl":
-        table = _convert(read_json(data), types, lambda: row_lines(data))
+        table = _convert(read_json(data, typed=types), types, lambda: row_lines(data))
     elif fmt == "parquet":
         table = _convert(_read_parquet(data), types, None)
     else:
         table = _convert(_read_ipc(data), types, None)
     return _conform(table, schema) if schema is not None else table
+
+
+def source_lines(source: bytes | Path, fmt: Format) -> list[int] | None:
+    """1-based line of each row of a CSV or JSON lines source (None for binary formats), to
+    name lines in errors about rows; reads the source again."""
+    if fmt == "csv":
+        return csv_reader.row_lines(_bytes(source))
+    if fmt == "jsonl":
+        data = _bytes(source)
+        return None if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[") else row_lines(data)
+    return None
 
 
 def _bytes(source: bytes | Path) -> bytes:

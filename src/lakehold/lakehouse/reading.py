@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from lakehold.errors import Invalid, NotFound
+from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.lakehouse.history import commit_time, history_entry, parse_timestamp, version_at
 from lakehold.lakehouse.results import HistoryEntry, Snapshot
 from lakehold.lakehouse.snapshots import SnapshotCache
@@ -90,7 +90,7 @@ class TableReads:
         latest = self._open(path)
         if timestamp is not None:
             version = version_at(latest.history(), parse_timestamp(timestamp))
-        return self._version_of(path, latest, version), latest
+        return self._load_version(path, latest, version), latest
 
     @staticmethod
     def _commit_time(latest: DeltaTable, version: int) -> datetime:
@@ -111,6 +111,20 @@ class TableReads:
 
     @staticmethod
     def _version_of(path: Path, latest: DeltaTable, version: int | None) -> DeltaTable:
+        """The table at ``version`` to restore: a Conflict naming the version when a vacuum
+        removed data files it needs (reads of it are a NotFound, in ``_at``)."""
+        table = TableReads._load_version(path, latest, version)
+        if table is not latest and not all(Path(f).exists() for f in table.file_uris()):
+            raise Conflict(
+                f"version {version} of the table cannot be restored: a vacuum removed its data "
+                "files",
+                field="version",
+                version=version,
+            )
+        return table
+
+    @staticmethod
+    def _load_version(path: Path, latest: DeltaTable, version: int | None) -> DeltaTable:
         if version is None or version == latest.version():
             return latest
         if not 0 <= version <= latest.version():

@@ -37,6 +37,12 @@ class WriteResult:
     rows_written: int = 0
     """Rows in the Parquet files the write added (a merge rewrites untouched rows too)."""
     schema_changes: list[str] = field(default_factory=list)
+    duplicates_collapsed: int = 0
+    """Merge and CDC: batch rows dropped because a later row of the same key won."""
+    no_op: bool = False
+    """True when nothing was written (no commit): ``version`` is the current one."""
+    message: str | None = None
+    """Why nothing was written, when ``no_op``."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ dates, booleans; any value to a string column), otherwise the batch is refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -52,12 +52,17 @@ class Evolution:
 
 
 def evolve(
-    table_schema: pa.Schema | None, batch: pa.Table, *, keys: Sequence[str] = ()
+    table_schema: pa.Schema | None,
+    batch: pa.Table,
+    *,
+    keys: Sequence[str] = (),
+    declared: Collection[str] = (),
 ) -> Evolution:
     """Reconcile ``batch`` with ``table_schema`` (None for a new table).
 
-    Key columns are never widened to a floating-point type. Raises Invalid naming the column
-    on any change that cannot be applied safely; nothing is changed then.
+    Key columns are never widened to a floating-point type by inference: only when the
+    batch's type of that column was ``declared`` (explicit column types). Raises Invalid
+    naming the column on any change that cannot be applied safely; nothing is changed then.
     """
     if not batch.column_names:
         raise Invalid("the batch has no columns")
@@ -77,7 +82,7 @@ def evolve(
             fields.append(pa.field(name, old))
             continue
         values = _storable(batch.column(name), name)
-        new = _reconcile(name, old, values, is_key=name in keys)
+        new = _reconcile(name, old, values, is_key=name in keys, declared=name in declared)
         if new != old:
             widened[name] = (old, new)
             changes.append(f"widened column {name!r} from {type_name(old)} to {type_name(new)}")
@@ -200,7 +205,7 @@ def _storable(values: pa.ChunkedArray, column: str) -> pa.ChunkedArray:
 
 
 def _reconcile(
-    name: str, old: pa.DataType, values: pa.ChunkedArray, *, is_key: bool
+    name: str, old: pa.DataType, values: pa.ChunkedArray, *, is_key: bool, declared: bool = False
 ) -> pa.DataType:
     """The column type after the write: ``old`` or a safe widening of it."""
     new = values.type
@@ -209,13 +214,19 @@ def _reconcile(
     if pat.is_integer(old) and pat.is_integer(new):
         return new if new.bit_width > old.bit_width else old
     if pat.is_integer(old) and (pat.is_floating(new) or pat.is_decimal(new)):
-        if _converts(values, old, name):
+        problem = _conversion_problem(values, old, name)
+        if problem is None:
             return old
-        if is_key:
+        if is_key and not declared:
+            row = problem.details.get("row")
+            where = f" on row {row}" if row else ""
             raise Invalid(
                 f"column {name!r} is a key: its type {type_name(old)} cannot change to "
-                f"{type_name(new)} (the batch holds values that are not whole numbers)",
+                f"{type_name(new)} by inference (the batch holds a value{where} that is not "
+                f"a whole number within {type_name(old)}); declare the column's type "
+                "explicitly to change it",
                 column=name,
+                row=row,
             )
         return pa.float64()
     if pat.is_float32(old) and (pat.is_floating(new) or pat.is_integer(new)):
@@ -242,12 +253,15 @@ def _convertible(old: pa.DataType, new: pa.DataType) -> bool:
     return pat.is_binary(old) and pat.is_string(new)
 
 
-def _converts(values: pa.ChunkedArray, target: pa.DataType, column: str) -> bool:
+def _conversion_problem(
+    values: pa.ChunkedArray, target: pa.DataType, column: str
+) -> Invalid | None:
+    """Why ``values`` do not convert to ``target`` (the row in its details), or None."""
     try:
         convert(values, target, column=column)
-    except Invalid:
-        return False
-    return True
+    except Invalid as problem:
+        return problem
+    return None
 
 
 def _check_names(names: list[str]) -> None:

@@ -7,9 +7,10 @@ the table, then a merge) restores the previous version if its merge fails.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,6 +45,9 @@ __all__ = ["MODES", "DeltaTables", "HistoryEntry", "Mode", "Snapshot", "WriteRes
 
 Mode = Literal["append", "overwrite", "merge", "cdc"]
 MODES = ("append", "overwrite", "merge", "cdc")
+OnDuplicate = Literal["last", "error"]
+ON_DUPLICATE = ("last", "error")
+NO_ROWS = "the batch has no rows: nothing was written"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -109,27 +113,54 @@ class DeltaTables(TableReads):
         order_column: str | None = None,
         keep_order_column: bool = False,
         replace_schema: bool = False,
+        declared: Collection[str] = (),
+        on_duplicate: OnDuplicate = "last",
+        lines: Callable[[], Sequence[int] | None] | None = None,
     ) -> WriteResult:
         """Write ``data`` to the table at ``path``.
 
         ``append`` adds rows; ``overwrite`` replaces the rows (the schema stays the union of
         old and new columns unless ``replace_schema``); ``merge`` upserts on ``keys`` (the
         last row of a key wins); ``cdc`` applies the I/U/D operation in ``op_column``, the
-        last change per key winning by ``order_column``, else by row order.
+        last change per key winning by ``order_column``, else by row order. With
+        ``on_duplicate="error"`` a merge or CDC batch holding a key twice is refused instead;
+        otherwise the result counts the rows collapsed. ``declared`` names the batch columns
+        whose types were given explicitly: only those may change a key column's type. An
+        append, merge or CDC batch without rows writes nothing (a no-op result, no commit).
+        ``lines`` gives the file line of each batch row, for errors that name rows.
         """
         path = Path(path).absolute()
         if mode not in MODES:
             raise Invalid(f"unknown write mode {mode!r} (known: {', '.join(MODES)})", field="mode")
+        if on_duplicate not in ON_DUPLICATE:
+            raise Invalid(
+                f"on_duplicate is one of {', '.join(ON_DUPLICATE)}, not {on_duplicate!r}",
+                field="on_duplicate",
+            )
         if replace_schema and mode != "overwrite":
             raise Invalid("replace_schema applies to overwrite only", field="replace_schema")
         table = self._open(path)
         schema = arrow_schema(table)
         if mode in ("append", "overwrite"):
             return self._write_rows(
-                path, table, schema, data, mode=mode, committer=committer, replace=replace_schema
+                path,
+                table,
+                schema,
+                data,
+                mode=mode,
+                committer=committer,
+                replace=replace_schema,
+                keys=[k for k in keys or () if k in schema.names],
+                declared=declared,
             )
         keys = check_key_columns(keys, batch=data, table_columns=schema.names)
         check_no_null_keys(data, keys)
+        if data.num_rows == 0:
+            evolve(schema, data, keys=keys, declared=declared)  # the header is still checked
+            return self._no_op(path, "CDC MERGE" if mode == "cdc" else "MERGE", table.version())
+        if on_duplicate == "error":
+            _check_unique_keys(data, keys, lines)
+        received = data.num_rows
         operations = None
         if mode == "cdc":
             changes = prepare_changes(
@@ -142,9 +173,10 @@ class DeltaTables(TableReads):
             data, operations = changes.rows, changes.operations
         else:
             data = last_per_key(data, keys)
-        evolution = evolve(schema, data, keys=keys)
+        evolution = evolve(schema, data, keys=keys, declared=declared)
         operation = "CDC MERGE" if mode == "cdc" else "MERGE"
-        return self._merge(path, table, evolution, keys, operations, operation, committer)
+        result = self._merge(path, table, evolution, keys, operations, operation, committer)
+        return dataclasses.replace(result, duplicates_collapsed=received - data.num_rows)
 
     def restore(self, path: Path, version: int, *, committer: str) -> WriteResult:
         """Make ``version`` the table's current state again (as a new version)."""
@@ -235,9 +267,13 @@ class DeltaTables(TableReads):
         mode: Literal["append", "overwrite"],
         committer: str,
         replace: bool,
+        keys: Sequence[str] = (),
+        declared: Collection[str] = (),
     ) -> WriteResult:
-        evolution = evolve(None if replace else schema, data)
+        evolution = evolve(None if replace else schema, data, keys=keys, declared=declared)
         rows = evolution.batch.num_rows
+        if mode == "append" and rows == 0:
+            return self._no_op(path, "APPEND", table.version())
         adds = pa.table(table.get_add_actions(flatten=False))
         existing = active_row_count(adds, table.file_uris())
         if mode == "append":
@@ -339,6 +375,11 @@ class DeltaTables(TableReads):
             changes=evolution.changes,
         )
 
+    def _no_op(self, path: Path, operation: str, version: int) -> WriteResult:
+        """The result of a write that wrote nothing: the current version, no commit."""
+        result = self._result(path, operation, version)
+        return dataclasses.replace(result, no_op=True, message=NO_ROWS)
+
     @staticmethod
     def _roll_back(path: Path, version: int, committer: str) -> None:
         DeltaTable(str(path)).restore(
@@ -370,3 +411,22 @@ class DeltaTables(TableReads):
             rows_written=written,
             schema_changes=list(changes or []),
         )
+
+
+def _check_unique_keys(
+    batch: pa.Table, keys: Sequence[str], lines: Callable[[], Sequence[int] | None] | None
+) -> None:
+    """Refuse a key twice in ``batch`` (Delta's MERGE refuses several source rows matching
+    one target row), naming the key, the rows and, when known, their lines in the file."""
+    try:
+        check_unique_keys(batch, keys)
+    except Invalid as error:
+        rows: list[int] = error.details.get("rows") or []
+        found = lines() if lines is not None and rows else None
+        if not found or max(rows) > len(found):
+            raise
+        first, last = (found[row - 1] for row in rows)
+        raise Invalid(
+            f"{error.message} (lines {first} and {last})",
+            **{**error.details, "line": last, "lines": [first, last]},
+        ) from None

@@ -23,6 +23,24 @@ def time(value: datetime | None) -> str | None:
     return as_utc(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+RUN_STATES = {
+    "NEW": "NEW",
+    "START": "RUNNING",
+    "RUNNING": "RUNNING",
+    "COMPLETE": "COMPLETED",
+    "FAIL": "FAILED",
+    "ABORT": "ABORTED",
+}
+"""A run's stored state (``NEW`` or the OpenLineage event type that last moved it) -> Marquez's
+``RunState`` (``NEW``, ``RUNNING``, ``COMPLETED``, ``FAILED``, ``ABORTED``). ``OTHER`` events
+never move a run (folding keeps the previous state), so they have no entry."""
+
+
+def run_state(stored: Any) -> str:
+    """The Marquez ``RunState`` of a stored run state; ``NEW`` for anything unknown."""
+    return RUN_STATES.get(stored, "NEW") if isinstance(stored, str) else "NEW"
+
+
 def text(value: Any) -> str | None:
     """A stored value shown where a string is expected: the string, else None."""
     return value if isinstance(value, str) else None
@@ -154,7 +172,7 @@ def run(row: Row, job_row: Row | None, job_version_uuid: str | None) -> dict[str
         "updatedAt": time(row["updated_at"]),
         "nominalStartTime": time(row.get("nominal_start_time")),
         "nominalEndTime": time(row.get("nominal_end_time")),
-        "state": row["state"],
+        "state": run_state(row["state"]),
         "startedAt": time(started),
         "endedAt": time(ended),
         "durationMs": duration,
@@ -177,6 +195,16 @@ def run(row: Row, job_row: Row | None, job_version_uuid: str | None) -> dict[str
 
 def _dataset_version_ref(ref: dict[str, str]) -> dict[str, Any]:
     return {"datasetVersionId": ref, "facets": {}}
+
+
+def graph_states(result: dict[str, Any]) -> dict[str, Any]:
+    """A lineage graph (``{"graph": [nodes]}``) with each job node's ``latestRun.state`` shown as
+    Marquez's ``RunState``; changed in place and returned."""
+    for node in result.get("graph", ()):
+        latest = (node.get("data") or {}).get("latestRun")
+        if isinstance(latest, dict) and "state" in latest:
+            latest["state"] = run_state(latest["state"])
+    return result
 
 
 def node_id(kind: str, namespace_name: str, name: str) -> str:

@@ -166,7 +166,7 @@ class LineageReads:
     def lineage(self, node_id: str, depth: int) -> dict[str, Any]:
         node = self._visible_node(node_id)
         source = self.graphs.source(self.session)
-        return graph(source, self.visibility, node.kind, node.id, depth)
+        return marquez.graph_states(graph(source, self.visibility, node.kind, node.id, depth))
 
     def column_lineage(self, node_id: str, depth: int, downstream: bool) -> dict[str, Any]:
         node = self._visible_node(node_id, fields=True)

@@ -22,6 +22,11 @@ _QUOTED_PATH = re.compile(r"([\"'`])(?:/|[A-Za-z]:[\\/]|\.{1,2}/)[^\"'`]*\1")
 _CATALOG_PREFIX = re.compile(r'(?<![\w."])(?:"?memory"?\.)?"?main"?\.(?=["\w])')
 _BARE_PATH = re.compile(r"(?<![\w.])/(?:[\w.\-]+/)+[\w.\-]*")
 
+_CLASS = re.compile(r"<class '(?:[\w]+\.)*(\w+)'>")
+_TOKEN = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: \d+, col: \d+[^>]*>")
+_OBJECT = re.compile(r"<(?:[\w]+\.)*(\w+) object at 0x[0-9a-fA-F]+>")
+_WRAPPER = re.compile(r"json_serialize_sql\(.*", re.DOTALL)
+
 _SERVER_PREFIXES = ("IO Error", "HTTP Error", "INTERNAL Error", "FATAL Error", "Connection Error")
 
 
@@ -29,6 +34,7 @@ def sanitize(message: str, names: Mapping[str, str], files: Iterable[str] = ()) 
     """``message`` without generated names, paths, SQL context or suggestions."""
     text = _CONTEXT.sub("", message)
     text = _SUGGESTION.sub("", text)
+    text = readable(text)
     text = _CATALOG_PREFIX.sub("", text)
     for view, shown in names.items():
         text = re.sub(rf'"?\b{re.escape(view)}\b"?', shown, text, flags=re.IGNORECASE)
@@ -38,6 +44,24 @@ def sanitize(message: str, names: Mapping[str, str], files: Iterable[str] = ()) 
     text = _QUOTED_PATH.sub(lambda m: f"{m.group(1)}<file>{m.group(1)}", text)
     text = _BARE_PATH.sub("<file>", text)
     return text.strip()
+
+
+def readable(message: str) -> str:
+    """``message`` without the parsers' internal objects: ``<class '...Add'>`` becomes ``Add``,
+    ``<Token ...>`` the token's text (``end of input`` past the end), ``<X object at 0x...>``
+    ``X``, and the SQL-checking wrapper (``json_serialize_sql(...)``) with DuckDB's quoted
+    context is dropped."""
+    text = _CONTEXT.sub("", message)
+    text = _CLASS.sub(lambda m: m.group(1), text)
+    text = _TOKEN.sub(_token_text, text)
+    text = _OBJECT.sub(lambda m: m.group(1), text)
+    text = _WRAPPER.sub("the query", text)
+    return text.strip()
+
+
+def _token_text(match: re.Match[str]) -> str:
+    kind, text = match.group(1), match.group(2)
+    return "end of input" if kind == "SENTINEL" else repr(text)
 
 
 def is_interrupt(error: BaseException) -> bool:

@@ -39,6 +39,10 @@ def parse(sql: str, dialect: str = "duckdb") -> exp.Expression:
     except TokenError as e:
         position = getattr(e, "end", None)
         raise _located(sql, "syntax error: unterminated or invalid token", position) from None
+    except (TypeError, ValueError, AttributeError, IndexError, KeyError, RecursionError):
+        # sqlglot fails this way on a few malformed inputs (e.g. "select 'x' ->>"): still the
+        # user's syntax, never a server error.
+        raise Invalid("syntax error: the query could not be parsed", field="sql") from None
     found = [s for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
     if not found:
         raise Invalid("the query is empty", field="sql")
@@ -76,7 +80,8 @@ def _syntax_error(sql: str, error: ParseError) -> Invalid:
     line, col = first.get("line"), first.get("col")
     highlight = first.get("highlight") or ""
     if isinstance(line, int) and isinstance(col, int):
-        line_start = _line_starts(sql)[max(line - 1, 0)] if line >= 1 else 0
+        starts = _line_starts(sql)  # sqlglot may count lines differently (a lone "\r")
+        line_start = starts[min(max(line - 1, 0), len(starts) - 1)] if line >= 1 else 0
         start_col = max(col - len(highlight), 0) + 1 if "\n" not in highlight else col
         position = min(line_start + start_col - 1, len(sql))
         near = f" near {highlight!r}" if highlight else ""

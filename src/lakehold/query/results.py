@@ -10,6 +10,11 @@ JSON rows are JSON-safe and lossless where JSON allows:
 - NaN and infinities -> the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``;
 - integers stay JSON numbers (clients in JavaScript lose precision beyond 2**53);
 - MAP with string keys -> object, other MAPs -> list of ``[key, value]`` pairs.
+
+Every column is kept, in order, even where names repeat (``select 1 as a, 2 as a``, or
+``select *`` over a join): rows as objects use each column's unique ``key`` (its name, or
+``a_1``, ``a_2``... for a repeated name; see :func:`unique_keys`), rows as arrays are in column
+order; CSV and Arrow IPC keep the names as they are.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import io
 import json
 import math
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +78,38 @@ def read_page(path: Path, offset: int, limit: int) -> pa.Table:
 
 
 def column_metadata(schema: pa.Schema) -> list[dict[str, Any]]:
-    """Name, SQL type and nullability of each column."""
+    """Name, unique key (see :func:`unique_keys`), SQL type and nullability of each column."""
+    keys = unique_keys(schema.names)
     return [
-        {"name": field.name, "type": _sql_type(field.type), "nullable": field.nullable}
-        for field in schema
+        {
+            "name": field.name,
+            "key": key,
+            "type": _sql_type(field.type),
+            "nullable": field.nullable,
+        }
+        for field, key in zip(schema, keys, strict=True)
     ]
+
+
+def unique_keys(names: Sequence[str]) -> list[str]:
+    """A unique key per column, in order: its name, or for a name seen before the name with
+    the first free suffix ``_1``, ``_2``... (never another column's own name).
+
+    ``["a", "a", "a_1", "a"]`` -> ``["a", "a_2", "a_1", "a_3"]``.
+    """
+    taken = set(names)
+    used: set[str] = set()
+    keys: list[str] = []
+    for name in names:
+        key = name
+        if key in used:
+            n = 1
+            while f"{name}_{n}" in taken or f"{name}_{n}" in used:
+                n += 1
+            key = f"{name}_{n}"
+        used.add(key)
+        keys.append(key)
+    return keys
 
 
 def _sql_type(arrow: pa.DataType) -> str:
@@ -87,21 +120,32 @@ def _sql_type(arrow: pa.DataType) -> str:
 
 
 def to_json_rows(table: pa.Table) -> list[dict[str, Any]]:
-    """Rows as JSON-safe dicts (see the module docstring for the conversions)."""
-    names = table.column_names
+    """Rows as JSON-safe dicts keyed by each column's unique key (:func:`unique_keys`: the
+    column name unless it repeats); see the module docstring for the conversions."""
+    keys = unique_keys(table.column_names)
+    return [dict(zip(keys, values, strict=True)) for values in to_json_arrays(table)]
+
+
+def to_json_arrays(table: pa.Table) -> list[list[Any]]:
+    """Rows as JSON-safe lists of values in column order (every column, names repeated or not)."""
     columns = [
         _json_values(column, field.type)
         for column, field in zip(table.columns, table.schema, strict=True)
     ]
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+    if not columns:
+        return [[] for _ in range(table.num_rows)]
+    return [list(values) for values in zip(*columns, strict=True)]
 
 
-def to_csv_bytes(table: pa.Table) -> bytes:
-    """CSV (RFC 4180 quoting, only where needed) with a header; values as in JSON rows, nested
-    values as JSON text, NULL as an empty field, booleans as ``true``/``false``."""
+def to_csv_bytes(table: pa.Table, *, header: bool = True) -> bytes:
+    """CSV (RFC 4180 quoting, only where needed) with a header of the column names as they
+    are (repeated names repeated, in order; ``header=False`` leaves it out, for the next page
+    of a stream); values as in JSON rows, nested values as JSON text, NULL as an empty field,
+    booleans as ``true``/``false``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(table.column_names)
+    if header:
+        writer.writerow(table.column_names)
     columns = [
         [_csv(value) for value in (_json_values(column, field.type))]
         for column, field in zip(table.columns, table.schema, strict=True)

@@ -27,6 +27,7 @@ import duckdb
 from lakehold.errors import Forbidden, Invalid
 from lakehold.query.allowlist import is_allowed_function, is_allowed_table_function
 from lakehold.query.identifiers import fold
+from lakehold.query.messages import readable
 
 READ_ONLY = "only read statements are accepted"
 
@@ -64,19 +65,22 @@ def duckdb_ast(sql: str, object_hook: Callable[[dict[str, Any]], Any] | None = N
 
     ``object_hook`` sees every JSON object as it is decoded (see :func:`json.loads`).
     """
+    if "\x00" in sql:
+        raise Invalid("the query contains a NUL character", field="sql")
     try:
         # A literal, not a parameter: with parameters, DuckDB tries (and fails) to import pandas
         # on every call, which costs more than the parse.
         literal = "'" + sql.replace("'", "''") + "'"
         (text,) = _cursor().execute(f"SELECT json_serialize_sql({literal})").fetchone()  # type: ignore[misc]
     except duckdb.Error as e:  # pragma: no cover - DuckDB reports errors in the JSON
-        raise Invalid(f"DuckDB cannot check the query: {e}") from None
+        raise Invalid(f"DuckDB cannot check the query: {readable(str(e))}", field="sql") from None
     if '"error":true' in text[:20]:
         object_hook = None
     tree = json.loads(text, object_hook=object_hook)
     if tree.get("error"):
         if tree.get("error_type") == "parser":
-            raise Invalid(f"DuckDB cannot parse the query: {tree.get('error_message')}")
+            reason = readable(str(tree.get("error_message") or "syntax error"))
+            raise Invalid(f"DuckDB cannot parse the query: {reason}", field="sql")
         raise Forbidden(READ_ONLY)
     if len(tree["statements"]) != 1:
         raise Invalid("exactly one statement is accepted")

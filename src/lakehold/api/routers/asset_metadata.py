@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.catalog.glossaries import AssetMetadataView
@@ -12,10 +12,14 @@ router = APIRouter(prefix="/api/v1/projects/{project}/assets/{asset}", tags=["as
 
 
 class TermsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     terms: list[str] = Field(description="Term ids or Glossary/Term names; replaces the terms")
 
 
 class TagsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     tags: list[str] = Field(description="Classification tags; replaces the column's tags")
 
 

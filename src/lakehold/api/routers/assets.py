@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.catalog.views import AssetView
@@ -12,6 +12,8 @@ router = APIRouter(prefix="/api/v1/projects/{project}/assets", tags=["assets"])
 
 
 class AssetPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     description: str | None = None
     tags: list[str] | None = None
     column_descriptions: dict[str, str] | None = None

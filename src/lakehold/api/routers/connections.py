@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.runtime import Runtime
@@ -26,6 +26,8 @@ PARAMS_HELP = (
 
 
 class ConnectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(description="Lower-case letters, digits, underscores")
     kind: str = Field(description="postgresql, mysql, sqlite or files")
     params: dict[str, Any] = Field(default_factory=dict, description=PARAMS_HELP)
@@ -34,6 +36,8 @@ class ConnectionIn(BaseModel):
 
 
 class ConnectionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     params: dict[str, Any] | None = Field(
         default=None, description="Merged into the current params; a null value removes a key"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.api.routers.connections import limited
@@ -15,6 +15,8 @@ router = APIRouter(prefix="/api/v1/projects/{project}/data-sources", tags=["data
 
 
 class DataSourceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     connection: str = Field(description="A connection of the same project")
     schemas: list[str] | None = Field(
@@ -32,6 +34,8 @@ class DataSourceIn(BaseModel):
 
 
 class DataSourcePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     schemas: list[str] | None = None
     include: list[str] | None = None
     exclude: list[str] | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.governance.filters import FilterView
@@ -14,6 +14,8 @@ router = APIRouter(prefix="/api/v1/projects/{project}/assets/{asset}/filters", t
 
 
 class FilterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(description="Unique per asset")
     kind: Literal["row", "column"]
     expression: str | None = Field(
@@ -23,6 +25,8 @@ class FilterIn(BaseModel):
 
 
 class FilterPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str | None = None
     expression: str | None = None
     columns: list[str] | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.catalog.forms import FormValuesView, FormView
@@ -14,6 +14,8 @@ router = APIRouter(prefix="/api/v1", tags=["metadata forms"])
 
 
 class FieldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(description="Unique within the form, e.g. Model Year")
     type: Literal["text", "number", "date", "boolean", "one_of", "glossary_term"]
     required: bool = False
@@ -26,6 +28,8 @@ class FieldIn(BaseModel):
 
 
 class FormIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     domain: str = Field(min_length=1)
     name: str = Field(min_length=1, max_length=100, description="Unique within the domain")
     unit: str | None = Field(
@@ -38,11 +42,15 @@ class FormIn(BaseModel):
 
 
 class FormChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     fields: list[FieldIn] = Field(min_length=1, description="The fields of the next version")
     description: str | None = None
 
 
 class ValuesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     values: dict[str, Any] = Field(description='Field name to value, e.g. {"Region": "EMEA"}')
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.catalog.glossaries import GlossaryTermView, GlossaryView
@@ -14,6 +14,8 @@ router = APIRouter(prefix="/api/v1", tags=["glossaries"])
 
 
 class GlossaryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     domain: str = Field(min_length=1, description="The domain the glossary belongs to")
     name: str = Field(min_length=1, max_length=100, description="Unique within the domain")
     unit: str | None = Field(
@@ -25,11 +27,15 @@ class GlossaryIn(BaseModel):
 
 
 class TermIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=100, description="Unique within the glossary")
     description: str | None = None
 
 
 class Change(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str | None = Field(
         default=None, min_length=1, max_length=100, description="New name; omitted: unchanged"
     )

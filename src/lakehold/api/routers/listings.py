@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.governance.listings import ListingView
@@ -14,6 +14,8 @@ router = APIRouter(prefix="/api/v1", tags=["listings"])
 
 
 class PublishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     asset_version: int | None = Field(
         default=None, ge=0, description="Must be the asset's current version when given"
     )

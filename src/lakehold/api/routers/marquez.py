@@ -14,7 +14,7 @@ from lakehold.api.deps import PrincipalDep, RuntimeDep
 router = APIRouter(prefix="/api/v1", tags=["lineage (Marquez API)"])
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=10**9)]
 
 
 @router.get("/namespaces")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.catalog.views import MemberView
@@ -16,12 +16,16 @@ RoleName = Literal["owner", "contributor", "viewer"]
 
 
 class MemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     user: str | None = Field(default=None, description="A username (or give group)")
     group: str | None = Field(default=None, description="A group name (or give user)")
     role: RoleName = Field(description="owner, contributor or viewer")
 
 
 class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     role: RoleName = Field(description="owner, contributor or viewer")
 
 

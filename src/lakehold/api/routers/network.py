@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.security.network_rules import NetworkRuleView
@@ -12,6 +12,8 @@ router = APIRouter(prefix="/api/v1/network-rules", tags=["network allow-list"])
 
 
 class NetworkRuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     rule: str = Field(
         min_length=3,
         max_length=300,

@@ -6,7 +6,7 @@ from enum import Enum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.catalog.views import DomainUnitView, GroupView, ProjectView
@@ -18,6 +18,8 @@ UNIT_REF = "Domain unit id, or its path such as Sales/Marketing"
 
 
 class DomainUnitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     domain: str = Field(min_length=1, description="The domain the unit belongs to")
     name: str = Field(min_length=1, max_length=100, description="Unique among its siblings")
     parent: str | None = Field(default=None, description=f"{UNIT_REF}; default: the root unit")
@@ -25,6 +27,8 @@ class DomainUnitIn(BaseModel):
 
 
 class DomainUnitChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str | None = Field(
         default=None, min_length=1, max_length=100, description="New name; omitted: unchanged"
     )
@@ -34,16 +38,22 @@ class DomainUnitChange(BaseModel):
 
 
 class OwnerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     user: str | None = Field(default=None, description="A username (or give group)")
     group: str | None = Field(default=None, description="A group name (or give user)")
 
 
 class GroupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=100)
     description: str | None = None
 
 
 class GroupMemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     user: str = Field(min_length=1, description="A username")
 
 

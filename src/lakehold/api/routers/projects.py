@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.catalog.views import ProjectView
@@ -12,6 +12,8 @@ router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
 
 class ProjectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(description="SQL namespace: lower-case letters, digits, underscores.")
     domain: str
     description: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.errors import Invalid
@@ -16,6 +16,8 @@ Action = Literal["publish", "subscription_request"]
 
 
 class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     unit: str = Field(min_length=1, description="Domain unit id or path (Sales/Marketing)")
     name: str = Field(min_length=1, max_length=100)
     action: Action
@@ -46,6 +48,8 @@ def create_rule(body: RuleIn, runtime: RuntimeDep, principal: PrincipalDep):
 
 class RuleChange(BaseModel):
     """Only the fields given change; ``null`` asset types or projects mean all."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     unit: str | None = Field(default=None, min_length=1, description="Move to this domain unit")

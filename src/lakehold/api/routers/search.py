@@ -39,7 +39,7 @@ def search(
     ] = None,
     scope: Annotated[str, Query(pattern="^(listings|inventory|all)$")] = "all",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ):
     """Active listings (everyone) and assets of your projects matching ``q``, best first.
 

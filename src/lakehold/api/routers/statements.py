@@ -2,24 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pyarrow as pa
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.governance.statement_views import StatementView
-from lakehold.query.results import column_metadata, to_arrow_ipc_stream, to_csv_bytes, to_json_rows
+from lakehold.query.results import (
+    column_metadata,
+    to_arrow_ipc_stream,
+    to_csv_bytes,
+    to_json_arrays,
+    to_json_rows,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["statements"])
 
 Format = Literal["json", "csv", "arrow"]
+RowFormat = Literal["objects", "arrays"]
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+FORMAT_HELP = (
+    "json (columns and rows), csv (a header of the column names, repeated names kept in "
+    "order) or arrow (an Arrow IPC stream; repeated field names kept)"
+)
+ROW_FORMAT_HELP = (
+    "How JSON rows are shaped. objects (default): one object per row keyed by each column's "
+    "`key` — its name, or `a_1`, `a_2`... where a name repeats (`select 1 as a, 2 as a`, a "
+    "`select *` over a join). arrays: one array per row, values in the order of `columns`, "
+    "as the Snowflake and Databricks SQL APIs return them."
+)
 
 
 class StatementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     sql: str = Field(min_length=1, description="One read statement, e.g. select * from p.t")
     project: str | None = Field(default=None, description="Project to act in; resolves bare names")
     dialect: str = Field(default="duckdb", description="SQL dialect; others are transpiled")
@@ -31,15 +51,26 @@ class QueryIn(StatementIn):
 
 
 class ColumnMeta(BaseModel):
-    name: str
-    type: str
+    name: str = Field(description="The column's name as the statement gave it; may repeat")
+    key: str = Field(
+        description="Unique among the columns: the name, or the name with a suffix `_1`, `_2`... "
+        "where it repeats. The key of this column's value in rows as objects"
+    )
+    type: str = Field(description="SQL type, e.g. BIGINT, DECIMAL(18,2), VARCHAR")
     nullable: bool
 
 
 class ResultOut(BaseModel):
     statement_id: str
-    columns: list[ColumnMeta]
-    rows: list[dict]
+    columns: list[ColumnMeta] = Field(description="Every column of the result, in order")
+    row_format: RowFormat = Field(
+        default="objects", description="Shape of `rows`: objects keyed by column key, or arrays"
+    )
+    rows: list[dict[str, Any]] | list[list[Any]] = Field(
+        description="Objects keyed by each column's `key` (row_format=objects), or arrays of "
+        "values in column order (row_format=arrays). DECIMAL values are strings (exact), "
+        "dates and times ISO 8601 strings, NULL is null"
+    )
     total_rows: int
     offset: int
     next_offset: int | None = Field(description="Pass as offset for the next page; null at the end")
@@ -55,6 +86,7 @@ def _render(
     offset: int,
     next_offset: int | None,
     truncated: bool,
+    row_format: RowFormat = "objects",
 ) -> Response | ResultOut:
     headers = {
         "X-Statement-Id": statement_id,
@@ -70,7 +102,8 @@ def _render(
     return ResultOut(
         statement_id=statement_id,
         columns=[ColumnMeta.model_validate(c) for c in column_metadata(table.schema)],
-        rows=to_json_rows(table),
+        row_format=row_format,
+        rows=to_json_arrays(table) if row_format == "arrays" else to_json_rows(table),
         total_rows=total,
         offset=offset,
         next_offset=next_offset,
@@ -118,9 +151,13 @@ def result(
     principal: PrincipalDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1_000_000)] = 1000,
-    format: Format = "json",
+    format: Annotated[Format, Query(description=FORMAT_HELP)] = "json",
+    row_format: Annotated[RowFormat, Query(description=ROW_FORMAT_HELP)] = "objects",
 ):
-    """One page of a finished statement's result: JSON, CSV or Arrow IPC stream."""
+    """One page of a finished statement's result: JSON, CSV or Arrow IPC stream.
+
+    Every column is returned, in order, also where names repeat: see `row_format`.
+    """
     page = runtime.statements.result(principal, statement_id, offset=offset, limit=limit)
     return _render(
         page.table,
@@ -130,6 +167,7 @@ def result(
         offset=offset,
         next_offset=page.next_offset,
         truncated=page.truncated,
+        row_format=row_format,
     )
 
 
@@ -144,8 +182,17 @@ def cancel(statement_id: str, runtime: RuntimeDep, principal: PrincipalDep):
     response_model=ResultOut,
     responses={200: {"content": {"text/csv": {}, ARROW_STREAM: {}}}},
 )
-def query(body: QueryIn, runtime: RuntimeDep, principal: PrincipalDep, format: Format = "json"):
-    """Run a statement and wait for its result, up to a row limit."""
+def query(
+    body: QueryIn,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    format: Annotated[Format, Query(description=FORMAT_HELP)] = "json",
+    row_format: Annotated[RowFormat, Query(description=ROW_FORMAT_HELP)] = "objects",
+):
+    """Run a statement and wait for its result, up to a row limit.
+
+    Every column is returned, in order, also where names repeat: see `row_format`.
+    """
     done = runtime.statements.execute(
         principal,
         body.sql,
@@ -163,4 +210,5 @@ def query(body: QueryIn, runtime: RuntimeDep, principal: PrincipalDep, format: F
         offset=0,
         next_offset=None,
         truncated=done.truncated,
+        row_format=row_format,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.governance.grants import GrantView
@@ -15,6 +15,8 @@ router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
 
 
 class RequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     project: str = Field(description="The subscribing project (you are a contributor or owner)")
     listings: list[str] = Field(description="Ids of active listings of one owning project")
     reason: str = Field(description="Why the project needs the data")
@@ -22,6 +24,8 @@ class RequestIn(BaseModel):
 
 
 class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     listing_id: str
     row_filter: str | None = Field(default=None, description="Name of a row filter of the asset")
     column_filter: str | None = Field(
@@ -30,6 +34,8 @@ class ItemIn(BaseModel):
 
 
 class ApproveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     items: list[ItemIn] = Field(
         default_factory=list, description="Filters per listing; listings left out: full access"
     )
@@ -37,6 +43,8 @@ class ApproveIn(BaseModel):
 
 
 class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     comment: str | None = None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.sources.sync_views import SyncJobView, SyncRunView
@@ -16,6 +16,8 @@ Columns = list[str]
 
 
 class SyncJobFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     description: str | None = None
     connection: str | None = Field(None, description="A connection of the project")
     source_table: str | None = Field(None, description="schema.table in the source")

@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.api.schemas import Model
-from lakehold.api.uploads import split_list, spooled
+from lakehold.api.uploads import UploadRoute, split_list, spooled
 from lakehold.catalog.views import AssetView
 from lakehold.lakehouse.results import HistoryEntry
 
-router = APIRouter(prefix="/api/v1/projects/{project}/tables", tags=["tables"])
+# Authenticated before the body is read; uploads streamed to staging, bounded (413).
+router = APIRouter(
+    prefix="/api/v1/projects/{project}/tables", tags=["tables"], route_class=UploadRoute
+)
 
 FORMAT_HELP = "csv, parquet, jsonl or arrow; default: from the file name"
 
@@ -26,6 +29,15 @@ class WriteResultOut(Model):
     rows_deleted: int
     rows_written: int
     schema_changes: list[str]
+    duplicates_collapsed: int = Field(
+        default=0,
+        description="Merge and CDC: batch rows dropped because a later row of the "
+        "same key won (on_duplicate=last)",
+    )
+    no_op: bool = Field(
+        default=False, description="True when nothing was written: version is the current one"
+    )
+    message: str | None = Field(default=None, description="Why nothing was written")
 
 
 class WriteOut(BaseModel):
@@ -33,12 +45,21 @@ class WriteOut(BaseModel):
     asset: AssetView
 
 
+MAX_VERSION = 2**63 - 1  # a Delta version is a signed 64-bit integer
+MAX_RETENTION_HOURS = 87_600  # ten years
+MAX_HISTORY = 100_000
+
+
 class RestoreIn(BaseModel):
-    version: int = Field(ge=0)
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=0, le=MAX_VERSION)
 
 
 class VacuumIn(BaseModel):
-    retention_hours: int = Field(default=168, ge=0)
+    model_config = ConfigDict(extra="forbid")
+
+    retention_hours: int = Field(default=168, ge=0, le=MAX_RETENTION_HOURS)
     dry_run: bool = False
     force: bool = Field(
         default=False,
@@ -90,8 +111,17 @@ def write_table(
     ] = None,
     format: Annotated[str | None, Form(description=FORMAT_HELP)] = None,
     column_types: Annotated[str | None, Form()] = None,
+    on_duplicate: Annotated[
+        Literal["last", "error"],
+        Form(
+            description="Merge and CDC: a key twice in the batch keeps its last row (last, "
+            "counted in duplicates_collapsed) or refuses the batch (error)"
+        ),
+    ] = "last",
 ):
-    """Append, overwrite, merge (upsert on keys) or CDC-merge a batch, with schema evolution."""
+    """Append, overwrite, merge (upsert on keys) or CDC-merge a batch, with schema evolution.
+
+    A batch without rows (other than an overwrite) writes nothing: 200 with ``no_op``."""
     with spooled(file, format, column_types) as data:
         return runtime.table_service.write(
             principal,
@@ -102,6 +132,7 @@ def write_table(
             keys=split_list(keys),
             op_column=op_column,
             order_column=order_column,
+            on_duplicate=on_duplicate,
         )
 
 
@@ -111,7 +142,7 @@ def history(
     table: str,
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_HISTORY)] = None,
 ):
     """Versions of the table, newest first, with operation, committer and metrics."""
     return runtime.table_service.history(principal, project, table, limit)

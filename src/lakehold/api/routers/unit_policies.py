@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.governance.unit_policies import UnitPolicyView
@@ -14,6 +14,8 @@ router = APIRouter(prefix="/api/v1/domain-units/{unit}/policies", tags=["domain 
 
 
 class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     capability: Literal["create_form", "create_glossary", "create_glossary_term"]
     project: str = Field(min_length=1, description="A project of the unit's domain")
     include_children: bool = Field(default=False, description="Also the units below the unit")

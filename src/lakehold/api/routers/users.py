@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.api.schemas import Model
@@ -15,6 +15,8 @@ router = APIRouter(prefix="/api/v1", tags=["users and tokens"])
 
 
 class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     username: str = Field(min_length=1, max_length=64)
     display_name: str | None = None
     is_admin: bool = False
@@ -28,6 +30,8 @@ class UserOut(Model):
 
 
 class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=100)
     username: str | None = Field(default=None, description="Admins: issue for another user.")
     expires_at: datetime | None = None

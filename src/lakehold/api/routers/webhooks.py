@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.governance.events import EVENT_TYPES
@@ -15,6 +15,8 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 
 class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str = Field(description="http:// or https:// endpoint receiving POSTed JSON events")
     secret: str = Field(
         description="whsec_<base64 of 24-64 bytes>, or 16-200 characters used as UTF-8 bytes; "
@@ -36,6 +38,8 @@ class WebhookIn(BaseModel):
 
 class WebhookChange(BaseModel):
     """Only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
 
     enabled: bool | None = Field(default=None, description="false: no new deliveries")
     url: str | None = None
@@ -72,7 +76,7 @@ def list_webhooks(
 def purge(
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    older_than_days: Annotated[int, Query(ge=1, description="Age in days")] = 30,
+    older_than_days: Annotated[int, Query(ge=1, le=36_500, description="Age in days")] = 30,
 ):
     """Delete delivered and failed deliveries older than N days, with the outbox events no
     pending delivery needs (administrators)."""
