@@ -153,7 +153,9 @@ def test_printed_commands_work_with_the_printed_environment(
             name, _, value = words.pop(0).partition("=")
             env[name] = re.sub(r"\$([A-Z]+)", lambda m: str(shell[m[1]]), value)
         assert words.pop(0) == "lakehold", command
-        result = runner.invoke(app, words, env={**env, "LAKEHOLD_TOKEN": env.get("LAKEHOLD_TOKEN")})
+        # A wide terminal, so that rich does not fold names across lines.
+        wide = {**env, "LAKEHOLD_TOKEN": env.get("LAKEHOLD_TOKEN"), "COLUMNS": "250"}
+        result = runner.invoke(app, words, env=wide)
         assert result.exit_code == 0, f"{command}\n{result.output}"
         outputs.append(result.output)
     first, steward_sales, analyst_sales, customers, listings, requests, lineage = outputs

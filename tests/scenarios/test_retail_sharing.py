@@ -166,7 +166,9 @@ def _query(client, sql: str) -> list[dict]:
 def _refused(client, sql: str, table: str) -> None:
     response = client.post("/api/v1/query", json={"sql": sql, "project": "analysts"})
     assert response.status_code == 404, response.text
-    assert response.json() == {"error": "not_found", "message": f"table '{table}' not found"}
+    body = response.json()
+    assert body.pop("request_id") == response.headers["X-Request-ID"]
+    assert body == {"error": "not_found", "message": f"table '{table}' not found"}
 
 
 def test_retail_sharing(people, client) -> None:

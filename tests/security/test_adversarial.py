@@ -403,10 +403,9 @@ def _check(shared: Shared, sql: str, expected: Check, dialect: str = "duckdb") -
     elif isinstance(expected, str) and expected.startswith("missing:"):
         table = expected.removeprefix("missing:")
         assert response.status_code == 404, f"{sql!r}: {text}"
-        assert response.json() == {
-            "error": "not_found",
-            "message": f"table '{table}' not found",
-        }
+        body = response.json()
+        assert body.pop("request_id") == response.headers["X-Request-ID"]
+        assert body == {"error": "not_found", "message": f"table '{table}' not found"}
     else:
         assert response.status_code == 200, f"{sql!r}: {text}"
         rows = response.json()["rows"]
@@ -434,7 +433,9 @@ def test_missing_and_ungranted_tables_are_indistinguishable(shared: Shared) -> N
     assert {re.sub(r"retail\.\w+", "T", body["message"]) for _, body in answers.values()} == {
         "table 'T' not found"
     }
-    assert {tuple(sorted(body)) for _, body in answers.values()} == {("error", "message")}
+    assert {tuple(sorted(body)) for _, body in answers.values()} == {
+        ("error", "message", "request_id")
+    }
 
 
 def test_statement_api_and_listing_do_not_leak(shared: Shared) -> None:

@@ -174,7 +174,7 @@ def test_reading_a_lakehold_table_is_lineage_but_changes_nothing(
 
 def test_lakeholds_own_emitter_still_records(runtime, admin, client, retail) -> None:
     runs = ok(client.get("/api/v1/namespaces/lakehold/jobs/retail.create.customer/runs"))
-    assert [r["state"] for r in runs["runs"]] == ["COMPLETE"]
+    assert [r["state"] for r in runs["runs"]] == ["COMPLETED"]
     assert retail  # the fields come from Lakehold's own event
 
 

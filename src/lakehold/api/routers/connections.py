@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
+from lakehold.kernel import requests
 from lakehold.runtime import Runtime
 from lakehold.security.network_limits import RateLimited
 from lakehold.security.principal import Principal
@@ -58,9 +59,8 @@ async def limited(
     try:
         return await runtime.probes.arun(principal.user_id, work)
     except RateLimited as error:
-        return JSONResponse(
-            error.to_dict(), status_code=429, headers={"Retry-After": str(error.retry_after)}
-        )
+        body = {**error.to_dict(), "request_id": requests.current()}
+        return JSONResponse(body, status_code=429, headers={"Retry-After": str(error.retry_after)})
 
 
 @router.post("", response_model=ConnectionView, status_code=status.HTTP_201_CREATED)

@@ -88,7 +88,9 @@ def get_form(
     runtime: RuntimeDep,
     principal: PrincipalDep,
     domain: Annotated[str | None, Query(description="Find the form by name in this domain")] = None,
-    version: Annotated[int | None, Query(ge=1, description="Default: the current version")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=1_000_000, description="Default: the current version")
+    ] = None,
 ):
     """One metadata form (by id, or by name with domain), at a version."""
     return runtime.forms.get_form(principal, form, domain=domain, version=version)

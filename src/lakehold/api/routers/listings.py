@@ -17,7 +17,10 @@ class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     asset_version: int | None = Field(
-        default=None, ge=0, description="Must be the asset's current version when given"
+        default=None,
+        ge=0,
+        le=2**63 - 1,
+        description="Must be the asset's current version when given",
     )
 
 

@@ -47,7 +47,9 @@ class StatementIn(BaseModel):
 
 
 class QueryIn(StatementIn):
-    limit: int | None = Field(default=None, ge=1, description="Row limit (default: server's)")
+    limit: int | None = Field(
+        default=None, ge=1, le=1_000_000_000, description="Row limit (default: server's)"
+    )
 
 
 class ColumnMeta(BaseModel):
@@ -149,7 +151,7 @@ def result(
     statement_id: str,
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**12)] = 0,
     limit: Annotated[int, Query(ge=1, le=1_000_000)] = 1000,
     format: Annotated[Format, Query(description=FORMAT_HELP)] = "json",
     row_format: Annotated[RowFormat, Query(description=ROW_FORMAT_HELP)] = "objects",
