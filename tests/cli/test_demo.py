@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from lakehold.cli.main import app
 from lakehold.cli.server import masked_url, shell_setup
-from lakehold.cli.session import require_home
+from lakehold.cli.session import console, require_home
 from lakehold.config import Settings
 from lakehold.demo import loader
 from lakehold.runtime import Runtime
@@ -127,8 +127,14 @@ def _shell_env(setup: list[str], base: dict[str, str | None]) -> dict[str, str |
 
 
 def test_printed_commands_work_with_the_printed_environment(
-    cli: Callable[..., str], cli_env: dict[str, str], caplog: pytest.LogCaptureFixture
+    cli: Callable[..., str],
+    cli_env: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A wide terminal (the console measures it once, when imported), so that rich does not
+    # fold names across lines.
+    monkeypatch.setattr(console, "width", 250)
     caplog.set_level(logging.DEBUG)
     output = cli("demo", "--no-serve")
     tokens = re.findall(r"\blh_[0-9a-f]+_[\w-]+", output)
@@ -153,9 +159,7 @@ def test_printed_commands_work_with_the_printed_environment(
             name, _, value = words.pop(0).partition("=")
             env[name] = re.sub(r"\$([A-Z]+)", lambda m: str(shell[m[1]]), value)
         assert words.pop(0) == "lakehold", command
-        # A wide terminal, so that rich does not fold names across lines.
-        wide = {**env, "LAKEHOLD_TOKEN": env.get("LAKEHOLD_TOKEN"), "COLUMNS": "250"}
-        result = runner.invoke(app, words, env=wide)
+        result = runner.invoke(app, words, env={**env, "LAKEHOLD_TOKEN": env.get("LAKEHOLD_TOKEN")})
         assert result.exit_code == 0, f"{command}\n{result.output}"
         outputs.append(result.output)
     first, steward_sales, analyst_sales, customers, listings, requests, lineage = outputs
