@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lakehold.errors import Invalid
+from lakehold.lakehouse import int64
 from lakehold.lakehouse.conversion import first_failure, type_name
 from lakehold.lakehouse.encoding import decode_utf8
 
@@ -225,7 +226,6 @@ def _times_as_text(data: bytes, table: pa.Table, requested: Mapping[str, pa.Data
 
 
 _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 def _check_integer_overflow(
@@ -234,13 +234,7 @@ def _check_integer_overflow(
     """Refuse a column of integers that pyarrow read as floating point because one does not
     fit in 64 bits (the others would silently become 7.0, 8.0, 1e+23), naming its line;
     an explicit type for the column (``column_types``) accepts it."""
-    suspects = [
-        field.name
-        for field in table.schema
-        if pa.types.is_floating(field.type)
-        and field.name not in requested
-        and _whole_beyond_int64(table.column(field.name))
-    ]
+    suspects = int64.suspects(table, requested)
     if not suspects:
         return
     text = decode_utf8(data)
@@ -253,13 +247,7 @@ def _check_integer_overflow(
     if found is None:
         return
     line, name, value = found
-    raise Invalid(
-        f"line {line}, column {name!r}: integer {_shown(value)} does not fit in a 64-bit "
-        "integer (BIGINT); give the column an explicit type (for example DOUBLE or "
-        "DECIMAL(38, 0)) to store it",
-        line=line,
-        column=name,
-    )
+    raise int64.overflow(f"line {line}", value, name, line=line)
 
 
 def _first_overflows(text: str, suspects: list[str]) -> tuple[int, str, str] | None:
@@ -277,7 +265,7 @@ def _first_overflows(text: str, suspects: list[str]) -> tuple[int, str, str] | N
                 continue
             if not _INTEGER.match(value):
                 del positions[name]  # a real floating-point column
-            elif name not in first and not _INT64[0] <= int(value) <= _INT64[1]:
+            elif name not in first and not int64.fits(int(value)):
                 first[name] = (line, value.strip())
         if not positions:
             return None
@@ -286,18 +274,6 @@ def _first_overflows(text: str, suspects: list[str]) -> tuple[int, str, str] | N
         return None
     line, name = min(found)
     return line, name, first[name][1]
-
-
-def _whole_beyond_int64(values: pa.ChunkedArray) -> bool:
-    finite = values.filter(pc.is_finite(values))
-    if len(finite) == 0 or not pc.all(pc.equal(pc.floor(finite), finite)).as_py():
-        return False
-    largest = pc.max(pc.abs(finite)).as_py()
-    return largest is not None and largest >= 9.2e18
-
-
-def _shown(value: str, limit: int = 40) -> str:
-    return value if len(value) <= limit else value[: limit - 3] + "..."
 
 
 # Decimal inference: every non-empty value has a point and digits on both sides, e.g. 75.50.

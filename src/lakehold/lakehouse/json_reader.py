@@ -7,10 +7,10 @@ from collections.abc import Collection
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from lakehold.errors import Invalid
+from lakehold.lakehouse import int64
 from lakehold.lakehouse.encoding import decode_utf8
 
 _BLOCK_SIZE = 16 << 20  # one JSON line must fit in a block
@@ -40,19 +40,10 @@ def read_json(data: bytes, *, typed: Collection[str] = ()) -> pa.Table:
     return table
 
 
-_INT64 = (-(2**63), 2**63 - 1)
-
-
 def _check_integer_overflow(data: bytes, table: pa.Table, typed: Collection[str]) -> None:
     """Refuse a column of integers that pyarrow read as floating point because one does not
     fit in 64 bits (the others would silently become 7.0, 8.0, 1e+23), naming its line."""
-    suspects = {
-        field.name
-        for field in table.schema
-        if pa.types.is_floating(field.type)
-        and field.name not in typed
-        and _whole_beyond_int64(table.column(field.name))
-    }
+    suspects = set(int64.suspects(table, typed))
     if not suspects:
         return
     found: tuple[int, str, int] | None = None
@@ -64,34 +55,12 @@ def _check_integer_overflow(data: bytes, table: pa.Table, typed: Collection[str]
             value = row.get(name)
             if isinstance(value, float):
                 suspects.discard(name)  # a real floating-point column
-            elif found is None and isinstance(value, int) and not _fits(value):
+            elif found is None and isinstance(value, int) and not int64.fits(value):
                 found = (number, name, value)
         if not suspects:
             return
     if found is not None and found[1] in suspects:
-        raise _overflow(f"line {found[0]}", found[2], found[1], line=found[0])
-
-
-def _whole_beyond_int64(values: pa.ChunkedArray) -> bool:
-    finite = values.filter(pc.is_finite(values))
-    if len(finite) == 0 or not pc.all(pc.equal(pc.floor(finite), finite)).as_py():
-        return False
-    largest = pc.max(pc.abs(finite)).as_py()
-    return largest is not None and largest >= 9.2e18
-
-
-def _fits(value: int) -> bool:
-    return _INT64[0] <= value <= _INT64[1]
-
-
-def _overflow(where: str, value: int, column: str, **details: Any) -> Invalid:
-    shown = str(value) if len(str(value)) <= 40 else str(value)[:37] + "..."
-    return Invalid(
-        f"{where}, column {column!r}: integer {shown} does not fit in a 64-bit integer "
-        "(BIGINT); give the column an explicit type (for example DOUBLE) to store it",
-        column=column,
-        **details,
-    )
+        raise int64.overflow(f"line {found[0]}", str(found[2]), found[1], line=found[0])
 
 
 def row_lines(data: bytes) -> list[int]:
@@ -150,11 +119,11 @@ def _read_array(data: bytes, typed: Collection[str]) -> pa.Table:
         raise Invalid(f"item {bad + 1} of the JSON array is not an object", row=bad + 1)
     for number, row in enumerate(rows, start=1):
         for name, value in row.items():
-            if isinstance(value, int) and not isinstance(value, bool) and not _fits(value):
+            if isinstance(value, int) and not isinstance(value, bool) and not int64.fits(value):
                 if name in typed:
                     row[name] = float(value)  # converted to its given type afterwards
                 else:
-                    raise _overflow(f"item {number}", value, name, row=number)
+                    raise int64.overflow(f"item {number}", str(value), name, row=number)
     try:
         return pa.Table.from_pylist(rows)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
