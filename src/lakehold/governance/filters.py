@@ -43,12 +43,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 MAX_EXPRESSION = 4000
 _CONCURRENT = "the filters of {}.{} were changed concurrently; try again"
 
-# The only constructs a row filter may contain.
-_ALLOWED: tuple[type[exp.Expression], ...] = (
-    exp.And,
-    exp.Or,
-    exp.Not,
-    exp.Paren,
+_COMPARISONS = (
     exp.EQ,
     exp.NEQ,
     exp.GT,
@@ -57,6 +52,14 @@ _ALLOWED: tuple[type[exp.Expression], ...] = (
     exp.LTE,
     exp.NullSafeEQ,
     exp.NullSafeNEQ,
+)
+# The only constructs a row filter may contain.
+_ALLOWED: tuple[type[exp.Expression], ...] = (
+    exp.And,
+    exp.Or,
+    exp.Not,
+    exp.Paren,
+    *_COMPARISONS,
     exp.In,
     exp.Like,
     exp.ILike,
@@ -177,16 +180,6 @@ def validate_row_filter(expression: str, columns: dict[str, tuple[str, str]]) ->
     return sql
 
 
-_COMPARISONS = (
-    exp.EQ,
-    exp.NEQ,
-    exp.GT,
-    exp.GTE,
-    exp.LT,
-    exp.LTE,
-    exp.NullSafeEQ,
-    exp.NullSafeNEQ,
-)
 _NUMERIC = re.compile(
     r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?\d*|FLOAT\d*|REAL|DOUBLE|DECIMAL|NUMERIC)\b"
 )
