@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from lakehold import __version__
-from lakehold.api import errors, schemas, uploads
+from lakehold.api import bodies, errors, schemas, uploads
 from lakehold.api.routers import (
     asset_lineage,
     asset_metadata,
@@ -84,7 +84,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     runtime.reconcile_on_start()  # finish or undo what a crashed process left (once per runtime)
     uploads.sweep_staging(runtime.settings.staging_path)  # what killed uploads left behind
     errors.install(app)
-    app.add_middleware(uploads.BodyLimits, settings=runtime.settings)  # bounded bodies
+    app.add_middleware(bodies.BodyLimits, settings=runtime.settings)  # bounded bodies
     app.middleware("http")(_request_id)
     for module in ROUTERS:
         app.include_router(schemas.utc_router(module.router))  # timestamps in UTC with a Z

@@ -1,11 +1,7 @@
-"""Bounded request bodies.
-
-Uploads are authenticated before their body is read, streamed to ``LAKEHOLD_HOME/staging``
+"""Uploads: authenticated before their body is read, streamed to ``LAKEHOLD_HOME/staging``
 (never into memory, never to the system temp directory), bounded by
 ``LAKEHOLD_MAX_UPLOAD_BYTES`` (413), and removed on every exit path; what a killed process left
-behind is swept at start-up. Every other body is at most ``LAKEHOLD_MAX_JSON_BYTES`` (413),
-nested at most ``LAKEHOLD_MAX_JSON_DEPTH`` deep (400), with a ``sql`` text of at most
-``LAKEHOLD_MAX_SQL_CHARS`` (400): :class:`BodyLimits`, a middleware.
+behind is swept at start-up. Other bodies are bounded by :mod:`lakehold.api.bodies`.
 """
 
 from __future__ import annotations
@@ -26,36 +22,15 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import FormData, Headers
 from starlette.datastructures import UploadFile as FormFile
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lakehold.api.bodies import too_large
 from lakehold.api.deps import bearer_token
 from lakehold.catalog.tables import DataSource
-from lakehold.config import Settings
-from lakehold.errors import Invalid, LakeholdError
-from lakehold.kernel import requests
+from lakehold.errors import Invalid
 
 STAGING_PREFIX = "upload-"
 STAGING_MAX_AGE_SECONDS = 3600
 _SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,16}$")
-UPLOAD_PATHS = re.compile(r"^/api/v1/projects/[^/]+/tables(/[^/]+/writes)?/?$")
-"""Bodies bounded by :class:`UploadRoute` (``LAKEHOLD_MAX_UPLOAD_BYTES``)."""
-SELF_BOUNDED_PATHS = re.compile(r"^/api/v1/lineage(/batch)?/?$")
-"""Bodies their endpoint reads itself, bounded (OpenLineage ingest, ADR 0015)."""
-
-
-class TooLarge(LakeholdError):
-    """A request body beyond its configured limit."""
-
-    status_code = 413
-    exit_code = 2
-    code = "too_large"
-
-
-def too_large(limit: int, setting: str) -> TooLarge:
-    return TooLarge(
-        f"the request body is larger than {limit} bytes ({setting})", field="body", limit=setting
-    )
 
 
 def split_list(value: str | None) -> list[str] | None:
@@ -318,106 +293,3 @@ class UploadRoute(APIRoute):
                 await staged_request.close()  # the staged files are removed
 
         return staged
-
-
-class BodyLimits:
-    """ASGI middleware: every body but an upload's or a self-bounded one is read (at most
-    ``max_json_bytes``: 413, from Content-Length up front or while reading), checked (JSON
-    depth, ``sql`` length: 400 naming the field) and handed on."""
-
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
-        self.settings = settings
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not path or UPLOAD_PATHS.match(path) or SELF_BOUNDED_PATHS.match(path):
-            await self.app(scope, receive, send)
-            return
-        try:
-            body, more = await self._read(scope, receive)
-            if body:
-                self._check(scope, body)
-        except LakeholdError as error:
-            response = JSONResponse(
-                {**error.to_dict(), "request_id": requests.current()},
-                status_code=error.status_code,
-            )
-            await response(scope, receive, send)
-            return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive() if more else {"type": "http.disconnect"}
-
-        await self.app(scope, replay, send)
-
-    async def _read(self, scope: Scope, receive: Receive) -> tuple[bytes, bool]:
-        """The whole body (and whether the client may still send a disconnect)."""
-        limit = self.settings.max_json_bytes
-        headers = Headers(scope=scope)
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise too_large(limit, "LAKEHOLD_MAX_JSON_BYTES")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return b"".join(chunks), False
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise too_large(limit, "LAKEHOLD_MAX_JSON_BYTES")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks), True
-
-    def _check(self, scope: Scope, body: bytes) -> None:
-        content_type = Headers(scope=scope).get("content-type", "application/json")
-        if "json" not in content_type.lower():
-            return
-        try:
-            value = json.loads(body)
-        except RecursionError:
-            value = None
-            depth = self.settings.max_json_depth + 1
-        except (ValueError, UnicodeDecodeError):
-            return  # the endpoint says where the JSON is broken
-        else:
-            depth = json_depth(value, self.settings.max_json_depth)
-        if depth > self.settings.max_json_depth:
-            raise Invalid(
-                f"the JSON body is nested deeper than {self.settings.max_json_depth} levels "
-                "(LAKEHOLD_MAX_JSON_DEPTH)",
-                field="body",
-                limit="LAKEHOLD_MAX_JSON_DEPTH",
-            )
-        sql = value.get("sql") if isinstance(value, dict) else None
-        if isinstance(sql, str) and len(sql) > self.settings.max_sql_chars:
-            raise Invalid(
-                f"sql is longer than {self.settings.max_sql_chars} characters "
-                "(LAKEHOLD_MAX_SQL_CHARS)",
-                field="sql",
-                limit="LAKEHOLD_MAX_SQL_CHARS",
-            )
-
-
-def json_depth(value: Any, limit: int) -> int:
-    """The nesting depth of a parsed JSON value (a scalar: 0), counted up to ``limit + 1``."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if not isinstance(item, dict | list):
-            continue
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return deepest
