@@ -91,3 +91,15 @@ def test_generated_sql_has_no_comments():
     # sqlglot would otherwise re-emit the comment as /* */ DROP TABLE x */
     expression = parse("SELECT 1 AS a -- */ DROP TABLE x")
     assert to_duckdb(expression) == "SELECT 1 AS a"
+
+
+def test_long_statements_are_not_kept_in_the_prepare_cache():
+    from lakehold.query.engine import CACHED_SQL_CHARS, _prepare
+
+    _prepare.cache_clear()
+    short = "SELECT 1 AS x"
+    long = "SELECT 1 AS x" + " " * CACHED_SQL_CHARS
+    prepare(short)
+    prepare(long)
+    prepare(long)
+    assert _prepare.cache_info().currsize == 1

@@ -60,9 +60,16 @@ def prepare(
     """Parse and check a statement; raise Invalid, Forbidden or NotFound when it cannot run.
 
     Prepared statements are cached by their arguments (dashboards repeat the same SQL); a
-    refused statement is not cached.
+    refused statement is not cached, nor a long one (the cache must stay small whatever
+    statements users send).
     """
+    if len(sql) > CACHED_SQL_CHARS:
+        return _prepare.__wrapped__(sql, dialect, default_project, allow_ctas)
     return _prepare(sql, dialect, default_project, allow_ctas)
+
+
+CACHED_SQL_CHARS = 16_384
+"""The longest statement text kept in the prepare cache (1,024 entries: at most ~16 MB)."""
 
 
 @lru_cache(maxsize=1024)
