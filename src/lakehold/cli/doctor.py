@@ -8,7 +8,6 @@ import typer
 
 from lakehold.cli.output import print_json, print_rows
 from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
-from lakehold.kernel import Action, authorize
 
 
 @handles_errors
@@ -24,6 +23,8 @@ def doctor(
 
     Example: lakehold doctor --repair
     """
+    from lakehold.kernel import Action, authorize
+
     runtime, _ = open_runtime()
     authorize(principal_of(runtime), Action.RECONCILE)
     report = runtime.reconcile(repair=repair)

@@ -12,7 +12,10 @@ from lakehold.cli.output import print_json, print_rows
 from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
 from lakehold.errors import Invalid
 from lakehold.lineage.limits import EventLimits
-from lakehold.lineage.service import DEFAULT_DEPTH
+
+# lakehold.lineage.service.DEFAULT_DEPTH, repeated here: importing the service (the store, the
+# kernel) only to show a default in --help would slow every command's start
+DEFAULT_DEPTH = 20
 
 lineage = typer.Typer(help="Lineage: OpenLineage events and the graph.", no_args_is_help=True)
 

@@ -6,14 +6,15 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated, TypedDict
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 import typer
-from sqlalchemy.engine import make_url
 
 from lakehold.cli.session import console, handles_errors, open_runtime, principal_of, token_file
-from lakehold.config import Settings
-from lakehold.runtime import Runtime
+
+if TYPE_CHECKING:
+    from lakehold.config import Settings
+    from lakehold.runtime import Runtime
 
 
 def _serve(runtime: Runtime) -> None:
@@ -41,6 +42,8 @@ class _Overrides(TypedDict, total=False):
 
 
 def _settings(host: str | None, port: int | None) -> Settings:
+    from lakehold.config import Settings
+
     overrides: _Overrides = {}
     if host is not None:
         overrides["host"] = host
@@ -70,6 +73,8 @@ def serve(host: HostOpt = None, port: PortOpt = None) -> None:
 
 def masked_url(url: str) -> str:
     """A database URL fit to print: no password, no query (it may carry one)."""
+    from sqlalchemy.engine import make_url
+
     try:
         parsed = make_url(url)
     except Exception:  # not a URL SQLAlchemy reads: show nothing of it
@@ -78,6 +83,8 @@ def masked_url(url: str) -> str:
 
 
 def _has_secret(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
     try:
         parsed = make_url(url)
     except Exception:

@@ -7,16 +7,19 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
-from lakehold.config import Settings
 from lakehold.errors import LakeholdError
-from lakehold.kernel import requests
-from lakehold.runtime import Runtime
-from lakehold.security.principal import Principal
+
+if TYPE_CHECKING:
+    # the runtime (and the engines, services and store it brings) is imported by the commands
+    # that open one, not when the CLI starts: ``lakehold --help`` stays fast
+    from lakehold.config import Settings
+    from lakehold.runtime import Runtime
+    from lakehold.security.principal import Principal
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -66,6 +69,10 @@ def open_runtime(
     """A runtime; on first start also the new admin token (saved to the home directory).
     The command is one request: its audit events share a request id. Without
     ``create_home`` (``demo`` and ``serve`` pass it) a missing default home is an error."""
+    from lakehold.config import Settings
+    from lakehold.kernel import requests
+    from lakehold.runtime import Runtime
+
     settings = settings or Settings()
     if not create_home:
         require_home(settings)

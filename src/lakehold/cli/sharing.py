@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,9 +17,13 @@ from lakehold.cli.session import (
     split_qualified,
 )
 from lakehold.errors import Invalid, NotFound
-from lakehold.governance.subscriptions import ItemDecision, SubscriptionRequestView
-from lakehold.runtime import Runtime
-from lakehold.security.principal import Principal
+
+if TYPE_CHECKING:
+    # the services are imported by the commands that run (see lakehold.cli.session)
+    from lakehold.governance.grants import Keep
+    from lakehold.governance.subscriptions import ItemDecision, SubscriptionRequestView
+    from lakehold.runtime import Runtime
+    from lakehold.security.principal import Principal
 
 listings = typer.Typer(help="Listings: published assets anyone can discover.", no_args_is_help=True)
 filters = typer.Typer(help="Row and column filters of an asset.", no_args_is_help=True)
@@ -272,6 +276,8 @@ def list_requests(
 def _decisions(
     view: SubscriptionRequestView, row: list[str], column: list[str]
 ) -> list[ItemDecision]:
+    from lakehold.governance.subscriptions import ItemDecision
+
     by_key = {}
     for item in view.items:
         for key in (item.listing_id, item.asset, item.asset.split(".", 1)[1]):
@@ -360,6 +366,60 @@ def list_grants(
         "grants",
         ["id", "asset", "project", "status", "row filter", "column filter"],
         [(g.id, g.asset, g.project, g.status, g.row_filter, g.column_filter) for g in found],
+    )
+
+
+def _filter_choice(name: str | None, remove: bool, option: str) -> str | Keep | None:
+    """A filter name, None (``--no-<option>``) or KEEP (neither given)."""
+    from lakehold.governance.grants import KEEP
+
+    if name is not None and remove:
+        raise Invalid(f"give --{option} or --no-{option}, not both", field=option.replace("-", "_"))
+    if remove:
+        return None
+    return KEEP if name is None else name
+
+
+@grants.command("update")
+@handles_errors
+def update(
+    grant_id: Annotated[str, typer.Argument(help="Grant id")],
+    row_filter: Annotated[
+        str | None, typer.Option("--row-filter", help="A row filter of the asset, by name")
+    ] = None,
+    no_row_filter: Annotated[
+        bool, typer.Option("--no-row-filter", help="Remove the grant's row filter")
+    ] = False,
+    column_filter: Annotated[
+        str | None, typer.Option("--column-filter", help="A column filter of the asset, by name")
+    ] = None,
+    no_column_filter: Annotated[
+        bool, typer.Option("--no-column-filter", help="Remove the grant's column filter")
+    ] = False,
+) -> None:
+    """Change a grant's filters in place (owners of the asset's project); the subscribing
+    project reads through them from its next statement. Filters not named stay as they are.
+
+    Example: lakehold grant update 9c1e... --row-filter widgets_2 --no-column-filter
+    """
+    from lakehold.governance.grants import KEEP
+
+    row = _filter_choice(row_filter, no_row_filter, "row-filter")
+    column = _filter_choice(column_filter, no_column_filter, "column-filter")
+    if row is KEEP and column is KEEP:
+        raise Invalid(
+            "nothing to change: give --row-filter/--no-row-filter or "
+            "--column-filter/--no-column-filter",
+            field="row_filter",
+        )
+    runtime, _ = open_runtime()
+    changed = runtime.grants.change_filters(
+        principal_of(runtime), grant_id, row_filter=row, column_filter=column
+    )
+    limits = [f for f in (changed.row_filter, changed.column_filter) if f]
+    console.print(
+        f"{changed.asset} to {changed.project} now reads"
+        + (f" with {', '.join(limits)}" if limits else " in full (no filters)")
     )
 
 

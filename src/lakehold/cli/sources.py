@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,8 +23,10 @@ from lakehold.cli.session import (
     principal_of,
     split_qualified,
 )
-from lakehold.sources.connections import ConnectionView
-from lakehold.sources.crawlers import DataSourceView, RunView
+
+if TYPE_CHECKING:
+    from lakehold.sources.connections import ConnectionView
+    from lakehold.sources.crawlers import DataSourceView, RunView
 
 connections = typer.Typer(help="Connections to external databases and files.", no_args_is_help=True)
 datasources = typer.Typer(help="Data sources: crawlers importing tables.", no_args_is_help=True)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import pyarrow as pa
 import typer
 
 from lakehold.cli.output import print_values
 from lakehold.cli.session import console, errors, handles_errors, open_runtime, principal_of
-from lakehold.query.results import to_csv_bytes, to_json_arrays, unique_keys
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Exit code of ``--format csv|json`` when the result was cut at LAKEHOLD_MAX_ROWS.
 TRUNCATED_EXIT = 9
@@ -50,6 +51,8 @@ def sql(
     at that limit is said on stderr and exits with code 9. Repeated column names are kept in
     order: in CSV and the table as they are, in JSON rows as keys a, a_1, a_2...
     """
+    from lakehold.query.results import to_json_arrays
+
     runtime, _ = open_runtime()
     max_rows = runtime.settings.max_rows
     wanted = limit if format == "table" else (limit or max_rows)
@@ -90,6 +93,8 @@ def _batches(table: pa.Table) -> list[pa.Table]:
 
 def _write_csv(table: pa.Table) -> None:
     """Header, then the rows a batch at a time."""
+    from lakehold.query.results import to_csv_bytes
+
     out = sys.stdout.buffer
     out.write(to_csv_bytes(table.slice(0, 0)))
     for batch in _batches(table):
@@ -100,6 +105,8 @@ def _write_csv(table: pa.Table) -> None:
 def _write_json(table: pa.Table) -> None:
     """A JSON array of row objects, one a line, written a batch at a time. Repeated column
     names become unique keys (a, a_1, a_2...), said on stderr."""
+    from lakehold.query.results import to_json_arrays, unique_keys
+
     names = table.column_names
     keys = unique_keys(names)
     renamed = [f"{n} -> {k}" for n, k in zip(names, keys, strict=True) if n != k]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lakehold.cli.output import print_json, print_records, print_rows
 from lakehold.cli.session import (
@@ -16,7 +15,9 @@ from lakehold.cli.session import (
     principal_of,
     split_qualified,
 )
-from lakehold.sources.sync_views import SyncRunView
+
+if TYPE_CHECKING:
+    from lakehold.sources.sync_views import SyncRunView
 
 sync = typer.Typer(
     help="Sync jobs: full or incremental copies of source tables.", no_args_is_help=True
@@ -137,6 +138,14 @@ def run(name: JobArg) -> None:
 
     Example: lakehold sync run sales.accounts
     """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     project, job = split_qualified(name)
     runtime, _ = open_runtime()
     columns = (TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

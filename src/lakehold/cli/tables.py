@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lakehold.catalog.tables import DataSource, WriteOutcome
 from lakehold.cli.output import print_json, print_rows
 from lakehold.cli.session import (
     console,
@@ -18,6 +19,9 @@ from lakehold.cli.session import (
     principal_of,
     split_qualified,
 )
+
+if TYPE_CHECKING:
+    from lakehold.catalog.tables import DataSource, WriteOutcome
 
 tables = typer.Typer(help="Lakehouse tables (Delta Lake).", no_args_is_help=True)
 
@@ -41,7 +45,24 @@ def _source(file: Path, fmt: str | None, types: str | None) -> DataSource:
         except json.JSONDecodeError as error:
             errors.print(f"[red]error:[/red] --types is not valid JSON: {error.msg}")
             raise typer.Exit(2) from None
+    from lakehold.catalog.tables import DataSource
+
     return DataSource(file, fmt=fmt, column_types=column_types)
+
+
+@contextmanager
+def _busy(description: str) -> Iterator[None]:
+    """A transient spinner and the elapsed time on stderr while a file loads; nothing when
+    stderr is not a terminal, and stdout is never touched (scripts read it)."""
+    if not errors.is_terminal:
+        yield
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=True) as bar:
+        bar.add_task(description, total=None)
+        yield
 
 
 def _report(outcome: WriteOutcome) -> None:
@@ -81,14 +102,16 @@ def create(
     """
     project, table = split_qualified(name)
     runtime, _ = open_runtime()
-    outcome = runtime.table_service.create_table(
-        principal_of(runtime),
-        project,
-        table,
-        _source(file, format, types),
-        keys=key,
-        description=description,
-    )
+    source = _source(file, format, types)
+    with _busy(f"loading {file.name} into {name}"):
+        outcome = runtime.table_service.create_table(
+            principal_of(runtime),
+            project,
+            table,
+            source,
+            keys=key,
+            description=description,
+        )
     _report(outcome)
 
 
@@ -119,17 +142,19 @@ def write(
     """
     project, table = split_qualified(name)
     runtime, _ = open_runtime()
-    outcome = runtime.table_service.write(
-        principal_of(runtime),
-        project,
-        table,
-        _source(file, format, types),
-        mode=mode,
-        keys=key,
-        op_column=op_column,
-        order_column=order_column,
-        on_duplicate=on_duplicate,  # checked by the engine
-    )
+    source = _source(file, format, types)
+    with _busy(f"writing {file.name} to {name} ({mode})"):
+        outcome = runtime.table_service.write(
+            principal_of(runtime),
+            project,
+            table,
+            source,
+            mode=mode,
+            keys=key,
+            op_column=op_column,
+            order_column=order_column,
+            on_duplicate=on_duplicate,  # checked by the engine
+        )
     _report(outcome)
 
 

@@ -10,7 +10,6 @@ import typer
 
 from lakehold.cli.output import print_json, print_rows
 from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
-from lakehold.governance import webhook_signing as signing
 
 webhooks = typer.Typer(
     help="Webhooks: POST governance events (subscription requested, approved, rejected, "
@@ -55,6 +54,8 @@ def create(
     --project retail -e subscription.approved -e subscription.revoked
     """
     if generate_secret:
+        from lakehold.governance import webhook_signing as signing
+
         secret = signing.generate()
     elif secret is None:
         secret = typer.prompt("Secret", hide_input=True)

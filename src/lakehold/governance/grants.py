@@ -4,12 +4,15 @@
   (asset, project): a new one revokes the previous one.
 - Owners of the asset's project revoke a grant; owners of the subscribing project end it by
   unsubscribing. Both take effect at once (the next statement no longer resolves the table).
+- Owners of the asset's project change a grant's filters in place (``change_filters``): the
+  same grant (same id) reads through the new filters from the next statement on.
 - Members of either project see the grant; others get NotFound.
 
 Decisions serialise (ADR 18): they run in an immediate session (SQLite's write lock) and lock
 their rows on PostgreSQL, the asset's row for anything that grants it or changes its filters
-(``lock_assets``), the grant's row for a revocation; the unique index
-``uq_grants_active_asset_project`` refuses a second active grant even if code forgets.
+(``lock_assets``; a grant's filter change then locks the grant's row), the grant's row for a
+revocation; the unique index ``uq_grants_active_asset_project`` refuses a second active grant
+even if code forgets.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
+from typing import Final, Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from lakehold.errors import Conflict, NotFound
+from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.governance.events import emit, grant_payload
 from lakehold.kernel import Action, allowed, governed
 from lakehold.security.principal import Principal
@@ -35,6 +40,16 @@ from lakehold.store.models import (
     User,
     utcnow,
 )
+
+
+class Keep(Enum):
+    """The type of :data:`KEEP`."""
+
+    KEEP = "keep"
+
+
+KEEP: Final = Keep.KEEP
+"""Leave this filter of the grant as it is (:meth:`GrantService.change_filters`)."""
 
 
 @dataclass(frozen=True)
@@ -205,6 +220,54 @@ class GrantService:
         """End a grant (owners of the subscribing project)."""
         return self._end(principal, grant_id, "grant.unsubscribe", by_subscriber=True)
 
+    def change_filters(
+        self,
+        principal: Principal,
+        grant_id: str,
+        *,
+        row_filter: str | Keep | None = KEEP,
+        column_filter: str | Keep | None = KEEP,
+    ) -> GrantView:
+        """Change an active grant's filters in place (owners of the asset's project): a filter
+        of the asset by name, ``None`` to remove it, :data:`KEEP` to leave it. The grant keeps
+        its id; the next statement reads through the new filters. Serialised with approvals,
+        revocations and filter edits of the asset (the asset's row, then the grant's)."""
+        with governed(
+            self.store,
+            principal,
+            Action.GRANT_CHANGE_FILTERS,
+            details={"grant": grant_id},
+            decision=f"grant '{grant_id}' was changed concurrently",
+        ) as command:
+            session = command.session
+            hidden = NotFound(f"grant '{grant_id}' not found")
+            asset_id = session.scalar(select(Grant.asset_id).where(Grant.id == grant_id))
+            if asset_id is None:
+                raise hidden
+            lock_assets(session, [asset_id])
+            grant = session.get(Grant, grant_id, with_for_update=True, populate_existing=True)
+            if grant is None:
+                raise hidden
+            asset, grantee = self._sides(session, grant)
+            if not self._visible(session, principal, asset, grantee):
+                raise hidden
+            command.authorize(Action.GRANT_CHANGE_FILTERS, asset.project)
+            command.project = asset.project.name
+            command.assets = [f"{asset.project.name}.{asset.name}"]
+            command.details.update(subscriber=grantee.name)
+            if grant.revoked_at is not None:
+                raise Conflict(f"grant '{grant_id}' is revoked; approve a new request instead")
+            before = _filter_names(session, grant)
+            if not isinstance(row_filter, Keep):
+                row = _chosen(session, asset, row_filter, "row")
+                grant.row_filter_id = row.id if row else None
+            if not isinstance(column_filter, Keep):
+                col = _chosen(session, asset, column_filter, "column")
+                grant.column_filter_id = col.id if col else None
+            session.flush()
+            command.details.update(before=before, after=_filter_names(session, grant))
+            return GrantView.of(session, grant)
+
     def _end(
         self, principal: Principal, grant_id: str, action: str, *, by_subscriber: bool
     ) -> GrantView:
@@ -236,3 +299,38 @@ class GrantService:
             ended = "unsubscribe" if by_subscriber else "revoke"
             emit(session, "subscription.revoked", grant_payload(session, grant, ended, principal))
             return GrantView.of(session, grant)
+
+
+def _filter_names(session: Session, grant: Grant) -> dict[str, str | None]:
+    """The names of a grant's filters, for the audit record."""
+    names: dict[str, str | None] = {}
+    for key, filter_id in (
+        ("row_filter", grant.row_filter_id),
+        ("column_filter", grant.column_filter_id),
+    ):
+        found = session.get(AssetFilter, filter_id) if filter_id else None
+        names[key] = found.name if found else None
+    return names
+
+
+def _chosen(
+    session: Session, asset: Asset, name: str | None, kind: Literal["row", "column"]
+) -> AssetFilter | None:
+    """The ``kind`` filter of ``asset`` named ``name`` (or its id); None for None; Invalid
+    naming ``row_filter``/``column_filter`` for an unknown filter or one of the other kind."""
+    if name is None:
+        return None
+    field_name = f"{kind}_filter"
+    if not isinstance(name, str) or not name.strip():
+        raise Invalid(f"{field_name} is the name of a {kind} filter, or null", field=field_name)
+    found = session.scalar(
+        select(AssetFilter).where(
+            AssetFilter.asset_id == asset.id, or_(AssetFilter.name == name, AssetFilter.id == name)
+        )
+    )
+    qualified = f"{asset.project.name}.{asset.name}"
+    if found is None:
+        raise Invalid(f"filter '{name}' of {qualified} not found", field=field_name)
+    if found.kind != kind:
+        raise Invalid(f"filter '{name}' is a {found.kind} filter", field=field_name)
+    return found

@@ -65,6 +65,7 @@ class Action(StrEnum):
     SUBSCRIPTION_DECIDE = "subscription.decide"
     GRANT_REVOKE = "grant.revoke"
     GRANT_UNSUBSCRIBE = "grant.unsubscribe"
+    GRANT_CHANGE_FILTERS = "grant.change_filters"
     RULE_CREATE = "metadata_rule.create"
     RULE_MOVE = "metadata_rule.move"
     RULE_UPDATE = "metadata_rule.update"
@@ -127,6 +128,9 @@ RULES: dict[Action, Rule] = {
     ),
     Action.GRANT_REVOKE: Rule(Allow.ROLE, "revoke this grant", _OWNER, known=True),
     Action.GRANT_UNSUBSCRIBE: Rule(Allow.ROLE, "unsubscribe from this grant", _OWNER, known=True),
+    Action.GRANT_CHANGE_FILTERS: Rule(
+        Allow.ROLE, "change the filters of this grant", _OWNER, known=True
+    ),
     Action.RULE_CREATE: Rule(Allow.UNIT_OWNER, "create rules in it"),
     Action.RULE_MOVE: Rule(Allow.UNIT_OWNER, "move rules into it"),
     Action.RULE_UPDATE: Rule(Allow.UNIT_OWNER, "change its rules"),

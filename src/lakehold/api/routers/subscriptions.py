@@ -1,4 +1,5 @@
-"""Subscription requests (request, approve with filters, reject) and grants (revoke, end)."""
+"""Subscription requests (request, approve with filters, reject) and grants (change filters,
+revoke, end)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
-from lakehold.governance.grants import GrantView
+from lakehold.governance.grants import KEEP, GrantView
 from lakehold.governance.subscriptions import ItemDecision, SubscriptionRequestView
 
 router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
@@ -126,6 +127,34 @@ def list_grants(
 def get_grant(grant_id: str, runtime: RuntimeDep, principal: PrincipalDep):
     """One grant."""
     return runtime.grants.get_grant(principal, grant_id)
+
+
+class GrantFiltersPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    row_filter: str | None = Field(
+        default=None,
+        description="Name of a row filter of the asset; null removes it; omitted: kept",
+    )
+    column_filter: str | None = Field(
+        default=None,
+        description="Name of a column filter of the asset; null removes it; omitted: kept",
+    )
+
+
+@router.patch("/grants/{grant_id}", response_model=GrantView)
+def change_grant_filters(
+    grant_id: str, body: GrantFiltersPatch, runtime: RuntimeDep, principal: PrincipalDep
+):
+    """Change an active grant's filters in place (owners of the asset's project); the same
+    grant reads through them from the next statement on."""
+    given = body.model_fields_set
+    return runtime.grants.change_filters(
+        principal,
+        grant_id,
+        row_filter=body.row_filter if "row_filter" in given else KEEP,
+        column_filter=body.column_filter if "column_filter" in given else KEEP,
+    )
 
 
 @router.post("/grants/{grant_id}/revoke", response_model=GrantView)
