@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakehold.errors import Invalid, NotFound
-from lakehold.lakehouse import format_from_name, read_batch
+from lakehold.lakehouse import format_from_name, read_batch, streaming
 
 
 def invalid(data: bytes, fmt: str = "csv", **options) -> Invalid:
@@ -47,7 +47,7 @@ def test_unknown_suffix_is_refused_naming_the_format_field() -> None:
 
 
 def test_unknown_format_is_refused() -> None:
-    assert invalid(b"a\n1\n", "xml").details["field"] == "format"  # type: ignore[arg-type]
+    assert invalid(b"a\n1\n", "xml").details["field"] == "format"
 
 
 def test_csv_infers_types_and_reads_empty_columns_as_null(scenario) -> None:
@@ -206,3 +206,77 @@ def test_jsonl_dates() -> None:
 def test_not_parquet_or_arrow() -> None:
     assert invalid(b"not parquet", "parquet").details["field"] == "source"
     assert invalid(b"not arrow", "arrow").details["field"] == "source"
+
+
+# -- streamed reads of large files -------------------------------------------------------------
+
+
+def _stream_tables(stream: streaming.Stream) -> pa.Table:
+    return pa.concat_tables([stream.sample, *stream.rest()], promote_options="permissive")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow-file", "arrow-stream"])
+def test_binary_files_stream_batch_by_batch(tmp_path: Path, fmt: str) -> None:
+    source = pa.table({"id": list(range(200_000)), "name": [f"n{i}" for i in range(200_000)]})
+    path = tmp_path / "x.bin"
+    if fmt == "parquet":
+        pq.write_table(source, path, row_group_size=10_000)
+    else:
+        new = pa.ipc.new_file if fmt == "arrow-file" else pa.ipc.new_stream
+        with new(path, source.schema) as writer:
+            for batch in source.to_batches(max_chunksize=10_000):
+                writer.write_batch(batch)
+    kind = "parquet" if fmt == "parquet" else "arrow"
+    stream = streaming.open_source(path, kind, {"id": pa.float64()}, sample_bytes=100_000)
+    assert stream is not None
+    assert 0 < stream.sample.num_rows < source.num_rows
+    whole = read_batch(path, kind, column_types={"id": pa.float64()})
+    assert _stream_tables(stream).equals(whole)
+
+
+def test_small_files_and_json_arrays_are_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("id\n1\n")
+    assert streaming.open_source(path, "csv", {}) is None
+    (tmp_path / "x.json").write_text("[" + ", ".join(['{"id": 1}'] * 1000) + "]")
+    assert streaming.open_source(tmp_path / "x.json", "jsonl", {}, sample_bytes=100) is None
+
+
+def test_json_lines_stream_and_name_the_line_of_a_late_problem(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    rows = [f'{{"id": {i}, "name": "n{i}", "score": {i}.5, "gone": null}}' for i in range(5000)]
+    path.write_text("\n".join(rows) + "\n")
+    stream = streaming.open_source(path, "jsonl", {"id": pa.float64()}, sample_bytes=2000)
+    assert stream is not None
+    assert 0 < stream.sample.num_rows < 5000
+    whole = read_batch(path, "jsonl", column_types={"id": pa.float64()})
+    streamed = _stream_tables(stream)  # "gone" has no values: null, then string
+    assert streamed.equals(whole.cast(streamed.schema))
+    for late, words in (
+        ('{"id": 1, "name": "x", "score": "high"}', "column 'score': value \"high\""),
+        ('{"id": 99999999999999999999999}', "does not fit in a 64-bit integer"),
+        ('{"id": 1, "other": 2}', "column 'other' is not in the file's first rows"),
+        ('{"id": 1,', "invalid JSON"),
+    ):
+        path.write_text("\n".join([*rows, late]) + "\n")
+        stream = streaming.open_source(path, "jsonl", {}, sample_bytes=2000)
+        assert stream is not None
+        with pytest.raises(Invalid, match="line 5001") as caught:
+            _stream_tables(stream)
+        assert words in caught.value.message
+        assert caught.value.details["line"] == 5001
+
+
+def test_a_streamed_csv_keeps_the_sample_checks(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    rows = "".join(f"{i},{i}.50,12:00:00\n" for i in range(5000))
+    path.write_text("id,price,at\n" + rows)
+    stream = streaming.open_source(path, "csv", {"id": pa.string()}, sample_bytes=2000)
+    assert stream is not None
+    read = _stream_tables(stream)
+    assert read.equals(read_batch(path, "csv", column_types={"id": pa.string()}))
+    assert read.schema.field("price").type == pa.decimal128(18, 2)
+    assert read.schema.field("at").type == pa.string()  # time of day stays text
+    path.write_text("id,id\n" + "1,2\n" * 1000)
+    with pytest.raises(Invalid, match="appears twice"):
+        streaming.open_source(path, "csv", {}, sample_bytes=100)

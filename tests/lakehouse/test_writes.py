@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.lakehouse import DeltaTables
+from lakehold.lakehouse import DeltaTables, streaming
 from lakehold.lakehouse import merge as merge_module
 from lakehold.lakehouse.csv_reader import read_csv, row_lines
 from lakehold.lakehouse.readers import read_batch
@@ -499,3 +499,91 @@ def test_a_merge_failing_after_the_rewrite_restores_the_table(
     assert tables.read(people).sort_by("id").equals(before)
     assert tables.snapshot(people).schema.field("age").type == pa.int64()
     assert [e.operation for e in tables.history(people, limit=2)] == ["ROLLBACK", "EVOLVE SCHEMA"]
+
+
+# -- streamed loads (a file larger than the in-memory sample) ----------------------------------
+
+
+def _big_csv(path: Path, rows: int, *, late: str | None = None) -> Path:
+    lines = ["id,amount,label,note"]
+    for i in range(1, rows + 1):
+        note = '"two\nlines"' if i % 97 == 0 else ("" if i < rows // 2 else "x")
+        lines.append(f"{i},{i % 1000}.{i % 100:02d},label {i % 7},{note}")
+    if late is not None:
+        lines.append(late)
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8", errors="surrogateescape"))
+    return path
+
+
+@pytest.fixture
+def small_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streaming, "SAMPLE_BYTES", 4096)
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 8192)
+
+
+def _streamed(path: Path, types: dict[str, pa.DataType] | None = None) -> streaming.Stream:
+    stream = streaming.open_source(path, "csv", types or {})
+    assert stream is not None
+    assert 0 < stream.sample.num_rows < _last_line(path) - 100  # the rest streams
+    return stream
+
+
+@pytest.mark.usefixtures("small_sample")
+def test_a_streamed_create_holds_the_same_table(tables: DeltaTables, tmp_path: Path) -> None:
+    source = _big_csv(tmp_path / "big.csv", 3000)
+    whole, streamed = tables.path_for("p", "whole"), tables.path_for("p", "streamed")
+    tables.create(whole, read_batch(source, "csv"), committer="t")
+    result = tables.create(streamed, _streamed(source), committer="t")
+    assert result.rows_inserted == 3000
+    assert tables.read(streamed).schema == tables.read(whole).schema
+    assert tables.read(streamed).sort_by("id").equals(tables.read(whole).sort_by("id"))
+    assert pa.types.is_decimal(tables.read(streamed).schema.field("amount").type)
+    assert len(tables.history(streamed)) == 1
+
+
+@pytest.mark.usefixtures("small_sample")
+@pytest.mark.parametrize("mode", ["append", "overwrite"])
+def test_a_streamed_write_holds_the_same_rows(
+    tables: DeltaTables, tmp_path: Path, mode: str
+) -> None:
+    source = _big_csv(tmp_path / "big.csv", 3000)
+    whole, streamed = tables.path_for("p", "whole"), tables.path_for("p", "streamed")
+    first = pa.table({"id": [0], "extra": ["kept"]})
+    for path in (whole, streamed):
+        tables.create(path, first, committer="t")
+    tables.write(whole, read_batch(source, "csv"), mode=mode, committer="t")
+    result = tables.write(streamed, _streamed(source), mode=mode, committer="t")
+    assert result.rows_inserted == 3000
+    assert tables.read(streamed).sort_by("id").equals(tables.read(whole).sort_by("id"))
+
+
+@pytest.mark.usefixtures("small_sample")
+@pytest.mark.parametrize(
+    ("late", "words"),
+    [
+        ("abc,1.00,x,y", "value 'abc' cannot be converted to int64"),
+        ("99999999999999999999999,1.00,x,y", "does not fit in a 64-bit integer"),
+        ("1,2.50,x", "expected 4 fields, got 3"),
+        ("1,2.50,x,caf\udce9", "is not valid UTF-8"),
+    ],
+)
+def test_a_contradiction_in_a_late_chunk_writes_nothing(
+    tables: DeltaTables, tmp_path: Path, late: str, words: str
+) -> None:
+    source = _big_csv(tmp_path / "big.csv", 3000, late=late)
+    created = tables.path_for("p", "created")
+    error = refused(tables.create, created, _streamed(source), committer="t")
+    assert words in error.message
+    assert error.details["line"] == _last_line(source)
+    assert f"line {_last_line(source)}" in error.message
+    assert not created.exists()
+    appended = tables.path_for("p", "appended")
+    tables.create(appended, pa.table({"id": [0]}), committer="t")
+    error = refused(tables.write, appended, _streamed(source), mode="append", committer="t")
+    assert words in error.message
+    assert tables.history(appended)[0].version == 0
+    assert tables.read(appended).num_rows == 1
+
+
+def _last_line(path: Path) -> int:
+    return path.read_bytes().count(b"\n")

@@ -29,6 +29,7 @@ from lakehold.kernel.audit import audited
 from lakehold.lakehouse import folders
 from lakehold.lakehouse.readers import Format, format_from_name, read_batch, source_lines
 from lakehold.lakehouse.retention import VacuumPlan
+from lakehold.lakehouse.streaming import Stream, open_source
 from lakehold.lakehouse.tables import DeltaTables, HistoryEntry, Snapshot, WriteResult
 from lakehold.lineage.emitter import LineageEmitter, recorded_write
 from lakehold.names import check_sql_name
@@ -58,6 +59,18 @@ class DataSource:
         fmt = self._format()
         types = schema_from_types(self.column_types) if self.column_types else None
         return read_batch(self.source, fmt, column_types=types)
+
+    def open(self) -> pa.Table | Stream:
+        """Like :meth:`read`, but a file larger than the in-memory sample is a
+        :class:`Stream`: its first rows read and checked now, the rest read while it is
+        written (for create, append and overwrite; merge and CDC :meth:`read` it whole)."""
+        if isinstance(self.source, Path):
+            fmt = self._format()
+            types = schema_from_types(self.column_types) if self.column_types else None
+            stream = open_source(self.source, fmt, types or {})
+            if stream is not None:
+                return stream
+        return self.read()
 
     def lines(self) -> list[int] | None:
         """The file line of each row (text formats), to name lines in errors about rows."""
@@ -144,7 +157,7 @@ class TableService:
             found = self._managed(session, principal, project)
             if session.query(Asset).filter_by(project_id=found.id, name=name).first():
                 raise Conflict(f"table '{qualified}' already exists", field="name")
-        batch = data.read()
+        batch = data.open()
         path = self.tables.path_for(project, name)
         details = {"description": description, "tags": sorted(set(tags or [])), "keys": keys}
         with self._locks[str(path)]:
@@ -216,7 +229,7 @@ class TableService:
         with self.store.session() as session:
             asset = find_asset(session, self._managed(session, principal, project), name)
             asset_id, path, declared = asset.id, asset.storage_path, list(asset.key_columns or [])
-        batch = data.read()
+        batch = data.read() if mode in ("merge", "cdc") else data.open()
         merge_keys = keys or declared
         if mode in ("merge", "cdc") and not merge_keys:
             raise Invalid(

@@ -66,11 +66,11 @@ def read_batch(
         table = read_csv(data, types)
         _require_columns(table, types)
     elif fmt == "jsonl":
-        table = _convert(read_json(data, typed=types), types, lambda: row_lines(data))
+        table = convert_columns(read_json(data, typed=types), types, lambda: row_lines(data))
     elif fmt == "parquet":
-        table = _convert(_read_parquet(data), types, None)
+        table = convert_columns(_read_parquet(data), types, None)
     else:
-        table = _convert(_read_ipc(data), types, None)
+        table = convert_columns(_read_ipc(data), types, None)
     return _conform(table, schema) if schema is not None else table
 
 
@@ -112,11 +112,13 @@ def _read_ipc(data: bytes) -> pa.Table:
     raise Invalid("not a valid Arrow IPC file or stream", field="source")
 
 
-def _convert(
+def convert_columns(
     table: pa.Table,
     types: Mapping[str, pa.DataType],
     lines: Callable[[], list[int]] | None,
 ) -> pa.Table:
+    """``table`` with the named columns converted to ``types``; Invalid names the column and
+    the row (the line, where ``lines`` gives the line of each row)."""
     _require_columns(table, types)
     for name, target in types.items():
         index = table.column_names.index(name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from deltalake.exceptions import CommitFailedError
 
 from lakehold.errors import Conflict, Invalid
 from lakehold.lakehouse import folders, retention
+from lakehold.lakehouse.conversion import type_name
 from lakehold.lakehouse.history import commit_properties
 from lakehold.lakehouse.keys import (
     check_key_columns,
@@ -40,6 +41,7 @@ from lakehold.lakehouse.retention import VacuumPlan
 from lakehold.lakehouse.rewrite import rewrite
 from lakehold.lakehouse.schema import Evolution, evolve
 from lakehold.lakehouse.snapshots import SnapshotCache
+from lakehold.lakehouse.streaming import Stream
 
 __all__ = ["MODES", "DeltaTables", "HistoryEntry", "Mode", "Snapshot", "WriteResult", "table_label"]
 
@@ -70,7 +72,7 @@ class DeltaTables(TableReads):
     def create(
         self,
         path: Path,
-        data: pa.Table,
+        data: pa.Table | Stream,
         *,
         keys: list[str] | None = None,
         committer: str,
@@ -78,11 +80,15 @@ class DeltaTables(TableReads):
     ) -> WriteResult:
         """Create a table at ``path`` holding ``data``; Conflict if one exists there.
 
-        ``metadata`` is extra custom commit metadata (string values)."""
+        ``metadata`` is extra custom commit metadata (string values). A :class:`Stream` is
+        written chunk by chunk in one commit (with keys, it is read whole to check them)."""
         path = Path(path).absolute()
         if DeltaTable.is_deltatable(str(path)):
             raise Conflict(f"table {table_label(path)} already exists")
-        evolution = evolve(None, data)
+        stream = data if isinstance(data, Stream) and keys is None else None
+        if isinstance(data, Stream) and stream is None:
+            data = data.whole()
+        evolution = evolve(None, stream.sample if stream is not None else data)
         if keys is not None:
             keys = check_key_columns(keys, batch=evolution.batch)
             check_no_null_keys(evolution.batch, keys)
@@ -90,13 +96,16 @@ class DeltaTables(TableReads):
         commit = commit_properties(committer, "CREATE", keys=keys or (), extra=metadata)
         created = not path.exists()
         path.mkdir(parents=True, exist_ok=True)
+        source, counted = _source(evolution, stream, lambda chunk: evolve(None, chunk))
         try:
-            write_deltalake(path, evolution.batch, mode="error", commit_properties=commit)
+            write_deltalake(path, source, mode="error", commit_properties=commit)
         except Exception:
             if created:
                 shutil.rmtree(path, ignore_errors=True)
+            if stream is not None and stream.error is not None:
+                raise stream.error from None
             raise
-        rows = evolution.batch.num_rows
+        rows = counted[0]
         return self._result(
             path, "CREATE", 0, inserted=rows, written=rows, changes=evolution.changes
         )
@@ -104,7 +113,7 @@ class DeltaTables(TableReads):
     def write(
         self,
         path: Path,
-        data: pa.Table,
+        data: pa.Table | Stream,
         *,
         mode: Mode,
         keys: list[str] | None = None,
@@ -127,7 +136,9 @@ class DeltaTables(TableReads):
         otherwise the result counts the rows collapsed. ``declared`` names the batch columns
         whose types were given explicitly: only those may change a key column's type. An
         append, merge or CDC batch without rows writes nothing (a no-op result, no commit).
-        ``lines`` gives the file line of each batch row, for errors that name rows.
+        ``lines`` gives the file line of each batch row, for errors that name rows. A
+        :class:`Stream` is appended or overwritten chunk by chunk in one commit; a merge, CDC or
+        an append that widens a column reads it whole.
         """
         path = Path(path).absolute()
         if mode not in MODES:
@@ -141,6 +152,8 @@ class DeltaTables(TableReads):
             raise Invalid("replace_schema applies to overwrite only", field="replace_schema")
         table = self._open(path)
         schema = arrow_schema(table)
+        if isinstance(data, Stream) and mode not in ("append", "overwrite"):
+            data = data.whole()
         if mode in ("append", "overwrite"):
             return self._write_rows(
                 path,
@@ -153,6 +166,7 @@ class DeltaTables(TableReads):
                 keys=[k for k in keys or () if k in schema.names],
                 declared=declared,
             )
+        assert isinstance(data, pa.Table)
         keys = check_key_columns(keys, batch=data, table_columns=schema.names)
         check_no_null_keys(data, keys)
         if data.num_rows == 0:
@@ -262,7 +276,7 @@ class DeltaTables(TableReads):
         path: Path,
         table: DeltaTable,
         schema: pa.Schema,
-        data: pa.Table,
+        data: pa.Table | Stream,
         *,
         mode: Literal["append", "overwrite"],
         committer: str,
@@ -270,7 +284,17 @@ class DeltaTables(TableReads):
         keys: Sequence[str] = (),
         declared: Collection[str] = (),
     ) -> WriteResult:
-        evolution = evolve(None if replace else schema, data, keys=keys, declared=declared)
+        base = None if replace else schema
+
+        def evolve_chunk(chunk: pa.Table) -> Evolution:
+            return evolve(base, chunk, keys=keys, declared=declared)
+
+        stream = data if isinstance(data, Stream) else None
+        evolution = evolve_chunk(stream.sample if stream is not None else data)
+        if stream is not None and mode == "append" and evolution.rewrite_needed:
+            evolution = evolve_chunk(stream.whole())  # the rewrite holds it all
+            stream = None
+        source, counted = _source(evolution, stream, evolve_chunk)
         rows = evolution.batch.num_rows
         if mode == "append" and rows == 0:
             return self._no_op(path, "APPEND", table.version())
@@ -283,7 +307,8 @@ class DeltaTables(TableReads):
                 rewrite(table, evolution.schema, commit, extra=evolution.batch)
                 written += existing
             else:
-                self._commit_rows(table, evolution, "append", commit)
+                self._commit_rows(table, evolution, "append", commit, source=source, stream=stream)
+                rows = written = counted[0]
             return self._result(
                 path,
                 "APPEND",
@@ -297,7 +322,16 @@ class DeltaTables(TableReads):
         schema_mode: Literal["overwrite"] | None = None
         if replace or evolution.rewrite_needed:
             schema_mode = "overwrite"
-        self._commit_rows(table, evolution, "overwrite", commit, schema_mode=schema_mode)
+        self._commit_rows(
+            table,
+            evolution,
+            "overwrite",
+            commit,
+            schema_mode=schema_mode,
+            source=source,
+            stream=stream,
+        )
+        rows = counted[0]
         changes = ["replaced the schema"] if replace else evolution.changes
         return self._result(
             path,
@@ -316,16 +350,27 @@ class DeltaTables(TableReads):
         mode: Literal["append", "overwrite"],
         commit: CommitProperties,
         schema_mode: Literal["merge", "overwrite"] | None = None,
+        *,
+        source: pa.Table | pa.RecordBatchReader | None = None,
+        stream: Stream | None = None,
     ) -> None:
         if schema_mode is None and evolution.added:
             schema_mode = "merge"
         try:
             write_deltalake(
-                table, evolution.batch, mode=mode, schema_mode=schema_mode, commit_properties=commit
+                table,
+                evolution.batch if source is None else source,
+                mode=mode,
+                schema_mode=schema_mode,
+                commit_properties=commit,
             )
         except CommitFailedError as exc:
             reason = masked_reason(exc, table.table_uri)
             raise Conflict(f"another write changed the table; try again ({reason})") from None
+        except Exception:
+            if stream is not None and stream.error is not None:
+                raise stream.error from None
+            raise
 
     def _merge(
         self,
@@ -430,3 +475,47 @@ def _check_unique_keys(
             f"{error.message} (lines {first} and {last})",
             **{**error.details, "line": last, "lines": [first, last]},
         ) from None
+
+
+def _source(
+    first: Evolution, stream: Stream | None, evolve_chunk: Callable[[pa.Table], Evolution]
+) -> tuple[pa.Table | pa.RecordBatchReader, list[int]]:
+    """What to write: the evolved batch, or (streaming) a reader of it followed by each later
+    chunk of ``stream`` evolved the same way; and a counter of the rows it yielded (complete
+    after the write). A chunk that needs another schema is refused (the write then fails
+    before its commit and :attr:`Stream.error` says why)."""
+    counted = [first.batch.num_rows]
+    if stream is None:
+        return first.batch, counted
+    schema = first.batch.schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield from first.batch.to_batches()
+        for chunk in stream.rest():
+            try:
+                evolved = evolve_chunk(chunk)
+            except Invalid as exc:
+                row = exc.details.get("row")
+                if isinstance(row, int):
+                    details = {**exc.details, "row": row + counted[0]}
+                    exc = Invalid(f"{exc.message} (row {row + counted[0]} of the file)", **details)
+                raise stream.fail(exc) from None
+            if evolved.batch.schema != schema:
+                raise stream.fail(_schema_changed(schema, evolved.batch.schema))
+            counted[0] += evolved.batch.num_rows
+            yield from evolved.batch.to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, batches()), counted
+
+
+def _schema_changed(expected: pa.Schema, got: pa.Schema) -> Invalid:
+    for field in got:
+        index = expected.get_field_index(field.name)
+        if index < 0 or expected.field(index).type != field.type:
+            was = type_name(expected.field(index).type) if index >= 0 else "absent"
+            return Invalid(
+                f"column {field.name!r}: later rows need {type_name(field.type)}, but the "
+                f"file's first rows gave {was}; give the column an explicit type",
+                column=field.name,
+            )
+    return Invalid("later rows of the file need another schema than its first rows")
