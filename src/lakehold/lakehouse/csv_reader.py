@@ -175,19 +175,30 @@ def _find_quote_problem(text: str, offset: int) -> tuple[str, int, int] | None:
     return None
 
 
-def _value_problem(
-    values: dict[str, list[str]], column_types: Mapping[str, pa.DataType], starts: list[int]
-) -> Invalid | None:
+def first_unconvertible(
+    values: Mapping[str, list[str]], column_types: Mapping[str, pa.DataType]
+) -> tuple[int, str, str, pa.DataType] | None:
+    """The first row (and its column, text and target type) whose text does not convert to its
+    column's type; columns without a type, or of text, always convert."""
     found: tuple[int, str, str, pa.DataType] | None = None
     nulls = set(NULL_VALUES)
     for name, texts in values.items():
-        target = column_types[name]
+        target = column_types.get(name)
+        if target is None or pa.types.is_string(target):
+            continue
         array = pa.chunked_array(
             [pa.array([None if t in nulls else t for t in texts], pa.string())]
         )
         row = first_failure(array, functools.partial(pc.cast, target_type=target))
         if row is not None and (found is None or row < found[0]):
             found = (row, name, texts[row], target)
+    return found
+
+
+def _value_problem(
+    values: dict[str, list[str]], column_types: Mapping[str, pa.DataType], starts: list[int]
+) -> Invalid | None:
+    found = first_unconvertible(values, column_types)
     if found is None:
         return None
     row, name, value, target = found

@@ -11,7 +11,6 @@ written. Smaller files, and a JSON array, are read whole (:func:`open_source` re
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 from collections.abc import Iterator, Mapping
@@ -19,15 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from lakehold.errors import Invalid
 from lakehold.lakehouse import int64, json_reader
-from lakehold.lakehouse.conversion import first_failure, type_name
-from lakehold.lakehouse.csv_reader import NULL_VALUES, read_csv
+from lakehold.lakehouse.conversion import type_name
+from lakehold.lakehouse.csv_reader import NULL_VALUES, first_unconvertible, read_csv
 from lakehold.lakehouse.encoding import invalid_byte
 from lakehold.lakehouse.json_reader import read_json
 from lakehold.lakehouse.readers import convert_columns
@@ -372,18 +370,7 @@ def _scan(text: io.TextIOBase, types: Mapping[str, pa.DataType]) -> Invalid | No
 def _value_problem(
     values: dict[str, list[str]], types: Mapping[str, pa.DataType], starts: list[int]
 ) -> Invalid | None:
-    found: tuple[int, str, str, pa.DataType] | None = None
-    nulls = set(NULL_VALUES)
-    for name, texts in values.items():
-        target = types.get(name)
-        if target is None or pa.types.is_string(target):
-            continue
-        array = pa.chunked_array(
-            [pa.array([None if t in nulls else t for t in texts], pa.string())]
-        )
-        row = first_failure(array, functools.partial(pc.cast, target_type=target))
-        if row is not None and (found is None or row < found[0]):
-            found = (row, name, texts[row], target)
+    found = first_unconvertible(values, types)
     if found is None:
         return None
     row, name, value, target = found
