@@ -152,6 +152,24 @@ def test_the_change_is_audited_with_filters_before_and_after(world: World) -> No
     assert event.details["after"] == {"row_filter": "p2", "column_filter": "ids"}
 
 
+def test_the_change_is_a_governance_event_for_webhooks(world: World) -> None:
+    from sqlalchemy import select
+
+    from lakehold.store.models import OutboxEvent
+
+    grant_id = _granted(world)
+    world.runtime.grants.change_filters(world.owner, grant_id, row_filter="p2")
+    with world.runtime.store.session() as session:
+        rows = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.event_type == "subscription.filters_changed")
+        ).all()
+        payloads = [row.payload for row in rows]
+    [payload] = payloads
+    assert payload["grant_id"] == grant_id and payload["action"] == "change_filters"
+    assert payload["project"] == "analysts" and payload["owning_project"] == "retail"
+    assert payload["before"] == {"row_filter": "p1", "column_filter": None}
+
+
 def test_a_concurrent_change_and_revoke_end_consistent(world: World) -> None:
     rt = world.runtime
     _filters(world)

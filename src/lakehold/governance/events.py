@@ -13,6 +13,8 @@ Event types:
 - ``subscription.rejected``: a request was rejected.
 - ``subscription.revoked``: a grant ended; ``action`` is ``revoke`` (by the owning project)
   or ``unsubscribe`` (by the subscribing project).
+- ``subscription.filters_changed``: the owning project changed a grant's row or column filter
+  in place; the payload has the new filters and ``before``.
 
 A webhook matches an event when it is active, subscribes to the event's type and is global or
 belongs to the subscribing or the owning project of the event.
@@ -48,11 +50,13 @@ SUBSCRIPTION_REQUESTED = "subscription.requested"
 SUBSCRIPTION_APPROVED = "subscription.approved"
 SUBSCRIPTION_REJECTED = "subscription.rejected"
 SUBSCRIPTION_REVOKED = "subscription.revoked"
+SUBSCRIPTION_FILTERS_CHANGED = "subscription.filters_changed"
 EVENT_TYPES = (
     SUBSCRIPTION_REQUESTED,
     SUBSCRIPTION_APPROVED,
     SUBSCRIPTION_REJECTED,
     SUBSCRIPTION_REVOKED,
+    SUBSCRIPTION_FILTERS_CHANGED,
 )
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
@@ -175,7 +179,8 @@ def subscription_payload(
 
 
 def grant_payload(session: Session, grant: Grant, action: str, actor: Principal) -> dict[str, Any]:
-    """The payload of a ``subscription.revoked`` event: ``action`` is revoke or unsubscribe."""
+    """The payload of an event about one grant: ``action`` is revoke, unsubscribe (a
+    ``subscription.revoked`` event) or change_filters (``subscription.filters_changed``)."""
     asset = session.get(Asset, grant.asset_id)
     subscriber = session.get(Project, grant.project_id)
     assert asset is not None and subscriber is not None

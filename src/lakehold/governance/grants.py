@@ -27,7 +27,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.governance.events import emit, grant_payload
+from lakehold.governance.events import SUBSCRIPTION_FILTERS_CHANGED, emit, grant_payload
 from lakehold.kernel import Action, allowed, governed
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -266,6 +266,8 @@ class GrantService:
                 grant.column_filter_id = col.id if col else None
             session.flush()
             command.details.update(before=before, after=_filter_names(session, grant))
+            payload = grant_payload(session, grant, "change_filters", principal)
+            emit(session, SUBSCRIPTION_FILTERS_CHANGED, {**payload, "before": before})
             return GrantView.of(session, grant)
 
     def _end(
