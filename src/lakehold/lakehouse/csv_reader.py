@@ -112,7 +112,7 @@ def _scan(text: str, column_types: Mapping[str, pa.DataType]) -> Invalid | None:
                 values = {name: [] for name in positions}
                 continue
             if len(record) != len(header):
-                return _field_count_problem(start, header, record)
+                return field_count_problem(start, header, record)
             starts.append(start)
             for name, i in positions.items():
                 values[name].append(record[i])
@@ -121,7 +121,8 @@ def _scan(text: str, column_types: Mapping[str, pa.DataType]) -> Invalid | None:
     return _value_problem(values, column_types, starts)
 
 
-def _field_count_problem(line: int, header: list[str], record: list[str]) -> Invalid:
+def field_count_problem(line: int, header: list[str], record: list[str]) -> Invalid:
+    """A record of ``line`` whose number of fields differs from the header's."""
     expected, got = len(header), len(record)
     column: str | int = header[got] if got < expected else expected + 1
     return Invalid(f"line {line}: expected {expected} fields, got {got}", line=line, column=column)

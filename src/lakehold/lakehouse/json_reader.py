@@ -72,6 +72,15 @@ def row_lines(data: bytes) -> list[int]:
     ]
 
 
+def invalid_json(line: int, error: json.JSONDecodeError) -> Invalid:
+    """Line ``line`` of a JSON lines file is not valid JSON."""
+    return Invalid(
+        f"line {line}, column {error.colno}: invalid JSON: {error.msg}",
+        line=line,
+        column=error.colno,
+    )
+
+
 def locate_problem(data: bytes) -> Invalid | None:
     """The first problem in JSON lines ``data``: encoding, syntax, or a value kind that changes."""
     text = decode_utf8(data)
@@ -82,11 +91,7 @@ def locate_problem(data: bytes) -> Invalid | None:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            return Invalid(
-                f"line {number}, column {exc.colno}: invalid JSON: {exc.msg}",
-                line=number,
-                column=exc.colno,
-            )
+            return invalid_json(number, exc)
         if not isinstance(row, dict):
             return Invalid(f"line {number}: expected a JSON object, got {_kind(row)}", line=number)
         for name, value in row.items():
@@ -109,11 +114,7 @@ def _read_array(data: bytes, typed: Collection[str]) -> pa.Table:
     try:
         rows = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise Invalid(
-            f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}",
-            line=exc.lineno,
-            column=exc.colno,
-        ) from None
+        raise invalid_json(exc.lineno, exc) from None
     bad = next((i for i, row in enumerate(rows) if not isinstance(row, dict)), None)
     if bad is not None:
         raise Invalid(f"item {bad + 1} of the JSON array is not an object", row=bad + 1)

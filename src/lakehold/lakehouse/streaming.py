@@ -25,7 +25,12 @@ import pyarrow.parquet as pq
 from lakehold.errors import Invalid
 from lakehold.lakehouse import int64, json_reader
 from lakehold.lakehouse.conversion import type_name
-from lakehold.lakehouse.csv_reader import NULL_VALUES, first_unconvertible, read_csv
+from lakehold.lakehouse.csv_reader import (
+    NULL_VALUES,
+    field_count_problem,
+    first_unconvertible,
+    read_csv,
+)
 from lakehold.lakehouse.encoding import invalid_byte
 from lakehold.lakehouse.json_reader import read_json
 from lakehold.lakehouse.readers import convert_columns
@@ -257,11 +262,7 @@ def _locate_json(path: Path, schema: pa.Schema) -> Invalid | None:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                return Invalid(
-                    f"line {number}, column {exc.colno}: invalid JSON: {exc.msg}",
-                    line=number,
-                    column=exc.colno,
-                )
+                return json_reader.invalid_json(number, exc)
             if not isinstance(row, dict):
                 return Invalid(f"line {number}: expected a JSON object", line=number)
             for name, value in row.items():
@@ -346,13 +347,7 @@ def _scan(text: io.TextIOBase, types: Mapping[str, pa.DataType]) -> Invalid | No
                 values = {name: [] for name in header}
                 continue
             if len(record) != len(header):
-                expected, got = len(header), len(record)
-                column: str | int = header[got] if got < expected else expected + 1
-                return Invalid(
-                    f"line {start}: expected {expected} fields, got {got}",
-                    line=start,
-                    column=column,
-                )
+                return field_count_problem(start, header, record)
             starts.append(start)
             for name, value in zip(header, record, strict=True):
                 values[name].append(value)
