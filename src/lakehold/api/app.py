@@ -72,8 +72,10 @@ ROUTERS = (
 )
 
 
-def create_app(runtime: Runtime) -> FastAPI:
-    """An application serving ``runtime``."""
+def create_app(runtime: Runtime, *, recover: bool = True) -> FastAPI:
+    """An application serving ``runtime``. A server (``recover``) first finishes or undoes
+    what a crashed process left and sweeps stale uploads; a CLI command served in process
+    leaves that to ``lakehold serve`` and ``lakehold doctor``."""
     app = FastAPI(
         title="Lakehold",
         version=__version__,
@@ -81,8 +83,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         "and governed SQL.",
     )
     app.state.runtime = runtime
-    runtime.reconcile_on_start()  # finish or undo what a crashed process left (once per runtime)
-    uploads.sweep_staging(runtime.settings.staging_path)  # what killed uploads left behind
+    if recover:
+        runtime.reconcile_on_start()  # finish or undo what a crashed process left (once)
+        uploads.sweep_staging(runtime.settings.staging_path)  # what killed uploads left behind
     errors.install(app)
     app.add_middleware(bodies.BodyLimits, settings=runtime.settings)  # bounded bodies
     app.middleware("http")(_request_id)

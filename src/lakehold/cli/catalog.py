@@ -8,7 +8,7 @@ import typer
 
 from lakehold.cli.organisation import members
 from lakehold.cli.output import print_rows
-from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
+from lakehold.cli.session import connect, console, handles_errors
 
 domains = typer.Typer(help="Domains: the top of the catalog.", no_args_is_help=True)
 projects = typer.Typer(
@@ -26,8 +26,7 @@ def create_domain(
 
     Example: lakehold domain create Sales --description "Sales and marketing"
     """
-    runtime, _ = open_runtime()
-    domain = runtime.catalog.create_domain(principal_of(runtime), name, description)
+    domain = connect().domains.create(name, description)
     console.print(f"created domain [bold]{domain.name}[/bold]")
 
 
@@ -38,8 +37,7 @@ def list_domains() -> None:
 
     Example: lakehold domain list
     """
-    runtime, _ = open_runtime()
-    rows = runtime.catalog.list_domains(principal_of(runtime))
+    rows = connect().domains.list()
     print_rows("domains", ["name", "description"], [(d.name, d.description) for d in rows])
 
 
@@ -58,10 +56,7 @@ def create_project(
 
     Example: lakehold project create retail --domain Sales --unit Sales/Marketing
     """
-    runtime, _ = open_runtime()
-    project = runtime.catalog.create_project(
-        principal_of(runtime), name, domain, description, domain_unit=unit
-    )
+    project = connect().projects.create(name, domain, description, domain_unit=unit)
     console.print(
         f"created project [bold]{project.name}[/bold] in domain unit {project.domain_unit}"
     )
@@ -74,8 +69,7 @@ def list_projects() -> None:
 
     Example: lakehold project list
     """
-    runtime, _ = open_runtime()
-    rows = runtime.catalog.list_projects(principal_of(runtime))
+    rows = connect().projects.list()
     print_rows(
         "projects",
         ["name", "domain unit", "owner", "description"],

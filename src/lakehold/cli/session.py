@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
@@ -17,6 +18,7 @@ from lakehold.errors import LakeholdError
 if TYPE_CHECKING:
     # the runtime (and the engines, services and store it brings) is imported by the commands
     # that open one, not when the CLI starts: ``lakehold --help`` stays fast
+    from lakehold.client import Client
     from lakehold.config import Settings
     from lakehold.runtime import Runtime
     from lakehold.security.principal import Principal
@@ -85,6 +87,33 @@ def open_runtime(
     return runtime, created[1]
 
 
+def connect() -> Client:
+    """The SDK client a command acts through: a server's (``LAKEHOLD_URL`` and
+    ``LAKEHOLD_TOKEN``, or a profile), else this home's application served in process, acting
+    as ``LAKEHOLD_TOKEN`` or the saved admin token. Either way the command takes the HTTP
+    API's route; its requests share one request id."""
+    from lakehold.client import Client
+    from lakehold.client.profiles import resolve
+
+    request_id = os.environ.get("LAKEHOLD_REQUEST_ID") or uuid.uuid4().hex[:16]  # server checks it
+    found = resolve()
+    if found is not None:
+        client = Client(found.url, found.token)
+    else:
+        from lakehold.api.app import create_app
+        from lakehold.api.inprocess import InProcessTransport
+
+        runtime, _ = open_runtime()
+        token = os.environ.get("LAKEHOLD_TOKEN") or None
+        path = token_file(runtime.settings)
+        if token is None and path.exists():
+            token = path.read_text().strip()
+        app = create_app(runtime, recover=False)
+        client = Client(token=token, transport=InProcessTransport(app))
+    client.session.request_id = request_id
+    return client
+
+
 def principal_of(runtime: Runtime, project: str | None = None) -> Principal:
     """The principal of ``LAKEHOLD_TOKEN``, else of the admin token saved in the home directory."""
     value = os.environ.get("LAKEHOLD_TOKEN")
@@ -102,7 +131,9 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except LakeholdError as error:
-            where = ", ".join(f"{k}={v}" for k, v in error.details.items() if k != "problems")
+            where = ", ".join(
+                f"{k}={v}" for k, v in error.details.items() if k not in {"problems", "request_id"}
+            )
             errors.print(f"[red]error:[/red] {error.message}" + (f" ({where})" if where else ""))
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:

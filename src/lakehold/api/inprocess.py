@@ -1,0 +1,79 @@
+"""The application served in process: the SDK's transport for a CLI working on a local home
+(``LAKEHOLD_HOME`` without ``LAKEHOLD_URL``). Every command then takes the same route as over
+the network (authentication, validation, error bodies), without a socket."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI
+
+from lakehold.client.transport import Request, Response
+
+HOST = "lakehold.local"
+
+
+class InProcessTransport:
+    """Sends each request through the ASGI application, streaming a body given as chunks."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def send(self, request: Request) -> Response:
+        return asyncio.run(self._send(request))
+
+    async def _send(self, request: Request) -> Response:
+        path, _, query = request.target.partition("?")
+        headers = [(b"host", HOST.encode())] + [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in request.headers.items()
+        ]
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": request.method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 0),
+            "server": (HOST, 80),
+        }
+        chunks = _chunks(request.body)
+        status = 500
+        response_headers: dict[str, str] = {}
+        body = bytearray()
+
+        async def receive() -> dict[str, Any]:
+            chunk = next(chunks, None)
+            if chunk is None:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": chunk, "more_body": True}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    response_headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+
+        await self.app(scope, receive, send)
+        return Response(status, response_headers, bytes(body))
+
+    def close(self) -> None:
+        return None
+
+
+def _chunks(body: bytes | Iterable[bytes] | None) -> Iterator[bytes]:
+    if body is None or body == b"":
+        return iter(())
+    if isinstance(body, bytes):
+        return iter((body,))
+    return (chunk for chunk in body if chunk)

@@ -1,0 +1,139 @@
+"""``client.sql(...)`` and ``client.statements``: run statements, get Arrow tables."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lakehold.client import models as m
+from lakehold.client.resource import Resource, segment
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+FINISHED = {"FINISHED", "FAILED", "ABORTED"}
+
+
+@dataclass
+class Result:
+    """A statement's rows as an Arrow table (every column, in order, repeated names kept)."""
+
+    statement_id: str
+    table: pa.Table
+    truncated: bool
+    """The statement hit its row limit: more rows exist."""
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
+
+    def to_arrow(self) -> pa.Table:
+        return self.table
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.table.to_pandas()
+
+    def to_pylist(self) -> list[dict[str, Any]]:
+        return self.table.to_pylist()
+
+
+def _arrow(body: bytes) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(pa.py_buffer(body)).read_all()
+
+
+class Statements(Resource):
+    """Statements in the style of the Redshift Data API: submit, poll, page through results."""
+
+    def execute(
+        self,
+        sql: str,
+        *,
+        project: str | None = None,
+        dialect: str = "duckdb",
+        limit: int | None = None,
+        timeout_seconds: float | None = None,
+    ) -> Result:
+        """Run a statement and wait for its rows (up to ``limit``, default the server's)."""
+        body = m.QueryIn(
+            sql=sql,
+            project=project,
+            dialect=dialect,
+            limit=limit,
+            timeout_seconds=timeout_seconds,
+        )
+        response = self._session.send(
+            "POST",
+            "/api/v1/query",
+            params={"format": "arrow"},
+            body=_encode(body),
+            content_type="application/json",
+            accept=ARROW_STREAM,
+        )
+        return Result(
+            statement_id=response.headers.get("x-statement-id", ""),
+            table=_arrow(response.body),
+            truncated=response.headers.get("x-truncated") == "true",
+        )
+
+    def submit(
+        self,
+        sql: str,
+        *,
+        project: str | None = None,
+        dialect: str = "duckdb",
+        timeout_seconds: float | None = None,
+    ) -> m.StatementView:
+        """Start a statement in the background; follow it with :meth:`wait`."""
+        body = m.StatementIn(
+            sql=sql, project=project, dialect=dialect, timeout_seconds=timeout_seconds
+        )
+        return self._post("/api/v1/statements", m.StatementView, json=body)
+
+    def describe(self, statement_id: str) -> m.StatementView:
+        return self._get(f"/api/v1/statements/{segment(statement_id)}", m.StatementView)
+
+    def list(self, *, limit: int = 50) -> list[m.StatementView]:
+        """Your recent statements, newest first."""
+        return self._get("/api/v1/statements", list[m.StatementView], params={"limit": limit})
+
+    def cancel(self, statement_id: str) -> m.StatementView:
+        return self._post(f"/api/v1/statements/{segment(statement_id)}/cancel", m.StatementView)
+
+    def wait(self, statement_id: str, *, poll_seconds: float = 0.05) -> m.StatementView:
+        """The statement once it has finished, failed or been aborted."""
+        while True:
+            view = self.describe(statement_id)
+            if view.status in FINISHED:
+                return view
+            time.sleep(poll_seconds)
+
+    def result(self, statement_id: str, *, page_rows: int = 100_000) -> Result:
+        """Every row of a finished statement, fetched a page at a time as Arrow."""
+        import pyarrow as pa
+
+        tables: list[pa.Table] = []
+        offset: int | None = 0
+        truncated = False
+        while offset is not None:
+            response = self._session.send(
+                "GET",
+                f"/api/v1/statements/{segment(statement_id)}/result",
+                params={"offset": offset, "limit": page_rows, "format": "arrow"},
+                accept=ARROW_STREAM,
+            )
+            tables.append(_arrow(response.body))
+            truncated = response.headers.get("x-truncated") == "true"
+            following = response.headers.get("x-next-offset")
+            offset = int(following) if following is not None else None
+        return Result(statement_id, pa.concat_tables(tables), truncated)
+
+
+def _encode(value: Any) -> bytes:
+    import msgspec
+
+    return msgspec.json.encode(value)
