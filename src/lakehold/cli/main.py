@@ -11,6 +11,7 @@ from lakehold.cli.lineage import lineage
 from lakehold.cli.metadata import forms, glossaries, policies, rules, tags, terms
 from lakehold.cli.network import network
 from lakehold.cli.organisation import groups, units
+from lakehold.cli.profile import profiles
 from lakehold.cli.search import search
 from lakehold.cli.security import tokens, users
 from lakehold.cli.server import demo, serve
@@ -58,3 +59,4 @@ app.add_typer(connections, name="connection")
 app.add_typer(datasources, name="datasource")
 app.add_typer(lineage, name="lineage")
 app.add_typer(network, name="network")
+app.add_typer(profiles, name="profile")

@@ -73,3 +73,7 @@ class Forms(Resource):
 
 class Search(Resource):
     """Search."""
+
+
+class Rules(Resource):
+    """Metadata rules: what an asset needs before it is published or subscribed to."""

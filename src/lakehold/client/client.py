@@ -15,6 +15,7 @@ from lakehold.client.catalog import (
     Groups,
     Members,
     Projects,
+    Rules,
     Search,
     UnitPolicies,
     Units,
@@ -22,7 +23,7 @@ from lakehold.client.catalog import (
 from lakehold.client.lineage import Lineage
 from lakehold.client.profiles import resolve
 from lakehold.client.session import Session
-from lakehold.client.sharing import Filters, Grants, Listings, Rules, Subscriptions, Webhooks
+from lakehold.client.sharing import Filters, Grants, Listings, Subscriptions, Webhooks
 from lakehold.client.sources import Connections, DataSources, SyncJobs
 from lakehold.client.statements import Result, Statements
 from lakehold.client.tables import Tables

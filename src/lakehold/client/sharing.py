@@ -5,10 +5,6 @@ from __future__ import annotations
 from lakehold.client.resource import Resource
 
 
-class Rules(Resource):
-    """Rules."""
-
-
 class Filters(Resource):
     """Filters."""
 
