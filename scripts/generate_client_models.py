@@ -41,13 +41,60 @@ def openapi_document() -> dict:
             runtime.close()
 
 
+def _refs(node: object) -> set[str]:
+    """The component schema names ``node`` refers to, directly."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            found.add(ref.rsplit("/", 1)[1])
+        for value in node.values():
+            found |= _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _refs(value)
+    return found
+
+
+def _closure(names: set[str], schemas: dict) -> set[str]:
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in seen and name in schemas:
+            seen.add(name)
+            todo.extend(_refs(schemas[name]) - seen)
+    return seen
+
+
+def responses_complete(spec: dict) -> dict:
+    """``spec`` with every property of a response-only schema required: the server always
+    sends every field (FastAPI serialises defaults), so the SDK's response models need no
+    "unset" state. Schemas also used in request bodies keep their optional fields, and open
+    ones (the error body) theirs."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    requests: set[str] = set()
+    responses: set[str] = set()
+    for operation in (op for item in spec.get("paths", {}).values() for op in item.values()):
+        if not isinstance(operation, dict):
+            continue
+        requests |= _refs(operation.get("requestBody", {})) | _refs(operation.get("parameters"))
+        responses |= _refs(operation.get("responses", {}))
+    output_only = _closure(responses, schemas) - _closure(requests, schemas)
+    for name in output_only:
+        schema = schemas[name]
+        if schema.get("properties") and not schema.get("additionalProperties"):
+            schema["required"] = list(schema["properties"])
+    return spec
+
+
 def generate() -> str:
     """The text of the models module."""
     venv_bin = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix="lakehold-models-") as work:
         spec = Path(work) / "openapi.json"
         out = Path(work) / "models.py"
-        spec.write_text(json.dumps(openapi_document()))
+        spec.write_text(json.dumps(responses_complete(openapi_document())))
         subprocess.run(
             [
                 str(venv_bin / "datamodel-codegen"),

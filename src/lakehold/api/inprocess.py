@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import FastAPI
 
@@ -36,7 +37,7 @@ class InProcessTransport:
             "http_version": "1.1",
             "method": request.method,
             "scheme": "http",
-            "path": path,
+            "path": unquote(path),  # as servers give it: %-escapes decoded
             "raw_path": path.encode(),
             "query_string": query.encode(),
             "root_path": "",

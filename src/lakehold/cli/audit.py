@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from lakehold.cli.output import print_json, print_rows
-from lakehold.cli.session import handles_errors, open_runtime, principal_of
+from lakehold.cli.output import print_records
+from lakehold.cli.session import connect, handles_errors
 
 
 @handles_errors
@@ -35,9 +34,7 @@ def audit(
     """
     if denied and allowed:
         raise typer.BadParameter("--denied and --allowed exclude each other")
-    runtime, _ = open_runtime()
-    events = runtime.audit.events(
-        principal_of(runtime),
+    events = connect().audit.events(
         username=user,
         project=project,
         action=action,
@@ -49,23 +46,19 @@ def audit(
         until=until,
         limit=limit,
     )
-    if json:
-        print_json([asdict(e) for e in events])
-        return
-    print_rows(
+    print_records(
+        events,
+        json,
         "Audit log",
         ["at", "user", "project", "action", "allowed", "resource", "reason", "request"],
-        [
-            (
-                e.at.isoformat(timespec="seconds"),
-                e.username,
-                e.project,
-                e.action,
-                "yes" if e.allowed else "no",
-                e.resource,
-                e.reason,
-                e.request_id,
-            )
-            for e in events
-        ],
+        lambda e: (
+            e.at.isoformat(timespec="seconds"),
+            e.username,
+            e.project,
+            e.action,
+            "yes" if e.allowed else "no",
+            e.resource,
+            e.reason,
+            e.request_id,
+        ),
     )

@@ -9,13 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from lakehold.cli.output import print_json, print_rows
-from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
+from lakehold.cli.session import connect, console, handles_errors
+from lakehold.client.lineage import DEFAULT_DEPTH
 from lakehold.errors import Invalid
-from lakehold.lineage.limits import EventLimits
-
-# lakehold.lineage.service.DEFAULT_DEPTH, repeated here: importing the service (the store, the
-# kernel) only to show a default in --help would slow every command's start
-DEFAULT_DEPTH = 20
 
 lineage = typer.Typer(help="Lineage: OpenLineage events and the graph.", no_args_is_help=True)
 
@@ -54,11 +50,8 @@ def send(
 
     Example: lakehold lineage send airflow-events.jsonl
     """
-    runtime, _ = open_runtime()
-    events = read_events(file)
-    limits = EventLimits.from_settings(runtime.settings)
-    stored = runtime.lineage.ingest(principal_of(runtime), events, limits)
-    console.print(f"accepted {stored}, duplicates {len(events) - stored}")
+    counts = connect().lineage.send_batch(read_events(file))
+    console.print(f"accepted {counts.accepted}, duplicates {counts.duplicates}")
 
 
 @lineage.command("show")
@@ -72,8 +65,7 @@ def show(
 
     Example: lakehold lineage show dataset:lakehold:sales.orders --depth 3
     """
-    runtime, _ = open_runtime()
-    graph = runtime.lineage.lineage(principal_of(runtime), node_id, depth=depth)
+    graph = connect().lineage.graph(node_id, depth=depth)
     if as_json:
         print_json(graph)
         return
@@ -103,8 +95,7 @@ def datasets(
 
     Example: lakehold lineage datasets lakehold
     """
-    runtime, _ = open_runtime()
-    found = runtime.lineage.datasets(principal_of(runtime), namespace, limit=limit, offset=offset)
+    found = connect().lineage.datasets(namespace, limit=limit, offset=offset)
     print_rows(
         f"datasets in {namespace} ({found['totalCount']})",
         ["name", "fields", "updated", "version"],

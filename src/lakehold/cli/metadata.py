@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
+import msgspec
 import typer
 
 from lakehold.cli.output import print_json, print_rows
-from lakehold.cli.session import (
-    console,
-    handles_errors,
-    open_runtime,
-    principal_of,
-    split_qualified,
-)
+from lakehold.cli.session import connect, console, handles_errors, split_qualified
 from lakehold.errors import Invalid
+
+if TYPE_CHECKING:
+    from lakehold.client.catalog import Capability, RuleAction
+    from lakehold.client.models import AssetMetadataView, ColumnMetadataView
 
 glossaries = typer.Typer(help="Business glossaries of a domain.", no_args_is_help=True)
 terms = typer.Typer(help="Glossary terms, and terms on assets and columns.", no_args_is_help=True)
@@ -51,10 +49,7 @@ def create_glossary(
 
     Example: lakehold glossary create Sales Customer --unit Marketing
     """
-    runtime, _ = open_runtime()
-    created = runtime.glossaries.create_glossary(
-        principal_of(runtime), domain, name, unit=unit, description=description
-    )
+    created = connect().glossaries.create(domain, name, unit=unit, description=description)
     console.print(f"created glossary [bold]{created.name}[/bold] ({created.id}) in {created.unit}")
 
 
@@ -65,15 +60,14 @@ def list_glossaries(domain: str, json: JsonOpt = False) -> None:
 
     Example: lakehold glossary list Sales
     """
-    runtime, _ = open_runtime()
-    found = runtime.glossaries.list_glossaries(principal_of(runtime), domain)
+    found = connect().glossaries.list(domain)
     if json:
-        print_json([asdict(g) for g in found])
+        print_json(msgspec.to_builtins(found))
         return
     print_rows(
         f"glossaries of {domain}",
         ["id", "name", "unit", "terms"],
-        [(g.id, g.name, g.unit, ", ".join(t.name for t in g.terms)) for g in found],
+        [(g.id, g.name, g.unit, ", ".join(t.name for t in g.terms or [])) for g in found],
     )
 
 
@@ -91,10 +85,7 @@ def update_glossary(
 
     Example: lakehold glossary update Customer --name Customers
     """
-    runtime, _ = open_runtime()
-    changed = runtime.glossaries.update_glossary(
-        principal_of(runtime), glossary, name=name, description=description
-    )
+    changed = connect().glossaries.update(glossary, name=name, description=description)
     console.print(f"updated glossary [bold]{changed.name}[/bold] ({changed.id})")
 
 
@@ -108,8 +99,7 @@ def delete_glossary(
 
     Example: lakehold glossary delete Customer --force
     """
-    runtime, _ = open_runtime()
-    runtime.glossaries.delete_glossary(principal_of(runtime), glossary, force=force)
+    connect().glossaries.delete(glossary, force=force)
     console.print(f"deleted glossary [bold]{glossary}[/bold]")
 
 
@@ -124,10 +114,7 @@ def create_term(
 
     Example: lakehold term create Customer "Email address" --description "Contact email"
     """
-    runtime, _ = open_runtime()
-    created = runtime.glossaries.create_term(
-        principal_of(runtime), glossary, name, description=description
-    )
+    created = connect().glossaries.create_term(glossary, name, description=description)
     console.print(f"created term [bold]{created.glossary}/{created.name}[/bold] ({created.id})")
 
 
@@ -138,8 +125,7 @@ def list_terms(glossary: str) -> None:
 
     Example: lakehold term list Customer
     """
-    runtime, _ = open_runtime()
-    found = runtime.glossaries.list_terms(principal_of(runtime), glossary)
+    found = connect().glossaries.terms(glossary)
     print_rows(
         f"terms of {glossary}",
         ["id", "name", "description"],
@@ -159,10 +145,7 @@ def update_term(
 
     Example: lakehold term update Customer "Email address" --name Email
     """
-    runtime, _ = open_runtime()
-    changed = runtime.glossaries.update_term(
-        principal_of(runtime), glossary, term, name=name, description=description
-    )
+    changed = connect().glossaries.update_term(glossary, term, name=name, description=description)
     console.print(f"updated term [bold]{changed.glossary}/{changed.name}[/bold]")
 
 
@@ -175,8 +158,7 @@ def delete_term(
 
     Example: lakehold term delete Customer "Email address"
     """
-    runtime, _ = open_runtime()
-    runtime.glossaries.delete_term(principal_of(runtime), glossary, term)
+    connect().glossaries.delete_term(glossary, term)
     console.print(f"deleted term [bold]{glossary}/{term}[/bold]")
 
 
@@ -192,15 +174,19 @@ def attach_terms(
     Example: lakehold term attach retail.customer "Customer/Email address" --column cust_email
     """
     project, table = split_qualified(asset)
-    runtime, _ = open_runtime()
-    who = principal_of(runtime)
+    assets = connect().assets
     if column is None:
-        result = runtime.glossaries.set_asset_terms(who, project, table, term)
-        console.print(f"terms of {asset}: {', '.join(result.glossary_terms)}")
+        result = assets.set_terms(project, table, term)
+        console.print(f"terms of {asset}: {', '.join(result.glossary_terms or [])}")
         return
-    result = runtime.glossaries.set_column_terms(who, project, table, column, term)
-    found = next(c for c in result.columns if c.name == column)
-    console.print(f"terms of {asset}.{column}: {', '.join(found.glossary_terms)}")
+    result = assets.set_column_terms(project, table, column, term)
+    found = _column(result, column)
+    console.print(f"terms of {asset}.{column}: {', '.join(found.glossary_terms or [])}")
+
+
+def _column(result: AssetMetadataView, column: str) -> ColumnMetadataView:
+    """The metadata of ``column`` in ``result``."""
+    return next(c for c in result.columns or [] if c.name == column)
 
 
 @tags.command("set")
@@ -215,12 +201,9 @@ def set_tags(
     Example: lakehold tag set retail.customer cust_email pii email
     """
     project, table = split_qualified(asset)
-    runtime, _ = open_runtime()
-    result = runtime.glossaries.set_column_tags(
-        principal_of(runtime), project, table, column, tag or []
-    )
-    found = next(c for c in result.columns if c.name == column)
-    console.print(f"tags of {asset}.{column}: {', '.join(found.tags)}")
+    result = connect().assets.set_column_tags(project, table, column, tag or [])
+    found = _column(result, column)
+    console.print(f"tags of {asset}.{column}: {', '.join(found.tags or [])}")
 
 
 # -- forms -------------------------------------------------------------------------------------
@@ -278,15 +261,10 @@ def create_form(
     -f "Model Year:number:required" -f "Region:text:required:searchable"
     -f "Compliance Status:one_of:required:values=compliant|pending|non-compliant"
     """
-    runtime, _ = open_runtime()
-    created = runtime.forms.create_form(
-        principal_of(runtime),
-        domain,
-        name,
-        [parse_field(f) for f in field],
-        unit=unit,
-        description=description,
-    )
+    from lakehold.client.models import FieldIn
+
+    fields = [FieldIn(**parse_field(f)) for f in field]
+    created = connect().forms.create(domain, name, fields, unit=unit, description=description)
     console.print(
         f"created form [bold]{created.name}[/bold] version {created.version} ({created.id}) "
         f"in {created.unit}"
@@ -300,10 +278,9 @@ def list_forms(domain: str, json: JsonOpt = False) -> None:
 
     Example: lakehold form list Sales
     """
-    runtime, _ = open_runtime()
-    found = runtime.forms.list_forms(principal_of(runtime), domain)
+    found = connect().forms.list(domain)
     if json:
-        print_json([asdict(f) for f in found])
+        print_json(msgspec.to_builtins(found))
         return
     print_rows(
         f"metadata forms of {domain}",
@@ -333,8 +310,7 @@ def delete_form(
 
     Example: lakehold form delete publish_form --domain Sales
     """
-    runtime, _ = open_runtime()
-    runtime.forms.delete_form(principal_of(runtime), form, domain=domain)
+    connect().forms.delete(form, domain=domain)
     console.print(f"deleted form [bold]{form}[/bold]")
 
 
@@ -351,8 +327,7 @@ def set_value(
     "Region=EMEA" "Compliance Status=compliant"
     """
     project, table = split_qualified(asset)
-    runtime, _ = open_runtime()
-    stored = runtime.forms.set_values(principal_of(runtime), project, table, form, _values(value))
+    stored = connect().forms.set_values(project, table, form, _values(value))
     console.print(f"set {stored.form} (version {stored.version}) on {asset}: {stored.values}")
 
 
@@ -384,13 +359,11 @@ def create_rule(
 
     Example: lakehold rule create Sales/Marketing "publish needs form" --form publish_form
     """
-    runtime, _ = open_runtime()
-    created = runtime.rules.create_rule(
-        principal_of(runtime),
+    created = connect().rules.create(
         unit,
         name,
-        action,
         form,
+        action=cast("RuleAction", action),
         include_children=children,
         asset_types=asset_type,
         projects=project,
@@ -398,7 +371,7 @@ def create_rule(
     )
     console.print(
         f"created rule [bold]{created.name}[/bold] ({created.id}): {created.action} in "
-        f"{created.unit} needs {created.form} ({', '.join(created.required_fields)})"
+        f"{created.unit} needs {created.form} ({', '.join(created.required_fields or [])})"
     )
 
 
@@ -441,8 +414,7 @@ def update_rule(
     changes = {k: v for k, v in given.items() if v is not None}
     changes.update({"asset_types": None} if all_asset_types else {})
     changes.update({"projects": None} if all_projects else {})
-    runtime, _ = open_runtime()
-    changed = runtime.rules.update_rule(principal_of(runtime), rule_id, **changes)
+    changed = connect().rules.update(rule_id, **changes)
     console.print(
         f"updated rule [bold]{changed.name}[/bold]: {changed.action} in {changed.unit} needs "
         f"{changed.form}"
@@ -456,8 +428,7 @@ def delete_rule(rule_id: Annotated[str, typer.Argument(help="Rule id")]) -> None
 
     Example: lakehold rule delete 3f2a...
     """
-    runtime, _ = open_runtime()
-    runtime.rules.delete_rule(principal_of(runtime), rule_id)
+    connect().rules.delete(rule_id)
     console.print(f"deleted rule {rule_id}")
 
 
@@ -471,10 +442,9 @@ def list_rules(
 
     Example: lakehold rule list --unit Sales/Marketing
     """
-    runtime, _ = open_runtime()
-    found = runtime.rules.list_rules(principal_of(runtime), unit=unit)
+    found = connect().rules.list(unit=unit)
     if json:
-        print_json([asdict(r) for r in found])
+        print_json(msgspec.to_builtins(found))
         return
     print_rows(
         "metadata rules",
@@ -511,9 +481,8 @@ def grant_policy(
 
     Example: lakehold policy grant Sales/Marketing create_form campaigns --children
     """
-    runtime, _ = open_runtime()
-    granted = runtime.unit_policies.grant(
-        principal_of(runtime), unit, capability, project, include_children=children
+    granted = connect().unit_policies.grant(
+        unit, cast("Capability", capability), project, include_children=children
     )
     console.print(f"granted {granted.capability} on {granted.unit} to {granted.project}")
 
@@ -525,8 +494,7 @@ def list_policies(unit: str) -> None:
 
     Example: lakehold policy list Sales/Marketing
     """
-    runtime, _ = open_runtime()
-    found = runtime.unit_policies.list_policies(principal_of(runtime), unit)
+    found = connect().unit_policies.list(unit)
     print_rows(
         f"policies of {unit}",
         ["id", "capability", "project", "children"],

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 import typer
 
-from lakehold.cli.output import print_json, print_rows
-from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
+from lakehold.cli.output import print_records
+from lakehold.cli.session import connect, console, handles_errors
 
 network = typer.Typer(
     help="The network allow-list (administrators): which private or internal hosts and ports "
@@ -27,8 +26,7 @@ def allow(
 
     Example: lakehold network allow 10.0.0.0/8:5432 --description "warehouse replicas"
     """
-    runtime, _ = open_runtime()
-    view = runtime.network.allow(principal_of(runtime), rule, description=description)
+    view = connect().network_rules.allow(rule, description)
     console.print(f"allowed {view.rule} ({view.id})")
 
 
@@ -39,15 +37,12 @@ def list_rules(json: Annotated[bool, typer.Option("--json", help="Print JSON")] 
 
     Example: lakehold network list --json
     """
-    runtime, _ = open_runtime()
-    views = runtime.network.list(principal_of(runtime))
-    if json:
-        print_json([asdict(v) for v in views])
-        return
-    print_rows(
+    print_records(
+        connect().network_rules.list(),
+        json,
         "Network allow-list",
         ["rule", "source", "id", "description", "created by"],
-        [(v.rule, v.source, v.id, v.description, v.created_by) for v in views],
+        lambda v: (v.rule, v.source, v.id, v.description, v.created_by),
     )
 
 
@@ -58,6 +53,5 @@ def remove(rule: Annotated[str, typer.Argument(help="The rule's text or id")]) -
 
     Example: lakehold network remove 10.0.0.0/8:5432
     """
-    runtime, _ = open_runtime()
-    runtime.network.remove(principal_of(runtime), rule)
+    connect().network_rules.remove(rule)
     console.print(f"removed {rule}")

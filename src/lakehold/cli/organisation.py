@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from lakehold.cli.output import print_rows
-from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
+from lakehold.cli.session import connect, console, handles_errors
+
+if TYPE_CHECKING:
+    from lakehold.client.catalog import Role
+    from lakehold.client.models import OwnerView
 
 units = typer.Typer(
     help="Domain units: a hierarchy under each domain, with owners.", no_args_is_help=True
@@ -27,7 +31,7 @@ def _who(user: str | None, group: str | None) -> str:
     return f"user {user}" if user is not None else f"group {group}"
 
 
-def _owners(owners) -> str:
+def _owners(owners: list[OwnerView]) -> str:
     return ", ".join(f"{o.name}" if o.kind == "user" else f"@{o.name}" for o in owners)
 
 
@@ -48,10 +52,7 @@ def create_unit(
 
     Example: lakehold unit create Marketing --domain Sales --parent Sales
     """
-    runtime, _ = open_runtime()
-    unit = runtime.organisation.create_unit(
-        principal_of(runtime), domain, name, parent=parent, description=description
-    )
+    unit = connect().units.create(domain, name, parent=parent, description=description)
     console.print(f"created domain unit [bold]{unit.path}[/bold] ({unit.id})")
 
 
@@ -62,8 +63,7 @@ def list_units(domain: Annotated[str, typer.Option(help="The domain whose units 
 
     Example: lakehold unit list --domain Sales
     """
-    runtime, _ = open_runtime()
-    rows = runtime.organisation.list_units(principal_of(runtime), domain)
+    rows = connect().units.list(domain)
     print_rows(
         f"domain units of {domain}",
         ["path", "id", "owners", "description"],
@@ -82,10 +82,7 @@ def update_unit(
 
     Example: lakehold unit update Sales/Marketing --name Growth --description "Demand gen"
     """
-    runtime, _ = open_runtime()
-    view = runtime.organisation.update_unit(
-        principal_of(runtime), unit, name=name, description=description
-    )
+    view = connect().units.update(unit, name=name, description=description)
     console.print(f"updated domain unit [bold]{view.path}[/bold]")
 
 
@@ -97,8 +94,7 @@ def delete_unit(unit: Annotated[str, typer.Argument(help=UNIT_HELP)]) -> None:
 
     Example: lakehold unit delete Sales/Marketing/Ads
     """
-    runtime, _ = open_runtime()
-    runtime.organisation.delete_unit(principal_of(runtime), unit)
+    connect().units.delete(unit)
     console.print(f"deleted domain unit [bold]{unit}[/bold]")
 
 
@@ -109,8 +105,7 @@ def unit_projects(unit: Annotated[str, typer.Argument(help=UNIT_HELP)]) -> None:
 
     Example: lakehold unit projects Sales/Marketing
     """
-    runtime, _ = open_runtime()
-    rows = runtime.organisation.list_unit_projects(principal_of(runtime), unit)
+    rows = connect().units.projects(unit)
     print_rows(
         f"projects in {unit}",
         ["name", "owner", "description"],
@@ -129,8 +124,7 @@ def add_unit_owner(
 
     Example: lakehold unit owner-add Sales/Marketing --group marketing-leads
     """
-    runtime, _ = open_runtime()
-    view = runtime.organisation.add_unit_owner(principal_of(runtime), unit, user=user, group=group)
+    view = connect().units.add_owner(unit, user=user, group=group)
     console.print(f"{_who(user, group)} now owns [bold]{view.path}[/bold]")
 
 
@@ -145,8 +139,7 @@ def remove_unit_owner(
 
     Example: lakehold unit owner-remove Sales/Marketing --user ana
     """
-    runtime, _ = open_runtime()
-    runtime.organisation.remove_unit_owner(principal_of(runtime), unit, user=user, group=group)
+    connect().units.remove_owner(unit, user=user, group=group)
     console.print(f"{_who(user, group)} no longer owns [bold]{unit}[/bold]")
 
 
@@ -160,8 +153,7 @@ def create_group(name: str, description: Annotated[str | None, typer.Option()] =
 
     Example: lakehold group create analysts --description "Sales analysts"
     """
-    runtime, _ = open_runtime()
-    group = runtime.organisation.create_group(principal_of(runtime), name, description)
+    group = connect().groups.create(name, description)
     console.print(f"created group [bold]{group.name}[/bold]")
 
 
@@ -172,8 +164,7 @@ def delete_group(name: str) -> None:
 
     Example: lakehold group delete analysts
     """
-    runtime, _ = open_runtime()
-    runtime.organisation.delete_group(principal_of(runtime), name)
+    connect().groups.delete(name)
     console.print(f"deleted group [bold]{name}[/bold]")
 
 
@@ -184,8 +175,7 @@ def list_groups() -> None:
 
     Example: lakehold group list
     """
-    runtime, _ = open_runtime()
-    rows = runtime.organisation.list_groups(principal_of(runtime))
+    rows = connect().groups.list()
     print_rows(
         "groups",
         ["name", "members", "description"],
@@ -200,8 +190,7 @@ def add_group_member(group: str, user: str) -> None:
 
     Example: lakehold group add-member analysts ana
     """
-    runtime, _ = open_runtime()
-    runtime.organisation.add_group_member(principal_of(runtime), group, user)
+    connect().groups.add_member(group, user)
     console.print(f"added {user} to group [bold]{group}[/bold]")
 
 
@@ -212,8 +201,7 @@ def remove_group_member(group: str, user: str) -> None:
 
     Example: lakehold group remove-member analysts ana
     """
-    runtime, _ = open_runtime()
-    runtime.organisation.remove_group_member(principal_of(runtime), group, user)
+    connect().groups.remove_member(group, user)
     console.print(f"removed {user} from group [bold]{group}[/bold]")
 
 
@@ -229,8 +217,7 @@ def list_members(project: str) -> None:
 
     Example: lakehold project member list retail
     """
-    runtime, _ = open_runtime()
-    rows = runtime.organisation.list_members(principal_of(runtime), project)
+    rows = connect().members.list(project)
     print_rows(
         f"members of {project}", ["kind", "name", "role"], [(m.kind, m.name, m.role) for m in rows]
     )
@@ -243,10 +230,7 @@ def add_member(project: str, role: RoleOpt, user: UserOpt = None, group: GroupOp
 
     Example: lakehold project member add retail --group analysts --role viewer
     """
-    runtime, _ = open_runtime()
-    member = runtime.organisation.add_member(
-        principal_of(runtime), project, role, user=user, group=group
-    )
+    member = connect().members.add(project, cast("Role", role), user=user, group=group)
     console.print(f"{member.kind} {member.name} is now {member.role} of [bold]{project}[/bold]")
 
 
@@ -259,10 +243,7 @@ def update_member(
 
     Example: lakehold project member update retail --user ana --role contributor
     """
-    runtime, _ = open_runtime()
-    member = runtime.organisation.update_member(
-        principal_of(runtime), project, role, user=user, group=group
-    )
+    member = connect().members.update(project, cast("Role", role), user=user, group=group)
     console.print(f"{member.kind} {member.name} is now {member.role} of [bold]{project}[/bold]")
 
 
@@ -273,6 +254,5 @@ def remove_member(project: str, user: UserOpt = None, group: GroupOpt = None) ->
 
     Example: lakehold project member remove retail --user ana
     """
-    runtime, _ = open_runtime()
-    runtime.organisation.remove_member(principal_of(runtime), project, user=user, group=group)
+    connect().members.remove(project, user=user, group=group)
     console.print(f"removed {_who(user, group)} from [bold]{project}[/bold]")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
 from typing import Any
 
+import msgspec
 from rich.table import Table
 from rich.text import Text
 
@@ -51,6 +52,13 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
+def as_dict(record: Any) -> dict[str, Any]:
+    """A service's dataclass or an SDK model (a msgspec struct) as a dict of its fields."""
+    if is_dataclass(record) and not isinstance(record, type):
+        return asdict(record)
+    return msgspec.structs.asdict(record)
+
+
 def print_records(
     records: Sequence[Any],
     as_json: bool,
@@ -58,8 +66,9 @@ def print_records(
     columns: Sequence[str],
     row: Callable[[Any], Sequence[Any]],
 ) -> None:
-    """Dataclass records as a JSON list (``as_json``) or as a rich table, ``row`` of each."""
+    """Records (dataclasses or SDK models) as a JSON list (``as_json``) or as a rich table,
+    ``row`` of each."""
     if as_json:
-        print_json([asdict(record) for record in records])
+        print_json([as_dict(record) for record in records])
         return
     print_rows(title, columns, [row(record) for record in records])

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
+import msgspec
 import typer
 from rich.markup import escape
 
 from lakehold.cli.output import print_json, print_rows
-from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
+from lakehold.cli.session import connect, console, handles_errors
+
+if TYPE_CHECKING:
+    from lakehold.client.catalog import SearchScope
 
 
 @handles_errors
@@ -38,26 +41,23 @@ def search(
 
     Example: lakehold search "customer email" --project retail --tag pii
     """
-    runtime, _ = open_runtime()
-    service = runtime.search
-    principal = principal_of(runtime)
+    service = connect().search
     if reindex:
-        console.print(f"indexed {service.reindex(principal)} documents")
+        console.print(f"indexed {service.reindex()} documents")
         return
-    found = service.search(
-        principal,
+    found = service.find(
         q,
         project=project,
         domain_unit=domain_unit,
         asset_type=asset_type,
         tag=tag,
         glossary_term=glossary_term,
-        scope=scope,
+        scope=cast("SearchScope", scope),
         limit=limit,
         offset=offset,
     )
     if as_json:
-        print_json(dataclasses.asdict(found))
+        print_json(msgspec.to_builtins(found))
         return
     print_rows(
         f"{found.total} found",
@@ -71,10 +71,10 @@ def search(
                 f"{hit.score:.3f}" if hit.score is not None else "",
                 escape(hit.snippet or hit.description or ""),
             )
-            for hit in found.items
+            for hit in found.items or []
         ],
     )
-    for name, counts in found.facets.items():
+    for name, counts in (found.facets or {}).items():
         if counts:
             listed = ", ".join(f"{c.value} ({c.count})" for c in counts)
             console.print(f"{name}: {escape(listed)}")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from lakehold.cli.output import print_rows
-from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
+from lakehold.cli.session import connect, console, handles_errors
 
 users = typer.Typer(help="Users (administrators).", no_args_is_help=True)
 tokens = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -23,8 +23,7 @@ def create_user(
 
     Example: lakehold user create ana && lakehold token create laptop --user ana
     """
-    runtime, _ = open_runtime()
-    user = runtime.security.create_user(principal_of(runtime), username, is_admin=admin)
+    user = connect().users.create(username, is_admin=admin)
     console.print(f"created user [bold]{user.username}[/bold]")
 
 
@@ -35,8 +34,7 @@ def list_users() -> None:
 
     Example: lakehold user list
     """
-    runtime, _ = open_runtime()
-    rows = runtime.security.list_users(principal_of(runtime))
+    rows = connect().users.list()
     print_rows("users", ["username", "admin"], [(u.username, u.is_admin) for u in rows])
 
 
@@ -61,13 +59,8 @@ def create_token(
 
     Example: lakehold token create ol --user ana --scope lineage:write --namespace airflow
     """
-    runtime, _ = open_runtime()
-    token = runtime.security.create_token(
-        principal_of(runtime),
-        name,
-        username=user,
-        scopes=scope or (),
-        namespaces=namespace or (),
+    token = connect().tokens.create(
+        name, username=user, scopes=scope or (), namespaces=namespace or ()
     )
     console.print(f"token for {token.username} (shown once, keep it safe):")
     typer.echo(token.value)
@@ -80,8 +73,7 @@ def list_tokens() -> None:
 
     Example: lakehold token list
     """
-    runtime, _ = open_runtime()
-    rows = runtime.security.list_tokens(principal_of(runtime))
+    rows = connect().tokens.list()
     print_rows(
         "tokens",
         ["id", "name", "user", "created", "revoked", "scopes", "namespaces"],
@@ -92,8 +84,8 @@ def list_tokens() -> None:
                 t.username,
                 t.created_at,
                 t.revoked,
-                ", ".join(t.scopes),
-                ", ".join(t.namespaces),
+                ", ".join(t.scopes or ()),
+                ", ".join(t.namespaces or ()),
             )
             for t in rows
         ],
@@ -107,6 +99,5 @@ def revoke_token(token_id: str) -> None:
 
     Example: lakehold token revoke 3f2a...
     """
-    runtime, _ = open_runtime()
-    runtime.security.revoke_token(principal_of(runtime), token_id)
+    connect().tokens.revoke(token_id)
     console.print("revoked")

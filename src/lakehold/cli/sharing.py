@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
+import msgspec
 import typer
+from msgspec import UNSET, UnsetType
 
 from lakehold.cli.output import print_json, print_rows
-from lakehold.cli.session import (
-    console,
-    errors,
-    handles_errors,
-    open_runtime,
-    principal_of,
-    split_qualified,
-)
+from lakehold.cli.session import connect, console, errors, handles_errors, split_qualified
+from lakehold.client import models as m
 from lakehold.errors import Invalid, NotFound
 
 if TYPE_CHECKING:
-    # the services are imported by the commands that run (see lakehold.cli.session)
-    from lakehold.governance.grants import Keep
-    from lakehold.governance.subscriptions import ItemDecision, SubscriptionRequestView
-    from lakehold.runtime import Runtime
-    from lakehold.security.principal import Principal
+    from lakehold.client import Client
 
 listings = typer.Typer(help="Listings: published assets anyone can discover.", no_args_is_help=True)
 filters = typer.Typer(help="Row and column filters of an asset.", no_args_is_help=True)
@@ -47,8 +38,7 @@ def publish(
     Example: lakehold publish retail.customer
     """
     project, table = split_qualified(asset)
-    runtime, _ = open_runtime()
-    listing = runtime.listings.publish(principal_of(runtime), project, table, asset_version=version)
+    listing = connect().listings.publish(project, table, asset_version=version)
     console.print(
         f"published {listing.qualified_name} revision {listing.revision} "
         f"(version {listing.asset_version}) as listing {listing.id}"
@@ -62,8 +52,7 @@ def unpublish(asset: Annotated[str, typer.Argument(help="project.table")]) -> No
     Example: lakehold unpublish retail.customer
     """
     project, table = split_qualified(asset)
-    runtime, _ = open_runtime()
-    listing = runtime.listings.unpublish(principal_of(runtime), project, table)
+    listing = connect().listings.unpublish(project, table)
     console.print(f"withdrew listing {listing.id} of {listing.qualified_name}")
 
 
@@ -78,10 +67,9 @@ def list_listings(
 
     Example: lakehold listing list --project retail
     """
-    runtime, _ = open_runtime()
-    found = runtime.listings.list_listings(principal_of(runtime), project=project, name=name)
+    found = connect().listings.list(project=project, name=name)
     if json:
-        print_json([asdict(listing) for listing in found])
+        print_json(msgspec.to_builtins(found))
         return
     print_rows(
         "listings",
@@ -92,7 +80,7 @@ def list_listings(
                 f.qualified_name,
                 f.revision,
                 f.asset_version,
-                ", ".join(c.name for c in f.columns),
+                ", ".join(c.name for c in f.columns or []),
                 f.description,
             )
             for f in found
@@ -121,13 +109,11 @@ def create_filter(
     if (row is None) == (not column):
         errors.print("[red]error:[/red] give either --row or --column")
         raise typer.Exit(2)
-    runtime, _ = open_runtime()
-    created = runtime.filters.create_filter(
-        principal_of(runtime),
+    created = connect().filters.create(
         project,
         table,
         name,
-        kind="row" if row is not None else "column",
+        "row" if row is not None else "column",
         expression=row,
         columns=column,
     )
@@ -142,8 +128,7 @@ def list_filters(asset: Annotated[str, typer.Argument(help="project.table")]) ->
     Example: lakehold filter list retail.customer
     """
     project, table = split_qualified(asset)
-    runtime, _ = open_runtime()
-    found = runtime.filters.list_filters(principal_of(runtime), project, table)
+    found = connect().filters.list(project, table)
     print_rows(
         f"filters of {asset}",
         ["name", "kind", "definition"],
@@ -166,10 +151,7 @@ def update_filter(
     Example: lakehold filter update retail.store_sales widget_a --row "prod_id = 2"
     """
     project, table = split_qualified(asset)
-    runtime, _ = open_runtime()
-    runtime.filters.update_filter(
-        principal_of(runtime), project, table, name, expression=row, columns=column
-    )
+    connect().filters.update(project, table, name, expression=row, columns=column)
     console.print(f"updated filter {name} on {asset}")
 
 
@@ -184,17 +166,16 @@ def delete_filter(
     Example: lakehold filter delete retail.store_sales widget_a
     """
     project, table = split_qualified(asset)
-    runtime, _ = open_runtime()
-    runtime.filters.delete_filter(principal_of(runtime), project, table, name)
+    connect().filters.delete(project, table, name)
     console.print(f"deleted filter {name} on {asset}")
 
 
-def _listing_id(runtime: Runtime, principal: Principal, wanted: str) -> str:
+def _listing_id(client: Client, wanted: str) -> str:
     """A listing id given as an id or as the asset's project.table."""
     if "." not in wanted:
         return wanted
     project, _, table = wanted.partition(".")
-    for listing in runtime.listings.list_listings(principal, project=project, name=table):
+    for listing in client.listings.list(project=project, name=table):
         if listing.asset == table:
             return listing.id
     raise NotFound(f"no active listing of {wanted}", field="listings")
@@ -220,9 +201,8 @@ def request(
     Example: lakehold subscription request retail.customer retail.store_sales --project analysts
     --reason "need this data for analysis" --form "subscribe_form.Use Case=churn model"
     """
-    runtime, _ = open_runtime()
-    principal = principal_of(runtime)
-    ids = [_listing_id(runtime, principal, wanted) for wanted in listing]
+    client = connect()
+    ids = [_listing_id(client, wanted) for wanted in listing]
     form_values: dict[str, dict[str, str]] = {}
     for given in form or []:
         key, eq, value = given.partition("=")
@@ -230,18 +210,23 @@ def request(
         if not eq or not dot or not form_name.strip() or not field_name.strip():
             raise Invalid(f"'{given}' is not of the form form.Field=value", field="form")
         form_values.setdefault(form_name.strip(), {})[field_name.strip()] = value
-    created = runtime.subscriptions.request(
-        principal, project, ids, reason, form_values=form_values or None
-    )
-    console.print(f"requested {', '.join(i.asset for i in created.items)}: {created.id}")
+    created = client.subscriptions.request(project, ids, reason, form_values=form_values or None)
+    console.print(f"requested {', '.join(i.asset for i in created.items or [])}: {created.id}")
 
 
-def _print_requests(found: list[SubscriptionRequestView]) -> None:
+def _print_requests(found: list[m.SubscriptionRequestView]) -> None:
     print_rows(
         "subscription requests",
         ["id", "status", "project", "requester", "assets", "reason"],
         [
-            (r.id, r.status, r.project, r.requester, ", ".join(i.asset for i in r.items), r.reason)
+            (
+                r.id,
+                r.status,
+                r.project,
+                r.requester,
+                ", ".join(i.asset for i in r.items or []),
+                r.reason,
+            )
             for r in found
         ],
     )
@@ -259,27 +244,24 @@ def list_requests(
 
     Example: lakehold subscription list --incoming --status requested
     """
-    direction = "incoming" if incoming and not outgoing else None
-    direction = "outgoing" if outgoing and not incoming else direction
-    runtime, _ = open_runtime()
-    found = runtime.subscriptions.list_requests(
-        principal_of(runtime),
-        direction=direction,  # type: ignore[arg-type]
-        status=status,
+    direction: Literal["incoming", "outgoing"] | None = None
+    if incoming != outgoing:
+        direction = "incoming" if incoming else "outgoing"
+    found = connect().subscriptions.list(
+        direction=direction,
+        status=status,  # type: ignore[arg-type]  # the server says which statuses there are
     )
     if json:
-        print_json([asdict(r) for r in found])
+        print_json(msgspec.to_builtins(found))
     else:
         _print_requests(found)
 
 
 def _decisions(
-    view: SubscriptionRequestView, row: list[str], column: list[str]
-) -> list[ItemDecision]:
-    from lakehold.governance.subscriptions import ItemDecision
-
+    view: m.SubscriptionRequestView, row: list[str], column: list[str]
+) -> list[m.ItemIn]:
     by_key = {}
-    for item in view.items:
+    for item in view.items or []:
         for key in (item.listing_id, item.asset, item.asset.split(".", 1)[1]):
             by_key[key] = item.listing_id
     chosen: dict[str, dict[str, str]] = {}
@@ -293,7 +275,7 @@ def _decisions(
                     field=option,
                 )
             chosen.setdefault(by_key[key], {})[option] = name
-    return [ItemDecision(listing_id, **options) for listing_id, options in chosen.items()]
+    return [m.ItemIn(listing_id, **options) for listing_id, options in chosen.items()]
 
 
 @subscriptions.command("approve")
@@ -312,16 +294,12 @@ def approve(
 
     Example: lakehold subscription approve 3f2a... --row-filter store_sales=widget_a
     """
-    runtime, _ = open_runtime()
-    principal = principal_of(runtime)
-    view = runtime.subscriptions.get_request(principal, request_id)
-    decided = runtime.subscriptions.approve(
-        principal,
-        request_id,
-        items=_decisions(view, row_filter or [], column_filter or []),
-        comment=comment,
+    client = connect()
+    view = client.subscriptions.get(request_id)
+    decided = client.subscriptions.approve(
+        request_id, _decisions(view, row_filter or [], column_filter or []), comment=comment
     )
-    for item in decided.items:
+    for item in decided.items or []:
         limits = [f for f in (item.row_filter, item.column_filter) if f]
         console.print(
             f"granted {item.asset} to {decided.project}"
@@ -339,8 +317,7 @@ def reject(
 
     Example: lakehold subscription reject 3f2a... --comment "use the aggregated table"
     """
-    runtime, _ = open_runtime()
-    decided = runtime.subscriptions.reject(principal_of(runtime), request_id, comment=comment)
+    decided = connect().subscriptions.reject(request_id, comment=comment)
     console.print(f"rejected request {decided.id}")
 
 
@@ -357,10 +334,9 @@ def list_grants(
 
     Example: lakehold grant list --project analysts
     """
-    runtime, _ = open_runtime()
-    found = runtime.grants.list_grants(principal_of(runtime), project=project, include_revoked=all)
+    found = connect().grants.list(project=project, include_revoked=all)
     if json:
-        print_json([asdict(g) for g in found])
+        print_json(msgspec.to_builtins(found))
         return
     print_rows(
         "grants",
@@ -369,15 +345,13 @@ def list_grants(
     )
 
 
-def _filter_choice(name: str | None, remove: bool, option: str) -> str | Keep | None:
-    """A filter name, None (``--no-<option>``) or KEEP (neither given)."""
-    from lakehold.governance.grants import KEEP
-
+def _filter_choice(name: str | None, remove: bool, option: str) -> str | UnsetType | None:
+    """A filter name, None (``--no-<option>``) or UNSET: kept (neither given)."""
     if name is not None and remove:
         raise Invalid(f"give --{option} or --no-{option}, not both", field=option.replace("-", "_"))
     if remove:
         return None
-    return KEEP if name is None else name
+    return UNSET if name is None else name
 
 
 @grants.command("update")
@@ -402,20 +376,15 @@ def update(
 
     Example: lakehold grant update 9c1e... --row-filter widgets_2 --no-column-filter
     """
-    from lakehold.governance.grants import KEEP
-
     row = _filter_choice(row_filter, no_row_filter, "row-filter")
     column = _filter_choice(column_filter, no_column_filter, "column-filter")
-    if row is KEEP and column is KEEP:
+    if row is UNSET and column is UNSET:
         raise Invalid(
             "nothing to change: give --row-filter/--no-row-filter or "
             "--column-filter/--no-column-filter",
             field="row_filter",
         )
-    runtime, _ = open_runtime()
-    changed = runtime.grants.change_filters(
-        principal_of(runtime), grant_id, row_filter=row, column_filter=column
-    )
+    changed = connect().grants.update(grant_id, row_filter=row, column_filter=column)
     limits = [f for f in (changed.row_filter, changed.column_filter) if f]
     console.print(
         f"{changed.asset} to {changed.project} now reads"
@@ -430,8 +399,7 @@ def revoke(grant_id: Annotated[str, typer.Argument(help="Grant id")]) -> None:
 
     Example: lakehold grant revoke 9c1e...
     """
-    runtime, _ = open_runtime()
-    ended = runtime.grants.revoke(principal_of(runtime), grant_id)
+    ended = connect().grants.revoke(grant_id)
     console.print(f"revoked {ended.asset} from {ended.project}")
 
 
@@ -442,6 +410,5 @@ def unsubscribe(grant_id: Annotated[str, typer.Argument(help="Grant id")]) -> No
 
     Example: lakehold grant unsubscribe 9c1e...
     """
-    runtime, _ = open_runtime()
-    ended = runtime.grants.unsubscribe(principal_of(runtime), grant_id)
+    ended = connect().grants.unsubscribe(grant_id)
     console.print(f"unsubscribed {ended.project} from {ended.asset}")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lakehold.cli.output import print_json, print_records
+from lakehold.cli.output import as_dict, print_json, print_records
 from lakehold.cli.session import (
+    connect,
     console,
     errors,
     handles_errors,
@@ -25,8 +25,7 @@ from lakehold.cli.session import (
 )
 
 if TYPE_CHECKING:
-    from lakehold.sources.connections import ConnectionView
-    from lakehold.sources.crawlers import DataSourceView, RunView
+    from lakehold.client.models import ConnectionView, DataSourceView, RunView
 
 connections = typer.Typer(help="Connections to external databases and files.", no_args_is_help=True)
 datasources = typer.Typer(help="Data sources: crawlers importing tables.", no_args_is_help=True)
@@ -110,9 +109,7 @@ def create_connection(
     --host db.internal --database crm --user reader --password-stdin
     """
     project, connection = split_qualified(name)
-    runtime, _ = open_runtime()
-    view = runtime.connections.create(
-        principal_of(runtime),
+    view = connect().connections.create(
         project,
         connection,
         kind,
@@ -130,8 +127,7 @@ def list_connections(project: ProjectArg, json_output: JsonOpt = False) -> None:
 
     Example: lakehold connection list sales
     """
-    runtime, _ = open_runtime()
-    _show_connections(runtime.connections.list(principal_of(runtime), project), json_output)
+    _show_connections(connect().connections.list(project), json_output)
 
 
 @connections.command("show")
@@ -142,9 +138,7 @@ def show_connection(name: NameArg, json_output: JsonOpt = False) -> None:
     Example: lakehold connection show sales.crm --json
     """
     project, connection = split_qualified(name)
-    runtime, _ = open_runtime()
-    view = runtime.connections.get(principal_of(runtime), project, connection)
-    _show_connections([view], json_output)
+    _show_connections([connect().connections.get(project, connection)], json_output)
 
 
 @connections.command("update")
@@ -167,10 +161,8 @@ def update_connection(
     Example: lakehold connection update sales.crm --host db2.internal --password-env CRM_PW
     """
     project, connection = split_qualified(name)
-    runtime, _ = open_runtime()
     params = _params(host=host, port=port, database=database, user=user, path=path)
-    view = runtime.connections.update(
-        principal_of(runtime),
+    view = connect().connections.update(
         project,
         connection,
         params=params or None,
@@ -190,8 +182,7 @@ def delete_connection(name: NameArg) -> None:
     Example: lakehold connection delete sales.crm
     """
     project, connection = split_qualified(name)
-    runtime, _ = open_runtime()
-    runtime.connections.delete(principal_of(runtime), project, connection)
+    connect().connections.delete(project, connection)
     console.print(f"deleted connection {project}.{connection}")
 
 
@@ -204,10 +195,9 @@ def test_connection(name: NameArg, json_output: JsonOpt = False) -> None:
     Example: lakehold connection test sales.crm
     """
     project, connection = split_qualified(name)
-    runtime, _ = open_runtime()
-    result = runtime.connections.test(principal_of(runtime), project, connection)
+    result = connect().connections.test(project, connection)
     if json_output:
-        print_json(asdict(result))
+        print_json(as_dict(result))
         return
     console.print(
         f"ok: {project}.{connection} ({result.kind}) {result.version}; "
@@ -222,10 +212,20 @@ def rotate_key() -> None:
 
     With the key file (LAKEHOLD_HOME/secret.key) a new key replaces it; with
     LAKEHOLD_SECRET_KEY, set the new key there and the old one in LAKEHOLD_SECRET_KEY_PREVIOUS
-    first. Restart other API processes that use a changed LAKEHOLD_SECRET_KEY.
+    first. Restart other API processes that use a changed LAKEHOLD_SECRET_KEY. It runs on
+    the server's host, on its home (not against LAKEHOLD_URL).
 
     Example: lakehold connection rotate-key
     """
+    from lakehold.client.profiles import resolve
+
+    # A local administration task on the key of this home: in process, never over HTTP.
+    if resolve() is not None:
+        errors.print(
+            "[red]error:[/red] rotate-key runs on the server's host, with its LAKEHOLD_HOME "
+            "(unset LAKEHOLD_URL and LAKEHOLD_PROFILE)"
+        )
+        raise typer.Exit(2)
     runtime, _ = open_runtime()
     count = runtime.connections.rotate_key(principal_of(runtime))
     console.print(f"re-encrypted {count} secret(s) ({runtime.secrets.key_source})")
@@ -306,9 +306,7 @@ def create_data_source(
     --exclude 'tmp_*' --schedule '0 3 * * *'
     """
     project, source = split_qualified(name)
-    runtime, _ = open_runtime()
-    view = runtime.data_sources.create(
-        principal_of(runtime),
+    view = connect().data_sources.create(
         project,
         source,
         connection,
@@ -329,8 +327,7 @@ def list_data_sources(project: ProjectArg, json_output: JsonOpt = False) -> None
 
     Example: lakehold datasource list sales
     """
-    runtime, _ = open_runtime()
-    _show_sources(runtime.data_sources.list(principal_of(runtime), project), json_output)
+    _show_sources(connect().data_sources.list(project), json_output)
 
 
 @datasources.command("run")
@@ -341,8 +338,7 @@ def run_data_source(name: NameArg, json_output: JsonOpt = False) -> None:
     Example: lakehold datasource run sales.crm_tables
     """
     project, source = split_qualified(name)
-    runtime, _ = open_runtime()
-    _show_runs([runtime.data_sources.run(principal_of(runtime), project, source)], json_output)
+    _show_runs([connect().data_sources.run(project, source)], json_output)
 
 
 @datasources.command("runs")
@@ -357,10 +353,7 @@ def list_runs(
     Example: lakehold datasource runs sales.crm_tables --limit 5
     """
     project, source = split_qualified(name)
-    runtime, _ = open_runtime()
-    _show_runs(
-        runtime.data_sources.runs(principal_of(runtime), project, source, limit=limit), json_output
-    )
+    _show_runs(connect().data_sources.runs(project, source, limit=limit), json_output)
 
 
 @datasources.command("delete")
@@ -371,6 +364,5 @@ def delete_data_source(name: NameArg) -> None:
     Example: lakehold datasource delete sales.crm_tables
     """
     project, source = split_qualified(name)
-    runtime, _ = open_runtime()
-    runtime.data_sources.delete(principal_of(runtime), project, source)
+    connect().data_sources.delete(project, source)
     console.print(f"deleted data source {project}.{source}")

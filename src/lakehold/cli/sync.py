@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from lakehold.cli.output import print_json, print_records, print_rows
-from lakehold.cli.session import (
-    console,
-    handles_errors,
-    open_runtime,
-    principal_of,
-    split_qualified,
-)
+from lakehold.cli.output import as_dict, print_json, print_records, print_rows
+from lakehold.cli.session import connect, console, handles_errors, split_qualified
 
 if TYPE_CHECKING:
-    from lakehold.sources.sync_views import SyncRunView
+    from lakehold.client.models import SyncRunView
 
 sync = typer.Typer(
     help="Sync jobs: full or incremental copies of source tables.", no_args_is_help=True
@@ -46,7 +39,9 @@ def create(
     target: Annotated[str, typer.Option(help="The lakehouse table to write")],
     table: Annotated[str | None, typer.Option(help="Source table: schema.table")] = None,
     query: Annotated[str | None, typer.Option(help="Source query, in the source's SQL")] = None,
-    mode: Annotated[str, typer.Option(help="full or incremental")] = "incremental",
+    mode: Annotated[
+        Literal["full", "incremental"], typer.Option(help="full or incremental")
+    ] = "incremental",
     watermark: Annotated[str | None, typer.Option(help="Watermark column")] = None,
     key: Annotated[
         list[str] | None, typer.Option("--key", "-k", help="Key column (repeat)")
@@ -66,9 +61,7 @@ def create(
     --schedule '*/15 * * * *'
     """
     project, job = split_qualified(name)
-    runtime, _ = open_runtime()
-    view = runtime.sync_jobs.create(
-        principal_of(runtime),
+    view = connect().sync_jobs.create(
         project,
         job,
         connection=connection,
@@ -94,8 +87,7 @@ def list_jobs(project: str) -> None:
 
     Example: lakehold sync list sales
     """
-    runtime, _ = open_runtime()
-    jobs = runtime.sync_jobs.list(principal_of(runtime), project)
+    jobs = connect().sync_jobs.list(project)
     print_rows(
         f"sync jobs in {project}",
         ["name", "connection", "source", "target", "mode", "schedule", "watermark"],
@@ -122,40 +114,24 @@ def show(name: JobArg, json_output: JsonOpt = False) -> None:
     Example: lakehold sync show sales.accounts --json
     """
     project, job = split_qualified(name)
-    runtime, _ = open_runtime()
-    view = runtime.sync_jobs.get(principal_of(runtime), project, job)
+    fields = as_dict(connect().sync_jobs.get(project, job))
     if json_output:
-        print_json(asdict(view))
+        print_json(fields)
         return
-    for field, value in asdict(view).items():
+    for field, value in fields.items():
         console.print(f"[bold]{field}[/bold]: {'' if value is None else value}")
 
 
 @sync.command("run")
 @handles_errors
 def run(name: JobArg) -> None:
-    """Run a sync job now, with a progress bar.
+    """Run a sync job now and wait for its run (exit code 8 when the source is down).
 
     Example: lakehold sync run sales.accounts
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     project, job = split_qualified(name)
-    runtime, _ = open_runtime()
-    columns = (TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("rows", total=None)
-
-        def progress(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
-        view = runtime.sync_jobs.run(principal_of(runtime), project, job, progress=progress)
+    with console.status(f"syncing {name}"):
+        view = connect().sync_jobs.run(project, job)
     _report(view)
 
 
@@ -163,7 +139,7 @@ def run(name: JobArg) -> None:
 @handles_errors
 def runs(
     name: JobArg,
-    limit: Annotated[int, typer.Option(min=1, help="How many runs")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs")] = 20,
     json_output: JsonOpt = False,
 ) -> None:
     """Show a sync job's runs, newest first.
@@ -171,8 +147,7 @@ def runs(
     Example: lakehold sync runs sales.accounts --limit 5
     """
     project, job = split_qualified(name)
-    runtime, _ = open_runtime()
-    found = runtime.sync_jobs.runs(principal_of(runtime), project, job, limit)
+    found = connect().sync_jobs.runs(project, job, limit=limit)
     print_records(
         found,
         json_output,
@@ -201,6 +176,5 @@ def delete(name: JobArg) -> None:
     Example: lakehold sync delete sales.accounts
     """
     project, job = split_qualified(name)
-    runtime, _ = open_runtime()
-    runtime.sync_jobs.delete(principal_of(runtime), project, job)
+    connect().sync_jobs.delete(project, job)
     console.print(f"deleted sync job {name}")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
 from typing import Annotated
 
+import msgspec
 import typer
 
 from lakehold.cli.output import print_json, print_rows
-from lakehold.cli.session import console, handles_errors, open_runtime, principal_of
+from lakehold.cli.session import connect, console, handles_errors
 
 webhooks = typer.Typer(
     help="Webhooks: POST governance events (subscription requested, approved, rejected, "
@@ -59,14 +59,8 @@ def create(
         secret = signing.generate()
     elif secret is None:
         secret = typer.prompt("Secret", hide_input=True)
-    runtime, _ = open_runtime()
-    created = runtime.webhooks.create(
-        principal_of(runtime),
-        url,
-        secret,
-        project=project,
-        event_types=event or None,
-        description=description,
+    created = connect().webhooks.create(
+        url, secret, project=project, event_types=event or None, description=description
     )
     console.print(
         f"created webhook {created.id} for {created.project or 'all projects'}: "
@@ -87,10 +81,9 @@ def list_webhooks(
 
     Example: lakehold webhook list --project retail
     """
-    runtime, _ = open_runtime()
-    found = runtime.webhooks.list_webhooks(principal_of(runtime), project=project)
+    found = connect().webhooks.list(project=project)
     if json:
-        print_json([asdict(hook) for hook in found])
+        print_json(msgspec.to_builtins(found))
         return
     print_rows(
         "webhooks",
@@ -100,8 +93,7 @@ def list_webhooks(
 
 
 def _set_active(webhook_id: str, active: bool) -> None:
-    runtime, _ = open_runtime()
-    hook = runtime.webhooks.update(principal_of(runtime), webhook_id, active=active)
+    hook = connect().webhooks.update(webhook_id, enabled=active)
     console.print(f"webhook {hook.id} is {'enabled' if hook.active else 'disabled'}")
 
 
@@ -150,9 +142,7 @@ def update(
         secret = os.environ.get("LAKEHOLD_WEBHOOK_SECRET") or typer.prompt(
             "Secret", hide_input=True
         )
-    runtime, _ = open_runtime()
-    hook = runtime.webhooks.update(
-        principal_of(runtime),
+    hook = connect().webhooks.update(
         webhook_id,
         url=url,
         event_types=event or None,
@@ -172,8 +162,7 @@ def purge(
 
     Example: lakehold webhook purge --older-than-days 30
     """
-    runtime, _ = open_runtime()
-    done = runtime.webhooks.purge(principal_of(runtime), older_than_days)
+    done = connect().webhooks.purge(older_than_days=older_than_days)
     console.print(
         f"purged {done.deliveries} deliveries and {done.events} events "
         f"from before {done.before:%Y-%m-%d %H:%M} UTC"
@@ -187,8 +176,7 @@ def delete(webhook_id: Annotated[str, typer.Argument(help="Webhook id")]) -> Non
 
     Example: lakehold webhook delete 3f2a...
     """
-    runtime, _ = open_runtime()
-    runtime.webhooks.delete(principal_of(runtime), webhook_id)
+    connect().webhooks.delete(webhook_id)
     console.print(f"deleted webhook {webhook_id}")
 
 
@@ -203,10 +191,12 @@ def deliveries(
 
     Example: lakehold webhook deliveries 3f2a... --status failed
     """
-    runtime, _ = open_runtime()
-    found = runtime.webhooks.deliveries(principal_of(runtime), webhook_id, status=status)
+    found = connect().webhooks.deliveries(
+        webhook_id,
+        status=status,  # type: ignore[arg-type]  # the server says which statuses there are
+    )
     if json:
-        print_json([asdict(d) for d in found])
+        print_json(msgspec.to_builtins(found))
         return
     print_rows(
         f"deliveries of webhook {webhook_id}",
@@ -236,6 +226,5 @@ def redeliver(
 
     Example: lakehold webhook redeliver 3f2a... 9c1d...
     """
-    runtime, _ = open_runtime()
-    again = runtime.webhooks.redeliver(principal_of(runtime), webhook_id, delivery_id)
+    again = connect().webhooks.redeliver(webhook_id, delivery_id)
     console.print(f"delivery {again.id} is {again.status} again")

@@ -28,8 +28,8 @@ class AuditView(Struct):
     sql: Annotated[str, Meta(title="Sql")] | None
     assets: Annotated[list[str], Meta(title="Assets")]
     details: Annotated[dict[str, Any], Meta(title="Details")]
-    resource: Annotated[str, Meta(title="Resource")] | UnsetType | None = UNSET
-    request_id: Annotated[str, Meta(title="Request Id")] | UnsetType | None = UNSET
+    resource: Annotated[str, Meta(title="Resource")] | None
+    request_id: Annotated[str, Meta(title="Request Id")] | None
 
 
 class BodyCreateTableApiV1ProjectsProjectTablesPost(Struct):
@@ -157,8 +157,8 @@ class ColumnMeta(Struct):
 
 class ColumnMetadataView(Struct):
     name: Annotated[str, Meta(title="Name")]
-    tags: Annotated[list[str], Meta(title="Tags")] | UnsetType = UNSET
-    glossary_terms: Annotated[list[str], Meta(title="Glossary Terms")] | UnsetType = UNSET
+    tags: Annotated[list[str], Meta(title="Tags")]
+    glossary_terms: Annotated[list[str], Meta(title="Glossary Terms")]
 
 
 class ColumnView(Struct):
@@ -166,7 +166,7 @@ class ColumnView(Struct):
     data_type: Annotated[str, Meta(title="Data Type")]
     nullable: Annotated[bool, Meta(title="Nullable")]
     ordinal: Annotated[int, Meta(title="Ordinal")]
-    description: Annotated[str, Meta(title="Description")] | UnsetType | None = UNSET
+    description: Annotated[str, Meta(title="Description")] | None
 
 
 class ConnectionIn(Struct):
@@ -452,12 +452,12 @@ class FormChange(Struct):
 class FormField(Struct):
     name: Annotated[str, Meta(title="Name")]
     type: Annotated[str, Meta(title="Type")]
-    required: Annotated[bool, Meta(title="Required")] | UnsetType = False
-    searchable: Annotated[bool, Meta(title="Searchable")] | UnsetType = False
-    description: Annotated[str, Meta(title="Description")] | UnsetType | None = UNSET
-    allowed_values: Annotated[list[str], Meta(title="Allowed Values")] | UnsetType | None = UNSET
-    glossary: Annotated[str, Meta(title="Glossary")] | UnsetType | None = UNSET
-    glossary_id: Annotated[str, Meta(title="Glossary Id")] | UnsetType | None = UNSET
+    required: Annotated[bool, Meta(title="Required")]
+    searchable: Annotated[bool, Meta(title="Searchable")]
+    description: Annotated[str, Meta(title="Description")] | None
+    allowed_values: Annotated[list[str], Meta(title="Allowed Values")] | None
+    glossary: Annotated[str, Meta(title="Glossary")] | None
+    glossary_id: Annotated[str, Meta(title="Glossary Id")] | None
 
 
 class FormIn(Struct):
@@ -487,10 +487,10 @@ class FormValuesView(Struct):
     form: Annotated[str, Meta(title="Form")]
     form_id: Annotated[str, Meta(title="Form Id")]
     version: Annotated[int, Meta(title="Version")]
-    values: Annotated[dict[str, Any], Meta(title="Values")] | UnsetType = UNSET
-    searchable: Annotated[list[str], Meta(title="Searchable")] | UnsetType = UNSET
-    updated_by: Annotated[str, Meta(title="Updated By")] | UnsetType = ""
-    updated_at: Annotated[datetime, Meta(title="Updated At")] | UnsetType | None = UNSET
+    values: Annotated[dict[str, Any], Meta(title="Values")]
+    searchable: Annotated[list[str], Meta(title="Searchable")]
+    updated_by: Annotated[str, Meta(title="Updated By")]
+    updated_at: Annotated[datetime, Meta(title="Updated At")] | None
 
 
 class FormView(Struct):
@@ -546,7 +546,7 @@ class GlossaryView(Struct):
     description: Annotated[str, Meta(title="Description")] | None
     created_by: Annotated[str, Meta(title="Created By")]
     created_at: Annotated[datetime, Meta(title="Created At")]
-    terms: Annotated[list[GlossaryTermView], Meta(title="Terms")] | UnsetType = UNSET
+    terms: Annotated[list[GlossaryTermView], Meta(title="Terms")]
 
 
 class GrantFiltersPatch(Struct):
@@ -612,7 +612,7 @@ class HistoryEntry(Struct):
     timestamp: Annotated[datetime, Meta(title="Timestamp")]
     operation: Annotated[str, Meta(title="Operation")]
     committer: Annotated[str, Meta(title="Committer")] | None
-    metrics: Annotated[dict[str, Any], Meta(title="Metrics")] | UnsetType = UNSET
+    metrics: Annotated[dict[str, Any], Meta(title="Metrics")]
 
 
 class Ingested(Struct):
@@ -639,17 +639,17 @@ class ItemIn(Struct):
 class ListingColumn(Struct):
     name: Annotated[str, Meta(title="Name")]
     data_type: Annotated[str, Meta(title="Data Type")]
-    nullable: Annotated[bool, Meta(title="Nullable")] | UnsetType = True
-    description: Annotated[str, Meta(title="Description")] | UnsetType | None = UNSET
-    tags: Annotated[list[str], Meta(title="Tags")] | UnsetType = UNSET
-    glossary_terms: Annotated[list[str], Meta(title="Glossary Terms")] | UnsetType = UNSET
+    nullable: Annotated[bool, Meta(title="Nullable")]
+    description: Annotated[str, Meta(title="Description")] | None
+    tags: Annotated[list[str], Meta(title="Tags")]
+    glossary_terms: Annotated[list[str], Meta(title="Glossary Terms")]
 
 
 class ListingForm(Struct):
     name: Annotated[str, Meta(title="Name")]
     version: Annotated[int, Meta(title="Version")]
-    values: Annotated[dict[str, Any], Meta(title="Values")] | UnsetType = UNSET
-    searchable: Annotated[list[str], Meta(title="Searchable")] | UnsetType = UNSET
+    values: Annotated[dict[str, Any], Meta(title="Values")]
+    searchable: Annotated[list[str], Meta(title="Searchable")]
 
 
 class ListingView(Struct):
@@ -666,11 +666,11 @@ class ListingView(Struct):
     published_by: Annotated[str, Meta(title="Published By")]
     published_at: Annotated[datetime, Meta(title="Published At")]
     withdrawn_at: Annotated[datetime, Meta(title="Withdrawn At")] | None
-    tags: Annotated[list[str], Meta(title="Tags")] | UnsetType = UNSET
-    columns: Annotated[list[ListingColumn], Meta(title="Columns")] | UnsetType = UNSET
-    domain_unit: Annotated[str, Meta(title="Domain Unit")] | UnsetType | None = UNSET
-    glossary_terms: Annotated[list[str], Meta(title="Glossary Terms")] | UnsetType = UNSET
-    forms: Annotated[list[ListingForm], Meta(title="Forms")] | UnsetType = UNSET
+    tags: Annotated[list[str], Meta(title="Tags")]
+    columns: Annotated[list[ListingColumn], Meta(title="Columns")]
+    domain_unit: Annotated[str, Meta(title="Domain Unit")] | None
+    glossary_terms: Annotated[list[str], Meta(title="Glossary Terms")]
+    forms: Annotated[list[ListingForm], Meta(title="Forms")]
 
 
 class MemberIn(Struct):
@@ -716,10 +716,10 @@ class NetworkRuleIn(Struct):
 class NetworkRuleView(Struct):
     rule: Annotated[str, Meta(title="Rule")]
     source: Annotated[str, Meta(title="Source")]
-    id: Annotated[str, Meta(title="Id")] | UnsetType | None = UNSET
-    description: Annotated[str, Meta(title="Description")] | UnsetType | None = UNSET
-    created_by: Annotated[str, Meta(title="Created By")] | UnsetType | None = UNSET
-    created_at: Annotated[datetime, Meta(title="Created At")] | UnsetType | None = UNSET
+    id: Annotated[str, Meta(title="Id")] | None
+    description: Annotated[str, Meta(title="Description")] | None
+    created_by: Annotated[str, Meta(title="Created By")] | None
+    created_at: Annotated[datetime, Meta(title="Created At")] | None
 
 
 class OwnerIn(Struct):
@@ -780,8 +780,8 @@ class ProjectView(Struct):
     description: Annotated[str, Meta(title="Description")] | None
     owner: Annotated[str, Meta(title="Owner")]
     created_at: Annotated[datetime, Meta(title="Created At")]
-    domain_unit: Annotated[str, Meta(title="Domain Unit")] | UnsetType | None = UNSET
-    domain_unit_id: Annotated[str, Meta(title="Domain Unit Id")] | UnsetType | None = UNSET
+    domain_unit: Annotated[str, Meta(title="Domain Unit")] | None
+    domain_unit_id: Annotated[str, Meta(title="Domain Unit Id")] | None
 
 
 AssetVersion: TypeAlias = Annotated[
@@ -870,9 +870,9 @@ class RequestItemView(Struct):
     listing_revision: Annotated[int, Meta(title="Listing Revision")]
     asset: Annotated[str, Meta(title="Asset")]
     owning_project: Annotated[str, Meta(title="Owning Project")]
-    row_filter: Annotated[str, Meta(title="Row Filter")] | UnsetType | None = UNSET
-    column_filter: Annotated[str, Meta(title="Column Filter")] | UnsetType | None = UNSET
-    grant_id: Annotated[str, Meta(title="Grant Id")] | UnsetType | None = UNSET
+    row_filter: Annotated[str, Meta(title="Row Filter")] | None
+    column_filter: Annotated[str, Meta(title="Column Filter")] | None
+    grant_id: Annotated[str, Meta(title="Grant Id")] | None
 
 
 class RestoreIn(Struct):
@@ -883,6 +883,13 @@ class ResultOut(Struct):
     statement_id: Annotated[str, Meta(title="Statement Id")]
     columns: Annotated[
         list[ColumnMeta], Meta(description="Every column of the result, in order", title="Columns")
+    ]
+    row_format: Annotated[
+        Literal["objects", "arrays"],
+        Meta(
+            description="Shape of `rows`: objects keyed by column key, or arrays",
+            title="Row Format",
+        ),
     ]
     rows: Annotated[
         list[dict[str, Any]] | list[list[Any]],
@@ -905,16 +912,6 @@ class ResultOut(Struct):
     truncated: Annotated[
         bool, Meta(description="The statement hit the max-rows limit", title="Truncated")
     ]
-    row_format: (
-        Annotated[
-            Literal["objects", "arrays"],
-            Meta(
-                description="Shape of `rows`: objects keyed by column key, or arrays",
-                title="Row Format",
-            ),
-        ]
-        | UnsetType
-    ) = "objects"
 
 
 class RoleIn(Struct):
@@ -1010,7 +1007,7 @@ class RuleView(Struct):
     projects: Annotated[list[str], Meta(title="Projects")] | None
     created_by: Annotated[str, Meta(title="Created By")]
     created_at: Annotated[datetime, Meta(title="Created At")]
-    required_fields: Annotated[list[str], Meta(title="Required Fields")] | UnsetType = UNSET
+    required_fields: Annotated[list[str], Meta(title="Required Fields")]
 
 
 class RunView(Struct):
@@ -1039,18 +1036,18 @@ class SearchHit(Struct):
     tags: Annotated[list[str], Meta(title="Tags")]
     glossary_terms: Annotated[list[str], Meta(title="Glossary Terms")]
     updated_at: Annotated[datetime, Meta(title="Updated At")]
-    score: Annotated[float, Meta(title="Score")] | UnsetType | None = UNSET
-    snippet: Annotated[str, Meta(title="Snippet")] | UnsetType | None = UNSET
-    listing_id: Annotated[str, Meta(title="Listing Id")] | UnsetType | None = UNSET
-    asset_id: Annotated[str, Meta(title="Asset Id")] | UnsetType | None = UNSET
+    score: Annotated[float, Meta(title="Score")] | None
+    snippet: Annotated[str, Meta(title="Snippet")] | None
+    listing_id: Annotated[str, Meta(title="Listing Id")] | None
+    asset_id: Annotated[str, Meta(title="Asset Id")] | None
 
 
 class SearchResults(Struct):
     total: Annotated[int, Meta(title="Total")]
     limit: Annotated[int, Meta(title="Limit")]
     offset: Annotated[int, Meta(title="Offset")]
-    items: Annotated[list[SearchHit], Meta(title="Items")] | UnsetType = UNSET
-    facets: Annotated[dict[str, list[FacetCount]], Meta(title="Facets")] | UnsetType = UNSET
+    items: Annotated[list[SearchHit], Meta(title="Items")]
+    facets: Annotated[dict[str, list[FacetCount]], Meta(title="Facets")]
 
 
 class StatementIn(Struct):
@@ -1101,8 +1098,8 @@ class SubscriptionRequestView(Struct):
     decided_by: Annotated[str, Meta(title="Decided By")] | None
     decided_at: Annotated[datetime, Meta(title="Decided At")] | None
     decision_comment: Annotated[str, Meta(title="Decision Comment")] | None
-    form_values: Annotated[dict[str, Any], Meta(title="Form Values")] | UnsetType = UNSET
-    items: Annotated[list[RequestItemView], Meta(title="Items")] | UnsetType = UNSET
+    form_values: Annotated[dict[str, Any], Meta(title="Form Values")]
+    items: Annotated[list[RequestItemView], Meta(title="Items")]
 
 
 class SyncJobFields(Struct):
@@ -1307,11 +1304,9 @@ class TokenInfo(Struct):
     created_at: Annotated[datetime, Meta(title="Created At")]
     expires_at: Annotated[datetime, Meta(title="Expires At")] | None
     revoked: Annotated[bool, Meta(title="Revoked")]
-    value: Annotated[str, Meta(title="Value")] | UnsetType | None = UNSET
-    scopes: Annotated[list[str], Meta(title="Scopes")] | UnsetType = field(default_factory=list)
-    namespaces: Annotated[list[str], Meta(title="Namespaces")] | UnsetType = field(
-        default_factory=list
-    )
+    value: Annotated[str, Meta(title="Value")] | None
+    scopes: Annotated[list[str], Meta(title="Scopes")]
+    namespaces: Annotated[list[str], Meta(title="Namespaces")]
 
 
 class UnitPolicyView(Struct):
@@ -1438,31 +1433,20 @@ class WriteResultOut(Struct):
     rows_deleted: Annotated[int, Meta(title="Rows Deleted")]
     rows_written: Annotated[int, Meta(title="Rows Written")]
     schema_changes: Annotated[list[str], Meta(title="Schema Changes")]
-    duplicates_collapsed: (
-        Annotated[
-            int,
-            Meta(
-                description="Merge and CDC: batch rows dropped because a later row of the same key won (on_duplicate=last)",
-                title="Duplicates Collapsed",
-            ),
-        ]
-        | UnsetType
-    ) = 0
-    no_op: (
-        Annotated[
-            bool,
-            Meta(
-                description="True when nothing was written: version is the current one",
-                title="No Op",
-            ),
-        ]
-        | UnsetType
-    ) = False
-    message: (
-        Annotated[str, Meta(description="Why nothing was written", title="Message")]
-        | UnsetType
-        | None
-    ) = UNSET
+    duplicates_collapsed: Annotated[
+        int,
+        Meta(
+            description="Merge and CDC: batch rows dropped because a later row of the same key won (on_duplicate=last)",
+            title="Duplicates Collapsed",
+        ),
+    ]
+    no_op: Annotated[
+        bool,
+        Meta(
+            description="True when nothing was written: version is the current one", title="No Op"
+        ),
+    ]
+    message: Annotated[str, Meta(description="Why nothing was written", title="Message")] | None
 
 
 class Error(Struct):
@@ -1510,8 +1494,8 @@ class ApproveIn(Struct):
 class AssetMetadataView(Struct):
     project: Annotated[str, Meta(title="Project")]
     asset: Annotated[str, Meta(title="Asset")]
-    glossary_terms: Annotated[list[str], Meta(title="Glossary Terms")] | UnsetType = UNSET
-    columns: Annotated[list[ColumnMetadataView], Meta(title="Columns")] | UnsetType = UNSET
+    glossary_terms: Annotated[list[str], Meta(title="Glossary Terms")]
+    columns: Annotated[list[ColumnMetadataView], Meta(title="Columns")]
 
 
 class AssetView(Struct):
@@ -1528,7 +1512,7 @@ class AssetView(Struct):
     current_version: Annotated[int, Meta(title="Current Version")]
     created_at: Annotated[datetime, Meta(title="Created At")]
     updated_at: Annotated[datetime, Meta(title="Updated At")]
-    columns: Annotated[list[ColumnView], Meta(title="Columns")] | UnsetType = UNSET
+    columns: Annotated[list[ColumnView], Meta(title="Columns")]
 
 
 class DomainUnitView(Struct):
