@@ -1,7 +1,9 @@
 """Bounded request bodies: every body but an upload's (:mod:`lakehold.api.uploads`) or a
 self-bounded one is at most ``LAKEHOLD_MAX_JSON_BYTES`` (413), nested at most
 ``LAKEHOLD_MAX_JSON_DEPTH`` deep (400), with a ``sql`` text of at most
-``LAKEHOLD_MAX_SQL_CHARS`` (400): :class:`BodyLimits`, a middleware.
+``LAKEHOLD_MAX_SQL_CHARS`` (400): :class:`BodyLimits`, a middleware. A request with a body is
+authenticated before any of it is read (401), so that no one without a token can make the
+server receive one.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import re
 from typing import Any
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lakehold.api.deps import authenticate_first
 from lakehold.config import Settings
 from lakehold.errors import Invalid, LakeholdError
 from lakehold.kernel import requests
@@ -22,6 +26,8 @@ UPLOAD_PATHS = re.compile(r"^/api/v1/projects/[^/]+/tables(/[^/]+/writes)?/?$")
 """Bodies bounded by :class:`UploadRoute` (``LAKEHOLD_MAX_UPLOAD_BYTES``)."""
 SELF_BOUNDED_PATHS = re.compile(r"^/api/v1/lineage(/batch)?/?$")
 """Bodies their endpoint reads itself, bounded (OpenLineage ingest, ADR 0015)."""
+OPEN_PATHS = re.compile(r"^/(health|openapi\.json|docs|redoc)(/.*)?$")
+"""What answers without a token (``routers.health``, the OpenAPI document and its pages)."""
 
 
 class TooLarge(LakeholdError):
@@ -38,8 +44,17 @@ def too_large(limit: int, setting: str) -> TooLarge:
     )
 
 
+def has_body(scope: Scope) -> bool:
+    """Whether the request says it sends a body (Content-Length above 0, or chunked)."""
+    headers = Headers(scope=scope)
+    declared = headers.get("content-length", "").strip()
+    return "transfer-encoding" in headers or (declared != "" and declared != "0")
+
+
 class BodyLimits:
-    """ASGI middleware: every body but an upload's or a self-bounded one is read (at most
+    """ASGI middleware: a request with a body (but an upload, which ``UploadRoute``
+    authenticates) and a path that is not open is authenticated first (401, nothing read).
+    Then every body but an upload's or a self-bounded one is read (at most
     ``max_json_bytes``: 413, from Content-Length up front or while reading), checked (JSON
     depth, ``sql`` length: 400 naming the field) and handed on."""
 
@@ -49,19 +64,22 @@ class BodyLimits:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not path or UPLOAD_PATHS.match(path) or SELF_BOUNDED_PATHS.match(path):
+        if not path or UPLOAD_PATHS.match(path):
             await self.app(scope, receive, send)
             return
+        self_bounded = SELF_BOUNDED_PATHS.match(path) is not None
         try:
-            body, more = await self._read(scope, receive)
-            if body:
-                self._check(scope, body)
+            if has_body(scope) and not OPEN_PATHS.match(path):
+                await authenticate_first(Request(scope))
+            if not self_bounded:
+                body, more = await self._read(scope, receive)
+                if body:
+                    self._check(scope, body)
         except LakeholdError as error:
-            response = JSONResponse(
-                {**error.to_dict(), "request_id": requests.current()},
-                status_code=error.status_code,
-            )
-            await response(scope, receive, send)
+            await _refuse(error, scope, receive, send)
+            return
+        if self_bounded:
+            await self.app(scope, receive, send)
             return
         replayed = False
 
@@ -123,6 +141,14 @@ class BodyLimits:
                 field="sql",
                 limit="LAKEHOLD_MAX_SQL_CHARS",
             )
+
+
+async def _refuse(error: LakeholdError, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer ``error`` with the standard error body (``api.errors``), before the app runs."""
+    headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+    body = {**error.to_dict(), "request_id": requests.current()}
+    response = JSONResponse(body, status_code=error.status_code, headers=headers)
+    await response(scope, receive, send)
 
 
 def json_depth(value: Any, limit: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lakehold.runtime import Runtime
@@ -25,13 +26,23 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() or None
 
 
+async def authenticate_first(request: Request) -> Principal:
+    """The principal of ``request``'s bearer token, found before its body is read and kept for
+    :func:`get_principal`; Unauthorized without a valid token."""
+    runtime = get_runtime(request)
+    principal = await run_in_threadpool(runtime.security.authenticate, bearer_token(request))
+    request.state.principal = principal
+    return principal
+
+
 def get_principal(
     request: Request,
     runtime: Annotated[Runtime, Depends(get_runtime)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The principal of the bearer token; 401 without a valid one. A route that authenticates
-    before reading its body (``api.uploads.UploadRoute``) has already found it."""
+    """The principal of the bearer token; 401 without a valid one. A request with a body was
+    authenticated before its body was read (``api.bodies.BodyLimits``,
+    ``api.uploads.UploadRoute``): that principal is the one."""
     known = getattr(request.state, "principal", None)
     if isinstance(known, Principal):
         return known

@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from lakehold.lineage.emitter import facet
 from lakehold.lineage.limits import readable, readable_value
 from lakehold.store.models import as_utc
 
@@ -159,7 +160,7 @@ def job_version(job_row: Row, row: Row, latest_run: dict[str, Any] | None) -> di
         "inputs": [{"namespace": ns, "name": name} for ns, name in row.get("inputs") or []],
         "outputs": [{"namespace": ns, "name": name} for ns, name in row.get("outputs") or []],
         "latestRun": latest_run,
-        "facets": {"sql": {"query": row["sql"]}} if text(row.get("sql")) else {},
+        "facets": {"sql": facet("sql", query=row["sql"])} if text(row.get("sql")) else {},
     }
 
 
@@ -199,12 +200,18 @@ def _dataset_version_ref(ref: dict[str, str]) -> dict[str, Any]:
 
 def graph_states(result: dict[str, Any]) -> dict[str, Any]:
     """A lineage graph (``{"graph": [nodes]}``) with each job node's ``latestRun.state`` shown as
-    Marquez's ``RunState``; changed in place and returned."""
-    for node in result.get("graph", ()):
-        latest = (node.get("data") or {}).get("latestRun")
-        if isinstance(latest, dict) and "state" in latest:
-            latest["state"] = run_state(latest["state"])
-    return result
+    Marquez's ``RunState``. A new graph: the nodes given may be shared between responses
+    (:func:`lakehold.lineage.graph.graph`), so they are copied where changed, never changed."""
+    return {**result, "graph": [_node_state(node) for node in result.get("graph", ())]}
+
+
+def _node_state(node: dict[str, Any]) -> dict[str, Any]:
+    data = node.get("data") or {}
+    latest = data.get("latestRun")
+    if not isinstance(latest, dict) or "state" not in latest:
+        return node
+    shown = {**latest, "state": run_state(latest["state"])}
+    return {**node, "data": {**data, "latestRun": shown}}
 
 
 def node_id(kind: str, namespace_name: str, name: str) -> str:
