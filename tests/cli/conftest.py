@@ -18,6 +18,7 @@ def cli_env(tmp_path, database_url) -> dict[str, str]:
         "LAKEHOLD_DATABASE_URL": database_url,
         "LAKEHOLD_TOKEN": "",
         "COLUMNS": "200",
+        "LAKEHOLD_DEMO_SOURCE": "off",  # `demo` writes no source table into the local PostgreSQL
     }
 
 

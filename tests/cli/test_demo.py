@@ -1,7 +1,11 @@
-"""``lakehold demo``: the whole story out of the box, and printed commands that work verbatim."""
+"""``lakehold demo``: the whole story out of the box, and printed commands that work verbatim.
+
+The federated table comes from the test PostgreSQL, in a schema of each test's own (dropped
+after it); the demo's source is given a password, which must never be printed."""
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import re
@@ -9,23 +13,60 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from typer.testing import CliRunner
 
 from lakehold.cli.main import app
 from lakehold.cli.server import masked_url, shell_setup
-from lakehold.cli.session import console, require_home
+from lakehold.cli.session import console, require_home, token_file
 from lakehold.config import Settings
-from lakehold.demo import loader
+from lakehold.demo import federated, loader
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
+from tests.conftest import POSTGRES
+from tests.sources.conftest import SOURCES_PG, ensure_sources_database
 
 SETUP = "In a new shell:"
 FIRST_QUERY = "First query (as the admin):"
 WALK = "Walk-through (the sharing story):"
+FEDERATED = "federated      :"
+SOURCE_PASSWORD = "s3cret-demo-source"
+"""Given with the demo's source (trust authentication ignores it): never printed."""
+UNREACHABLE = "postgresql://lake:s3cret-demo-source@127.0.0.1:1/demo"
+
+
+@pytest.fixture
+def demo_schema() -> Iterator[str]:
+    """A schema of the test's own for the demo's source table, dropped after the test."""
+    schema = f"lh_demo_{uuid.uuid4().hex[:10]}"
+    ensure_sources_database()
+    yield schema
+    with psycopg.connect(SOURCES_PG, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _source_dsn() -> str:
+    """The test PostgreSQL's source database, with a password unless it has one."""
+    if "password" in conninfo_to_dict(SOURCES_PG):
+        return SOURCES_PG
+    return make_conninfo(SOURCES_PG, password=SOURCE_PASSWORD)
+
+
+@pytest.fixture
+def cli_env(cli_env: dict[str, str], demo_schema: str) -> dict[str, str]:
+    """The CLI's environment, with the demo's source in the test's own schema."""
+    return {
+        **cli_env,
+        federated.SOURCE_ENV: _source_dsn(),
+        federated.SCHEMA_ENV: demo_schema,
+    }
 
 
 def _counts(runtime: Runtime, admin: Principal) -> dict[str, int]:
@@ -144,9 +185,12 @@ def test_printed_commands_work_with_the_printed_environment(
     setup = _section(output, SETUP)
     assert any(line.startswith("export LAKEHOLD_HOME=/") for line in setup)
     assert any(line.startswith("export PATH=") for line in setup)
+    assert SOURCE_PASSWORD not in output
+    assert f"{FEDERATED} retail.product_lines reads postgresql://lakehold_demo_reader@" in output
     walk = _section(output, WALK)
     commands = [line for line in walk if not line.startswith("#")]
     assert 5 <= len(commands) <= 8
+    assert "retail.product_lines" in commands[-1]
 
     shell = _shell_env(setup, {"COLUMNS": "200", "LAKEHOLD_DATABASE_URL": None})
     assert Path(str(shell["LAKEHOLD_HOME"])) == Path(cli_env["LAKEHOLD_HOME"]).resolve()
@@ -162,7 +206,7 @@ def test_printed_commands_work_with_the_printed_environment(
         result = runner.invoke(app, words, env={**env, "LAKEHOLD_TOKEN": env.get("LAKEHOLD_TOKEN")})
         assert result.exit_code == 0, f"{command}\n{result.output}"
         outputs.append(result.output)
-    first, steward_sales, analyst_sales, customers, listings, requests, lineage = outputs
+    first, steward_sales, analyst_sales, customers, listings, requests, lineage, joined = outputs
     assert "East" in first
     assert re.search(r"\b20\b.*3530\.5", steward_sales)
     assert re.search(r"\b7\b.*1500", analyst_sales)
@@ -170,17 +214,60 @@ def test_printed_commands_work_with_the_printed_environment(
     assert "retail.inventory" in listings and "retail.store_sales" in listings
     assert "requested" in requests and "retail.inventory" in requests
     assert "job:lakehold:analysts.ctas.widget_customers" in lineage
+    assert _figures(joined) == _expected_figures()
+
+    # A second start loads nothing again: no second connection, crawl or line about it.
+    again = cli("demo", "--no-serve")
+    assert "(already loaded)" in again and FEDERATED not in again
+    assert _section(again, WALK)[-1] == walk[-1]
+    home = Path(cli_env["LAKEHOLD_HOME"])
+    settings = Settings(home=home, database_url=cli_env["LAKEHOLD_DATABASE_URL"])
+    runtime = Runtime(settings)
+    try:
+        admin = runtime.security.authenticate(token_file(settings).read_text().strip())
+        runs = runtime.data_sources.runs(admin, loader.SHOP, federated.DATA_SOURCE)
+        assert [r.tables_added for r in runs] == [1]
+        assert len(runtime.connections.list(admin, loader.SHOP)) == 1
+    finally:
+        runtime.close()
+
+
+def _figures(output: str) -> list[tuple[str, int, float]]:
+    """(product line, sales, amount) rows of the printed join, in order."""
+    found = re.findall(r"│\s*([A-Z]\w+)\s*│\s*(\d+)\s*│\s*([\d.]+)\s*│", output)
+    return [(line, int(sales), float(amount)) for line, sales, amount in found]
+
+
+def _expected_figures() -> list[tuple[str, int, float]]:
+    """The join computed here, from the demo's sales file and the source's rows."""
+    lines = {prod_id: line for prod_id, line, _ in federated.ROWS}
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    with (loader.DATA / "retail_store_sales.csv").open() as sales:
+        for sale in csv.DictReader(sales):
+            total = totals[lines[int(sale["prod_id"])]]
+            total[0] += 1
+            total[1] += float(sale["sale_amount"])
+    rows = [(line, int(n), round(amount, 2)) for line, (n, amount) in totals.items()]
+    return sorted(rows, key=lambda row: -row[2])
 
 
 def test_printed_commands_work_verbatim_in_a_new_shell(tmp_path: Path) -> None:
-    """The set-up lines and commands, pasted into bash with nothing of this environment."""
+    """The set-up lines and commands, pasted into bash with nothing of this environment;
+    the demo's source is down: it says so in one line and goes on without it."""
     home = tmp_path / "demo-home"
+    env = {"LAKEHOLD_HOME": str(home), "LAKEHOLD_TOKEN": None, "LAKEHOLD_DATABASE_URL": None}
+    started = time.monotonic()
     result = CliRunner().invoke(
-        app,
-        ["demo", "--no-serve"],
-        env={"LAKEHOLD_HOME": str(home), "LAKEHOLD_TOKEN": None, "LAKEHOLD_DATABASE_URL": None},
+        app, ["demo", "--no-serve"], env={**env, federated.SOURCE_ENV: UNREACHABLE}
     )
     assert result.exit_code == 0, result.output
+    notes = [line.strip() for line in result.output.splitlines() if FEDERATED in line]
+    assert notes == [
+        f"{FEDERATED} no PostgreSQL reachable at postgresql://lake@127.0.0.1:1/demo within 2 s: "
+        f"federated table skipped (set {federated.SOURCE_ENV}=postgresql://user@host:port/db)"
+    ]
+    assert SOURCE_PASSWORD not in result.output and "product_lines" not in result.output
+    assert time.monotonic() - started < 60
     walk = _section(result.output, WALK)
     script = "\n".join(
         [
@@ -236,3 +323,17 @@ def test_no_home_is_created_silently(tmp_path: Path, monkeypatch: pytest.MonkeyP
     require_home(Settings())  # set explicitly: the command creates it, as before
     help_text = CliRunner().invoke(app, ["--help"])
     assert help_text.exit_code == 0
+
+
+def test_the_demo_never_writes_into_the_metadata_database(
+    runtime: Runtime, admin: Principal, database_url: str, demo_schema: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite metadata store is no server a source could point at")
+    source = federated.DemoSource(make_conninfo(POSTGRES), demo_schema)
+    story = loader.load_demo(runtime, admin, source)
+    assert story.federated is None
+    assert "is Lakehold's own metadata database" in str(story.source_note)
+    with psycopg.connect(POSTGRES) as conn:
+        found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [demo_schema])
+        assert found.fetchone() is None

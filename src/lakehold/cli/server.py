@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import sys
@@ -132,8 +133,9 @@ def shell_setup(settings: Settings, tokens: dict[str, str]) -> list[str]:
     return lines
 
 
-def walk_through(settings: Settings) -> list[tuple[str, str]]:
-    """The demo's story as (what it shows, command) pairs, run in a shell set up as above."""
+def walk_through(settings: Settings, federated: str | None = None) -> list[tuple[str, str]]:
+    """The demo's story as (what it shows, command) pairs, run in a shell set up as above;
+    with the join of the ``federated`` table once the demo has connected it."""
     from lakehold.demo import loader
 
     _, lakehold = _lakehold_command()
@@ -142,7 +144,7 @@ def walk_through(settings: Settings) -> list[tuple[str, str]]:
     totals = f"select count(*) as sales, sum(sale_amount) as amount from {sales}"
     team = f"--project {loader.TEAM}"
     derived = f"dataset:{settings.lineage_namespace}:{loader.TEAM}.{loader.DERIVED}"
-    return [
+    steps = [
         (
             f"the steward owns {sales} and sees every sale",
             f'LAKEHOLD_TOKEN={steward} {lakehold} sql "{totals}"',
@@ -170,6 +172,14 @@ def walk_through(settings: Settings) -> list[tuple[str, str]]:
             f"LAKEHOLD_TOKEN={analyst} {lakehold} lineage show {derived}",
         ),
     ]
+    if federated:
+        steps.append(
+            (
+                f"{federated} is read in place from PostgreSQL, joined with {sales}",
+                f'LAKEHOLD_TOKEN={steward} {lakehold} sql "{loader.FEDERATED_QUERY}"',
+            )
+        )
+    return steps
 
 
 @handles_errors
@@ -181,15 +191,18 @@ def demo(
     """Load the demo stories into LAKEHOLD_HOME and start the API.
 
     Prints the admin's token and the demo users' (steward, analyst) new tokens on the terminal
-    only, the lines that set up a new shell, and a walk-through of the sharing story.
+    only, the lines that set up a new shell, and a walk-through of the sharing story. When a
+    PostgreSQL answers (LAKEHOLD_DEMO_SOURCE, default the local one; "off" skips it), the
+    steward also joins a table read in place from it.
 
     Example: LAKEHOLD_HOME=./demo-home lakehold demo
     """
+    from lakehold.demo.federated import source_from_env
     from lakehold.demo.loader import FIRST_QUERY, load_demo
 
     runtime, _ = open_runtime(_settings(host, port), create_home=True)
     admin = principal_of(runtime)
-    story = load_demo(runtime, admin)
+    story = load_demo(runtime, admin, source_from_env(os.environ))
     settings = runtime.settings
     url = f"http://{settings.host}:{settings.port}"
     token = token_file(settings).read_text().strip()
@@ -200,6 +213,8 @@ def demo(
     console.print(f"  warehouse      : {settings.warehouse_path}")
     console.print(f"  API            : {url}")
     console.print(f"  OpenAPI docs   : {url}/docs")
+    if story.source_note:  # one line, as is: rich would fold it
+        typer.echo(f"  federated      : {story.source_note}")
     # Tokens go to the terminal (stdout) only, never through logging.
     console.print("  admin token    :", style="bold", end=" ")
     typer.echo(token)
@@ -217,7 +232,7 @@ def demo(
     )
     if story.tokens:
         console.print("\n[bold]Walk-through[/bold] (the sharing story):")
-        for shows, command in walk_through(settings):
+        for shows, command in walk_through(settings, story.federated):
             typer.echo(f"  # {shows}")
             typer.echo(f"  {command}")
     else:

@@ -5,7 +5,9 @@ steward (``steward``) who owns project ``retail``, publishes its tables and prot
 with a row filter and a column filter, and an analyst (``analyst``) whose project
 ``analysts`` is granted two of them through an approved subscription, derives a table from
 them with ``CREATE TABLE ... AS SELECT`` (Lakehold emits its lineage) and waits for a
-second request to be decided. Everything goes through the services, as a user would.
+second request to be decided. When a PostgreSQL server answers, the steward also reads a
+table of it in place, ``retail.product_lines`` (:mod:`lakehold.demo.federated`). Everything goes
+through the services, as a user would.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lakehold.catalog.tables import DataSource
+from lakehold.demo.federated import DemoSource, attach_source
 from lakehold.errors import Conflict
 from lakehold.governance.subscriptions import ItemDecision
 from lakehold.runtime import Runtime
@@ -43,6 +46,12 @@ DERIVED_SQL = (
     f"from {SHOP}.store_sales s left join {SHOP}.customer c on s.cust_id = c.cust_id "
     "group by all"
 )
+FEDERATED_QUERY = (
+    "select p.product_line, count(*) as sales, sum(s.sale_amount) as amount "
+    f"from {SHOP}.store_sales s join {SHOP}.product_lines p using (prod_id) "
+    "group by p.product_line order by amount desc"
+)
+"""The steward's join of the federated ``product_lines`` with the lakehouse's sales."""
 TOKEN_NAME = "demo"
 """The name of the users' demo tokens; each demo start replaces them."""
 
@@ -55,11 +64,18 @@ class DemoStory:
     tokens: dict[str, str] = field(default_factory=dict)
     """Username → a new API token, for the users of the sharing story."""
     pending_request: str | None = None
+    federated: str | None = None
+    """The federated table, once the demo has connected it."""
+    source_note: str | None = None
+    """One line on what the demo did with its source (or why it went on without)."""
 
 
-def load_demo(runtime: Runtime, principal: Principal) -> DemoStory:
-    """Create the demo domain, projects, tables, users and the sharing story once; on every
-    start, issue the story's users new tokens (their earlier demo tokens are revoked)."""
+def load_demo(
+    runtime: Runtime, principal: Principal, source: DemoSource | None = None
+) -> DemoStory:
+    """Create the demo domain, projects, tables, users and the sharing story once, and the
+    federated table from ``source`` once it answers; on every start, issue the story's users
+    new tokens (their earlier demo tokens are revoked)."""
     loaded = _load(runtime, principal)
     users = {u.username for u in runtime.security.list_users(principal)}
     if STEWARD not in users or ANALYST not in users:  # a home of an earlier demo
@@ -67,7 +83,10 @@ def load_demo(runtime: Runtime, principal: Principal) -> DemoStory:
     tokens = {name: _fresh_token(runtime, principal, name) for name in (STEWARD, ANALYST)}
     steward = runtime.security.authenticate(tokens[STEWARD])
     pending = runtime.subscriptions.list_requests(steward, direction="incoming", status="requested")
-    return DemoStory(loaded, tokens, pending[0].id if pending else None)
+    federated = attach_source(runtime, principal, steward, SHOP, source)
+    return DemoStory(
+        loaded, tokens, pending[0].id if pending else None, federated.table, federated.note
+    )
 
 
 def _load(runtime: Runtime, principal: Principal) -> bool:
