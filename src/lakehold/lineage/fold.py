@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from lakehold.lineage import facets as std
 from lakehold.lineage.bulk import delete_where_in, existing, insert_rows, rows_by_id, upsert
 from lakehold.lineage.events import DATASET, JOB, RUN, TERMINAL, DatasetRef, Event, JobRef
+from lakehold.lineage.graph_source import mark_changed
 from lakehold.store.lineage import (
     LineageColumn,
     LineageDataset,
@@ -397,6 +398,7 @@ class _Folder:
             ],
             ["job_id", "dataset_id", "direction"],
         )
+        mark_changed(session, *self._graph_changes())
         delete_where_in(session, LineageColumn.dataset_id, self.columns)
         insert_rows(
             session,
@@ -415,6 +417,23 @@ class _Folder:
                 for field, namespace, name, input_field, steps in rows
             ],
         )
+
+    def _graph_changes(self) -> tuple[set[str], set[str]]:
+        """The jobs and datasets whose part of the traversal graph this batch changed: new
+        ones, jobs whose type, latest run, edges or runs' states changed."""
+        loaded, before = self.loaded, self.before
+        jobs = {
+            k
+            for k, r in self.jobs.items()
+            if k not in loaded or _changed(before[k], r, ("job_type", "latest_run_id"))
+        }
+        jobs.update(self.edges)
+        jobs.update(
+            r["job_id"]
+            for k, r in self.runs.items()
+            if k not in loaded or before[k]["state"] != r["state"]
+        )
+        return jobs, {k for k in self.datasets if k not in loaded}
 
     def _upsert(self, model: Any, rows: dict[str, dict[str, Any]], columns: tuple) -> None:
         """New rows, and loaded rows that changed, in one upsert per table."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -144,10 +144,15 @@ def _graph(
 
 
 def _view(snapshot: Snapshot) -> _View:
-    """The snapshot's :class:`_View`, built on first use (once per snapshot generation)."""
+    """The snapshot's :class:`_View`, built on first use (once per snapshot generation): from
+    the view of the snapshot it was advanced from when there is one, else from scratch."""
     view = snapshot.derived.get("graph")
     if view is None:
-        view = snapshot.derived.setdefault("graph", _View(snapshot))
+        base, touched = snapshot.base, snapshot.touched
+        earlier = base.derived.get("graph") if base is not None else None
+        built = earlier.advanced(snapshot, touched) if earlier else _View.build(snapshot)
+        view = snapshot.derived.setdefault("graph", built)
+        snapshot.base = None  # the earlier snapshot may go
     return view
 
 
@@ -156,18 +161,61 @@ class _View:
     shown id, placeholder id and summary, and its edges as dicts between shown ids. A response
     reuses them; only nodes hidden from the principal, or next to one, get edges rebuilt.
 
-    Edges are kept flat -- every node's in-edges then out-edges, contiguous, in one list, with
-    the node at the other end of each in a parallel tuple of ids -- and neighbours as tuples of
+    Edges are kept flat -- each node's in-edges then out-edges, contiguous, in one list, with
+    the node at the other end of each in a parallel list of ids -- and neighbours as tuples of
     ids: the garbage collector does not track tuples of strings, nor dicts of strings, so the
-    view adds few objects for a full collection to scan, however large the graph."""
+    view adds few objects for a full collection to scan, however large the graph.
 
-    def __init__(self, snapshot: Snapshot) -> None:
-        self.kind: dict[str, str] = {}
-        self.ident: dict[str, tuple[str, str, str]] = {}  # (kind, namespace, name)
-        self.shown: dict[str, str] = {}
-        self.placeholder: dict[str, str] = {}
-        self.data: dict[str, dict[str, Any]] = {}
-        for key, namespace, name, opaque in snapshot.dataset_info.values():
+    The view of an advanced snapshot copies its predecessor's per-node dicts and rebuilds the
+    touched nodes only; their new edges are appended to the flat lists, which the two views
+    share (an earlier view's spans never move), until the dead part outgrows the live one."""
+
+    kind: dict[str, str]
+    ident: dict[str, tuple[str, str, str]]  # (kind, namespace, name)
+    shown: dict[str, str]
+    placeholder: dict[str, str]
+    data: dict[str, dict[str, Any]]
+    next_of_dataset: dict[str, tuple[str, ...]]
+    next_of_job: dict[str, tuple[str, ...]]
+    span: dict[str, tuple[int, int, int]]  # in-edges [a, b), out-edges [b, c)
+    edges: list[dict[str, str]]
+    others: list[str]
+    live: int  # how many of ``edges`` some span covers
+
+    @classmethod
+    def build(cls, snapshot: Snapshot) -> _View:
+        view = cls()
+        view.kind, view.ident, view.shown, view.placeholder, view.data = {}, {}, {}, {}, {}
+        view.next_of_dataset, view.next_of_job, view.span = {}, {}, {}
+        view.edges, view.others, view.live = [], [], 0
+        view._nodes(snapshot.dataset_info.values(), snapshot.job_info.values())
+        view._link(snapshot, snapshot.by_dataset.keys() | snapshot.by_job.keys())
+        return view
+
+    def advanced(self, snapshot: Snapshot, touched: frozenset[str]) -> _View:
+        """The view of ``snapshot``, whose ``touched`` nodes differ from this view's."""
+        if len(self.edges) > 2 * self.live + 4096:
+            return _View.build(snapshot)  # compact
+        view = _View()
+        view.kind, view.ident, view.shown = dict(self.kind), dict(self.ident), dict(self.shown)
+        view.placeholder, view.data = dict(self.placeholder), dict(self.data)
+        view.next_of_dataset, view.next_of_job = dict(self.next_of_dataset), dict(self.next_of_job)
+        view.span, view.edges, view.others, view.live = (
+            dict(self.span),
+            self.edges,
+            self.others,
+            self.live,
+        )
+        datasets, jobs = snapshot.dataset_info, snapshot.job_info
+        view._nodes(
+            (datasets[k] for k in touched if k in datasets),
+            (jobs[k] for k in touched if k in jobs),
+        )
+        view._link(snapshot, touched)
+        return view
+
+    def _nodes(self, datasets: Iterable[DatasetInfo], jobs: Iterable[JobInfo]) -> None:
+        for key, namespace, name, opaque in datasets:
             self._node(key, DATASET, namespace, name, opaque)
             self.data[key] = {
                 "id": {"namespace": namespace, "name": name},
@@ -175,7 +223,7 @@ class _View:
                 "name": name,
                 "type": "DB_TABLE",
             }
-        for key, namespace, name, opaque, job_type, run_id, state in snapshot.job_info.values():
+        for key, namespace, name, opaque, job_type, run_id, state in jobs:
             self._node(key, JOB, namespace, name, opaque)
             self.data[key] = {
                 "id": {"namespace": namespace, "name": name},
@@ -184,50 +232,48 @@ class _View:
                 "type": job_type,
                 "latestRun": {"id": run_id, "state": state} if run_id else None,
             }
-        shown = self.shown
-        self.next_of_dataset = {
-            dataset: tuple(e[0] for e in edges if e[0] in shown)
-            for dataset, edges in snapshot.by_dataset.items()
-        }
-        self.next_of_job = {
-            job: tuple(e[1] for e in edges if e[1] in shown)
-            for job, edges in snapshot.by_job.items()
-        }
-        ins: defaultdict[str, list[tuple[str, dict[str, str]]]] = defaultdict(list)
-        outs: defaultdict[str, list[tuple[str, dict[str, str]]]] = defaultdict(list)
-        for job, edges in snapshot.by_job.items():
-            for _, dataset, direction in edges:
-                if dataset not in shown or job not in shown:
-                    continue
-                if direction == "in":
-                    edge = {"origin": shown[dataset], "destination": shown[job]}
-                    outs[dataset].append((job, edge))
-                    ins[job].append((dataset, edge))
-                else:
-                    edge = {"origin": shown[job], "destination": shown[dataset]}
-                    outs[job].append((dataset, edge))
-                    ins[dataset].append((job, edge))
-        edges_flat: list[dict[str, str]] = []
-        others: list[str] = []
-        self.span: dict[str, tuple[int, int, int]] = {}  # in-edges [a, b), out-edges [b, c)
-        for key in ins.keys() | outs.keys():
-            first = len(edges_flat)
-            for other, edge in ins.get(key, ()):
-                edges_flat.append(edge)
-                others.append(other)
-            middle = len(edges_flat)
-            for other, edge in outs.get(key, ()):
-                edges_flat.append(edge)
-                others.append(other)
-            self.span[key] = (first, middle, len(edges_flat))
-        self.edges = edges_flat
-        self.others = tuple(others)
 
     def _node(self, key: str, kind: str, namespace: str, name: str, opaque: str) -> None:
         self.kind[key] = kind
         self.ident[key] = (kind, namespace, name)
         self.shown[key] = f"{kind}:{namespace}:{name}"
         self.placeholder[key] = placeholder_id(kind, opaque)
+
+    def _link(self, snapshot: Snapshot, keys: Iterable[str]) -> None:
+        """(Re)build the neighbours and edges of ``keys`` from the snapshot's adjacency."""
+        shown, edges, others = self.shown, self.edges, self.others
+        for key in keys:
+            self.next_of_dataset.pop(key, None)
+            self.next_of_job.pop(key, None)
+            a, _, c = self.span.pop(key, (0, 0, 0))
+            self.live -= c - a
+            around = snapshot.by_dataset.get(key)
+            if around:
+                self.next_of_dataset[key] = tuple(e[0] for e in around if e[0] in shown)
+            else:
+                around = snapshot.by_job.get(key)
+                if not around:
+                    continue
+                self.next_of_job[key] = tuple(e[1] for e in around if e[1] in shown)
+            if key not in shown:
+                continue
+            ins: list[tuple[str, dict[str, str]]] = []
+            outs: list[tuple[str, dict[str, str]]] = []
+            for job, dataset, direction in around:
+                if job not in shown or dataset not in shown:
+                    continue
+                origin, destination = (dataset, job) if direction == "in" else (job, dataset)
+                edge = {"origin": shown[origin], "destination": shown[destination]}
+                other = job if dataset == key else dataset
+                (ins if destination == key else outs).append((other, edge))
+            if not ins and not outs:
+                continue
+            first = len(edges)
+            for other, edge in (*ins, *outs):
+                edges.append(edge)
+                others.append(other)
+            self.span[key] = (first, first + len(ins), len(edges))
+            self.live += len(edges) - first
 
     def walk(self, kind: str, start: str, depth: int) -> tuple[list[str], list[str], set[str]]:
         """As :func:`walk`: dataset ids and job ids within ``depth`` jobs of ``start`` (in the
