@@ -261,6 +261,62 @@ def test_searchable_form_fields_and_glossary_terms_are_indexed(catalog: Catalog)
     assert names(by_term) == ["finance.ledger"]
 
 
+def _describe(catalog: Catalog, table: str, description: str) -> None:
+    catalog.runtime.catalog.update_asset(catalog.owner, "retail", table, description=description)
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        # a prefix is what was typed, not a stem: porter makes "pay" "pai" (issue 12)
+        ("pay*", ["retail.customer", "retail.inventory", "retail.store_sales"]),
+        ("payr*", ["retail.customer"]),
+        ("paym*", ["retail.inventory", "retail.store_sales"]),
+        ("pai*", ["retail.store_sales"]),  # paid
+        ("compan*", ["retail.inventory", "retail.store_sales"]),
+        ("companies*", ["retail.store_sales"]),
+        ("monthly pay*", ["retail.customer", "retail.store_sales"]),
+        # words are stemmed alike on both databases
+        ("payments", ["retail.inventory", "retail.store_sales"]),
+        ("payment", ["retail.inventory", "retail.store_sales"]),
+        ("companies", ["retail.inventory", "retail.store_sales"]),
+        ("shipping", ["retail.inventory"]),
+        ("payroll pay*", ["retail.customer"]),
+    ],
+)
+def test_prefixes_and_stems_find_the_same_assets_on_both_databases(
+    catalog: Catalog, q: str, expected: list[str]
+) -> None:
+    _describe(catalog, "customer", "Monthly payroll of the loyal customers")
+    _describe(catalog, "inventory", "Payments per company, shipped and shipping")
+    _describe(catalog, "store_sales", "Monthly payment of companies, paid")
+    found = catalog.find(catalog.owner, q, scope="inventory")
+    assert sorted(names(found)) == expected
+    assert found.total == len(expected)
+    assert sum(c.count for c in found.facets["project"]) == len(expected)
+    assert all(hit.snippet for hit in found.items)
+
+
+def test_prefix_search_over_many_assets_finds_them_all(catalog: Catalog) -> None:
+    """The issue's case at a small scale: every asset whose words start with the prefix."""
+    for i in range(30):
+        catalog.runtime.table_service.create_table(
+            catalog.owner,
+            "finance",
+            f"payout_{i}",
+            DataSource(SCENARIOS / "retail_customer.csv"),
+            description="Payroll run" if i % 2 else "Paying agent",
+        )
+    found = catalog.find(catalog.owner, "pay*", project="finance", limit=100)
+    assert found.total == 30 and len(found.items) == 30
+    assert counts(found, "project") == {"finance": 30}
+    paged = [
+        catalog.find(catalog.owner, "pay*", project="finance", limit=7, offset=o)
+        for o in range(0, 30, 7)
+    ]
+    assert sorted(n for page in paged for n in names(page)) == sorted(names(found))
+
+
 @pytest.mark.parametrize(
     "q", ['"unbalanced', "*", "cust**", "a*b", "!!! ???", "x" * 501, " ".join(["w"] * 33)]
 )

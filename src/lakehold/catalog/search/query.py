@@ -54,16 +54,27 @@ def parse(q: str) -> list[Term]:
     return terms
 
 
+def words(terms: list[Term]) -> list[Term]:
+    """The terms matched against the stemmed index: words and phrases."""
+    return [t for t in terms if not t.prefix]
+
+
+def prefixes(terms: list[Term]) -> list[Term]:
+    """The terms matched against the unstemmed index: a prefix is what the user typed, not a
+    stem (``pay*`` finds pay and payroll; stemmed, ``pay`` is ``pai`` to SQLite's porter)."""
+    return [t for t in terms if t.prefix]
+
+
 def fts5_query(terms: list[Term]) -> str:
     """An FTS5 MATCH expression: each term a quoted phrase (words are letters and digits)."""
     return " ".join(f'"{" ".join(t.words)}"' + ("*" if t.prefix else "") for t in terms)
 
 
 def websearch_text(terms: list[Term]) -> str:
-    """The terms without a prefix, quoted, for PostgreSQL's ``websearch_to_tsquery``."""
-    return " ".join(f'"{" ".join(t.words)}"' for t in terms if not t.prefix)
+    """The terms, quoted, for PostgreSQL's ``websearch_to_tsquery`` (prefixes are not)."""
+    return " ".join(f'"{" ".join(t.words)}"' for t in terms)
 
 
-def prefix_tsqueries(terms: list[Term]) -> list[str]:
-    """``to_tsquery`` text of each prefix term: ``store <-> sa:*``."""
-    return [" <-> ".join(t.words) + ":*" for t in terms if t.prefix]
+def prefix_tsquery(terms: list[Term]) -> str:
+    """``to_tsquery`` text of prefix terms, all required: ``store <-> sa:* & pay:*``."""
+    return " & ".join(" <-> ".join(t.words) + ":*" for t in terms)

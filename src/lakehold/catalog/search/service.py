@@ -1,10 +1,11 @@
 """Search over what a user may discover: active listings (everyone) and the inventories of
 their own projects (members, any role; administrators see every project).
 
-Full text is SQLite FTS5 (``bm25``, weights title 10, tags and glossary terms 5, description 2,
-columns and form fields 1) or PostgreSQL (``websearch_to_tsquery`` and ``ts_rank`` over a
-weighted ``search_vector``). Filters and facet counts are computed over the visible matching
-set only, so a count never reveals a hidden asset. Blank ``q`` browses, newest first.
+Full text is in ``matching`` (FTS5 on SQLite, tsvectors on PostgreSQL). The visible matching
+set is evaluated once per search (a materialized CTE); the total, the facet counts and the page
+are read from it in one statement, and snippets are built for the page only. Filters and facet
+counts are computed over the visible matching set only, so a count never reveals a hidden
+asset. Blank ``q`` browses, newest first.
 """
 
 from __future__ import annotations
@@ -14,24 +15,28 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
-    ColumnClause,
+    CTE,
     ColumnElement,
+    CompoundSelect,
+    Float,
+    Integer,
     Select,
+    String,
     and_,
-    column,
+    cast,
     exists,
     func,
     literal,
-    literal_column,
+    null,
     or_,
     select,
-    table,
     true,
+    union_all,
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from lakehold.catalog.search import query
+from lakehold.catalog.search import matching, query
 from lakehold.catalog.search.indexer import reindex_all
 from lakehold.errors import Invalid
 from lakehold.kernel import Action, allowed, authorize
@@ -49,12 +54,8 @@ SCOPES: dict[str, tuple[str, ...]] = {
 FACETS = ("domain_unit", "project", "asset_type", "tag", "glossary_term")
 MAX_LIMIT = 100
 FACET_SIZE = 50  # values reported per facet, most frequent first
-SNIPPET_OPEN, SNIPPET_CLOSE = "[", "]"
-
-_FTS: ColumnClause[Any] = literal_column("search_documents_fts")
-_FTS_TABLE = table("search_documents_fts", column("rowid"))
-_VECTOR: ColumnClause[Any] = literal_column("search_documents.search_vector")
-_CONFIG: ColumnClause[Any] = literal_column("'english'::regconfig")
+COLUMN_FACETS = ("domain_unit", "project", "asset_type")
+TOTAL, PAGE = "total", "page"  # the other parts of the summary statement are facet names
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,9 @@ def _values(value: str | list[str] | None) -> list[str]:
     return [v.strip() for v in values if v and v.strip()]
 
 
-def _visible(principal: Principal) -> ColumnElement[bool]:
-    """Active listings for everyone; assets of the principal's projects."""
+def _visible(session: Session, principal: Principal) -> ColumnElement[bool]:
+    """Active listings for everyone; assets of the principal's projects (listed first, so the
+    planner sees a few literal ids)."""
     if allowed(principal, Action.CATALOG_READ_ALL):  # administrators see every project's inventory
         inventory: ColumnElement[bool] = true()
     else:
@@ -117,7 +119,7 @@ def _visible(principal: Principal) -> ColumnElement[bool]:
         member_of = select(ProjectMember.project_id).where(
             or_(ProjectMember.user_id == principal.user_id, ProjectMember.group_id.in_(groups))
         )
-        inventory = SearchDocument.project_id.in_(member_of)
+        inventory = SearchDocument.project_id.in_(sorted(set(session.scalars(member_of))))
     return or_(SearchDocument.kind == LISTING, and_(SearchDocument.kind == ASSET, inventory))
 
 
@@ -216,103 +218,90 @@ class SearchService:
     ) -> SearchResults:
         conditions = [
             SearchDocument.kind.in_(SCOPES[scope]),
-            _visible(principal),
+            _visible(session, principal),
             *_filtered(filters),
         ]
         dialect = session.get_bind().dialect.name
-        score: ColumnElement | None = None
-        snippet: ColumnElement | None = None
-        base: Select = select(SearchDocument.id)
-        if terms and dialect == "sqlite":
-            base = select(SearchDocument.id).join_from(
-                SearchDocument, _FTS_TABLE, _FTS_TABLE.c.rowid == SearchDocument.id
-            )
-            conditions.append(_FTS.op("MATCH")(literal(query.fts5_query(terms))))
-            score = -func.bm25(_FTS, 10.0, 5.0, 2.0, 1.0)
-            snippet = func.snippet(_FTS, -1, SNIPPET_OPEN, SNIPPET_CLOSE, "…", 16)
-        elif terms:
-            tsquery = _tsquery(terms)
-            conditions.append(_VECTOR.op("@@")(tsquery))
-            score = func.ts_rank(_VECTOR, tsquery)
-            snippet = func.ts_headline(
-                _CONFIG,
-                func.concat_ws(" ", SearchDocument.description, SearchDocument.body),
-                tsquery,
-                f"StartSel={SNIPPET_OPEN}, StopSel={SNIPPET_CLOSE}, MaxWords=20, MinWords=5",
-            )
-        matching = base.where(*conditions)
-        total = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
-
-        page = matching.add_columns(
-            (score if score is not None else literal(None)).label("score"),
-            (snippet if snippet is not None else literal(None)).label("snippet"),
-        )
-        order: list[ColumnElement[Any]] = [
-            SearchDocument.updated_at.desc(),
-            SearchDocument.id.desc(),
-        ]
-        if score is not None:
-            order.insert(0, literal_column("score").desc())
-        rows = session.execute(page.order_by(*order).limit(limit).offset(offset)).all()
+        found = matching.hits(dialect, terms, conditions).cte("hits").prefix_with("MATERIALIZED")
+        total, page = 0, []
+        facets: dict[str, list[FacetCount]] = {f: [] for f in FACETS}
+        for part, value, n, document_id, score in session.execute(
+            _summary(found, bool(terms), limit, offset)
+        ):
+            if part == TOTAL:
+                total = n
+            elif part == PAGE:
+                page.append((document_id, score))
+            else:
+                facets[part].append(FacetCount(value, n))
+        ids = [document_id for document_id, _ in page]
         documents = {
             d.id: d
-            for d in session.scalars(
-                select(SearchDocument).where(SearchDocument.id.in_([r.id for r in rows]))
-            )
+            for d in session.scalars(select(SearchDocument).where(SearchDocument.id.in_(ids)))
         }
-        items = [_hit(documents[r.id], r.score, r.snippet) for r in rows if r.id in documents]
-        return SearchResults(
-            total=total,
-            limit=limit,
-            offset=offset,
-            items=items,
-            facets=_facets(session, matching) if total else {f: [] for f in FACETS},
+        snippets = matching.snippets(session, terms, ids)
+        items = [
+            _hit(documents[i], score if terms else None, snippets.get(i))
+            for i, score in page
+            if i in documents
+        ]
+        return SearchResults(total=total, limit=limit, offset=offset, items=items, facets=facets)
+
+
+def _part(name: str, value: Any = None, n: Any = None) -> list[ColumnElement]:
+    """The leading columns of a summary row: part, value, n."""
+    return [
+        literal(name, String).label("part"),
+        (value if value is not None else cast(null(), String)).label("value"),
+        (n if n is not None else cast(null(), Integer)).label("n"),
+    ]
+
+
+def _summary(found: CTE, ranked: bool, limit: int, offset: int) -> CompoundSelect:
+    """One statement over the matching set: its size, each facet's most frequent values and
+    the page (rank in ``n``), as rows of (part, value, n, id, score)."""
+    nothing = [cast(null(), Integer).label("id"), cast(null(), Float).label("score")]
+    parts: list[Select] = [select(*_part(TOTAL, n=func.count()), *nothing).select_from(found)]
+    for name in COLUMN_FACETS:
+        value, count = found.c[name], func.count()
+        parts.append(
+            _top(
+                select(*_part(name, value, count), *nothing)
+                .where(value.is_not(None))
+                .group_by(value)
+                .order_by(count.desc(), value)
+            )
         )
-
-
-def _tsquery(terms: list[query.Term]) -> ColumnElement:
-    """``websearch_to_tsquery`` of the words and phrases, ``&&`` each prefix term."""
-    parts: list[ColumnElement] = []
-    text = query.websearch_text(terms)
-    if text:
-        parts.append(func.websearch_to_tsquery(_CONFIG, literal(text)))
-    parts.extend(func.to_tsquery(_CONFIG, literal(p)) for p in query.prefix_tsqueries(terms))
-    combined = parts[0]
-    for part in parts[1:]:
-        combined = combined.op("&&")(part)
-    return combined
-
-
-def _facets(session: Session, matching: Select) -> dict[str, list[FacetCount]]:
-    """Counts of each facet value over the matching (already visible) documents."""
-    ids = matching.scalar_subquery()
-    facets: dict[str, list[FacetCount]] = {}
-    for name, attribute in (
-        ("domain_unit", SearchDocument.domain_unit),
-        ("project", SearchDocument.project),
-        ("asset_type", SearchDocument.asset_type),
-    ):
-        count = func.count().label("n")
-        rows = session.execute(
-            select(attribute, count)
-            .where(SearchDocument.id.in_(ids), attribute.is_not(None))
-            .group_by(attribute)
-            .order_by(count.desc(), attribute)
-            .limit(FACET_SIZE)
-        )
-        # value is never None (the query excludes NULL): the filter only narrows the type
-        facets[name] = [FacetCount(value, n) for value, n in rows if value is not None]
     for name in (TAG, GLOSSARY_TERM):
-        count = func.count().label("n")
-        tagged = session.execute(
-            select(SearchFacet.value, count)
-            .where(SearchFacet.facet == name, SearchFacet.document_id.in_(ids))
-            .group_by(SearchFacet.value)
-            .order_by(count.desc(), SearchFacet.value)
-            .limit(FACET_SIZE)
+        count = func.count()
+        tagged = found.join(
+            SearchFacet, and_(SearchFacet.document_id == found.c.id, SearchFacet.facet == name)
         )
-        facets[name] = [FacetCount(value, n) for value, n in tagged]
-    return facets
+        parts.append(
+            _top(
+                select(*_part(name, SearchFacet.value, count), *nothing)
+                .select_from(tagged)
+                .group_by(SearchFacet.value)
+                .order_by(count.desc(), SearchFacet.value)
+            )
+        )
+    order = [found.c.updated_at.desc(), found.c.id.desc()]
+    if ranked:
+        order.insert(0, found.c.score.desc())
+    rank = func.row_number().over(order_by=order)
+    page = (
+        select(*_part(PAGE, n=rank), found.c.id.label("id"), found.c.score.label("score"))
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+    )
+    return union_all(*parts, select(*page.subquery().c))
+
+
+def _top(facet: Select) -> Select:
+    """The ``FACET_SIZE`` most frequent values of a facet (a subquery: a UNION branch may not
+    have its own LIMIT)."""
+    return select(*facet.limit(FACET_SIZE).subquery().c)
 
 
 def _hit(document: SearchDocument, score: float | None, snippet: str | None) -> SearchHit:
