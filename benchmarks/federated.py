@@ -18,6 +18,14 @@ through ``StatementService.execute``, vs the same join on a plain DuckDB connect
 attaches the same database with the same scanner and reads the same Parquet files. Prints the
 seconds and the ratio Lakehold / raw per query (goal: close to 1), and against a raw baseline
 that connects and attaches for each query, as every Lakehold statement does (isolation).
+
+``--part fixed`` [--repeat 60]: the fixed cost of a governed statement over a small PostgreSQL
+and a small MariaDB table (a point lookup and a count), ``StatementService.execute`` as the
+tables' owner, vs the same query on one warm DuckDB connection that attached the same source
+with the same options (:func:`lakehold.connectors.attach.attach`, same timeouts, same
+scanner settings), and vs a raw connection that connects and attaches per query. The three
+are interleaved (the order rotates each round); results are compared. Goal: Lakehold - warm
+raw <= 10 ms per statement (median).
 """
 
 from __future__ import annotations
@@ -291,9 +299,158 @@ def _share_for_join(runtime: Runtime, schema: str, customers: int):
     return analyst
 
 
+FIXED_QUERIES = {
+    "point": "select id, customer, amount from {t} where id = 7",
+    "count": "select count(*) as n, sum(amount) as total from {t}",
+}
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root"}
+
+
+def fixed_part(args: argparse.Namespace) -> None:
+    """Governed statements over small federated tables vs raw DuckDB with the same ATTACH."""
+    schema = f"lh_bench_{uuid.uuid4().hex[:8]}"
+    with (
+        psycopg.connect(POSTGRES, autocommit=True) as conn,
+        tempfile.TemporaryDirectory() as root,
+    ):
+        import pymysql
+
+        my = pymysql.connect(**MARIADB, password="", autocommit=True)
+        try:
+            create = (
+                "CREATE TABLE {s}.orders (id integer PRIMARY KEY, customer varchar(20), "
+                "amount decimal(10,2))"
+            )
+            conn.execute(f"CREATE SCHEMA {schema}")
+            conn.execute(create.format(s=schema))
+            conn.execute(
+                f"INSERT INTO {schema}.orders SELECT g, 'c' || (g % 50), g % 1000 "
+                "FROM generate_series(1, 1000) g"
+            )
+            with my.cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE {schema}")
+                cursor.execute(create.format(s=schema))
+                rows = ", ".join(f"({g}, 'c{g % 50}', {g % 1000})" for g in range(1, 1001))
+                cursor.execute(f"INSERT INTO {schema}.orders VALUES {rows}")
+            settings = Settings(home=Path(root) / "home", network_allow=[*ALLOW, "127.0.0.1:3306"])
+            runtime = Runtime(settings)
+            admin, _ = runtime.security.bootstrap()
+            runtime.catalog.create_domain(admin, "Bench")
+            sources = {
+                "postgresql": ("pgb", ConnectionSpec("pg", "postgresql", PARAMS)),
+                "mysql": ("myb", ConnectionSpec("my", "mysql", {**MARIADB, "database": schema})),
+            }
+            attach_options = {
+                "connect_timeout_s": 10,
+                "statement_timeout_s": settings.statement_timeout_seconds,
+            }
+            print(
+                f"federated fixed cost: median of {args.repeat} interleaved rounds; "
+                "lakehold = StatementService.execute (owner), raw = one warm DuckDB connection "
+                "with the same ATTACH, raw+attach = a new connection and ATTACH per query"
+            )
+            print(
+                f"{'source':>11} {'query':>6} {'lakehold':>9} {'raw':>8} {'raw+attach':>11} "
+                f"{'fixed cost':>11}"
+            )
+            fixed: dict[str, float] = {}
+            for kind, (project, spec) in sources.items():
+                runtime.catalog.create_project(admin, project, "Bench")
+                runtime.connections.create(admin, project, "src", kind, dict(spec.params))
+                runtime.data_sources.create(admin, project, "crawl", "src", schemas=[schema])
+                assert runtime.data_sources.run(admin, project, "crawl").status == "succeeded"
+                pg_schema = schema if kind == "postgresql" else None
+
+                def setup(
+                    new: duckdb.DuckDBPyConnection,
+                    spec: ConnectionSpec = spec,
+                    pg_schema: str | None = pg_schema,
+                ) -> None:
+                    attach(new, spec, "src", schema=pg_schema, **attach_options)  # type: ignore[arg-type]
+
+                fixed[kind] = _fixed_rows(
+                    args.repeat, kind, runtime, admin, project, f"src.{schema}.orders", setup
+                )
+            # The same rows in a lakehouse table: what any governed statement costs.
+            runtime.statements.execute(admin, "create table pgb.local as select * from pgb.orders")
+            files = runtime.tables.snapshot(runtime.tables.path_for("pgb", "local")).files
+            listed = ", ".join(f"'{f}'" for f in files)
+
+            def lakehouse(new: duckdb.DuckDBPyConnection) -> None:
+                new.execute(f"CREATE VIEW local AS SELECT * FROM read_parquet([{listed}])")
+
+            base = _fixed_rows(args.repeat, "lakehouse", runtime, admin, "pgb", "local", lakehouse)
+            print(
+                "fixed cost = lakehold - raw (medians); the lakehouse row is a governed statement "
+                "over the same rows in a Delta table (no source to reach)"
+            )
+            verdicts = [
+                f"{kind} fixed cost {cost:.1f} ms (goal <= 10 ms; a lakehouse statement's "
+                f"{base:.1f} ms in this run, so {cost - base:+.1f} ms for the source): "
+                + ("PASS" if cost <= 10 else "FAIL")
+                for kind, cost in fixed.items()
+            ]
+            for verdict in verdicts:
+                print("verdict:", verdict)
+            runtime.close()
+        finally:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            with my.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS {schema}")
+            my.close()
+
+
+def _fixed_rows(
+    repeat: int,
+    label: str,
+    runtime: Runtime,
+    admin: object,
+    project: str,
+    raw_table: str,
+    setup: Callable[[duckdb.DuckDBPyConnection], None],
+) -> float:
+    """Print one row per query of FIXED_QUERIES over ``project.orders`` (lakehold) and
+    ``raw_table`` on a warm raw connection made by ``setup`` (and on one made per query);
+    returns the largest fixed cost (ms)."""
+    raw = duckdb.connect(config=DUCKDB_CONFIG)
+    setup(raw)
+    worst = 0.0
+    table = "local" if label == "lakehouse" else "orders"
+    for name, template in FIXED_QUERIES.items():
+        ours_sql = template.format(t=f"{project}.{table}")
+        raw_sql = template.format(t=raw_table)
+
+        def ours(sql: str = ours_sql) -> pa.Table:
+            return runtime.statements.execute(admin, sql, project=project).table  # type: ignore[arg-type]
+
+        def theirs(sql: str = raw_sql) -> pa.Table:
+            return raw.execute(sql).to_arrow_table()
+
+        def fresh(sql: str = raw_sql) -> pa.Table:
+            with duckdb.connect(config=DUCKDB_CONFIG) as new:
+                setup(new)
+                return new.execute(sql).to_arrow_table()
+
+        if ours().to_pylist() != theirs().to_pylist():
+            raise SystemExit(f"{label} {name}: results differ")
+        runs: list[tuple[Callable[[], object], list[float]]] = [
+            (ours, []),
+            (theirs, []),
+            (fresh, []),
+        ]
+        for i in range(repeat):
+            for action, times in runs[i % 3 :] + runs[: i % 3]:
+                times.append(timed(action))
+        a, b, c = (statistics.median(t) * 1000 for _, t in runs)
+        worst = max(worst, a - b)
+        print(f"{label:>11} {name:>6} {a:>7.1f}ms {b:>6.1f}ms {c:>9.1f}ms {a - b:>9.1f}ms")
+    raw.close()
+    return worst
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("sync", "join"), default="sync")
+    parser.add_argument("--part", choices=("sync", "join", "fixed"), default="sync")
     parser.add_argument("--rows", type=int, default=5_000_000, help="source table rows")
     parser.add_argument(
         "--changed", type=int, default=100_000, help="rows changed after the full sync"
@@ -303,8 +460,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.part == "join" and "--rows" not in sys.argv:
         args.rows = 1_000_000
+    if args.part == "fixed" and "--repeat" not in sys.argv:
+        args.repeat = 60
     if args.part == "join":
         join_part(args)
+    elif args.part == "fixed":
+        fixed_part(args)
     else:
         sync_part(args)
 

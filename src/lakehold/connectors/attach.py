@@ -104,7 +104,8 @@ def attach(
 
 def redact(message: str, spec: ConnectionSpec) -> str:
     """``message`` without the secret (also as it appears quoted in a connection string) or
-    any ``password=`` value, and on one line."""
+    any ``password=`` value, without a stack trace, and on one line."""
+    message = message.split("Stack Trace:", 1)[0]
     if spec.secret:
         for form in _secret_forms(spec.secret):
             message = message.replace(form, "***")

@@ -11,6 +11,11 @@ verifies each file once per process (a signed load into a scratch database); the
 of federated statements then load the verified file with ``allow_unsigned_extensions``
 (users can never run ``LOAD`` themselves: the sandbox refuses it and the configuration is
 locked before user SQL runs).
+
+:func:`load` also applies the scanner's :data:`SETTINGS`: the MySQL scanner's aggregate
+pushdown (1.5.5) fails with an internal error on any aggregate over a table read through a
+subquery -- which every governed view is -- so it is off (DuckDB aggregates the rows the
+scan returns; filters and projections are still pushed down).
 """
 
 from __future__ import annotations
@@ -30,6 +35,11 @@ SCANNERS: dict[str, tuple[str, str, str]] = {
     "postgresql": ("duckdb_extension_postgres", "postgres", "postgres_scanner"),
     "mysql": ("duckdb_extension_mysql", "mysql", "mysql_scanner"),
     "sqlite": ("duckdb_extension_sqlite", "sqlite", "sqlite_scanner"),
+}
+
+#: connection kind -> statements run right after its scanner is loaded
+SETTINGS: dict[str, tuple[str, ...]] = {
+    "mysql": ("SET mysql_aggregate_pushdown_enabled=false",),
 }
 
 _lock = threading.Lock()
@@ -82,6 +92,8 @@ def load(connection: duckdb.DuckDBPyConnection, kind: str) -> None:
     """Load the scanner for ``kind`` into ``connection`` (started with
     ``allow_unsigned_extensions``; the file's signature was verified by :func:`verified_path`)."""
     connection.execute(f"LOAD '{_escape(verified_path(kind))}'")
+    for statement in SETTINGS.get(kind, ()):
+        connection.execute(statement)
 
 
 def _escape(value: str) -> str:

@@ -4,10 +4,14 @@ A message never shows a generated view name (it is written back as ``project.tab
 file path or URI, the context lines DuckDB quotes from the executed SQL (they are the
 rewritten statement, not the user's), or DuckDB's "Did you mean ...?" suggestions (which
 may name catalog objects the user did not write).
+
+An internal or fatal error of the engine (a bug, with its stack trace) is never shown: the
+user gets one fixed message and the original goes to the log.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 
@@ -15,6 +19,9 @@ import duckdb
 
 from lakehold.errors import Forbidden, Invalid, LakeholdError
 
+log = logging.getLogger(__name__)
+
+_STACK = re.compile(r"\s*Stack Trace:.*", re.DOTALL)
 _CONTEXT = re.compile(r"\n\s*LINE \d+:.*", re.DOTALL)
 _SUGGESTION = re.compile(r"\s*Did you mean [^\n]*", re.IGNORECASE)
 _URI = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s\"'`,)\]]+", re.IGNORECASE)
@@ -27,12 +34,18 @@ _TOKEN = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: \d
 _OBJECT = re.compile(r"<(?:[\w]+\.)*(\w+) object at 0x[0-9a-fA-F]+>")
 _WRAPPER = re.compile(r"json_serialize_sql\(.*", re.DOTALL)
 
-_SERVER_PREFIXES = ("IO Error", "HTTP Error", "INTERNAL Error", "FATAL Error", "Connection Error")
+_SERVER_PREFIXES = ("IO Error", "HTTP Error", "Connection Error")
+_INTERNAL_PREFIXES = ("INTERNAL Error", "FATAL Error")
+INTERNAL_MESSAGE = (
+    "the query could not be executed: the query engine failed on this statement "
+    "(an internal error, logged for the administrator)"
+)
 
 
 def sanitize(message: str, names: Mapping[str, str], files: Iterable[str] = ()) -> str:
     """``message`` without generated names, paths, SQL context or suggestions."""
-    text = _CONTEXT.sub("", message)
+    text = _STACK.sub("", message)
+    text = _CONTEXT.sub("", text)
     text = _SUGGESTION.sub("", text)
     text = readable(text)
     text = _CATALOG_PREFIX.sub("", text)
@@ -74,16 +87,18 @@ def translate(
 ) -> LakeholdError:
     """The Lakehold error for a DuckDB error raised by the statement (or its result stream)."""
     message = sanitize(str(error), names, files)
+    if isinstance(error, duckdb.InternalException | duckdb.FatalException) or message.startswith(
+        _INTERNAL_PREFIXES
+    ):
+        log.error("the query engine failed: %s", message)
+        return LakeholdError(INTERNAL_MESSAGE)
     if isinstance(error, duckdb.PermissionException) or message.startswith("Permission Error"):
         return Forbidden(f"refused by the query sandbox: {message}")
     if isinstance(error, duckdb.OutOfMemoryException) or message.startswith("Out of Memory"):
         return Invalid(f"the query needs more memory than its limit allows: {message}")
     if isinstance(
         error,
-        duckdb.IOException
-        | duckdb.HTTPException
-        | duckdb.InternalException
-        | duckdb.FatalException,
+        duckdb.IOException | duckdb.HTTPException,
     ) or message.startswith(_SERVER_PREFIXES):
         return LakeholdError(f"the query could not be executed: {message}")
     return Invalid(message, field="sql")
