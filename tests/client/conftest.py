@@ -65,18 +65,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {**os.environ, "LAKEHOLD_HOME": str(home), "LAKEHOLD_PORT": str(port)}
     for name in ("LAKEHOLD_DATABASE_URL", "LAKEHOLD_URL", "LAKEHOLD_TOKEN", "LAKEHOLD_PROFILE"):
         env.pop(name, None)
+    log = (home.parent / "serve.log").open("w")  # a file, not a pipe nobody reads
     process = subprocess.Popen(
         [sys.executable, "-m", "lakehold.cli", "serve"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     try:
         while True:
-            assert process.poll() is None, process.communicate()[1]
+            assert process.poll() is None, (home.parent / "serve.log").read_text()
             assert time.monotonic() - started < 90, "lakehold serve did not start"
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
@@ -87,10 +88,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         process.terminate()
         try:
-            process.communicate(timeout=20)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.communicate()
+            process.wait()
+        log.close()
+        errors = [line for line in (home.parent / "serve.log").read_text().splitlines()]
+        internal = [line for line in errors if "Traceback" in line or "internal error" in line]
+        assert not internal, "\n".join(errors[-80:])  # a 500 in any test of the module
 
 
 @pytest.fixture

@@ -5,22 +5,20 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
 
 from lakehold.cli.output import print_values
-from lakehold.cli.session import console, errors, handles_errors, open_runtime, principal_of
+from lakehold.cli.session import connect, console, errors, handles_errors
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    from lakehold.client.models import ResultOut
 
 # Exit code of ``--format csv|json`` when the result was cut at LAKEHOLD_MAX_ROWS.
 TRUNCATED_EXIT = 9
 # Exit code when the reader of stdout went away, as for a process ended by SIGPIPE.
 PIPE_CLOSED_EXIT = 141
-# Rows converted and written at a time.
-BATCH_ROWS = 10_000
 
 
 @handles_errors
@@ -51,76 +49,61 @@ def sql(
     at that limit is said on stderr and exits with code 9. Repeated column names are kept in
     order: in CSV and the table as they are, in JSON rows as keys a, a_1, a_2...
     """
-    from lakehold.query.results import to_json_arrays
+    from lakehold.client.statements import MAX_LIMIT
 
-    runtime, _ = open_runtime()
-    max_rows = runtime.settings.max_rows
-    wanted = limit if format == "table" else (limit or max_rows)
-    done = runtime.statements.execute(
-        principal_of(runtime, project), statement, project=project, dialect=dialect, limit=wanted
-    )
-    table = done.table
-    if format == "table":
-        print_values(table.column_names, to_json_arrays(table))
-        suffix = ""
-        if done.truncated and limit is not None and limit <= max_rows:
-            suffix = " (--limit reached; more rows exist)"
-        elif done.truncated:
-            suffix = " (truncated: more rows exist; use --limit, or --format csv for all)"
-        console.print(f"{table.num_rows} rows{suffix}", style="dim")
+    statements = connect().statements
+    if format == "table":  # the first rows: --limit, else the server's synchronous limit
+        shown = statements.query_json(
+            statement, project=project, dialect=dialect, limit=limit, row_format="arrays"
+        )
+        _print_table(shown, limit)
         return
+    wanted = limit or MAX_LIMIT  # every row up to --limit, else up to the server's max rows
     try:
         if format == "csv":
-            _write_csv(table)
+            text = statements.query_csv(statement, project=project, dialect=dialect, limit=wanted)
+            rows, truncated = text.rows, text.truncated
+            sys.stdout.buffer.write(text.data)
+            sys.stdout.buffer.flush()
         else:
-            _write_json(table)
+            done = statements.query_json(statement, project=project, dialect=dialect, limit=wanted)
+            rows, truncated = len(done.rows), done.truncated
+            _write_json(done)
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly, like cat
         _silence_stdout()
         raise typer.Exit(PIPE_CLOSED_EXIT) from None
-    if done.truncated and (limit is None or limit > max_rows):
+    if truncated and (limit is None or rows < limit):  # cut at the max rows, not at --limit
         errors.print(
-            f"[yellow]warning:[/yellow] the result was cut at {max_rows} rows "
+            f"[yellow]warning:[/yellow] the result was cut at {rows} rows "
             "(LAKEHOLD_MAX_ROWS); more rows exist"
         )
         raise typer.Exit(TRUNCATED_EXIT)
 
 
-def _batches(table: pa.Table) -> list[pa.Table]:
-    if table.num_rows == 0:
-        return []
-    return [table.slice(start, BATCH_ROWS) for start in range(0, table.num_rows, BATCH_ROWS)]
+def _print_table(done: ResultOut, limit: int | None) -> None:
+    """The rows as a rich table, then their count and whether more exist."""
+    arrays = cast("list[list[Any]]", done.rows)  # asked with row_format=arrays
+    print_values([c.name for c in done.columns], arrays)
+    rows = len(done.rows)
+    suffix = ""
+    if done.truncated and limit is not None and rows >= limit:
+        suffix = " (--limit reached; more rows exist)"
+    elif done.truncated:
+        suffix = " (truncated: more rows exist; use --limit, or --format csv for all)"
+    console.print(f"{rows} rows{suffix}", style="dim")
 
 
-def _write_csv(table: pa.Table) -> None:
-    """Header, then the rows a batch at a time."""
-    from lakehold.query.results import to_csv_bytes
-
-    out = sys.stdout.buffer
-    out.write(to_csv_bytes(table.slice(0, 0)))
-    for batch in _batches(table):
-        out.write(to_csv_bytes(batch, header=False))
-    out.flush()
-
-
-def _write_json(table: pa.Table) -> None:
-    """A JSON array of row objects, one a line, written a batch at a time. Repeated column
-    names become unique keys (a, a_1, a_2...), said on stderr."""
-    from lakehold.query.results import to_json_arrays, unique_keys
-
-    names = table.column_names
-    keys = unique_keys(names)
-    renamed = [f"{n} -> {k}" for n, k in zip(names, keys, strict=True) if n != k]
+def _write_json(done: ResultOut) -> None:
+    """A JSON array of row objects, one a line. Repeated column names are keyed uniquely
+    (a, a_1, a_2...), said on stderr."""
+    renamed = [f"{c.name} -> {c.key}" for c in done.columns if c.name != c.key]
     if renamed:
         errors.print(f"note: repeated column names keyed as {', '.join(renamed)}", markup=False)
     out = sys.stdout
-    first = True
     out.write("[")
-    for batch in _batches(table):
-        for values in to_json_arrays(batch):
-            row = dict(zip(keys, values, strict=True))
-            out.write(("\n" if first else ",\n") + json.dumps(row, ensure_ascii=False))
-            first = False
-    out.write("\n]\n" if not first else "]\n")
+    for index, row in enumerate(done.rows):
+        out.write(("\n" if index == 0 else ",\n") + json.dumps(row, ensure_ascii=False))
+    out.write("\n]\n" if done.rows else "]\n")
     out.flush()
 
 

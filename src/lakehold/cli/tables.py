@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import msgspec
 import typer
 
 from lakehold.cli.output import print_json, print_rows
-from lakehold.cli.session import (
-    console,
-    errors,
-    handles_errors,
-    open_runtime,
-    principal_of,
-    split_qualified,
-)
+from lakehold.cli.session import connect, console, errors, handles_errors, split_qualified
 
 if TYPE_CHECKING:
-    from lakehold.catalog.tables import DataSource, WriteOutcome
+    from rich.progress import Progress, TaskID
+
+    from lakehold.client.models import HistoryEntry, WriteOut
 
 tables = typer.Typer(help="Lakehouse tables (Delta Lake).", no_args_is_help=True)
 
@@ -37,35 +36,105 @@ TypesOpt = Annotated[
 ]
 
 
-def _source(file: Path, fmt: str | None, types: str | None) -> DataSource:
-    column_types = None
-    if types:
-        try:
-            column_types = json.loads(types)
-        except json.JSONDecodeError as error:
-            errors.print(f"[red]error:[/red] --types is not valid JSON: {error.msg}")
-            raise typer.Exit(2) from None
-    from lakehold.catalog.tables import DataSource
+# An upload shows its progress at once from this size, else once it has taken a second.
+PROGRESS_BYTES = 4 << 20
+PROGRESS_AFTER_SECONDS = 1.0
 
-    return DataSource(file, fmt=fmt, column_types=column_types)
+
+class _UploadBar:
+    """A transient progress bar of bytes sent, on stderr, shown once the upload is large or
+    slow; after the last byte it waits with the server (which loads the file)."""
+
+    def __init__(self, description: str, total: int) -> None:
+        self.description = description
+        self.total = total
+        self.sent = 0
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+        self._closed = False
+
+    def show(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TransferSpeedColumn,
+        )
+
+        with self._lock:
+            if self._bar is not None or self._closed:
+                return
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeElapsedColumn(),
+            )
+            self._bar = Progress(*columns, console=errors, transient=True)
+            self._task = self._bar.add_task(self.description, total=self.total)
+            self._bar.start()
+            self._update()
+
+    def advance(self, size: int) -> None:
+        self.sent += size
+        if self._bar is None and (
+            self.total >= PROGRESS_BYTES
+            or time.monotonic() - self.started >= PROGRESS_AFTER_SECONDS
+        ):
+            self.show()
+        with self._lock:
+            self._update()
+
+    def _update(self) -> None:
+        if self._bar is None or self._task is None:
+            return
+        done = self.sent >= self.total
+        suffix = " (sent; the server is loading it)" if done else ""
+        self._bar.update(self._task, completed=self.sent, description=self.description + suffix)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._bar is not None:
+                self._bar.stop()
 
 
 @contextmanager
-def _busy(description: str) -> Iterator[None]:
-    """A transient spinner and the elapsed time on stderr while a file loads; nothing when
-    stderr is not a terminal, and stdout is never touched (scripts read it)."""
+def upload_progress(description: str, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress callback for an upload of ``total`` bytes: a bar on stderr when it is
+    larger than a few megabytes or takes over a second; nothing when stderr is not a terminal
+    (stdout is never touched: scripts read it)."""
     if not errors.is_terminal:
-        yield
+        yield None
         return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    bar = _UploadBar(description, total)
+    timer = threading.Timer(PROGRESS_AFTER_SECONDS, bar.show)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield bar.advance
+    finally:
+        timer.cancel()
+        bar.stop()
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=errors, transient=True) as bar:
-        bar.add_task(description, total=None)
-        yield
+
+def _column_types(types: str | None) -> dict[str, str] | None:
+    if not types:
+        return None
+    try:
+        parsed = json.loads(types)
+    except json.JSONDecodeError as error:
+        errors.print(f"[red]error:[/red] --types is not valid JSON: {error.msg}")
+        raise typer.Exit(2) from None
+    return parsed  # its shape is checked by the server
 
 
-def _report(outcome: WriteOutcome) -> None:
+def _report(outcome: WriteOut) -> None:
     result, asset = outcome.result, outcome.asset
     if result.no_op:
         console.print(
@@ -101,16 +170,18 @@ def create(
     Example: lakehold table create insurance.policies policies.csv --key policy_id
     """
     project, table = split_qualified(name)
-    runtime, _ = open_runtime()
-    source = _source(file, format, types)
-    with _busy(f"loading {file.name} into {name}"):
-        outcome = runtime.table_service.create_table(
-            principal_of(runtime),
+    column_types = _column_types(types)
+    client = connect()
+    with upload_progress(f"{file.name} → {name}", file.stat().st_size) as progress:
+        outcome = client.tables.create(
             project,
             table,
-            source,
+            file,
             keys=key,
+            format=format,
+            column_types=column_types,
             description=description,
+            progress=progress,
         )
     _report(outcome)
 
@@ -141,19 +212,21 @@ def write(
     Example: lakehold table write insurance.policies cdc.csv --mode cdc --order-column seq
     """
     project, table = split_qualified(name)
-    runtime, _ = open_runtime()
-    source = _source(file, format, types)
-    with _busy(f"writing {file.name} to {name} ({mode})"):
-        outcome = runtime.table_service.write(
-            principal_of(runtime),
+    column_types = _column_types(types)
+    client = connect()
+    with upload_progress(f"{file.name} → {name} ({mode})", file.stat().st_size) as progress:
+        outcome = client.tables.write(
             project,
             table,
-            source,
-            mode=mode,
+            file,
+            mode=mode,  # type: ignore[arg-type]  # checked by the server
             keys=key,
             op_column=op_column,
             order_column=order_column,
-            on_duplicate=on_duplicate,  # checked by the engine
+            on_duplicate=on_duplicate,  # type: ignore[arg-type]  # checked by the server
+            format=format,
+            column_types=column_types,
+            progress=progress,
         )
     _report(outcome)
 
@@ -165,8 +238,7 @@ def list_tables(project: str) -> None:
 
     Example: lakehold table list insurance
     """
-    runtime, _ = open_runtime()
-    assets = runtime.catalog.list_assets(principal_of(runtime), project)
+    assets = connect().tables.list(project)
     print_rows(
         f"tables in {project}",
         ["name", "rows", "bytes", "version", "keys", "updated"],
@@ -195,10 +267,11 @@ def show(
     Example: lakehold table show insurance.policies
     """
     project, table = split_qualified(name)
-    runtime, _ = open_runtime()
-    asset = runtime.catalog.get_asset(principal_of(runtime), project, table)
+    asset = connect().tables.get(project, table)
+    columns = asset.columns if isinstance(asset.columns, list) else []
     if json_output:
-        print_json(asset.__dict__ | {"columns": [c.__dict__ for c in asset.columns]})
+        shown = msgspec.to_builtins(asset, builtin_types=(datetime,))
+        print_json(shown | {"columns": msgspec.to_builtins(columns)})
         return
     console.print(
         f"[bold]{asset.qualified_name}[/bold] version {asset.current_version}, "
@@ -207,7 +280,7 @@ def show(
     print_rows(
         None,
         ["#", "column", "type", "nullable"],
-        [(c.ordinal, c.name, c.data_type, c.nullable) for c in asset.columns],
+        [(c.ordinal, c.name, c.data_type, c.nullable) for c in columns],
     )
 
 
@@ -222,8 +295,7 @@ def history(
     Example: lakehold table history insurance.policies --limit 5
     """
     project, table = split_qualified(name)
-    runtime, _ = open_runtime()
-    entries = runtime.table_service.history(principal_of(runtime), project, table, limit)
+    entries = connect().tables.history(project, table, limit=limit)
     print_rows(
         f"history of {name}",
         ["version", "time (UTC)", "operation", "by", "inserted", "updated", "deleted"],
@@ -233,11 +305,16 @@ def history(
                 e.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
                 e.operation,
                 e.committer,
-                *(e.metrics.get(f"rows_{k}", "") for k in ("inserted", "updated", "deleted")),
+                *(_metric(e, f"rows_{k}") for k in ("inserted", "updated", "deleted")),
             )
             for e in entries
         ],
     )
+
+
+def _metric(entry: HistoryEntry, name: str) -> object:
+    metrics = entry.metrics if isinstance(entry.metrics, dict) else {}
+    return metrics.get(name, "")
 
 
 @tables.command("restore")
@@ -248,8 +325,7 @@ def restore(name: Annotated[str, typer.Argument(help="project.table")], version:
     Example: lakehold table restore insurance.policies 1
     """
     project, table = split_qualified(name)
-    runtime, _ = open_runtime()
-    _report(runtime.table_service.restore(principal_of(runtime), project, table, version))
+    _report(connect().tables.restore(project, table, version))
 
 
 @tables.command("vacuum")
@@ -268,18 +344,13 @@ def vacuum(
     would go. Example: lakehold table vacuum insurance.policies --retention-hours 0 --dry-run
     """
     project, table = split_qualified(name)
-    runtime, _ = open_runtime()
-    plan = runtime.table_service.vacuum(
-        principal_of(runtime),
-        project,
-        table,
-        retention_hours=retention_hours,
-        dry_run=dry_run,
-        force=force,
+    plan = connect().tables.vacuum(
+        project, table, retention_hours=retention_hours, dry_run=dry_run, force=force
     )
+    files: list[str] = plan["files"]
     verb = "would remove" if dry_run else "removed"
-    console.print(f"{verb} {len(plan.files)} files")
-    for file in plan.files if dry_run else []:
+    console.print(f"{verb} {len(files)} files")
+    for file in files if dry_run else []:
         console.print(f"  {file}")
 
 
@@ -291,8 +362,7 @@ def optimize(name: Annotated[str, typer.Argument(help="project.table")]) -> None
     Example: lakehold table optimize insurance.policies
     """
     project, table = split_qualified(name)
-    runtime, _ = open_runtime()
-    print_json(runtime.table_service.optimize(principal_of(runtime), project, table))
+    print_json(connect().tables.optimize(project, table))
 
 
 @tables.command("drop")
@@ -308,6 +378,5 @@ def drop(
     project, table = split_qualified(name)
     if not yes:
         typer.confirm(f"drop {name} and its data?", abort=True)
-    runtime, _ = open_runtime()
-    runtime.table_service.drop_table(principal_of(runtime), project, table)
+    connect().tables.drop(project, table)
     console.print(f"dropped {name}")

@@ -892,7 +892,7 @@ class ResultOut(Struct):
         ),
     ]
     rows: Annotated[
-        list[dict[str, Any]] | list[list[Any]],
+        list[dict[str, Any] | list[Any]],
         Meta(
             description="Objects keyed by each column's `key` (row_format=objects), or arrays of values in column order (row_format=arrays). DECIMAL values are strings (exact), dates and times ISO 8601 strings, NULL is null",
             title="Rows",
@@ -1048,6 +1048,7 @@ class SearchResults(Struct):
     offset: Annotated[int, Meta(title="Offset")]
     items: Annotated[list[SearchHit], Meta(title="Items")]
     facets: Annotated[dict[str, list[FacetCount]], Meta(title="Facets")]
+    facets_exact: Annotated[bool, Meta(title="Facets Exact")]
 
 
 class StatementIn(Struct):

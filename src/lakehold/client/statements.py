@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
 
 from lakehold.client import models as m
 from lakehold.client.resource import Resource, segment
@@ -13,8 +15,12 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from lakehold.client.transport import Response
+
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 FINISHED = {"FINISHED", "FAILED", "ABORTED"}
+MAX_LIMIT = 1_000_000_000
+"""The largest row limit ``POST /query`` takes; the server cuts it to its max rows."""
 
 
 @dataclass
@@ -40,6 +46,16 @@ class Result:
         return self.table.to_pylist()
 
 
+@dataclass
+class CsvResult:
+    """A statement's rows in CSV: a header of the column names (repeated names kept), then
+    the rows."""
+
+    data: bytes
+    rows: int
+    truncated: bool
+
+
 def _arrow(body: bytes) -> pa.Table:
     import pyarrow as pa
 
@@ -58,26 +74,86 @@ class Statements(Resource):
         limit: int | None = None,
         timeout_seconds: float | None = None,
     ) -> Result:
-        """Run a statement and wait for its rows (up to ``limit``, default the server's)."""
-        body = m.QueryIn(
-            sql=sql,
+        """Run a statement and wait for its rows: up to ``limit``, or with ``limit=None`` every
+        row up to the server's max rows (``LAKEHOLD_MAX_ROWS``). ``Result.truncated`` says
+        that more rows exist."""
+        return self.query(
+            sql,
             project=project,
             dialect=dialect,
-            limit=limit,
+            limit=limit or MAX_LIMIT,
             timeout_seconds=timeout_seconds,
         )
-        response = self._session.send(
-            "POST",
-            "/api/v1/query",
-            params={"format": "arrow"},
-            body=_encode(body),
-            content_type="application/json",
-            accept=ARROW_STREAM,
+
+    def query(
+        self,
+        sql: str,
+        *,
+        project: str | None = None,
+        dialect: str = "duckdb",
+        limit: int | None = None,
+        timeout_seconds: float | None = None,
+    ) -> Result:
+        """``POST /query``: run a statement and wait for up to ``limit`` rows, or with
+        ``limit=None`` the server's synchronous default (``LAKEHOLD_SYNC_ROW_LIMIT``)."""
+        body = m.QueryIn(
+            sql=sql, project=project, dialect=dialect, limit=limit, timeout_seconds=timeout_seconds
         )
+        response = self._query(body, "arrow", ARROW_STREAM)
         return Result(
             statement_id=response.headers.get("x-statement-id", ""),
             table=_arrow(response.body),
             truncated=response.headers.get("x-truncated") == "true",
+        )
+
+    def query_csv(
+        self,
+        sql: str,
+        *,
+        project: str | None = None,
+        dialect: str = "duckdb",
+        limit: int | None = None,
+        timeout_seconds: float | None = None,
+    ) -> CsvResult:
+        """As :meth:`query`, the rows as the server writes them in CSV (no Arrow here)."""
+        body = m.QueryIn(
+            sql=sql, project=project, dialect=dialect, limit=limit, timeout_seconds=timeout_seconds
+        )
+        response = self._query(body, "csv", "text/csv")
+        return CsvResult(
+            data=response.body,
+            rows=int(response.headers.get("x-total-rows", "0")),
+            truncated=response.headers.get("x-truncated") == "true",
+        )
+
+    def query_json(
+        self,
+        sql: str,
+        *,
+        project: str | None = None,
+        dialect: str = "duckdb",
+        limit: int | None = None,
+        timeout_seconds: float | None = None,
+        row_format: Literal["objects", "arrays"] = "objects",
+    ) -> m.ResultOut:
+        """As :meth:`query`, the rows as JSON values (DECIMAL as exact strings, times as ISO
+        8601): objects keyed by each column's unique key, or arrays in column order."""
+        body = m.QueryIn(
+            sql=sql, project=project, dialect=dialect, limit=limit, timeout_seconds=timeout_seconds
+        )
+        response = self._query(body, "json", "application/json", row_format=row_format)
+        return msgspec.json.decode(response.body, type=m.ResultOut)
+
+    def _query(
+        self, body: m.QueryIn, fmt: str, accept: str, *, row_format: str | None = None
+    ) -> Response:
+        return self._session.send(
+            "POST",
+            "/api/v1/query",
+            params={"format": fmt, "row_format": row_format},
+            body=_encode(body),
+            content_type="application/json",
+            accept=accept,
         )
 
     def submit(
@@ -134,6 +210,4 @@ class Statements(Resource):
 
 
 def _encode(value: Any) -> bytes:
-    import msgspec
-
     return msgspec.json.encode(value)

@@ -68,7 +68,7 @@ class ResultOut(BaseModel):
     row_format: RowFormat = Field(
         default="objects", description="Shape of `rows`: objects keyed by column key, or arrays"
     )
-    rows: list[dict[str, Any]] | list[list[Any]] = Field(
+    rows: list[dict[str, Any] | list[Any]] = Field(
         description="Objects keyed by each column's `key` (row_format=objects), or arrays of "
         "values in column order (row_format=arrays). DECIMAL values are strings (exact), "
         "dates and times ISO 8601 strings, NULL is null"
