@@ -1,25 +1,48 @@
-"""Start-up time of the ``lakehold`` command.
+"""Start-up time of the ``lakehold`` command, in process and against a server.
 
 Usage: python benchmarks/cli_startup.py [--runs 10]
 
 Creates a fresh ``LAKEHOLD_HOME`` in a temporary folder (one ``lakehold domain list`` run
-bootstraps it, unmeasured), then runs each of ``python -c pass`` (the baseline),
-``lakehold --help`` and ``lakehold domain list`` ``--runs`` times in subprocesses, one after
-the other, and prints the median, minimum and maximum wall time of each, and the median less
-the baseline's. The ``lakehold`` script is the one next to this Python (the venv's). Not run in
-the test suite.
+bootstraps it, unmeasured) and starts ``lakehold serve`` on it, on a free port. Then runs each
+command ``--runs`` times in subprocesses, one after the other: ``python -c pass`` (the
+baseline), ``lakehold --help``, and ``lakehold domain list`` and ``lakehold sql "select 1"``
+both in process (``LAKEHOLD_HOME``) and against the server (``LAKEHOLD_URL`` and
+``LAKEHOLD_TOKEN``, no home). Prints the median, minimum and maximum wall time of each, the
+median less the baseline's, and the median CPU time (user + system; steadier than wall time on
+a busy machine), then one verdict a goal: ``domain list`` against a server within 0.5 s (issue
+#11) and ``sql "select 1"`` against a server within 0.3 s (issue #12). A command that fails is
+reported, not timed. The ``lakehold`` script is the one next to this Python (the venv's). Not
+run in the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+GOALS = {  # command: (seconds, the issue that sets it)
+    "domain list (server)": (0.5, "#11"),
+    'sql "select 1" (server)': (0.3, "#12"),
+}
+
+
+@dataclass
+class Timing:
+    wall: list[float]
+    cpu: list[float]
+    failure: str | None = None
 
 
 def _lakehold() -> list[str]:
@@ -29,39 +52,120 @@ def _lakehold() -> list[str]:
     return [sys.executable, "-m", "lakehold.cli"]
 
 
-def _time(command: list[str], env: dict[str, str], runs: int) -> list[float]:
-    times: list[float] = []
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _time(command: list[str], env: dict[str, str], runs: int) -> Timing:
+    timing = Timing([], [])
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return times
+        done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if done.returncode != 0:
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            timing.failure = f"exit {done.returncode}: {lines[-1] if lines else ''}"
+            return timing
+        timing.wall.append(wall)
+        timing.cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return timing
+
+
+@contextmanager
+def _server(lakehold: list[str], env: dict[str, str]) -> Iterator[str]:
+    """``lakehold serve`` on a free port of 127.0.0.1; its URL."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [*lakehold, "serve"],
+        env={**env, "LAKEHOLD_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        started = time.monotonic()
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"lakehold serve exited with {process.returncode}")
+            if time.monotonic() - started > 120:
+                raise SystemExit("lakehold serve did not start within 120 s")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def measure(runs: int) -> dict[str, Timing]:
+    lakehold = _lakehold()
+    with tempfile.TemporaryDirectory(prefix="lakehold-startup-") as folder:
+        home = Path(folder) / "home"
+        base = {**os.environ, "XDG_CONFIG_HOME": str(Path(folder) / "config")}
+        for name in ("LAKEHOLD_TOKEN", "LAKEHOLD_URL", "LAKEHOLD_PROFILE", "LAKEHOLD_DATABASE_URL"):
+            base.pop(name, None)
+        local = {**base, "LAKEHOLD_HOME": str(home)}
+        # the first command creates the metadata store and the admin token: not measured
+        subprocess.run([*lakehold, "domain", "list"], env=local, check=True, capture_output=True)
+        with _server(lakehold, local) as url:
+            remote = {
+                **base,
+                "LAKEHOLD_URL": url,
+                "LAKEHOLD_TOKEN": (home / "admin_token").read_text().strip(),
+            }
+            remote.pop("LAKEHOLD_HOME", None)
+            commands = {
+                "python -c pass": ([sys.executable, "-c", "pass"], local),
+                "lakehold --help": ([*lakehold, "--help"], local),
+                "domain list (in process)": ([*lakehold, "domain", "list"], local),
+                "domain list (server)": ([*lakehold, "domain", "list"], remote),
+                'sql "select 1" (in process)': ([*lakehold, "sql", "select 1"], local),
+                'sql "select 1" (server)': ([*lakehold, "sql", "select 1"], remote),
+            }
+            return {name: _time(command, env, runs) for name, (command, env) in commands.items()}
+
+
+def report(results: dict[str, Timing]) -> None:
+    baseline = statistics.median(results["python -c pass"].wall)
+    print(f"{'command':<30}{'median':>10}{'min':>10}{'max':>10}{'- baseline':>12}{'cpu':>10}")
+    for name, timing in results.items():
+        if timing.failure:
+            print(f"{name:<30}  failed ({timing.failure})")
+            continue
+        median = statistics.median(timing.wall)
+        print(
+            f"{name:<30}{median * 1000:>8.0f}ms{min(timing.wall) * 1000:>8.0f}ms"
+            f"{max(timing.wall) * 1000:>8.0f}ms{(median - baseline) * 1000:>10.0f}ms"
+            f"{statistics.median(timing.cpu) * 1000:>8.0f}ms"
+        )
+    print()
+    for name, (goal, issue) in GOALS.items():
+        timing = results[name]
+        target = f"goal ≤ {goal * 1000:.0f} ms ({issue})"
+        if timing.failure:
+            print(f"{name}: {target}: not measured, the command failed")
+            continue
+        median = statistics.median(timing.wall)
+        verdict = "met" if median <= goal else "NOT met"
+        print(f"{name}: median {median * 1000:.0f} ms, {target}: {verdict}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="runs of each command")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="lakehold-startup-") as home:
-        env = {**os.environ, "LAKEHOLD_HOME": home}
-        env.pop("LAKEHOLD_TOKEN", None)
-        lakehold = _lakehold()
-        # the first command creates the metadata store and the admin token: not measured
-        subprocess.run([*lakehold, "domain", "list"], env=env, check=True, capture_output=True)
-        commands = {
-            "python -c pass": [sys.executable, "-c", "pass"],
-            "lakehold --help": [*lakehold, "--help"],
-            "lakehold domain list": [*lakehold, "domain", "list"],
-        }
-        results = {name: _time(command, env, args.runs) for name, command in commands.items()}
-    baseline = statistics.median(results["python -c pass"])
-    print(f"{'command':<24}{'median':>10}{'min':>10}{'max':>10}{'- baseline':>12}")
-    for name, times in results.items():
-        median = statistics.median(times)
-        print(
-            f"{name:<24}{median * 1000:>8.0f}ms{min(times) * 1000:>8.0f}ms"
-            f"{max(times) * 1000:>8.0f}ms{(median - baseline) * 1000:>10.0f}ms"
-        )
+    report(measure(parser.parse_args().runs))
 
 
 if __name__ == "__main__":

@@ -5,38 +5,40 @@ from __future__ import annotations
 import logging
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lakehold.catalog.forms import FormService
-from lakehold.catalog.glossaries import GlossaryService
-from lakehold.catalog.organisation import OrganisationService
-from lakehold.catalog.reconcile import Reconciler, ReconcileReport
-from lakehold.catalog.search.service import SearchService
-from lakehold.catalog.service import CatalogService
-from lakehold.catalog.tables import TableService
 from lakehold.config import Settings
-from lakehold.governance.filters import FilterService
-from lakehold.governance.grants import GrantService
-from lakehold.governance.listings import ListingService
-from lakehold.governance.rules import RuleService
-from lakehold.governance.statements import StatementService
-from lakehold.governance.subscriptions import SubscriptionService
-from lakehold.governance.unit_policies import UnitPolicyService
-from lakehold.governance.webhook_signing import SecretBox
-from lakehold.governance.webhooks import WebhookService
-from lakehold.kernel.audit import AuditService
-from lakehold.lakehouse.tables import DeltaTables
-from lakehold.lineage.emitter import LineageEmitter
-from lakehold.lineage.service import LineageService
-from lakehold.query.scan_files import purge_stale
-from lakehold.query.statements import StatementRunner
-from lakehold.security.network_limits import ProbeLimiter
-from lakehold.security.network_rules import NetworkPolicy
-from lakehold.security.secrets import Secrets
-from lakehold.security.service import SecurityService
-from lakehold.sources.connections import ConnectionService
-from lakehold.sources.crawlers import DataSourceService
-from lakehold.sources.sync_jobs import SyncJobService
 from lakehold.store.db import Store
+
+if TYPE_CHECKING:
+    # each service (and the engines it brings) is imported when first built, so a process
+    # that needs a few services does not import them all
+    from lakehold.catalog.forms import FormService
+    from lakehold.catalog.glossaries import GlossaryService
+    from lakehold.catalog.organisation import OrganisationService
+    from lakehold.catalog.reconcile import Reconciler, ReconcileReport
+    from lakehold.catalog.search.service import SearchService
+    from lakehold.catalog.service import CatalogService
+    from lakehold.catalog.tables import TableService
+    from lakehold.governance.filters import FilterService
+    from lakehold.governance.grants import GrantService
+    from lakehold.governance.listings import ListingService
+    from lakehold.governance.rules import RuleService
+    from lakehold.governance.statements import StatementService
+    from lakehold.governance.subscriptions import SubscriptionService
+    from lakehold.governance.unit_policies import UnitPolicyService
+    from lakehold.governance.webhooks import WebhookService
+    from lakehold.kernel.audit import AuditService
+    from lakehold.lakehouse.tables import DeltaTables
+    from lakehold.lineage.service import LineageService
+    from lakehold.query.statements import StatementRunner
+    from lakehold.security.network_limits import ProbeLimiter
+    from lakehold.security.network_rules import NetworkPolicy
+    from lakehold.security.secrets import Secrets
+    from lakehold.security.service import SecurityService
+    from lakehold.sources.connections import ConnectionService
+    from lakehold.sources.crawlers import DataSourceService
+    from lakehold.sources.sync_jobs import SyncJobService
 
 log = logging.getLogger(__name__)
 
@@ -48,31 +50,49 @@ class Runtime:
         self.settings = settings or Settings()
         self.settings.ensure_dirs()
         self.store = Store(self.settings.resolved_database_url)
-        self.tables = DeltaTables(self.settings.warehouse_path)
+
+    @cached_property
+    def tables(self) -> DeltaTables:
+        from lakehold.lakehouse.tables import DeltaTables
+
+        return DeltaTables(self.settings.warehouse_path)
 
     @cached_property
     def security(self) -> SecurityService:
+        from lakehold.security.service import SecurityService
+
         return SecurityService(self.store)
 
     @cached_property
     def audit(self) -> AuditService:
+        from lakehold.kernel.audit import AuditService
+
         return AuditService(self.store)
 
     @cached_property
     def catalog(self) -> CatalogService:
+        from lakehold.catalog.service import CatalogService
+
         return CatalogService(self.store)
 
     @cached_property
     def organisation(self) -> OrganisationService:
+        from lakehold.catalog.organisation import OrganisationService
+
         return OrganisationService(self.store)
 
     @cached_property
     def table_service(self) -> TableService:
+        from lakehold.catalog.tables import TableService
+        from lakehold.lineage.emitter import LineageEmitter
+
         emitter = LineageEmitter(self.lineage, self.settings.lineage_namespace)
         return TableService(self.store, self.tables, emitter)
 
     @cached_property
     def reconciler(self) -> Reconciler:
+        from lakehold.catalog.reconcile import Reconciler
+
         return Reconciler(
             self.store,
             self.tables,
@@ -95,10 +115,15 @@ class Runtime:
 
     @cached_property
     def runner(self) -> StatementRunner:
+        from lakehold.query.statements import StatementRunner
+
         return StatementRunner(self.settings.results_path)
 
     @cached_property
     def statements(self) -> StatementService:
+        from lakehold.governance.statements import StatementService
+        from lakehold.query.scan_files import purge_stale
+
         # Private scan links of statements a dead process left behind.
         purge_stale(
             self.settings.scan_path, older_than_s=self.settings.statement_timeout_seconds + 60
@@ -114,22 +139,32 @@ class Runtime:
 
     @cached_property
     def listings(self) -> ListingService:
+        from lakehold.governance.listings import ListingService
+
         return ListingService(self.store)
 
     @cached_property
     def filters(self) -> FilterService:
+        from lakehold.governance.filters import FilterService
+
         return FilterService(self.store)
 
     @cached_property
     def subscriptions(self) -> SubscriptionService:
+        from lakehold.governance.subscriptions import SubscriptionService
+
         return SubscriptionService(self.store)
 
     @cached_property
     def grants(self) -> GrantService:
+        from lakehold.governance.grants import GrantService
+
         return GrantService(self.store)
 
     @cached_property
     def webhooks(self) -> WebhookService:
+        from lakehold.governance.webhooks import WebhookService
+
         return WebhookService(
             self.store,
             secrets=self.secrets,
@@ -141,36 +176,53 @@ class Runtime:
 
     @cached_property
     def search(self) -> SearchService:
+        from lakehold.catalog.search.service import SearchService
+
         return SearchService(self.store)
 
     @cached_property
     def glossaries(self) -> GlossaryService:
+        from lakehold.catalog.glossaries import GlossaryService
+
         return GlossaryService(self.store)
 
     @cached_property
     def forms(self) -> FormService:
+        from lakehold.catalog.forms import FormService
+
         return FormService(self.store)
 
     @cached_property
     def rules(self) -> RuleService:
+        from lakehold.governance.rules import RuleService
+
         return RuleService(self.store)
 
     @cached_property
     def unit_policies(self) -> UnitPolicyService:
+        from lakehold.governance.unit_policies import UnitPolicyService
+
         return UnitPolicyService(self.store)
 
     @cached_property
     def lineage(self) -> LineageService:
+        from lakehold.lineage.service import LineageService
+
         return LineageService(self.store, self.settings.lineage_namespace)
 
     @cached_property
     def secrets(self) -> Secrets:
+        from lakehold.governance.webhook_signing import SecretBox
+        from lakehold.security.secrets import Secrets
+
         secrets = Secrets(self.settings)
         secrets.also_rotate(SecretBox(secrets).reencrypter(self.store))  # webhook secrets
         return secrets
 
     @cached_property
     def connections(self) -> ConnectionService:
+        from lakehold.sources.connections import ConnectionService
+
         settings = self.settings
         own: tuple[Path, ...] = (settings.home, settings.warehouse_path, settings.results_path)
         if settings.metadata_file is not None:  # wherever LAKEHOLD_DATABASE_URL puts it
@@ -186,6 +238,8 @@ class Runtime:
 
     @cached_property
     def network(self) -> NetworkPolicy:
+        from lakehold.security.network_rules import NetworkPolicy
+
         return NetworkPolicy(
             self.store,
             static_rules=self.settings.network_allow,
@@ -194,6 +248,8 @@ class Runtime:
 
     @cached_property
     def probes(self) -> ProbeLimiter:
+        from lakehold.security.network_limits import ProbeLimiter
+
         return ProbeLimiter(
             workers=self.settings.probe_workers,
             max_pending=self.settings.probe_max_pending,
@@ -202,10 +258,14 @@ class Runtime:
 
     @cached_property
     def data_sources(self) -> DataSourceService:
+        from lakehold.sources.crawlers import DataSourceService
+
         return DataSourceService(self.store, self.connections)
 
     @cached_property
     def sync_jobs(self) -> SyncJobService:
+        from lakehold.sources.sync_jobs import SyncJobService
+
         return SyncJobService(self.store, self.table_service, self.connections)
 
     def close(self) -> None:

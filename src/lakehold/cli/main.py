@@ -1,62 +1,211 @@
-"""The ``lakehold`` command."""
+"""The ``lakehold`` command.
+
+Its commands are listed here, each by the module that defines it, and imported only when run:
+``lakehold domain list`` builds the ``domain`` group alone, not the hundred-odd commands of
+every group (and their imports). The root's ``--help`` lists every command from the short
+help kept in ``COMMANDS`` (a test keeps it equal to each command's own).
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, NamedTuple
+
 import typer
+from typer.core import TyperCommand, TyperGroup
+from typer.main import get_command_from_info, get_group_from_info
+from typer.models import CommandInfo, TyperInfo
 
-from lakehold.cli.audit import audit
-from lakehold.cli.catalog import domains, projects
-from lakehold.cli.doctor import doctor
-from lakehold.cli.lineage import lineage
-from lakehold.cli.metadata import forms, glossaries, policies, rules, tags, terms
-from lakehold.cli.network import network
-from lakehold.cli.organisation import groups, units
-from lakehold.cli.profile import profiles
-from lakehold.cli.search import search
-from lakehold.cli.security import tokens, users
-from lakehold.cli.server import demo, serve
-from lakehold.cli.sharing import filters, grants, listings, publish, subscriptions, unpublish
-from lakehold.cli.sources import connections, datasources
-from lakehold.cli.sql import sql
-from lakehold.cli.sync import sync
-from lakehold.cli.tables import tables
-from lakehold.cli.webhooks import webhooks
 
+class Entry(NamedTuple):
+    """A command of the root: where it is (``module:attribute``, a function or a
+    ``typer.Typer``) and its short help."""
+
+    target: str
+    help: str
+
+
+COMMANDS: dict[str, Entry] = {
+    "serve": Entry("server:serve", "Start the HTTP API (OpenAPI docs at /docs)."),
+    "demo": Entry("server:demo", "Load the demo stories into LAKEHOLD_HOME and start the API."),
+    "doctor": Entry(
+        "doctor:doctor",
+        "Find what a crashed process left (administrators): interrupted table creates and drops,"
+        "\norphan table folders, catalog counts behind the Delta log, statements whose process is"
+        " gone.\nWithout --repair nothing changes and the exit code is 1 when something is found.",
+    ),
+    "audit": Entry("audit:audit", "Queries, decisions and changes, newest first (administrators)."),
+    "sql": Entry("sql:sql", "Run a SQL statement over the tables you may read."),
+    "search": Entry(
+        "search:search", "Search active listings and your projects' assets, with facet counts."
+    ),
+    "publish": Entry(
+        "sharing:publish",
+        "Publish an asset's latest version as a listing (contributors and owners).",
+    ),
+    "unpublish": Entry(
+        "sharing:unpublish", "Withdraw an asset's listing; grants already made stay in force."
+    ),
+    "domain": Entry("catalog:domains", "Domains: the top of the catalog."),
+    "project": Entry("catalog:projects", "Projects: own tables, addressed as project.table."),
+    "unit": Entry(
+        "organisation:units", "Domain units: a hierarchy under each domain, with owners."
+    ),
+    "group": Entry("organisation:groups", "Groups of users (administrators)."),
+    "table": Entry("tables:tables", "Lakehouse tables (Delta Lake)."),
+    "glossary": Entry("metadata:glossaries", "Business glossaries of a domain."),
+    "term": Entry("metadata:terms", "Glossary terms, and terms on assets and columns."),
+    "tag": Entry("metadata:tags", "Classification tags on columns."),
+    "form": Entry("metadata:forms", "Metadata forms and their values on assets."),
+    "rule": Entry("metadata:rules", "Metadata rules: publishing or requesting needs a form."),
+    "policy": Entry(
+        "metadata:policies",
+        "Authorization policies: let a project create forms, glossaries, terms in a unit.",
+    ),
+    "listing": Entry("sharing:listings", "Listings: published assets anyone can discover."),
+    "filter": Entry("sharing:filters", "Row and column filters of an asset."),
+    "subscription": Entry(
+        "sharing:subscriptions",
+        "Subscription requests: ask for published assets; owners decide.",
+    ),
+    "grant": Entry("sharing:grants", "Grants: what subscribing projects may read."),
+    "webhook": Entry(
+        "webhooks:webhooks",
+        "Webhooks: POST governance events (subscription requested, approved, rejected, "
+        "revoked) to your endpoints, signed and retried.",
+    ),
+    "user": Entry("security:users", "Users (administrators)."),
+    "token": Entry("security:tokens", "API tokens."),
+    "sync": Entry("sync:sync", "Sync jobs: full or incremental copies of source tables."),
+    "connection": Entry("sources:connections", "Connections to external databases and files."),
+    "datasource": Entry("sources:datasources", "Data sources: crawlers importing tables."),
+    "lineage": Entry("lineage:lineage", "Lineage: OpenLineage events and the graph."),
+    "network": Entry(
+        "network:network",
+        "The network allow-list (administrators): which private or internal hosts and ports "
+        "connections and webhooks may reach. Also LAKEHOLD_NETWORK_ALLOW (comma-separated).",
+    ),
+    "profile": Entry(
+        "profile:profiles",
+        "Servers to work against: a URL and a token, chosen with LAKEHOLD_PROFILE or "
+        "--profile (LAKEHOLD_URL and LAKEHOLD_TOKEN override them).",
+    ),
+}
+
+
+def load(name: str) -> typer.Typer | Any:
+    """The function or ``typer.Typer`` of the root command ``name`` (its module imported)."""
+    module, _, attribute = COMMANDS[name].target.partition(":")
+    return getattr(importlib.import_module(f"lakehold.cli.{module}"), attribute)
+
+
+class _Listed(TyperCommand):
+    """A root command not loaded yet: its name and short help, for the root's help."""
+
+
+class LazyGroup(TyperGroup):
+    """The root group: every command of ``COMMANDS`` listed, and built when resolved."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name, entry in COMMANDS.items():
+            self.commands[name] = _Listed(name=name, help=entry.help)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name is not None and isinstance(command, _Listed):
+            command = self.commands[name] = build(name)
+        return name, command, rest
+
+
+def build(name: str) -> Any:
+    """The click command of the root command ``name``, as ``add_typer``/``command`` build it."""
+    target = load(name)
+    style = {"pretty_exceptions_short": app.pretty_exceptions_short}
+    if isinstance(target, typer.Typer):
+        return get_group_from_info(
+            TyperInfo(target, name=name),
+            rich_markup_mode=app.rich_markup_mode,
+            suggest_commands=app.suggest_commands,
+            **style,
+        )
+    return get_command_from_info(
+        CommandInfo(name=name, callback=target), rich_markup_mode=app.rich_markup_mode, **style
+    )
+
+
+def _root(
+    ctx: typer.Context,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            metavar="NAME",
+            help="The saved server profile to use (sets LAKEHOLD_PROFILE for this command).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    if profile is None:
+        return
+    previous = os.environ.get("LAKEHOLD_PROFILE")
+    os.environ["LAKEHOLD_PROFILE"] = profile
+
+    def restore() -> None:  # a command run in this process (tests) leaves no trace
+        if previous is None:
+            os.environ.pop("LAKEHOLD_PROFILE", None)
+        else:
+            os.environ["LAKEHOLD_PROFILE"] = previous
+
+    ctx.call_on_close(restore)
+
+
+def plain_values_without_pydantic() -> None:
+    """typer (0.29) coerces every parameter's value with a pydantic ``TypeAdapter``, and
+    importing pydantic costs a command about 0.1 s. A ``str`` or ``bool`` parameter's value
+    that already is a ``str`` or ``bool`` (what a command line gives) is kept as it is, as the
+    adapter would keep it; any other value, and any other parameter, takes typer's way. A typer
+    without this hook is left alone."""
+    from typer import _coercion, core
+
+    found = getattr(core, "build_runtime_param", None)
+    base = getattr(_coercion, "RuntimeParam", None)
+    if found is None or base is None or getattr(found, "plain", False):
+        return
+    typer_builds: Callable[[Any], Any] = found
+
+    @dataclass(frozen=True)
+    class Plain(base):  # type: ignore[misc, valid-type]
+        descriptor: Any
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            if type(value) is self.annotation:
+                return value
+            return typer_builds(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
+
+    def build_runtime_param(descriptor: Any) -> Any:
+        plain = (
+            descriptor.annotation in (str, bool)
+            and descriptor.file_annotation is None
+            and descriptor.parameter_info.parser is None
+        )
+        if not plain:
+            return typer_builds(descriptor)
+        return Plain(descriptor.parameter_info, descriptor.annotation, descriptor)
+
+    build_runtime_param.plain = True  # type: ignore[attr-defined]
+    core.build_runtime_param = build_runtime_param
+
+
+plain_values_without_pydantic()
 app = typer.Typer(
+    cls=LazyGroup,
+    callback=_root,
     help="Lakehold: a governed lakehouse. Settings come from LAKEHOLD_* variables; "
     "commands act as LAKEHOLD_TOKEN, or as the admin whose token is saved in LAKEHOLD_HOME.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.command()(serve)
-app.command()(demo)
-app.command()(doctor)
-app.command()(audit)
-app.command()(sql)
-app.command()(search)
-app.command()(publish)
-app.command()(unpublish)
-app.add_typer(domains, name="domain")
-app.add_typer(projects, name="project")
-app.add_typer(units, name="unit")
-app.add_typer(groups, name="group")
-app.add_typer(tables, name="table")
-app.add_typer(glossaries, name="glossary")
-app.add_typer(terms, name="term")
-app.add_typer(tags, name="tag")
-app.add_typer(forms, name="form")
-app.add_typer(rules, name="rule")
-app.add_typer(policies, name="policy")
-app.add_typer(listings, name="listing")
-app.add_typer(filters, name="filter")
-app.add_typer(subscriptions, name="subscription")
-app.add_typer(grants, name="grant")
-app.add_typer(webhooks, name="webhook")
-app.add_typer(users, name="user")
-app.add_typer(tokens, name="token")
-app.add_typer(sync, name="sync")
-app.add_typer(connections, name="connection")
-app.add_typer(datasources, name="datasource")
-app.add_typer(lineage, name="lineage")
-app.add_typer(network, name="network")
-app.add_typer(profiles, name="profile")

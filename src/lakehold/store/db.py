@@ -1,4 +1,5 @@
-"""Engine and session factory for the metadata store; migrations run on open.
+"""Engine and session factory for the metadata store; migrations run on open (Alembic is
+imported only when the store is not at the heads of the migration scripts already).
 
 Decisions (approve, reject, revoke, publish, unpublish, filter changes) run in an *immediate*
 session: on SQLite it starts with ``BEGIN IMMEDIATE``, so it holds the database's write lock
@@ -10,15 +11,16 @@ lock. See ``docs/adr/0018-serialised-decisions.md``.
 
 from __future__ import annotations
 
+import ast
+import functools
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakehold.errors import Conflict
@@ -73,9 +75,56 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+_ASSIGNMENT = re.compile(r"^(revision|down_revision|depends_on)\s*(?::[^=]*)?=\s*(.+)$", re.M)
+
+
+@functools.cache
+def script_heads() -> frozenset[str] | None:
+    """The head revisions of the migration scripts, read from their ``revision`` and
+    ``down_revision`` lines without Alembic; ``None`` when a script is not that plain (then
+    Alembic decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        found: dict[str, list[object]] = {}
+        for name, value in _ASSIGNMENT.findall(path.read_text()):
+            try:
+                found.setdefault(name, []).append(ast.literal_eval(value.strip()))
+            except (ValueError, SyntaxError):
+                return None
+        revision, down = found.get("revision", []), found.get("down_revision", [])
+        if len(revision) != 1 or len(down) != 1 or any(found.get("depends_on", [])):
+            return None
+        if not isinstance(revision[0], str):
+            return None
+        revisions.add(revision[0])
+        parent = down[0]
+        parents.update([parent] if isinstance(parent, str) else parent or ())  # type: ignore[arg-type]
+    return frozenset(revisions - parents) if revisions else None
+
+
+def applied_revisions(engine: Engine) -> frozenset[str] | None:
+    """The revisions the store is at (``None`` before its first migration)."""
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+            return frozenset(row[0] for row in rows)
+    except DBAPIError:
+        return None
+
+
 def migrate(engine: Engine) -> None:
     """Apply every Alembic migration up to the heads (branches end in a merge; until the
-    merge revision of two parallel branches exists, both heads are applied)."""
+    merge revision of two parallel branches exists, both heads are applied). A store at the
+    heads already is left alone without importing Alembic."""
+    heads = script_heads()
+    if heads is not None and applied_revisions(engine) == heads:
+        return
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
