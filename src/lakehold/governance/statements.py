@@ -26,6 +26,8 @@ from lakehold.config import Settings
 from lakehold.connectors.attach import ConnectionSpec
 from lakehold.errors import Conflict, Forbidden, Invalid, LakeholdError, NotFound
 from lakehold.governance.binding import bind_federated, bind_lakehouse
+from lakehold.governance.statement_events import StatementEvents
+from lakehold.governance.statement_record import DeferredRecord
 from lakehold.governance.statement_views import ExecutedStatement, ResultPage, StatementView
 from lakehold.kernel import Action, allowed, audit
 from lakehold.kernel.access import Decision, resolve_access
@@ -36,7 +38,7 @@ from lakehold.query.statements import CancelHandle, StatementRunner, StatementUp
 from lakehold.security.principal import Principal
 from lakehold.sources.connections import ConnectionService
 from lakehold.store.db import Store
-from lakehold.store.models import Project, Statement, utcnow
+from lakehold.store.models import Project, Statement, new_id, utcnow
 
 FINAL = frozenset({"FINISHED", "FAILED", "ABORTED"})
 
@@ -83,6 +85,7 @@ class StatementService:
         self.settings = settings
         self.table_service = table_service or TableService(store, tables)
         self.connections = connections
+        self.events = StatementEvents()  # state changes, to long-polls and event streams
 
     def _spec(self, connection_id: str) -> ConnectionSpec:
         if self.connections is None:  # pragma: no cover - the runtime always wires it
@@ -266,7 +269,8 @@ class StatementService:
 
     def _record(
         self, principal: Principal, sql: str, dialect: str, planned: _Planned, **fields: object
-    ) -> str:
+    ) -> StatementView:
+        """Write a statement record and the audit of its admission, in one transaction."""
         with self.store.session() as session:
             row = Statement(
                 user_id=principal.user_id,
@@ -293,7 +297,7 @@ class StatementService:
                     **({"create_table": planned.ctas.ref.name} if planned.ctas else {}),
                 },
             )
-            return row.id
+            return StatementView.of(row, planned.project if planned.project_id else None)
 
     def _set(
         self, statement_id: str, project: str | None = None, **fields: object
@@ -320,7 +324,10 @@ class StatementService:
             for name in ("started_at", "ended_at", "result_rows", "result_size_bytes", "error")
             if getattr(update, name) is not None
         }
-        self._set(statement_id, status=str(update.state), truncated=update.truncated, **fields)
+        state = str(update.state)
+        view = self._set(statement_id, status=state, truncated=update.truncated, **fields)
+        if view is not None:
+            self.events.publish(view)
 
     # -- public -------------------------------------------------------------------------------
 
@@ -335,7 +342,9 @@ class StatementService:
     ) -> StatementView:
         """Validate and resolve now; run in the background. Returns the statement record."""
         planned = self._plan(principal, sql, project, dialect, allow_ctas=True)
-        statement_id = self._record(principal, sql, dialect, planned)
+        recorded = self._record(principal, sql, dialect, planned)
+        self.events.submitted(principal.user_id, recorded)
+        statement_id = recorded.id
         work = self._work(principal, planned, None, timeout_seconds)
         self.runner.submit(statement_id, work, self._on_update)
         return self.describe(principal, statement_id)
@@ -350,22 +359,40 @@ class StatementService:
         limit: int | None = None,
         timeout_seconds: float | None = None,
     ) -> ExecutedStatement:
-        """Run a statement and wait for it; the row limit defaults to the sync limit."""
+        """Run a statement and wait for it; the row limit defaults to the sync limit.
+
+        Its record is written once at its end unless it runs long or creates a table
+        (:mod:`lakehold.governance.statement_record`)."""
         planned = self._plan(principal, sql, project, dialect, allow_ctas=True)
-        statement_id = self._record(
-            principal, sql, dialect, planned, status="STARTED", started_at=utcnow()
-        )
+        now = utcnow()
+        started = {"id": new_id(), "status": "STARTED", "created_at": now, "started_at": now}
+
+        def write() -> StatementView:
+            return self._record(principal, sql, dialect, planned, **started)
+
+        deferred = DeferredRecord(write) if planned.ctas is None else None
+        if deferred is None:
+            write()  # it creates a table: recorded before it runs
+
+        def end(**fields: object) -> StatementView | None:
+            if deferred is None or deferred.finish():
+                project_name = planned.project if planned.project_id else None
+                return self._set(str(started["id"]), project_name, **fields)
+            return self._record(principal, sql, dialect, planned, **{**started, **fields})
+
         try:
             out = self._work(
                 principal, planned, limit or self.settings.sync_row_limit, timeout_seconds
             )()
         except LakeholdError as error:
-            self._set(statement_id, status="FAILED", ended_at=utcnow(), error=error.message)
+            end(status="FAILED", ended_at=utcnow(), error=error.message)
+            raise
+        except BaseException:
+            end(status="FAILED", ended_at=utcnow(), error="internal error")
             raise
         result = _Result(out, False) if isinstance(out, pa.Table) else out
-        view = self._set(
-            statement_id,
-            planned.project if planned.project_id is not None else None,
+        statement_id = str(started["id"])
+        view = end(
             status="FINISHED",
             ended_at=utcnow(),
             result_rows=result.table.num_rows,

@@ -4,7 +4,8 @@ Starting a DuckDB database costs ~10-15 ms of CPU (it registers every built-in f
 and closing one ~2 ms, far more than the rest of a statement's overhead. Background threads
 keep a few never-used databases ready and close used ones, so a statement takes a database
 no other statement has touched -- exactly as if it had connected itself -- without waiting
-for it. When none is ready, :func:`take` starts one in the caller's thread.
+for it. When none is ready, :func:`take` launches one that is started but not yet launched,
+or else starts one in the caller's thread.
 
 Two threads share the work:
 
@@ -93,12 +94,26 @@ class _Spares:
         try:
             connection = self._ready.get_nowait()
         except queue.Empty:
-            connection = _launch(_start())
+            connection = self._take_started()
         else:
             with self._lock:
                 self._pending -= 1
         self._used.put(None)  # wake the starter to replace it
         return connection
+
+    def _take_started(self) -> Connection:
+        """No spare is ready: launch one the starter already started (its start is the
+        costly part), or start one here."""
+        try:
+            started = self._started.get_nowait()
+        except queue.Empty:
+            return _launch(_start())
+        if started is None:  # the stop signal, meant for the launcher
+            self._started.put(None)
+            return _launch(_start())
+        with self._lock:
+            self._pending -= 1
+        return _launch(started)
 
     def discard(self, connection: Connection) -> None:
         if self._ensure_threads():

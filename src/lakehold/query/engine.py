@@ -23,6 +23,7 @@ from lakehold.query.cancel import CancelHandle
 from lakehold.query.check_sandbox import check_sandbox
 from lakehold.query.execute import execute
 from lakehold.query.model import BoundTable, CtasTarget, Plan, QueryResult, TableRef
+from lakehold.query.ordering import order_free
 from lakehold.query.parse import parse, to_duckdb
 from lakehold.query.qualify import qualify, table_ref
 from lakehold.query.resolve import resolve
@@ -39,7 +40,8 @@ class PreparedQuery:
     ``table_refs`` are the distinct tables it reads, in order of appearance; ``ctas`` is
     the target of an admitted ``CREATE TABLE ... AS SELECT`` (``run`` returns the rows of
     the SELECT; writing them is the caller's job). ``duckdb_sql`` reads the views named
-    in ``view_names``.
+    in ``view_names``; ``order_free``: its answer does not depend on the order rows are read in
+    (:mod:`lakehold.query.ordering`), so DuckDB may read them in parallel without keeping it.
     """
 
     sql: str
@@ -48,6 +50,7 @@ class PreparedQuery:
     duckdb_sql: str
     view_names: Mapping[TableRef, str] = field(repr=False)
     ctas: CtasTarget | None = None
+    order_free: bool = False
 
 
 def prepare(
@@ -82,6 +85,7 @@ def _prepare(
     qualified = qualify(checked.query, default_project)
     names = view_names(qualified.refs)
     rewrite(qualified, names)
+    free = order_free(checked.query)
     duckdb_sql = to_duckdb(checked.query)
     verify(duckdb_sql, names.values())
     return PreparedQuery(
@@ -91,6 +95,7 @@ def _prepare(
         duckdb_sql=duckdb_sql,
         view_names=MappingProxyType(names),
         ctas=ctas,
+        order_free=free,
     )
 
 
@@ -132,6 +137,7 @@ def run(
             threads=threads,
             memory_limit=memory_limit,
             cancel=cancel,
+            keep_order=not prepared.order_free,
         )
     return QueryResult(table=table, truncated=truncated, columns=column_metadata(table.schema))
 

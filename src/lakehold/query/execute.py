@@ -4,7 +4,10 @@ Per statement, before any user SQL runs:
 
 1. take a database no other statement has used (:mod:`lakehold.query.databases`); a plan
    over federated tables attaches their sources, read-only, through the scanner extensions
-   (:mod:`lakehold.connectors.attach`);
+   (:mod:`lakehold.connectors.attach`). A plan that reads federated sources and no data file
+   may instead take a database that an earlier statement left with the very same sources
+   attached and the very same setup below (:mod:`lakehold.query.federated`); if the
+   statement fails there, it runs once more on a new database (the source may have changed);
 2. set ``threads`` (default: the usable cores) and ``memory_limit``;
 3. ``SET allowed_paths=[<exactly the plan's files>]``, ``SET enable_external_access=false``
    (no other file, no directory, no ATTACH, COPY, INSTALL, LOAD, EXPORT), then
@@ -37,7 +40,7 @@ import pyarrow as pa
 
 from lakehold.connectors.attach import attach, redact
 from lakehold.errors import Invalid, LakeholdError
-from lakehold.query import databases
+from lakehold.query import databases, federated
 from lakehold.query.cancel import CancelHandle
 from lakehold.query.messages import is_interrupt, translate
 from lakehold.query.model import Plan
@@ -56,15 +59,21 @@ def execute(
     threads: int | None = None,
     memory_limit: str | None = None,
     cancel: CancelHandle | None = None,
+    keep_order: bool = True,
 ) -> tuple[pa.Table, bool]:
-    """Run ``plan``; the first ``max_rows`` rows and whether more were left out."""
+    """Run ``plan``; the first ``max_rows`` rows and whether more were left out.
+
+    ``keep_order=False`` (a statement whose answer does not depend on the order rows are read
+    in, :mod:`lakehold.query.ordering`) lets DuckDB drop insertion order, so that the LIMIT
+    barrier of a row filter runs in parallel.
+    """
     if max_rows < 0:
         raise Invalid("max_rows must be 0 or more", field="max_rows")
     handle = cancel or CancelHandle()
     handle.check()
 
     def work() -> tuple[pa.Table, bool]:
-        return _execute(plan, max_rows, timeout_s, threads, memory_limit, handle)
+        return _execute(plan, max_rows, timeout_s, threads, memory_limit, handle, keep_order)
 
     if plan.attachments:
         return _bounded(work, handle, timeout_s)
@@ -78,32 +87,70 @@ def _execute(
     threads: int | None,
     memory_limit: str | None,
     handle: CancelHandle,
+    keep_order: bool = True,
 ) -> tuple[pa.Table, bool]:
+    setup = setup_sql(plan, threads=threads, memory_limit=memory_limit, keep_order=keep_order)
+    connect = int(min(timeout_s or _CONNECT_TIMEOUT, _CONNECT_TIMEOUT)) or 1
+    pool_key = None
+    if plan.attachments and not plan.files:  # its databases may serve the next statement
+        pool_key = federated.key(plan.attachments, connect, timeout_s or 0, setup)
+        connection = federated.take(pool_key)
+        if connection is not None:
+            try:
+                return _run(plan, connection, None, setup, max_rows, timeout_s, handle, pool_key)
+            except _Stale:  # the source may have changed since it was attached: once more
+                pass
     connection = databases.take_federated() if plan.attachments else databases.take()
+    return _run(plan, connection, connect, setup, max_rows, timeout_s, handle, pool_key)
+
+
+class _Stale(Exception):
+    """A statement failed on a pooled database (it may hold a source's outdated catalog)."""
+
+
+def _run(
+    plan: Plan,
+    connection: databases.Connection,
+    connect: int | None,
+    setup: str,
+    max_rows: int,
+    timeout_s: float | None,
+    handle: CancelHandle,
+    pool_key: str | None,
+) -> tuple[pa.Table, bool]:
+    """Run ``plan`` on ``connection``: a new database (``connect``: the seconds to reach a
+    source) is attached and set up first, a pooled one (``connect`` None) already was. The
+    database is given back to the pool (``pool_key``) only when the statement succeeded, read
+    its whole result and was not interrupted; it is closed otherwise."""
+    keep = False
     try:
         handle.attach(connection, timeout_s)
         try:
-            for attachment in plan.attachments:
-                connect = int(min(timeout_s or _CONNECT_TIMEOUT, _CONNECT_TIMEOUT)) or 1
-                attach(
-                    connection,
-                    attachment.source,
-                    attachment.alias,
-                    connect_timeout_s=connect,
-                    statement_timeout_s=timeout_s or 0,
-                    schema=attachment.schema,
-                )
-                handle.check()
-            connection.execute(setup_sql(plan, threads=threads, memory_limit=memory_limit))
+            if connect is not None:
+                for attachment in plan.attachments:
+                    attach(
+                        connection,
+                        attachment.source,
+                        attachment.alias,
+                        connect_timeout_s=connect,
+                        statement_timeout_s=timeout_s or 0,
+                        schema=attachment.schema,
+                    )
+                    handle.check()
+                connection.execute(setup)
             handle.check()
             result = connection.execute(statement_sql(plan))
             reader = result.to_arrow_reader(min(max_rows + 1, _MAX_BATCH))
-            return _read(reader, max_rows, handle)
+            table, truncated = _read(reader, max_rows, handle)
+            keep = pool_key is not None and not truncated
+            return table, truncated
         except LakeholdError:
             raise
         except (duckdb.Error, pa.ArrowException, OSError) as e:
             if handle.reason is not None or is_interrupt(e):
                 raise handle.error() from None
+            if connect is None:
+                raise _Stale from None
             error = translate(e, plan.names, plan.files)
             for attachment in plan.attachments:  # a source's error may quote its settings
                 error.message = redact(error.message, attachment.source)
@@ -112,7 +159,10 @@ def _execute(
         finally:
             handle.detach()
     finally:
-        databases.discard(connection)
+        if keep and pool_key is not None and handle.reason is None:
+            federated.give(pool_key, connection)
+        else:
+            databases.discard(connection)
 
 
 def _bounded(
@@ -170,8 +220,14 @@ def _read(
     return table, False
 
 
-def setup_sql(plan: Plan, *, threads: int | None = None, memory_limit: str | None = None) -> str:
-    """Statements run before the plan: resources, then the lockdown."""
+def setup_sql(
+    plan: Plan,
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    keep_order: bool = True,
+) -> str:
+    """Statements run before the plan: resources and insertion order, then the lockdown."""
     statements = []
     if threads is not None:
         if threads < 1:
@@ -180,6 +236,8 @@ def setup_sql(plan: Plan, *, threads: int | None = None, memory_limit: str | Non
             statements.append(f"SET threads={int(threads)}")
     if memory_limit is not None:
         statements.append(f"SET memory_limit={_string(memory_limit)}")
+    if not keep_order:
+        statements.append("SET preserve_insertion_order=false")
     statements.extend(lockdown_sql(plan.files))
     return ";\n".join(statements)
 
