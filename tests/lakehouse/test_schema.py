@@ -169,3 +169,14 @@ def test_a_declared_type_may_change_a_key_column() -> None:
     evolution = evolve(TABLE, pa.table({"id": [7.0, 1e23]}), keys=["id"], declared=["id"])
     assert evolution.schema.field("id").type == pa.float64()
     assert evolution.widened == {"id": (pa.int64(), pa.float64())}
+
+
+def test_integers_go_into_a_decimal_column_when_they_fit() -> None:
+    money = pa.schema([("id", pa.int64()), ("value", pa.decimal128(18, 2))])
+    evolution = evolve(money, pa.table({"id": [1, 2], "value": [250000, None]}))
+    assert evolution.schema == money
+    assert [
+        str(v) if v is not None else None for v in evolution.batch.column("value").to_pylist()
+    ] == ["250000.00", None]
+    problem = refused(money, pa.table({"id": [1, 2], "value": [5, 10**17]}))
+    assert problem.details["column"] == "value" and problem.details["row"] == 2

@@ -87,7 +87,17 @@ def _caster(source: pa.DataType, target: pa.DataType) -> Callable[[Values], Valu
         return lambda values: pc.cast(values, target, safe=False)
     if _is_text(source) and pa.types.is_timestamp(target) and target.tz is not None:
         return lambda values: _text_to_zoned_timestamp(values, target)
+    if pa.types.is_integer(source) and pa.types.is_decimal(target):
+        return lambda values: _integer_to_decimal(values, target)
     return lambda values: pc.cast(values, target, safe=True)
+
+
+def _integer_to_decimal(values: Values, target: pa.DataType) -> Values:
+    """Integers to a decimal type, refusing only the values that do not fit: Arrow casts an
+    integer type only to a precision that fits all of its values (21 digits for int64 at
+    scale 2), so the cast goes through the widest decimal first."""
+    wide = pc.cast(values, pa.decimal128(38, target.scale), safe=True)
+    return pc.cast(wide, target, safe=True)
 
 
 def _timestamp_to_date(values: Values) -> Values:
