@@ -178,12 +178,7 @@ def check_target(
         raise Invalid(f"host {host!r} does not resolve", field=field)
     for text in addresses:
         address = ipaddress.ip_address(text)
-        if metadata is not None and _is_metadata(address, port, database, metadata):
-            raise Invalid(
-                f"{host}:{port} database {database!r} is Lakehold's own metadata database; "
-                "no connection may reach it",
-                field=field,
-            )
+        refuse_metadata(host, text, port, metadata, database=database, field=field)
         if any(rule.covers(host, address, port) for rule in rules):
             continue
         reason = restriction(address)
@@ -200,6 +195,28 @@ def check_target(
                 field=field,
             )
     return addresses[0]
+
+
+def refuse_metadata(
+    host: str,
+    address: str,
+    port: int,
+    metadata: Endpoint | None,
+    *,
+    database: str | None,
+    field: str = "params.host",
+) -> None:
+    """Invalid naming ``field`` when ``address:port`` and ``database`` are Lakehold's own
+    metadata database (checked by :func:`check_target`, and again on a pinned address before
+    every use)."""
+    if metadata is not None and _is_metadata(
+        ipaddress.ip_address(address), port, database, metadata
+    ):
+        raise Invalid(
+            f"{host}:{port} database {database!r} is Lakehold's own metadata database; "
+            "no connection may reach it",
+            field=field,
+        )
 
 
 def _is_metadata(address: IP, port: int, database: str | None, endpoint: Endpoint) -> bool:

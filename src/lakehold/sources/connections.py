@@ -14,10 +14,13 @@ while any of them has an active grant or listing.
 Every server target is vetted (ADR 0014) when it is set and before every use -- a test, a
 crawl, a sync, a federated query: its host must pass the network allow-list
 (:class:`~lakehold.security.network_rules.NetworkPolicy`) and is pinned to the checked
-address; Lakehold's own metadata database is refused for everyone; and the connection of a
-non-administrator may not use a role with superuser or server-file privileges (Invalid,
-HTTP 400, naming why). A connection counts as an administrator's while the user who
-created it is one and, when someone changes it, that someone is one too.
+address (:meth:`ConnectionService.spec` reuses a vetted spec of the same connection version
+for at most :data:`~lakehold.sources.spec_cache.SPEC_CACHE_S` seconds: the bound within which
+a removed rule or a DNS change takes effect); Lakehold's own metadata database is refused for
+everyone, on every use; and the connection of a non-administrator may not use a role with
+superuser or server-file privileges (Invalid, HTTP 400, naming why). A connection counts as
+an administrator's while the user who created it is one and, when someone changes it, that
+someone is one too.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,10 +42,12 @@ from lakehold.connectors.params import check_kind, check_params
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.kernel import Action, Command, allowed, audit, authorize, governed
 from lakehold.names import check_sql_name
+from lakehold.security import network as network_check
 from lakehold.security.network_rules import NetworkPolicy
 from lakehold.security.principal import Principal
 from lakehold.security.secrets import Secrets
 from lakehold.sources.lookup import all_named, check_name_free, find_named
+from lakehold.sources.spec_cache import SPEC_CACHE_S, SpecCache, version
 from lakehold.sources.vetting import Vetter, cache_key, created_by_admin
 from lakehold.store.db import Store
 from lakehold.store.models import Asset, Grant, Listing, Project, User, utcnow
@@ -50,6 +55,13 @@ from lakehold.store.sources import Connection, FederatedTable
 
 TEST_TIMEOUT_S = 10.0
 MAX_SECRET = 1000
+
+#: a connection and its creator (for :func:`created_by_admin`), in one round trip
+_CONNECTION = (
+    select(Connection, User)
+    .outerjoin(User, User.id == Connection.created_by)
+    .where(Connection.id == bindparam("id"))
+)
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,7 @@ class ConnectionService:
         source_roots: tuple[Path, ...] = (),
         network: NetworkPolicy | None = None,
         test_timeout_s: float = TEST_TIMEOUT_S,
+        spec_cache_s: float = SPEC_CACHE_S,
     ) -> None:
         self.store = store
         self.secrets = secrets
@@ -142,6 +155,7 @@ class ConnectionService:
         self.network = network or NetworkPolicy(store)
         self.test_timeout_s = test_timeout_s
         self.vetter = Vetter(self.network, test_timeout_s)
+        self.spec_cache = SpecCache(spec_cache_s)
 
     def _roots(self, principal: Principal) -> tuple[Path, ...] | None:
         """Where the principal's file and SQLite connections may point (None: anywhere)."""
@@ -245,7 +259,9 @@ class ConnectionService:
                 self.vetter.vet(self._spec(connection), trusted=trusted, require_reachable=admins)
             connection.updated_at = utcnow()
             command.details["password_changed"] = password is not None
-            return ConnectionView.of(session, connection)
+            view = ConnectionView.of(session, connection)
+        self.spec_cache.invalidate(view.id)
+        return view
 
     def delete(self, principal: Principal, project: str, name: str) -> None:
         """Delete a connection, its data sources and its federated assets; Conflict naming the
@@ -284,6 +300,8 @@ class ConnectionService:
                     f"connection '{project}.{name}' is still referenced", field="connection"
                 ) from None
             command.details["assets_deleted"] = [a.name for a in assets]
+            deleted = connection.id
+        self.spec_cache.invalidate(deleted)
 
     def test(self, principal: Principal, project: str, name: str) -> ConnectionTest:
         """Reach the source with a short timeout; SourceUnavailable (502) when it cannot,
@@ -311,14 +329,39 @@ class ConnectionService:
         """How to reach connection ``connection_id``, its secret decrypted and its target
         vetted and pinned (engines only: no authorization here, never hand it to an
         adapter). Invalid when the target is not allowed (any more); SourceUnavailable
-        when the privileges of a non-administrator's connection cannot be checked."""
+        when the privileges of a non-administrator's connection cannot be checked.
+
+        The vetted spec is kept for a few seconds per connection version
+        (:mod:`lakehold.sources.spec_cache`); the metadata-database guard runs every time."""
         with self.store.session() as session:
-            connection = session.get(Connection, connection_id)
-            if connection is None:
+            row = session.execute(_CONNECTION, {"id": connection_id}).first()
+            if row is None:
                 raise NotFound(f"connection '{connection_id}' not found", field="connection")
-            spec, key = self._spec(connection), cache_key(connection)
+            connection = row[0]
             trusted = created_by_admin(session, connection)
-        return self.vetter.vet(spec, trusted=trusted, cache_key=key)
+            current = version(connection, trusted=trusted)
+            cached = self.spec_cache.get(current)
+            if cached is None:
+                spec, key = self._spec(connection), cache_key(connection)
+        if cached is not None:
+            self._refuse_metadata(cached)
+            return cached
+        vetted = self.vetter.vet(spec, trusted=trusted, cache_key=key)
+        self.spec_cache.put(current, vetted)
+        return vetted
+
+    def _refuse_metadata(self, spec: ConnectionSpec) -> None:
+        """The metadata-database guard (ADR 0014) on a cached spec's pinned address."""
+        if spec.hostaddr is None:
+            return
+        params = spec.params
+        network_check.refuse_metadata(
+            str(params["host"]),
+            spec.hostaddr,
+            int(params["port"]),
+            self.network.metadata,
+            database=str(params.get("database")),
+        )
 
     def _spec(self, connection: Connection) -> ConnectionSpec:
         secret = None
@@ -351,7 +394,10 @@ class ConnectionService:
                 )
                 return len(rows)
 
-        return self.secrets.rotate(reencrypt)
+        try:
+            return self.secrets.rotate(reencrypt)
+        finally:
+            self.spec_cache.clear()
 
 
 def in_use_assets(session: Session, asset_ids: list[str]) -> set[str]:
