@@ -1,44 +1,157 @@
-"""TPC-H through Lakehold's statements path vs raw DuckDB over the same Delta files.
+"""TPC-H through Lakehold's HTTP API (as users reach it: a token, ``lakehold serve`` in another
+process) vs raw DuckDB over the same Delta files.
 
 Usage: python benchmarks/query.py [--scale 1] [--repeat 3] [--data bench-data/tpch]
 
-Each of the 22 queries runs through ``StatementService.execute`` (parse, sandbox check,
-resolution to Delta snapshots, a fresh locked-down DuckDB connection) and through a plain DuckDB
-connection with views over the same Parquet files. Prints per-query medians and the ratio
-(goal: total ratio at most 1.10).
+Each of the 22 queries runs, interleaved round by round, through:
+
+- raw: a plain DuckDB connection with views over the same Parquet files (warm);
+- sync: ``POST /query`` (Arrow);
+- poll 5ms: ``POST /statements``, ``GET /statements/{id}`` every 5 ms until it ends, then the
+  result pages (Arrow) -- how the asynchronous path was followed before the long-poll;
+- long-poll: ``POST /statements``, ``client.statements.wait`` (``?wait_seconds=``), result;
+- events: ``POST /statements``, its end read from ``GET /statements/events`` (one stream,
+  opened once), result.
+
+Every result is compared with raw DuckDB's (columns, then rows, floats to 1e-9 relative).
+Prints per-query medians, the ratio of each path's total to raw's, and one verdict line per goal
+(asynchronous statements through the long-poll and through the event stream: at most 1.10).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
+import httpx
+import pyarrow as pa
 
+from lakehold.client import Client
 from lakehold.config import Settings
 from lakehold.runtime import Runtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from benchmarks.tpch import TABLES, active_files, generate, load, queries
 
+MAX_ROWS = 10_000_000
+PATHS = ("raw", "sync", "poll 5ms", "long-poll", "events")
+GOAL = 1.10
 
-def raw_connection(runtime: Runtime) -> duckdb.DuckDBPyConnection:
+
+def raw_connection(files: dict[str, list[str]]) -> duckdb.DuckDBPyConnection:
     """Plain DuckDB with a view per table over the same active Delta files."""
     con = duckdb.connect()
-    for name in TABLES:
-        files = active_files(runtime, name)
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({files!r})")
+    for name, paths in files.items():
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({paths!r})")
     return con
 
 
-def timed(action) -> float:
+def prepare(parquet: dict[str, Path], home: Path) -> tuple[str, dict[str, list[str]]]:
+    """Load the tables into a fresh home; an admin token and each table's active files."""
+    runtime = Runtime(Settings(home=home, max_rows=MAX_ROWS))
+    try:
+        admin = load(runtime, parquet)
+        token = runtime.security.create_token(admin, "bench").value
+        assert token is not None
+        return token, {name: active_files(runtime, name) for name in TABLES}
+    finally:
+        runtime.close()
+
+
+def serve(home: Path) -> Iterator[str]:
+    """``lakehold serve`` on a free port for ``home``: its URL while the generator runs."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "LAKEHOLD_HOME": str(home),
+        "LAKEHOLD_PORT": str(port),
+        "LAKEHOLD_MAX_ROWS": str(MAX_ROWS),
+    }
+    for name in ("LAKEHOLD_DATABASE_URL", "LAKEHOLD_URL", "LAKEHOLD_TOKEN"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lakehold.cli", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            assert process.poll() is None, "lakehold serve exited"
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+class EventStream:
+    """One ``GET /statements/events`` stream, read on the caller's thread."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self._http = httpx.Client(base_url=url, timeout=600)
+        headers = {"Authorization": f"Bearer {token}"}
+        self._response = self._http.send(
+            self._http.build_request("GET", "/api/v1/statements/events", headers=headers),
+            stream=True,
+        )
+        self._lines = self._response.iter_lines()
+        assert next(self._lines).startswith(":")  # it listens
+
+    def until_end(self, statement_id: str) -> str:
+        """Read events until ``statement_id`` ends; its final state."""
+        for line in self._lines:
+            if line.startswith("data: "):
+                view = json.loads(line.removeprefix("data: "))
+                if view["id"] == statement_id and view["status"] in {
+                    "FINISHED",
+                    "FAILED",
+                    "ABORTED",
+                }:
+                    return view["status"]
+        raise RuntimeError("the event stream ended")
+
+    def close(self) -> None:
+        self._response.close()
+        self._http.close()
+
+
+def timed(action: Callable[[], object]) -> tuple[float, object]:
     started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
+    out = action()
+    return time.perf_counter() - started, out
+
+
+def same(ours: pa.Table, raw: pa.Table) -> bool:
+    """Same column names and rows (floats equal to 1e-9 relative)."""
+    if ours.column_names != raw.column_names or ours.num_rows != raw.num_rows:
+        return False
+    for a, b in zip(ours.to_pylist(), raw.to_pylist(), strict=True):
+        for x, y in zip(a.values(), b.values(), strict=True):
+            if isinstance(x, float) and isinstance(y, float):
+                if not math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9):
+                    return False
+            elif x != y:
+                return False
+    return True
 
 
 def main() -> None:
@@ -49,33 +162,72 @@ def main() -> None:
     args = parser.parse_args()
 
     parquet = generate(args.scale, args.data / f"sf{args.scale:g}")
-    with tempfile.TemporaryDirectory() as home:
-        runtime = Runtime(Settings(home=Path(home), max_rows=10_000_000))
-        principal = load(runtime, parquet)
-        raw = raw_connection(runtime)
-        print(f"TPC-H SF{args.scale:g}, {args.repeat} runs each, median seconds")
-        print(f"{'query':>5} {'lakehold':>10} {'raw duckdb':>11} {'ratio':>7}")
-        totals = [0.0, 0.0]
-        for number, sql in queries():
-            ours, theirs = [], []
-            for _ in range(args.repeat):
-                theirs.append(timed(lambda sql=sql: raw.execute(sql).fetch_arrow_table()))
-                ours.append(
-                    timed(
-                        lambda sql=sql: runtime.statements.execute(
-                            principal, sql, project="tpch", limit=10_000_000
-                        )
-                    )
-                )
-            a, b = statistics.median(ours), statistics.median(theirs)
-            totals[0] += a
-            totals[1] += b
-            print(f"{number:>5} {a:>10.4f} {b:>11.4f} {a / b:>7.3f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        token, files = prepare(parquet, home)
+        raw = raw_connection(files)
+        server = serve(home)
+        url = next(server)
+        lh = Client(url, token)
+        events = EventStream(url, token)
+        statements = lh.statements
+
+        def polled(sql: str) -> pa.Table:
+            statement_id = statements.submit(sql, project="tpch").id
+            while statements.describe(statement_id).status not in {"FINISHED", "FAILED"}:
+                time.sleep(0.005)
+            return statements.result(statement_id).table
+
+        def long_polled(sql: str) -> pa.Table:
+            return statements.run(sql, project="tpch").table
+
+        def pushed(sql: str) -> pa.Table:
+            statement_id = statements.submit(sql, project="tpch").id
+            events.until_end(statement_id)
+            return statements.result(statement_id).table
+
+        runs: dict[str, Callable[[str], object]] = {
+            "raw": lambda sql: raw.execute(sql).to_arrow_table(),
+            "sync": lambda sql: statements.query(sql, project="tpch", limit=MAX_ROWS).table,
+            "poll 5ms": polled,
+            "long-poll": long_polled,
+            "events": pushed,
+        }
         print(
-            f"{'total':>5} {totals[0]:>10.4f} {totals[1]:>11.4f} {totals[0] / totals[1]:>7.3f}"
-            "  (goal ≤ 1.10)"
+            f"TPC-H SF{args.scale:g}, {args.repeat} interleaved rounds, median seconds; "
+            f"load average {os.getloadavg()[0]:.2f} at the start"
         )
-        runtime.close()
+        print(f"{'query':>5} " + " ".join(f"{p:>10}" for p in PATHS))
+        totals = dict.fromkeys(PATHS, 0.0)
+        mismatches: list[str] = []
+        try:
+            for number, sql in queries():
+                times: dict[str, list[float]] = {p: [] for p in PATHS}
+                for _ in range(args.repeat):
+                    expected = None
+                    for path in PATHS:
+                        seconds, table = timed(lambda sql=sql, path=path: runs[path](sql))
+                        times[path].append(seconds)
+                        assert isinstance(table, pa.Table)
+                        if path == "raw":
+                            expected = table
+                        elif expected is not None and not same(table, expected):
+                            mismatches.append(f"Q{number} {path}")
+                medians = {p: statistics.median(times[p]) for p in PATHS}
+                for path in PATHS:
+                    totals[path] += medians[path]
+                print(f"{number:>5} " + " ".join(f"{medians[p]:>10.4f}" for p in PATHS))
+        finally:
+            events.close()
+            lh.close()
+            server.close()
+        print(f"{'total':>5} " + " ".join(f"{totals[p]:>10.4f}" for p in PATHS))
+        print(f"{'ratio':>5} " + " ".join(f"{totals[p] / totals['raw']:>10.3f}" for p in PATHS))
+        print(f"results differing from raw DuckDB: {sorted(set(mismatches)) or 'none'}")
+        for path in ("long-poll", "events"):
+            ratio = totals[path] / totals["raw"]
+            verdict = "meets" if ratio <= GOAL else "misses"
+            print(f"verdict: async statements via {path} {ratio:.3f} {verdict} the goal of {GOAL}")
 
 
 if __name__ == "__main__":

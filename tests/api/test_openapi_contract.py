@@ -37,6 +37,7 @@ LONG_WORK = (
     r"/catalog/search/reindex$",
     r"/statements$",
     r"/redeliver$",
+    r"/statements/events$",  # a stream that never ends
 )
 
 TIME_KEY = re.compile(r"(^at$|^timestamp$|_at$|At$|Time$)")

@@ -29,7 +29,13 @@ def _serve(runtime: Runtime) -> None:
     scheduler = Scheduler(runtime)
     scheduler.start()
     try:
-        uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            create_app(runtime),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            timeout_graceful_shutdown=5,  # open event streams do not hold the shutdown
+        )
     finally:
         scheduler.stop()
         runtime.webhooks.stop()

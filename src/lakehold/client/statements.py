@@ -10,6 +10,7 @@ import msgspec
 
 from lakehold.client import models as m
 from lakehold.client.resource import Resource, segment
+from lakehold.errors import Cancelled, LakeholdError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 FINISHED = {"FINISHED", "FAILED", "ABORTED"}
+RUNNING = ["SUBMITTED", "STARTED"]
+WAIT_SECONDS = 60.0
+"""The longest long-poll the server takes."""
 MAX_LIMIT = 1_000_000_000
 """The largest row limit ``POST /query`` takes; the server cuts it to its max rows."""
 
@@ -180,13 +184,42 @@ class Statements(Resource):
     def cancel(self, statement_id: str) -> m.StatementView:
         return self._post(f"/api/v1/statements/{segment(statement_id)}/cancel", m.StatementView)
 
-    def wait(self, statement_id: str, *, poll_seconds: float = 0.05) -> m.StatementView:
-        """The statement once it has finished, failed or been aborted."""
+    def wait(self, statement_id: str, *, timeout: float | None = None) -> m.StatementView:
+        """The statement once it has finished, failed or been aborted (or, after ``timeout``
+        seconds, as it is then): long-polls the server answers when the statement ends, no
+        busy polling."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            view = self.describe(statement_id)
-            if view.status in FINISHED:
+            left = WAIT_SECONDS if deadline is None else deadline - time.monotonic()
+            view = self._get(
+                f"/api/v1/statements/{segment(statement_id)}",
+                m.StatementView,
+                params={
+                    "wait_seconds": max(min(left, WAIT_SECONDS), 0.001),
+                    "seen_status": RUNNING,
+                },
+            )
+            if view.status in FINISHED or (deadline is not None and time.monotonic() >= deadline):
                 return view
-            time.sleep(poll_seconds)
+
+    def run(
+        self,
+        sql: str,
+        *,
+        project: str | None = None,
+        dialect: str = "duckdb",
+        timeout_seconds: float | None = None,
+    ) -> Result:
+        """Submit a statement, wait for it (:meth:`wait`) and fetch every row (:meth:`result`);
+        a statement that failed raises LakeholdError, one aborted Cancelled, with its error."""
+        submitted = self.submit(
+            sql, project=project, dialect=dialect, timeout_seconds=timeout_seconds
+        )
+        done = self.wait(submitted.id)
+        if done.status != "FINISHED":
+            error = Cancelled if done.status == "ABORTED" else LakeholdError
+            raise error(done.error or f"statement {done.id} is {done.status}", statement=done.id)
+        return self.result(submitted.id)
 
     def result(self, statement_id: str, *, page_rows: int = 100_000) -> Result:
         """Every row of a finished statement, fetched a page at a time as Arrow."""

@@ -20,7 +20,7 @@ import logging
 import secrets
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 
@@ -164,18 +164,18 @@ async def wait_for_change(
     statement_id: str,
     describe: Callable[[], StatementView],
     *,
-    seen: str | None,
+    seen: Collection[str] = (),
     wait_seconds: float,
 ) -> StatementView:
-    """A statement once its state differs from ``seen`` (by default the state it has now) or
-    has ended, or as it is after ``wait_seconds``. ``describe`` reads the record (and checks
+    """A statement once its state is none of ``seen`` (by default the state it has now) or
+    it has ended, or as it is after ``wait_seconds``. ``describe`` reads the record (and checks
     that the caller may see it); it runs in a worker thread."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
     with events.subscribe(statement_id=statement_id) as waiter:
         view = await asyncio.to_thread(describe)
-        target = seen or view.status
-        while view.status == target and view.status not in FINAL:
+        waiting_out = set(seen) or {view.status}
+        while view.status in waiting_out and view.status not in FINAL:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Annotated, Any, Literal, cast
 
 import pyarrow as pa
-from fastapi import APIRouter, Query, status
-from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Header, Query, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
+from lakehold.governance.statement_events import (
+    StatementEvent,
+    StatementEvents,
+    stream,
+    wait_for_change,
+)
 from lakehold.governance.statement_views import StatementView
 from lakehold.query.results import (
     column_metadata,
@@ -23,6 +32,10 @@ router = APIRouter(prefix="/api/v1", tags=["statements"])
 
 Format = Literal["json", "csv", "arrow"]
 RowFormat = Literal["objects", "arrays"]
+State = Literal["SUBMITTED", "STARTED", "FINISHED", "FAILED", "ABORTED"]
+EVENT_STREAM = "text/event-stream"
+HEARTBEAT_S = 15.0
+"""A comment line on an idle event stream this often keeps proxies from closing it."""
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
 FORMAT_HELP = (
@@ -105,7 +118,10 @@ def _render(
         statement_id=statement_id,
         columns=[ColumnMeta.model_validate(c) for c in column_metadata(table.schema)],
         row_format=row_format,
-        rows=to_json_arrays(table) if row_format == "arrays" else to_json_rows(table),
+        rows=cast(
+            "list[dict[str, Any] | list[Any]]",
+            to_json_arrays(table) if row_format == "arrays" else to_json_rows(table),
+        ),
         total_rows=total,
         offset=offset,
         next_offset=next_offset,
@@ -136,10 +152,82 @@ def list_statements(
     return runtime.statements.list_statements(principal, limit=limit)
 
 
+_VIEW: TypeAdapter[StatementView] = TypeAdapter(StatementView)
+
+
+def _sse(event: StatementEvent | None) -> bytes:
+    if event is None:
+        return b": keep-alive\n\n"
+    data = _VIEW.dump_json(event.view).decode()
+    return f"id: {event.id}\nevent: statement\ndata: {data}\n\n".encode()
+
+
+async def _event_stream(
+    events: StatementEvents, user_id: str, last_event_id: str | None
+) -> AsyncIterator[bytes]:
+    async for event in stream(events, user_id, last_event_id, HEARTBEAT_S):
+        yield _sse(event)
+
+
+@router.get(
+    "/statements/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {EVENT_STREAM: {}}, "description": "An endless event stream"}},
+)
+async def statement_events(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    last_event_id: Annotated[
+        str | None,
+        Header(max_length=64, description="Resume after this event (its `id:`), if still kept"),
+    ] = None,
+):
+    """Server-sent events: each state change of your statements, as it happens.
+
+    One `event: statement` per change, its data the statement (as GET /statements/{id}
+    answers it), its `id:` for resuming with `Last-Event-ID`. A comment line starts the stream
+    once it listens, and keeps an idle stream open. Only the statements run by the server
+    process that holds the stream are heard of.
+    """
+    events = runtime.statements.events
+    return StreamingResponse(
+        _event_stream(events, principal.user_id, last_event_id),
+        media_type=EVENT_STREAM,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
 @router.get("/statements/{statement_id}", response_model=StatementView)
-def describe(statement_id: str, runtime: RuntimeDep, principal: PrincipalDep):
-    """Status, timings, row count and error of a statement."""
-    return runtime.statements.describe(principal, statement_id)
+async def describe(
+    statement_id: str,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    wait_seconds: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=60,
+            description="Long-poll: answer once the state is none of `seen_status` (or the "
+            "statement ends), at the latest after this many seconds",
+        ),
+    ] = None,
+    seen_status: Annotated[
+        list[State] | None,
+        Query(
+            description="With wait_seconds: the state you last saw (default: its state now); "
+            "repeat it to wait out several, e.g. SUBMITTED and STARTED to wait for the end"
+        ),
+    ] = None,
+):
+    """Status, timings, row count and error of a statement; with `wait_seconds`, once its
+    state changes."""
+    read = partial(runtime.statements.describe, principal, statement_id)
+    if wait_seconds is None:
+        return await run_in_threadpool(read)
+    events = runtime.statements.events
+    return await wait_for_change(
+        events, statement_id, read, seen=seen_status or (), wait_seconds=wait_seconds
+    )
 
 
 @router.get(
