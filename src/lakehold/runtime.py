@@ -109,6 +109,9 @@ class Runtime:
             return
         self._reconciled = True
         try:
+            from lakehold.lakehouse import spill
+
+            spill.sweep(self.settings.warehouse_path)  # what killed merges left on disk
             self.reconcile(repair=True)
         except Exception:  # a start-up repair must not keep the API down; doctor reports it
             log.exception("start-up reconciliation failed; run `lakehold doctor`")

@@ -229,7 +229,7 @@ class TableService:
         with self.store.session() as session:
             asset = find_asset(session, self._managed(session, principal, project), name)
             asset_id, path, declared = asset.id, asset.storage_path, list(asset.key_columns or [])
-        batch = data.read() if mode in ("merge", "cdc") else data.open()
+        batch = data.open()  # a large file streams; a merge or CDC of one spills (lakehouse.spill)
         merge_keys = keys or declared
         if mode in ("merge", "cdc") and not merge_keys:
             raise Invalid(

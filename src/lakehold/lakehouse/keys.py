@@ -37,13 +37,12 @@ def check_no_null_keys(batch: pa.Table, keys: Sequence[str]) -> None:
     for key in keys:
         column = batch.column(key)
         if column.null_count:
-            row = pc.index(pc.is_null(column), True).as_py()
-            raise Invalid(
-                f"key column {key!r} is empty on row {row + 1}",
-                field="keys",
-                column=key,
-                row=row + 1,
-            )
+            raise null_key(key, pc.index(pc.is_null(column), True).as_py() + 1)
+
+
+def null_key(key: str, row: int) -> Invalid:
+    """The refusal of an empty value of key column ``key`` on (1-based) ``row``."""
+    return Invalid(f"key column {key!r} is empty on row {row}", field="keys", column=key, row=row)
 
 
 def check_unique_keys(batch: pa.Table, keys: Sequence[str]) -> None:
@@ -56,17 +55,23 @@ def check_unique_keys(batch: pa.Table, keys: Sequence[str]) -> None:
     duplicates = grouped.filter(pc.greater(grouped[f"{_POSITION}_count"], 1))
     if duplicates.num_rows:
         first = duplicates.sort_by(f"{_POSITION}_min").slice(0, 1).to_pylist()[0]
-        value = ", ".join(f"{k}={first[k]!r}" for k in keys)
-        rows = first[f"{_POSITION}_min"] + 1, first[f"{_POSITION}_max"] + 1
-        count = first[f"{_POSITION}_count"]
-        also = f" (and {count - 2} more)" if count > 2 else ""
-        raise Invalid(
-            f"duplicate key ({value}) on rows {rows[0]} and {rows[1]}{also} of the batch",
-            field="keys",
-            column=keys[0],
-            row=rows[1],
-            rows=[rows[0], rows[1]],
-        )
+        values = {k: first[k] for k in keys}
+        rows = first[f"{_POSITION}_min"], first[f"{_POSITION}_max"]
+        raise duplicate_key(values, *rows, first[f"{_POSITION}_count"])
+
+
+def duplicate_key(values: dict[str, object], first: int, last: int, count: int) -> Invalid:
+    """The refusal of a key (``values`` by key column) held by ``count`` rows of a batch, the
+    first and last at 0-based positions ``first`` and ``last``."""
+    value = ", ".join(f"{k}={v!r}" for k, v in values.items())
+    also = f" (and {count - 2} more)" if count > 2 else ""
+    return Invalid(
+        f"duplicate key ({value}) on rows {first + 1} and {last + 1}{also} of the batch",
+        field="keys",
+        column=next(iter(values)),
+        row=last + 1,
+        rows=[first + 1, last + 1],
+    )
 
 
 def last_per_key(batch: pa.Table, keys: Sequence[str], order_column: str | None = None) -> pa.Table:

@@ -37,28 +37,14 @@ def prepare_changes(
     keep_order_column: bool,
 ) -> Changes:
     """Validate operations and order, and keep the last change of each key."""
-    if OP in batch.column_names:
-        raise Invalid(f"column name {OP!r} is reserved", column=OP)
-    if op_column not in batch.column_names:
-        raise Invalid(
-            f"the batch has no operation column {op_column!r}", field="op_column", column=op_column
-        )
-    if op_column in keys:
-        raise Invalid(f"the operation column {op_column!r} cannot be a key", field="keys")
-    operations = _operations(batch.column(op_column), op_column)
-    if order_column is not None:
-        if order_column not in batch.column_names:
-            raise Invalid(
-                f"the batch has no order column {order_column!r}",
-                field="order_column",
-                column=order_column,
-            )
-        nulls = batch.column(order_column).null_count
-        if nulls:
-            row = pc.index(pc.is_null(batch.column(order_column)), True).as_py() + 1
-            raise Invalid(
-                f"order column {order_column!r} is empty on row {row}", column=order_column, row=row
-            )
+    check_change_columns(batch.column_names, keys, op_column=op_column, order_column=order_column)
+    operations, valid = normalized_operations(batch.column(op_column))
+    if not pc.all(valid, min_count=0).as_py():
+        row = pc.index(valid, False).as_py()
+        raise invalid_operation(op_column, row + 1, batch.column(op_column)[row].as_py())
+    if order_column is not None and batch.column(order_column).null_count:
+        row = pc.index(pc.is_null(batch.column(order_column)), True).as_py() + 1
+        raise empty_order(order_column, row)
     marked = batch.drop_columns([op_column]).append_column(OP, operations)
     latest = last_per_key(marked, keys, order_column)
     dropped = [OP] + ([order_column] if order_column and not keep_order_column else [])
@@ -67,7 +53,7 @@ def prepare_changes(
 
 def execute_merge(
     table: DeltaTable,
-    source: pa.Table,
+    source: pa.Table | pa.RecordBatchReader,
     *,
     keys: Sequence[str],
     added: Sequence[str],
@@ -80,10 +66,12 @@ def execute_merge(
     from ``source`` keeps its value in an updated row and is NULL in an inserted row, while
     a NULL value in ``source`` is written as NULL. A matched row is rewritten only when a
     value of a ``source`` column differs (NULL-safe), so re-applying a batch updates nothing.
-    Columns in ``added`` are new to the table.
+    Columns in ``added`` are new to the table. A reader ``source`` is read once, as the
+    merge runs (delta-rs's streamed execution), so it is never held whole in memory.
     """
-    cdc = OP in source.column_names
-    columns = [name for name in source.column_names if name != OP]
+    names = source.schema.names
+    cdc = OP in names
+    columns = [name for name in names if name != OP]
     values = [name for name in columns if name not in keys]
     on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
     merger = table.merge(
@@ -92,7 +80,7 @@ def execute_merge(
         source_alias="s",
         target_alias="t",
         merge_schema=bool(added),
-        streamed_exec=False,
+        streamed_exec=isinstance(source, pa.RecordBatchReader),
         commit_properties=commit,
     )
     upsert = f"s.{OP} <> 'D'" if cdc else None
@@ -123,16 +111,43 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _operations(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+def check_change_columns(
+    names: Sequence[str], keys: Sequence[str], *, op_column: str, order_column: str | None
+) -> None:
+    """Refuse a CDC batch (with columns ``names``) without its operation or order column."""
+    if OP in names:
+        raise Invalid(f"column name {OP!r} is reserved", column=OP)
+    if op_column not in names:
+        raise Invalid(
+            f"the batch has no operation column {op_column!r}", field="op_column", column=op_column
+        )
+    if op_column in keys:
+        raise Invalid(f"the operation column {op_column!r} cannot be a key", field="keys")
+    if order_column is not None and order_column not in names:
+        raise Invalid(
+            f"the batch has no order column {order_column!r}",
+            field="order_column",
+            column=order_column,
+        )
+
+
+def normalized_operations(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
+    """The operations of ``column`` as I, U or D, and whether each value is one of those."""
     text = column if pa.types.is_string(column.type) else column.cast(pa.string())
     normalized = pc.utf8_upper(pc.utf8_trim_whitespace(text))
-    valid = pc.fill_null(pc.is_in(normalized, pa.array(OPERATIONS)), False)
-    if not pc.all(valid, min_count=0).as_py():
-        row = pc.index(valid, False).as_py()
-        raise Invalid(
-            f"row {row + 1}: column {name!r} holds {column[row].as_py()!r}; "
-            "expected I (insert), U (update) or D (delete)",
-            column=name,
-            row=row + 1,
-        )
-    return normalized
+    return normalized, pc.fill_null(pc.is_in(normalized, pa.array(OPERATIONS)), False)
+
+
+def invalid_operation(name: str, row: int, value: object) -> Invalid:
+    """The refusal of ``value`` in the operation column ``name`` on (1-based) ``row``."""
+    return Invalid(
+        f"row {row}: column {name!r} holds {value!r}; "
+        "expected I (insert), U (update) or D (delete)",
+        column=name,
+        row=row,
+    )
+
+
+def empty_order(name: str, row: int) -> Invalid:
+    """The refusal of an empty order column ``name`` on (1-based) ``row``."""
+    return Invalid(f"order column {name!r} is empty on row {row}", column=name, row=row)

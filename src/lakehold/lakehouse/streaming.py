@@ -183,6 +183,20 @@ def open_source(
     return Stream(path, fmt, sample, dict(types), _batches_done=len(batches))
 
 
+def schema_changed(expected: pa.Schema, got: pa.Schema) -> Invalid:
+    """The refusal of a later chunk whose schema ``got`` is not the first rows' ``expected``."""
+    for column in got:
+        index = expected.get_field_index(column.name)
+        if index < 0 or expected.field(index).type != column.type:
+            was = type_name(expected.field(index).type) if index >= 0 else "absent"
+            return Invalid(
+                f"column {column.name!r}: later rows need {type_name(column.type)}, but the "
+                f"file's first rows gave {was}; give the column an explicit type",
+                column=column.name,
+            )
+    return Invalid("later rows of the file need another schema than its first rows")
+
+
 def _record_boundary(head: bytes) -> int:
     """Offset just after the last complete record of ``head`` (a quote count that is even
     before a newline marks the newline as a record's end)."""

@@ -20,7 +20,6 @@ from deltalake.exceptions import CommitFailedError
 
 from lakehold.errors import Conflict, Invalid
 from lakehold.lakehouse import folders, retention
-from lakehold.lakehouse.conversion import type_name
 from lakehold.lakehouse.history import commit_properties
 from lakehold.lakehouse.keys import (
     check_key_columns,
@@ -28,7 +27,14 @@ from lakehold.lakehouse.keys import (
     check_unique_keys,
     last_per_key,
 )
-from lakehold.lakehouse.merge import OP, execute_merge, prepare_changes
+from lakehold.lakehouse.merge import (
+    OP,
+    check_change_columns,
+    empty_order,
+    execute_merge,
+    invalid_operation,
+    prepare_changes,
+)
 from lakehold.lakehouse.reading import (
     TableReads,
     active_row_count,
@@ -41,7 +47,8 @@ from lakehold.lakehouse.retention import VacuumPlan
 from lakehold.lakehouse.rewrite import rewrite
 from lakehold.lakehouse.schema import Evolution, evolve
 from lakehold.lakehouse.snapshots import SnapshotCache
-from lakehold.lakehouse.streaming import Stream
+from lakehold.lakehouse.spill import SpilledBatch
+from lakehold.lakehouse.streaming import Stream, schema_changed
 
 __all__ = ["MODES", "DeltaTables", "HistoryEntry", "Mode", "Snapshot", "WriteResult", "table_label"]
 
@@ -96,7 +103,12 @@ class DeltaTables(TableReads):
         commit = commit_properties(committer, "CREATE", keys=keys or (), extra=metadata)
         created = not path.exists()
         path.mkdir(parents=True, exist_ok=True)
-        source, counted = _source(evolution, stream, lambda chunk: evolve(None, chunk))
+        source, counted = _source(
+            evolution,
+            stream.rest() if stream is not None else None,
+            stream.fail if stream is not None else None,
+            lambda chunk: evolve(None, chunk),
+        )
         try:
             write_deltalake(path, source, mode="error", commit_properties=commit)
         except Exception:
@@ -137,8 +149,9 @@ class DeltaTables(TableReads):
         whose types were given explicitly: only those may change a key column's type. An
         append, merge or CDC batch without rows writes nothing (a no-op result, no commit).
         ``lines`` gives the file line of each batch row, for errors that name rows. A
-        :class:`Stream` is appended or overwritten chunk by chunk in one commit; a merge, CDC or
-        an append that widens a column reads it whole.
+        :class:`Stream` is appended or overwritten chunk by chunk in one commit; a merge or CDC
+        spills it to disk and reduces it there (:mod:`~lakehold.lakehouse.spill`), then merges
+        the rows kept chunk by chunk; an append that widens a column reads it whole.
         """
         path = Path(path).absolute()
         if mode not in MODES:
@@ -152,8 +165,6 @@ class DeltaTables(TableReads):
             raise Invalid("replace_schema applies to overwrite only", field="replace_schema")
         table = self._open(path)
         schema = arrow_schema(table)
-        if isinstance(data, Stream) and mode not in ("append", "overwrite"):
-            data = data.whole()
         if mode in ("append", "overwrite"):
             return self._write_rows(
                 path,
@@ -166,16 +177,28 @@ class DeltaTables(TableReads):
                 keys=[k for k in keys or () if k in schema.names],
                 declared=declared,
             )
-        assert isinstance(data, pa.Table)
+        operation = "CDC MERGE" if mode == "cdc" else "MERGE"
+        if isinstance(data, Stream):
+            return self._merge_stream(
+                path,
+                table,
+                data,
+                keys=keys,
+                cdc=mode == "cdc",
+                changes=(op_column, order_column, keep_order_column),
+                declared=declared,
+                on_duplicate=on_duplicate,
+                lines=lines,
+                committer=committer,
+            )
         keys = check_key_columns(keys, batch=data, table_columns=schema.names)
         check_no_null_keys(data, keys)
         if data.num_rows == 0:
             evolve(schema, data, keys=keys, declared=declared)  # the header is still checked
-            return self._no_op(path, "CDC MERGE" if mode == "cdc" else "MERGE", table.version())
+            return self._no_op(path, operation, table.version())
         if on_duplicate == "error":
-            _check_unique_keys(data, keys, lines)
+            _with_lines(lambda: check_unique_keys(data, keys), lines)
         received = data.num_rows
-        operations = None
         if mode == "cdc":
             changes = prepare_changes(
                 data,
@@ -184,12 +207,11 @@ class DeltaTables(TableReads):
                 order_column=order_column,
                 keep_order_column=keep_order_column,
             )
-            data, operations = changes.rows, changes.operations
+            data = changes.rows.append_column(OP, changes.operations)
         else:
             data = last_per_key(data, keys)
-        evolution = evolve(schema, data, keys=keys, declared=declared)
-        operation = "CDC MERGE" if mode == "cdc" else "MERGE"
-        result = self._merge(path, table, evolution, keys, operations, operation, committer)
+        evolution = _merge_evolution(schema, data, keys, declared)
+        result = self._merge(path, table, evolution, evolution.batch, keys, operation, committer)
         return dataclasses.replace(result, duplicates_collapsed=received - data.num_rows)
 
     def restore(self, path: Path, version: int, *, committer: str) -> WriteResult:
@@ -271,6 +293,58 @@ class DeltaTables(TableReads):
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _merge_stream(
+        self,
+        path: Path,
+        table: DeltaTable,
+        stream: Stream,
+        *,
+        keys: Sequence[str] | None,
+        cdc: bool,
+        changes: tuple[str, str | None, bool],
+        declared: Collection[str],
+        on_duplicate: OnDuplicate,
+        lines: Callable[[], Sequence[int] | None] | None,
+        committer: str,
+    ) -> WriteResult:
+        """A merge or CDC of a streamed file: the checks, the last row of each key and the
+        merge's source computed on disk, in the order and with the errors of the in-memory
+        path; ``changes`` is the CDC's operation column, order column and whether to keep it."""
+        schema = arrow_schema(table)
+        operation = "CDC MERGE" if cdc else "MERGE"
+        op_column, order_column, keep_order = changes
+        with SpilledBatch(stream, self.root, op_column=op_column if cdc else None) as batch:
+            keys = check_key_columns(keys, batch=stream.sample, table_columns=schema.names)
+            batch.check_no_null_keys(keys)
+            if batch.rows == 0:
+                evolve(schema, stream.sample, keys=keys, declared=declared)
+                return self._no_op(path, operation, table.version())
+            if on_duplicate == "error":
+                _with_lines(lambda: batch.check_unique_keys(keys), lines)
+            drop: list[str] = []
+            if cdc:
+                names = batch.column_names
+                check_change_columns(names, keys, op_column=op_column, order_column=order_column)
+                row = batch.first_invalid_operation()
+                if row is not None:
+                    value = batch.row(row, [op_column])[op_column]
+                    raise invalid_operation(op_column, row + 1, value)
+                if order_column is not None:
+                    row = batch.first_null(order_column)
+                    if row is not None:
+                        raise empty_order(order_column, row + 1)
+                drop = [op_column] + ([order_column] if order_column and not keep_order else [])
+            kept = batch.last_per_key(keys, order_column if cdc else None, drop)
+            first = _merge_evolution(schema, next(kept), keys, declared)
+            source, counted = _source(
+                first,
+                kept,
+                stream.fail,
+                lambda chunk: _merge_evolution(schema, chunk, keys, declared),
+            )
+            result = self._merge(path, table, first, source, keys, operation, committer, stream)
+            return dataclasses.replace(result, duplicates_collapsed=batch.rows - counted[0])
+
     def _write_rows(
         self,
         path: Path,
@@ -294,7 +368,12 @@ class DeltaTables(TableReads):
         if stream is not None and mode == "append" and evolution.rewrite_needed:
             evolution = evolve_chunk(stream.whole())  # the rewrite holds it all
             stream = None
-        source, counted = _source(evolution, stream, evolve_chunk)
+        source, counted = _source(
+            evolution,
+            stream.rest() if stream is not None else None,
+            stream.fail if stream is not None else None,
+            evolve_chunk,
+        )
         rows = evolution.batch.num_rows
         if mode == "append" and rows == 0:
             return self._no_op(path, "APPEND", table.version())
@@ -377,11 +456,14 @@ class DeltaTables(TableReads):
         path: Path,
         table: DeltaTable,
         evolution: Evolution,
+        source: pa.Table | pa.RecordBatchReader,
         keys: Sequence[str],
-        operations: pa.ChunkedArray | None,
         operation: str,
         committer: str,
+        stream: Stream | None = None,
     ) -> WriteResult:
+        """MERGE ``source`` (``evolution.batch``, or a reader of it and the chunks after it)
+        after the schema change ``evolution`` asks for (undone if the merge fails)."""
         before = table.version()
         added = evolution.added
         if evolution.rewrite_needed:
@@ -389,11 +471,6 @@ class DeltaTables(TableReads):
             table, added = DeltaTable(str(path)), []
         elif evolution.batch.num_rows == 0 and not added:
             return self._result(path, operation, table.version())
-        # Only the columns the batch carries: an absent column keeps its value on update
-        # (MERGE ... UPDATE SET * with schema evolution) and is NULL on insert.
-        source = evolution.carried
-        if operations is not None:
-            source = source.append_column(OP, operations)
         try:
             metrics = execute_merge(
                 table,
@@ -408,6 +485,8 @@ class DeltaTables(TableReads):
             if isinstance(exc, CommitFailedError):
                 reason = masked_reason(exc, path)
                 raise Conflict(f"another write changed the table; try again ({reason})") from None
+            if stream is not None and stream.error is not None:
+                raise stream.error from None
             raise
         return self._result(
             path,
@@ -458,13 +537,28 @@ class DeltaTables(TableReads):
         )
 
 
-def _check_unique_keys(
-    batch: pa.Table, keys: Sequence[str], lines: Callable[[], Sequence[int] | None] | None
+def _merge_evolution(
+    schema: pa.Schema, batch: pa.Table, keys: Sequence[str], declared: Collection[str]
+) -> Evolution:
+    """``batch`` (with an ``OP`` column for CDC) reconciled with ``schema``, its ``batch``
+    being the merge's source: only the columns the batch carries (an absent column keeps its
+    value on update and is NULL on insert), and ``OP``."""
+    operations = batch.column(OP) if OP in batch.column_names else None
+    rows = batch.drop_columns([OP]) if operations is not None else batch
+    evolution = evolve(schema, rows, keys=keys, declared=declared)
+    source = evolution.carried
+    if operations is not None:
+        source = source.append_column(OP, operations)
+    return dataclasses.replace(evolution, batch=source, missing=[])
+
+
+def _with_lines(
+    check: Callable[[], None], lines: Callable[[], Sequence[int] | None] | None
 ) -> None:
-    """Refuse a key twice in ``batch`` (Delta's MERGE refuses several source rows matching
-    one target row), naming the key, the rows and, when known, their lines in the file."""
+    """Run the duplicate key ``check`` (Delta's MERGE refuses several source rows matching
+    one target row); its refusal also names, when known, the rows' lines in the file."""
     try:
-        check_unique_keys(batch, keys)
+        check()
     except Invalid as error:
         rows: list[int] = error.details.get("rows") or []
         found = lines() if lines is not None and rows else None
@@ -478,20 +572,23 @@ def _check_unique_keys(
 
 
 def _source(
-    first: Evolution, stream: Stream | None, evolve_chunk: Callable[[pa.Table], Evolution]
+    first: Evolution,
+    rest: Iterator[pa.Table] | None,
+    fail: Callable[[Invalid], Invalid] | None,
+    evolve_chunk: Callable[[pa.Table], Evolution],
 ) -> tuple[pa.Table | pa.RecordBatchReader, list[int]]:
-    """What to write: the evolved batch, or (streaming) a reader of it followed by each later
-    chunk of ``stream`` evolved the same way; and a counter of the rows it yielded (complete
-    after the write). A chunk that needs another schema is refused (the write then fails
-    before its commit and :attr:`Stream.error` says why)."""
+    """What to write: the evolved batch, or (streaming) a reader of it followed by each
+    chunk of ``rest`` evolved the same way; and a counter of the rows it yielded (complete
+    after the write). A chunk that needs another schema is refused through ``fail`` (the
+    stream's: the write then fails before its commit and :attr:`Stream.error` says why)."""
     counted = [first.batch.num_rows]
-    if stream is None:
+    if rest is None or fail is None:
         return first.batch, counted
     schema = first.batch.schema
 
     def batches() -> Iterator[pa.RecordBatch]:
         yield from first.batch.to_batches()
-        for chunk in stream.rest():
+        for chunk in rest:
             try:
                 evolved = evolve_chunk(chunk)
             except Invalid as exc:
@@ -499,23 +596,10 @@ def _source(
                 if isinstance(row, int):
                     details = {**exc.details, "row": row + counted[0]}
                     exc = Invalid(f"{exc.message} (row {row + counted[0]} of the file)", **details)
-                raise stream.fail(exc) from None
+                raise fail(exc) from None
             if evolved.batch.schema != schema:
-                raise stream.fail(_schema_changed(schema, evolved.batch.schema))
+                raise fail(schema_changed(schema, evolved.batch.schema))
             counted[0] += evolved.batch.num_rows
             yield from evolved.batch.to_batches()
 
     return pa.RecordBatchReader.from_batches(schema, batches()), counted
-
-
-def _schema_changed(expected: pa.Schema, got: pa.Schema) -> Invalid:
-    for field in got:
-        index = expected.get_field_index(field.name)
-        if index < 0 or expected.field(index).type != field.type:
-            was = type_name(expected.field(index).type) if index >= 0 else "absent"
-            return Invalid(
-                f"column {field.name!r}: later rows need {type_name(field.type)}, but the "
-                f"file's first rows gave {was}; give the column an explicit type",
-                column=field.name,
-            )
-    return Invalid("later rows of the file need another schema than its first rows")
