@@ -15,7 +15,9 @@ Queries (each through ``SearchService.search``, the method behind ``GET /catalog
 text (one or two words), prefix (``pay*``, ``cust*`` ...), facet-only (a tag, a glossary term,
 a unit, no text) and paged (offset 200 of a text query, offset 500 of browsing).
 Baseline: the bare full-text count of the same text (the least a search can do), same run.
-Goal: p95 <= 50 ms for every kind and role, both databases. One verdict line per goal.
+Before/after: the search service of ``--before`` (default HEAD) runs over the same database,
+interleaved query by query with today's. Goal: p95 <= 50 ms for every kind and role, both
+databases. One verdict line per goal.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import types
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -296,12 +300,37 @@ def _fts_baseline(runtime: Runtime, q: str) -> None:
             )
 
 
-def _timed(call, repeat: int) -> list[float]:
-    times = []
+def baseline_service(runtime: Runtime, ref: str) -> Any:
+    """``SearchService`` as of git ``ref`` (its ``service`` and ``matching`` modules), over the
+    same database: the "before" of a before/after measured in one run."""
+    root = Path(__file__).resolve().parents[1]
+
+    def module(name: str, replace: tuple[str, str] = ("", "")) -> types.ModuleType:
+        path = f"{ref}:src/lakehold/catalog/search/{name}.py"
+        source = subprocess.run(
+            ["git", "-C", str(root), "show", path], capture_output=True, text=True, check=True
+        ).stdout.replace(*replace)
+        loaded = types.ModuleType(f"baseline_{name}")
+        sys.modules[loaded.__name__] = loaded  # dataclasses look their module up
+        if name == "service":
+            loaded.matching = sys.modules["baseline_matching"]  # type: ignore[attr-defined]
+        exec(compile(source, path, "exec"), loaded.__dict__)
+        return loaded
+
+    module("matching")
+    imports = "from lakehold.catalog.search import matching, query"
+    service = module("service", (imports, "from lakehold.catalog.search import query"))
+    return service.SearchService(runtime.store)
+
+
+def _timed(calls, repeat: int) -> list[list[float]]:
+    """Each of ``calls`` ``repeat`` times, interleaved; the times of each in ms."""
+    times: list[list[float]] = [[] for _ in calls]
     for i in range(repeat):
-        began = time.perf_counter()
-        call(i)
-        times.append((time.perf_counter() - began) * 1000)
+        for call, kept in zip(calls, times, strict=True):
+            began = time.perf_counter()
+            call(i)
+            kept.append((time.perf_counter() - began) * 1000)
     return times
 
 
@@ -313,7 +342,7 @@ def _p(values: list[float], q: int) -> float:
     )
 
 
-def run(kind: str, count: int, repeat: int) -> list[tuple[str, float]]:
+def run(kind: str, count: int, repeat: int, ref: str) -> list[tuple[str, float]]:
     with tempfile.TemporaryDirectory() as home, database(kind) as url:
         runtime = Runtime(Settings(home=Path(home), database_url=url))
         try:
@@ -323,17 +352,18 @@ def run(kind: str, count: int, repeat: int) -> list[tuple[str, float]]:
             began = time.perf_counter()
             viewer = load(runtime, admin, count)
             print(f"{kind}: loaded {count} assets in {time.perf_counter() - began:.1f} s")
-            search = runtime.search
+            services = [runtime.search, baseline_service(runtime, ref)] if ref else [runtime.search]
             cases = {
-                "text": lambda who, i: search.search(who, QUERIES["text"][i % 5]),
-                "prefix": lambda who, i: search.search(who, QUERIES["prefix"][i % 5]),
-                "facet-only": lambda who, i: search.search(who, **FACETS[i % 3]),
-                "paged": lambda who, i: search.search(who, PAGED[i % 2][0], offset=PAGED[i % 2][1]),
+                "text": lambda s, who, i: s.search(who, QUERIES["text"][i % 5]),
+                "prefix": lambda s, who, i: s.search(who, QUERIES["prefix"][i % 5]),
+                "facet-only": lambda s, who, i: s.search(who, **FACETS[i % 3]),
+                "paged": lambda s, who, i: s.search(who, PAGED[i % 2][0], offset=PAGED[i % 2][1]),
             }
-            for who in (admin, viewer):  # warm caches and connections once
-                for case in cases.values():
-                    case(who, 0)
-            base = _timed(lambda i: _fts_baseline(runtime, QUERIES["text"][i % 5]), repeat)
+            for service in services:  # warm caches and connections once
+                for who in (admin, viewer):
+                    for case in cases.values():
+                        case(service, who, 0)
+            (base,) = _timed([lambda i: _fts_baseline(runtime, QUERIES["text"][i % 5])], repeat)
             print(
                 f"  baseline (bare full-text count): "
                 f"p50 {_p(base, 50):7.1f} ms  p95 {_p(base, 95):7.1f} ms"
@@ -341,11 +371,18 @@ def run(kind: str, count: int, repeat: int) -> list[tuple[str, float]]:
             worst: list[tuple[str, float]] = []
             for role, who in (("admin", admin), ("viewer", viewer)):
                 for name, case in cases.items():
-                    times = _timed(lambda i, c=case, w=who: c(w, i), repeat)
-                    p50, p95 = _p(times, 50), _p(times, 95)
+                    calls = [lambda i, c=case, s=s, w=who: c(s, w, i) for s in services]
+                    times = _timed(calls, repeat)
+                    p50, p95 = _p(times[0], 50), _p(times[0], 95)
+                    before = (
+                        f"  before ({ref}) p95 {_p(times[1], 95):7.1f} ms, "
+                        f"now {p95 / _p(times[1], 95):4.2f}x"
+                        if ref
+                        else ""
+                    )
                     print(
                         f"  {role:6} {name:10} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
-                        f"({p95 / _p(base, 95):5.1f}x baseline p95)"
+                        f"({p95 / _p(base, 95):5.1f}x baseline p95){before}"
                     )
                     worst.append((f"{kind} {role} {name}", p95))
             return worst
@@ -358,11 +395,16 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql", "all"], default="all")
     parser.add_argument("--assets", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument(
+        "--before",
+        default="HEAD",
+        help="git revision whose search service is timed alongside, interleaved ('' for none)",
+    )
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.database == "all" else [args.database]
     with open("/proc/loadavg") as f:
         print(f"load average before: {f.read().split()[0]}  assets: {args.assets}")
-    results = [r for kind in kinds for r in run(kind, args.assets, args.repeat)]
+    results = [r for kind in kinds for r in run(kind, args.assets, args.repeat, args.before)]
     for kind in kinds:
         for role in ("admin", "viewer"):
             mine = [(name, p95) for name, p95 in results if name.startswith(f"{kind} {role} ")]

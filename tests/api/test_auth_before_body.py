@@ -10,45 +10,22 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
-import uvicorn
 
-from lakehold.api.app import create_app
+from tests.servers import served
 
 DECLARED = 8 * 1024**2  # under LAKEHOLD_MAX_JSON_BYTES (10 MiB): never a 413
 FIRST = b'{"name": "' + b"x" * 4096
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def address(runtime, admin_token) -> Iterator[tuple[str, int]]:
     """A server of ``runtime``: its host and port."""
-    port = _free_port()
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
-    served = uvicorn.Server(config)
-    thread = threading.Thread(target=served.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-    yield "127.0.0.1", port
-    served.should_exit = True
-    thread.join(timeout=10)
+    with served(runtime) as url:
+        host, _, port = url.removeprefix("http://").partition(":")
+        yield host, int(port)
 
 
 def _begin(

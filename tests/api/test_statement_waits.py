@@ -4,18 +4,15 @@ stream (``GET /statements/events``, read with httpx over a real socket)."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
-from lakehold.api.app import create_app
 from lakehold.runtime import Runtime
 from tests.scenarios.helpers import ok
+from tests.servers import served as serve
 
 FINAL = {"FINISHED", "FAILED", "ABORTED"}
 SLOW = "select count(*) as n from range(100000000)"
@@ -30,20 +27,8 @@ def _token(client, username: str) -> str:
 @pytest.fixture
 def served(runtime: Runtime, admin_token: str) -> Iterator[str]:
     """The app on a real socket (uvicorn in a thread): its URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "the server did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve(runtime) as url:
+        yield url
 
 
 def _submit(http, sql: str) -> dict:

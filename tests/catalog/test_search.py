@@ -146,6 +146,28 @@ def test_facets_count_the_visible_matches_and_filters_narrow(catalog: Catalog) -
     assert empty.total == 0 and empty.items == [] and empty.facets["tag"] == []
 
 
+def test_facets_of_many_matches_count_the_newest_and_say_so(catalog: Catalog) -> None:
+    """Past ``facet_sample`` matches, facets count the most recently indexed ones (lower
+    bounds, ``facets_exact`` False); the total and the page stay exact."""
+    sampled = SearchService(catalog.runtime.store, facet_sample=2)
+    exact = catalog.find(catalog.analyst, scope="listings")
+    browse = sampled.search(catalog.analyst, scope="listings")
+    assert exact.facets_exact and not browse.facets_exact
+    assert (browse.total, names(browse)) == (exact.total, names(exact)) == (4, names(exact))
+    with catalog.runtime.store.session() as session:
+        newest = session.scalars(
+            select(SearchDocument.project)
+            .where(SearchDocument.kind == "listing")
+            .order_by(SearchDocument.id.desc())
+            .limit(2)
+        ).all()
+    assert counts(browse, "project") == {p: newest.count(p) for p in newest}
+    assert all(c.count <= counts(exact, "tag")[c.value] for c in browse.facets["tag"])
+    few = sampled.search(catalog.analyst, "customer", scope="listings")
+    assert few.facets_exact and few.total == 2
+    assert counts(few, "project") == {"retail": 2}
+
+
 def test_paging_walks_every_match_once(catalog: Catalog) -> None:
     seen = []
     for offset in range(0, 5, 2):

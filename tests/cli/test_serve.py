@@ -4,7 +4,6 @@ never in the logs (stderr: uvicorn and the logging module); requests need it."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,15 +11,11 @@ from pathlib import Path
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.servers import free_port, wait_healthy
 
 
 def test_serve_starts_and_requires_a_token(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     home = tmp_path / "home"
     env = {**os.environ, "LAKEHOLD_HOME": str(home), "LAKEHOLD_PORT": str(port)}
     env.pop("LAKEHOLD_DATABASE_URL", None)
@@ -34,14 +29,7 @@ def test_serve_starts_and_requires_a_token(tmp_path: Path) -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        while True:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() - started < 60, "server did not start"
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_healthy(url, alive=lambda: process.poll() is None)
         print(f"cold start to first successful request: {time.monotonic() - started:.2f}s")
         token = (home / "admin_token").read_text().strip()
         assert httpx.get(f"{url}/api/v1/me").status_code == 401

@@ -10,10 +10,8 @@ no ``LAKEHOLD_HOME``): it reaches the server over HTTP only. ``sdk(token)`` is a
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +22,7 @@ from typer.testing import CliRunner
 
 from lakehold.cli.main import app
 from lakehold.client import Client
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.servers import free_port, wait_healthy
 
 
 @dataclass
@@ -61,7 +54,7 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``lakehold serve`` on 127.0.0.1, stopped after the module's tests."""
     home = tmp_path_factory.mktemp("served") / "home"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LAKEHOLD_HOME": str(home), "LAKEHOLD_PORT": str(port)}
     for name in ("LAKEHOLD_DATABASE_URL", "LAKEHOLD_URL", "LAKEHOLD_TOKEN", "LAKEHOLD_PROFILE"):
         env.pop(name, None)
@@ -74,16 +67,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    started = time.monotonic()
     try:
-        while True:
-            assert process.poll() is None, (home.parent / "serve.log").read_text()
-            assert time.monotonic() - started < 90, "lakehold serve did not start"
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_healthy(url, alive=lambda: process.poll() is None, seconds=90)
         yield Server(url, home, (home / "admin_token").read_text().strip())
     finally:
         process.terminate()
@@ -93,7 +78,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             process.kill()
             process.wait()
         log.close()
-        errors = [line for line in (home.parent / "serve.log").read_text().splitlines()]
+        errors = (home.parent / "serve.log").read_text().splitlines()
         internal = [line for line in errors if "Traceback" in line or "internal error" in line]
         assert not internal, "\n".join(errors[-80:])  # a 500 in any test of the module
 

@@ -3,15 +3,11 @@ running Lakehold server (uvicorn on a free port, in a thread)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
-import uvicorn
 from marquez_client import MarquezClient
 from marquez_client.errors import APIError
 from openlineage.client import OpenLineageClient
@@ -21,35 +17,14 @@ from openlineage.client.facet_v2 import schema_dataset, sql_job
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 from openlineage.client.uuid import generate_new_uuid
 
-from lakehold.api.app import create_app
+from tests.servers import served
 from tests.sharing import new_user
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def server(runtime, admin_token) -> Iterator[str]:
-    port = _free_port()
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
-    served = uvicorn.Server(config)
-    thread = threading.Thread(target=served.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-    yield url
-    served.should_exit = True
-    thread.join(timeout=10)
+    with served(runtime) as url:
+        yield url
 
 
 def _schema(*names: str) -> schema_dataset.SchemaDatasetFacet:

@@ -8,22 +8,18 @@ An external tool (the real ``openlineage-python`` client over HTTP) adds a job d
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 
-from lakehold.api.app import create_app
 from tests.scenarios.helpers import ok, query, setup_project
+from tests.servers import served
 from tests.sharing import add_member, client_for, new_user
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "tickit"
@@ -85,20 +81,8 @@ def statistics(client, table: str, run_id: str) -> int:
 @pytest.fixture
 def server(runtime) -> Iterator[str]:
     """A real HTTP server (uvicorn) serving the test's runtime."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
-    served = uvicorn.Server(config)
-    thread = threading.Thread(target=served.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not served.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    served.should_exit = True
-    thread.join(timeout=10)
+    with served(runtime) as url:
+        yield url
 
 
 def test_star_schema_lineage(runtime, admin, client, server) -> None:

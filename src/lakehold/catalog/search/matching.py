@@ -49,7 +49,8 @@ HIT_COLUMNS = (
 
 
 def _fts5(name: str, expression: str) -> CTE:
-    """The rowids matching ``expression`` in FTS5 table ``name`` with their bm25 score."""
+    """The rowids matching ``expression`` in FTS5 table ``name`` with their bm25 score,
+    computed once (a materialized CTE)."""
     fts = table(name, column("rowid"))
     this: ColumnClause[Any] = literal_column(name)
     return (
@@ -57,6 +58,28 @@ def _fts5(name: str, expression: str) -> CTE:
         .where(this.op("MATCH")(literal(expression)))
         .cte(f"{name}_hits")
         .prefix_with("MATERIALIZED")
+    )
+
+
+def _fts5_unscored(terms: list[query.Term], conditions: list[ColumnElement[bool]]) -> Select:
+    """The matching documents straight from the FTS5 tables, ``id`` their rowid: a scan in
+    rowid order (newest first) stops early, as a CTE's would not."""
+    parts = [
+        (name, part)
+        for name, part in ((STEMMED, query.words(terms)), (WORDS, query.prefixes(terms)))
+        if part
+    ]
+    tables = [table(name, column("rowid")) for name, _ in parts]
+    joined = tables[0].join(SearchDocument, SearchDocument.id == tables[0].c.rowid)
+    for fts in tables[1:]:
+        joined = joined.join(fts, fts.c.rowid == tables[0].c.rowid)
+    matches = [
+        literal_column(name).op("MATCH")(literal(query.fts5_query(part))) for name, part in parts
+    ]
+    return (
+        select(tables[0].c.rowid.label("id"), *HIT_COLUMNS[1:], cast(null(), Float).label("score"))
+        .select_from(joined)
+        .where(*matches, *conditions)
     )
 
 
@@ -71,10 +94,15 @@ def _tsqueries(terms: list[query.Term]) -> list[tuple[ColumnElement, ColumnEleme
     return pairs
 
 
-def hits(dialect: str, terms: list[query.Term], conditions: list[ColumnElement[bool]]) -> Select:
-    """The matching documents (``HIT_COLUMNS`` and ``score``, NULL when browsing)."""
+def hits(
+    dialect: str, terms: list[query.Term], conditions: list[ColumnElement[bool]], scored: bool
+) -> Select:
+    """The matching documents: ``HIT_COLUMNS`` and ``score`` (NULL when browsing or not
+    ``scored``: scoring every match is the dear part of a search, its page alone needs it)."""
     if not terms:
         return select(*HIT_COLUMNS, cast(null(), Float).label("score")).where(*conditions)
+    if dialect == "sqlite" and not scored:
+        return _fts5_unscored(terms, conditions)
     if dialect == "sqlite":
         ctes = [
             _fts5(name, query.fts5_query(part))
@@ -87,7 +115,11 @@ def hits(dialect: str, terms: list[query.Term], conditions: list[ColumnElement[b
         score = sum_of(cte.c.score for cte in ctes)
         return select(*HIT_COLUMNS, score.label("score")).select_from(joined).where(*conditions)
     pairs = _tsqueries(terms)
-    score = sum_of(func.ts_rank(vector, tsquery) for vector, tsquery in pairs)
+    score = (
+        sum_of(func.ts_rank(vector, tsquery) for vector, tsquery in pairs)
+        if scored
+        else cast(null(), Float)
+    )
     matches = [vector.op("@@")(tsquery) for vector, tsquery in pairs]
     return select(*HIT_COLUMNS, score.label("score")).where(*matches, *conditions)
 

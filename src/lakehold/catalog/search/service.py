@@ -2,10 +2,11 @@
 their own projects (members, any role; administrators see every project).
 
 Full text is in ``matching`` (FTS5 on SQLite, tsvectors on PostgreSQL). The visible matching
-set is evaluated once per search (a materialized CTE); the total, the facet counts and the page
-are read from it in one statement, and snippets are built for the page only. Filters and facet
-counts are computed over the visible matching set only, so a count never reveals a hidden
-asset. Blank ``q`` browses, newest first.
+set is counted exactly; facets are counted over at most ``FACET_SAMPLE`` of its documents (the
+most recently indexed: ``facets_exact`` says whether that was all of them), and only the page
+is ranked by score -- the total, the facets and the page in one statement; snippets are built
+for the page only. Filters and facet counts are computed over the visible matching set only,
+so a count never reveals a hidden asset. Blank ``q`` browses, newest first.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
-    CTE,
     ColumnElement,
     CompoundSelect,
     Float,
@@ -54,6 +54,7 @@ SCOPES: dict[str, tuple[str, ...]] = {
 FACETS = ("domain_unit", "project", "asset_type", "tag", "glossary_term")
 MAX_LIMIT = 100
 FACET_SIZE = 50  # values reported per facet, most frequent first
+FACET_SAMPLE = 1000  # facets are counted over at most this many matches (the newest indexed)
 COLUMN_FACETS = ("domain_unit", "project", "asset_type")
 TOTAL, PAGE = "total", "page"  # the other parts of the summary statement are facet names
 
@@ -91,6 +92,9 @@ class SearchResults:
     offset: int
     items: list[SearchHit] = field(default_factory=list)
     facets: dict[str, list[FacetCount]] = field(default_factory=dict)
+    # False when more documents match than the service's facet sample (FACET_SAMPLE): the
+    # counts are then those of the most recently indexed matches, lower bounds ("at least").
+    facets_exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -162,8 +166,9 @@ def _filtered(filters: Filters) -> list[ColumnElement[bool]]:
 class SearchService:
     """Find listings and inventory assets by text, with facets."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, facet_sample: int = FACET_SAMPLE) -> None:
         self.store = store
+        self.facet_sample = facet_sample
 
     def search(
         self,
@@ -222,11 +227,16 @@ class SearchService:
             *_filtered(filters),
         ]
         dialect = session.get_bind().dialect.name
-        found = matching.hits(dialect, terms, conditions).cte("hits").prefix_with("MATERIALIZED")
+        if dialect == "sqlite":  # FTS5 counts and samples unscored matches cheaply
+            found = matching.hits(dialect, terms, conditions, scored=False)
+            ranked = matching.hits(dialect, terms, conditions, scored=True) if terms else found
+        else:  # a tsvector is read once per match: scored once, for every part
+            scored = matching.hits(dialect, terms, conditions, scored=True)
+            found = ranked = select(scored.cte("hits").prefix_with("MATERIALIZED"))
         total, page = 0, []
         facets: dict[str, list[FacetCount]] = {f: [] for f in FACETS}
         for part, value, n, document_id, score in session.execute(
-            _summary(found, bool(terms), limit, offset)
+            _summary(dialect, found, ranked, bool(terms), limit, offset, self.facet_sample)
         ):
             if part == TOTAL:
                 total = n
@@ -245,7 +255,14 @@ class SearchService:
             for i, score in page
             if i in documents
         ]
-        return SearchResults(total=total, limit=limit, offset=offset, items=items, facets=facets)
+        return SearchResults(
+            total=total,
+            limit=limit,
+            offset=offset,
+            items=items,
+            facets=facets,
+            facets_exact=total <= self.facet_sample,
+        )
 
 
 def _part(name: str, value: Any = None, n: Any = None) -> list[ColumnElement]:
@@ -257,13 +274,29 @@ def _part(name: str, value: Any = None, n: Any = None) -> list[ColumnElement]:
     ]
 
 
-def _summary(found: CTE, ranked: bool, limit: int, offset: int) -> CompoundSelect:
-    """One statement over the matching set: its size, each facet's most frequent values and
-    the page (rank in ``n``), as rows of (part, value, n, id, score)."""
+def _summary(
+    dialect: str,
+    found: Select,
+    ranked: Select,
+    scored: bool,
+    limit: int,
+    offset: int,
+    facet_sample: int,
+) -> CompoundSelect:
+    """One statement over the matching set: its size, each facet's most frequent values among
+    its ``facet_sample`` newest documents and the page (rank in ``n``), as rows of (part, value,
+    n, id, score). Only the page reads ``ranked`` (the matches with their score)."""
     nothing = [cast(null(), Integer).label("id"), cast(null(), Float).label("score")]
-    parts: list[Select] = [select(*_part(TOTAL, n=func.count()), *nothing).select_from(found)]
+    matched = found.subquery("matched")
+    parts: list[Select] = [select(*_part(TOTAL, n=func.count()), *nothing).select_from(matched)]
+    sample = (
+        found.order_by(found.selected_columns.id.desc())
+        .limit(facet_sample)
+        .cte("sample")
+        .prefix_with("MATERIALIZED")
+    )
     for name in COLUMN_FACETS:
-        value, count = found.c[name], func.count()
+        value, count = sample.c[name], func.count()
         parts.append(
             _top(
                 select(*_part(name, value, count), *nothing)
@@ -272,10 +305,12 @@ def _summary(found: CTE, ranked: bool, limit: int, offset: int) -> CompoundSelec
                 .order_by(count.desc(), value)
             )
         )
+    # SQLite: facet || '' so that the sample's documents drive the join, not every tag
+    facet = SearchFacet.facet.concat("") if dialect == "sqlite" else SearchFacet.facet
     for name in (TAG, GLOSSARY_TERM):
         count = func.count()
-        tagged = found.join(
-            SearchFacet, and_(SearchFacet.document_id == found.c.id, SearchFacet.facet == name)
+        tagged = sample.join(
+            SearchFacet, and_(SearchFacet.document_id == sample.c.id, facet == name)
         )
         parts.append(
             _top(
@@ -285,12 +320,13 @@ def _summary(found: CTE, ranked: bool, limit: int, offset: int) -> CompoundSelec
                 .order_by(count.desc(), SearchFacet.value)
             )
         )
-    order = [found.c.updated_at.desc(), found.c.id.desc()]
-    if ranked:
-        order.insert(0, found.c.score.desc())
+    hits = ranked.subquery("ranked")
+    order = [hits.c.updated_at.desc(), hits.c.id.desc()]
+    if scored:
+        order.insert(0, hits.c.score.desc())
     rank = func.row_number().over(order_by=order)
     page = (
-        select(*_part(PAGE, n=rank), found.c.id.label("id"), found.c.score.label("score"))
+        select(*_part(PAGE, n=rank), hits.c.id.label("id"), hits.c.score.label("score"))
         .order_by(*order)
         .limit(limit)
         .offset(offset)
