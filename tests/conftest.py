@@ -16,6 +16,10 @@ from lakehold.config import Settings
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 
+# The CLI's rich consoles take their width when first made: wide enough for every table, in
+# every test process, whichever test imports the CLI first.
+os.environ["COLUMNS"] = "200"
+
 POSTGRES = os.environ.get(
     "LAKEHOLD_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres"
 )
