@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, is_dataclass
 from typing import Any
 
 import msgspec
@@ -53,9 +52,7 @@ def print_json(value: Any) -> None:
 
 
 def as_dict(record: Any) -> dict[str, Any]:
-    """A service's dataclass or an SDK model (a msgspec struct) as a dict of its fields."""
-    if is_dataclass(record) and not isinstance(record, type):
-        return asdict(record)
+    """An SDK model (a msgspec struct) as a dict of its fields."""
     return msgspec.structs.asdict(record)
 
 
@@ -66,7 +63,7 @@ def print_records(
     columns: Sequence[str],
     row: Callable[[Any], Sequence[Any]],
 ) -> None:
-    """Records (dataclasses or SDK models) as a JSON list (``as_json``) or as a rich table,
+    """Records (SDK models) as a JSON list (``as_json``) or as a rich table,
     ``row`` of each."""
     if as_json:
         print_json([as_dict(record) for record in records])

@@ -104,23 +104,24 @@ def connect() -> Client:
         from lakehold.api.inprocess import InProcessTransport
 
         runtime, _ = open_runtime()
-        token = os.environ.get("LAKEHOLD_TOKEN") or None
-        path = token_file(runtime.settings)
-        if token is None and path.exists():
-            token = path.read_text().strip()
         app = create_app(runtime, recover=False)
-        client = Client(token=token, transport=InProcessTransport(app))
+        client = Client(token=local_token(runtime.settings), transport=InProcessTransport(app))
     client.session.request_id = request_id
     return client
 
 
-def principal_of(runtime: Runtime, project: str | None = None) -> Principal:
-    """The principal of ``LAKEHOLD_TOKEN``, else of the admin token saved in the home directory."""
-    value = os.environ.get("LAKEHOLD_TOKEN")
-    path = token_file(runtime.settings)
-    if not value and path.exists():
+def local_token(settings: Settings) -> str | None:
+    """``LAKEHOLD_TOKEN``, else the admin token saved in the home directory."""
+    value = os.environ.get("LAKEHOLD_TOKEN") or None
+    path = token_file(settings)
+    if value is None and path.exists():
         value = path.read_text().strip()
-    return runtime.security.authenticate(value).in_project(project)
+    return value
+
+
+def principal_of(runtime: Runtime, project: str | None = None) -> Principal:
+    """The principal of :func:`local_token`."""
+    return runtime.security.authenticate(local_token(runtime.settings)).in_project(project)
 
 
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from msgspec import UNSET, UnsetType
 
 from lakehold.client import models as m
-from lakehold.client.resource import Resource, segment
+from lakehold.client.resource import Resource, asset_path, segment
 from lakehold.errors import Invalid, NotFound
 
 Role = Literal["owner", "contributor", "viewer"]
@@ -23,10 +23,6 @@ def _owner_path(user: str | None, group: str | None) -> str:
     if (user is None) == (group is None):
         raise Invalid("name exactly one of a user or a group", field="user")
     return f"users/{segment(user)}" if user is not None else f"groups/{segment(group or '')}"
-
-
-def _asset(project: str, asset: str) -> str:
-    return f"/api/v1/projects/{segment(project)}/assets/{segment(asset)}"
 
 
 class Domains(Resource):
@@ -231,7 +227,7 @@ class Assets(Resource):
 
     def get(self, project: str, asset: str) -> m.AssetView:
         """One asset with its columns, row count, size and current version."""
-        return self._get(_asset(project, asset), m.AssetView)
+        return self._get(asset_path(project, asset), m.AssetView)
 
     def update(
         self,
@@ -247,29 +243,29 @@ class Assets(Resource):
         body = m.AssetPatch(
             description=description, tags=tags, column_descriptions=column_descriptions
         )
-        return self._patch(_asset(project, asset), m.AssetView, json=body)
+        return self._patch(asset_path(project, asset), m.AssetView, json=body)
 
     def metadata(self, project: str, asset: str) -> m.AssetMetadataView:
         """Glossary terms on the asset, and tags and terms on its columns."""
-        return self._get(f"{_asset(project, asset)}/metadata", m.AssetMetadataView)
+        return self._get(f"{asset_path(project, asset)}/metadata", m.AssetMetadataView)
 
     def set_terms(self, project: str, asset: str, terms: builtins.list[str]) -> m.AssetMetadataView:
         """Replace the glossary terms on the asset (term ids or ``Glossary/Term`` names)."""
-        path = f"{_asset(project, asset)}/terms"
+        path = f"{asset_path(project, asset)}/terms"
         return self._put(path, m.AssetMetadataView, json=m.TermsIn(terms=terms))
 
     def set_column_terms(
         self, project: str, asset: str, column: str, terms: builtins.list[str]
     ) -> m.AssetMetadataView:
         """Replace the glossary terms on a column."""
-        path = f"{_asset(project, asset)}/columns/{segment(column)}/terms"
+        path = f"{asset_path(project, asset)}/columns/{segment(column)}/terms"
         return self._put(path, m.AssetMetadataView, json=m.TermsIn(terms=terms))
 
     def set_column_tags(
         self, project: str, asset: str, column: str, tags: builtins.list[str]
     ) -> m.AssetMetadataView:
         """Replace the classification tags of a column."""
-        path = f"{_asset(project, asset)}/columns/{segment(column)}/tags"
+        path = f"{asset_path(project, asset)}/columns/{segment(column)}/tags"
         return self._put(path, m.AssetMetadataView, json=m.TagsIn(tags=tags))
 
 
@@ -389,23 +385,23 @@ class Forms(Resource):
 
     def values(self, project: str, asset: str) -> builtins.list[m.FormValuesView]:
         """The forms filled in on an asset."""
-        return self._get(f"{_asset(project, asset)}/forms", list[m.FormValuesView])
+        return self._get(f"{asset_path(project, asset)}/forms", list[m.FormValuesView])
 
     def get_values(self, project: str, asset: str, form: str) -> m.FormValuesView:
         """One form's values on an asset."""
-        return self._get(f"{_asset(project, asset)}/forms/{segment(form)}", m.FormValuesView)
+        return self._get(f"{asset_path(project, asset)}/forms/{segment(form)}", m.FormValuesView)
 
     def set_values(
         self, project: str, asset: str, form: str, values: dict[str, Any]
     ) -> m.FormValuesView:
         """Set a form's values on an asset (replacing them); ``Invalid`` lists every
         problem."""
-        path = f"{_asset(project, asset)}/forms/{segment(form)}"
+        path = f"{asset_path(project, asset)}/forms/{segment(form)}"
         return self._put(path, m.FormValuesView, json=m.ValuesIn(values=values))
 
     def remove_values(self, project: str, asset: str, form: str) -> None:
         """Remove a form's values from an asset."""
-        self._delete(f"{_asset(project, asset)}/forms/{segment(form)}")
+        self._delete(f"{asset_path(project, asset)}/forms/{segment(form)}")
 
 
 class Search(Resource):

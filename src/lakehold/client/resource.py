@@ -18,6 +18,11 @@ def segment(value: str) -> str:
     return quote(str(value), safe="")
 
 
+def asset_path(project: str, asset: str) -> str:
+    """The path of one asset of a project."""
+    return f"/api/v1/projects/{segment(project)}/assets/{segment(asset)}"
+
+
 class Resource:
     """One group of endpoints."""
 

@@ -15,7 +15,6 @@ from lakehold.client.errors import error_from
 from lakehold.client.transport import Request, Response, Transport
 
 T = TypeVar("T")
-CHUNK = 1 << 20
 
 
 def _query(params: Mapping[str, Any] | None) -> str:
@@ -137,12 +136,3 @@ def _multipart(
     ).encode()
     yield from chunks
     yield f"\r\n--{boundary}--\r\n".encode()
-
-
-def file_chunks(path: str, progress: Any = None) -> Iterator[bytes]:
-    """The bytes of a local file, a megabyte at a time; ``progress(n)`` is told each chunk."""
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            if progress is not None:
-                progress(len(chunk))
-            yield chunk

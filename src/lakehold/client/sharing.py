@@ -8,15 +8,11 @@ from typing import Any, Literal
 from msgspec import UNSET, UnsetType
 
 from lakehold.client import models as m
-from lakehold.client.resource import Resource, segment
+from lakehold.client.resource import Resource, asset_path, segment
 
 
 def _filters_path(project: str, asset: str) -> str:
-    return f"/api/v1/projects/{segment(project)}/assets/{segment(asset)}/filters"
-
-
-def _asset_path(project: str, asset: str) -> str:
-    return f"/api/v1/projects/{segment(project)}/assets/{segment(asset)}"
+    return f"{asset_path(project, asset)}/filters"
 
 
 class Filters(Resource):
@@ -76,11 +72,11 @@ class Listings(Resource):
         ``asset_version``, refused unless that is the current version. Publishing again makes
         the next revision, which replaces the active listing."""
         body = m.PublishIn(asset_version=asset_version)
-        return self._post(f"{_asset_path(project, asset)}/publish", m.ListingView, json=body)
+        return self._post(f"{asset_path(project, asset)}/publish", m.ListingView, json=body)
 
     def unpublish(self, project: str, asset: str) -> m.ListingView:
         """Withdraw the asset's active listing; grants already made stay in force."""
-        return self._delete(f"{_asset_path(project, asset)}/publish", m.ListingView)
+        return self._delete(f"{asset_path(project, asset)}/publish", m.ListingView)
 
     def list(
         self, *, project: str | None = None, name: str | None = None, limit: int = 100
