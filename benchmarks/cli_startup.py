@@ -1,18 +1,20 @@
 """Start-up time of the ``lakehold`` command, in process and against a server.
 
-Usage: python benchmarks/cli_startup.py [--runs 10]
+Usage: python benchmarks/cli_startup.py [--runs 10] [--before DIR]
 
 Creates a fresh ``LAKEHOLD_HOME`` in a temporary folder (one ``lakehold domain list`` run
-bootstraps it, unmeasured) and starts ``lakehold serve`` on it, on a free port. Then runs each
-command ``--runs`` times in subprocesses, one after the other: ``python -c pass`` (the
-baseline), ``lakehold --help``, and ``lakehold domain list`` and ``lakehold sql "select 1"``
-both in process (``LAKEHOLD_HOME``) and against the server (``LAKEHOLD_URL`` and
-``LAKEHOLD_TOKEN``, no home). Prints the median, minimum and maximum wall time of each, the
-median less the baseline's, and the median CPU time (user + system; steadier than wall time on
-a busy machine), then one verdict a goal: ``domain list`` against a server within 0.5 s (issue
-#11) and ``sql "select 1"`` against a server within 0.3 s (issue #12). A command that fails is
-reported, not timed. The ``lakehold`` script is the one next to this Python (the venv's). Not
-run in the test suite.
+bootstraps it, unmeasured) and starts ``lakehold serve`` on it, on a free port. Then times
+each command ``--runs`` times in subprocesses, the commands taking turns (so that a change of
+load hits them all): ``python -c pass`` (the baseline), ``lakehold --help``, and ``lakehold
+domain list`` and ``lakehold sql "select 1"`` both in process (``LAKEHOLD_HOME``) and against
+the server (``LAKEHOLD_URL`` and ``LAKEHOLD_TOKEN``, no home). With ``--before DIR`` (a ``src``
+folder of other code, e.g. ``git archive HEAD src | tar -x -C /tmp/before``) every command is
+also run with that code first on ``PYTHONPATH`` (its own home, the same server), marked
+``(before)``. Prints the median, minimum and maximum wall time of each, the median less the
+baseline's, and the median CPU time (user + system; steadier than wall time on a busy
+machine), then one verdict a goal (issues #11 and #12). A command that fails is reported, not
+timed. The ``lakehold`` script is the one next to this Python (the venv's). Not run in the
+test suite.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from pathlib import Path
 GOALS = {  # command: (seconds, the issue that sets it)
     "domain list (server)": (0.5, "#11"),
     'sql "select 1" (server)': (0.3, "#12"),
+    "domain list (in process)": (1.2, "#12"),
+    'sql "select 1" (in process)': (1.5, "#12"),
 }
 
 
@@ -58,21 +62,20 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _time(command: list[str], env: dict[str, str], runs: int) -> Timing:
-    timing = Timing([], [])
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if done.returncode != 0:
-            lines = done.stderr.decode(errors="replace").strip().splitlines()
-            timing.failure = f"exit {done.returncode}: {lines[-1] if lines else ''}"
-            return timing
-        timing.wall.append(wall)
-        timing.cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return timing
+def _time_once(command: list[str], env: dict[str, str], timing: Timing) -> None:
+    if timing.failure:
+        return
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        timing.failure = f"exit {done.returncode}: {lines[-1] if lines else ''}"
+        return
+    timing.wall.append(wall)
+    timing.cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
 
 
 @contextmanager
@@ -109,7 +112,23 @@ def _server(lakehold: list[str], env: dict[str, str]) -> Iterator[str]:
             process.wait()
 
 
-def measure(runs: int) -> dict[str, Timing]:
+def _commands(
+    lakehold: list[str], local: dict[str, str], remote: dict[str, str], mark: str = ""
+) -> dict[str, tuple[list[str], dict[str, str]]]:
+    return {
+        f"lakehold --help{mark}": ([*lakehold, "--help"], local),
+        f"domain list (in process){mark}": ([*lakehold, "domain", "list"], local),
+        f"domain list (server){mark}": ([*lakehold, "domain", "list"], remote),
+        f'sql "select 1" (in process){mark}': ([*lakehold, "sql", "select 1"], local),
+        f'sql "select 1" (server){mark}': ([*lakehold, "sql", "select 1"], remote),
+    }
+
+
+def _with_code(env: dict[str, str], src: Path) -> dict[str, str]:
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))}
+
+
+def measure(runs: int, before: Path | None = None) -> dict[str, Timing]:
     lakehold = _lakehold()
     with tempfile.TemporaryDirectory(prefix="lakehold-startup-") as folder:
         home = Path(folder) / "home"
@@ -126,27 +145,38 @@ def measure(runs: int) -> dict[str, Timing]:
                 "LAKEHOLD_TOKEN": (home / "admin_token").read_text().strip(),
             }
             remote.pop("LAKEHOLD_HOME", None)
-            commands = {
-                "python -c pass": ([sys.executable, "-c", "pass"], local),
-                "lakehold --help": ([*lakehold, "--help"], local),
-                "domain list (in process)": ([*lakehold, "domain", "list"], local),
-                "domain list (server)": ([*lakehold, "domain", "list"], remote),
-                'sql "select 1" (in process)': ([*lakehold, "sql", "select 1"], local),
-                'sql "select 1" (server)': ([*lakehold, "sql", "select 1"], remote),
-            }
-            return {name: _time(command, env, runs) for name, (command, env) in commands.items()}
+            commands = {"python -c pass": ([sys.executable, "-c", "pass"], local)}
+            commands |= _commands(lakehold, local, remote)
+            if before is not None:
+                old_local = _with_code({**local, "LAKEHOLD_HOME": str(home) + "-before"}, before)
+                subprocess.run(
+                    [*lakehold, "domain", "list"], env=old_local, check=True, capture_output=True
+                )
+                old_remote = _with_code(remote, before)
+                commands |= _commands(lakehold, old_local, old_remote, " (before)")
+            results = {name: Timing([], []) for name in commands}
+            for _ in range(runs):  # the commands take turns
+                for name, (command, env) in commands.items():
+                    _time_once(command, env, results[name])
+            return dict(sorted(results.items(), key=lambda item: _order(item[0], commands)))
+
+
+def _order(name: str, commands: dict[str, object]) -> tuple[int, int]:
+    """Each command next to its ``(before)`` run."""
+    plain = name.removesuffix(" (before)")
+    return list(commands).index(plain), int(name != plain)
 
 
 def report(results: dict[str, Timing]) -> None:
     baseline = statistics.median(results["python -c pass"].wall)
-    print(f"{'command':<30}{'median':>10}{'min':>10}{'max':>10}{'- baseline':>12}{'cpu':>10}")
+    print(f"{'command':<40}{'median':>10}{'min':>10}{'max':>10}{'- baseline':>12}{'cpu':>10}")
     for name, timing in results.items():
         if timing.failure:
-            print(f"{name:<30}  failed ({timing.failure})")
+            print(f"{name:<40}  failed ({timing.failure})")
             continue
         median = statistics.median(timing.wall)
         print(
-            f"{name:<30}{median * 1000:>8.0f}ms{min(timing.wall) * 1000:>8.0f}ms"
+            f"{name:<40}{median * 1000:>8.0f}ms{min(timing.wall) * 1000:>8.0f}ms"
             f"{max(timing.wall) * 1000:>8.0f}ms{(median - baseline) * 1000:>10.0f}ms"
             f"{statistics.median(timing.cpu) * 1000:>8.0f}ms"
         )
@@ -159,13 +189,22 @@ def report(results: dict[str, Timing]) -> None:
             continue
         median = statistics.median(timing.wall)
         verdict = "met" if median <= goal else "NOT met"
-        print(f"{name}: median {median * 1000:.0f} ms, {target}: {verdict}")
+        cpu = statistics.median(timing.cpu)
+        old = results.get(f"{name} (before)")
+        was = ""
+        if old is not None and not old.failure:
+            ratio = cpu / statistics.median(old.cpu)
+            was = f"; before: median {statistics.median(old.wall) * 1000:.0f} ms, cpu x{ratio:.2f}"
+        figures = f"median {median * 1000:.0f} ms (cpu {cpu * 1000:.0f} ms{was})"
+        print(f"{name}: {figures}, {target}: {verdict}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="runs of each command")
-    report(measure(parser.parse_args().runs))
+    parser.add_argument("--before", type=Path, help="a src folder of the code to compare with")
+    arguments = parser.parse_args()
+    report(measure(arguments.runs, arguments.before))
 
 
 if __name__ == "__main__":

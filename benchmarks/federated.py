@@ -21,18 +21,20 @@ that connects and attaches for each query, as every Lakehold statement does (iso
 
 ``--part fixed`` [--repeat 60]: the fixed cost of a governed statement over a small PostgreSQL
 and a small MariaDB table (a point lookup and a count), ``StatementService.execute`` as the
-tables' owner, vs the same query on one warm DuckDB connection that attached the same source
-with the same options (:func:`lakehold.connectors.attach.attach`, same timeouts, same
-scanner settings), and vs a raw connection that connects and attaches per query. The three
-are interleaved (the order rotates each round); results are compared. Goal: Lakehold - warm
-raw <= 10 ms per statement (median). A fourth, interleaved column runs Lakehold with the
-connection spec cache off (:mod:`lakehold.sources.spec_cache`): every spec decrypted and
-vetted anew, as before the cache.
+tables' owner, vs the same query on one warm DuckDB connection that attached the source with
+the very spec Lakehold uses (checked address, secret) and the same options (timeouts, schema,
+scanner settings), and vs a raw connection that connects and attaches per query. The same
+statements over the same rows in a lakehouse table measure what any governed statement costs;
+its fixed cost, subtracted round by round, leaves the part the source adds. Every statement
+runs once per round, in a shuffled order; results are compared first. Also a column with the
+connection spec cache off (:mod:`lakehold.sources.spec_cache`). Goal: Lakehold - warm raw
+<= 10 ms per statement (median).
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import statistics
 import sys
@@ -40,6 +42,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -306,10 +309,24 @@ FIXED_QUERIES = {
     "count": "select count(*) as n, sum(amount) as total from {t}",
 }
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root"}
+FIXED_GOAL_MS = 10.0
+
+
+@dataclass
+class _Target:
+    """One table of the fixed part: how Lakehold names it and how raw DuckDB reads it."""
+
+    label: str  # postgresql, mysql, lakehouse
+    project: str
+    table: str
+    raw_table: str
+    setup: Callable[[duckdb.DuckDBPyConnection], None]  # what a raw connection runs first
+    federated: bool = True
 
 
 def fixed_part(args: argparse.Namespace) -> None:
-    """Governed statements over small federated tables vs raw DuckDB with the same ATTACH."""
+    """Governed statements over small federated tables vs raw DuckDB with the same ATTACH,
+    interleaved with the same statements over a lakehouse table."""
     schema = f"lh_bench_{uuid.uuid4().hex[:8]}"
     with (
         psycopg.connect(POSTGRES, autocommit=True) as conn,
@@ -338,44 +355,13 @@ def fixed_part(args: argparse.Namespace) -> None:
             runtime = Runtime(settings)
             admin, _ = runtime.security.bootstrap()
             runtime.catalog.create_domain(admin, "Bench")
-            sources = {
-                "postgresql": ("pgb", ConnectionSpec("pg", "postgresql", PARAMS)),
-                "mysql": ("myb", ConnectionSpec("my", "mysql", {**MARIADB, "database": schema})),
-            }
-            attach_options = {
-                "connect_timeout_s": 10,
-                "statement_timeout_s": settings.statement_timeout_seconds,
-            }
-            print(
-                f"federated fixed cost: median of {args.repeat} interleaved rounds; "
-                "lakehold = StatementService.execute (owner), raw = one warm DuckDB connection "
-                "with the same ATTACH, raw+attach = a new connection and ATTACH per query, "
-                "no cache = lakehold with the connection spec cache off (each spec decrypted "
-                "and vetted anew)"
-            )
-            print(
-                f"{'source':>11} {'query':>6} {'lakehold':>9} {'raw':>8} {'raw+attach':>11} "
-                f"{'fixed cost':>11} {'no cache':>10} {'its cost':>10}"
-            )
-            fixed: dict[str, float] = {}
-            saved: dict[str, float] = {}
-            for kind, (project, spec) in sources.items():
-                runtime.catalog.create_project(admin, project, "Bench")
-                runtime.connections.create(admin, project, "src", kind, dict(spec.params))
-                runtime.data_sources.create(admin, project, "crawl", "src", schemas=[schema])
-                assert runtime.data_sources.run(admin, project, "crawl").status == "succeeded"
-                pg_schema = schema if kind == "postgresql" else None
-
-                def setup(
-                    new: duckdb.DuckDBPyConnection,
-                    spec: ConnectionSpec = spec,
-                    pg_schema: str | None = pg_schema,
-                ) -> None:
-                    attach(new, spec, "src", schema=pg_schema, **attach_options)  # type: ignore[arg-type]
-
-                fixed[kind], saved[kind] = _fixed_rows(
-                    args.repeat, kind, runtime, admin, project, f"src.{schema}.orders", setup
+            targets = [
+                _federated_target(runtime, admin, kind, project, params, schema)
+                for kind, project, params in (
+                    ("postgresql", "pgb", PARAMS),
+                    ("mysql", "myb", {**MARIADB, "database": schema}),
                 )
+            ]
             # The same rows in a lakehouse table: what any governed statement costs.
             runtime.statements.execute(admin, "create table pgb.local as select * from pgb.orders")
             files = runtime.tables.snapshot(runtime.tables.path_for("pgb", "local")).files
@@ -384,21 +370,69 @@ def fixed_part(args: argparse.Namespace) -> None:
             def lakehouse(new: duckdb.DuckDBPyConnection) -> None:
                 new.execute(f"CREATE VIEW local AS SELECT * FROM read_parquet([{listed}])")
 
-            base, _ = _fixed_rows(
-                args.repeat, "lakehouse", runtime, admin, "pgb", "local", lakehouse
+            targets.append(_Target("lakehouse", "pgb", "local", "local", lakehouse, False))
+            print(
+                f"federated fixed cost: {args.repeat} rounds, every statement below run once per "
+                "round in a shuffled order; medians (ms, wall) of each column and of the "
+                "differences paired within a round"
             )
             print(
-                "fixed cost = lakehold - raw (medians); the lakehouse row is a governed statement "
-                "over the same rows in a Delta table (no source to reach)"
+                "  lakehold = StatementService.execute (owner); raw = one warm DuckDB "
+                "connection that attached the source with the very spec and options Lakehold "
+                "uses (checked address, timeouts, scanner settings); raw+attach = a new "
+                "connection and ATTACH per query; no cache = lakehold with the connection "
+                "spec cache off; fixed = lakehold - raw; cpu = the same in process CPU time; "
+                "source part = fixed - the lakehouse statement's fixed (same round), its "
+                "cpu likewise"
             )
-            verdicts = [
-                f"{kind} fixed cost {cost:.1f} ms (goal <= 10 ms; a lakehouse statement's "
-                f"{base:.1f} ms in this run, so {cost - base:+.1f} ms for the source): "
-                + ("PASS" if cost <= 10 else "FAIL")
-                for kind, cost in fixed.items()
-            ]
-            for verdict in verdicts:
-                print("verdict:", verdict)
+            print(
+                f"{'table':>10} {'query':>6} {'lakehold':>9} {'raw':>7} {'raw+attach':>11} "
+                f"{'no cache':>9} {'fixed':>7} {'cpu':>6} {'source part':>12} {'its cpu':>9}"
+            )
+            worst: dict[str, tuple[float, float, float]] = {}
+            saved: dict[str, float] = {}
+            for name, template in FIXED_QUERIES.items():
+                rounds = _fixed_rounds(args.repeat, runtime, admin, targets, template)
+                lake = rounds["lakehouse"]
+                lake_fixed = [a - b for a, b in zip(lake["lakehold"], lake["raw"], strict=True)]
+                lake_cpu = [
+                    a - b for a, b in zip(lake["lakehold cpu"], lake["raw cpu"], strict=True)
+                ]
+                for target in targets:
+                    cols = rounds[target.label]
+                    fixed = [a - b for a, b in zip(cols["lakehold"], cols["raw"], strict=True)]
+                    cpu = [
+                        a - b for a, b in zip(cols["lakehold cpu"], cols["raw cpu"], strict=True)
+                    ]
+                    part = [a - b for a, b in zip(fixed, lake_fixed, strict=True)]
+                    cpu_part = [a - b for a, b in zip(cpu, lake_cpu, strict=True)]
+                    med = {k: _ms(v) for k, v in cols.items()}
+                    print(
+                        f"{target.label:>10} {name:>6} {med['lakehold']:>9.1f} {med['raw']:>7.1f} "
+                        f"{med['raw+attach']:>11.1f} "
+                        + (f"{med['no cache']:>9.1f} " if target.federated else f"{'-':>9} ")
+                        + f"{_ms(fixed):>7.1f} {_ms(cpu):>6.1f} "
+                        + (
+                            f"{_ms(part):>12.1f} {_ms(cpu_part):>9.1f}"
+                            if target.federated
+                            else f"{'-':>12} {'-':>9}"
+                        )
+                    )
+                    if target.federated:
+                        cost = (_ms(fixed), _ms(part), _ms(lake_fixed), _ms(cpu_part))
+                        if cost[0] > worst.get(target.label, (-1e9,))[0]:
+                            worst[target.label] = cost
+                        no_cache = [
+                            a - b for a, b in zip(cols["no cache"], cols["lakehold"], strict=True)
+                        ]
+                        saved[target.label] = max(saved.get(target.label, -1e9), _ms(no_cache))
+            for kind, (cost, part, base, cpu_part) in worst.items():
+                print(
+                    f"verdict: {kind} fixed cost {cost:.1f} ms (goal <= {FIXED_GOAL_MS:.0f} ms): "
+                    + ("PASS" if cost <= FIXED_GOAL_MS else "FAIL")
+                    + f"; a lakehouse statement's is {base:.1f} ms in the same rounds, the "
+                    f"source adds {part:+.1f} ms ({cpu_part:+.1f} ms CPU)"
+                )
             for kind, ms in saved.items():
                 print(f"spec cache on {kind}: {ms:+.1f} ms per statement (no cache - lakehold)")
             runtime.close()
@@ -409,65 +443,85 @@ def fixed_part(args: argparse.Namespace) -> None:
             my.close()
 
 
-def _fixed_rows(
-    repeat: int,
-    label: str,
-    runtime: Runtime,
-    admin: object,
-    project: str,
-    raw_table: str,
-    setup: Callable[[duckdb.DuckDBPyConnection], None],
-) -> tuple[float, float]:
-    """Print one row per query of FIXED_QUERIES over ``project.orders`` (lakehold) and
-    ``raw_table`` on a warm raw connection made by ``setup`` (and on one made per query);
-    returns the largest fixed cost and the largest saving of the spec cache (ms)."""
-    raw = duckdb.connect(config=DUCKDB_CONFIG)
-    setup(raw)
-    cache = runtime.connections.spec_cache
-    worst = saved = 0.0
-    table = "local" if label == "lakehouse" else "orders"
-    for name, template in FIXED_QUERIES.items():
-        ours_sql = template.format(t=f"{project}.{table}")
-        raw_sql = template.format(t=raw_table)
+def _federated_target(
+    runtime: Runtime, admin: object, kind: str, project: str, params: dict, schema: str
+) -> _Target:
+    """Project ``project`` imports ``orders`` through connection ``src``; raw DuckDB attaches
+    the spec Lakehold itself uses (checked address included), with the same options."""
+    runtime.catalog.create_project(admin, project, "Bench")  # type: ignore[arg-type]
+    view = runtime.connections.create(admin, project, "src", kind, dict(params))  # type: ignore[arg-type]
+    runtime.data_sources.create(admin, project, "crawl", "src", schemas=[schema])  # type: ignore[arg-type]
+    assert runtime.data_sources.run(admin, project, "crawl").status == "succeeded"  # type: ignore[arg-type]
+    spec = runtime.connections.spec(view.id)
+    timeout = runtime.settings.statement_timeout_seconds
+    options = {
+        "connect_timeout_s": int(min(timeout, 10)) or 1,  # as query.execute does
+        "statement_timeout_s": timeout,
+        "schema": schema if kind == "postgresql" else None,
+    }
 
-        def ours(sql: str = ours_sql) -> pa.Table:
+    def setup(new: duckdb.DuckDBPyConnection) -> None:
+        attach(new, spec, "src", **options)  # type: ignore[arg-type]
+
+    return _Target(kind, project, "orders", f"src.{schema}.orders", setup)
+
+
+def _ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def _fixed_rounds(
+    repeat: int, runtime: Runtime, admin: object, targets: list[_Target], template: str
+) -> dict[str, dict[str, list[float]]]:
+    """Run ``template`` over every target in every column, once per round in a shuffled
+    order (results compared first); seconds per target, column and round."""
+    cache = runtime.connections.spec_cache
+    warm: list[duckdb.DuckDBPyConnection] = []
+    actions: list[tuple[str, str, Callable[[], pa.Table]]] = []
+    for target in targets:
+        raw = duckdb.connect(config=DUCKDB_CONFIG)
+        target.setup(raw)
+        warm.append(raw)
+        ours_sql = template.format(t=f"{target.project}.{target.table}")
+        raw_sql = template.format(t=target.raw_table)
+
+        def ours(sql: str = ours_sql, project: str = target.project) -> pa.Table:
             return runtime.statements.execute(admin, sql, project=project).table  # type: ignore[arg-type]
 
-        def uncached(sql: str = ours_sql) -> pa.Table:  # every spec decrypted and vetted anew
+        def uncached(sql: str = ours_sql, project: str = target.project) -> pa.Table:
             ttl, cache.ttl_s = cache.ttl_s, 0.0
             try:
-                return ours(sql)
+                return ours(sql, project)
             finally:
                 cache.ttl_s = ttl
 
-        def theirs(sql: str = raw_sql) -> pa.Table:
+        def theirs(sql: str = raw_sql, raw: duckdb.DuckDBPyConnection = raw) -> pa.Table:
             return raw.execute(sql).to_arrow_table()
 
-        def fresh(sql: str = raw_sql) -> pa.Table:
+        def fresh(sql: str = raw_sql, setup: Callable = target.setup) -> pa.Table:
             with duckdb.connect(config=DUCKDB_CONFIG) as new:
                 setup(new)
                 return new.execute(sql).to_arrow_table()
 
-        if not ours().to_pylist() == uncached().to_pylist() == theirs().to_pylist():
-            raise SystemExit(f"{label} {name}: results differ")
-        runs: list[tuple[Callable[[], object], list[float]]] = [
-            (ours, []),
-            (theirs, []),
-            (fresh, []),
-            (uncached, []),
-        ]
-        for i in range(repeat):
-            for action, times in runs[i % 4 :] + runs[: i % 4]:
-                times.append(timed(action))
-        a, b, c, d = (statistics.median(t) * 1000 for _, t in runs)
-        worst = max(worst, a - b)
-        saved = max(saved, d - a)
-        print(
-            f"{label:>11} {name:>6} {a:>7.1f}ms {b:>6.1f}ms {c:>9.1f}ms {a - b:>9.1f}ms "
-            f"{d:>9.1f}ms {d - b:>9.1f}ms"
-        )
-    raw.close()
-    return worst, saved
+        columns = {"lakehold": ours, "raw": theirs, "raw+attach": fresh}
+        if target.federated:
+            columns["no cache"] = uncached
+        results = [f().to_pylist() for f in columns.values()]
+        if any(r != results[0] for r in results):
+            raise SystemExit(f"{target.label} {template!r}: results differ")
+        actions += [(target.label, column, f) for column, f in columns.items()]
+    times: dict[str, dict[str, list[float]]] = {t.label: {} for t in targets}
+    order = random.Random(12)
+    for _ in range(repeat):
+        order.shuffle(actions)
+        for label, column, action in actions:
+            wall, cpu = time.perf_counter(), time.process_time()
+            action()
+            times[label].setdefault(column, []).append(time.perf_counter() - wall)
+            times[label].setdefault(f"{column} cpu", []).append(time.process_time() - cpu)
+    for raw in warm:
+        raw.close()
+    return times
 
 
 def main() -> None:

@@ -11,11 +11,14 @@ Each of the 22 queries runs, interleaved round by round, through:
   result pages (Arrow) -- how the asynchronous path was followed before the long-poll;
 - long-poll: ``POST /statements``, ``client.statements.wait`` (``?wait_seconds=``), result;
 - events: ``POST /statements``, its end read from ``GET /statements/events`` (one stream,
-  opened once), result.
+  opened once), result;
+- socket: ``POST /statements``, its end pushed through ``GET /statements/socket`` (one
+  WebSocket, opened once, read with the ``websockets`` client), result.
 
 Every result is compared with raw DuckDB's (columns, then rows, floats to 1e-9 relative).
 Prints per-query medians, the ratio of each path's total to raw's, and one verdict line per goal
-(asynchronous statements through the long-poll and through the event stream: at most 1.10).
+(asynchronous statements through the long-poll, the event stream and the WebSocket: at most
+1.10).
 """
 
 from __future__ import annotations
@@ -42,10 +45,14 @@ from lakehold.config import Settings
 from lakehold.runtime import Runtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from websockets.sync.client import connect
+
 from benchmarks.tpch import TABLES, active_files, generate, load, queries
 
 MAX_ROWS = 10_000_000
-PATHS = ("raw", "sync", "poll 5ms", "long-poll", "events")
+PATHS = ("raw", "sync", "poll 5ms", "long-poll", "events", "socket")
+ASYNC_PATHS = ("long-poll", "events", "socket")
+FINAL = {"FINISHED", "FAILED", "ABORTED"}
 GOAL = 1.10
 
 
@@ -121,17 +128,38 @@ class EventStream:
         for line in self._lines:
             if line.startswith("data: "):
                 view = json.loads(line.removeprefix("data: "))
-                if view["id"] == statement_id and view["status"] in {
-                    "FINISHED",
-                    "FAILED",
-                    "ABORTED",
-                }:
+                if view["id"] == statement_id and view["status"] in FINAL:
                     return view["status"]
         raise RuntimeError("the event stream ended")
 
     def close(self) -> None:
         self._response.close()
         self._http.close()
+
+
+class StatementSocket:
+    """One ``GET /statements/socket`` WebSocket, read on the caller's thread."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self._ws = connect(
+            url.replace("http://", "ws://", 1) + "/api/v1/statements/socket",
+            additional_headers={"Authorization": f"Bearer {token}"},
+            max_queue=None,  # the other paths' events wait here until read
+        )
+        self._ws.__enter__()  # held open across calls; close() ends it
+        assert json.loads(self._ws.recv())["type"] == "ready"  # it listens
+
+    def until_end(self, statement_id: str) -> str:
+        """Read pushed messages until ``statement_id`` ends; its final state."""
+        while True:
+            message = json.loads(self._ws.recv())
+            if message["type"] == "statement":
+                view = message["statement"]
+                if view["id"] == statement_id and view["status"] in FINAL:
+                    return view["status"]
+
+    def close(self) -> None:
+        self._ws.close()
 
 
 def timed(action: Callable[[], object]) -> tuple[float, object]:
@@ -170,6 +198,7 @@ def main() -> None:
         url = next(server)
         lh = Client(url, token)
         events = EventStream(url, token)
+        socket = StatementSocket(url, token)
         statements = lh.statements
 
         def polled(sql: str) -> pa.Table:
@@ -181,9 +210,14 @@ def main() -> None:
         def long_polled(sql: str) -> pa.Table:
             return statements.run(sql, project="tpch").table
 
-        def pushed(sql: str) -> pa.Table:
+        def streamed(sql: str) -> pa.Table:
             statement_id = statements.submit(sql, project="tpch").id
             events.until_end(statement_id)
+            return statements.result(statement_id).table
+
+        def pushed(sql: str) -> pa.Table:
+            statement_id = statements.submit(sql, project="tpch").id
+            socket.until_end(statement_id)
             return statements.result(statement_id).table
 
         runs: dict[str, Callable[[str], object]] = {
@@ -191,7 +225,8 @@ def main() -> None:
             "sync": lambda sql: statements.query(sql, project="tpch", limit=MAX_ROWS).table,
             "poll 5ms": polled,
             "long-poll": long_polled,
-            "events": pushed,
+            "events": streamed,
+            "socket": pushed,
         }
         print(
             f"TPC-H SF{args.scale:g}, {args.repeat} interleaved rounds, median seconds; "
@@ -219,12 +254,13 @@ def main() -> None:
                 print(f"{number:>5} " + " ".join(f"{medians[p]:>10.4f}" for p in PATHS))
         finally:
             events.close()
+            socket.close()
             lh.close()
             server.close()
         print(f"{'total':>5} " + " ".join(f"{totals[p]:>10.4f}" for p in PATHS))
         print(f"{'ratio':>5} " + " ".join(f"{totals[p] / totals['raw']:>10.3f}" for p in PATHS))
         print(f"results differing from raw DuckDB: {sorted(set(mismatches)) or 'none'}")
-        for path in ("long-poll", "events"):
+        for path in ASYNC_PATHS:
             ratio = totals[path] / totals["raw"]
             verdict = "meets" if ratio <= GOAL else "misses"
             print(f"verdict: async statements via {path} {ratio:.3f} {verdict} the goal of {GOAL}")

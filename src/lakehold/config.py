@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(
         default=64, gt=1, description="Max nesting of a JSON request body; beyond: 400."
     )
+    # -- Web portal sign-in sessions (ADR 0028)
+    session_idle_seconds: float = Field(
+        default=30 * 60,
+        gt=0,
+        description="A web sign-in session ends after this long without a request.",
+    )
+    session_absolute_seconds: float = Field(
+        default=12 * 3600,
+        gt=0,
+        description="A web sign-in session ends this long after sign-in, however active.",
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Fernet key encrypting connection secrets; default: key file."
     )

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from lakehold.security.network_rules import NetworkPolicy
     from lakehold.security.secrets import Secrets
     from lakehold.security.service import SecurityService
+    from lakehold.security.sessions import SessionService
     from lakehold.sources.connections import ConnectionService
     from lakehold.sources.crawlers import DataSourceService
     from lakehold.sources.sync_jobs import SyncJobService
@@ -62,6 +63,17 @@ class Runtime:
         from lakehold.security.service import SecurityService
 
         return SecurityService(self.store)
+
+    @cached_property
+    def sessions(self) -> SessionService:
+        from lakehold.security.sessions import SessionService
+
+        settings = self.settings
+        return SessionService(
+            self.store,
+            idle_seconds=settings.session_idle_seconds,
+            absolute_seconds=settings.session_absolute_seconds,
+        )
 
     @cached_property
     def audit(self) -> AuditService:

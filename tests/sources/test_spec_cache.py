@@ -1,7 +1,8 @@
-"""A federated statement reuses its connection's vetted spec for a few seconds
-(:mod:`lakehold.sources.spec_cache`), never at the cost of a check: a changed password is used
-by the next statement, a removed allow-list rule refuses the connection once the cache's
-bound has passed, and the metadata database is refused even from the cache."""
+"""A federated statement reuses its connection's vetted spec for a few seconds without reading
+the connection again (:mod:`lakehold.sources.spec_cache`), never at the cost of a check: a
+password or target changed by this process is used by the next statement, one changed by
+another process and a removed allow-list rule once the cache's bound has passed, a deleted
+connection is never used again, and the metadata database is refused even from the cache."""
 
 from __future__ import annotations
 
@@ -15,16 +16,17 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from lakehold.config import Settings
-from lakehold.errors import Invalid, SourceUnavailable
+from lakehold.connectors.attach import ConnectionSpec
+from lakehold.errors import Invalid, NotFound, SourceUnavailable
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from lakehold.security.secrets import Secrets
-from lakehold.sources.spec_cache import version
+from lakehold.sources.spec_cache import SpecCache
 from lakehold.store.sources import Connection
 from tests.conftest import POSTGRES
 from tests.sources.conftest import SourceDb, Team
 
-SOURCES = ["127.0.0.1:5432", "127.0.0.1:3306"]
+SOURCES = ["127.0.0.1:5432", "127.0.0.1:3306", "127.0.0.1:5433"]  # 5433: closed
 
 
 class CountingSecrets(Secrets):
@@ -163,24 +165,83 @@ def test_the_metadata_database_is_refused_even_from_the_cache(
 ) -> None:
     if database_url.startswith("sqlite"):
         pytest.skip("the metadata store is a SQLite file: no server to guard")
+    cache = runtime.connections.spec_cache
+    cache.ttl_s = 0.2
     connection_id = _import(runtime, team, pg_source)
     assert _ids(runtime, team.owner) == [1, 2]
     spec = runtime.connections.spec(connection_id)
     # The row is changed behind the service's back (another process, a restored backup)
-    # to point at the metadata database.
+    # to point at the metadata database: refused once the cache's bound has passed.
     metadata = {**pg_source.params, "database": conninfo_to_dict(POSTGRES)["dbname"]}
-    with runtime.store.session() as session:
-        row = session.get(Connection, connection_id)
-        assert row is not None
-        row.params = metadata
-        session.flush()
-        current = version(row, trusted=False)
+    _change_row(runtime, connection_id, params=metadata)
+    time.sleep(0.3)
     with pytest.raises(Invalid, match="metadata database"):
         _ids(runtime, team.owner)
-    # Even a cached spec for that version (as if vetted before the guard knew the
-    # metadata database) is refused.
-    runtime.connections.spec_cache.put(current, replace(spec, params=metadata))
+    # Even a cached spec (as if vetted before the guard knew the metadata database) is
+    # refused.
+    cache.put(connection_id, replace(spec, params=metadata), cache.generation)
     with pytest.raises(Invalid, match="metadata database"):
         runtime.connections.spec(connection_id)
     with pytest.raises(Invalid, match="metadata database"):
         _ids(runtime, team.owner)
+
+
+def _change_row(runtime: Runtime, connection_id: str, **values: object) -> None:
+    """Change a connection's row behind the service's back, as another process would."""
+    with runtime.store.session() as session:
+        row = session.get(Connection, connection_id)
+        assert row is not None
+        for name, value in values.items():
+            setattr(row, name, value)
+
+
+def test_a_changed_target_is_used_at_once_and_another_process_change_after_the_bound(
+    runtime: Runtime, team: Team, allowed: None, pg_source: SourceDb
+) -> None:
+    cache = runtime.connections.spec_cache
+    cache.ttl_s = 0.2
+    connection_id = _import(runtime, team, pg_source)
+    assert _ids(runtime, team.owner) == [1, 2]
+    # This process changes the target (a closed port): the very next statement uses it,
+    # although the old spec and a database attached with it were kept.
+    runtime.connections.update(team.owner, "sales", "src", params={"port": 5433})
+    with pytest.raises(SourceUnavailable, match="src"):
+        _ids(runtime, team.owner)
+    runtime.connections.update(team.owner, "sales", "src", params={"port": 5432})
+    assert _ids(runtime, team.owner) == [1, 2]
+    assert runtime.connections.spec(connection_id).params["port"] == 5432
+    # Another process changes it: used once the cache's bound has passed.
+    _change_row(runtime, connection_id, params={**pg_source.params, "port": 5433})
+    time.sleep(0.3)
+    with pytest.raises(SourceUnavailable, match="port 5433"):
+        _ids(runtime, team.owner)
+
+
+def test_a_connection_deleted_by_another_process_is_not_used(
+    runtime: Runtime, team: Team, allowed: None, pg_source: SourceDb
+) -> None:
+    connection_id = _import(runtime, team, pg_source)
+    assert _ids(runtime, team.owner) == [1, 2]
+    assert runtime.connections.spec_cache.get(connection_id) is not None
+    other = Runtime(runtime.settings)  # another process on the same metadata database
+    try:
+        other.connections.delete(team.owner, "sales", "src")
+    finally:
+        other.close()
+    # This process still holds the spec, but the connection's tables went with it.
+    assert runtime.connections.spec_cache.get(connection_id) is not None
+    with pytest.raises(NotFound, match="orders"):
+        _ids(runtime, team.owner)
+
+
+def test_a_spec_read_before_an_invalidation_is_not_kept() -> None:
+    cache = SpecCache(ttl_s=60)
+    spec = ConnectionSpec("src", "postgresql", {"host": "127.0.0.1"})
+    read_at = cache.generation  # a statement reads the row...
+    cache.invalidate("c1")  # ...this process changes the connection meanwhile...
+    cache.put("c1", spec, read_at)  # ...and the statement's spec, vetted from the old row
+    assert cache.get("c1") is None
+    cache.put("c1", spec, cache.generation)
+    assert cache.get("c1") is spec
+    cache.clear()
+    assert cache.get("c1") is None

@@ -2,95 +2,84 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import importlib
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
 from lakehold import __version__
-from lakehold.api import bodies, errors, schemas, uploads
-from lakehold.api.routers import (
-    asset_lineage,
-    asset_metadata,
-    assets,
-    audit,
-    connections,
-    data_sources,
-    domains,
-    filters,
-    forms,
-    glossaries,
-    health,
-    lineage,
-    listings,
-    marquez,
-    members,
-    network,
-    organisation,
-    projects,
-    rules,
-    search,
-    statements,
-    subscriptions,
-    sync_jobs,
-    tables,
-    unit_policies,
-    users,
-    webhooks,
-)
+from lakehold.api import bodies, errors, schemas
 from lakehold.kernel import requests
 from lakehold.runtime import Runtime
 
-ROUTERS = (
-    health,
-    users,
-    domains,
-    organisation,
-    unit_policies,
-    projects,
-    members,
-    assets,
-    tables,
-    asset_metadata,
-    glossaries,
-    forms,
-    rules,
-    filters,
-    listings,
-    subscriptions,
-    webhooks,
-    network,
-    search,
-    statements,
-    audit,
-    sync_jobs,
-    connections,
-    data_sources,
-    lineage,
-    marquez,
-    asset_lineage,
+ROUTERS = (  # the modules of lakehold.api.routers, in the order of their routes
+    "health",
+    "users",
+    "sessions",
+    "domains",
+    "organisation",
+    "unit_policies",
+    "projects",
+    "members",
+    "assets",
+    "tables",
+    "asset_metadata",
+    "glossaries",
+    "forms",
+    "rules",
+    "filters",
+    "listings",
+    "subscriptions",
+    "webhooks",
+    "network",
+    "search",
+    "statements",
+    "statement_socket",
+    "audit",
+    "sync_jobs",
+    "connections",
+    "data_sources",
+    "lineage",
+    "marquez",
+    "asset_lineage",
 )
 
 
-def create_app(runtime: Runtime, *, recover: bool = True) -> FastAPI:
+def create_app(
+    runtime: Runtime, *, recover: bool = True, routers: Collection[str] | None = None
+) -> FastAPI:
     """An application serving ``runtime``. A server (``recover``) first finishes or undoes
     what a crashed process left and sweeps stale uploads; a CLI command served in process
-    leaves that to ``lakehold serve`` and ``lakehold doctor``."""
+    leaves that to ``lakehold serve`` and ``lakehold doctor``. With ``routers`` (names of
+    :data:`ROUTERS`, ``route_table.routers_for`` a path) only those routers are imported and
+    included, and the portal is left out: the partial app of a CLI command served in process
+    (ADR 26), with the full app's error handling, body limits and request ids."""
     app = FastAPI(
         title="Lakehold",
         version=__version__,
         description="A governed lakehouse: Delta tables, a catalog, sharing with approvals, "
         "and governed SQL.",
+        docs_url=None,  # /docs and /redoc: served offline by the portal (lakehold.web)
+        redoc_url=None,
     )
     app.state.runtime = runtime
     if recover:
+        from lakehold.api import uploads
+
         runtime.reconcile_on_start()  # finish or undo what a crashed process left (once)
         uploads.sweep_staging(runtime.settings.staging_path)  # what killed uploads left behind
     errors.install(app)
     app.add_middleware(bodies.BodyLimits, settings=runtime.settings)  # bounded bodies
     app.middleware("http")(_request_id)
-    for module in ROUTERS:
-        app.include_router(schemas.utc_router(module.router))  # timestamps in UTC with a Z
+    for name in ROUTERS:
+        if routers is None or name in routers:
+            module = importlib.import_module(f"lakehold.api.routers.{name}")
+            app.include_router(schemas.utc_router(module.router))  # timestamps in UTC with a Z
+    if routers is None:
+        from lakehold.web import app as web
+
+        web.install(app, runtime)  # the portal: pages, static files, offline docs, headers
     _document_errors(app)
     return app
 

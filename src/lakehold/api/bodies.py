@@ -28,6 +28,10 @@ SELF_BOUNDED_PATHS = re.compile(r"^/api/v1/lineage(/batch)?/?$")
 """Bodies their endpoint reads itself, bounded (OpenLineage ingest, ADR 0015)."""
 OPEN_PATHS = re.compile(r"^/(health|openapi\.json|docs|redoc)(/.*)?$")
 """What answers without a token (``routers.health``, the OpenAPI document and its pages)."""
+PAGE_PATHS = re.compile(r"^/(?!api/)")
+"""The portal's pages (``lakehold.web``): signed in by their own dependency (a session cookie
+and its CSRF token, or a token) once their body, bounded as any other, is read; the sign-in
+form is read from anyone."""
 
 
 class TooLarge(LakeholdError):
@@ -69,7 +73,7 @@ class BodyLimits:
             return
         self_bounded = SELF_BOUNDED_PATHS.match(path) is not None
         try:
-            if has_body(scope) and not OPEN_PATHS.match(path):
+            if has_body(scope) and not OPEN_PATHS.match(path) and not PAGE_PATHS.match(path):
                 await authenticate_first(Request(scope))
             if not self_bounded:
                 body, more = await self._read(scope, receive)

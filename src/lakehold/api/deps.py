@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
@@ -18,7 +19,7 @@ def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(request: HTTPConnection) -> str | None:
     """The token of the ``Authorization: Bearer <token>`` header, if any."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":

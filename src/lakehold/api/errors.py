@@ -11,14 +11,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lakehold.errors import LakeholdError
 from lakehold.kernel import requests
-from lakehold.query.messages import readable
 from lakehold.redaction import Redactor
 
 log = logging.getLogger("lakehold.api")
@@ -88,11 +87,10 @@ def _redactor(request: Request) -> Redactor:
 
 
 def _request_id(request: Request | None = None) -> str | None:
-    """The id of the request being served (set by the app's request-id middleware)."""
-    current = requests.current()
-    if current is None and request is not None:
-        current = getattr(request.state, "request_id", None)
-    return current
+    """The id of the request being served (set by the app's request-id middleware; the
+    request's own first: a handler outside the middleware runs in another context)."""
+    known = getattr(request.state, "request_id", None) if request is not None else None
+    return known or requests.current()
 
 
 def redacted_error(redactor: Redactor, error: LakeholdError) -> dict[str, Any]:
@@ -102,16 +100,25 @@ def redacted_error(redactor: Redactor, error: LakeholdError) -> dict[str, Any]:
 
 def _respond(
     request: Request, body: dict[str, Any], status: int, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
+) -> Response:
+    """The error as JSON, or as the portal's error page for a browser asking for a page."""
     body = {**body, "request_id": _request_id(request)}
     headers = dict(headers or {})
     if body["request_id"]:
         headers.setdefault("X-Request-ID", body["request_id"])
-    return JSONResponse(_redactor(request).value(body), status_code=status, headers=headers)
+    body = _redactor(request).value(body)
+    if not 300 <= status < 400:  # a redirect (sign in first) stays a redirect
+        from lakehold.web.errors import error_page, wants_page
+
+        if wants_page(request):
+            return error_page(request, status, str(body.get("message", "")), headers)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _lakehold_error(request: Request, error: Exception) -> JSONResponse:
+def _lakehold_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, LakeholdError)  # registered for LakeholdError
+    from lakehold.query.messages import readable  # with duckdb: loaded by the first error
+
     headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
     body = {**error.to_dict(), "message": readable(error.message)}  # no parser internals
     return _respond(request, body, error.status_code, headers)
@@ -172,13 +179,13 @@ def validation_body(error: RequestValidationError) -> dict[str, Any]:
     }
 
 
-def _validation_error(request: Request, error: Exception) -> JSONResponse:
+def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)  # registered for RequestValidationError
     body = {k: v for k, v in validation_body(error).items() if v is not None}
     return _respond(request, body, 400)
 
 
-def _http_error(request: Request, error: Exception) -> JSONResponse:
+def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)  # registered for HTTPException
     status = error.status_code
     kind = _HTTP_TYPES.get(status, "internal" if status >= 500 else "http_error")
@@ -186,7 +193,7 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
     return _respond(request, {"error": kind, "message": detail}, status, error.headers)
 
 
-def _unexpected(request: Request, error: Exception) -> JSONResponse:
+def _unexpected(request: Request, error: Exception) -> Response:
     log.exception("unexpected error", exc_info=error)
     body = {"error": "internal", "message": "internal error; see the server log"}
     return _respond(request, body, 500)

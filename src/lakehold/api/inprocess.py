@@ -1,32 +1,51 @@
 """The application served in process: the SDK's transport for a CLI working on a local home
 (``LAKEHOLD_HOME`` without ``LAKEHOLD_URL``). Every command then takes the same route as over
-the network (authentication, validation, error bodies), without a socket."""
+the network (authentication, validation, error bodies), without a socket. Each request is
+served by an app holding only the routers of its path (``route_table``, ADR 26), built once
+per transport."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Iterator, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from fastapi import FastAPI
-
+from lakehold.api.route_table import routers_for
 from lakehold.client.transport import Request, Response
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from lakehold.runtime import Runtime
 
 HOST = "lakehold.local"
 
 
 class InProcessTransport:
-    """Sends each request through the ASGI application, streaming a body given as chunks."""
+    """Sends each request through an ASGI application of ``runtime`` (without the start-up
+    recovery of a server), streaming a body given as chunks."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._apps: dict[tuple[str, ...] | None, FastAPI] = {}
+
+    def app_for(self, path: str) -> FastAPI:
+        """The app serving ``path`` (its path decoded): its routers alone, else the full app."""
+        from lakehold.api.app import create_app
+
+        routers = routers_for(path)
+        app = self._apps.get(routers)
+        if app is None:
+            app = self._apps[routers] = create_app(self.runtime, recover=False, routers=routers)
+        return app
 
     def send(self, request: Request) -> Response:
         return asyncio.run(self._send(request))
 
     async def _send(self, request: Request) -> Response:
         path, _, query = request.target.partition("?")
+        decoded = unquote(path)  # as servers give it: %-escapes decoded
         headers = [(b"host", HOST.encode())] + [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in request.headers.items()
@@ -37,7 +56,7 @@ class InProcessTransport:
             "http_version": "1.1",
             "method": request.method,
             "scheme": "http",
-            "path": unquote(path),  # as servers give it: %-escapes decoded
+            "path": decoded,
             "raw_path": path.encode(),
             "query_string": query.encode(),
             "root_path": "",
@@ -65,7 +84,7 @@ class InProcessTransport:
             elif message["type"] == "http.response.body":
                 body.extend(message.get("body", b""))
 
-        await self.app(scope, receive, send)
+        await self.app_for(decoded)(scope, receive, send)
         return Response(status, response_headers, bytes(body))
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator
 from contextlib import aclosing, contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from fastapi import Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -25,8 +25,11 @@ from starlette.datastructures import UploadFile as FormFile
 
 from lakehold.api.bodies import too_large
 from lakehold.api.deps import bearer_token
-from lakehold.catalog.tables import DataSource
 from lakehold.errors import Invalid
+
+if TYPE_CHECKING:
+    # the table service (with pyarrow and the lakehouse) is loaded by the routes that use it
+    from lakehold.catalog.tables import DataSource
 
 STAGING_PREFIX = "upload-"
 STAGING_MAX_AGE_SECONDS = 3600
@@ -88,6 +91,8 @@ def spooled(
 ) -> Iterator[DataSource]:
     """A DataSource over the staged file of ``upload`` (streamed there by :class:`UploadRoute`,
     removed with the request)."""
+    from lakehold.catalog.tables import DataSource
+
     name = getattr(upload.file, "name", None)
     if not isinstance(name, str) or not Path(name).is_file():
         raise Invalid("the upload was not staged", field="file")

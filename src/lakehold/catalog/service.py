@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -53,6 +55,18 @@ def _clean_tags(tags: list[str] | None) -> list[str]:
         if len(tag) > 100:
             raise Invalid(f"tag '{tag[:20]}...' is longer than 100 characters", field="tags")
     return cleaned
+
+
+@dataclass(frozen=True)
+class AssetRights:
+    """What the principal may do with an asset, so an adapter offers only what is allowed."""
+
+    describe: bool
+    """Change its description, tags and metadata form values."""
+    publish: bool
+    """Publish and unpublish it."""
+    manage_access: bool
+    """See and manage who holds grants on it (owners of its project)."""
 
 
 class CatalogService:
@@ -157,6 +171,21 @@ class CatalogService:
         with self.store.session() as session:
             return AssetView.of(
                 find_asset(session, readable_project(session, principal, project), name)
+            )
+
+    def asset_rights(self, principal: Principal, project: str, name: str) -> AssetRights:
+        """What the principal may do with an asset of a project it sees; NotFound otherwise."""
+        with self.store.session() as session:
+            found = readable_project(session, principal, project)
+            find_asset(session, found, name)
+
+            def may(action: Action) -> bool:
+                return allowed(principal, action, found, session=session)
+
+            return AssetRights(
+                describe=may(Action.ASSET_DESCRIBE),
+                publish=may(Action.LISTING_PUBLISH),
+                manage_access=may(Action.GRANT_REVOKE),
             )
 
     def update_asset(

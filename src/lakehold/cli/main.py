@@ -12,7 +12,7 @@ import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, get_args, get_origin
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -165,10 +165,11 @@ def _root(
 
 def plain_values_without_pydantic() -> None:
     """typer (0.29) coerces every parameter's value with a pydantic ``TypeAdapter``, and
-    importing pydantic costs a command about 0.1 s. A ``str`` or ``bool`` parameter's value
-    that already is a ``str`` or ``bool`` (what a command line gives) is kept as it is, as the
-    adapter would keep it; any other value, and any other parameter, takes typer's way. A typer
-    without this hook is left alone."""
+    importing pydantic costs a command about 0.1 s. A command line's value that needs no
+    conversion is taken as the adapter would take it, without pydantic (:func:`plain_value`):
+    a ``str`` or ``bool`` for such a parameter, a ``Literal`` choice given exactly, a
+    canonical decimal ``int`` within its ``min``/``max``. Any other value, and any other
+    parameter, takes typer's way. A typer without this hook is left alone."""
     from typer import _coercion, core
 
     found = getattr(core, "build_runtime_param", None)
@@ -182,13 +183,17 @@ def plain_values_without_pydantic() -> None:
         descriptor: Any
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            if type(value) is self.annotation:
-                return value
+            plain = plain_value(self.annotation, self.parameter_info, value, ctx)
+            if plain is not _NOT_PLAIN:
+                return plain
             return typer_builds(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
 
     def build_runtime_param(descriptor: Any) -> Any:
         plain = (
-            descriptor.annotation in (str, bool)
+            (
+                descriptor.annotation in (str, bool, int)
+                or get_origin(descriptor.annotation) is Literal
+            )
             and descriptor.file_annotation is None
             and descriptor.parameter_info.parser is None
         )
@@ -198,6 +203,28 @@ def plain_values_without_pydantic() -> None:
 
     build_runtime_param.plain = True  # type: ignore[attr-defined]
     core.build_runtime_param = build_runtime_param
+
+
+_NOT_PLAIN = object()
+
+
+def plain_value(annotation: Any, info: Any, value: Any, ctx: Any) -> Any:
+    """``value`` as typer's adapter for ``annotation`` (with ``info``'s ``min``, ``max`` and
+    ``case_sensitive``) would return it, when that needs no conversion; else ``_NOT_PLAIN``."""
+    if annotation in (str, bool) and type(value) is annotation:
+        return value
+    if annotation is int and type(value) is str and value.isascii() and value.isdigit():
+        number = int(value)
+        in_range = (info.min is None or number >= info.min) and (
+            info.max is None or number <= info.max
+        )
+        if str(number) == value and in_range:  # no sign, no leading zero, no clamping
+            return number
+    if get_origin(annotation) is Literal and type(value) is str:
+        exact = info.case_sensitive and getattr(ctx, "token_normalize_func", None) is None
+        if exact and value in get_args(annotation):
+            return value
+    return _NOT_PLAIN
 
 
 plain_values_without_pydantic()

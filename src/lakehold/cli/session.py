@@ -100,12 +100,11 @@ def connect() -> Client:
     if found is not None:
         client = Client(found.url, found.token)
     else:
-        from lakehold.api.app import create_app
         from lakehold.api.inprocess import InProcessTransport
 
         runtime, _ = open_runtime()
-        app = create_app(runtime, recover=False)
-        client = Client(token=local_token(runtime.settings), transport=InProcessTransport(app))
+        transport = InProcessTransport(runtime)  # an app of each path's routers (ADR 26)
+        client = Client(token=local_token(runtime.settings), transport=transport)
     client.session.request_id = request_id
     return client
 

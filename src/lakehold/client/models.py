@@ -1049,6 +1049,19 @@ class SearchResults(Struct):
     items: Annotated[list[SearchHit], Meta(title="Items")]
     facets: Annotated[dict[str, list[FacetCount]], Meta(title="Facets")]
     facets_exact: Annotated[bool, Meta(title="Facets Exact")]
+    total_exact: Annotated[bool, Meta(title="Total Exact")]
+
+
+class SessionInfo(Struct):
+    id: Annotated[str, Meta(title="Id")]
+    username: Annotated[str, Meta(title="Username")]
+    created_at: Annotated[datetime, Meta(title="Created At")]
+    last_seen_at: Annotated[datetime, Meta(title="Last Seen At")]
+    idle_expires_at: Annotated[datetime, Meta(title="Idle Expires At")]
+    expires_at: Annotated[datetime, Meta(title="Expires At")]
+    user_agent: Annotated[str, Meta(title="User Agent")] | None
+    address: Annotated[str, Meta(title="Address")] | None
+    current: Annotated[bool, Meta(title="Current")]
 
 
 class StatementIn(Struct):

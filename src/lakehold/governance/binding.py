@@ -3,12 +3,17 @@
 A lakehouse table binds to the Parquet files of one Delta snapshot (the catalog's current
 version unless the statement travels in time). A federated table binds to its source: the
 connection (credentials decrypted here, in-process only) and the object in it, read where it
-lives with the columns the catalog knows (the crawler keeps them current).
+lives with the columns the catalog knows (the crawler keeps them current). Those columns are
+kept per asset version: the crawler changes a federated asset's columns only together with a
+new ``current_version`` (:mod:`lakehold.sources.importer`), and the version comes with the
+statement's own, fresh access decision, so a statement binds no metadata of its own.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +31,7 @@ from lakehold.query import BoundTable, TableRef
 from lakehold.query.identifiers import fold
 from lakehold.query.model import RemoteTable
 from lakehold.store.db import Store
-from lakehold.store.models import AssetColumn
+from lakehold.store.models import Asset, AssetColumn
 
 
 @functools.lru_cache(maxsize=1024)
@@ -71,11 +76,39 @@ def bind_lakehouse(tables: DeltaTables, ref: TableRef, access: Access) -> BoundT
     )
 
 
+#: an asset's columns in order, each with the asset's version (one snapshot: they match)
 _COLUMNS = (
-    select(AssetColumn.name)
+    select(AssetColumn.name, Asset.current_version)
+    .join(Asset, Asset.id == AssetColumn.asset_id)
     .where(AssetColumn.asset_id == bindparam("asset"))
     .order_by(AssetColumn.ordinal)
 )
+
+
+MAX_COLUMN_LISTS = 4096
+_column_lists: OrderedDict[tuple[str, int], tuple[str, ...]] = OrderedDict()
+_column_lists_lock = threading.Lock()
+
+
+def _column_names(store: Store, access: Access) -> tuple[str, ...]:
+    """The columns of a federated asset's current version, in order; read once per version
+    (asset ids are unique and a version's columns never change)."""
+    key = (access.asset.id, access.asset.current_version)
+    with _column_lists_lock:
+        names = _column_lists.get(key)
+        if names is not None:
+            _column_lists.move_to_end(key)
+            return names
+    with store.session() as session:
+        rows = session.connection().execute(_COLUMNS, {"asset": key[0]}).all()
+    names = tuple(name for name, _ in rows)
+    if not rows:
+        return names
+    with _column_lists_lock:  # under the version they were read with
+        _column_lists[(key[0], rows[0][1])] = names
+        while len(_column_lists) > MAX_COLUMN_LISTS:
+            _column_lists.popitem(last=False)
+    return names
 
 
 def bind_federated(
@@ -90,9 +123,7 @@ def bind_federated(
         )
     if source.status != "ok":
         raise NotFound(f"table '{ref.name}' is missing at its source (status {source.status})")
-    with store.session() as session:
-        names = list(session.connection().execute(_COLUMNS, {"asset": access.asset.id}).scalars())
-    schema = pa.schema([pa.field(name, pa.null()) for name in names])
+    schema = pa.schema([pa.field(name, pa.null()) for name in _column_names(store, access)])
     columns, row_filter = fit_to_schema(access, schema)
     return BoundTable(
         files=(),

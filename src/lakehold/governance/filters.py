@@ -434,6 +434,26 @@ class FilterService:
             "columns": row.columns,
         }
 
+    def check_filter(
+        self,
+        principal: Principal,
+        project: str,
+        asset: str,
+        *,
+        kind: str,
+        expression: str | None = None,
+        columns: list[str] | None = None,
+    ) -> tuple[str | None, list[str] | None]:
+        """Validate a filter as :meth:`create_filter` would, writing nothing (members of the
+        asset's project): the canonical expression or the columns in the asset's order."""
+        if kind not in KINDS:
+            raise Invalid("a filter kind is 'row' or 'column'", field="kind")
+        with self.store.session() as session:
+            target = self._asset(session, principal, project, asset)
+            row = AssetFilter(kind=kind)  # never added to the session
+            self._apply(row, target, expression, columns)
+            return row.expression, row.columns
+
     def list_filters(self, principal: Principal, project: str, asset: str) -> list[FilterView]:
         """The filters of an asset (members of its project)."""
         with self.store.session() as session:

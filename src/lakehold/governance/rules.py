@@ -32,8 +32,10 @@ from lakehold.security.principal import Principal
 from lakehold.sources.importer import FEDERATED_TABLE
 from lakehold.store.db import Store
 from lakehold.store.models import (
+    ACTIVE,
     Asset,
     DomainUnit,
+    Listing,
     MetadataForm,
     MetadataRule,
     Project,
@@ -167,18 +169,32 @@ def check_publish(session: Session, asset: Asset) -> None:
         )
 
 
+def _subscription_rules(session: Session, assets: list[Asset]) -> list[MetadataRule]:
+    """The subscription-request rules in scope of any of ``assets``, each once."""
+    rules: list[MetadataRule] = []
+    for asset in assets:
+        rules.extend(
+            r for r in applicable(session, "subscription_request", asset) if r not in rules
+        )
+    return rules
+
+
+@dataclass(frozen=True)
+class RequiredForm:
+    """A metadata form a subscription request must carry values of, and the rules that say so."""
+
+    form_id: str
+    form: str
+    rules: list[str]
+
+
 def check_subscription(
     session: Session, assets: list[Asset], form_values: dict[str, Any] | None
 ) -> dict[str, Any]:
     """The request's form values, with each form required by a rule in scope of the requested
     assets checked (and normalised); Invalid naming every missing or invalid field."""
     given = dict(form_values or {})
-    rules: list[MetadataRule] = []
-    for asset in assets:
-        rules.extend(
-            r for r in applicable(session, "subscription_request", asset) if r not in rules
-        )
-    forms = _forms_of(session, rules)
+    forms = _forms_of(session, _subscription_rules(session, assets))
     problems: list[dict[str, Any]] = []
     summaries = []
     for form, rule_names in forms.values():
@@ -395,6 +411,21 @@ class RuleService:
                     MetadataRule.unit_id == resolve_unit(session, unit, field="unit").id
                 )
             return [_view(session, principal, rule) for rule in session.scalars(query)]
+
+    def subscription_forms(self, principal: Principal, listings: list[str]) -> list[RequiredForm]:
+        """The forms a subscription request for these active listings must fill in, as
+        :func:`check_subscription` will require them (any user, as listings are)."""
+        with self.store.session() as session:
+            assets = []
+            for listing_id in dict.fromkeys(listings):
+                listing = session.get(Listing, listing_id)
+                if listing is None or listing.status != ACTIVE:
+                    raise NotFound(f"listing '{listing_id}' not found", field="listings")
+                asset = session.get(Asset, listing.asset_id)
+                assert asset is not None
+                assets.append(asset)
+            forms = _forms_of(session, _subscription_rules(session, assets))
+            return [RequiredForm(f.id, f.name, names) for f, names in forms.values()]
 
     def get_rule(self, principal: Principal, rule_id: str) -> RuleView:
         with self.store.session() as session:

@@ -2,9 +2,10 @@
 
 The statement service publishes each state change of a statement its runner holds
 (:meth:`StatementEvents.submitted`, then :meth:`StatementEvents.publish`, after the change is
-committed). A long-poll (``GET /statements/{id}?wait_seconds=N``, :func:`wait_for_change`) and
-the event stream (``GET /statements/events``, :meth:`StatementEvents.subscribe`) wait on it
-instead of reading the metadata store again and again. Waiters live on an event loop and
+committed). A long-poll (``GET /statements/{id}?wait_seconds=N``, :func:`wait_for_change`), the
+event stream (``GET /statements/events``, :func:`stream`) and the WebSocket
+(``GET /statements/socket``, :func:`follow`) wait on it instead of reading the metadata store
+again and again. Waiters live on an event loop and
 publishers on the runner's threads: a waiter is woken with ``call_soon_threadsafe``.
 
 Only this process hears of its own statements: a statement runs in the API process that took
@@ -56,18 +57,27 @@ class Overflow(Exception):
 
 
 class Waiter:
-    """Events for one listener on the running event loop: of one user, or of one statement."""
+    """Events for one listener on the running event loop: of one user (None: everyone's), or of
+    some statements only (:meth:`narrow`)."""
 
     def __init__(self, user_id: str | None, statement_id: str | None) -> None:
         self.user_id = user_id
-        self.statement_id = statement_id
+        self.only: frozenset[str] | None = (
+            None if statement_id is None else frozenset({statement_id})
+        )
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[StatementEvent | None] = asyncio.Queue(QUEUE_SIZE)
 
     def wants(self, event: StatementEvent) -> bool:
-        if self.statement_id is not None and event.view.id != self.statement_id:
-            return False
+        only = self.only  # read once: runs on a publisher thread, :meth:`narrow` on the loop
+        if only is not None:
+            return event.view.id in only
         return self.user_id is None or event.user_id == self.user_id
+
+    def narrow(self, statement_ids: Collection[str] | None) -> None:
+        """From now on, the events of these statements only, whoever runs them (the caller has
+        checked that its listener may read each); None: of ``user_id`` again."""
+        self.only = None if statement_ids is None else frozenset(statement_ids)
 
     def put(self, event: StatementEvent) -> None:
         """From any thread."""
@@ -191,19 +201,28 @@ async def wait_for_change(
 async def stream(
     events: StatementEvents, user_id: str | None, last_event_id: str | None, heartbeat_s: float
 ) -> AsyncIterator[StatementEvent | None]:
-    """The events of ``user_id``'s statements as they happen, after those kept since
+    """The events of ``user_id``'s statements as they happen: :func:`follow` on a listener of
+    its own."""
+    with events.subscribe(user_id=user_id) as waiter:
+        async for event in follow(events, waiter, last_event_id, heartbeat_s):
+            yield event
+
+
+async def follow(
+    events: StatementEvents, waiter: Waiter, last_event_id: str | None, heartbeat_s: float
+) -> AsyncIterator[StatementEvent | None]:
+    """What ``waiter`` hears as it happens, after the events of its user kept since
     ``last_event_id``; None when nothing happened for ``heartbeat_s`` (and once at the start,
     when the listener is in place). Ends if the listener falls too far behind."""
-    with events.subscribe(user_id=user_id) as waiter:
-        yield None
-        sent = 0
-        for kept in events.since(last_event_id, user_id):
-            sent = kept.seq
-            yield kept
-        while True:
-            try:
-                event = await waiter.next(heartbeat_s)
-            except Overflow:
-                return
-            if event is None or event.seq > sent:
-                yield event
+    yield None
+    sent = 0
+    for kept in events.since(last_event_id, waiter.user_id):
+        sent = kept.seq
+        yield kept
+    while True:
+        try:
+            event = await waiter.next(heartbeat_s)
+        except Overflow:
+            return
+        if event is None or event.seq > sent:
+            yield event

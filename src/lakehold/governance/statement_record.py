@@ -14,8 +14,11 @@ statement that returned nothing.
 from __future__ import annotations
 
 import contextvars
+import heapq
+import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -34,9 +37,7 @@ class DeferredRecord:
         self._lock = threading.Lock()
         self._written = False
         self._finished = False
-        self._timer = threading.Timer(after_s, self._early)
-        self._timer.daemon = True
-        self._timer.start()
+        _timers.schedule(time.monotonic() + after_s, self._early)
 
     def _early(self) -> None:
         with self._lock:  # finish() waits for a write in progress
@@ -50,9 +51,41 @@ class DeferredRecord:
                 self._written = True
 
     def finish(self) -> bool:
-        """Stop the timer; True if the record was written (the caller updates it), False if
-        not (the caller writes it whole, in its final state)."""
-        self._timer.cancel()
+        """True if the record was written (the caller updates it), False if not (the caller
+        writes it whole, in its final state); the timer, if still pending, then does nothing."""
         with self._lock:
             self._finished = True
             return self._written
+
+
+class _Timers:
+    """One daemon thread that calls each scheduled function at its time (a thread per
+    statement would cost more than the rest of its record)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._count = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, at: float, function: Callable[[], None]) -> None:
+        with self._cond:
+            heapq.heappush(self._due, (at, next(self._count), function))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="lakehold-statement-records", daemon=True
+                )
+                self._thread.start()
+            elif self._due[0][0] == at:  # the new earliest: wake the thread
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._cond.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                _, _, function = heapq.heappop(self._due)
+            function()
+
+
+_timers = _Timers()

@@ -86,6 +86,8 @@ class Action(StrEnum):
     TOKEN_CREATE = "token.create"
     TOKEN_ISSUE_FOR_OTHERS = "token.issue_for_others"
     TOKEN_REVOKE = "token.revoke"
+    SESSION_READ = "session.read"
+    SESSION_REVOKE = "session.revoke"
     AUDIT_READ = "audit.read"
     SEARCH_REBUILD = "search.rebuild"
     NETWORK_RULE_READ = "network_rule.read"
@@ -151,6 +153,8 @@ RULES: dict[Action, Rule] = {
     Action.TOKEN_CREATE: Rule(Allow.ANYONE, "issue tokens"),
     Action.TOKEN_ISSUE_FOR_OTHERS: Rule(Allow.ADMIN, "issue tokens for other users"),
     Action.TOKEN_REVOKE: Rule(Allow.SELF, "revoke this token"),
+    Action.SESSION_READ: Rule(Allow.SELF, "see this user's sign-in sessions"),
+    Action.SESSION_REVOKE: Rule(Allow.SELF, "end this sign-in session"),
     Action.AUDIT_READ: Rule(Allow.ADMIN, "read the audit log"),
     Action.SEARCH_REBUILD: Rule(Allow.ADMIN, "rebuild the search index"),
     Action.NETWORK_RULE_READ: Rule(Allow.ADMIN, "see the network allow-list"),

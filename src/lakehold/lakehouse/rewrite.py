@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from lakehold.errors import Invalid
 from lakehold.lakehouse.conversion import convert, type_name
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as pads  # imports pandas: loaded by the rewrite, not by its importers
 
 
 def rewrite(

@@ -18,10 +18,12 @@ from types import MappingProxyType
 from sqlglot import exp
 
 from lakehold.errors import Invalid, NotFound
+from lakehold.query import sandboxes
 from lakehold.query.bind import bind
 from lakehold.query.cancel import CancelHandle
 from lakehold.query.check_sandbox import check_sandbox
-from lakehold.query.execute import execute
+from lakehold.query.databases import default_threads
+from lakehold.query.execute import execute, execute_in
 from lakehold.query.model import BoundTable, CtasTarget, Plan, QueryResult, TableRef
 from lakehold.query.ordering import order_free
 from lakehold.query.parse import parse, to_duckdb
@@ -29,7 +31,8 @@ from lakehold.query.qualify import qualify, table_ref
 from lakehold.query.resolve import resolve
 from lakehold.query.results import column_metadata
 from lakehold.query.rewrite import rewrite, view_names
-from lakehold.query.scan_files import ScanFiles
+from lakehold.query.sandboxes import SandboxKey
+from lakehold.query.scan_files import DEFAULT_ROOT, ScanFiles
 from lakehold.query.verify import verify
 
 
@@ -127,18 +130,40 @@ def run(
     """Run a prepared statement; at most ``max_rows`` rows (``truncated`` if more existed).
 
     The statement reads its data files through private links made under ``scan_root`` (on
-    the warehouse's file system, so that they are hard links) and removed when it ends.
+    the warehouse's file system, so that they are hard links) and removed when it ends. A
+    statement over lakehouse tables runs in a reused, locked sandbox
+    (:mod:`lakehold.query.sandboxes`) whose private directory holds those links; one that
+    reads a federated source, on a database of its own (:mod:`lakehold.query.execute`).
     """
-    with ScanFiles(scan_root) as scan:
-        table, truncated = execute(
-            plan(prepared, resolved, scan),
-            max_rows=max_rows,
-            timeout_s=timeout_s,
-            threads=threads,
-            memory_limit=memory_limit,
-            cancel=cancel,
-            keep_order=not prepared.order_free,
-        )
+    if threads is not None and threads < 1:
+        raise Invalid("threads must be 1 or more", field="threads")
+    keep_order = not prepared.order_free
+    if any(table.remote is not None for table in resolved.values()):
+        with ScanFiles(scan_root) as scan:
+            table, truncated = execute(
+                plan(prepared, resolved, scan),
+                max_rows=max_rows,
+                timeout_s=timeout_s,
+                threads=threads,
+                memory_limit=memory_limit,
+                cancel=cancel,
+                keep_order=keep_order,
+            )
+    else:
+        root = scan_root or DEFAULT_ROOT
+        key = SandboxKey(root, threads or default_threads(), memory_limit, keep_order)
+        sandbox = sandboxes.borrow(key)
+        scan = ScanFiles(sandbox.directory)
+        try:
+            table, truncated = execute_in(
+                sandbox,
+                plan(prepared, resolved, scan),
+                max_rows=max_rows,
+                timeout_s=timeout_s,
+                cancel=cancel,
+            )
+        finally:
+            sandboxes.give_back(sandbox, scan.close)
     return QueryResult(table=table, truncated=truncated, columns=column_metadata(table.schema))
 
 

@@ -44,6 +44,7 @@ from lakehold.query import databases, federated
 from lakehold.query.cancel import CancelHandle
 from lakehold.query.messages import is_interrupt, translate
 from lakehold.query.model import Plan
+from lakehold.query.sandboxes import Sandbox
 
 _MAX_BATCH = 1 << 20
 _CONNECT_TIMEOUT = 10  # seconds to reach an external source
@@ -139,9 +140,7 @@ def _run(
                     handle.check()
                 connection.execute(setup)
             handle.check()
-            result = connection.execute(statement_sql(plan))
-            reader = result.to_arrow_reader(min(max_rows + 1, _MAX_BATCH))
-            table, truncated = _read(reader, max_rows, handle)
+            table, truncated = _query(connection, plan, max_rows, handle)
             keep = pool_key is not None and not truncated
             return table, truncated
         except LakeholdError:
@@ -163,6 +162,48 @@ def _run(
             federated.give(pool_key, connection)
         else:
             databases.discard(connection)
+
+
+def execute_in(
+    sandbox: Sandbox,
+    plan: Plan,
+    *,
+    max_rows: int,
+    timeout_s: float | None = None,
+    cancel: CancelHandle | None = None,
+) -> tuple[pa.Table, bool]:
+    """Run ``plan`` (whose files are links in ``sandbox``'s directory) on a new cursor of the
+    already locked ``sandbox``; the first ``max_rows`` rows and whether more were left out.
+    The sandbox is marked reusable only when the statement succeeded."""
+    if max_rows < 0:
+        raise Invalid("max_rows must be 0 or more", field="max_rows")
+    handle = cancel or CancelHandle()
+    handle.check()
+    sandbox.reusable = False
+    cursor = sandbox.connection.cursor()  # a client context of its own, closed at the end
+    try:
+        handle.attach(cursor, timeout_s)
+        try:
+            outcome = _query(cursor, plan, max_rows, handle)
+        except LakeholdError:
+            raise
+        except (duckdb.Error, pa.ArrowException, OSError) as e:
+            if handle.reason is not None or is_interrupt(e):
+                raise handle.error() from None
+            raise translate(e, plan.names, plan.files) from None
+        finally:
+            handle.detach()
+        sandbox.reusable = handle.reason is None
+        return outcome
+    finally:
+        cursor.close()
+
+
+def _query(
+    connection: databases.Connection, plan: Plan, max_rows: int, handle: CancelHandle
+) -> tuple[pa.Table, bool]:
+    result = connection.execute(statement_sql(plan))
+    return _read(result.to_arrow_reader(min(max_rows + 1, _MAX_BATCH)), max_rows, handle)
 
 
 def _bounded(

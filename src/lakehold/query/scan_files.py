@@ -28,6 +28,7 @@ from types import TracebackType
 
 DEFAULT_ROOT = Path(tempfile.gettempdir()) / "lakehold-scans"
 _SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
+_SANDBOX_FILE = re.compile(r"^sandbox-[0-9a-f]{32}\.duckdb(\.wal)?$")
 
 
 class ScanFiles:
@@ -78,8 +79,10 @@ class ScanFiles:
 
 
 def purge_stale(root: Path | None = None, *, older_than_s: float) -> int:
-    """Remove statement directories older than ``older_than_s`` (left by a dead process);
-    the number removed."""
+    """Remove statement directories and sandbox files (:mod:`lakehold.query.sandboxes`)
+    older than ``older_than_s``, left by a dead process; the number removed. (An idle live
+    sandbox whose directory or file goes keeps working: its file is open, and its directory
+    is made again by its next statement.)"""
     root = root or DEFAULT_ROOT
     if not root.is_dir():
         return 0
@@ -87,7 +90,12 @@ def purge_stale(root: Path | None = None, *, older_than_s: float) -> int:
     removed = 0
     for entry in root.iterdir():
         with contextlib.suppress(OSError):
-            if entry.is_dir() and entry.stat().st_mtime < cutoff:
+            if entry.stat().st_mtime >= cutoff:
+                continue
+            if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
+                removed += 1
+            elif _SANDBOX_FILE.match(entry.name):
+                entry.unlink()
                 removed += 1
     return removed

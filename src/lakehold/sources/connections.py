@@ -14,9 +14,10 @@ while any of them has an active grant or listing.
 Every server target is vetted (ADR 0014) when it is set and before every use -- a test, a
 crawl, a sync, a federated query: its host must pass the network allow-list
 (:class:`~lakehold.security.network_rules.NetworkPolicy`) and is pinned to the checked
-address (:meth:`ConnectionService.spec` reuses a vetted spec of the same connection version
-for at most :data:`~lakehold.sources.spec_cache.SPEC_CACHE_S` seconds: the bound within which
-a removed rule or a DNS change takes effect); Lakehold's own metadata database is refused for
+address (:meth:`ConnectionService.spec` reuses a connection's vetted spec for at most
+:data:`~lakehold.sources.spec_cache.SPEC_CACHE_S` seconds: the bound within which a removed
+rule, a DNS change or another process's change to the connection takes effect; this
+service's own changes take effect at once); Lakehold's own metadata database is refused for
 everyone, on every use; and the connection of a non-administrator may not use a role with
 superuser or server-file privileges (Invalid, HTTP 400, naming why). A connection counts as
 an administrator's while the user who created it is one and, when someone changes it, that
@@ -47,7 +48,7 @@ from lakehold.security.network_rules import NetworkPolicy
 from lakehold.security.principal import Principal
 from lakehold.security.secrets import Secrets
 from lakehold.sources.lookup import all_named, check_name_free, find_named
-from lakehold.sources.spec_cache import SPEC_CACHE_S, SpecCache, version
+from lakehold.sources.spec_cache import SPEC_CACHE_S, SpecCache
 from lakehold.sources.vetting import Vetter, cache_key, created_by_admin
 from lakehold.store.db import Store
 from lakehold.store.models import Asset, Grant, Listing, Project, User, utcnow
@@ -331,23 +332,23 @@ class ConnectionService:
         adapter). Invalid when the target is not allowed (any more); SourceUnavailable
         when the privileges of a non-administrator's connection cannot be checked.
 
-        The vetted spec is kept for a few seconds per connection version
-        (:mod:`lakehold.sources.spec_cache`); the metadata-database guard runs every time."""
+        The vetted spec is kept for a few seconds per connection, without reading its row
+        again (:mod:`lakehold.sources.spec_cache`); the metadata-database guard runs every
+        time."""
+        cached = self.spec_cache.get(connection_id)
+        if cached is not None:
+            self._refuse_metadata(cached)
+            return cached
+        generation = self.spec_cache.generation
         with self.store.session() as session:
             row = session.execute(_CONNECTION, {"id": connection_id}).first()
             if row is None:
                 raise NotFound(f"connection '{connection_id}' not found", field="connection")
             connection = row[0]
             trusted = created_by_admin(session, connection)
-            current = version(connection, trusted=trusted)
-            cached = self.spec_cache.get(current)
-            if cached is None:
-                spec, key = self._spec(connection), cache_key(connection)
-        if cached is not None:
-            self._refuse_metadata(cached)
-            return cached
+            spec, key = self._spec(connection), cache_key(connection)
         vetted = self.vetter.vet(spec, trusted=trusted, cache_key=key)
-        self.spec_cache.put(current, vetted)
+        self.spec_cache.put(connection_id, vetted, generation)
         return vetted
 
     def _refuse_metadata(self, spec: ConnectionSpec) -> None:

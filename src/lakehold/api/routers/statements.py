@@ -13,6 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
+from lakehold.api.schemas import utc
 from lakehold.governance.statement_events import (
     StatementEvent,
     StatementEvents,
@@ -158,7 +159,7 @@ _VIEW: TypeAdapter[StatementView] = TypeAdapter(StatementView)
 def _sse(event: StatementEvent | None) -> bytes:
     if event is None:
         return b": keep-alive\n\n"
-    data = _VIEW.dump_json(event.view).decode()
+    data = _VIEW.dump_json(utc(event.view)).decode()  # times in UTC with a Z, as GET gives them
     return f"id: {event.id}\nevent: statement\ndata: {data}\n\n".encode()
 
 

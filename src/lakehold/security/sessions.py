@@ -1,0 +1,294 @@
+"""Web sign-in sessions: password sign-in, the session a browser's cookie refers to, idle and
+absolute expiry, listing and ending sessions (ADR 0028).
+
+The cookie carries a random secret; the store keeps only its SHA-256, as for API tokens. A
+session's CSRF token is an HMAC of that secret (:func:`csrf_token`): nothing more is stored,
+and only the holder of the cookie can compute it. ``last_seen_at`` (and with it the idle
+expiry) is written at most once a minute, not on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from lakehold.errors import NotFound, Unauthorized
+from lakehold.kernel import Action, allowed, authorize, governed
+from lakehold.kernel.audit import record
+from lakehold.security.passwords import hash_password, verify_password
+from lakehold.security.principal import Principal
+from lakehold.security.tokens import hash_secret
+from lakehold.store.db import Store
+from lakehold.store.models import User, WebSession, as_utc, utcnow
+
+LOGIN = "session.login"
+LOGOUT = "session.logout"
+WRONG_CREDENTIALS = "wrong username or password"
+TOUCH_EVERY = timedelta(minutes=1)
+"""How often a session's ``last_seen_at`` (and idle expiry) is written, at most."""
+_CSRF_PURPOSE = b"lakehold csrf token"
+_MAX_USER_AGENT = 300
+_MAX_ADDRESS = 64
+_MAX_USERNAME = 64
+
+
+def new_secret() -> str:
+    """A random cookie secret (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def csrf_token(secret: str) -> str:
+    """The CSRF token that goes with a cookie ``secret``: HMAC-SHA256 of a fixed purpose,
+    keyed by the secret (it does not reveal the secret)."""
+    return hmac.new(secret.encode(), _CSRF_PURPOSE, hashlib.sha256).hexdigest()
+
+
+def csrf_matches(secret: str, token: str | None) -> bool:
+    """Whether ``token`` is the CSRF token of ``secret`` (constant-time)."""
+    if not token:
+        return False
+    return hmac.compare_digest(csrf_token(secret).encode(), token.encode("utf-8", "replace"))
+
+
+@cache
+def _decoy_hash() -> str:
+    """A password hash to verify against when the user is unknown or has no password, so a
+    failed sign-in takes the same path (and time) whether or not the user exists."""
+    return hash_password(new_secret())
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A valid session, as its cookie's holder sees it."""
+
+    principal: Principal
+    session_id: str
+    secret: str
+    """The cookie's value."""
+    expires_at: datetime
+
+    @property
+    def csrf_token(self) -> str:
+        return csrf_token(self.secret)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A session as listed: never its secret."""
+
+    id: str
+    username: str
+    created_at: datetime
+    last_seen_at: datetime
+    idle_expires_at: datetime
+    expires_at: datetime
+    user_agent: str | None
+    address: str | None
+    current: bool = False
+
+
+def _principal(user: User) -> Principal:
+    return Principal(user_id=user.id, username=user.username, is_admin=user.is_admin)
+
+
+def _info(row: WebSession, username: str, current_id: str | None) -> SessionInfo:
+    return SessionInfo(
+        id=row.id,
+        username=username,
+        created_at=as_utc(row.created_at),
+        last_seen_at=as_utc(row.last_seen_at),
+        idle_expires_at=as_utc(row.idle_expires_at),
+        expires_at=as_utc(row.expires_at),
+        user_agent=row.user_agent,
+        address=row.address,
+        current=row.id == current_id,
+    )
+
+
+class SessionService:
+    """Sign-in, session checks, listing and revoking. ``clock`` gives the current time (UTC,
+    aware); tests move it."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        idle_seconds: float,
+        absolute_seconds: float,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.idle = timedelta(seconds=idle_seconds)
+        self.absolute = timedelta(seconds=absolute_seconds)
+        self.touch_every = min(TOUCH_EVERY, self.idle / 4)  # tiny idle limits (tests) still hold
+        self.clock = clock
+
+    # -- signing in and out ---------------------------------------------------------------------
+
+    def login(
+        self,
+        username: str,
+        password: str,
+        *,
+        user_agent: str | None = None,
+        address: str | None = None,
+        replacing: str | None = None,
+    ) -> SignedIn:
+        """A new session for the user whose ``password`` this is; Unauthorized ("wrong
+        username or password", whichever was wrong) otherwise. Both outcomes are audited.
+        The session of ``replacing`` (the cookie the browser held before), if any, ends: a
+        sign-in always starts a new session id."""
+        now = self.clock()
+        address = address[:_MAX_ADDRESS] if address else None
+        with self.store.session() as session:
+            user = None
+            if 0 < len(username) <= _MAX_USERNAME:
+                user = session.scalar(select(User).where(User.username == username))
+            stored = user.password_hash if user is not None else None
+            verified = verify_password(password, stored or _decoy_hash())
+            if user is None or stored is None or not verified:
+                record(
+                    session,
+                    None,
+                    LOGIN,
+                    allowed=False,
+                    reason=WRONG_CREDENTIALS,
+                    details={"username": username[:_MAX_USERNAME], "address": address},
+                    resource=f"user:{user.id}" if user is not None else None,
+                )
+                signed_in = None
+            else:
+                signed_in = self._start(session, user, now, user_agent, address)
+                if replacing:
+                    self._end(session, replacing, now)
+        if signed_in is None:
+            raise Unauthorized(WRONG_CREDENTIALS)
+        return signed_in
+
+    def _start(
+        self,
+        session: Session,
+        user: User,
+        now: datetime,
+        user_agent: str | None,
+        address: str | None,
+    ) -> SignedIn:
+        session.execute(delete(WebSession).where(WebSession.expires_at < now))  # long over
+        secret = new_secret()
+        expires_at = now + self.absolute
+        row = WebSession(
+            user_id=user.id,
+            secret_hash=hash_secret(secret),
+            created_at=now,
+            last_seen_at=now,
+            idle_expires_at=min(now + self.idle, expires_at),
+            expires_at=expires_at,
+            user_agent=user_agent[:_MAX_USER_AGENT] if user_agent else None,
+            address=address,
+        )
+        session.add(row)
+        session.flush()
+        principal = _principal(user)
+        record(
+            session,
+            principal,
+            LOGIN,
+            allowed=True,
+            details={"session": row.id, "address": address},
+            resource=f"user:{user.id}",
+        )
+        return SignedIn(principal, row.id, secret, expires_at)
+
+    def logout(self, signed_in: SignedIn) -> None:
+        """End the session of ``signed_in`` (audited)."""
+        principal = signed_in.principal
+        details = {"session": signed_in.session_id}
+        with governed(self.store, principal, LOGOUT, details=details) as command:
+            command.authorize(Action.SESSION_REVOKE, principal.user_id)
+            self._end(command.session, signed_in.secret, self.clock())
+
+    @staticmethod
+    def _end(session: Session, secret: str, now: datetime) -> None:
+        row = session.scalar(
+            select(WebSession).where(WebSession.secret_hash == hash_secret(secret))
+        )
+        if row is not None and row.revoked_at is None:
+            row.revoked_at = now
+
+    # -- each request ---------------------------------------------------------------------------
+
+    def authenticate(self, secret: str | None) -> SignedIn:
+        """The session of a cookie's ``secret``; Unauthorized when there is none, or it was
+        ended, or it expired (idle or absolute). Its ``last_seen_at`` and idle expiry move on
+        at most once every :data:`TOUCH_EVERY`."""
+        if not secret:
+            raise Unauthorized("not signed in")
+        now = self.clock()
+        with self.store.session() as session:
+            found = session.execute(
+                select(WebSession, User)
+                .join(User, User.id == WebSession.user_id)
+                .where(WebSession.secret_hash == hash_secret(secret))
+            ).first()
+            if found is None:
+                raise Unauthorized("not signed in")
+            row, user = found
+            expires_at = as_utc(row.expires_at)
+            if (
+                row.revoked_at is not None
+                or as_utc(row.idle_expires_at) <= now
+                or expires_at <= now
+            ):
+                raise Unauthorized("the session has ended; sign in again")
+            if now - as_utc(row.last_seen_at) >= self.touch_every:
+                row.last_seen_at = now
+                row.idle_expires_at = min(now + self.idle, expires_at)
+            return SignedIn(_principal(user), row.id, secret, expires_at)
+
+    # -- managing sessions ----------------------------------------------------------------------
+
+    def list_sessions(
+        self, principal: Principal, *, username: str | None = None, current_id: str | None = None
+    ) -> list[SessionInfo]:
+        """The active sessions of ``username`` (default: the principal's own; another user's:
+        administrators only), newest first; ``current_id`` is marked current."""
+        now = self.clock()
+        with self.store.session() as session:
+            if username is None or username == principal.username:
+                user_id, name = principal.user_id, principal.username
+            else:
+                user = session.scalar(select(User).where(User.username == username))
+                authorize(principal, Action.SESSION_READ, user.id if user is not None else "")
+                if user is None:
+                    raise NotFound(f"user '{username}' not found", field="user")
+                user_id, name = user.id, user.username
+            rows = session.scalars(
+                select(WebSession)
+                .where(
+                    WebSession.user_id == user_id,
+                    WebSession.revoked_at.is_(None),
+                    WebSession.expires_at > now,
+                    WebSession.idle_expires_at > now,
+                )
+                .order_by(WebSession.created_at.desc(), WebSession.id)
+            )
+            return [_info(row, name, current_id) for row in rows]
+
+    def revoke(self, principal: Principal, session_id: str) -> None:
+        """End a session: one's own, or anyone's (administrators). Another user's session is
+        "not found" to others. It is refused from the next request on."""
+        details = {"session": session_id}
+        with governed(self.store, principal, Action.SESSION_REVOKE, details=details) as command:
+            row = command.session.get(WebSession, session_id)
+            if row is None or not allowed(principal, Action.SESSION_REVOKE, row.user_id):
+                raise NotFound(f"session '{session_id}' not found")
+            command.authorize(Action.SESSION_REVOKE, row.user_id)
+            row.revoked_at = row.revoked_at or self.clock()
