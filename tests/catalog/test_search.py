@@ -146,14 +146,16 @@ def test_facets_count_the_visible_matches_and_filters_narrow(catalog: Catalog) -
     assert empty.total == 0 and empty.items == [] and empty.facets["tag"] == []
 
 
-def test_facets_of_many_matches_count_the_newest_and_say_so(catalog: Catalog) -> None:
-    """Past ``facet_sample`` matches, facets count the most recently indexed ones (lower
-    bounds, ``facets_exact`` False); the total and the page stay exact."""
-    sampled = SearchService(catalog.runtime.store, facet_sample=2)
+def test_past_the_window_totals_and_facets_are_lower_bounds_and_say_so(catalog: Catalog) -> None:
+    """Past ``window`` matches, the total is the window's size and facets count the most
+    recently indexed matches (lower bounds: ``total_exact`` and ``facets_exact`` False); the
+    page is unchanged when browsing."""
+    sampled = SearchService(catalog.runtime.store, window=2)
     exact = catalog.find(catalog.analyst, scope="listings")
     browse = sampled.search(catalog.analyst, scope="listings")
-    assert exact.facets_exact and not browse.facets_exact
-    assert (browse.total, names(browse)) == (exact.total, names(exact)) == (4, names(exact))
+    assert exact.facets_exact and exact.total_exact and exact.total == 4
+    assert not browse.facets_exact and not browse.total_exact and browse.total == 2
+    assert names(browse) == names(exact)
     with catalog.runtime.store.session() as session:
         newest = session.scalars(
             select(SearchDocument.project)
@@ -164,8 +166,72 @@ def test_facets_of_many_matches_count_the_newest_and_say_so(catalog: Catalog) ->
     assert counts(browse, "project") == {p: newest.count(p) for p in newest}
     assert all(c.count <= counts(exact, "tag")[c.value] for c in browse.facets["tag"])
     few = sampled.search(catalog.analyst, "customer", scope="listings")
-    assert few.facets_exact and few.total == 2
+    assert few.facets_exact and few.total_exact and few.total == 2
     assert counts(few, "project") == {"retail": 2}
+
+
+def test_text_pages_past_the_window_continue_newest_first(catalog: Catalog) -> None:
+    """The window's matches are ranked best first; later pages walk the older matches newest
+    first, every match once; a viewer's pages never hold another project's asset."""
+    sampled = SearchService(catalog.runtime.store, window=2)
+    everything = catalog.find(catalog.admin, "customer", limit=100)
+    seen = []
+    for offset in range(0, everything.total + 3, 3):
+        page = sampled.search(catalog.admin, "customer", limit=3, offset=offset)
+        assert all(hit.score is not None for hit in page.items)
+        seen.extend((hit.kind, hit.qualified_name) for hit in page.items)
+    assert sorted(seen) == sorted((hit.kind, hit.qualified_name) for hit in everything.items)
+    for offset in range(0, 6):
+        page = sampled.search(catalog.analyst, "customer", scope="inventory", offset=offset)
+        assert all(hit.project == "analysts" for hit in page.items)
+
+
+def test_a_viewer_windows_pages_facets_and_totals_hold_only_visible_assets(
+    catalog: Catalog,
+) -> None:
+    """The analyst sees the listings and their own project's assets, not retail's inventory,
+    whatever the window: totals, facets and every page are those of the visible matches."""
+    rt, analyst = catalog.runtime, catalog.analyst
+    for i, tags in enumerate((["pii"], ["gold"], ["pii", "gold"])):
+        description = f"Customer segment {i} of the analysts"
+        _table(
+            rt, analyst, "analysts", f"segment_{i}", "customer", description=description, tags=tags
+        )
+    visible = {
+        (hit.kind, hit.qualified_name)
+        for hit in catalog.find(catalog.admin, "customer", limit=100).items
+        if hit.kind == "listing" or hit.project == "analysts"
+    }
+    hidden = {("asset", "retail.customer"), ("asset", "retail.inventory")}
+    assert {("asset", f"analysts.segment_{i}") for i in range(3)} < visible
+    assert not hidden & visible
+    assert hidden <= {
+        (h.kind, h.qualified_name) for h in catalog.find(catalog.admin, "customer").items
+    }
+    for window in (2, 3, 100):
+        windowed = SearchService(rt.store, window=window)
+        first = windowed.search(analyst, "customer")
+        assert first.total == min(window, len(visible))
+        assert first.total_exact == (len(visible) <= window)
+        assert sum(counts(first, "project").values()) == first.total
+        assert set(counts(first, "project")) <= {"analysts", "retail", "campaigns"}
+        seen = []
+        for offset in range(0, len(visible) + 2, 2):
+            page = windowed.search(analyst, "customer", limit=2, offset=offset)
+            seen.extend((hit.kind, hit.qualified_name) for hit in page.items)
+        assert sorted(seen) == sorted(visible)
+        inventory = windowed.search(analyst, "customer", scope="inventory")
+        assert counts(inventory, "project") == {"analysts": min(window, 3)}
+        assert {hit.project for hit in inventory.items} == {"analysts"}
+        # facet-only: the tag counts are the visible assets' tags, never retail's
+        pii = windowed.search(analyst, scope="inventory", tag="pii")
+        assert {hit.qualified_name for hit in pii.items} <= {
+            "analysts.segment_0",
+            "analysts.segment_2",
+        }
+        assert pii.total == min(window, 2) and counts(pii, "project") == {"analysts": pii.total}
+        assert counts(pii, "tag")["pii"] == pii.total
+        assert sum(c.count for c in pii.facets["tag"]) <= 2 * pii.total
 
 
 def test_paging_walks_every_match_once(catalog: Catalog) -> None:

@@ -128,6 +128,16 @@ def applicable(session: Session, action: RuleAction, asset: Asset) -> list[Metad
     return [rule for rule in candidates if in_scope(session, rule, asset)]
 
 
+def listed_asset(session: Session, listing_id: str) -> Asset:
+    """The asset of an active listing; NotFound (on ``listings``) otherwise."""
+    listing = session.get(Listing, listing_id)
+    if listing is None or listing.status != ACTIVE:
+        raise NotFound(f"listing '{listing_id}' not found", field="listings")
+    asset = session.get(Asset, listing.asset_id)
+    assert asset is not None
+    return asset
+
+
 def _forms_of(
     session: Session, rules: list[MetadataRule]
 ) -> dict[str, tuple[MetadataForm, list[str]]]:
@@ -416,14 +426,7 @@ class RuleService:
         """The forms a subscription request for these active listings must fill in, as
         :func:`check_subscription` will require them (any user, as listings are)."""
         with self.store.session() as session:
-            assets = []
-            for listing_id in dict.fromkeys(listings):
-                listing = session.get(Listing, listing_id)
-                if listing is None or listing.status != ACTIVE:
-                    raise NotFound(f"listing '{listing_id}' not found", field="listings")
-                asset = session.get(Asset, listing.asset_id)
-                assert asset is not None
-                assets.append(asset)
+            assets = [listed_asset(session, listing_id) for listing_id in dict.fromkeys(listings)]
             forms = _forms_of(session, _subscription_rules(session, assets))
             return [RequiredForm(f.id, f.name, names) for f, names in forms.values()]
 

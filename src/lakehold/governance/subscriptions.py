@@ -31,7 +31,7 @@ from lakehold.governance import rules
 from lakehold.governance.events import emit, subscription_payload
 from lakehold.governance.filters import find_filter
 from lakehold.governance.grants import lock_assets, replace_grant
-from lakehold.governance.listings import ACTIVE, active_listing
+from lakehold.governance.listings import active_listing
 from lakehold.kernel import Action, Command, allowed, governed
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -202,11 +202,7 @@ class SubscriptionService:
             assets: list[Asset] = []
             owning: Project | None = None
             for listing_id in dict.fromkeys(listings):
-                listing = session.get(Listing, listing_id)
-                if listing is None or listing.status != ACTIVE:
-                    raise NotFound(f"listing '{listing_id}' not found", field="listings")
-                asset = session.get(Asset, listing.asset_id)
-                assert asset is not None
+                asset = rules.listed_asset(session, listing_id)
                 if asset.project_id == subscriber.id:
                     raise Invalid(
                         f"{asset.project.name}.{asset.name} is an asset of project "

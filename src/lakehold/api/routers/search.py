@@ -43,8 +43,10 @@ def search(
 ):
     """Active listings (everyone) and assets of your projects matching ``q``, best first.
 
-    Facet counts (domain unit, project, asset type, tag, glossary term) cover every visible
-    match, not only this page. A blank ``q`` browses, newest first.
+    The newest 1,000 visible matches are counted, faceted (domain unit, project, asset type,
+    tag, glossary term) and ranked; past them ``total_exact`` and ``facets_exact`` are false
+    (lower bounds, "1,000+") and later pages continue newest first. A blank ``q`` browses,
+    newest first.
     """
     return runtime.search.search(
         principal,

@@ -1,38 +1,34 @@
 """Search over what a user may discover: active listings (everyone) and the inventories of
 their own projects (members, any role; administrators see every project).
 
-Full text is in ``matching`` (FTS5 on SQLite, tsvectors on PostgreSQL). The visible matching
-set is counted exactly; facets are counted over at most ``FACET_SAMPLE`` of its documents (the
-most recently indexed: ``facets_exact`` says whether that was all of them), and only the page
-is ranked by score -- the total, the facets and the page in one statement; snippets are built
-for the page only. Filters and facet counts are computed over the visible matching set only,
+Full text is in ``matching`` (FTS5 on SQLite, tsvectors on PostgreSQL). A search reads one
+bounded **window** (ADR 24): the newest ``WINDOW`` + 1 visible matches, narrow columns only
+(index ``ix_search_documents_window``). Its size is the total (past the window: the window's
+size, ``total_exact`` False); its documents' units, projects and types are counted here, their
+tags and glossary terms by one grouped read of ``search_facets``'s primary key; only they are
+scored and ranked; snippets are built for the page only. Every count is over visible matches,
 so a count never reveals a hidden asset. Blank ``q`` browses, newest first.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import (
     ColumnElement,
-    CompoundSelect,
-    Float,
-    Integer,
-    Select,
-    String,
     and_,
-    cast,
     exists,
     func,
-    literal,
-    null,
     or_,
     select,
+    text,
     true,
-    union_all,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -54,7 +50,7 @@ SCOPES: dict[str, tuple[str, ...]] = {
 FACETS = ("domain_unit", "project", "asset_type", "tag", "glossary_term")
 MAX_LIMIT = 100
 FACET_SIZE = 50  # values reported per facet, most frequent first
-FACET_SAMPLE = 1000  # facets are counted over at most this many matches (the newest indexed)
+WINDOW = 1000  # the newest matches: counted exactly, faceted and ranked (ADR 24)
 COLUMN_FACETS = ("domain_unit", "project", "asset_type")
 TOTAL, PAGE = "total", "page"  # the other parts of the summary statement are facet names
 
@@ -92,9 +88,12 @@ class SearchResults:
     offset: int
     items: list[SearchHit] = field(default_factory=list)
     facets: dict[str, list[FacetCount]] = field(default_factory=dict)
-    # False when more documents match than the service's facet sample (FACET_SAMPLE): the
-    # counts are then those of the most recently indexed matches, lower bounds ("at least").
+    # False when more documents match than the service's window (WINDOW): the facet counts are
+    # then those of the most recently indexed matches, lower bounds ("at least").
     facets_exact: bool = True
+    # False when more documents match than the window: ``total`` is then the window's size, a
+    # lower bound ("1,000+").
+    total_exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -166,9 +165,9 @@ def _filtered(filters: Filters) -> list[ColumnElement[bool]]:
 class SearchService:
     """Find listings and inventory assets by text, with facets."""
 
-    def __init__(self, store: Store, facet_sample: int = FACET_SAMPLE) -> None:
+    def __init__(self, store: Store, window: int = WINDOW) -> None:
         self.store = store
-        self.facet_sample = facet_sample
+        self.window = window
 
     def search(
         self,
@@ -196,6 +195,11 @@ class SearchService:
             *(_values(v) for v in (domain_unit, project, asset_type, tag, glossary_term))
         )
         with self.store.session() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Plans per text: a backward id scan for a frequent word, the GIN index for a
+                # rare one. A generic plan (psycopg prepares a statement run 5 times) cannot
+                # know which and took 0.4 s for ``churn`` at 100k documents.
+                session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             try:
                 return self._run(session, principal, terms, filters, scope, limit, offset)
             except DBAPIError as error:  # a query text the engine still refuses
@@ -226,118 +230,78 @@ class SearchService:
             _visible(session, principal),
             *_filtered(filters),
         ]
-        dialect = session.get_bind().dialect.name
-        if dialect == "sqlite":  # FTS5 counts and samples unscored matches cheaply
-            found = matching.hits(dialect, terms, conditions, scored=False)
-            ranked = matching.hits(dialect, terms, conditions, scored=True) if terms else found
-        else:  # a tsvector is read once per match: scored once, for every part
-            scored = matching.hits(dialect, terms, conditions, scored=True)
-            found = ranked = select(scored.cte("hits").prefix_with("MATERIALIZED"))
-        total, page = 0, []
-        facets: dict[str, list[FacetCount]] = {f: [] for f in FACETS}
-        for part, value, n, document_id, score in session.execute(
-            _summary(dialect, found, ranked, bool(terms), limit, offset, self.facet_sample)
-        ):
-            if part == TOTAL:
-                total = n
-            elif part == PAGE:
-                page.append((document_id, score))
-            else:
-                facets[part].append(FacetCount(value, n))
-        ids = [document_id for document_id, _ in page]
+        found = matching.hits(session.get_bind().dialect.name, terms, conditions)
+        newest = found.order_by(found.selected_columns.id.desc())
+        # one more than the window: whether more match than it holds
+        rows = session.execute(newest.limit(self.window + 1)).all()
+        exact = len(rows) <= self.window
+        window = rows[: self.window]
+        facets = _column_facets(window) | _tag_facets(session, [row.id for row in window])
+        hits: list[tuple[int, float | None]]
+        if not terms:  # browsing: every match, newest first
+            page = found.with_only_columns(SearchDocument.id).order_by(
+                SearchDocument.updated_at.desc(), SearchDocument.id.desc()
+            )
+            hits = [(i, None) for i in session.scalars(page.limit(limit).offset(offset))]
+        else:  # the window best first, then the older matches newest first
+            score_of = matching.scores(session, terms, [row.id for row in window])
+            ranked = sorted(
+                window, key=lambda r: (score_of.get(r.id, 0.0), r.updated_at, r.id), reverse=True
+            )
+            hits = [(row.id, score_of.get(row.id)) for row in ranked[offset : offset + limit]]
+            if not exact and offset + limit > self.window:
+                skip = self.window + max(0, offset - self.window)
+                older = [
+                    row.id for row in session.execute(newest.offset(skip).limit(limit - len(hits)))
+                ]
+                scored = matching.scores(session, terms, older)
+                hits += [(document_id, scored.get(document_id)) for document_id in older]
+        ids = [document_id for document_id, _ in hits]
         documents = {
             d.id: d
             for d in session.scalars(select(SearchDocument).where(SearchDocument.id.in_(ids)))
         }
         snippets = matching.snippets(session, terms, ids)
-        items = [
-            _hit(documents[i], score if terms else None, snippets.get(i))
-            for i, score in page
-            if i in documents
-        ]
+        items = [_hit(documents[i], score, snippets.get(i)) for i, score in hits if i in documents]
         return SearchResults(
-            total=total,
+            total=len(window),
             limit=limit,
             offset=offset,
             items=items,
             facets=facets,
-            facets_exact=total <= self.facet_sample,
+            facets_exact=exact,
+            total_exact=exact,
         )
 
 
-def _part(name: str, value: Any = None, n: Any = None) -> list[ColumnElement]:
-    """The leading columns of a summary row: part, value, n."""
-    return [
-        literal(name, String).label("part"),
-        (value if value is not None else cast(null(), String)).label("value"),
-        (n if n is not None else cast(null(), Integer)).label("n"),
-    ]
+def _top(counted: Counter[str]) -> list[FacetCount]:
+    """The ``FACET_SIZE`` most frequent values, then by value (the same on both databases)."""
+    best = sorted(counted.items(), key=lambda item: (-item[1], item[0]))[:FACET_SIZE]
+    return [FacetCount(value, n) for value, n in best]
 
 
-def _summary(
-    dialect: str,
-    found: Select,
-    ranked: Select,
-    scored: bool,
-    limit: int,
-    offset: int,
-    facet_sample: int,
-) -> CompoundSelect:
-    """One statement over the matching set: its size, each facet's most frequent values among
-    its ``facet_sample`` newest documents and the page (rank in ``n``), as rows of (part, value,
-    n, id, score). Only the page reads ``ranked`` (the matches with their score)."""
-    nothing = [cast(null(), Integer).label("id"), cast(null(), Float).label("score")]
-    matched = found.subquery("matched")
-    parts: list[Select] = [select(*_part(TOTAL, n=func.count()), *nothing).select_from(matched)]
-    sample = (
-        found.order_by(found.selected_columns.id.desc())
-        .limit(facet_sample)
-        .cte("sample")
-        .prefix_with("MATERIALIZED")
-    )
-    for name in COLUMN_FACETS:
-        value, count = sample.c[name], func.count()
-        parts.append(
-            _top(
-                select(*_part(name, value, count), *nothing)
-                .where(value.is_not(None))
-                .group_by(value)
-                .order_by(count.desc(), value)
-            )
+def _column_facets(window: Sequence[Row]) -> dict[str, list[FacetCount]]:
+    """The window's values of the facets that are columns of a document."""
+    return {
+        name: _top(Counter(v for row in window if (v := getattr(row, name)) is not None))
+        for name in COLUMN_FACETS
+    }
+
+
+def _tag_facets(session: Session, ids: list[int]) -> dict[str, list[FacetCount]]:
+    """The tags and glossary terms of the window's documents: one grouped read of the facet
+    table's primary key (document_id, facet, value), which covers it."""
+    counted: dict[str, Counter[str]] = {TAG: Counter(), GLOSSARY_TERM: Counter()}
+    if ids:
+        rows = session.execute(
+            select(SearchFacet.facet, SearchFacet.value, func.count())
+            .where(matching.id_in(session.get_bind().dialect.name, SearchFacet.document_id, ids))
+            .group_by(SearchFacet.facet, SearchFacet.value)
         )
-    # SQLite: facet || '' so that the sample's documents drive the join, not every tag
-    facet = SearchFacet.facet.concat("") if dialect == "sqlite" else SearchFacet.facet
-    for name in (TAG, GLOSSARY_TERM):
-        count = func.count()
-        tagged = sample.join(
-            SearchFacet, and_(SearchFacet.document_id == sample.c.id, facet == name)
-        )
-        parts.append(
-            _top(
-                select(*_part(name, SearchFacet.value, count), *nothing)
-                .select_from(tagged)
-                .group_by(SearchFacet.value)
-                .order_by(count.desc(), SearchFacet.value)
-            )
-        )
-    hits = ranked.subquery("ranked")
-    order = [hits.c.updated_at.desc(), hits.c.id.desc()]
-    if scored:
-        order.insert(0, hits.c.score.desc())
-    rank = func.row_number().over(order_by=order)
-    page = (
-        select(*_part(PAGE, n=rank), hits.c.id.label("id"), hits.c.score.label("score"))
-        .order_by(*order)
-        .limit(limit)
-        .offset(offset)
-    )
-    return union_all(*parts, select(*page.subquery().c))
-
-
-def _top(facet: Select) -> Select:
-    """The ``FACET_SIZE`` most frequent values of a facet (a subquery: a UNION branch may not
-    have its own LIMIT)."""
-    return select(*facet.limit(FACET_SIZE).subquery().c)
+        for facet, value, n in rows:
+            if facet in counted:
+                counted[facet][value] = n
+    return {name: _top(values) for name, values in counted.items()}
 
 
 def _hit(document: SearchDocument, score: float | None, snippet: str | None) -> SearchHit:
