@@ -234,6 +234,48 @@ def test_a_viewer_windows_pages_facets_and_totals_hold_only_visible_assets(
         assert sum(c.count for c in pii.facets["tag"]) <= 2 * pii.total
 
 
+def test_browsing_by_tags_windows_the_newest_visible_documents_carrying_every_tag(
+    catalog: Catalog,
+) -> None:
+    """No text, tags given: the window is the newest visible documents carrying every tag (read
+    from the facet index); totals, facets and pages are those of the visible matches."""
+    rt, analyst = catalog.runtime, catalog.analyst
+    for i, tags in enumerate((["gold"], ["gold", "pii"], ["pii"], ["pii", "gold"])):
+        _table(rt, analyst, "analysts", f"segment_{i}", "customer", tags=tags)
+    expected = {
+        ("gold",): {
+            "retail.customer",
+            "retail.inventory",
+            *(f"analysts.segment_{i}" for i in (0, 1, 3)),
+        },
+        ("gold", "pii"): {"retail.customer", "analysts.segment_1", "analysts.segment_3"},
+        ("pii", "gold"): {"retail.customer", "analysts.segment_1", "analysts.segment_3"},
+    }
+    for tags, visible in expected.items():
+        everything = catalog.find(analyst, tag=list(tags), limit=100)
+        assert set(names(everything)) == visible and everything.total == len(visible)
+        assert all(set(tags) <= set(hit.tags) for hit in everything.items)
+        times = [hit.updated_at for hit in everything.items]
+        assert times == sorted(times, reverse=True)  # browsing: newest first
+        for window in (1, 2, 100):
+            windowed = SearchService(rt.store, window=window)
+            first = windowed.search(analyst, tag=list(tags))
+            assert first.total == min(window, len(visible))
+            assert first.total_exact == (len(visible) <= window)
+            # the newest matches by id are the analysts' segments, indexed last
+            newest = {"analysts": min(window, len([v for v in visible if "segment" in v]))}
+            if window < 100:
+                assert counts(first, "project") == newest
+            assert all(counts(first, "tag")[tag] == first.total for tag in tags)
+            pages = [
+                windowed.search(analyst, tag=list(tags), limit=2, offset=offset)
+                for offset in range(0, len(visible), 2)
+            ]
+            assert [n for page in pages for n in names(page)] == names(everything)
+    hidden = catalog.find(catalog.outsider, tag=["gold", "pii"], scope="inventory")
+    assert hidden.total == 0 and hidden.items == [] and hidden.facets["tag"] == []
+
+
 def test_paging_walks_every_match_once(catalog: Catalog) -> None:
     seen = []
     for offset in range(0, 5, 2):

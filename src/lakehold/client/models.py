@@ -1321,6 +1321,8 @@ class TokenInfo(Struct):
     value: Annotated[str, Meta(title="Value")] | None
     scopes: Annotated[list[str], Meta(title="Scopes")]
     namespaces: Annotated[list[str], Meta(title="Namespaces")]
+    prefix: Annotated[str, Meta(title="Prefix")]
+    last_used_at: Annotated[datetime, Meta(title="Last Used At")] | None
 
 
 class UnitPolicyView(Struct):

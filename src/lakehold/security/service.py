@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -32,6 +32,10 @@ class TokenInfo:
     scopes: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = ()
     """Lineage namespace patterns a ``lineage:write`` token may change."""
+    prefix: str = ""
+    """``lh_<lookup>``: the start of its value, not secret, to recognise it by."""
+    last_used_at: datetime | None = None
+    """When it last signed a request in (recorded at most once a minute)."""
 
 
 def _principal(user: User) -> Principal:
@@ -49,6 +53,8 @@ def _info(token: ApiToken, value: str | None = None) -> TokenInfo:
         value=value,
         scopes=tuple(token.scopes or ()),
         namespaces=tuple(token.namespaces or ()),
+        prefix=f"{tokens.PREFIX}_{token.lookup}",
+        last_used_at=as_utc(token.last_used_at),
     )
 
 
@@ -63,6 +69,7 @@ def _token_principal(token: ApiToken) -> Principal:
 
 
 MAX_NAMESPACE_PATTERNS = 100
+LAST_USED_EVERY = timedelta(minutes=1)
 
 
 def check_scopes(
@@ -135,6 +142,9 @@ class SecurityService:
                 or (token.expires_at is not None and as_utc(token.expires_at) <= now)
             ):
                 raise Unauthorized("the API token is not valid")
+            last = token.last_used_at
+            if last is None or now - as_utc(last) >= LAST_USED_EVERY:
+                token.last_used_at = now  # not a write per request: at most one a minute
             return _token_principal(token)
 
     def create_user(

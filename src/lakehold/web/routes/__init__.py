@@ -1,5 +1,41 @@
 """The portal's page routers, in the order they are included."""
 
-from lakehold.web.routes import assets, auth, home, lineage, requests, search, sql
+from lakehold.web.routes import (
+    account,
+    assets,
+    audit,
+    auth,
+    glossary,
+    home,
+    lineage,
+    metadata,
+    operations,
+    operations_runs,
+    operations_webhooks,
+    organisation,
+    pivot,
+    projects,
+    requests,
+    search,
+    sql,
+)
 
-ROUTERS = (home, auth, search, assets, lineage, requests, sql)
+ROUTERS = (
+    home,
+    auth,
+    search,
+    assets,
+    lineage,
+    requests,
+    sql,
+    pivot,
+    operations,
+    operations_runs,
+    operations_webhooks,
+    audit,
+    account,
+    organisation,
+    projects,
+    glossary,
+    metadata,
+)

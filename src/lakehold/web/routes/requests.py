@@ -13,7 +13,7 @@ decision is refused, the filters created for it are deleted again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ from lakehold.errors import Invalid, LakeholdError
 from lakehold.governance.subscriptions import ItemDecision, SubscriptionRequestView
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
+from lakehold.web.forms import Refused
 from lakehold.web.sessions import PagePrincipal
 from lakehold.web.templates import render
 
@@ -36,27 +37,6 @@ NEW = "_new"
 Kind = Literal["row", "column"]
 KINDS: tuple[Kind, ...] = ("row", "column")
 REQUESTS = "/requests"
-
-
-@dataclass(eq=False)
-class Refused(Exception):
-    """A form the services refused: its messages by form field, shown next to the fields."""
-
-    message: str
-    status: int = 400
-    errors: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, error: LakeholdError, fields: Mapping[str, str] | None = None) -> Refused:
-        """``error`` with its field (or each of its ``problems``) renamed to a form field by
-        ``fields`` (names not in it are kept)."""
-        names = fields or {}
-        problems = error.details.get("problems") or []
-        found = [(p.get("field"), p.get("message")) for p in problems if isinstance(p, dict)]
-        if not found and error.details.get("field"):
-            found = [(error.details["field"], error.message)]
-        errors = {names.get(str(f), str(f)): str(m) for f, m in found if f and m}
-        return cls(error.message, error.status_code, errors)
 
 
 def _runtime(request: Request) -> Runtime:
