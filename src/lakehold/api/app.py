@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from lakehold import __version__
 from lakehold.api import bodies, errors, schemas
-from lakehold.kernel import requests
+from lakehold.api.request_ids import RequestIds
 from lakehold.runtime import Runtime
 
 ROUTERS = (  # the modules of lakehold.api.routers, in the order of their routes
@@ -71,7 +71,7 @@ def create_app(
         uploads.sweep_staging(runtime.settings.staging_path)  # what killed uploads left behind
     errors.install(app)
     app.add_middleware(bodies.BodyLimits, settings=runtime.settings)  # bounded bodies
-    app.middleware("http")(_request_id)
+    app.add_middleware(RequestIds)  # each request's id, in its audit events and response
     for name in ROUTERS:
         if routers is None or name in routers:
             module = importlib.import_module(f"lakehold.api.routers.{name}")
@@ -94,19 +94,3 @@ def _document_errors(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-async def _request_id(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Give each request an id (the client's ``X-Request-ID`` when sane), recorded with every
-    audit event it causes and returned in the ``X-Request-ID`` header."""
-    request_id = requests.new_request_id(request.headers.get("x-request-id"))
-    request.state.request_id = request_id  # for the error handlers outside this middleware
-    token = requests.begin(request_id)
-    try:
-        response = await call_next(request)
-    finally:
-        requests.end(token)
-    response.headers["X-Request-ID"] = request_id
-    return response

@@ -28,6 +28,12 @@ Role = Literal["viewer", "contributor", "owner"]
 ROLES: tuple[Role, ...] = ("viewer", "contributor", "owner")
 
 
+def administers(principal: Principal) -> bool:
+    """Whether ``principal`` is an administrator: every rule allows them (for adapters that
+    show or hide a control; the decision itself is still ``authorize()``)."""
+    return principal.is_admin
+
+
 def project_role(session: Session, principal: Principal, project: Project) -> Role | None:
     """The principal's strongest role in ``project``; administrators act as owners."""
     return project_roles(session, principal, [project.id]).get(project.id)

@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from lakehold.catalog.views import DomainUnitView, DomainView
 from lakehold.errors import LakeholdError
+from lakehold.kernel.roles import administers
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from lakehold.web.forms import Refused
@@ -131,7 +132,7 @@ class Access:
     def owned(self, units: list[DomainUnitView]) -> list[DomainUnitView]:
         """The units of one domain's tree (depth first) the principal owns, through an
         ancestor too; every unit for administrators."""
-        if self.principal.is_admin:
+        if administers(self.principal):
             return list(units)
         owned_ids: set[str] = set()
         for unit in units:  # parents come before their children
@@ -194,7 +195,7 @@ def _organisation_page(request: Request, principal: Principal, failure: Failure)
     trees = domain_trees(runtime, principal, access)
     context = {
         "trees": trees,
-        "may_create_domain": principal.is_admin,
+        "may_create_domain": administers(principal),
         "may_create_unit": any(t.owned for t in trees),
         "failure": failure,
     }
@@ -262,7 +263,7 @@ def _group_page(request: Request, principal: Principal, group: str, failure: Fai
     found = runtime_of(request).organisation.get_group(principal, group)
     context: dict[str, Any] = {
         "group": found,
-        "may_manage": principal.is_admin,
+        "may_manage": administers(principal),
         "failure": failure,
     }
     return render(request, "organisation/group.html", context, status_code=failure.status)

@@ -12,6 +12,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from lakehold.catalog.views import MemberView
+from lakehold.kernel.roles import administers
 from lakehold.security.principal import Principal
 from lakehold.web.forms import Refused
 from lakehold.web.routes.organisation import (
@@ -87,7 +88,7 @@ def project_page(request: Request, project: str, principal: PagePrincipal) -> Re
 
 def _is_owner(access: Access, members: list[MemberView]) -> bool:
     principal = access.principal
-    return principal.is_admin or any(
+    return administers(principal) or any(
         m.role == "owner"
         and (
             (m.kind == "user" and m.name == principal.username)
