@@ -18,7 +18,7 @@ from lakehold.errors import Unauthorized
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from tests.web import markup
-from tests.web.test_sessions import form_token, sign_in
+from tests.web.browsers import form_token, signed_in
 
 PASSWORDS = {"ana": "ana's long password", "bob": "bob's long password"}
 
@@ -42,9 +42,7 @@ def app(runtime: Runtime, users: dict[str, Principal]) -> FastAPI:
 
 
 def _browser(app: FastAPI, username: str) -> Iterator[TestClient]:
-    with TestClient(app, base_url="https://testserver", follow_redirects=False) as http:
-        assert sign_in(http, username, PASSWORDS[username]).status_code == 303
-        yield http
+    return signed_in(app, username, PASSWORDS[username])
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from lakehold.governance.subscriptions import ItemDecision
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from tests.web import markup
-from tests.web.test_sessions import form_token
+from tests.web.browsers import form_token
 
 PAGE = "/assets/retail/people"
 PASSWORD = "a long enough password"

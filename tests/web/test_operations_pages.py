@@ -23,7 +23,7 @@ from lakehold.security.principal import Principal
 from tests.sharing import add_member
 from tests.sources.conftest import NETWORK_ALLOW, SourceDb, _pg_schema
 from tests.web import markup
-from tests.web.test_sessions import form_token, sign_in
+from tests.web.browsers import form_token, signed_in
 
 PASSWORDS = {
     "owner": "owner's long password",
@@ -112,9 +112,7 @@ def app(world: World) -> FastAPI:
 
 
 def _browser(app: FastAPI, username: str) -> Iterator[TestClient]:
-    with TestClient(app, base_url="https://testserver", follow_redirects=False) as http:
-        assert sign_in(http, username, PASSWORDS[username]).status_code == 303
-        yield http
+    return signed_in(app, username, PASSWORDS[username])
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from tests.conftest import SCENARIOS
 from tests.web import markup
-from tests.web.test_sessions import form_token, sign_in
+from tests.web.browsers import form_token, signed_in
 
 PASSWORDS = {
     "boss": "boss's long password",
@@ -82,9 +82,7 @@ def app(world: World) -> FastAPI:
 
 
 def _browser(app: FastAPI, username: str) -> Iterator[TestClient]:
-    with TestClient(app, base_url="https://testserver", follow_redirects=False) as http:
-        assert sign_in(http, username, PASSWORDS[username]).status_code == 303
-        yield http
+    return signed_in(app, username, PASSWORDS[username])
 
 
 @pytest.fixture

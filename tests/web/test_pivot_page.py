@@ -24,7 +24,7 @@ from lakehold.security.principal import Principal
 from lakehold.web.routes import ROUTERS
 from lakehold.web.routes import pivot as pivot_page
 from tests.web import markup
-from tests.web.test_sessions import form_token, sign_in
+from tests.web.browsers import form_token, signed_in
 
 PASSWORD = "correct horse battery"
 BOB = "bob's long password"
@@ -66,9 +66,7 @@ def app(runtime, people) -> FastAPI:
 
 
 def _browser(app: FastAPI, username: str, password: str) -> Iterator[TestClient]:
-    with TestClient(app, base_url="https://testserver", follow_redirects=False) as http:
-        assert sign_in(http, username, password).status_code == 303
-        yield http
+    return signed_in(app, username, password)
 
 
 @pytest.fixture

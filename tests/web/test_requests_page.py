@@ -24,7 +24,7 @@ from lakehold.security.principal import Principal
 from lakehold.web.routes import requests as requests_page
 from tests.conftest import SCENARIOS
 from tests.web import markup
-from tests.web.test_sessions import form_token, sign_in
+from tests.web.browsers import form_token, signed_in
 
 PASSWORDS = {
     "owner": "owner's long password",
@@ -95,9 +95,7 @@ def app(world: World) -> FastAPI:
 
 
 def _browser(app: FastAPI, username: str) -> Iterator[TestClient]:
-    with TestClient(app, base_url="https://testserver", follow_redirects=False) as http:
-        assert sign_in(http, username, PASSWORDS[username]).status_code == 303
-        yield http
+    return signed_in(app, username, PASSWORDS[username])
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 
 from lakehold.api.app import create_app
 from lakehold.web.sessions import LOGIN_COOKIE, SESSION_COOKIE
-from tests.web import markup
+from tests.web import browsers, markup
+from tests.web.browsers import form_token
 
 PASSWORD = "correct horse battery"
 
@@ -58,18 +59,10 @@ class Clock:
         return self.now
 
 
-def form_token(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found.group(1)
-
-
 def sign_in(
     browser: TestClient, username: str = "ana", password: str = PASSWORD, next: str = "/"
 ) -> httpx.Response:
-    token = form_token(browser.get("/login"))
-    data = {"username": username, "password": password, "csrf_token": token, "next": next}
-    return browser.post("/login", data=data)
+    return browsers.sign_in(browser, username, password, next)
 
 
 def page_token(browser: TestClient) -> str:
