@@ -19,7 +19,6 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from lakehold.errors import Forbidden, LakeholdError, NotFound
-from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from lakehold.web.routes.asset_page import (
     FIELD_PREFIX,
@@ -32,6 +31,7 @@ from lakehold.web.routes.asset_page import (
     load,
     preview,
 )
+from lakehold.web.runtime import runtime_of
 from lakehold.web.sessions import PagePrincipal
 from lakehold.web.templates import render
 
@@ -44,10 +44,6 @@ Acting = Annotated[str | None, Query(description="The subscribing project to pre
 
 def page_path(project: str, name: str) -> str:
     return f"/assets/{quote(project, safe='')}/{quote(name, safe='')}"
-
-
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
 
 
 def _page(request: Request, page: AssetPage, *, status_code: int = 200) -> Response:
@@ -78,7 +74,13 @@ def asset_page(
     """The asset: description, columns, forms, preview (at ``version``), versions, access."""
     try:
         page = load(
-            _runtime(request), principal, project, name, acting=acting, version=version, saved=saved
+            runtime_of(request),
+            principal,
+            project,
+            name,
+            acting=acting,
+            version=version,
+            saved=saved,
         )
     except NotFound:
         return _missing(request, project, name)
@@ -95,7 +97,7 @@ def asset_preview(
     acting: Acting = None,
 ) -> Response:
     """The preview fragment (htmx): the first rows, at ``version`` when given."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     try:
         access = access_of(runtime, principal, project, name)
     except NotFound as error:
@@ -117,7 +119,7 @@ async def save_form(
         for key, value in submitted.multi_items()
         if key.startswith(FIELD_PREFIX) and isinstance(value, str)
     }
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     try:
         saved = await run_in_threadpool(
             runtime.forms.set_values, principal, project, name, form_id, values
@@ -149,14 +151,14 @@ def _refused(form_id: str, values: dict[str, str], error: LakeholdError) -> Form
 @router.post("/assets/{project}/{name}/publish")
 def publish(request: Request, project: str, name: str, principal: PagePrincipal) -> Response:
     """Publish the asset's latest version; unmet publishing rules are shown field by field."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     return _listing_change(request, principal, project, name, runtime.listings.publish)
 
 
 @router.post("/assets/{project}/{name}/unpublish")
 def unpublish(request: Request, project: str, name: str, principal: PagePrincipal) -> Response:
     """Withdraw the asset's listing; grants already made stay in force."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     return _listing_change(request, principal, project, name, runtime.listings.unpublish)
 
 
@@ -190,7 +192,7 @@ def _again(
     """The page again after a refused change, with the error's status (400, 403, 409)."""
     try:
         page = load(
-            _runtime(request), principal, project, name, submitted=submitted, problems=problems
+            runtime_of(request), principal, project, name, submitted=submitted, problems=problems
         )
     except NotFound:
         return _missing(request, project, name)

@@ -22,12 +22,12 @@ from lakehold.web.routes.organisation import (
     Failure,
     domain_trees,
     optional,
-    runtime_of,
     submit,
     text,
     unit_of,
 )
 from lakehold.web.routes.search import result_url
+from lakehold.web.runtime import runtime_of
 from lakehold.web.sessions import PagePrincipal
 from lakehold.web.templates import render
 

@@ -22,6 +22,7 @@ from lakehold.catalog.asset_lineage import AssetLineage
 from lakehold.errors import Invalid, LakeholdError, NotFound
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
+from lakehold.web.runtime import runtime_of
 from lakehold.web.sessions import PagePrincipal
 from lakehold.web.templates import render
 
@@ -242,10 +243,6 @@ def read_graph(runtime: Runtime, principal: Principal, node: str, depth: int) ->
     return runtime.lineage.lineage(principal, node, depth=depth)["graph"]
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def _assets(runtime: Runtime) -> AssetLineage:
     return AssetLineage(runtime.catalog, runtime.lineage)
 
@@ -299,7 +296,7 @@ def _page(
     action: str = PATH,
     asset: dict[str, str] | None = None,
 ) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     shaper = Shaper(request, _assets(runtime))
     shown, error, depth = None, None, DEFAULT_DEPTH
     try:
@@ -341,7 +338,7 @@ def asset_lineage_page(
     request: Request, project: str, name: str, principal: PagePrincipal, depth: str | None = None
 ) -> Response:
     """The graph around an asset the principal may read (404 otherwise, as its page)."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     page = f"/assets/{quote(project, safe='')}/{quote(name, safe='')}"
     asset = {"project": project, "name": name, "url": page}
     try:
@@ -360,7 +357,7 @@ def lineage_graph(
     request: Request, principal: PagePrincipal, node: str = "", depth: str | None = None
 ) -> Response:
     """``{"start", "depth", "nodes", "edges"}`` within ``depth`` jobs of ``node``."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     try:
         steps = depth_of(depth)
         start = node_id_of(node)
@@ -375,7 +372,7 @@ def lineage_graph(
 def lineage_expand(request: Request, principal: PagePrincipal, node: str = "") -> Response:
     """The next ring around ``node``: a job's inputs and outputs, or a dataset's jobs and
     their datasets (one job away); its layers are relative to ``node``."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     try:
         start = node_id_of(node)
         steps = 0 if start.startswith("job:") else 1
@@ -457,7 +454,7 @@ def lineage_columns(
 ) -> Response:
     """The column lineage of one dataset: a fragment for htmx and the page's script, else the
     lineage page showing only it."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     columns, error = None, None
     try:
         if not namespace or not name:

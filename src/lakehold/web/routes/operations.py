@@ -23,9 +23,9 @@ from starlette.responses import RedirectResponse, Response
 from lakehold.connectors.params import KINDS
 from lakehold.errors import LakeholdError
 from lakehold.governance.events import EVENT_TYPES
-from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from lakehold.web.forms import Refused
+from lakehold.web.runtime import runtime_of
 from lakehold.web.sessions import PagePrincipal
 from lakehold.web.templates import render
 
@@ -39,10 +39,6 @@ SECRET_FIELDS = frozenset({"password", "secret"})
 
 def sources_path(project: str) -> str:
     return f"/projects/{quote(project, safe='')}/sources"
-
-
-def runtime_of(request: Request) -> Runtime:
-    return request.app.state.runtime
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from starlette.responses import RedirectResponse, Response
 from lakehold.errors import LakeholdError, NotFound
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
-from lakehold.web.routes.operations import runtime_of, sources_path
+from lakehold.web.routes.operations import sources_path
+from lakehold.web.runtime import runtime_of
 from lakehold.web.sessions import PagePrincipal
 from lakehold.web.templates import render
 

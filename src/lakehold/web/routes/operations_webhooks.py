@@ -18,10 +18,10 @@ from lakehold.web.forms import Refused
 from lakehold.web.routes.operations import (
     FormState,
     kept_values,
-    runtime_of,
     sources_page,
     sources_path,
 )
+from lakehold.web.runtime import runtime_of
 from lakehold.web.sessions import PagePrincipal
 from lakehold.web.templates import render
 

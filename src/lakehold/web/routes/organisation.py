@@ -27,6 +27,7 @@ from lakehold.kernel.roles import administers
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from lakehold.web.forms import Refused
+from lakehold.web.runtime import runtime_of
 from lakehold.web.sessions import PagePrincipal
 from lakehold.web.templates import render
 
@@ -36,10 +37,6 @@ ORGANISATION = "/organisation"
 GROUPS = f"{ORGANISATION}/groups"
 
 Page = Callable[[FormData, Refused], Response]
-
-
-def runtime_of(request: Request) -> Runtime:
-    return request.app.state.runtime
 
 
 def text(form: FormData, name: str) -> str:

@@ -22,10 +22,10 @@ from lakehold.web.routes.organisation import (
     Page,
     domain_trees,
     optional,
-    runtime_of,
     submit,
     text,
 )
+from lakehold.web.runtime import runtime_of
 from lakehold.web.sessions import PagePrincipal
 from lakehold.web.templates import render
 

@@ -27,6 +27,7 @@ from lakehold.governance.subscriptions import ItemDecision, SubscriptionRequestV
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from lakehold.web.forms import Refused
+from lakehold.web.runtime import runtime_of
 from lakehold.web.sessions import PagePrincipal
 from lakehold.web.templates import render
 
@@ -37,10 +38,6 @@ NEW = "_new"
 Kind = Literal["row", "column"]
 KINDS: tuple[Kind, ...] = ("row", "column")
 REQUESTS = "/requests"
-
-
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
 
 
 # -- asking for access -------------------------------------------------------------------------
@@ -59,7 +56,7 @@ def request_form(request: Request, listing_id: str, principal: PagePrincipal) ->
 async def send_request(request: Request, listing_id: str, principal: PagePrincipal) -> Response:
     """Send the request; refused: the form again, each message next to its field."""
     form = await request.form()
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
 
     def send() -> Response:
         try:
@@ -92,7 +89,7 @@ def _request_page(
     refused: Refused | None = None,
     form: FormData | None = None,
 ) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     context: dict[str, Any] = {
         "listing": None,
         "projects": [],
@@ -159,7 +156,7 @@ def _requests_page(
     form: FormData | None = None,
 ) -> Response:
     """The page; ``failed`` names the request or grant whose form ``refused`` refused."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     incoming = runtime.subscriptions.list_requests(principal, direction="incoming")
     outgoing = runtime.subscriptions.list_requests(principal, direction="outgoing")
     owned = {r.owning_project for r in incoming}
@@ -296,7 +293,7 @@ async def _decide(
     """Run ``decide`` on the submitted form; refused: the page again, with the messages next
     to the fields of ``target``'s form and the status the API would give."""
     form = await request.form()
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
 
     def run() -> Response:
         written = Written(runtime, principal)
@@ -314,7 +311,7 @@ async def _decide(
 @router.post("/requests/{request_id}/approve")
 async def approve(request: Request, request_id: str, principal: PagePrincipal) -> Response:
     """Approve: each listing fully, or with the filters chosen or written for it."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
 
     def decide(form: FormData, written: Written) -> None:
         asked = runtime.subscriptions.get_request(principal, request_id)
@@ -342,7 +339,7 @@ def _item_fields(asked: SubscriptionRequestView) -> dict[str, str]:
 @router.post("/requests/{request_id}/reject")
 async def reject(request: Request, request_id: str, principal: PagePrincipal) -> Response:
     """Reject, with a comment for the requester."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
 
     def decide(form: FormData, written: Written) -> None:
         runtime.subscriptions.reject(principal, request_id, comment=_comment(form))
@@ -353,7 +350,7 @@ async def reject(request: Request, request_id: str, principal: PagePrincipal) ->
 @router.post("/grants/{grant_id}/filters")
 async def change_filters(request: Request, grant_id: str, principal: PagePrincipal) -> Response:
     """Change a grant's filters in place: the same grant reads through the new ones."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
 
     def decide(form: FormData, written: Written) -> None:
         grant = runtime.grants.get_grant(principal, grant_id)
@@ -372,7 +369,7 @@ async def change_filters(request: Request, grant_id: str, principal: PagePrincip
 @router.post("/grants/{grant_id}/revoke")
 async def revoke(request: Request, grant_id: str, principal: PagePrincipal) -> Response:
     """Revoke a grant: the subscribers' next statement no longer reads the asset."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
 
     def decide(form: FormData, written: Written) -> None:
         runtime.grants.revoke(principal, grant_id)
@@ -392,7 +389,7 @@ async def check_item_filter(
     request: Request, request_id: str, kind: Kind, listing_id: str, principal: PagePrincipal
 ) -> Response:
     """The written filter of one listing of a request, validated by the filter service."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
 
     def asset() -> str:
         asked = runtime.subscriptions.get_request(principal, request_id)
@@ -409,7 +406,7 @@ async def check_grant_filter(
     request: Request, grant_id: str, kind: Kind, principal: PagePrincipal
 ) -> Response:
     """The written filter of a grant's change, validated by the filter service."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     return await _checked(
         request,
         principal,
@@ -424,7 +421,7 @@ async def _checked(
 ) -> Response:
     """The check's message as a fragment (200: htmx swaps it next to the field)."""
     form = await request.form()
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     choice = _choice(form, kind, key)
 
     def check() -> str | None:
