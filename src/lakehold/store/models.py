@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -65,6 +66,18 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     password_hash: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """False: deactivated (SCIM ``active: false``); every session and token is refused."""
+    kind: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
+    """``user`` (a person) or ``service`` (a project's service principal)."""
+    email: Mapped[str | None] = mapped_column(String(320))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    """The identity provider's own id of the user (SCIM ``externalId``)."""
+    identity_provider: Mapped[str | None] = mapped_column(String(64), index=True)
+    """The configured provider that provisioned the user (OIDC or SCIM), None: local."""
+    credentials_valid_after: Mapped[datetime | None] = mapped_column()
+    """Every session and token issued at or before this time is refused (revocation)."""
+    updated_at: Mapped[datetime | None] = mapped_column()
 
 
 class ApiToken(Base):
@@ -219,6 +232,87 @@ class Group(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    """The identity provider's own id of the group (SCIM ``externalId``)."""
+    identity_provider: Mapped[str | None] = mapped_column(String(64))
+    """The provider that manages the group's members (SCIM or OIDC group claims)."""
+    updated_at: Mapped[datetime | None] = mapped_column()
+
+
+class UserIdentity(Base):
+    """A user's account at an OpenID Connect provider: matched by issuer + subject."""
+
+    __tablename__ = "user_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship()
+
+
+class ServicePrincipal(Base):
+    """A project's non-human identity (a ``users`` row of kind ``service``) for jobs and
+    external engines: its client id and secrets are exchanged for short-lived tokens."""
+
+    __tablename__ = "service_principals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    project: Mapped[Project] = relationship()
+
+
+class ServicePrincipalSecret(Base):
+    """One client secret of a service principal (SHA-256 only); several overlap during a
+    rotation until the old one expires or is revoked."""
+
+    __tablename__ = "service_principal_secrets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    service_principal_id: Mapped[str] = mapped_column(
+        ForeignKey("service_principals.id", ondelete="CASCADE"), index=True
+    )
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class SecurityPolicy(Base):
+    """The administrators' security policy: one row (``id`` 1)."""
+
+    __tablename__ = "security_policy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    max_token_lifetime_seconds: Mapped[int | None] = mapped_column(Integer)
+    default_token_lifetime_seconds: Mapped[int | None] = mapped_column(Integer)
+    credentials_valid_after: Mapped[datetime | None] = mapped_column()
+    """Every session and token of every user issued at or before this time is refused."""
+    updated_at: Mapped[datetime | None] = mapped_column()
+    updated_by: Mapped[str | None] = mapped_column(String(32))
+
+
+class LoginFailure(Base):
+    """Failed sign-ins counted in a window, per ``user:<name>`` and per ``address:<ip>``."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column()
+    failures: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class GroupMember(Base):
