@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.reconcile import SERVER_RESTARTED, statement_gone
@@ -271,20 +271,22 @@ class StatementService:
         self, principal: Principal, sql: str, dialect: str, planned: _Planned, **fields: object
     ) -> StatementView:
         """Write a statement record and the audit of its admission, in one transaction."""
-        with self.store.session() as session:
-            row = Statement(
-                user_id=principal.user_id,
-                project_id=planned.project_id,
-                sql=sql,
-                dialect=dialect,
-                assets=planned.assets,
-                runner_id=self.runner.runner_id,
-                **fields,
-            )
-            session.add(row)
-            session.flush()
-            audit.record(
-                session,
+        values: dict[str, object] = {
+            "user_id": principal.user_id,
+            "project_id": planned.project_id,
+            "sql": sql,
+            "dialect": dialect,
+            "assets": planned.assets,
+            "runner_id": self.runner.runner_id,
+            "truncated": False,
+            **fields,
+        }
+        values.setdefault("id", new_id())
+        # Core statements, not the ORM's unit of work: this runs once per statement.
+        with self.store.engine.begin() as connection:
+            connection.execute(insert(Statement), [values])
+            audit.insert_event(
+                connection,
                 principal,
                 "statement",
                 allowed=True,
@@ -292,12 +294,14 @@ class StatementService:
                 sql=sql,
                 assets=planned.assets,
                 details={
-                    "statement": row.id,
+                    "statement": values["id"],
                     "grants": planned.grants,
                     **({"create_table": planned.ctas.ref.name} if planned.ctas else {}),
                 },
             )
-            return StatementView.of(row, planned.project if planned.project_id else None)
+        return StatementView.of(
+            Statement(**values), planned.project if planned.project_id else None
+        )
 
     def _set(
         self, statement_id: str, project: str | None = None, **fields: object

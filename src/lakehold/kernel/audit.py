@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from lakehold.errors import LakeholdError
@@ -24,13 +24,12 @@ from lakehold.kernel.actions import Action
 from lakehold.kernel.authorize import authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
-from lakehold.store.models import AuditEvent, as_utc
+from lakehold.store.models import AuditEvent, as_utc, new_id, utcnow
 
 T = TypeVar("T")
 
 
-def record(
-    session: Session,
+def event(
     principal: Principal | None,
     action: str,
     *,
@@ -41,24 +40,38 @@ def record(
     assets: Sequence[str] = (),
     details: dict[str, Any] | None = None,
     resource: str | None = None,
+) -> dict[str, Any]:
+    """The column values of an audit event; the current request's id
+    (:mod:`lakehold.kernel.requests`) is recorded with it."""
+    return {
+        "id": new_id(),
+        "at": utcnow(),
+        "user_id": principal.user_id if principal else None,
+        "username": principal.username if principal else None,
+        "project": project if project is not None else (principal.project if principal else None),
+        "action": action,
+        "allowed": allowed,
+        "reason": _text(reason),
+        "sql": _text(sql),
+        "assets": list(assets),
+        "details": details or {},
+        "resource": resource[:300] if resource else None,
+        "request_id": requests.current(),
+    }
+
+
+def record(session: Session, principal: Principal | None, action: str, **fields: Any) -> None:
+    """Add an audit event (:func:`event`'s arguments) to ``session``, committed with the
+    caller's transaction."""
+    session.add(AuditEvent(**event(principal, action, **fields)))
+
+
+def insert_event(
+    connection: Connection, principal: Principal | None, action: str, **fields: Any
 ) -> None:
-    """Add an audit event to ``session`` (committed with the caller's transaction); the
-    current request's id (:mod:`lakehold.kernel.requests`) is recorded with it."""
-    session.add(
-        AuditEvent(
-            user_id=principal.user_id if principal else None,
-            username=principal.username if principal else None,
-            project=project if project is not None else (principal.project if principal else None),
-            action=action,
-            allowed=allowed,
-            reason=_text(reason),
-            sql=_text(sql),
-            assets=list(assets),
-            details=details or {},
-            resource=resource[:300] if resource else None,
-            request_id=requests.current(),
-        )
-    )
+    """Insert an audit event with a Core statement on ``connection`` (committed with the
+    caller's transaction): the statement hot path, without the ORM's unit of work."""
+    connection.execute(insert(AuditEvent), [event(principal, action, **fields)])
 
 
 def _text(value: str | None) -> str | None:

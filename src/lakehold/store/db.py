@@ -15,12 +15,13 @@ import ast
 import functools
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakehold.errors import Conflict
@@ -75,7 +76,39 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_SECONDS = 10.0
+"""A pooled server connection idle this long is pinged before use (replaced if dead)."""
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection only when it sat idle: ``pool_pre_ping`` would add a round
+    trip to every session (a statement takes three). A connection used within the last
+    :data:`IDLE_PING_SECONDS` is trusted; if its server died meanwhile, that one use fails
+    and SQLAlchemy invalidates the pool's older connections."""
+
+    def connected(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checked_in(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checked_out(dbapi_connection, record, _proxy) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # the pool replaces the connection and tries again
+            raise DisconnectionError(str(error)) from error
+
+    event.listen(engine, "connect", connected)
+    event.listen(engine, "checkin", checked_in)
+    event.listen(engine, "checkout", checked_out)
 
 
 _ASSIGNMENT = re.compile(r"^(revision|down_revision|depends_on)\s*(?::[^=]*)?=\s*(.+)$", re.M)
