@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -15,6 +13,7 @@ from lakehold.api.app import create_app
 from lakehold.config import Settings
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
+from tests import store_templates
 
 # The CLI's rich consoles take their width when first made: wide enough for every table, in
 # every test process, whichever test imports the CLI first.
@@ -26,22 +25,34 @@ POSTGRES = os.environ.get(
 SCENARIOS = Path(__file__).resolve().parents[1] / "src" / "lakehold" / "demo" / "data"
 
 
+@pytest.fixture(scope="session")
+def postgres_schemas() -> Iterator[store_templates.PostgresSchemas]:
+    """Migrated PostgreSQL schemas, reused from test to test (emptied in between)."""
+    schemas = store_templates.PostgresSchemas(POSTGRES, postgres_url)
+    yield schemas
+    schemas.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh metadata database: a SQLite file, or a PostgreSQL schema of its own."""
+    """A fresh, migrated metadata database: a SQLite file, or a PostgreSQL schema of its own
+    (tests/store_templates.py: copies and reused schemas, not a migration per test)."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'metadata.db'}"
+        yield store_templates.sqlite_url(tmp_path)
         return
-    schema = f"lh_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
+    schemas: store_templates.PostgresSchemas = request.getfixturevalue("postgres_schemas")
+    schema = schemas.take()
+    yield postgres_url(schema)
+    schemas.give_back(schema)
+
+
+def postgres_url(schema: str) -> str:
+    """The SQLAlchemy URL of a schema of the test PostgreSQL database."""
     params = dict(p.split("=", 1) for p in POSTGRES.split())
-    yield (
+    return (
         f"postgresql+psycopg://{params.get('user', 'postgres')}@{params.get('host')}:"
         f"{params.get('port', '5432')}/{params.get('dbname')}?options=-csearch_path%3D{schema}"
     )
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture
