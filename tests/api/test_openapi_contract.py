@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 from lakehold.api.app import create_app
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
+from tests import store_templates
 
 LONG_WORK = (
     r"/connections/\{name\}/test$",
@@ -72,7 +73,7 @@ def _node_id(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """SQLite only: the contract is the API's, not the metadata database's."""
-    return f"sqlite:///{tmp_path / 'metadata.db'}"
+    return store_templates.sqlite_url(tmp_path)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from lakehold.api.route_table import PREFIXES, routers_for
 from lakehold.client.transport import Request, Response
 from lakehold.config import Settings
 from lakehold.runtime import Runtime
+from tests import store_templates
 
 ROUTER_PACKAGE = "lakehold.api.routers."
 PARAM = re.compile(r"\{[^}]+\}")
@@ -26,7 +27,9 @@ def full_routes(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, re.
     """Every route of the full app: its path, its regex, and its router module's name (or the
     module of a route outside the routers: the portal, the OpenAPI document)."""
     home = tmp_path_factory.mktemp("routes") / "home"
-    runtime = Runtime(Settings(home=home, database_url=f"sqlite:///{home.parent / 'm.db'}"))
+    runtime = Runtime(
+        Settings(home=home, database_url=store_templates.sqlite_url(home.parent, "m.db"))
+    )
     try:
         app = create_app(runtime, recover=False)
         routes = []

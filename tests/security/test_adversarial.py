@@ -30,6 +30,7 @@ from lakehold.governance.subscriptions import ItemDecision
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from lakehold.store.models import User
+from tests import store_templates
 from tests.conftest import POSTGRES, SCENARIOS
 from tests.sharing import client_for, new_user
 
@@ -72,7 +73,7 @@ class Shared:
 
 def _database(kind: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
-        yield f"sqlite:///{tmp / 'metadata.db'}"
+        yield store_templates.sqlite_url(tmp)
         return
     schema = f"lh_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES, autocommit=True) as conn:

@@ -17,6 +17,7 @@ from lakehold.api.app import create_app
 from lakehold.errors import Unauthorized
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
+from tests import store_templates
 from tests.web import markup
 from tests.web.browsers import form_token, signed_in
 
@@ -25,7 +26,7 @@ PASSWORDS = {"ana": "ana's long password", "bob": "bob's long password"}
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'metadata.db'}"
+    return store_templates.sqlite_url(tmp_path)
 
 
 @pytest.fixture

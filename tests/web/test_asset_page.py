@@ -19,6 +19,7 @@ from lakehold.catalog.tables import DataSource
 from lakehold.governance.subscriptions import ItemDecision
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
+from tests import store_templates
 from tests.web import markup
 from tests.web.browsers import form_token
 
@@ -31,7 +32,7 @@ EVIL_COLUMN = "<img src=x onerror=alert(1)>"
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """The pages on SQLite (the services run on PostgreSQL too, in their own tests)."""
-    return f"sqlite:///{tmp_path / 'metadata.db'}"
+    return store_templates.sqlite_url(tmp_path)
 
 
 def _rows(*rows: tuple) -> pa.Table:

@@ -17,6 +17,7 @@ from lakehold.api.app import create_app
 from lakehold.catalog.tables import DataSource
 from lakehold.config import Settings
 from lakehold.runtime import Runtime
+from tests import store_templates
 from tests.conftest import SCENARIOS
 from tests.lineage.events import column_lineage, dataset, run_event
 from tests.web import markup
@@ -89,7 +90,9 @@ def _events() -> list[dict]:
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     """owner: projects shop (a table customers) and secret; viewer is a member of neither."""
     home = tmp_path_factory.mktemp("lineage-page")
-    runtime = Runtime(Settings(home=home / "home", database_url=f"sqlite:///{home / 'm.db'}"))
+    runtime = Runtime(
+        Settings(home=home / "home", database_url=store_templates.sqlite_url(home, "m.db"))
+    )
     created = runtime.security.bootstrap()
     assert created is not None
     admin = runtime.security.authenticate(created[1])

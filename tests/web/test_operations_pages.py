@@ -20,6 +20,7 @@ from lakehold.config import Settings
 from lakehold.governance.events import SUBSCRIPTION_REQUESTED, emit
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
+from tests import store_templates
 from tests.sharing import add_member
 from tests.sources.conftest import NETWORK_ALLOW, SourceDb, _pg_schema
 from tests.web import markup
@@ -39,7 +40,7 @@ HOOK_URL = "http://127.0.0.1:1/hook"  # a closed port: every attempt fails
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'metadata.db'}"
+    return store_templates.sqlite_url(tmp_path)
 
 
 @pytest.fixture

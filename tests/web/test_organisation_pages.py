@@ -19,6 +19,7 @@ from lakehold.api.app import create_app
 from lakehold.catalog.tables import DataSource
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
+from tests import store_templates
 from tests.conftest import SCENARIOS
 from tests.web import markup
 from tests.web.browsers import form_token, signed_in
@@ -35,7 +36,7 @@ SCRIPT = "<script>alert(1)</script>"
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """The pages on SQLite (the services are tested on PostgreSQL too)."""
-    return f"sqlite:///{tmp_path / 'metadata.db'}"
+    return store_templates.sqlite_url(tmp_path)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from lakehold.governance.subscriptions import ItemDecision
 from lakehold.security.principal import Principal
 from lakehold.web.routes import ROUTERS
 from lakehold.web.routes import pivot as pivot_page
+from tests import store_templates
 from tests.web import markup
 from tests.web.browsers import form_token, signed_in
 
@@ -43,7 +44,7 @@ SALES = pa.table(
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'metadata.db'}"
+    return store_templates.sqlite_url(tmp_path)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from lakehold.governance.subscriptions import ItemDecision
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from lakehold.web.routes import requests as requests_page
+from tests import store_templates
 from tests.conftest import SCENARIOS
 from tests.web import markup
 from tests.web.browsers import form_token, signed_in
@@ -38,7 +39,7 @@ SCRIPT = "<script>alert(1)</script>"
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """The pages on SQLite (the services are tested on PostgreSQL too)."""
-    return f"sqlite:///{tmp_path / 'metadata.db'}"
+    return store_templates.sqlite_url(tmp_path)
 
 
 @dataclass

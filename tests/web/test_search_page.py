@@ -20,6 +20,7 @@ from lakehold.config import Settings
 from lakehold.runtime import Runtime
 from lakehold.web.highlight import Highlighter
 from lakehold.web.routes.search import SearchForm, pager
+from tests import store_templates
 from tests.conftest import SCENARIOS
 from tests.sharing import add_member
 from tests.web import markup
@@ -35,7 +36,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     in its description), store_sales (unpublished); finance (owner, viewer a member): ledger
     (pii, unpublished)."""
     home = tmp_path_factory.mktemp("search-page")
-    runtime = Runtime(Settings(home=home / "home", database_url=f"sqlite:///{home / 'm.db'}"))
+    runtime = Runtime(
+        Settings(home=home / "home", database_url=store_templates.sqlite_url(home, "m.db"))
+    )
     created = runtime.security.bootstrap()
     assert created is not None
     admin = runtime.security.authenticate(created[1])

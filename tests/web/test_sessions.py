@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from lakehold.api.app import create_app
 from lakehold.web.sessions import LOGIN_COOKIE, SESSION_COOKIE
+from tests import store_templates
 from tests.web import browsers, markup
 from tests.web.browsers import form_token
 
@@ -23,7 +24,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """The pages on SQLite (the service runs on PostgreSQL too: test_sessions_service)."""
-    return f"sqlite:///{tmp_path / 'metadata.db'}"
+    return store_templates.sqlite_url(tmp_path)
 
 
 def _portal(runtime) -> FastAPI:

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from lakehold.api.app import create_app
 from lakehold.catalog.tables import DataSource
+from tests import store_templates
 from tests.web import markup
 from tests.web.test_sessions import form_token, sign_in
 
@@ -37,7 +38,7 @@ PEOPLE = pa.table(
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'metadata.db'}"
+    return store_templates.sqlite_url(tmp_path)
 
 
 @pytest.fixture
