@@ -2,13 +2,92 @@
 
 from __future__ import annotations
 
+import json
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
+
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+class OidcProvider(BaseModel):
+    """An OpenID Connect provider users sign in with (ADR 0031): one entry of
+    ``LAKEHOLD_OIDC_PROVIDERS`` (a JSON list) or of ``LAKEHOLD_OIDC_PROVIDERS_FILE``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="Short name, in URLs (/login/oidc/<name>) and users' identity_provider.",
+    )
+    display_name: str | None = Field(default=None, description="Button label; default: name.")
+    issuer: str = Field(description="Issuer URL: https (http on a loopback address only).")
+    client_id: str = Field(min_length=1, description="The portal's client (code flow + PKCE).")
+    client_secret: SecretStr | None = Field(default=None, description="None: a public client.")
+    cli_client_id: str | None = Field(
+        default=None,
+        description="A public client the CLI signs in with (device grant or loopback); "
+        "default: client_id when it has no secret; none: no CLI sign-in.",
+    )
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+    username_claim: str = Field(default="preferred_username", description="Or email, ...")
+    groups_claim: str = "groups"
+    group_mapping: dict[str, str] = Field(
+        default_factory=dict, description="Group claim value -> Lakehold group name."
+    )
+    admin_groups: list[str] = Field(
+        default_factory=list, description="Group claim values that make a user administrator."
+    )
+    create_users: bool = Field(default=False, description="Create unknown users at sign-in.")
+
+    @field_validator("issuer")
+    @classmethod
+    def _secure_issuer(cls, value: str) -> str:
+        parts = urlsplit(value)
+        loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
+        if parts.scheme != "https" and not loopback:
+            raise ValueError("an issuer is an https URL (http only on a loopback address)")
+        if parts.query or parts.fragment:
+            raise ValueError("an issuer has no query or fragment")
+        return value  # compared exactly with the tokens' ``iss`` (a trailing slash counts)
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, value: list[str]) -> list[str]:
+        return value if "openid" in value else ["openid", *value]
+
+    @field_validator("group_mapping")
+    @classmethod
+    def _group_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for group in value.values():
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", group):
+                raise ValueError(f"group name '{group}' is not valid: letters, digits, '_.-'")
+        return value
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+    @property
+    def cli_client(self) -> str | None:
+        """The client id the CLI signs in with, if any."""
+        if self.cli_client_id:
+            return self.cli_client_id
+        return self.client_id if self.client_secret is None else None
 
 
 class Settings(BaseSettings):
@@ -107,6 +186,50 @@ class Settings(BaseSettings):
         gt=0,
         description="A web sign-in session ends this long after sign-in, however active.",
     )
+    # -- Credentials: revocation cache and failed sign-ins (ADR 0029)
+    credential_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How long a process trusts a validated API token before reading it again "
+        "(a revocation reaches every process within this time; 0: never cached).",
+    )
+    login_max_failures_per_user: int = Field(
+        default=5, gt=0, description="Failed sign-ins of one user name in the window; then 429."
+    )
+    login_max_failures_per_address: int = Field(
+        default=20, gt=0, description="Failed sign-ins from one address in the window; then 429."
+    )
+    login_failure_window_seconds: float = Field(
+        default=15 * 60, gt=0, description="The window failed sign-ins are counted in."
+    )
+    service_principal_token_seconds: int = Field(
+        default=3600,
+        gt=0,
+        description="Lifetime of a token a service principal gets for its client credentials.",
+    )
+    service_principal_secret_overlap_seconds: int = Field(
+        default=24 * 3600,
+        ge=0,
+        description="After a rotation, how long a service principal's older secrets still work.",
+    )
+    # -- Single sign-on (OpenID Connect, ADR 0031)
+    oidc_providers: list[OidcProvider] = Field(
+        default_factory=list,
+        description="OpenID Connect providers to sign in with, a JSON list "
+        '(LAKEHOLD_OIDC_PROVIDERS), e.g. [{"name": "okta", "issuer": "https://...", '
+        '"client_id": "...", "client_secret": "..."}].',
+    )
+    oidc_providers_file: Path | None = Field(
+        default=None, description="A JSON file with more OIDC providers (a list, as above)."
+    )
+    oidc_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Per request to an OIDC provider (discovery, keys...)."
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The portal's address as browsers see it (https://lakehold.example.com), "
+        "for OIDC redirect URIs; default: each request's own.",
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Fernet key encrypting connection secrets; default: key file."
     )
@@ -120,6 +243,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _oidc_from_file(self) -> Settings:
+        if self.oidc_providers_file is not None:
+            text = self.oidc_providers_file.read_text()
+            more = TypeAdapter(list[OidcProvider]).validate_python(json.loads(text))
+            self.oidc_providers = [*self.oidc_providers, *more]
+        names = [provider.name for provider in self.oidc_providers]
+        if len(names) != len(set(names)):
+            raise ValueError("two OIDC providers have the same name")
+        return self
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -7,7 +7,9 @@ import re
 from lakehold.errors import Invalid
 
 _SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.@+-]{0,63}$")
+"""An e-mail address is a user name too (identity providers send them as SCIM userName)."""
+_GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 RESERVED = frozenset(
     {"main", "system", "temp", "information_schema", "pg_catalog", "memory", "lakehold"}
 )
@@ -30,7 +32,18 @@ def check_username(name: str) -> str:
     """Validate a user name."""
     if not _USERNAME.match(name or ""):
         raise Invalid(
-            f"username '{name}' is not valid: lower-case letters, digits, '_', '.', '-'",
+            f"username '{name}' is not valid: 1 to 64 lower-case letters, digits, '_', '.', "
+            "'-', '@', '+' (an e-mail address is one), starting with a letter or digit",
             field="username",
+        )
+    return name
+
+
+def check_group_name(name: str, field: str = "name") -> str:
+    """Validate a group name: 1 to 100 letters, digits, '_', '.', '-'."""
+    if not isinstance(name, str) or not _GROUP_NAME.match(name):
+        raise Invalid(
+            f"group name '{name}' is not valid: 1 to 100 letters, digits, '_', '.', '-'",
+            field=field,
         )
     return name

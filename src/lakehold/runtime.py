@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,10 +33,16 @@ if TYPE_CHECKING:
     from lakehold.lakehouse.tables import DeltaTables
     from lakehold.lineage.service import LineageService
     from lakehold.query.statements import StatementRunner
+    from lakehold.security.client_credentials import ClientCredentials
     from lakehold.security.network_limits import ProbeLimiter
     from lakehold.security.network_rules import NetworkPolicy
+    from lakehold.security.oidc import OidcService
+    from lakehold.security.policy import PolicyService
+    from lakehold.security.revocation import RevocationService
+    from lakehold.security.scim import ScimService
     from lakehold.security.secrets import Secrets
     from lakehold.security.service import SecurityService
+    from lakehold.security.service_principals import ServicePrincipalService
     from lakehold.security.sessions import SessionService
     from lakehold.sources.connections import ConnectionService
     from lakehold.sources.crawlers import DataSourceService
@@ -62,17 +69,65 @@ class Runtime:
     def security(self) -> SecurityService:
         from lakehold.security.service import SecurityService
 
-        return SecurityService(self.store)
+        return SecurityService(self.store, cache_seconds=self.settings.credential_cache_seconds)
+
+    @cached_property
+    def scim(self) -> ScimService:
+        from lakehold.security.scim import ScimService
+
+        return ScimService(self.store)
+
+    @cached_property
+    def revocation(self) -> RevocationService:
+        from lakehold.security.revocation import RevocationService
+
+        return RevocationService(self.store)
+
+    @cached_property
+    def security_policy(self) -> PolicyService:
+        from lakehold.security.policy import PolicyService
+
+        return PolicyService(self.store)
+
+    @cached_property
+    def service_principals(self) -> ServicePrincipalService:
+        from lakehold.security.service_principals import ServicePrincipalService
+
+        overlap = self.settings.service_principal_secret_overlap_seconds
+        return ServicePrincipalService(self.store, secret_overlap_seconds=overlap)
+
+    @cached_property
+    def client_credentials(self) -> ClientCredentials:
+        from lakehold.security.client_credentials import ClientCredentials
+
+        seconds = self.settings.service_principal_token_seconds
+        return ClientCredentials(self.store, token_seconds=seconds)
 
     @cached_property
     def sessions(self) -> SessionService:
+        from lakehold.security.login_limits import LoginLimits
         from lakehold.security.sessions import SessionService
 
         settings = self.settings
+        limits = LoginLimits(
+            per_user=settings.login_max_failures_per_user,
+            per_address=settings.login_max_failures_per_address,
+            window=timedelta(seconds=settings.login_failure_window_seconds),
+        )
         return SessionService(
             self.store,
             idle_seconds=settings.session_idle_seconds,
             absolute_seconds=settings.session_absolute_seconds,
+            limits=limits,
+        )
+
+    @cached_property
+    def oidc(self) -> OidcService:
+        from lakehold.security.oidc import OidcService
+
+        settings = self.settings
+        return OidcService(
+            self.store, settings.oidc_providers, timeout_seconds=settings.oidc_timeout_seconds
         )
 
     @cached_property

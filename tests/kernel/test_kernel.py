@@ -52,7 +52,10 @@ def test_no_role_check_outside_the_kernel() -> None:
 
 
 def _building(node: ast.Attribute, tree: ast.Module) -> bool:
-    """``is_admin`` read to build a Principal, a view or a row (``is_admin=user.is_admin``)."""
+    """``is_admin`` read to build a Principal, a view or a row (``is_admin=user.is_admin``),
+    or written to a row (an identity provider's admin groups set the stored flag)."""
+    if isinstance(node.ctx, ast.Store):
+        return True
     for parent in ast.walk(tree):
         if isinstance(parent, ast.Call) and (
             node in parent.args or any(k.value is node for k in parent.keywords)

@@ -20,12 +20,16 @@ ROUTERS = (  # the modules of lakehold.api.routers, in the order of their routes
     "statements",
     "statement_socket",
     "users",
+    "oauth",
+    "oidc",
     "sessions",
+    "security_policy",
     "domains",
     "organisation",
     "unit_policies",
     "projects",
     "members",
+    "service_principals",
     "assets",
     "tables",
     "asset_metadata",
@@ -45,6 +49,7 @@ ROUTERS = (  # the modules of lakehold.api.routers, in the order of their routes
     "lineage",
     "marquez",
     "asset_lineage",
+    "scim",
 )
 
 

@@ -12,6 +12,8 @@ from starlette.requests import HTTPConnection
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 
+SCIM_PATH = "/scim/v2/"
+"""Where SCIM provisioning is served (``api.routers.scim``)."""
 _bearer = HTTPBearer(auto_error=False, description="An API token: `lh_...`")
 
 
@@ -31,7 +33,10 @@ async def authenticate_first(request: Request) -> Principal:
     """The principal of ``request``'s bearer token, found before its body is read and kept for
     :func:`get_principal`; Unauthorized without a valid token."""
     runtime = get_runtime(request)
-    principal = await run_in_threadpool(runtime.security.authenticate, bearer_token(request))
+    scim = request.url.path.startswith(SCIM_PATH)  # a scim token works there only (ADR 30)
+    principal = await run_in_threadpool(
+        runtime.security.authenticate, bearer_token(request), scim=scim
+    )
     request.state.principal = principal
     return principal
 

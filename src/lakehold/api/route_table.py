@@ -14,12 +14,17 @@ PREFIXES: dict[str, tuple[str, ...]] = {
     "/api/v1/users": ("users",),
     "/api/v1/tokens": ("users",),
     "/api/v1/sessions": ("sessions",),
+    "/oauth/token": ("oauth",),
+    "/api/v1/auth/oidc": ("oidc",),
+    "/api/v1/security": ("security_policy",),
+    "/api/v1/identity-providers/{}/revoke-credentials": ("security_policy",),
     "/api/v1/domains": ("domains",),
     "/api/v1/domain-units": ("organisation",),
     "/api/v1/domain-units/{}/policies": ("unit_policies",),
     "/api/v1/groups": ("organisation",),
     "/api/v1/projects": ("projects",),
     "/api/v1/projects/{}/members": ("members",),
+    "/api/v1/projects/{}/service-principals": ("service_principals",),
     "/api/v1/projects/{}/assets": ("assets",),
     "/api/v1/projects/{}/assets/{}/metadata": ("asset_metadata",),
     "/api/v1/projects/{}/assets/{}/terms": ("asset_metadata",),
@@ -52,6 +57,7 @@ PREFIXES: dict[str, tuple[str, ...]] = {
     "/api/v1/tags": ("lineage",),
     "/api/v1/namespaces": ("marquez",),
     "/api/v1/jobs": ("marquez",),
+    "/scim/v2": ("scim",),
 }
 
 _SPLIT = [(tuple(prefix.strip("/").split("/")), routers) for prefix, routers in PREFIXES.items()]

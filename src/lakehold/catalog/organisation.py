@@ -37,6 +37,7 @@ from lakehold.store.models import (
     MetadataRule,
     Project,
     ProjectMember,
+    ServicePrincipal,
     UnitPolicy,
     User,
 )
@@ -89,6 +90,23 @@ def _find_user(session: Session, username: str, field: str = "user") -> User:
     if found is None:
         raise NotFound(f"user '{username}' not found", field=field)
     return found
+
+
+def _own_project_only(
+    session: Session, user: User, project_id: str | None = None, field: str = "user"
+) -> User:
+    """``user``, unless it is a service principal outside its own project: it belongs to no
+    group, owns no unit and is a member of its project only (ADR 32)."""
+    if user.kind == "service":
+        own = session.scalar(
+            select(ServicePrincipal.project_id).where(ServicePrincipal.user_id == user.id)
+        )
+        if project_id is None or own != project_id:
+            raise Invalid(
+                f"'{user.username}' is a service principal: it belongs to its own project only",
+                field=field,
+            )
+    return user
 
 
 def _find_group(session: Session, name: str, field: str = "group") -> Group:
@@ -172,7 +190,8 @@ def _has_owner(session: Session, project_id: str) -> bool:
     )
     direct = session.scalar(
         owners.with_only_columns(ProjectMember.id)
-        .where(ProjectMember.user_id.is_not(None))
+        .join(User, User.id == ProjectMember.user_id)
+        .where(User.kind != "service")  # a service principal never keeps a project owned
         .limit(1)
     )
     if direct is not None:
@@ -212,10 +231,11 @@ def _refresh_owner(session: Session, project: Project) -> None:
     direct = list(
         session.scalars(
             select(ProjectMember.user_id)
+            .join(User, User.id == ProjectMember.user_id)
             .where(
                 ProjectMember.project_id == project.id,
                 ProjectMember.role == "owner",
-                ProjectMember.user_id.is_not(None),
+                User.kind != "service",
             )
             .order_by(ProjectMember.created_at, ProjectMember.id)
         )
@@ -348,7 +368,7 @@ class OrganisationService:
             command.authorize(Action.UNIT_OWNERS_MANAGE, found)
             owner = DomainUnitOwner(unit_id=found.id)
             if user is not None:
-                owner.user_id = _find_user(session, user).id
+                owner.user_id = _own_project_only(session, _find_user(session, user)).id
                 clash = DomainUnitOwner.user_id == owner.user_id
             else:
                 assert group is not None  # _one_of: a user or a group
@@ -544,7 +564,7 @@ class OrganisationService:
             command.authorize(Action.GROUP_MEMBERS_MANAGE)
             session = command.session
             found = _find_group(session, group)
-            member = _find_user(session, user)
+            member = _own_project_only(session, _find_user(session, user))
             if session.get(GroupMember, (found.id, member.id)) is not None:
                 raise Conflict(f"user '{user}' is already in group '{group}'", field="user")
             session.add(GroupMember(group_id=found.id, user_id=member.id))
@@ -629,7 +649,7 @@ class OrganisationService:
                 )
             member = ProjectMember(project_id=found.id, role=role)
             if user is not None:
-                member.user_id = _find_user(session, user).id
+                member.user_id = _own_project_only(session, _find_user(session, user), found.id).id
             else:
                 assert group is not None  # _one_of: a user or a group
                 member.group_id = _find_group(session, group).id

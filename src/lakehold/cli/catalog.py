@@ -8,6 +8,7 @@ import typer
 
 from lakehold.cli.organisation import members
 from lakehold.cli.output import print_rows
+from lakehold.cli.service_principals import service_principals
 from lakehold.cli.session import connect, console, handles_errors
 
 domains = typer.Typer(help="Domains: the top of the catalog.", no_args_is_help=True)
@@ -15,6 +16,7 @@ projects = typer.Typer(
     help="Projects: own tables, addressed as project.table.", no_args_is_help=True
 )
 projects.add_typer(members, name="member")
+projects.add_typer(service_principals, name="service-principal")
 
 
 @domains.command("create")

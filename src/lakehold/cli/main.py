@@ -79,6 +79,11 @@ COMMANDS: dict[str, Entry] = {
     ),
     "user": Entry("security:users", "Users (administrators)."),
     "token": Entry("security:tokens", "API tokens."),
+    "login": Entry(
+        "login:login",
+        "Sign in to a server with an OpenID Connect provider; save the token in a profile.",
+    ),
+    "security": Entry("security:security", "Security policy and revocation (administrators)."),
     "sync": Entry("sync:sync", "Sync jobs: full or incremental copies of source tables."),
     "connection": Entry("sources:connections", "Connections to external databases and files."),
     "datasource": Entry("sources:datasources", "Data sources: crawlers importing tables."),

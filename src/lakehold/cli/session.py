@@ -90,21 +90,32 @@ def open_runtime(
 def connect() -> Client:
     """The SDK client a command acts through: a server's (``LAKEHOLD_URL`` and
     ``LAKEHOLD_TOKEN``, or a profile), else this home's application served in process, acting
-    as ``LAKEHOLD_TOKEN`` or the saved admin token. Either way the command takes the HTTP
-    API's route; its requests share one request id."""
+    as ``LAKEHOLD_TOKEN`` or the saved admin token. Without a token, a service principal's
+    ``LAKEHOLD_CLIENT_ID`` and ``LAKEHOLD_CLIENT_SECRET`` (or a profile's) get one. Either
+    way the command takes the HTTP API's route; its requests share one request id."""
     from lakehold.client import Client
     from lakehold.client.profiles import resolve
 
     request_id = os.environ.get("LAKEHOLD_REQUEST_ID") or uuid.uuid4().hex[:16]  # server checks it
     found = resolve()
     if found is not None:
-        client = Client(found.url, found.token)
+        client = Client(
+            found.url,
+            found.token,
+            client_id=found.client_id,  # a service principal's, used without a token
+            client_secret=found.client_secret,
+        )
     else:
         from lakehold.api.inprocess import InProcessTransport
 
         runtime, _ = open_runtime()
         transport = InProcessTransport(runtime)  # an app of each path's routers (ADR 26)
-        client = Client(token=local_token(runtime.settings), transport=transport)
+        client_id = os.environ.get("LAKEHOLD_CLIENT_ID") or None
+        if client_id is not None and not os.environ.get("LAKEHOLD_TOKEN"):
+            secret = os.environ.get("LAKEHOLD_CLIENT_SECRET") or None
+            client = Client(transport=transport, client_id=client_id, client_secret=secret)
+        else:
+            client = Client(token=local_token(runtime.settings), transport=transport)
     client.session.request_id = request_id
     return client
 

@@ -31,6 +31,22 @@ class Users(Resource):
         """Every user (administrators)."""
         return self._get("/api/v1/users", list[m.UserOut])
 
+    def revoke_credentials(self, username: str, *, new_token: str | None = None) -> m.Revoked:
+        """Revoke every session and token of ``username`` (yourself; administrators:
+        anyone); ``new_token`` names a fresh token issued to you afterwards (returned once)."""
+        body = m.RevokeIn(new_token=new_token) if new_token else None
+        return self._post(
+            f"/api/v1/users/{segment(username)}/revoke-credentials", m.Revoked, json=body
+        )
+
+    def deactivate(self, username: str) -> m.UserOut:
+        """Deactivate a user (administrators): every session and token of theirs ends."""
+        return self._post(f"/api/v1/users/{segment(username)}/deactivate", m.UserOut)
+
+    def activate(self, username: str) -> m.UserOut:
+        """Reactivate a user (administrators)."""
+        return self._post(f"/api/v1/users/{segment(username)}/activate", m.UserOut)
+
 
 class Tokens(Resource):
     """API tokens: their values are returned once, at creation."""
@@ -43,15 +59,18 @@ class Tokens(Resource):
         expires_at: datetime | None = None,
         scopes: Sequence[str] = (),
         namespaces: Sequence[str] = (),
+        identity_provider: str | None = None,
     ) -> m.TokenInfo:
         """Issue a token (``username``: administrators, for another user). A ``lineage:write``
-        scope (administrators grant it) needs the lineage ``namespaces`` it may write."""
+        scope (administrators grant it) needs the lineage ``namespaces`` it may write; a
+        ``scim`` scope the ``identity_provider`` it provisions for (at ``/scim/v2`` only)."""
         body = m.TokenIn(
             name=name,
             username=username,
             expires_at=expires_at,
             scopes=list(scopes),
             namespaces=list(namespaces),
+            identity_provider=identity_provider,
         )
         return self._post("/api/v1/tokens", m.TokenInfo, json=body)
 
@@ -62,6 +81,45 @@ class Tokens(Resource):
     def revoke(self, token_id: str) -> None:
         """Revoke a token at once."""
         self._delete(f"/api/v1/tokens/{segment(token_id)}")
+
+
+class Security(Resource):
+    """The security policy and revoking many users' credentials (administrators)."""
+
+    def policy(self) -> m.SecurityPolicyView:
+        """Token lifetimes and the revocation cutoff in force."""
+        return self._get("/api/v1/security/policy", m.SecurityPolicyView)
+
+    def set_policy(
+        self,
+        *,
+        max_token_lifetime_seconds: int | m.UnsetType | None = m.UNSET,
+        default_token_lifetime_seconds: int | m.UnsetType | None = m.UNSET,
+    ) -> m.SecurityPolicyView:
+        """Change the lifetimes given (``None``: no limit); the others keep their values."""
+        body = m.SecurityPolicyIn(
+            max_token_lifetime_seconds=max_token_lifetime_seconds,
+            default_token_lifetime_seconds=default_token_lifetime_seconds,
+        )
+        return self._put("/api/v1/security/policy", m.SecurityPolicyView, json=body)
+
+    def revoke_before(
+        self, before: datetime | None = None, *, new_token: str | None = None
+    ) -> m.Revoked:
+        """Revoke every session and token issued at or before ``before`` (default: now),
+        yours included; ``new_token`` names a fresh token issued to you afterwards."""
+        body = m.RevokeBeforeIn(
+            before=before if before is not None else m.UNSET,
+            new_token=new_token if new_token else m.UNSET,
+        )
+        return self._post("/api/v1/security/revoke-before", m.Revoked, json=body)
+
+    def revoke_provider(self, name: str, *, new_token: str | None = None) -> m.Revoked:
+        """Revoke every session and token of every user of identity provider ``name``."""
+        body = m.RevokeIn(new_token=new_token) if new_token else None
+        return self._post(
+            f"/api/v1/identity-providers/{segment(name)}/revoke-credentials", m.Revoked, json=body
+        )
 
 
 class NetworkRules(Resource):

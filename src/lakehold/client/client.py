@@ -6,7 +6,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from lakehold.client import models as m
-from lakehold.client.access import Audit, NetworkRules, Tokens, Users
+from lakehold.client.access import Audit, NetworkRules, Security, Tokens, Users
 from lakehold.client.catalog import (
     Assets,
     Domains,
@@ -20,8 +20,11 @@ from lakehold.client.catalog import (
     UnitPolicies,
     Units,
 )
+from lakehold.client.credentials import ClientCredentials
 from lakehold.client.lineage import Lineage
+from lakehold.client.oidc import SingleSignOn
 from lakehold.client.profiles import resolve
+from lakehold.client.service_principals import ServicePrincipals
 from lakehold.client.session import Session
 from lakehold.client.sharing import Filters, Grants, Listings, Subscriptions, Webhooks
 from lakehold.client.sources import Connections, DataSources, SyncJobs
@@ -41,6 +44,9 @@ class Client:
 
     ``Client("https://lakehold.example.com", token="lh_...")``, or ``Client()`` to take
     ``LAKEHOLD_URL`` and ``LAKEHOLD_TOKEN`` or a profile (``lakehold.client.profiles``).
+    A service principal passes ``client_id=`` and ``client_secret=`` (or sets
+    ``LAKEHOLD_CLIENT_ID`` and ``LAKEHOLD_CLIENT_SECRET``) instead of a token: the client
+    exchanges them for short-lived tokens and renews them before they expire.
     Errors are the server's typed errors (``lakehold.errors.NotFound``...), with the
     response's details (field, line, column, request_id).
 
@@ -57,17 +63,27 @@ class Client:
         timeout: float = DEFAULT_TIMEOUT,
         verify: bool | str = True,
         transport: Transport | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
     ) -> None:
+        explicit = client_id is not None  # given client credentials beat the environment
         if transport is None:
             found = resolve(url, token, profile)
             if found is None:
                 raise Invalid("no server: pass url=, or set LAKEHOLD_URL or a profile", field="url")
             transport = HttpTransport(found.url, timeout=timeout, verify=verify)
-            token = found.token
-        self.session = Session(transport, token)
+            if not explicit:
+                token = found.token
+                client_id, client_secret = found.client_id, found.client_secret
+        credentials = None
+        if client_id is not None and token is None:
+            credentials = ClientCredentials(client_id, client_secret or "")
+        self.session = Session(transport, token, credentials)
         self.statements = Statements(self.session)
         self.users = Users(self.session)
         self.tokens = Tokens(self.session)
+        self.sso = SingleSignOn(self.session)
+        self.security = Security(self.session)
         self.network_rules = NetworkRules(self.session)
         self.audit = Audit(self.session)
         self.domains = Domains(self.session)
@@ -76,6 +92,7 @@ class Client:
         self.groups = Groups(self.session)
         self.projects = Projects(self.session)
         self.members = Members(self.session)
+        self.service_principals = ServicePrincipals(self.session)
         self.assets = Assets(self.session)
         self.glossaries = Glossaries(self.session)
         self.forms = Forms(self.session)

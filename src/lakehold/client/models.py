@@ -66,6 +66,25 @@ class BodyCreateTableApiV1ProjectsProjectTablesPost(Struct):
     )
 
 
+class BodyTokenOauthTokenPost(Struct):
+    grant_type: (
+        Annotated[str, Meta(description="`client_credentials`", title="Grant Type")]
+        | UnsetType
+        | None
+    ) = UNSET
+    client_id: (
+        Annotated[str, Meta(description="Or HTTP Basic", title="Client Id")] | UnsetType | None
+    ) = UNSET
+    client_secret: (
+        Annotated[str, Meta(description="Or HTTP Basic", title="Client Secret")] | UnsetType | None
+    ) = UNSET
+    scope: (
+        Annotated[str, Meta(description="Optional: `project:<name>`", title="Scope")]
+        | UnsetType
+        | None
+    ) = UNSET
+
+
 class BodyWriteTableApiV1ProjectsProjectTablesTableWritesPost(Struct):
     file: Annotated[str, Meta(description="CSV, Parquet, JSON lines or Arrow IPC", title="File")]
     mode: (
@@ -620,6 +639,25 @@ class Ingested(Struct):
     duplicates: Annotated[int, Meta(title="Duplicates")]
 
 
+class IssuedSecretOut(Struct):
+    client_id: Annotated[str, Meta(title="Client Id")]
+    secret_id: Annotated[str, Meta(title="Secret Id")]
+    client_secret: Annotated[
+        str, Meta(description="Shown this once; only its SHA-256 is stored", title="Client Secret")
+    ]
+    created_at: Annotated[datetime, Meta(title="Created At")]
+    previous_expire_at: (
+        Annotated[
+            datetime,
+            Meta(
+                description="When the older secrets stop working (null: there were none)",
+                title="Previous Expire At",
+            ),
+        ]
+        | None
+    )
+
+
 class ItemIn(Struct):
     listing_id: Annotated[str, Meta(title="Listing Id")]
     row_filter: (
@@ -720,6 +758,100 @@ class NetworkRuleView(Struct):
     description: Annotated[str, Meta(title="Description")] | None
     created_by: Annotated[str, Meta(title="Created By")] | None
     created_at: Annotated[datetime, Meta(title="Created At")] | None
+
+
+class OAuthErrorOut(Struct):
+    error: Annotated[
+        str,
+        Meta(
+            description="invalid_request, invalid_client, unsupported_grant_type, invalid_scope",
+            title="Error",
+        ),
+    ]
+    error_description: Annotated[str, Meta(title="Error Description")]
+
+
+class OAuthTokenOut(Struct):
+    access_token: Annotated[
+        str,
+        Meta(description="A Lakehold API token: send it as a Bearer token", title="Access Token"),
+    ]
+    token_type: Annotated[Literal["Bearer"], Meta(title="Token Type")]
+    expires_in: Annotated[int, Meta(description="Seconds until it expires", title="Expires In")]
+    scope: Annotated[
+        str, Meta(description="What it was granted: `project:<its project>`", title="Scope")
+    ]
+
+
+class OidcProviderOut(Struct):
+    name: Annotated[str, Meta(title="Name")]
+    display_name: Annotated[str, Meta(title="Display Name")]
+    issuer: Annotated[str, Meta(title="Issuer")]
+    cli_client_id: (
+        Annotated[
+            str,
+            Meta(
+                description="The public client the CLI signs in with (none: no CLI sign-in).",
+                title="Cli Client Id",
+            ),
+        ]
+        | None
+    )
+    scopes: Annotated[list[str], Meta(title="Scopes")]
+
+
+AccessToken: TypeAlias = Annotated[
+    str,
+    Meta(
+        description="The access token issued with it: Lakehold reads the provider's UserInfo with it when the ID token lacks the username or group claims.",
+        max_length=16384,
+        title="Access Token",
+    ),
+]
+
+
+Nonce: TypeAlias = Annotated[
+    str,
+    Meta(
+        description="The nonce the CLI sent (loopback redirect); none with the device grant.",
+        max_length=512,
+        title="Nonce",
+    ),
+]
+
+
+class OidcTokenIn(Struct):
+    id_token: Annotated[
+        str,
+        Meta(
+            description="An ID token the provider issued to its CLI client at most 10 minutes ago.",
+            max_length=16384,
+            min_length=1,
+            title="Id Token",
+        ),
+    ]
+    access_token: (
+        Annotated[
+            AccessToken,
+            Meta(
+                description="The access token issued with it: Lakehold reads the provider's UserInfo with it when the ID token lacks the username or group claims.",
+                title="Access Token",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+    nonce: (
+        Annotated[
+            Nonce,
+            Meta(
+                description="The nonce the CLI sent (loopback redirect); none with the device grant.",
+                title="Nonce",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 class OwnerIn(Struct):
@@ -914,11 +1046,83 @@ class ResultOut(Struct):
     ]
 
 
+NewToken: TypeAlias = Annotated[
+    str,
+    Meta(
+        description="Issue you a fresh API token of this name after the revocation, returned once: your own token is revoked too when it was among those revoked.",
+        max_length=100,
+        min_length=1,
+        title="New Token",
+    ),
+]
+
+
+class RevokeBeforeIn(Struct):
+    new_token: (
+        Annotated[
+            NewToken,
+            Meta(
+                description="Issue you a fresh API token of this name after the revocation, returned once: your own token is revoked too when it was among those revoked.",
+                title="New Token",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+    before: (
+        Annotated[
+            datetime,
+            Meta(description="The cutoff (default: now); not in the future.", title="Before"),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+
+
+class RevokeIn(Struct):
+    new_token: (
+        Annotated[
+            NewToken,
+            Meta(
+                description="Issue you a fresh API token of this name after the revocation, returned once: your own token is revoked too when it was among those revoked.",
+                title="New Token",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+
+
 class RoleIn(Struct):
     role: Annotated[
         Literal["owner", "contributor", "viewer"],
         Meta(description="owner, contributor or viewer", title="Role"),
     ]
+
+
+OverlapSeconds: TypeAlias = Annotated[
+    int,
+    Meta(
+        description="How long the older secrets keep working (default: LAKEHOLD_SERVICE_PRINCIPAL_SECRET_OVERLAP_SECONDS, 24 h); 0 ends them now",
+        ge=0,
+        le=2592000,
+        title="Overlap Seconds",
+    ),
+]
+
+
+class RotateIn(Struct):
+    overlap_seconds: (
+        Annotated[
+            OverlapSeconds,
+            Meta(
+                description="How long the older secrets keep working (default: LAKEHOLD_SERVICE_PRINCIPAL_SECRET_OVERLAP_SECONDS, 24 h); 0 ends them now",
+                title="Overlap Seconds",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 Name2: TypeAlias = Annotated[str, Meta(max_length=100, min_length=1, title="Name")]
@@ -1050,6 +1254,156 @@ class SearchResults(Struct):
     facets: Annotated[dict[str, list[FacetCount]], Meta(title="Facets")]
     facets_exact: Annotated[bool, Meta(title="Facets Exact")]
     total_exact: Annotated[bool, Meta(title="Total Exact")]
+
+
+class SecretOut(Struct):
+    id: Annotated[str, Meta(title="Id")]
+    created_at: Annotated[datetime, Meta(title="Created At")]
+    expires_at: (
+        Annotated[
+            datetime,
+            Meta(description="When it stops working (after a rotation)", title="Expires At"),
+        ]
+        | None
+    )
+    revoked_at: Annotated[datetime, Meta(title="Revoked At")] | None
+    active: Annotated[bool, Meta(description="It can be exchanged for a token now", title="Active")]
+
+
+MaxTokenLifetimeSeconds: TypeAlias = Annotated[
+    int,
+    Meta(
+        description="No API token is issued to live longer (null: no limit).",
+        gt=0,
+        le=316224000,
+        title="Max Token Lifetime Seconds",
+    ),
+]
+
+
+DefaultTokenLifetimeSeconds: TypeAlias = Annotated[
+    int,
+    Meta(
+        description="The lifetime of a token asked for without `expires_at` (null: it never expires, unless a maximum is set: then the maximum).",
+        gt=0,
+        le=316224000,
+        title="Default Token Lifetime Seconds",
+    ),
+]
+
+
+class SecurityPolicyIn(Struct):
+    max_token_lifetime_seconds: (
+        Annotated[
+            MaxTokenLifetimeSeconds,
+            Meta(
+                description="No API token is issued to live longer (null: no limit).",
+                title="Max Token Lifetime Seconds",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+    default_token_lifetime_seconds: (
+        Annotated[
+            DefaultTokenLifetimeSeconds,
+            Meta(
+                description="The lifetime of a token asked for without `expires_at` (null: it never expires, unless a maximum is set: then the maximum).",
+                title="Default Token Lifetime Seconds",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+    credentials_valid_after: (
+        Annotated[
+            datetime,
+            Meta(
+                description="Revoke every session and token issued at or before this time (past or now; it only moves forward).",
+                title="Credentials Valid After",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+
+
+class SecurityPolicyView(Struct):
+    max_token_lifetime_seconds: Annotated[int, Meta(title="Max Token Lifetime Seconds")] | None
+    default_token_lifetime_seconds: (
+        Annotated[int, Meta(title="Default Token Lifetime Seconds")] | None
+    )
+    credentials_valid_after: Annotated[datetime, Meta(title="Credentials Valid After")] | None
+    updated_at: Annotated[datetime, Meta(title="Updated At")] | None
+    updated_by: Annotated[str, Meta(title="Updated By")] | None
+
+
+class ServicePrincipalCreatedOut(Struct):
+    name: Annotated[str, Meta(title="Name")]
+    project: Annotated[str, Meta(title="Project")]
+    username: Annotated[
+        str, Meta(description="The user it acts as, named in the audit log", title="Username")
+    ]
+    client_id: Annotated[str, Meta(description="Public: the OAuth client id", title="Client Id")]
+    role: (
+        Annotated[
+            Literal["owner", "contributor", "viewer"],
+            Meta(description="Its role in the project (null: removed)", title="Role"),
+        ]
+        | None
+    )
+    created_by: Annotated[str, Meta(title="Created By")]
+    created_at: Annotated[datetime, Meta(title="Created At")]
+    active_secrets: Annotated[
+        int,
+        Meta(description="Secrets that can be exchanged for a token now", title="Active Secrets"),
+    ]
+    secret_id: Annotated[str, Meta(title="Secret Id")]
+    client_secret: Annotated[
+        str, Meta(description="Shown this once; only its SHA-256 is stored", title="Client Secret")
+    ]
+
+
+class ServicePrincipalIn(Struct):
+    name: Annotated[
+        str,
+        Meta(
+            description="Lower-case letters, digits, '_', '-'; its user is `sp-<project>-<name>`",
+            examples=["nightly-etl"],
+            max_length=60,
+            min_length=1,
+            title="Name",
+        ),
+    ]
+    role: (
+        Annotated[
+            Literal["owner", "contributor", "viewer"],
+            Meta(description="Its role in the project", title="Role"),
+        ]
+        | UnsetType
+    ) = "viewer"
+
+
+class ServicePrincipalOut(Struct):
+    name: Annotated[str, Meta(title="Name")]
+    project: Annotated[str, Meta(title="Project")]
+    username: Annotated[
+        str, Meta(description="The user it acts as, named in the audit log", title="Username")
+    ]
+    client_id: Annotated[str, Meta(description="Public: the OAuth client id", title="Client Id")]
+    role: (
+        Annotated[
+            Literal["owner", "contributor", "viewer"],
+            Meta(description="Its role in the project (null: removed)", title="Role"),
+        ]
+        | None
+    )
+    created_by: Annotated[str, Meta(title="Created By")]
+    created_at: Annotated[datetime, Meta(title="Created At")]
+    active_secrets: Annotated[
+        int,
+        Meta(description="Secrets that can be exchanged for a token now", title="Active Secrets"),
+    ]
 
 
 class SessionInfo(Struct):
@@ -1280,6 +1634,16 @@ class TermsIn(Struct):
     ]
 
 
+IdentityProvider: TypeAlias = Annotated[
+    str,
+    Meta(
+        description="With `scim` (required): the identity provider (e.g. `okta`) whose users and groups the token provisions at `/scim/v2`; such a token works only there.",
+        max_length=64,
+        title="Identity Provider",
+    ),
+]
+
+
 class TokenIn(Struct):
     name: Annotated[str, Meta(max_length=100, min_length=1, title="Name")]
     username: (
@@ -1287,12 +1651,22 @@ class TokenIn(Struct):
         | UnsetType
         | None
     ) = UNSET
-    expires_at: Annotated[datetime, Meta(title="Expires At")] | UnsetType | None = UNSET
+    expires_at: (
+        Annotated[
+            datetime,
+            Meta(
+                description="When it expires (in the future, within the security policy's maximum lifetime); default: the policy's default lifetime, or never.",
+                title="Expires At",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
     scopes: (
         Annotated[
             list[str],
             Meta(
-                description="Extra rights: `lineage:write` (granted by administrators only).",
+                description="Extra rights: `lineage:write`, `scim` (granted by administrators only).",
                 title="Scopes",
             ),
         ]
@@ -1309,6 +1683,17 @@ class TokenIn(Struct):
         ]
         | UnsetType
     ) = field(default_factory=list)
+    identity_provider: (
+        Annotated[
+            IdentityProvider,
+            Meta(
+                description="With `scim` (required): the identity provider (e.g. `okta`) whose users and groups the token provisions at `/scim/v2`; such a token works only there.",
+                title="Identity Provider",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 class TokenInfo(Struct):
@@ -1323,6 +1708,7 @@ class TokenInfo(Struct):
     namespaces: Annotated[list[str], Meta(title="Namespaces")]
     prefix: Annotated[str, Meta(title="Prefix")]
     last_used_at: Annotated[datetime, Meta(title="Last Used At")] | None
+    identity_provider: Annotated[str, Meta(title="Identity Provider")] | None
 
 
 class UnitPolicyView(Struct):
@@ -1350,6 +1736,19 @@ class UserOut(Struct):
     user_id: Annotated[str, Meta(title="User Id")]
     username: Annotated[str, Meta(title="Username")]
     is_admin: Annotated[bool, Meta(title="Is Admin")]
+    active: Annotated[
+        bool, Meta(description="False: deactivated, every credential refused.", title="Active")
+    ]
+    identity_provider: (
+        Annotated[
+            str,
+            Meta(
+                description="The identity provider that provisions the user (None: local).",
+                title="Identity Provider",
+            ),
+        ]
+        | None
+    )
 
 
 class VacuumIn(Struct):
@@ -1541,6 +1940,14 @@ class DomainUnitView(Struct):
     description: Annotated[str, Meta(title="Description")] | None
     owners: Annotated[list[OwnerView], Meta(title="Owners")]
     created_at: Annotated[datetime, Meta(title="Created At")]
+
+
+class Revoked(Struct):
+    users: Annotated[int, Meta(title="Users")]
+    tokens: Annotated[int, Meta(title="Tokens")]
+    sessions: Annotated[int, Meta(title="Sessions")]
+    credentials_valid_after: Annotated[datetime, Meta(title="Credentials Valid After")]
+    token: TokenInfo | None
 
 
 class WriteOut(Struct):

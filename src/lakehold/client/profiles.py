@@ -5,6 +5,13 @@ named profile in ``$XDG_CONFIG_HOME/lakehold/profiles.toml`` (``~/.config/lakeho
     url = "https://lakehold.example.com"
     token = "lh_..."
 
+    [ci]                                  # a service principal: its token is exchanged for
+    url = "https://lakehold.example.com"  # at POST /oauth/token and renewed by the client
+    client_id = "lhsp_..."
+    client_secret = "lhsps_..."
+
+``LAKEHOLD_CLIENT_ID`` and ``LAKEHOLD_CLIENT_SECRET`` do the same as environment variables. A
+token, when one is given, is used instead of client credentials.
 ``LAKEHOLD_PROFILE`` (or ``--profile``) picks a profile; ``default`` is used when neither
 ``LAKEHOLD_URL`` nor ``LAKEHOLD_HOME`` is set. The file is written readable by its owner only.
 """
@@ -29,6 +36,9 @@ class Profile:
     url: str
     token: str | None = None
     name: str | None = None
+    client_id: str | None = None
+    """A service principal's client id (with ``client_secret``), used when there is no token."""
+    client_secret: str | None = None
 
 
 def profiles_path() -> Path:
@@ -50,7 +60,14 @@ def read_profiles(path: Path | None = None) -> dict[str, Profile]:
         if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
             raise Invalid(f"profile {name!r} in {path} needs a url", field=name)
         token = entry.get("token")
-        profiles[name] = Profile(entry["url"], token if isinstance(token, str) else None, name)
+        client_id, client_secret = entry.get("client_id"), entry.get("client_secret")
+        profiles[name] = Profile(
+            entry["url"],
+            token if isinstance(token, str) else None,
+            name,
+            client_id if isinstance(client_id, str) else None,
+            client_secret if isinstance(client_secret, str) else None,
+        )
     return profiles
 
 
@@ -68,6 +85,9 @@ def save_profile(profile: Profile, path: Path | None = None) -> Path:
         lines.append(f"url = {json.dumps(entry.url)}")
         if entry.token:
             lines.append(f"token = {json.dumps(entry.token)}")
+        if entry.client_id and entry.client_secret:
+            lines.append(f"client_id = {json.dumps(entry.client_id)}")
+            lines.append(f"client_secret = {json.dumps(entry.client_secret)}")
         lines.append("")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
@@ -84,8 +104,10 @@ def resolve(
     profile when ``LAKEHOLD_HOME`` is not set; ``None`` means "no server: work in process"."""
     token = token or os.environ.get("LAKEHOLD_TOKEN") or None
     url = url or os.environ.get("LAKEHOLD_URL") or None
+    client_id = os.environ.get("LAKEHOLD_CLIENT_ID") or None
+    client_secret = os.environ.get("LAKEHOLD_CLIENT_SECRET") or None
     if url:
-        return Profile(url, token)
+        return Profile(url, token, None, client_id, client_secret)
     name = profile or os.environ.get("LAKEHOLD_PROFILE") or None
     if name is None and os.environ.get("LAKEHOLD_HOME"):
         return None
@@ -94,4 +116,7 @@ def resolve(
         if name is not None:
             raise NotFound(f"no profile {name!r} in {profiles_path()}", field="profile")
         return None
-    return Profile(found.url, token or found.token, found.name)
+    if client_id is None:  # client credentials in the environment beat the profile's token
+        client_id, client_secret = found.client_id, found.client_secret
+        token = token or found.token
+    return Profile(found.url, token, found.name, client_id, client_secret)

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import msgspec
 
 from lakehold import __version__
+from lakehold.client.credentials import ClientCredentials
 from lakehold.client.errors import error_from
 from lakehold.client.transport import Request, Response, Transport
 
@@ -30,11 +31,20 @@ def _query(params: Mapping[str, Any] | None) -> str:
 
 
 class Session:
-    """Sends requests with the token and a request id; decodes JSON into the given type."""
+    """Sends requests with the token and a request id; decodes JSON into the given type.
+    With ``credentials`` (a service principal's client id and secret) the token is theirs,
+    exchanged and renewed as needed; a request refused with 401 is sent again once with a
+    fresh one (when its body can be sent twice)."""
 
-    def __init__(self, transport: Transport, token: str | None) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        token: str | None,
+        credentials: ClientCredentials | None = None,
+    ) -> None:
         self.transport = transport
         self.token = token
+        self.credentials = credentials
         self.request_id: str | None = None
         """Sent with every request when set (the CLI: one id for one command)."""
         self.last_request_id: str | None = None
@@ -56,8 +66,9 @@ class Session:
             "User-Agent": f"lakehold-client/{__version__}",
             "X-Request-ID": request_id,
         }
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        token = self.credentials.token(self.transport) if self.credentials else self.token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         if content_type:
             headers["Content-Type"] = content_type
         if isinstance(body, bytes):
@@ -65,6 +76,10 @@ class Session:
         elif body is None and method in {"POST", "PUT", "PATCH"}:
             headers["Content-Length"] = "0"
         response = self.transport.send(Request(method, path + _query(params), headers, body))
+        if response.status == 401 and self.credentials and isinstance(body, bytes | None):
+            self.credentials.forget(token or "")  # revoked or expired early: once more
+            headers["Authorization"] = f"Bearer {self.credentials.token(self.transport)}"
+            response = self.transport.send(Request(method, path + _query(params), headers, body))
         self.last_request_id = response.headers.get("x-request-id", request_id)
         if response.status >= 400:
             raise error_from(response.status, response.body)

@@ -24,6 +24,7 @@ class Allow(StrEnum):
     PROJECT_CREATOR = "project_creator"  # anyone in a domain's root unit, unit owners below
     SELF = "self"  # the user the resource belongs to (a user id), or an administrator
     ANYONE = "anyone"  # any authenticated principal
+    SCOPE = "scope"  # tokens granted ``Rule.scope`` (by an administrator), whoever holds them
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class Rule:
     phrase: str
     role: Role | None = None
     known: bool = False
+    scope: str | None = None
+    """The token scope an ``Allow.SCOPE`` action needs (an administrator's own token has none)."""
+    service: bool = True
+    """Whether a project's service principal may take it (ADR 32): never, for actions that
+    mint credentials; nor for anything decided outside a project (unit owners, creators)."""
 
 
 class Action(StrEnum):
@@ -86,8 +92,15 @@ class Action(StrEnum):
     TOKEN_CREATE = "token.create"
     TOKEN_ISSUE_FOR_OTHERS = "token.issue_for_others"
     TOKEN_REVOKE = "token.revoke"
+    SERVICE_PRINCIPAL_MANAGE = "service_principal.manage"
     SESSION_READ = "session.read"
     SESSION_REVOKE = "session.revoke"
+    USER_CREDENTIALS_REVOKE = "user.credentials.revoke"
+    USER_DEACTIVATE = "user.deactivate"
+    USER_ACTIVATE = "user.activate"
+    PROVIDER_CREDENTIALS_REVOKE = "identity_provider.credentials.revoke"
+    SECURITY_POLICY_READ = "security_policy.read"
+    SECURITY_POLICY_MANAGE = "security_policy.manage"
     AUDIT_READ = "audit.read"
     SEARCH_REBUILD = "search.rebuild"
     NETWORK_RULE_READ = "network_rule.read"
@@ -98,6 +111,8 @@ class Action(StrEnum):
     CATALOG_READ_ALL = "catalog.read_all"
     SCOPE_GRANT = "token.scope.grant"
     CONNECTION_UNRESTRICTED = "connection.unrestricted"
+    SCIM_READ = "scim.read"
+    SCIM_PROVISION = "scim.provision"
 
 
 _OWNER: Role = "owner"
@@ -150,11 +165,24 @@ RULES: dict[Action, Rule] = {
     Action.SYNC_JOB_MANAGE: Rule(Allow.ROLE, "manage its sync jobs", _CONTRIBUTOR),
     Action.USER_CREATE: Rule(Allow.ADMIN, "create users"),
     Action.USER_LIST: Rule(Allow.ADMIN, "list users"),
-    Action.TOKEN_CREATE: Rule(Allow.ANYONE, "issue tokens"),
+    Action.TOKEN_CREATE: Rule(Allow.ANYONE, "issue tokens", service=False),
     Action.TOKEN_ISSUE_FOR_OTHERS: Rule(Allow.ADMIN, "issue tokens for other users"),
     Action.TOKEN_REVOKE: Rule(Allow.SELF, "revoke this token"),
+    Action.SERVICE_PRINCIPAL_MANAGE: Rule(
+        Allow.ROLE, "manage its service principals", _OWNER, service=False
+    ),
     Action.SESSION_READ: Rule(Allow.SELF, "see this user's sign-in sessions"),
     Action.SESSION_REVOKE: Rule(Allow.SELF, "end this sign-in session"),
+    Action.USER_CREDENTIALS_REVOKE: Rule(Allow.SELF, "revoke this user's sessions and tokens"),
+    Action.USER_DEACTIVATE: Rule(Allow.ADMIN, "deactivate users"),
+    Action.USER_ACTIVATE: Rule(Allow.ADMIN, "reactivate users"),
+    Action.PROVIDER_CREDENTIALS_REVOKE: Rule(
+        Allow.ADMIN, "revoke the sessions and tokens of an identity provider's users"
+    ),
+    Action.SECURITY_POLICY_READ: Rule(Allow.ADMIN, "see the security policy"),
+    Action.SECURITY_POLICY_MANAGE: Rule(
+        Allow.ADMIN, "change the security policy or revoke every credential"
+    ),
     Action.AUDIT_READ: Rule(Allow.ADMIN, "read the audit log"),
     Action.SEARCH_REBUILD: Rule(Allow.ADMIN, "rebuild the search index"),
     Action.NETWORK_RULE_READ: Rule(Allow.ADMIN, "see the network allow-list"),
@@ -166,5 +194,11 @@ RULES: dict[Action, Rule] = {
     Action.SCOPE_GRANT: Rule(Allow.ADMIN, "grant this scope"),
     Action.CONNECTION_UNRESTRICTED: Rule(
         Allow.ADMIN, "connect to any public address or folder, with any role"
+    ),
+    Action.SCIM_READ: Rule(
+        Allow.SCOPE, "read provisioned users and groups", scope="scim", service=False
+    ),
+    Action.SCIM_PROVISION: Rule(
+        Allow.SCOPE, "provision users and groups", scope="scim", service=False
     ),
 }

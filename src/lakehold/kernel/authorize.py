@@ -15,11 +15,15 @@ from sqlalchemy.orm import Session
 
 from lakehold.errors import Forbidden, LakeholdError, NotFound
 from lakehold.kernel import roles
-from lakehold.kernel.actions import RULES, Action, Allow
+from lakehold.kernel.actions import RULES, Action, Allow, Rule
 from lakehold.security.principal import Principal
 from lakehold.store.models import DomainUnit, Project
 
 _T = TypeVar("_T")
+
+_BEYOND_A_PROJECT = (Allow.UNIT_OWNER, Allow.PROJECT_CREATOR)
+"""Decided outside any one project: a service principal, bound to its project, never takes
+them."""
 
 #: what an action acts on: a project, a domain unit, a user id (Allow.SELF) or nothing (system)
 Resource = Project | DomainUnit | str | None
@@ -36,6 +40,8 @@ def authorize(
 
     ``session`` reads the principal's roles; decisions on projects and units need one."""
     rule = RULES[action]
+    if principal.service and rule.allow is not Allow.ROLE:
+        _refuse_service(rule)
     if rule.allow is Allow.ANYONE:
         return
     if rule.allow is Allow.ADMIN:
@@ -46,6 +52,8 @@ def authorize(
         role = roles.project_role(_needed(session, action), principal, project)
         if role is None and not rule.known:
             raise NotFound(f"project '{project.name}' not found", field="project")
+        if principal.service:  # after "not found": other projects stay unknown to it
+            _refuse_service(rule)
         assert rule.role is not None
         if role is None or roles.ROLES.index(role) < roles.ROLES.index(rule.role):
             raise Forbidden(f"only {rule.role}s of project '{project.name}' may {rule.phrase}")
@@ -60,6 +68,8 @@ def authorize(
             raise TypeError(f"{action} acts on a user id")
         if not (principal.is_admin or principal.user_id == resource):
             raise Forbidden(f"only its owner may {rule.phrase}")
+    elif rule.allow is Allow.SCOPE and rule.scope not in principal.scopes:
+        raise Forbidden(f"only a token with the '{rule.scope}' scope may {rule.phrase}")
 
 
 def allowed(
@@ -75,6 +85,12 @@ def allowed(
     except LakeholdError:
         return False
     return True
+
+
+def _refuse_service(rule: Rule) -> None:
+    """Forbidden when a service principal may not take an action of ``rule`` (ADR 32)."""
+    if not rule.service or rule.allow in _BEYOND_A_PROJECT:
+        raise Forbidden(f"a service principal may not {rule.phrase}")
 
 
 def _of(resource: Resource, kind: type[_T], action: Action) -> _T:

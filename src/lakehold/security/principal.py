@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 LINEAGE_WRITE = "lineage:write"
-SCOPES = frozenset({LINEAGE_WRITE})  # what a token may grant beyond its user's own rights
-ADMIN_ONLY_SCOPES = frozenset({LINEAGE_WRITE})  # only administrators grant these
+SCIM = "scim"
+"""Provisions users and groups at ``/scim/v2`` for the identity provider the token is bound to;
+such a token works nowhere else (ADR 30)."""
+SCOPES = frozenset({LINEAGE_WRITE, SCIM})  # what a token may grant beyond its user's own rights
+ADMIN_ONLY_SCOPES = frozenset({LINEAGE_WRITE, SCIM})  # only administrators grant these
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,12 @@ class Principal:
     project: str | None = None
     scopes: frozenset[str] = frozenset()
     lineage_namespaces: tuple[str, ...] | None = None
+    service: bool = False
+    """A project's service principal (``users.kind`` ``service``): bound to its project, the
+    kernel refuses it whatever reaches beyond one (``Rule.service``, ADR 32)."""
+    identity_provider: str | None = None
+    """The identity provider a ``scim`` token is bound to: the users and groups it provisions
+    are that provider's (ADR 30)."""
 
     def can(self, scope: str) -> bool:
         """True when the principal's token grants ``scope``; administrators hold every scope."""

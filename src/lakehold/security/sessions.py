@@ -5,6 +5,11 @@ The cookie carries a random secret; the store keeps only its SHA-256, as for API
 session's CSRF token is an HMAC of that secret (:func:`csrf_token`): nothing more is stored,
 and only the holder of the cookie can compute it. ``last_seen_at`` (and with it the idle
 expiry) is written at most once a minute, not on every request.
+
+Each request reads the session, its user and the security policy's cutoff in one query and
+applies the revocation contract (:mod:`lakehold.security.credentials`, ADR 0029). Failed
+sign-ins are limited per user and per address (:mod:`lakehold.security.login_limits`), and
+every sign-in is audited with its outcome and, when refused, why.
 """
 
 from __future__ import annotations
@@ -23,15 +28,25 @@ from sqlalchemy.orm import Session
 from lakehold.errors import NotFound, Unauthorized
 from lakehold.kernel import Action, allowed, authorize, governed
 from lakehold.kernel.audit import record
+from lakehold.security import login_limits
+from lakehold.security.credentials import DEACTIVATED, refusal
+from lakehold.security.login_limits import LoginLimits
+from lakehold.security.network_limits import RateLimited
 from lakehold.security.passwords import hash_password, verify_password
+from lakehold.security.policy import POLICY_ID
 from lakehold.security.principal import Principal
 from lakehold.security.tokens import hash_secret
 from lakehold.store.db import Store
-from lakehold.store.models import User, WebSession, as_utc, utcnow
+from lakehold.store.models import SecurityPolicy, User, WebSession, as_utc, utcnow
 
 LOGIN = "session.login"
 LOGOUT = "session.logout"
 WRONG_CREDENTIALS = "wrong username or password"
+UNKNOWN_USER = "unknown user"
+BAD_PASSWORD = "bad password"
+RATE_LIMITED = "rate limited"
+INACTIVE = "deactivated"
+"""Why a sign-in was refused, as the audit log says (the user is told less)."""
 TOUCH_EVERY = timedelta(minutes=1)
 """How often a session's ``last_seen_at`` (and idle expiry) is written, at most."""
 _CSRF_PURPOSE = b"lakehold csrf token"
@@ -63,6 +78,24 @@ def _decoy_hash() -> str:
     """A password hash to verify against when the user is unknown or has no password, so a
     failed sign-in takes the same path (and time) whether or not the user exists."""
     return hash_password(new_secret())
+
+
+def _verify(session: Session, username: str, password: str) -> tuple[User | None, str | None]:
+    """The user whose ``password`` this is, and why not (the audit's reason) when it is not:
+    unknown user, bad password (or none set), deactivated. The password is checked whether
+    or not the user exists (the same path, and time, either way)."""
+    user = None
+    if 0 < len(username) <= _MAX_USERNAME:
+        user = session.scalar(select(User).where(User.username == username))
+    stored = user.password_hash if user is not None else None
+    verified = verify_password(password, stored or _decoy_hash())
+    if user is None:
+        return None, UNKNOWN_USER
+    if stored is None or not verified:
+        return user, BAD_PASSWORD
+    if not user.active:
+        return user, INACTIVE
+    return user, None
 
 
 @dataclass(frozen=True)
@@ -123,9 +156,11 @@ class SessionService:
         *,
         idle_seconds: float,
         absolute_seconds: float,
+        limits: LoginLimits | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
+        self.limits = limits or LoginLimits()
         self.idle = timedelta(seconds=idle_seconds)
         self.absolute = timedelta(seconds=absolute_seconds)
         self.touch_every = min(TOUCH_EVERY, self.idle / 4)  # tiny idle limits (tests) still hold
@@ -143,34 +178,47 @@ class SessionService:
         replacing: str | None = None,
     ) -> SignedIn:
         """A new session for the user whose ``password`` this is; Unauthorized ("wrong
-        username or password", whichever was wrong) otherwise. Both outcomes are audited.
-        The session of ``replacing`` (the cookie the browser held before), if any, ends: a
-        sign-in always starts a new session id."""
+        username or password", whichever was wrong; "the user is deactivated" to the holder
+        of a deactivated user's password) otherwise, and RateLimited (429) past the failed
+        sign-in limits, before the password is checked. Every outcome is audited, with the
+        reason of a refusal (unknown user, bad password, deactivated, rate limited), never
+        the password. The session of ``replacing`` (the cookie the browser held before), if
+        any, ends: a sign-in always starts a new session id."""
         now = self.clock()
         address = address[:_MAX_ADDRESS] if address else None
+        name = username[:_MAX_USERNAME]
+        refused: Unauthorized | RateLimited | None = None
         with self.store.session() as session:
-            user = None
-            if 0 < len(username) <= _MAX_USERNAME:
-                user = session.scalar(select(User).where(User.username == username))
-            stored = user.password_hash if user is not None else None
-            verified = verify_password(password, stored or _decoy_hash())
-            if user is None or stored is None or not verified:
+            user, reason = None, None
+            try:
+                login_limits.check(session, self.limits, name, address, now)
+            except RateLimited as error:
+                refused, reason = error, RATE_LIMITED
+            else:
+                user, reason = _verify(session, username, password)
+                if reason == INACTIVE:
+                    refused = Unauthorized(DEACTIVATED)
+                elif reason is not None:
+                    login_limits.record_failure(session, self.limits, name, address, now)
+                    refused = Unauthorized(WRONG_CREDENTIALS)
+            if refused is not None:
                 record(
                     session,
                     None,
                     LOGIN,
                     allowed=False,
-                    reason=WRONG_CREDENTIALS,
-                    details={"username": username[:_MAX_USERNAME], "address": address},
+                    reason=reason,
+                    details={"username": name, "address": address},
                     resource=f"user:{user.id}" if user is not None else None,
                 )
-                signed_in = None
             else:
+                assert user is not None  # verified
+                login_limits.reset_user(session, name)
                 signed_in = self._start(session, user, now, user_agent, address)
                 if replacing:
                     self._end(session, replacing, now)
-        if signed_in is None:
-            raise Unauthorized(WRONG_CREDENTIALS)
+        if refused is not None:
+            raise refused
         return signed_in
 
     def _start(
@@ -207,6 +255,28 @@ class SessionService:
         )
         return SignedIn(principal, row.id, secret, expires_at)
 
+    def start_verified(
+        self,
+        user_id: str,
+        *,
+        user_agent: str | None = None,
+        address: str | None = None,
+        replacing: str | None = None,
+    ) -> SignedIn:
+        """A new session for a user whose identity was verified elsewhere (single sign-on,
+        :mod:`lakehold.security.oidc`, which refuses deactivated users first), as
+        :meth:`login` starts one after a password; the session of ``replacing`` ends."""
+        now = self.clock()
+        address = address[:_MAX_ADDRESS] if address else None
+        with self.store.session() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise Unauthorized("not signed in")
+            signed_in = self._start(session, user, now, user_agent, address)
+            if replacing:
+                self._end(session, replacing, now)
+            return signed_in
+
     def logout(self, signed_in: SignedIn) -> None:
         """End the session of ``signed_in`` (audited)."""
         principal = signed_in.principal
@@ -227,23 +297,34 @@ class SessionService:
 
     def authenticate(self, secret: str | None) -> SignedIn:
         """The session of a cookie's ``secret``; Unauthorized when there is none, or it was
-        ended, or it expired (idle or absolute). Its ``last_seen_at`` and idle expiry move on
-        at most once every :data:`TOUCH_EVERY`."""
+        ended or revoked (one by one, with all of its user's, or by the global cutoff), or it
+        expired (idle or absolute), or its user is deactivated. One query; its
+        ``last_seen_at`` and idle expiry move on at most once every :data:`TOUCH_EVERY`."""
         if not secret:
             raise Unauthorized("not signed in")
         now = self.clock()
         with self.store.session() as session:
             found = session.execute(
-                select(WebSession, User)
+                select(WebSession, User, SecurityPolicy.credentials_valid_after)
                 .join(User, User.id == WebSession.user_id)
+                .outerjoin(SecurityPolicy, SecurityPolicy.id == POLICY_ID)
                 .where(WebSession.secret_hash == hash_secret(secret))
             ).first()
             if found is None:
                 raise Unauthorized("not signed in")
-            row, user = found
+            row, user, global_cutoff = found
+            why = refusal(
+                active=user.active,
+                issued_at=as_utc(row.created_at),
+                user_cutoff=as_utc(user.credentials_valid_after),
+                global_cutoff=as_utc(global_cutoff),
+            )
+            if why == DEACTIVATED:
+                raise Unauthorized(DEACTIVATED)
             expires_at = as_utc(row.expires_at)
             if (
-                row.revoked_at is not None
+                why is not None
+                or row.revoked_at is not None
                 or as_utc(row.idle_expires_at) <= now
                 or expires_at <= now
             ):

@@ -42,3 +42,8 @@ def split(value: str) -> tuple[str, str] | None:
 def matches(secret: str, secret_hash: str) -> bool:
     """Constant-time comparison of a secret against a stored hash."""
     return hmac.compare_digest(hash_secret(secret), secret_hash)
+
+
+def hashes_match(secret_hash: str, stored_hash: str) -> bool:
+    """Constant-time comparison of a secret's hash (:func:`hash_secret`) with a stored one."""
+    return hmac.compare_digest(secret_hash, stored_hash)

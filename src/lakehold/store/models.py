@@ -95,6 +95,8 @@ class ApiToken(Base):
     scopes: Mapped[list[str] | None] = mapped_column(JSON)
     namespaces: Mapped[list[str] | None] = mapped_column(JSON)
     """Lineage namespace patterns a ``lineage:write`` token may change (0008_lineage_writers)."""
+    identity_provider: Mapped[str | None] = mapped_column(String(64))
+    """The identity provider a ``scim`` token provisions users and groups for (0019)."""
 
     user: Mapped[User] = relationship()
 

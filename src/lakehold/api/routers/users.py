@@ -1,4 +1,4 @@
-"""Users and API tokens."""
+"""Users and API tokens; revoking a user's credentials, deactivating and reactivating users."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.api.schemas import Model
-from lakehold.security.service import TokenInfo
+from lakehold.security.revocation import Revoked
+from lakehold.security.service import TokenInfo, UserInfo
 
 router = APIRouter(prefix="/api/v1", tags=["users and tokens"])
 
@@ -27,6 +28,22 @@ class UserOut(Model):
     user_id: str
     username: str
     is_admin: bool
+    active: bool = Field(default=True, description="False: deactivated, every credential refused.")
+    identity_provider: str | None = Field(
+        default=None, description="The identity provider that provisions the user (None: local)."
+    )
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    new_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Issue you a fresh API token of this name after the revocation, returned "
+        "once: your own token is revoked too when it was among those revoked.",
+    )
 
 
 class TokenIn(BaseModel):
@@ -34,10 +51,14 @@ class TokenIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     username: str | None = Field(default=None, description="Admins: issue for another user.")
-    expires_at: datetime | None = None
+    expires_at: datetime | None = Field(
+        default=None,
+        description="When it expires (in the future, within the security policy's maximum "
+        "lifetime); default: the policy's default lifetime, or never.",
+    )
     scopes: list[str] = Field(
         default=[],
-        description="Extra rights: `lineage:write` (granted by administrators only).",
+        description="Extra rights: `lineage:write`, `scim` (granted by administrators only).",
     )
     namespaces: list[str] = Field(
         default=[],
@@ -45,6 +66,12 @@ class TokenIn(BaseModel):
         description="With `lineage:write` (required): the OpenLineage namespaces the token may "
         "write, e.g. `airflow://prod`; `*` matches any characters. Lakehold's own namespace is "
         "never writable through the API.",
+    )
+    identity_provider: str | None = Field(
+        default=None,
+        max_length=64,
+        description="With `scim` (required): the identity provider (e.g. `okta`) whose users "
+        "and groups the token provisions at `/scim/v2`; such a token works only there.",
     )
 
 
@@ -67,16 +94,41 @@ def create_user(body: UserIn, runtime: RuntimeDep, principal: PrincipalDep):
 
 
 @router.get("/users", response_model=list[UserOut])
-def list_users(runtime: RuntimeDep, principal: PrincipalDep):
+def list_users(runtime: RuntimeDep, principal: PrincipalDep) -> list[UserInfo]:
     """Every user (administrators)."""
     return runtime.security.list_users(principal)
+
+
+@router.post("/users/{username}/revoke-credentials", response_model=Revoked)
+def revoke_credentials(
+    username: str, runtime: RuntimeDep, principal: PrincipalDep, body: RevokeIn | None = None
+) -> Revoked:
+    """Revoke every web session and API token of a user (yours; administrators: anyone's),
+    effective on the next request, after at most 1 s on every API process. Tokens and
+    sessions issued afterwards work. Another user is 404 to non-administrators."""
+    new_token = body.new_token if body is not None else None
+    return runtime.revocation.revoke_user(principal, username, new_token=new_token)
+
+
+@router.post("/users/{username}/deactivate", response_model=UserOut)
+def deactivate_user(username: str, runtime: RuntimeDep, principal: PrincipalDep) -> UserInfo:
+    """Deactivate a user (administrators; not yourself): they can no longer sign in, and
+    every session and token of theirs is revoked (409 for yourself)."""
+    return runtime.revocation.deactivate(principal, username)
+
+
+@router.post("/users/{username}/activate", response_model=UserOut)
+def activate_user(username: str, runtime: RuntimeDep, principal: PrincipalDep) -> UserInfo:
+    """Reactivate a user (administrators); credentials revoked meanwhile stay revoked."""
+    return runtime.revocation.activate(principal, username)
 
 
 @router.post("/tokens", response_model=TokenInfo, status_code=status.HTTP_201_CREATED)
 def create_token(body: TokenIn, runtime: RuntimeDep, principal: PrincipalDep):
     """Issue an API token. Its value is returned once and never again. A `lineage:write` token
     is issued by an administrator (for any user) and bound to the lineage `namespaces` it may
-    write."""
+    write. The security policy sets `expires_at` when none is given, and refuses one already
+    past or beyond its maximum lifetime (400, field `expires_at`)."""
     return runtime.security.create_token(
         principal,
         body.name,
@@ -84,6 +136,7 @@ def create_token(body: TokenIn, runtime: RuntimeDep, principal: PrincipalDep):
         expires_at=body.expires_at,
         scopes=body.scopes,
         namespaces=body.namespaces,
+        identity_provider=body.identity_provider,
     )
 
 

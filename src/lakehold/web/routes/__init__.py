@@ -9,6 +9,7 @@ from lakehold.web.routes import (
     home,
     lineage,
     metadata,
+    oidc,
     operations,
     operations_runs,
     operations_webhooks,
@@ -23,6 +24,7 @@ from lakehold.web.routes import (
 ROUTERS = (
     home,
     auth,
+    oidc,
     search,
     assets,
     lineage,

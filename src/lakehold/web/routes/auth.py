@@ -11,6 +11,8 @@ from starlette.responses import RedirectResponse, Response
 
 from lakehold.errors import Unauthorized
 from lakehold.kernel import Action, allowed
+from lakehold.security.credentials import DEACTIVATED
+from lakehold.security.network_limits import RateLimited
 from lakehold.security.sessions import SignedIn, csrf_token
 from lakehold.web.sessions import (
     CSRF_FIELD,
@@ -31,6 +33,8 @@ from lakehold.web.templates import render
 router = APIRouter(include_in_schema=False)
 
 WRONG = "Wrong username or password."
+DEACTIVATED_USER = "This user is deactivated; ask an administrator."
+TOO_MANY = "Too many failed sign-ins. Try again in {minutes} minute{s}."
 STALE_FORM = "The sign-in form expired or did not come from this site. Please sign in again."
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -100,9 +104,21 @@ def login(
             address=request.client.host if request.client else None,
             replacing=request.cookies.get(SESSION_COOKIE),
         )
-    except Unauthorized:
+    except RateLimited as limited:  # checked before the password (ADR 0029)
+        minutes = max(1, -(-limited.retry_after // 60))
+        page = _login_page(
+            request,
+            next_path=target,
+            username=username,
+            error=TOO_MANY.format(minutes=minutes, s="s" if minutes != 1 else ""),
+            status_code=429,
+        )
+        page.headers["Retry-After"] = str(limited.retry_after)
+        return page
+    except Unauthorized as refused:
+        error = DEACTIVATED_USER if refused.message == DEACTIVATED else WRONG
         return _login_page(
-            request, next_path=target, username=username, error=WRONG, status_code=401
+            request, next_path=target, username=username, error=error, status_code=401
         )
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, signed, max_age=int(runtime.settings.session_absolute_seconds))
