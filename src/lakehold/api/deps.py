@@ -17,8 +17,14 @@ SCIM_PATH = "/scim/v2/"
 _bearer = HTTPBearer(auto_error=False, description="An API token: `lh_...`")
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: HTTPConnection) -> Runtime:
+    """The runtime serving ``request``."""
     return request.app.state.runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    """The runtime (an async dependency: a plain one would cost a thread-pool hop)."""
+    return runtime_of(request)
 
 
 def bearer_token(request: HTTPConnection) -> str | None:
@@ -32,16 +38,22 @@ def bearer_token(request: HTTPConnection) -> str | None:
 async def authenticate_first(request: Request) -> Principal:
     """The principal of ``request``'s bearer token, found before its body is read and kept for
     :func:`get_principal`; Unauthorized without a valid token."""
-    runtime = get_runtime(request)
     scim = request.url.path.startswith(SCIM_PATH)  # a scim token works there only (ADR 30)
-    principal = await run_in_threadpool(
-        runtime.security.authenticate, bearer_token(request), scim=scim
-    )
+    principal = await _authenticate(runtime_of(request), bearer_token(request), scim=scim)
     request.state.principal = principal
     return principal
 
 
-def get_principal(
+async def _authenticate(runtime: Runtime, token: str | None, *, scim: bool = False) -> Principal:
+    """A token validated within the last second is answered on the event loop; otherwise the
+    store is read on a worker thread."""
+    known = runtime.security.authenticate_cached(token, scim=scim)
+    if known is not None:
+        return known
+    return await run_in_threadpool(runtime.security.authenticate, token, scim=scim)
+
+
+async def get_principal(
     request: Request,
     runtime: Annotated[Runtime, Depends(get_runtime)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -52,7 +64,7 @@ def get_principal(
     known = getattr(request.state, "principal", None)
     if isinstance(known, Principal):
         return known
-    return runtime.security.authenticate(credentials.credentials if credentials else None)
+    return await _authenticate(runtime, credentials.credentials if credentials else None)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -273,19 +273,34 @@ class SecurityService:
         revoked"), an expired one ("has expired"), or a deactivated user's. A token validated
         less than ``cache_seconds`` ago is not read again. A ``scim`` token is Forbidden
         unless ``scim`` (a request to ``/scim/v2``)."""
+        known = self.authenticate_cached(value, scim=scim)
+        if known is not None:
+            return known
         parts = tokens.split(value or "")
         if parts is None:
             raise Unauthorized("a valid API token is required (Authorization: Bearer <token>)")
         lookup, secret = parts
         key = (lookup, tokens.hash_secret(secret))
         now = datetime.now(UTC)
-        cached = self.cache.get(key)
-        if cached is not None and (cached.expires_at is None or now < cached.expires_at):
-            return confined(cached.principal, scim)
         generation = self.cache.generation  # a revocation meanwhile: the answer is not kept
         valid = self._check(lookup, key[1], now)
         self.cache.put(key, valid, generation)
         return confined(valid.principal, scim)
+
+    def authenticate_cached(self, value: str | None, *, scim: bool = False) -> Principal | None:
+        """The principal of a token validated less than ``cache_seconds`` ago, without
+        touching the store (an event loop may call it), else None: then :meth:`authenticate`
+        decides. A ``scim`` token is Forbidden unless ``scim``."""
+        parts = tokens.split(value or "")
+        if parts is None:
+            return None
+        lookup, secret = parts
+        cached = self.cache.get((lookup, tokens.hash_secret(secret)))
+        if cached is None:
+            return None
+        if cached.expires_at is not None and datetime.now(UTC) >= cached.expires_at:
+            return None
+        return confined(cached.principal, scim)
 
     def _check(self, lookup: str, secret_hash: str, now: datetime) -> _Valid:
         """Authenticate from the store: one query, and at most once a minute a write of the
