@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from lakehold.lineage.service import LineageService
     from lakehold.query.statements import StatementRunner
     from lakehold.security.client_credentials import ClientCredentials
+    from lakehold.security.login_limits import LoginLimits
     from lakehold.security.network_limits import ProbeLimiter
     from lakehold.security.network_rules import NetworkPolicy
     from lakehold.security.oidc import OidcService
@@ -104,21 +105,27 @@ class Runtime:
         return ClientCredentials(self.store, token_seconds=seconds)
 
     @cached_property
-    def sessions(self) -> SessionService:
+    def login_limits(self) -> LoginLimits:
+        """Failed sign-in limits, shared by password and single sign-on (ADR 29)."""
         from lakehold.security.login_limits import LoginLimits
-        from lakehold.security.sessions import SessionService
 
         settings = self.settings
-        limits = LoginLimits(
+        return LoginLimits(
             per_user=settings.login_max_failures_per_user,
             per_address=settings.login_max_failures_per_address,
             window=timedelta(seconds=settings.login_failure_window_seconds),
         )
+
+    @cached_property
+    def sessions(self) -> SessionService:
+        from lakehold.security.sessions import SessionService
+
+        settings = self.settings
         return SessionService(
             self.store,
             idle_seconds=settings.session_idle_seconds,
             absolute_seconds=settings.session_absolute_seconds,
-            limits=limits,
+            limits=self.login_limits,
         )
 
     @cached_property
@@ -127,7 +134,10 @@ class Runtime:
 
         settings = self.settings
         return OidcService(
-            self.store, settings.oidc_providers, timeout_seconds=settings.oidc_timeout_seconds
+            self.store,
+            settings.oidc_providers,
+            timeout_seconds=settings.oidc_timeout_seconds,
+            limits=self.login_limits,
         )
 
     @cached_property

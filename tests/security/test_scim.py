@@ -447,9 +447,9 @@ def test_deleting_a_group_with_project_roles_detaches_it(scim: Scim) -> None:
 def test_errors_are_scim_errors(scim: Scim) -> None:
     http = scim.http
     detail = scim_error(
-        http.post("/scim/v2/Users", json={"userName": "ana@example.com"}), 400, "invalidValue"
-    )
-    assert "userName" in detail
+        http.post("/scim/v2/Users", json={"userName": "ana lima@example.com"}), 400, "invalidValue"
+    )  # an e-mail address is a valid userName (test_scim_email_usernames.py); a space is not
+    assert "userName" in detail and "e-mail address" in detail
     scim_error(http.post("/scim/v2/Users", json={"displayName": "no name"}), 400, "invalidValue")
     broken = http.post("/scim/v2/Users", content=b"{not json", headers={"Content-Type": SCIM_JSON})
     scim_error(broken, 400, "invalidSyntax")

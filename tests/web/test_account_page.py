@@ -146,3 +146,29 @@ def test_the_page_links_to_my_sessions_and_needs_signing_in(app, ana) -> None:
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as stranger:
         away = stranger.get("/account")
         assert away.status_code == 303 and away.headers["location"].startswith("/login")
+
+
+def test_the_form_offers_no_scim_scope_and_says_who_issues_it(ana, runtime, users) -> None:
+    page = ana.get("/account")
+    assert 'name="scopes" value="lineage:write"' in page.text
+    assert 'value="scim"' not in page.text  # bound to an identity provider: not a portal choice
+    hint = page.text.split('id="token-scim-hint"', 1)[1].split("</p>", 1)[0]
+    assert "--scope scim --provider" in hint and "administrators" in hint
+    forged = _create(ana, name="provisioning", scopes="scim")  # a hand-made form
+    assert forged.status_code in (400, 403)
+    assert runtime.security.list_tokens(users["ana"]) == []
+
+
+def test_a_day_past_the_maximum_lifetime_is_refused_next_to_the_expiry_field(
+    ana, runtime, admin, users
+) -> None:
+    runtime.security_policy.update(admin, max_token_lifetime_seconds=7 * 86400)
+    far = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    refused = _create(ana, name="too-long", expires_on=far)
+    assert refused.status_code == 400, refused.text
+    error = refused.text.split('id="token-expires-error"', 1)[1].split("</", 1)[0]
+    assert "at most" in error and "maximum token lifetime" in error, error
+    assert 'id="token-expires"' in refused.text and f'value="{far}"' in refused.text
+    assert runtime.security.list_tokens(users["ana"]) == []
+    near = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+    assert _create(ana, name="short", expires_on=near).status_code == 201

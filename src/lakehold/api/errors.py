@@ -120,6 +120,8 @@ def _lakehold_error(request: Request, error: Exception) -> Response:
     from lakehold.query.messages import readable  # with duckdb: loaded by the first error
 
     headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+    if error.status_code == 429 and "retry_after" in error.details:  # RateLimited
+        headers = {"Retry-After": str(error.details["retry_after"])}
     body = {**error.to_dict(), "message": readable(error.message)}  # no parser internals
     return _respond(request, body, error.status_code, headers)
 

@@ -29,7 +29,7 @@ from lakehold.security.client_secrets import (
     basic_credentials,
     token_name,
 )
-from lakehold.security.failure_counts import FailureCounts
+from lakehold.security.login_limits import FailureWindow, retry_after
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -47,6 +47,8 @@ GRANT_TYPE = "client_credentials"
 EXCHANGE = "service_principal.token"
 MAX_FAILURES = 10
 FAILURE_WINDOW = timedelta(minutes=5)
+CLIENTS = FailureWindow("client", MAX_FAILURES, FAILURE_WINDOW)
+"""Failed client authentications, per client id (``client:<id>``, in ``login_failures``)."""
 MAX_SCOPE = 1000
 PROJECT_SCOPE = "project:"
 INVALID_CLIENT = "client authentication failed"
@@ -103,7 +105,6 @@ class ClientCredentials:
     def __init__(self, store: Store, *, token_seconds: int) -> None:
         self.store = store
         self.token_seconds = token_seconds
-        self.failures = FailureCounts(store, limit=MAX_FAILURES, window=FAILURE_WINDOW)
 
     def exchange(
         self,
@@ -126,26 +127,26 @@ class ClientCredentials:
         if not client_id or len(client_id) > MAX_CLIENT_ID or len(secret) > MAX_SECRET:
             self._refused(None, client_id[:MAX_CLIENT_ID], "malformed client credentials")
             raise invalid_client()
-        key = f"client:{client_id}"
         with self.store.session() as session:
             client = _client(session, client_id)
+            wait = retry_after(session, [(CLIENTS, client_id)], utcnow()) if client else None
         if client is None:
             self._refused(None, client_id, "unknown client id")
             raise invalid_client()
-        wait = self.failures.blocked_for(key)
         if wait is not None:
             self._refused(client, client_id, "too many failed client authentications")
             raise invalid_client(wait)
         with self.store.session() as session:
             secret_id, why = _verify(session, client, secret)
-            if secret_id is None:
-                self.failures.failed(key)
-                self._refused(client, client_id, why)
-                raise invalid_client()
-            granted = _scope(scope, client.project.name)
-            issued = self._issue(session, client, secret_id, granted)
-        self.failures.clear(key)
-        return issued
+            if secret_id is not None:
+                granted = _scope(scope, client.project.name)
+                issued = self._issue(session, client, secret_id, granted)
+                CLIENTS.clear(session, client_id)
+                return issued
+        with self.store.session() as session:  # counted whatever happens next
+            CLIENTS.count(session, client_id, utcnow())
+        self._refused(client, client_id, why)
+        raise invalid_client()
 
     def _issue(self, session: Session, client: _Client, secret_id: str, scope: str) -> AccessToken:
         now = utcnow()

@@ -83,8 +83,8 @@ def user_values(resource: Any) -> UserValues:
         username = check_username(given.strip().lower())  # userName is case-insensitive
     except Invalid:
         raise Invalid(
-            f"userName '{given}' is not a valid Lakehold username: 1 to 64 lower-case letters, "
-            "digits, '_', '.', '-' (map a name without '@' in the identity provider)",
+            f"userName '{given}' is not a valid Lakehold username: 1 to 64 letters, digits, "
+            "'_', '.', '-', '@', '+' (an e-mail address is one), starting with a letter or digit",
             field="userName",
             scim_type="invalidValue",
         ) from None

@@ -86,7 +86,8 @@ class User(Resource[Any]):
     __schema__ = URN(USER_SCHEMA)
 
     user_name: Annotated[str | None, Uniqueness.server, Required.true] = None
-    """The Lakehold username: lower-case letters, digits, '_', '.', '-'."""
+    """The Lakehold username, in lower case: letters, digits, '_', '.', '-', '@', '+' (an
+    e-mail address is one)."""
 
     display_name: str | None = None
     """The name shown for the user."""

@@ -9,7 +9,8 @@ expiry) is written at most once a minute, not on every request.
 Each request reads the session, its user and the security policy's cutoff in one query and
 applies the revocation contract (:mod:`lakehold.security.credentials`, ADR 0029). Failed
 sign-ins are limited per user and per address (:mod:`lakehold.security.login_limits`), and
-every sign-in is audited with its outcome and, when refused, why.
+every sign-in is audited with its outcome and, when refused, why. Service principals (users of
+kind ``service``, ADR 0032) never get or use a session, whatever their row holds.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ UNKNOWN_USER = "unknown user"
 BAD_PASSWORD = "bad password"
 RATE_LIMITED = "rate limited"
 INACTIVE = "deactivated"
+SERVICE = "service principal"
 """Why a sign-in was refused, as the audit log says (the user is told less)."""
+NO_SERVICE_SESSIONS = "a service principal cannot sign in to the portal"
 TOUCH_EVERY = timedelta(minutes=1)
 """How often a session's ``last_seen_at`` (and idle expiry) is written, at most."""
 _CSRF_PURPOSE = b"lakehold csrf token"
@@ -82,8 +85,9 @@ def _decoy_hash() -> str:
 
 def _verify(session: Session, username: str, password: str) -> tuple[User | None, str | None]:
     """The user whose ``password`` this is, and why not (the audit's reason) when it is not:
-    unknown user, bad password (or none set), deactivated. The password is checked whether
-    or not the user exists (the same path, and time, either way)."""
+    unknown user, a service principal (never signs in to the portal, even were a password
+    set), bad password (or none set), deactivated. The password is checked whether or not the
+    user exists (the same path, and time, either way)."""
     user = None
     if 0 < len(username) <= _MAX_USERNAME:
         user = session.scalar(select(User).where(User.username == username))
@@ -91,6 +95,8 @@ def _verify(session: Session, username: str, password: str) -> tuple[User | None
     verified = verify_password(password, stored or _decoy_hash())
     if user is None:
         return None, UNKNOWN_USER
+    if user.kind == "service":
+        return user, SERVICE
     if stored is None or not verified:
         return user, BAD_PASSWORD
     if not user.active:
@@ -187,11 +193,12 @@ class SessionService:
         now = self.clock()
         address = address[:_MAX_ADDRESS] if address else None
         name = username[:_MAX_USERNAME]
+        attempts = self.limits.of(username=name, address=address)
         refused: Unauthorized | RateLimited | None = None
         with self.store.session() as session:
             user, reason = None, None
             try:
-                login_limits.check(session, self.limits, name, address, now)
+                login_limits.check(session, attempts, now)
             except RateLimited as error:
                 refused, reason = error, RATE_LIMITED
             else:
@@ -199,7 +206,7 @@ class SessionService:
                 if reason == INACTIVE:
                     refused = Unauthorized(DEACTIVATED)
                 elif reason is not None:
-                    login_limits.record_failure(session, self.limits, name, address, now)
+                    login_limits.fail(session, attempts, now)
                     refused = Unauthorized(WRONG_CREDENTIALS)
             if refused is not None:
                 record(
@@ -213,7 +220,7 @@ class SessionService:
                 )
             else:
                 assert user is not None  # verified
-                login_limits.reset_user(session, name)
+                self.limits.users.clear(session, name)
                 signed_in = self._start(session, user, now, user_agent, address)
                 if replacing:
                     self._end(session, replacing, now)
@@ -265,17 +272,32 @@ class SessionService:
     ) -> SignedIn:
         """A new session for a user whose identity was verified elsewhere (single sign-on,
         :mod:`lakehold.security.oidc`, which refuses deactivated users first), as
-        :meth:`login` starts one after a password; the session of ``replacing`` ends."""
+        :meth:`login` starts one after a password; the session of ``replacing`` ends. A
+        service principal is refused (audited), whatever vouched for it."""
         now = self.clock()
         address = address[:_MAX_ADDRESS] if address else None
+        signed_in: SignedIn | None = None
         with self.store.session() as session:
             user = session.get(User, user_id)
             if user is None:
                 raise Unauthorized("not signed in")
-            signed_in = self._start(session, user, now, user_agent, address)
-            if replacing:
-                self._end(session, replacing, now)
-            return signed_in
+            if user.kind == "service":
+                record(
+                    session,
+                    None,
+                    LOGIN,
+                    allowed=False,
+                    reason=SERVICE,
+                    details={"username": user.username, "address": address},
+                    resource=f"user:{user.id}",
+                )
+            else:
+                signed_in = self._start(session, user, now, user_agent, address)
+                if replacing:
+                    self._end(session, replacing, now)
+        if signed_in is None:
+            raise Unauthorized(NO_SERVICE_SESSIONS)
+        return signed_in
 
     def logout(self, signed_in: SignedIn) -> None:
         """End the session of ``signed_in`` (audited)."""
@@ -298,7 +320,8 @@ class SessionService:
     def authenticate(self, secret: str | None) -> SignedIn:
         """The session of a cookie's ``secret``; Unauthorized when there is none, or it was
         ended or revoked (one by one, with all of its user's, or by the global cutoff), or it
-        expired (idle or absolute), or its user is deactivated. One query; its
+        expired (idle or absolute), or its user is deactivated or a service principal (which
+        never holds a session; defence in depth). One query; its
         ``last_seen_at`` and idle expiry move on at most once every :data:`TOUCH_EVERY`."""
         if not secret:
             raise Unauthorized("not signed in")
@@ -324,6 +347,7 @@ class SessionService:
             expires_at = as_utc(row.expires_at)
             if (
                 why is not None
+                or user.kind == "service"
                 or row.revoked_at is not None
                 or as_utc(row.idle_expires_at) <= now
                 or expires_at <= now

@@ -60,14 +60,23 @@ def list_providers(runtime: RuntimeDep):
     ]
 
 
-@router.post("/{name}/token", response_model=TokenInfo, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{name}/token",
+    response_model=TokenInfo,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        401: {"description": "The ID token is not valid, or was already exchanged"},
+        429: {"description": "Too many failed sign-ins: retry after Retry-After seconds"},
+    },
+)
 def exchange_id_token(name: str, body: OidcTokenIn, request: Request, runtime: RuntimeDep):
     """Exchange an ID token from provider `name`'s CLI client (`lakehold login --provider`)
     for a Lakehold API token, returned once. The ID token is validated (signature by the
     provider's keys, issuer, audience, expiry, freshness, nonce); the user is matched by
     issuer and subject, or created when the provider allows it. The token expires after the
-    security policy's default lifetime, else 12 hours. Refusals are audited with the
-    reason."""
+    security policy's default lifetime, else 12 hours. An ID token is exchanged once.
+    Refusals are audited with the reason and counted per address and person, as failed
+    password sign-ins are: past the limits, 429 with Retry-After."""
     address = request.client.host if request.client else None
     principal = runtime.oidc.verify_cli(
         name,

@@ -6,6 +6,8 @@
 - :mod:`~lakehold.security.oidc.tokens`: ID token validation;
 - :mod:`~lakehold.security.oidc.claims`: who the token says the person is (and UserInfo);
 - :mod:`~lakehold.security.oidc.accounts`: the Lakehold user of that person, and groups;
+- :mod:`~lakehold.security.oidc.limits`: failed sign-ins counted per address and person;
+- :mod:`~lakehold.security.oidc.replay`: an ID token the CLI sends is exchanged once;
 - :mod:`~lakehold.security.oidc.refusals`: why a sign-in is refused, as the audit log says.
 """
 

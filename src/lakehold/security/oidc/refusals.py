@@ -17,6 +17,10 @@ INVALID_TOKEN = "invalid token"
 """Signature, issuer, audience, expiry or another claim of the ID token is wrong."""
 UNKNOWN_USER = "unknown user not allowed"
 DEACTIVATED = "deactivated user"
+REPLAYED = "token already exchanged"
+"""The CLI sent an ID token that was already exchanged for a Lakehold token."""
+RATE_LIMITED = "rate limited"
+"""Too many failed sign-ins from the address, or of the person (ADR 0029)."""
 
 
 def refused(reason: str, message: str, *, forbidden: bool = False) -> LakeholdError:
@@ -25,6 +29,12 @@ def refused(reason: str, message: str, *, forbidden: bool = False) -> LakeholdEr
     error: LakeholdError = (Forbidden if forbidden else Unauthorized)(message, reason=reason)
     error.audit_reason = reason  # type: ignore[attr-defined]
     return error
+
+
+def is_refusal(error: LakeholdError) -> bool:
+    """Whether ``error`` is a refusal of the sign-in (counted as a failed one), not a
+    configuration or availability problem."""
+    return getattr(error, "audit_reason", None) is not None
 
 
 def reason_of(error: LakeholdError) -> str:

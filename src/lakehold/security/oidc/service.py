@@ -7,27 +7,36 @@
   provider's public client (device grant or loopback redirect); the adapter then issues a
   short-lived API token expiring at :meth:`OidcService.cli_token_expiry`.
 
-Every refusal is audited (``oidc.login``, with the reason) before it is raised.
+Every refusal is audited (``oidc.login``, with the reason) before it is raised, and counted
+against the address and, once known, the person (:mod:`~lakehold.security.oidc.limits`):
+past the limits a sign-in is refused (429) before the provider is asked anything. An ID token
+the CLI sends is exchanged once (:mod:`~lakehold.security.oidc.replay`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from lakehold.config import OidcProvider
 from lakehold.errors import LakeholdError, NotFound
 from lakehold.security import policy
+from lakehold.security.login_limits import LoginLimits
+from lakehold.security.network_limits import RateLimited
 from lakehold.security.oidc.accounts import OidcAccounts
 from lakehold.security.oidc.claims import identity_of, with_userinfo
 from lakehold.security.oidc.discovery import ProviderDirectory
 from lakehold.security.oidc.flow import Binding, authorization_url, exchange_code
+from lakehold.security.oidc.limits import SignInLimits, subject_key
 from lakehold.security.oidc.refusals import (
     BAD_STATE,
     PROVIDER_ERROR,
     WRONG_ISSUER,
+    is_refusal,
     refused,
 )
+from lakehold.security.oidc.replay import ExchangedTokens
 from lakehold.security.oidc.tokens import validate_id_token
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -43,13 +52,20 @@ class OidcService:
     """The configured providers, their cached metadata and keys, and sign-in."""
 
     def __init__(
-        self, store: Store, providers: list[OidcProvider], *, timeout_seconds: float
+        self,
+        store: Store,
+        providers: list[OidcProvider],
+        *,
+        timeout_seconds: float,
+        limits: LoginLimits | None = None,
     ) -> None:
         self.store = store
         self._providers = {provider.name: provider for provider in providers}
         self.timeout = timeout_seconds
         self.directory = ProviderDirectory(timeout_seconds=timeout_seconds)
         self.accounts = OidcAccounts(store)
+        self.limits = SignInLimits(store, limits or LoginLimits())
+        self.exchanged = ExchangedTokens(store, max_age_seconds=CLI_ID_TOKEN_MAX_AGE)
 
     def providers(self) -> list[OidcProvider]:
         """The configured providers, in configuration order."""
@@ -82,9 +98,10 @@ class OidcService:
     ) -> Principal:
         """The principal of a callback's ``params`` (``state``, ``code``, ``iss`` or
         ``error``) for the sign-in ``binding`` (the browser's cookie) started; refused and
-        audited otherwise."""
+        audited otherwise (RateLimited past the failed sign-in limits)."""
         provider = self.provider(name)
         try:
+            self.limits.check(address=address)
             if binding is None:
                 raise refused(
                     BAD_STATE,
@@ -122,11 +139,9 @@ class OidcService:
                 provider, metadata, claims, tokens.get("access_token"), self.timeout
             )
         except LakeholdError as error:
-            self.accounts.fail(provider.name, error, via="web", address=address)
+            self._refused(provider.name, error, via="web", address=address)
             raise
-        return self.accounts.sign_in(
-            provider, identity_of(provider, claims), via="web", address=address
-        )
+        return self._sign_in(provider, claims, via="web", address=address)
 
     # -- the CLI ------------------------------------------------------------------------------
 
@@ -141,9 +156,11 @@ class OidcService:
     ) -> Principal:
         """The principal of an ID token issued to the provider's CLI client at most
         :data:`CLI_ID_TOKEN_MAX_AGE` seconds ago, with ``nonce`` when the CLI sent one (a
-        loopback redirect; the device grant has none); refused and audited otherwise."""
+        loopback redirect; the device grant has none), never exchanged before; refused and
+        audited otherwise (RateLimited past the failed sign-in limits)."""
         provider = self.provider(name)
         try:
+            self.limits.check(address=address)
             client_id = provider.cli_client
             if client_id is None:
                 raise NotFound(
@@ -158,14 +175,47 @@ class OidcService:
                 nonce=nonce,
                 max_age_seconds=CLI_ID_TOKEN_MAX_AGE,
             )
+            self.exchanged.use(claims, id_token)
             metadata = self.directory.metadata(provider)
             claims = with_userinfo(provider, metadata, claims, access_token, self.timeout)
         except LakeholdError as error:
-            self.accounts.fail(provider.name, error, via="cli", address=address)
+            self._refused(provider.name, error, via="cli", address=address)
             raise
-        return self.accounts.sign_in(
-            provider, identity_of(provider, claims), via="cli", address=address
-        )
+        return self._sign_in(provider, claims, via="cli", address=address)
+
+    # -- both ---------------------------------------------------------------------------------
+
+    def _sign_in(
+        self, provider: OidcProvider, claims: dict[str, Any], *, via: str, address: str | None
+    ) -> Principal:
+        """The user of verified ``claims``, unless the person is over the failed sign-in
+        limit; a refusal counts, a success clears the person's count."""
+        identity = identity_of(provider, claims)
+        subject = subject_key(provider.name, identity.subject)
+        try:
+            self.limits.check(address=address, subject=subject)
+        except RateLimited as error:
+            self.accounts.fail(
+                provider.name, error, via=via, address=address, subject=identity.subject
+            )
+            raise
+        try:
+            principal = self.accounts.sign_in(provider, identity, via=via, address=address)
+        except LakeholdError as error:  # audited by sign_in
+            if is_refusal(error):
+                self.limits.failed(address=address, subject=subject)
+            raise
+        self.limits.succeeded(subject)
+        return principal
+
+    def _refused(
+        self, provider: str, error: LakeholdError, *, via: str, address: str | None
+    ) -> None:
+        """Audit a sign-in refused before the person was known; count it unless it was
+        refused for the count itself (or failed for want of the provider)."""
+        if is_refusal(error) and not isinstance(error, RateLimited):
+            self.limits.failed(address=address)
+        self.accounts.fail(provider, error, via=via, address=address)
 
     def cli_token_expiry(self, now: datetime | None = None) -> datetime:
         """When a CLI sign-in's API token expires: the security policy's default lifetime

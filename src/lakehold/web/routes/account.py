@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from lakehold.errors import Invalid, LakeholdError
-from lakehold.security.principal import ADMIN_ONLY_SCOPES, SCOPES, Principal
+from lakehold.security.principal import ADMIN_ONLY_SCOPES, SCIM, SCOPES, Principal
 from lakehold.security.service import TokenInfo
 from lakehold.web.forms import Refused
 from lakehold.web.sessions import PagePrincipal
@@ -26,6 +26,11 @@ router = APIRouter(include_in_schema=False)
 
 ACCOUNT = "/account"
 NO_STORE = {"Cache-Control": "no-store"}
+PORTAL_SCOPES = sorted(SCOPES - {SCIM})
+"""The scopes the form offers: a ``scim`` token is bound to an identity provider and issued
+to it by administrators (``lakehold token create --scope scim --provider``, or the API)."""
+FORM_FIELDS = {"expires_at": "expires_on", "identity_provider": "scopes"}
+"""The service's field names, as the form calls them (refusals show next to the field)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ def _account_page(
     context = {
         "principal": principal,
         "tokens": sorted(mine, key=lambda t: t.created_at, reverse=True),
-        "scopes": sorted(SCOPES),
+        "scopes": PORTAL_SCOPES,
         "admin_only": ADMIN_ONLY_SCOPES,
         "form": form or TokenForm(),
         "created": created,
@@ -109,7 +114,7 @@ async def create_token(request: Request, principal: PagePrincipal) -> Response:
                 namespaces=[n.strip() for n in namespaces.splitlines() if n.strip()],
             )
         except LakeholdError as error:
-            refused = Refused.of(error)
+            refused = Refused.of(error, FORM_FIELDS)
             by_field = {k.split("[", 1)[0]: v for k, v in refused.errors.items()}  # namespaces[0]
             refused = Refused(refused.message, refused.status, by_field)
             form_state = TokenForm(values, refused)

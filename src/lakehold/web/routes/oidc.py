@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from lakehold.errors import LakeholdError
+from lakehold.security.network_limits import RateLimited
 from lakehold.security.oidc.flow import BINDING_SECONDS, Binding
 from lakehold.web.runtime import runtime_of
 from lakehold.web.sessions import (
@@ -63,7 +64,7 @@ def start(request: Request, name: str, next: str = "/") -> Response:
 @router.get(OIDC_PATH + "/{name}/callback")
 async def callback(request: Request, name: str) -> Response:
     """The provider's answer: a session and on to the page the sign-in started from, or a
-    page saying why not."""
+    page saying why not (429 with Retry-After after too many failed sign-ins)."""
     runtime = runtime_of(request)
     binding = Binding.parse(request.cookies.get(OIDC_COOKIE))
     params = {key: value for key, value in request.query_params.items()}
@@ -89,6 +90,8 @@ async def callback(request: Request, name: str) -> Response:
         provider = runtime.oidc.provider(name).label
         context = {"provider": provider, "message": error.message}
         response = render(request, "oidc/failed.html", context, status_code=error.status_code)
+        if isinstance(error, RateLimited):  # too many failed sign-ins (ADR 0029)
+            response.headers["Retry-After"] = str(error.retry_after)
         _clear(response)
         return response
     assert binding is not None  # complete() refuses a callback without one
