@@ -140,8 +140,12 @@ def test_rotate_key_reencrypts_webhook_secrets(runtime, admin) -> None:
 
 
 def test_plaintext_secrets_from_before_0008_are_encrypted_at_startup(
-    settings, database_url
+    tmp_path: Path, empty_database_url: str
 ) -> None:
+    database_url = empty_database_url
+    settings = Settings(
+        home=tmp_path / "home", database_url=database_url, network_allow=["127.0.0.1:*"]
+    )
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     engine = make_engine(database_url)

@@ -282,6 +282,8 @@ class StatementService:
             **fields,
         }
         values.setdefault("id", new_id())
+        values.setdefault("status", "SUBMITTED")
+        values.setdefault("created_at", utcnow())
         # Core statements, not the ORM's unit of work: this runs once per statement.
         with self.store.engine.begin() as connection:
             connection.execute(insert(Statement), [values])

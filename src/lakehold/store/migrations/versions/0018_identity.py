@@ -23,25 +23,26 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
-        batch.add_column(
-            sa.Column("kind", sa.String(length=16), nullable=False, server_default="user")
-        )
-        batch.add_column(sa.Column("email", sa.String(length=320), nullable=True))
-        batch.add_column(sa.Column("external_id", sa.String(length=255), nullable=True))
-        batch.add_column(sa.Column("identity_provider", sa.String(length=64), nullable=True))
-        batch.add_column(
-            sa.Column("credentials_valid_after", sa.DateTime(timezone=True), nullable=True)
-        )
-        batch.add_column(sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
+    # Plain ADD COLUMN, not a batch: on SQLite a batch would copy and drop ``users``, which
+    # rows of every other table refer to (foreign keys are on).
+    users = [
+        sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+        sa.Column("kind", sa.String(length=16), nullable=False, server_default="user"),
+        sa.Column("email", sa.String(length=320), nullable=True),
+        sa.Column("external_id", sa.String(length=255), nullable=True),
+        sa.Column("identity_provider", sa.String(length=64), nullable=True),
+        sa.Column("credentials_valid_after", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+    ]
+    for column in users:
+        op.add_column("users", column)
     op.create_index("ix_users_identity_provider", "users", ["identity_provider"])
-    with op.batch_alter_table("groups") as batch:
-        batch.add_column(sa.Column("external_id", sa.String(length=255), nullable=True))
-        batch.add_column(sa.Column("identity_provider", sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
+    for column in (
+        sa.Column("external_id", sa.String(length=255), nullable=True),
+        sa.Column("identity_provider", sa.String(length=64), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+    ):
+        op.add_column("groups", column)
     op.create_table(
         "user_identities",
         sa.Column("id", sa.String(length=32), nullable=False),

@@ -18,8 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("api_tokens") as batch:
-        batch.add_column(sa.Column("identity_provider", sa.String(length=64), nullable=True))
+    op.add_column("api_tokens", sa.Column("identity_provider", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
