@@ -286,6 +286,11 @@ class StatementService:
         values.setdefault("created_at", utcnow())
         # Core statements, not the ORM's unit of work: this runs once per statement.
         with self.store.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # The record of a read is not worth a WAL flush (1-2 ms): atomic still, but a
+                # crash of the database server (not of Lakehold) may lose its last records
+                # (ADR 0022). Decisions keep synchronous commits.
+                connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
             connection.execute(insert(Statement), [values])
             audit.insert_event(
                 connection,
