@@ -16,8 +16,10 @@ text (one or two words), prefix (``pay*``, ``cust*`` ...), facet-only (a tag, a 
 a unit, no text) and paged (offset 200 of a text query, offset 500 of browsing).
 Baseline: the bare full-text count of the same text (the least a search can do), same run.
 Before/after: the search service of ``--before`` (default HEAD) runs over the same database,
-interleaved query by query with today's. Goal: p95 <= 50 ms for every kind and role, both
-databases. One verdict line per goal.
+interleaved query by query with today's. CPU: this process's plus, on PostgreSQL, the server
+processes' of its connections (``/proc/<pid>/schedstat``), the cost of a search whatever the
+load of the machine. Goal: p95 <= 50 ms for every kind and role, both databases. One verdict
+line per goal; the load average before and after.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import func, insert, literal_column, select, text
+from sqlalchemy import event, func, insert, literal_column, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
@@ -352,14 +354,46 @@ def check(runtime: Runtime, viewer: Principal, cases: dict[str, Any]) -> None:
             assert counted == found.total or len(found.facets["project"]) == 50, (name, i)
 
 
-def _timed(calls, repeat: int) -> list[list[float]]:
-    """Each of ``calls`` ``repeat`` times, interleaved; the times of each in ms."""
-    times: list[list[float]] = [[] for _ in calls]
+class CpuClock:
+    """CPU time of a search: this process's, plus (PostgreSQL on this machine) the server
+    processes' of the pooled connections, read from ``/proc/<pid>/schedstat`` -- unlike wall
+    time, hardly changed by the load of other work on the machine."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.backends: set[int] = set()
+        if runtime.store.engine.dialect.name == "postgresql":
+            event.listen(runtime.store.engine, "checkout", self._backend)
+
+    def _backend(self, dbapi_connection, record, _proxy) -> None:
+        if "backend" not in record.info:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT pg_backend_pid()")
+            record.info["backend"] = cursor.fetchone()[0]
+            cursor.close()
+        self.backends.add(record.info["backend"])
+
+    def __call__(self) -> float:
+        """Seconds of CPU so far."""
+        used = time.process_time()
+        for pid in self.backends:
+            try:
+                with open(f"/proc/{pid}/schedstat") as stat:
+                    used += int(stat.read().split()[0]) / 1e9
+            except (OSError, ValueError, IndexError):  # a server elsewhere: client CPU only
+                pass
+        return used
+
+
+def _timed(calls, repeat: int, clock: CpuClock | None = None) -> list[tuple[list, list]]:
+    """Each of ``calls`` ``repeat`` times, interleaved; the wall and CPU times of each in ms."""
+    times: list[tuple[list, list]] = [([], []) for _ in calls]
     for i in range(repeat):
-        for call, kept in zip(calls, times, strict=True):
+        for call, (walls, cpus) in zip(calls, times, strict=True):
+            used = clock() if clock else 0.0
             began = time.perf_counter()
             call(i)
-            kept.append((time.perf_counter() - began) * 1000)
+            walls.append((time.perf_counter() - began) * 1000)
+            cpus.append(((clock() if clock else 0.0) - used) * 1000)
     return times
 
 
@@ -382,6 +416,7 @@ def run(kind: str, count: int, repeat: int, ref: str) -> list[tuple[str, float]]
             viewer = load(runtime, admin, count)
             print(f"{kind}: loaded {count} assets in {time.perf_counter() - began:.1f} s")
             services = [runtime.search, baseline_service(runtime, ref)] if ref else [runtime.search]
+            clock = CpuClock(runtime)
             cases = {
                 "text": lambda s, who, i: s.search(who, QUERIES["text"][i % 5]),
                 "prefix": lambda s, who, i: s.search(who, QUERIES["prefix"][i % 5]),
@@ -393,7 +428,9 @@ def run(kind: str, count: int, repeat: int, ref: str) -> list[tuple[str, float]]
                     for case in cases.values():
                         case(service, who, 0)
             check(runtime, viewer, cases)
-            (base,) = _timed([lambda i: _fts_baseline(runtime, QUERIES["text"][i % 5])], repeat)
+            ((base, _),) = _timed(
+                [lambda i: _fts_baseline(runtime, QUERIES["text"][i % 5])], repeat
+            )
             print(
                 f"  baseline (bare full-text count): "
                 f"p50 {_p(base, 50):7.1f} ms  p95 {_p(base, 95):7.1f} ms"
@@ -402,16 +439,17 @@ def run(kind: str, count: int, repeat: int, ref: str) -> list[tuple[str, float]]
             for role, who in (("admin", admin), ("viewer", viewer)):
                 for name, case in cases.items():
                     calls = [lambda i, c=case, s=s, w=who: c(s, w, i) for s in services]
-                    times = _timed(calls, repeat)
-                    p50, p95 = _p(times[0], 50), _p(times[0], 95)
+                    (times, cpu), *others = _timed(calls, repeat, clock)
+                    p50, p95 = _p(times, 50), _p(times, 95)
                     before = (
-                        f"  before ({ref}) p95 {_p(times[1], 95):7.1f} ms, "
-                        f"now {p95 / _p(times[1], 95):4.2f}x"
+                        f"  before ({ref}) p95 {_p(others[0][0], 95):7.1f} ms, "
+                        f"now {p95 / _p(others[0][0], 95):4.2f}x"
                         if ref
                         else ""
                     )
                     print(
                         f"  {role:6} {name:10} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
+                        f"CPU p50 {_p(cpu, 50):6.1f} ms  "
                         f"({p95 / _p(base, 95):5.1f}x baseline p95){before}"
                     )
                     worst.append((f"{kind} {role} {name}", p95))
@@ -435,6 +473,8 @@ def main() -> None:
     with open("/proc/loadavg") as f:
         print(f"load average before: {f.read().split()[0]}  assets: {args.assets}")
     results = [r for kind in kinds for r in run(kind, args.assets, args.repeat, args.before)]
+    with open("/proc/loadavg") as f:
+        print(f"load average after: {f.read().split()[0]}")
     for kind in kinds:
         for role in ("admin", "viewer"):
             mine = [(name, p95) for name, p95 in results if name.startswith(f"{kind} {role} ")]

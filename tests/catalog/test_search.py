@@ -11,7 +11,7 @@ import pytest
 import typer
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 from typer.testing import CliRunner
 
 from lakehold.api.app import create_app
@@ -562,3 +562,123 @@ def test_the_migration_downgrades_and_upgrades(runtime: Runtime) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     assert {"search_documents", "search_facets"} <= set(inspect(engine).get_table_names())
+
+
+def _visible_to_analyst(catalog: Catalog, q: str, **filters) -> list[tuple[str, str]]:
+    """What the analyst may find, from the administrator's results: listings and the
+    analysts project's assets."""
+    everything = catalog.find(catalog.admin, q, limit=100, **filters).items
+    return sorted(
+        (hit.kind, hit.qualified_name)
+        for hit in everything
+        if hit.kind == "listing" or hit.project == "analysts"
+    )
+
+
+@pytest.mark.parametrize(
+    "q, filters",
+    [
+        ("customer", {}),
+        ("cust*", {}),
+        ("customer", {"scope": "inventory"}),
+        ("cust*", {"scope": "listings"}),
+        ("", {"domain_unit": "Retail"}),
+        ("", {"tag": "gold"}),
+        ("customer", {"asset_type": "lakehouse_table"}),
+    ],
+)
+def test_every_query_shape_of_a_viewer_holds_only_visible_documents(
+    catalog: Catalog, q: str, filters: dict
+) -> None:
+    """Text, prefix, facet-only and paged searches of a viewer: items, totals and facet counts
+    are those of the visible matches (on PostgreSQL a text window is read per visible part when
+    the planner reads backwards)."""
+    rt, analyst = catalog.runtime, catalog.analyst
+    for i in range(4):
+        _table(
+            rt,
+            analyst,
+            "analysts",
+            f"segment_{i}",
+            "customer",
+            description="Customer segment",
+            tags=["gold"] if i % 2 else [],
+        )
+    visible = _visible_to_analyst(catalog, q, **filters)
+    assert visible and any(kind == "asset" for kind, _ in visible) == (
+        filters.get("scope") != "listings"
+    )
+    for window in (3, 100):
+        windowed = SearchService(rt.store, window=window)
+        first = windowed.search(analyst, q, **filters)
+        assert first.total == min(window, len(visible))
+        assert first.total_exact == (len(visible) <= window)
+        assert sum(counts(first, "project").values()) == first.total
+        assert sum(counts(first, "asset_type").values()) == first.total
+        pages = [
+            windowed.search(analyst, q, limit=2, offset=offset, **filters)
+            for offset in range(0, len(visible) + 2, 2)
+        ]
+        seen = sorted((hit.kind, hit.qualified_name) for page in pages for hit in page.items)
+        assert seen == visible
+
+
+def test_facet_counts_of_the_window_equal_the_facet_table(catalog: Catalog) -> None:
+    """Tags and glossary terms are counted from the documents' own lists: the same counts as
+    the facet table holds for the same documents."""
+    found = catalog.find(catalog.admin, limit=100)
+    with catalog.runtime.store.session() as session:
+        rows = session.execute(
+            select(SearchFacet.facet, SearchFacet.value, func.count()).group_by(
+                SearchFacet.facet, SearchFacet.value
+            )
+        ).all()
+    assert found.total_exact
+    for facet in ("tag", "glossary_term"):
+        assert counts(found, facet) == {value: n for f, value, n in rows if f == facet}
+
+
+def test_a_window_read_per_visible_part_equals_one_read(catalog: Catalog) -> None:
+    """PostgreSQL: the newest matches read per visible part (listings, each project's
+    inventory) are the same rows, scores and order as one read of the visible matches; the
+    plan decides which is read."""
+    from lakehold.catalog.search import matching, query
+    from lakehold.catalog.search.service import SCOPES
+    from lakehold.catalog.search.visibility import reads_backwards, visibility
+
+    rt = catalog.runtime
+    if rt.store.engine.dialect.name != "postgresql":
+        pytest.skip("parts are read on PostgreSQL only")
+    for i in range(6):
+        _table(rt, catalog.analyst, "analysts", f"part_{i}", "customer", description="Pay slip")
+    with rt.store.session() as session:
+        seen = visibility(session, catalog.analyst)
+        assert seen.projects is not None and len(seen.projects) == 1
+        found = 0
+        for q in ("customer", "pay*", 'pay* "customer"'):
+            for kinds in SCOPES.values():
+                terms, scoped = query.parse(q), SearchDocument.kind.in_(kinds)
+                parts = seen.parts(kinds)
+                assert parts and len(parts) == len(kinds)  # the listings, one project
+                for limit, offset in ((3, 0), (2, 2), (100, 0)):
+                    one = matching.window(
+                        "postgresql",
+                        terms,
+                        [scoped, seen.condition()],
+                        limit=limit,
+                        offset=offset,
+                    )
+                    parted = matching.window(
+                        "postgresql", terms, [scoped], limit=limit, offset=offset, parts=parts
+                    )
+                    expected = sorted(session.connection().execute(one).all())
+                    assert sorted(session.connection().execute(parted).all()) == expected
+                    found += len(expected)
+        assert found > 0
+        plain = matching.window("postgresql", query.parse("customer"), [seen.condition()], limit=10)
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        session.execute(text("SET LOCAL enable_indexscan = off"))
+        assert not reads_backwards(session, plain)  # a bitmap of the GIN index
+        session.execute(text("SET LOCAL enable_indexscan = on"))
+        session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        assert reads_backwards(session, plain)

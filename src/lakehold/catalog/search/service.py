@@ -1,33 +1,34 @@
 """Search over what a user may discover: active listings (everyone) and the inventories of
-their own projects (members, any role; administrators see every project).
+their own projects (members, any role; administrators see every project; ``visibility``).
 
 Full text is in ``matching`` (FTS5 on SQLite, tsvectors on PostgreSQL). A search reads one
-bounded **window** (ADR 24): the newest ``WINDOW`` + 1 visible matches, narrow columns only
-(index ``ix_search_documents_window``). Its size is the total (past the window: the window's
-size, ``total_exact`` False); its documents' units, projects and types are counted here, their
-tags and glossary terms by one grouped read of ``search_facets``'s primary key; only they are
-scored and ranked; snippets are built for the page only. Every count is over visible matches,
-so a count never reveals a hidden asset. Blank ``q`` browses, newest first.
+bounded **window** (ADR 24): the newest ``WINDOW`` + 1 visible matches, scored in the same
+statement, with the columns its facets need (the tags and glossary terms as their JSON text).
+Its size is the total (past the window: the window's size, ``total_exact`` False); its units,
+projects, types, tags and glossary terms are counted here; it is ranked here; one more
+statement reads the page's documents and snippets. Every count is over visible matches, so a
+count never reveals a hidden asset. Blank ``q`` browses, newest first.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from heapq import nlargest
+from operator import itemgetter
+from typing import Literal, cast
 
 from sqlalchemy import (
     ColumnElement,
     Select,
-    and_,
     exists,
     func,
+    null,
     or_,
     select,
-    text,
-    true,
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError
@@ -35,11 +36,11 @@ from sqlalchemy.orm import Session, aliased
 
 from lakehold.catalog.search import matching, query
 from lakehold.catalog.search.indexer import reindex_all
+from lakehold.catalog.search.visibility import reads_backwards, visibility
 from lakehold.errors import Invalid
-from lakehold.kernel import Action, allowed, authorize
+from lakehold.kernel import Action, authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
-from lakehold.store.models import GroupMember, ProjectMember
 from lakehold.store.search import ASSET, GLOSSARY_TERM, LISTING, TAG, SearchDocument, SearchFacet
 
 Scope = Literal["listings", "inventory", "all"]
@@ -53,7 +54,29 @@ MAX_LIMIT = 100
 FACET_SIZE = 50  # values reported per facet, most frequent first
 WINDOW = 1000  # the newest matches: counted exactly, faceted and ranked (ADR 24)
 COLUMN_FACETS = ("domain_unit", "project", "asset_type")
-TOTAL, PAGE = "total", "page"  # the other parts of the summary statement are facet names
+FACET_COLUMNS = {TAG: "tags", GLOSSARY_TERM: "glossary_terms"}  # JSON text in a window row
+_AT = {name: i for i, name in enumerate(matching.HIT_FIELDS)}  # a window row is read by index
+_ID, _SCORE = _AT["id"], _AT["score"]
+_RANKING = itemgetter(_SCORE, _AT["updated_at"], _ID)  # best first: score, newest, last id
+# PostgreSQL, for a search's transaction:
+# - plans per text (``plan_cache_mode``): a backward id scan for a frequent word, the GIN index
+#   for a rare one. A generic plan (psycopg prepares a statement run 5 times) cannot know which
+#   and took 0.4 s for ``churn`` at 100k documents;
+# - no parallel workers: a window is 1,001 rows, and starting a worker cost more (40 ms under
+#   load) than the backward index scan it would share;
+# - ``random_page_cost`` 1.1: the search tables are read from memory, and at the default (4)
+#   the planner scanned 31,000 documents backwards for the 1,001 newest of the 4,000 with
+#   ``invoice`` rather than read those 4,000 through the GIN index (57 against 10 ms CPU).
+POSTGRES_SETTINGS = select(
+    *(
+        func.set_config(name, value, True)
+        for name, value in (
+            ("plan_cache_mode", "force_custom_plan"),
+            ("max_parallel_workers_per_gather", "0"),
+            ("random_page_cost", "1.1"),
+        )
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -113,20 +136,6 @@ def _values(value: str | list[str] | None) -> list[str]:
     return [v.strip() for v in values if v and v.strip()]
 
 
-def _visible(session: Session, principal: Principal) -> ColumnElement[bool]:
-    """Active listings for everyone; assets of the principal's projects (listed first, so the
-    planner sees a few literal ids)."""
-    if allowed(principal, Action.CATALOG_READ_ALL):  # administrators see every project's inventory
-        inventory: ColumnElement[bool] = true()
-    else:
-        groups = select(GroupMember.group_id).where(GroupMember.user_id == principal.user_id)
-        member_of = select(ProjectMember.project_id).where(
-            or_(ProjectMember.user_id == principal.user_id, ProjectMember.group_id.in_(groups))
-        )
-        inventory = SearchDocument.project_id.in_(sorted(set(session.scalars(member_of))))
-    return or_(SearchDocument.kind == LISTING, and_(SearchDocument.kind == ASSET, inventory))
-
-
 def _has_facet(facet: str, value: str) -> ColumnElement[bool]:
     other = aliased(SearchFacet)  # the window may be read from search_facets itself
     return exists().where(
@@ -166,16 +175,19 @@ def _filtered(filters: Filters, carried: int = 0) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _newest_carrying(facet: str, value: str, conditions: list[ColumnElement[bool]]) -> Select:
+def _newest_carrying(
+    facet: str, value: str, conditions: list[ColumnElement[bool]], limit: int
+) -> Select:
     """The newest documents carrying ``facet`` ``value`` (``HIT_COLUMNS``, newest first), read
     backwards from ``ix_search_facets_facet_value_document``: the planners misjudge how many
     documents carry a value (PostgreSQL read every one of 15k and sorted them)."""
     carrier = SearchFacet.document_id
     return (
-        select(*matching.HIT_COLUMNS)
+        select(*matching.HIT_COLUMNS, null().label("score"))
         .join_from(SearchFacet, SearchDocument, SearchDocument.id == carrier)
         .where(SearchFacet.facet == facet, SearchFacet.value == value, *conditions)
         .order_by(carrier.desc())
+        .limit(limit)
     )
 
 
@@ -213,13 +225,7 @@ class SearchService:
         )
         with self.store.session() as session:
             if session.get_bind().dialect.name == "postgresql":
-                # Plans per text: a backward id scan for a frequent word, the GIN index for a
-                # rare one. A generic plan (psycopg prepares a statement run 5 times) cannot
-                # know which and took 0.4 s for ``churn`` at 100k documents.
-                session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-                # A window is 1,001 rows: starting a parallel worker cost more (40 ms under
-                # load) than the backward index scan it would share.
-                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+                session.execute(POSTGRES_SETTINGS)
             try:
                 return self._run(session, principal, terms, filters, scope, limit, offset)
             except DBAPIError as error:  # a query text the engine still refuses
@@ -245,44 +251,58 @@ class SearchService:
         limit: int,
         offset: int,
     ) -> SearchResults:
-        conditions = [SearchDocument.kind.in_(SCOPES[scope]), _visible(session, principal)]
-        found = matching.hits(
-            session.get_bind().dialect.name, terms, [*conditions, *_filtered(filters)]
-        )
-        newest = found.order_by(found.selected_columns.id.desc())
-        if not terms and (carried := _facet_values(filters)):  # the window from the facet index
-            newest = _newest_carrying(*carried[0], [*conditions, *_filtered(filters, 1)])
+        seen = visibility(session, principal)
+        scoped = SearchDocument.kind.in_(SCOPES[scope])
+        conditions = [scoped, seen.condition()]
+        dialect = session.get_bind().dialect.name
+        matches = [*conditions, *_filtered(filters)]
+
+        def newest_matches(count: int, skip: int = 0) -> Select:
+            """The matches newest first; per visible part when that reads fewer documents."""
+            if parts:
+                parted = [scoped, *_filtered(filters)]
+                return matching.window(
+                    dialect, terms, parted, limit=count, offset=skip, parts=parts
+                )
+            return matching.window(dialect, terms, matches, limit=count, offset=skip)
+
         # one more than the window: whether more match than it holds
-        rows = session.execute(newest.limit(self.window + 1)).all()
+        parts = None
+        if not terms and (carried := _facet_values(filters)):  # the window from the facet index
+            newest = _newest_carrying(
+                *carried[0], [*conditions, *_filtered(filters, 1)], self.window + 1
+            )
+        else:
+            newest = newest_matches(self.window + 1)
+            if dialect == "postgresql" and terms and (parts := seen.parts(SCOPES[scope])):
+                if reads_backwards(session, newest):
+                    newest = newest_matches(self.window + 1)
+                else:
+                    parts = None
+        core = session.connection()  # plain rows: no ORM loading per row of the window
+        # newest first; fetched all at once (iterating a result fetches row by row)
+        rows = sorted(core.execute(newest).all(), key=itemgetter(_ID), reverse=True)
         exact = len(rows) <= self.window
         window = rows[: self.window]
-        facets = _column_facets(window) | _tag_facets(session, [row.id for row in window])
+        facets = _column_facets(window) | _tag_facets(window)
         hits: list[tuple[int, float | None]]
         if not terms:  # browsing: every match, newest first
-            page = found.with_only_columns(SearchDocument.id).order_by(
-                SearchDocument.updated_at.desc(), SearchDocument.id.desc()
+            page = (
+                select(SearchDocument.id)
+                .where(*matches)
+                .order_by(SearchDocument.updated_at.desc(), SearchDocument.id.desc())
             )
-            hits = [(i, None) for i in session.scalars(page.limit(limit).offset(offset))]
+            hits = [(i, None) for i in core.scalars(page.limit(limit).offset(offset))]
         else:  # the window best first, then the older matches newest first
-            score_of = matching.scores(session, terms, [row.id for row in window])
-            ranked = sorted(
-                window, key=lambda r: (score_of.get(r.id, 0.0), r.updated_at, r.id), reverse=True
-            )
-            hits = [(row.id, score_of.get(row.id)) for row in ranked[offset : offset + limit]]
+            ranked = nlargest(offset + limit, window, key=_RANKING)  # sorted, best first
+            hits = [(row[_ID], row[_SCORE]) for row in ranked[offset:]]
             if not exact and offset + limit > self.window:
                 skip = self.window + max(0, offset - self.window)
-                older = [
-                    row.id for row in session.execute(newest.offset(skip).limit(limit - len(hits)))
-                ]
-                scored = matching.scores(session, terms, older)
-                hits += [(document_id, scored.get(document_id)) for document_id in older]
-        ids = [document_id for document_id, _ in hits]
-        documents = {
-            d.id: d
-            for d in session.scalars(select(SearchDocument).where(SearchDocument.id.in_(ids)))
-        }
-        snippets = matching.snippets(session, terms, ids)
-        items = [_hit(documents[i], score, snippets.get(i)) for i, score in hits if i in documents]
+                read = core.execute(newest_matches(limit - len(hits), skip)).all()
+                older = sorted(read, key=itemgetter(_ID), reverse=True)
+                hits += [(row[_ID], row[_SCORE]) for row in older]
+        documents = matching.page(session, terms, [document_id for document_id, _ in hits])
+        items = [_hit(documents[i], score) for i, score in hits if i in documents]
         return SearchResults(
             total=len(window),
             limit=limit,
@@ -302,29 +322,29 @@ def _top(counted: Counter[str]) -> list[FacetCount]:
 
 def _column_facets(window: Sequence[Row]) -> dict[str, list[FacetCount]]:
     """The window's values of the facets that are columns of a document."""
-    return {
-        name: _top(Counter(v for row in window if (v := getattr(row, name)) is not None))
-        for name in COLUMN_FACETS
-    }
+    facets: dict[str, list[FacetCount]] = {}
+    for name in COLUMN_FACETS:
+        counted: Counter[str | None] = Counter(map(itemgetter(_AT[name]), window))
+        counted.pop(None, None)  # documents without a value (no domain unit)
+        facets[name] = _top(cast(Counter[str], counted))
+    return facets
 
 
-def _tag_facets(session: Session, ids: list[int]) -> dict[str, list[FacetCount]]:
-    """The tags and glossary terms of the window's documents: one grouped read of the facet
-    table's primary key (document_id, facet, value), which covers it."""
-    counted: dict[str, Counter[str]] = {TAG: Counter(), GLOSSARY_TERM: Counter()}
-    if ids:
-        rows = session.execute(
-            select(SearchFacet.facet, SearchFacet.value, func.count())
-            .where(matching.id_in(session.get_bind().dialect.name, SearchFacet.document_id, ids))
-            .group_by(SearchFacet.facet, SearchFacet.value)
-        )
-        for facet, value, n in rows:
-            if facet in counted:
-                counted[facet][value] = n
-    return {name: _top(values) for name, values in counted.items()}
+def _tag_facets(window: Sequence[Row]) -> dict[str, list[FacetCount]]:
+    """The tags and glossary terms of the window's documents, from their JSON text (the same
+    values as ``search_facets``, written together by the indexer): each distinct list is parsed
+    once (a window of 1,000 holds about 200)."""
+    facets: dict[str, list[FacetCount]] = {}
+    for name in (TAG, GLOSSARY_TERM):
+        counted: Counter[str] = Counter()
+        for text, n in Counter(map(itemgetter(_AT[FACET_COLUMNS[name]]), window)).items():
+            for value in json.loads(text or "null") or ():
+                counted[value] += n
+        facets[name] = _top(counted)
+    return facets
 
 
-def _hit(document: SearchDocument, score: float | None, snippet: str | None) -> SearchHit:
+def _hit(document: Row, score: float | None) -> SearchHit:
     return SearchHit(
         kind=document.kind,
         qualified_name=document.qualified_name,
@@ -337,7 +357,7 @@ def _hit(document: SearchDocument, score: float | None, snippet: str | None) -> 
         glossary_terms=list(document.glossary_terms or []),
         updated_at=document.updated_at,
         score=float(score) if score is not None else None,
-        snippet=snippet or None,
+        snippet=document.snippet or None,
         listing_id=document.ref_id if document.kind == LISTING else None,
         asset_id=document.ref_id if document.kind == ASSET else None,
     )

@@ -25,7 +25,7 @@ depends_on = None
 def upgrade() -> None:
     # Plain ADD COLUMN, not a batch: on SQLite a batch would copy and drop ``users``, which
     # rows of every other table refer to (foreign keys are on).
-    users = [
+    users: list[sa.Column] = [
         sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
         sa.Column("kind", sa.String(length=16), nullable=False, server_default="user"),
         sa.Column("email", sa.String(length=320), nullable=True),
@@ -37,11 +37,12 @@ def upgrade() -> None:
     for column in users:
         op.add_column("users", column)
     op.create_index("ix_users_identity_provider", "users", ["identity_provider"])
-    for column in (
+    groups: list[sa.Column] = [
         sa.Column("external_id", sa.String(length=255), nullable=True),
         sa.Column("identity_provider", sa.String(length=64), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
-    ):
+    ]
+    for column in groups:
         op.add_column("groups", column)
     op.create_table(
         "user_identities",
