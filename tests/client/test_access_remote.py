@@ -44,7 +44,7 @@ def test_users_and_tokens_through_the_remote_cli(remote_cli, sdk) -> None:
     assert "cli" in listed and "bob" in listed
     token_id = next(t.id for t in sdk(value).tokens.list() if t.name == "cli")
     assert "revoked" in remote_cli("token", "revoke", token_id, token=value)
-    assert "not valid" in remote_cli("token", "list", token=value, code=3)
+    assert "has been revoked" in remote_cli("token", "list", token=value, code=3)
     assert "namespaces" in remote_cli(
         "token", "create", "ol", "--user", "bob", "--scope", "lineage:write", code=2
     )
