@@ -48,7 +48,7 @@ class SecurityPolicyView:
     """The username of the administrator who last changed it."""
 
 
-def _changed(session: Session, statement: Any) -> int:
+def changed_rows(session: Session, statement: Any) -> int:
     """Run an UPDATE; how many rows it changed."""
     result = session.execute(statement)
     assert isinstance(result, CursorResult)  # an UPDATE's result has a rowcount
@@ -131,21 +131,26 @@ def set_cutoff(session: Session, cutoff: datetime, now: datetime) -> tuple[int, 
             field="before",
         )
     row.credentials_valid_after = cutoff
-    tokens = _changed(
+    return close_open(session, now, ApiToken.created_at <= cutoff, WebSession.created_at <= cutoff)
+
+
+def close_open(
+    session: Session, now: datetime, tokens_where: Any, sessions_where: Any
+) -> tuple[int, int]:
+    """Mark the open tokens matching ``tokens_where`` and the open sessions matching
+    ``sessions_where`` revoked at ``now`` (for the record: the cutoffs refuse them already),
+    and clear this process's credential caches. Returns how many of each were open."""
+    tokens = changed_rows(
         session,
         update(ApiToken)
-        .where(ApiToken.created_at <= cutoff, ApiToken.revoked_at.is_(None))
+        .where(tokens_where, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now)
         .execution_options(synchronize_session=False),
     )
-    sessions = _changed(
+    sessions = changed_rows(
         session,
         update(WebSession)
-        .where(
-            WebSession.created_at <= cutoff,
-            WebSession.revoked_at.is_(None),
-            WebSession.expires_at > now,
-        )
+        .where(sessions_where, WebSession.revoked_at.is_(None), WebSession.expires_at > now)
         .values(revoked_at=now)
         .execution_options(synchronize_session=False),
     )

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.kernel import Action, allowed, governed
-from lakehold.security import credential_cache, policy
+from lakehold.security import policy
 from lakehold.security.principal import Principal
 from lakehold.security.service import TokenInfo, UserInfo, info_of, issue_token, user_info
 from lakehold.store.db import Store
@@ -44,44 +44,15 @@ class Revoked:
     token: TokenInfo | None = None
 
 
-def _changed(session: Session, statement: Any) -> int:
-    """Run an UPDATE; how many rows it changed."""
-    result = session.execute(statement)
-    assert isinstance(result, CursorResult)  # an UPDATE's result has a rowcount
-    return result.rowcount
-
-
-def _close(session: Session, user_ids: Any, now: datetime) -> tuple[int, int]:
-    """Mark the open tokens and sessions of ``user_ids`` (a list or a subquery) revoked."""
-    tokens = _changed(
-        session,
-        update(ApiToken)
-        .where(ApiToken.user_id.in_(user_ids), ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False),
-    )
-    sessions = _changed(
-        session,
-        update(WebSession)
-        .where(
-            WebSession.user_id.in_(user_ids),
-            WebSession.revoked_at.is_(None),
-            WebSession.expires_at > now,
-        )
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False),
-    )
-    credential_cache.invalidate(session)
-    return tokens, sessions
-
-
 def revoke_user(session: Session, user: User, now: datetime | None = None) -> Revoked:
     """Refuse every session and token of ``user`` issued up to ``now``."""
     now = now or utcnow()
     user.credentials_valid_after = now
     user.updated_at = now
     session.flush()
-    tokens, sessions = _close(session, [user.id], now)
+    tokens, sessions = policy.close_open(
+        session, now, ApiToken.user_id == user.id, WebSession.user_id == user.id
+    )
     return Revoked(1, tokens, sessions, now)
 
 
@@ -103,7 +74,7 @@ def revoke_provider(session: Session, provider: str, now: datetime | None = None
     """Refuse every session and token, issued up to ``now``, of every user the identity
     provider named ``provider`` provisioned."""
     now = now or utcnow()
-    users = _changed(
+    users = policy.changed_rows(
         session,
         update(User)
         .where(User.identity_provider == provider)
@@ -111,7 +82,9 @@ def revoke_provider(session: Session, provider: str, now: datetime | None = None
         .execution_options(synchronize_session=False),
     )
     ids = select(User.id).where(User.identity_provider == provider).scalar_subquery()
-    tokens, sessions = _close(session, ids, now)
+    tokens, sessions = policy.close_open(
+        session, now, ApiToken.user_id.in_(ids), WebSession.user_id.in_(ids)
+    )
     return Revoked(users, tokens, sessions, now)
 
 
