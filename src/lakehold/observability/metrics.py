@@ -1,0 +1,184 @@
+"""Every Prometheus metric Lakehold exports, defined once.
+
+Names follow Prometheus conventions (``lakehold_`` prefix, base units, ``_total`` counters).
+Label values are bounded: fixed vocabularies (states, outcomes, actions, operations) or a
+project name through :func:`project_label`, which caps the distinct projects one process
+reports. Never a statement's text, a user name, a path or anything secret.
+
+Several API workers: ``PROMETHEUS_MULTIPROC_DIR`` set before this module is first imported
+makes every value a shared file (prometheus-client's multiprocess mode); gauges then say how
+the workers' values combine (``multiprocess_mode``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+PROJECT_LABEL_CAP = 500
+"""Distinct project label values one process reports; later projects are reported as
+``OTHER_PROJECT``."""
+OTHER_PROJECT = "_other"
+NO_PROJECT = "_none"
+
+_projects: set[str] = set()
+_projects_lock = threading.Lock()
+
+
+def project_label(name: str | None) -> str:
+    """A project name as a label value, within the cap."""
+    if not name:
+        return NO_PROJECT
+    if name in _projects:
+        return name
+    with _projects_lock:
+        if name in _projects:
+            return name
+        if len(_projects) >= PROJECT_LABEL_CAP:
+            return OTHER_PROJECT
+        _projects.add(name)
+        return name
+
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_ROW_BUCKETS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)
+
+BUILD_INFO = Info("lakehold_build", "The running Lakehold version.")
+
+# -- HTTP ------------------------------------------------------------------------------------
+HTTP_REQUESTS = Counter(
+    "lakehold_http_requests_total",
+    "HTTP requests answered, by route template and status code.",
+    ["method", "route", "status"],
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "lakehold_http_request_duration_seconds",
+    "Time to answer an HTTP request (to the end of its body), by route template.",
+    ["method", "route"],
+    buckets=_LATENCY_BUCKETS,
+)
+
+# -- statements ------------------------------------------------------------------------------
+STATEMENTS = Counter(
+    "lakehold_statements_total",
+    "Governed statements that ended, by final state (FINISHED, FAILED, ABORTED).",
+    ["project", "state"],
+)
+STATEMENT_QUEUE_SECONDS = Histogram(
+    "lakehold_statement_queue_seconds",
+    "Time from a statement's submission to the start of its run.",
+    buckets=_LATENCY_BUCKETS,
+)
+STATEMENT_RUN_SECONDS = Histogram(
+    "lakehold_statement_run_seconds",
+    "Time a statement ran (plan, bind and execute), by final state.",
+    ["state"],
+    buckets=_LATENCY_BUCKETS,
+)
+STATEMENT_ROWS = Counter(
+    "lakehold_statement_rows_total",
+    "Rows returned by finished statements.",
+    ["project"],
+)
+STATEMENT_SCANNED_BYTES = Counter(
+    "lakehold_statement_scanned_bytes_total",
+    "Bytes of table data files a statement was bound to read (the granted snapshot's files).",
+    ["project"],
+)
+
+# -- governance ------------------------------------------------------------------------------
+DECISIONS = Counter(
+    "lakehold_decisions_total",
+    "Governance decisions taken by the kernel, by action and outcome (allowed, denied).",
+    ["action", "outcome"],
+)
+
+# -- tables ----------------------------------------------------------------------------------
+TABLE_WRITES = Counter(
+    "lakehold_table_writes_total",
+    "Delta commits written, by operation (create, append, overwrite, merge, cdc, delete, "
+    "optimize, vacuum).",
+    ["project", "operation"],
+)
+TABLE_COMMIT_SECONDS = Histogram(
+    "lakehold_table_commit_seconds",
+    "Time to write a Delta commit (data files and log entry), by operation.",
+    ["operation"],
+    buckets=_LATENCY_BUCKETS,
+)
+TABLE_MERGE_ROWS = Histogram(
+    "lakehold_table_merge_rows",
+    "Source rows of a merge (upsert or CDC).",
+    buckets=_ROW_BUCKETS,
+)
+TABLE_VACUUM_FILES = Counter(
+    "lakehold_table_vacuum_files_removed_total",
+    "Data files removed by vacuum.",
+    ["project"],
+)
+
+# -- lineage ---------------------------------------------------------------------------------
+LINEAGE_EVENTS = Counter(
+    "lakehold_lineage_events_total",
+    "OpenLineage events received, by outcome (accepted, refused).",
+    ["outcome"],
+)
+
+# -- sync jobs -------------------------------------------------------------------------------
+SYNC_RUNS = Counter(
+    "lakehold_sync_runs_total",
+    "Sync job runs that ended, by outcome (succeeded, failed).",
+    ["project", "outcome"],
+)
+SYNC_ROWS = Counter(
+    "lakehold_sync_rows_total",
+    "Rows written to lakehouse tables by sync runs.",
+    ["project"],
+)
+SYNC_LAG_SECONDS = Gauge(
+    "lakehold_sync_lag_seconds",
+    "Per project, the largest time since a scheduled sync job's last successful run.",
+    ["project"],
+    multiprocess_mode="max",
+)
+
+# -- webhooks --------------------------------------------------------------------------------
+WEBHOOK_DELIVERIES = Counter(
+    "lakehold_webhook_deliveries_total",
+    "Webhook delivery attempts, by outcome (delivered, retry, failed).",
+    ["outcome"],
+)
+
+# -- secrets ---------------------------------------------------------------------------------
+SECRET_DECRYPTIONS = Counter(
+    "lakehold_secret_decryptions_total",
+    "Secrets decrypted, by key id (the fingerprint of the key that sealed them).",
+    ["key_id"],
+)
+
+# -- metadata store --------------------------------------------------------------------------
+STORE_POOL_CONNECTIONS = Gauge(
+    "lakehold_metadata_pool_connections",
+    "Metadata-store connections of this process's pool, by state (checked_out, idle).",
+    ["state"],
+    multiprocess_mode="livesum",
+)
+
+# -- certificates and storage ----------------------------------------------------------------
+CERTIFICATE_EXPIRY = Gauge(
+    "lakehold_connection_certificate_expiry_timestamp_seconds",
+    "When the TLS certificate a connection's server presented expires (Unix time).",
+    ["project", "connection"],
+    multiprocess_mode="min",
+)
+WAREHOUSE_DISK_FREE_BYTES = Gauge(
+    "lakehold_warehouse_disk_free_bytes",
+    "Free bytes on the warehouse's file system.",
+    multiprocess_mode="min",
+)
+WAREHOUSE_DISK_SIZE_BYTES = Gauge(
+    "lakehold_warehouse_disk_size_bytes",
+    "Size in bytes of the warehouse's file system.",
+    multiprocess_mode="max",
+)
