@@ -129,9 +129,10 @@ def resolve_access(
     wanted = {project for project, _ in names} | set(also)
     if acting is not None:
         wanted.add(acting)
-    ids = _projects(session, wanted)
-    held = roles.project_roles(session, principal, list(ids.values()))
-    projects = {name: ProjectRole(pid, name, held.get(pid)) for name, pid in ids.items()}
+    projects = {
+        name: ProjectRole(pid, name, role)
+        for name, (pid, role) in roles.named_project_roles(session, principal, wanted).items()
+    }
     decision = Decision(projects, [])
     acting_role = acting_project(decision, acting)
     found = _assets(session, names, projects, acting_role)
@@ -172,12 +173,6 @@ _GRANT_JOINS = (
     "LEFT JOIN asset_filters rf ON rf.id = g.row_filter_id "
     "LEFT JOIN asset_filters cf ON cf.id = g.column_filter_id"
 )
-
-
-def _projects(session: Session, names: set[str]) -> dict[str, str]:
-    """Project name -> id of the projects named."""
-    sql = f"SELECT id, name FROM projects WHERE {driver.member_of(session, 'name')}"
-    return {name: pid for pid, name in driver.fetch(session, sql, [driver.values(session, names)])}
 
 
 def _assets(

@@ -62,6 +62,37 @@ def project_roles(
     return roles
 
 
+def named_project_roles(
+    session: Session, principal: Principal, names: Collection[str]
+) -> dict[str, tuple[str, Role | None]]:
+    """Project name -> (id, the principal's strongest role or None) for the projects named
+    that exist, in one query (administrators act as owners)."""
+    if not names:
+        return {}
+    named = f"WHERE {driver.member_of(session, 'p.name')}"
+    if principal.is_admin:
+        rows = driver.fetch(
+            session,
+            f"SELECT p.id, p.name, 'owner' FROM projects p {named}",
+            [driver.values(session, names)],
+        )
+    else:
+        sql = (
+            "SELECT p.id, p.name, m.role FROM projects p LEFT JOIN project_members m "
+            "ON m.project_id = p.id AND (m.user_id = ? OR m.group_id IN "
+            f"(SELECT group_id FROM group_members WHERE user_id = ?)) {named}"
+        )
+        params = [principal.user_id, principal.user_id, driver.values(session, names)]
+        rows = driver.fetch(session, sql, params)
+    found: dict[str, tuple[str, Role | None]] = {}
+    for project_id, name, role in rows:
+        held = found.get(name, (project_id, None))[1]
+        if role is not None and (held is None or ROLES.index(role) > ROLES.index(held)):
+            held = role
+        found[name] = (project_id, held)
+    return found
+
+
 def has_role(session: Session, principal: Principal, project: Project, minimum: Role) -> bool:
     """True when the principal holds ``minimum`` or a stronger role in ``project``."""
     role = project_role(session, principal, project)

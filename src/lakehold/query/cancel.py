@@ -54,7 +54,8 @@ class CancelHandle:
             self._connection = connection
             self._timeout_s = timeout_s
             self._deadline = time.monotonic() + timeout_s if timeout_s else None
-        _watchdog.add(self)
+            deadline = self._deadline
+        _watchdog.add(self, deadline)
 
     def detach(self) -> None:
         """The statement no longer uses its connection (call before closing it)."""
@@ -100,21 +101,28 @@ class CancelHandle:
 
 
 class _Watchdog:
-    """One daemon thread that ticks every attached handle when it is due."""
+    """One daemon thread that ticks every attached handle when it is due.
+
+    It is woken only when it has to act sooner than it planned: a statement attached with a
+    deadline after the thread's next tick (the usual case) costs no wake-up."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._handles: set[CancelHandle] = set()
         self._thread: threading.Thread | None = None
         self._dirty = False
+        self._next: float | None = None
+        """When the thread ticks next, if nothing wakes it (None: only when woken)."""
 
-    def add(self, handle: CancelHandle) -> None:
+    def add(self, handle: CancelHandle, deadline: float | None) -> None:
         with self._cond:
             self._handles.add(handle)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="lakehold-watchdog")
                 self._thread.daemon = True
                 self._thread.start()
+            elif deadline is None or (self._next is not None and self._next <= deadline):
+                return  # the planned tick comes first (or there is no deadline to watch)
             self._dirty = True
             self._cond.notify()
 
@@ -132,8 +140,10 @@ class _Watchdog:
         while True:
             with self._cond:
                 if not self._dirty:
+                    self._next = time.monotonic() + wait if wait is not None else None
                     self._cond.wait(timeout=wait)
                 self._dirty = False
+                self._next = None  # ticking now: an attach meanwhile wakes it again
                 handles = list(self._handles)
             now = time.monotonic()
             due = [t for t in (h._tick(now) for h in handles) if t is not None]

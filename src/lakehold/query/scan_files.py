@@ -36,9 +36,12 @@ class ScanFiles:
 
     def __init__(self, root: Path | None = None) -> None:
         root = root or DEFAULT_ROOT
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.directory = root / secrets.token_hex(16)
-        self.directory.mkdir(mode=0o700)
+        try:
+            self.directory.mkdir(mode=0o700)
+        except FileNotFoundError:  # a new root, or one removed since
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700)
         self._links: dict[str, str] = {}
 
     def link(self, path: str) -> str:
@@ -63,8 +66,17 @@ class ScanFiles:
         return tuple(self._links.values())
 
     def close(self) -> None:
-        """Remove the directory and its links (the data files stay)."""
-        shutil.rmtree(self.directory, ignore_errors=True)
+        """Remove the directory and its links (the data files stay): the links it made, then
+        the directory; a tree walk only if something else is left in it."""
+        for found in self._links.values():
+            with contextlib.suppress(OSError):
+                os.unlink(found)
+        try:
+            self.directory.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> ScanFiles:
         return self

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from functools import partial
-from typing import Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pyarrow as pa
 from fastapi import APIRouter, Header, Query, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic_core import to_json
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.api.schemas import utc
@@ -28,6 +29,10 @@ from lakehold.query.results import (
     to_json_arrays,
     to_json_rows,
 )
+
+if TYPE_CHECKING:
+    from lakehold.runtime import Runtime
+    from lakehold.security.principal import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["statements"])
 
@@ -103,7 +108,10 @@ def _render(
     next_offset: int | None,
     truncated: bool,
     row_format: RowFormat = "objects",
-) -> Response | ResultOut:
+) -> Response:
+    """The page in ``fmt``, encoded here (in the caller's worker thread): the JSON body is
+    ``ResultOut``'s shape built from values that are already JSON-safe
+    (:mod:`lakehold.query.results`), so it skips a second validation of every row."""
     headers = {
         "X-Statement-Id": statement_id,
         "X-Total-Rows": str(total),
@@ -115,19 +123,17 @@ def _render(
         return Response(to_csv_bytes(table), media_type="text/csv", headers=headers)
     if fmt == "arrow":
         return Response(to_arrow_ipc_stream(table), media_type=ARROW_STREAM, headers=headers)
-    return ResultOut(
-        statement_id=statement_id,
-        columns=[ColumnMeta.model_validate(c) for c in column_metadata(table.schema)],
-        row_format=row_format,
-        rows=cast(
-            "list[dict[str, Any] | list[Any]]",
-            to_json_arrays(table) if row_format == "arrays" else to_json_rows(table),
-        ),
-        total_rows=total,
-        offset=offset,
-        next_offset=next_offset,
-        truncated=truncated,
-    )
+    body = {
+        "statement_id": statement_id,
+        "columns": column_metadata(table.schema),
+        "row_format": row_format,
+        "rows": to_json_arrays(table) if row_format == "arrays" else to_json_rows(table),
+        "total_rows": total,
+        "offset": offset,
+        "next_offset": next_offset,
+        "truncated": truncated,
+    }
+    return Response(to_json(body), media_type="application/json", headers=headers)
 
 
 @router.post("/statements", response_model=StatementView, status_code=status.HTTP_201_CREATED)
@@ -273,17 +279,24 @@ def cancel(statement_id: str, runtime: RuntimeDep, principal: PrincipalDep):
     response_model=ResultOut,
     responses={200: {"content": {"text/csv": {}, ARROW_STREAM: {}}}},
 )
-def query(
+async def query(
     body: QueryIn,
     runtime: RuntimeDep,
     principal: PrincipalDep,
     format: Annotated[Format, Query(description=FORMAT_HELP)] = "json",
     row_format: Annotated[RowFormat, Query(description=ROW_FORMAT_HELP)] = "objects",
-):
+) -> Response:
     """Run a statement and wait for its result, up to a row limit.
 
     Every column is returned, in order, also where names repeat: see `row_format`.
     """
+    # One worker thread runs the statement and encodes its page (the event loop stays free).
+    return await run_in_threadpool(_run_query, runtime, principal, body, format, row_format)
+
+
+def _run_query(
+    runtime: Runtime, principal: Principal, body: QueryIn, fmt: Format, row_format: RowFormat
+) -> Response:
     done = runtime.statements.execute(
         principal,
         body.sql,
@@ -295,7 +308,7 @@ def query(
     rows = done.table.num_rows
     return _render(
         done.table,
-        format,
+        fmt,
         statement_id=done.statement.id,
         total=rows,
         offset=0,
