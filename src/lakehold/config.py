@@ -6,7 +6,7 @@ import json
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8750
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="API processes of `lakehold serve` (metrics merged across them, ADR 33).",
+    )
     statement_timeout_seconds: float = Field(default=300.0, gt=0)
     max_rows: int = Field(default=1_000_000, gt=0, description="Max rows a statement returns.")
     sync_row_limit: int = Field(default=1000, gt=0, description="Default row limit, sync query.")
@@ -143,6 +148,22 @@ class Settings(BaseSettings):
         default="lakehold", description="OpenLineage namespace of Lakehold's own tables and jobs."
     )
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, description="Per webhook POST.")
+    # -- anomaly alerts of projects, routed to their webhooks (ADR 0034)
+    alert_interval_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="How often `lakehold serve` evaluates the anomaly alerts"
+        " (0: only when an administrator asks).",
+    )
+    alert_window_minutes: int = Field(
+        default=60, ge=5, le=120, description="The window each alert signal is measured over."
+    )
+    alert_history_days: int = Field(
+        default=7, ge=2, le=60, description="How far back an alert signal's baseline reaches."
+    )
+    alert_sigmas: float = Field(
+        default=3.0, gt=0, description="Standard deviations from its baseline that open an alert."
+    )
     # -- OpenLineage ingest limits (ADR 0015): a violation is a 400 naming the limit and path.
     lineage_max_event_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Max size of one OpenLineage event (bytes)."
@@ -235,6 +256,29 @@ class Settings(BaseSettings):
     )
     secret_key_previous: SecretStr | None = Field(
         default=None, description="Comma-separated earlier Fernet keys, accepted for decryption."
+    )
+    # -- Traces and logs (ADR 0036)
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector receiving `lakehold serve`'s traces, e.g. "
+        "http://otel-collector:4318 (/v1/traces added); unset (and no OTEL_EXPORTER_OTLP_"
+        "[TRACES_]ENDPOINT): tracing is off.",
+    )
+    trace_sample_ratio: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Share of traces recorded (a request's sampled traceparent decides for it).",
+    )
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="Log lines of `lakehold serve`: json or text; default: text "
+        "on a terminal, json otherwise.",
+    )
+    log_level: str = Field(
+        default="INFO",
+        pattern=r"(?i)^(debug|info|warning|error)$",
+        description="The least important log records written: debug, info, warning or error.",
     )
 
     @field_validator("source_roots", "network_allow", mode="before")

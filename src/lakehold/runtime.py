@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from lakehold.catalog.search.service import SearchService
     from lakehold.catalog.service import CatalogService
     from lakehold.catalog.tables import TableService
+    from lakehold.governance.alerts import AlertService
     from lakehold.governance.filters import FilterService
     from lakehold.governance.grants import GrantService
     from lakehold.governance.listings import ListingService
+    from lakehold.governance.metrics import MetricsService
     from lakehold.governance.rules import RuleService
     from lakehold.governance.statements import StatementService
     from lakehold.governance.subscriptions import SubscriptionService
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from lakehold.security.service import SecurityService
     from lakehold.security.service_principals import ServicePrincipalService
     from lakehold.security.sessions import SessionService
+    from lakehold.sources.certificates import CertificateService
     from lakehold.sources.connections import ConnectionService
     from lakehold.sources.crawlers import DataSourceService
     from lakehold.sources.sync_jobs import SyncJobService
@@ -201,14 +204,14 @@ class Runtime:
 
     @cached_property
     def statements(self) -> StatementService:
-        from lakehold.governance.statements import StatementService
+        from lakehold.governance.statement_spans import statement_service_type
         from lakehold.query.scan_files import purge_stale
 
         # Private scan links of statements a dead process left behind.
         purge_stale(
             self.settings.scan_path, older_than_s=self.settings.statement_timeout_seconds + 60
         )
-        return StatementService(
+        return statement_service_type()(  # with spans while tracing is on (ADR 0036)
             self.store,
             self.tables,
             self.runner,
@@ -222,6 +225,13 @@ class Runtime:
         from lakehold.governance.listings import ListingService
 
         return ListingService(self.store)
+
+    @cached_property
+    def metrics(self) -> MetricsService:
+        """What ``/metrics`` answers (ADR 33)."""
+        from lakehold.governance.metrics import MetricsService
+
+        return MetricsService(self.store, self.settings.warehouse_path)
 
     @cached_property
     def filters(self) -> FilterService:
@@ -253,6 +263,18 @@ class Runtime:
             timeout_seconds=self.settings.webhook_timeout_seconds,
             network=self.network,
         )
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        from lakehold.governance.alerts import AlertService, Thresholds
+
+        settings = self.settings
+        thresholds = Thresholds(
+            window=timedelta(minutes=settings.alert_window_minutes),
+            history=timedelta(days=settings.alert_history_days),
+            sigmas=settings.alert_sigmas,
+        )
+        return AlertService(self.store, thresholds, settings.alert_interval_seconds)
 
     @cached_property
     def search(self) -> SearchService:
@@ -314,6 +336,19 @@ class Runtime:
             source_roots=tuple(self.settings.source_roots),
             network=self.network,
             test_timeout_s=self.settings.connection_test_timeout_seconds,
+            certificates=self.certificates,
+        )
+
+    @cached_property
+    def certificates(self) -> CertificateService:
+        """TLS certificates of server connections; expiry alerts go to the outbox."""
+        from lakehold.governance.events import CONNECTION_CERTIFICATE_EXPIRING, emit
+        from lakehold.sources.certificates import CertificateService
+
+        return CertificateService(
+            self.store,
+            self.network,
+            alert=lambda session, payload: emit(session, CONNECTION_CERTIFICATE_EXPIRING, payload),
         )
 
     @cached_property

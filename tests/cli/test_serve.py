@@ -39,9 +39,9 @@ def test_serve_starts_and_requires_a_token(tmp_path: Path) -> None:
     finally:
         process.terminate()
         output, logs = process.communicate(timeout=10)
-    # Printed once, on first start, by the banner: not by the access log (uvicorn writes it to
-    # stdout) nor by any other log record (stderr).
+    # Printed once, on first start, by the banner (stdout): not by any log record, the access
+    # log's included (stderr, ADR 0036).
     banner = [line for line in output.splitlines() if token.split("_", 2)[-1] in line]
     assert banner == [token]
-    assert "GET /api/v1/me" in output and "Started server process" in logs  # logs captured
+    assert "GET /api/v1/me" in logs and "Started server process" in logs  # logs captured
     assert token.split("_", 2)[-1] not in logs

@@ -11,6 +11,9 @@ from fastapi import FastAPI
 from lakehold import __version__
 from lakehold.api import bodies, errors, schemas
 from lakehold.api.request_ids import RequestIds
+from lakehold.observability import tracing
+from lakehold.observability.http_metrics import HttpMetrics
+from lakehold.observability.http_tracing import HttpTracing
 from lakehold.runtime import Runtime
 
 ROUTERS = (  # the modules of lakehold.api.routers, in the order of their routes
@@ -40,16 +43,19 @@ ROUTERS = (  # the modules of lakehold.api.routers, in the order of their routes
     "listings",
     "subscriptions",
     "webhooks",
+    "alerts",
     "network",
     "search",
     "audit",
     "sync_jobs",
     "connections",
+    "certificates",
     "data_sources",
     "lineage",
     "marquez",
     "asset_lineage",
     "scim",
+    "metrics",
 )
 
 
@@ -72,13 +78,13 @@ def create_app(
     )
     app.state.runtime = runtime
     if recover:
-        from lakehold.api import uploads
-
-        runtime.reconcile_on_start()  # finish or undo what a crashed process left (once)
-        uploads.sweep_staging(runtime.settings.staging_path)  # what killed uploads left behind
+        recover_on_start(runtime)
     errors.install(app)
     app.add_middleware(bodies.BodyLimits, settings=runtime.settings)  # bounded bodies
     app.add_middleware(RequestIds)  # each request's id, in its audit events and response
+    app.add_middleware(HttpMetrics)  # requests by route template and status, timed (ADR 33)
+    if tracing.ENABLED:  # a span per request, outside the others (ADR 0036)
+        app.add_middleware(HttpTracing)
     for name in ROUTERS:
         if routers is None or name in routers:
             module = importlib.import_module(f"lakehold.api.routers.{name}")
@@ -89,6 +95,14 @@ def create_app(
         web.install(app, runtime)  # the portal: pages, static files, offline docs, headers
     _document_errors(app)
     return app
+
+
+def recover_on_start(runtime: Runtime) -> None:
+    """What a server does once before it serves (the parent of ``--workers`` processes)."""
+    from lakehold.api import uploads
+
+    runtime.reconcile_on_start()  # finish or undo what a crashed process left (once)
+    uploads.sweep_staging(runtime.settings.staging_path)  # what killed uploads left behind
 
 
 def _document_errors(app: FastAPI) -> None:

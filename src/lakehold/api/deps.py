@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
+from lakehold.observability import request_context
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 
@@ -48,9 +49,10 @@ async def _authenticate(runtime: Runtime, token: str | None, *, scim: bool = Fal
     """A token validated within the last second is answered on the event loop; otherwise the
     store is read on a worker thread."""
     known = runtime.security.authenticate_cached(token, scim=scim)
-    if known is not None:
-        return known
-    return await run_in_threadpool(runtime.security.authenticate, token, scim=scim)
+    if known is None:
+        known = await run_in_threadpool(runtime.security.authenticate, token, scim=scim)
+    request_context.identify(known.username, known.project)  # for the request's log lines
+    return known
 
 
 async def get_principal(

@@ -34,7 +34,7 @@ class RequestIds:
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
             await send(message)
 
-        token = requests.begin(request_id)
+        token = requests.begin(request_id, scope)  # the scope: the route's {project}, for logs
         try:
             await self.app(scope, receive, send_with_id)
         finally:

@@ -35,8 +35,10 @@ PREFIXES: dict[str, tuple[str, ...]] = {
     "/api/v1/projects/{}/assets/{}/lineage": ("asset_lineage",),
     "/api/v1/projects/{}/tables": ("tables",),
     "/api/v1/projects/{}/connections": ("connections",),
+    "/api/v1/connections": ("certificates",),
     "/api/v1/projects/{}/data-sources": ("data_sources",),
     "/api/v1/projects/{}/sync-jobs": ("sync_jobs",),
+    "/api/v1/projects/{}/alerts": ("alerts",),
     "/api/v1/glossaries": ("glossaries",),
     "/api/v1/metadata-forms": ("forms",),
     "/api/v1/metadata-rules": ("rules",),
@@ -44,6 +46,7 @@ PREFIXES: dict[str, tuple[str, ...]] = {
     "/api/v1/subscription-requests": ("subscriptions",),
     "/api/v1/grants": ("subscriptions",),
     "/api/v1/webhooks": ("webhooks",),
+    "/api/v1/alerts": ("alerts",),
     "/api/v1/network-rules": ("network",),
     "/api/v1/catalog/search": ("search",),
     "/api/v1/statements": ("statements",),
@@ -58,6 +61,7 @@ PREFIXES: dict[str, tuple[str, ...]] = {
     "/api/v1/namespaces": ("marquez",),
     "/api/v1/jobs": ("marquez",),
     "/scim/v2": ("scim",),
+    "/metrics": ("metrics",),
 }
 
 _SPLIT = [(tuple(prefix.strip("/").split("/")), routers) for prefix, routers in PREFIXES.items()]

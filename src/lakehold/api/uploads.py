@@ -26,6 +26,7 @@ from starlette.datastructures import UploadFile as FormFile
 from lakehold.api.bodies import too_large
 from lakehold.api.deps import bearer_token
 from lakehold.errors import Invalid
+from lakehold.observability import request_context
 
 if TYPE_CHECKING:
     # the table service (with pyarrow and the lakehouse) is loaded by the routes that use it
@@ -282,6 +283,7 @@ class UploadRoute(APIRoute):
             request.state.principal = await run_in_threadpool(
                 runtime.security.authenticate, bearer_token(request)
             )
+            request_context.identify(request.state.principal.username)  # for log lines
             limit = runtime.settings.max_upload_bytes
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:

@@ -33,6 +33,7 @@ from lakehold.lakehouse.streaming import Stream, open_source
 from lakehold.lakehouse.tables import DeltaTables, HistoryEntry, Snapshot, WriteResult
 from lakehold.lineage.emitter import LineageEmitter, recorded_write
 from lakehold.names import check_sql_name
+from lakehold.observability import instruments, tracing
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import Asset, Project
@@ -89,6 +90,11 @@ class WriteOutcome:
     result: WriteResult
     asset: AssetView
 
+    def span_attributes(self) -> dict[str, str | int]:
+        """What the write's span records (ADR 0036)."""
+        done = self.result
+        return {"lakehold.table.operation": done.operation, "lakehold.table.version": done.version}
+
 
 class TableService:
     """Create, write, inspect and maintain lakehouse tables."""
@@ -134,6 +140,7 @@ class TableService:
                 folders.relative(self.tables.root, moved),
             )
 
+    @tracing.spanned("lakehold.table.write", WriteOutcome.span_attributes)
     @audited("table.create")
     @recorded_write("create")
     def create_table(
@@ -166,13 +173,14 @@ class TableService:
             )
             try:
                 self._claim(path, intent, qualified)
-                result = self.tables.create(
-                    path,
-                    batch,
-                    keys=keys or None,
-                    committer=principal.username,
-                    metadata=commit_metadata,
-                )
+                with instruments.table_commit(project, "create"):
+                    result = self.tables.create(
+                        path,
+                        batch,
+                        keys=keys or None,
+                        committer=principal.username,
+                        metadata=commit_metadata,
+                    )
             except BaseException:
                 intents.roll_back(self.store, intent)
                 raise
@@ -204,6 +212,7 @@ class TableService:
                 raise
             return WriteOutcome(result, view)
 
+    @tracing.spanned("lakehold.table.write", WriteOutcome.span_attributes)
     @audited("table.write")
     @recorded_write()
     def write(
@@ -235,7 +244,7 @@ class TableService:
             raise Invalid(
                 f"{mode} needs key columns: declare them on the table or pass keys", field="keys"
             )
-        with self._locks[path]:
+        with self._locks[path], instruments.table_commit(project, mode) as commit:
             result = self.tables.write(
                 Path(path),
                 batch,
@@ -248,6 +257,7 @@ class TableService:
                 on_duplicate=on_duplicate,
                 lines=data.lines,
             )
+            commit.report(written=not result.no_op, merge_rows=result.source_rows or None)
             return WriteOutcome(result, self._refreshed(asset_id, result.snapshot))
 
     def history(
@@ -265,7 +275,8 @@ class TableService:
             asset = find_asset(session, self._managed(session, principal, project), name)
             asset_id, path = asset.id, asset.storage_path
         with self._locks[path]:
-            result = self.tables.restore(Path(path), version, committer=principal.username)
+            with instruments.table_commit(project, "restore"):
+                result = self.tables.restore(Path(path), version, committer=principal.username)
             return WriteOutcome(result, self._refreshed(asset_id, result.snapshot))
 
     @audited("table.vacuum")
@@ -288,14 +299,16 @@ class TableService:
         with self.store.session() as session:
             asset = find_asset(session, self._managed(session, principal, project), name)
             path = asset.storage_path
-        with self._locks[path]:
-            return self.tables.vacuum(
+        with self._locks[path], instruments.table_commit(project, "vacuum") as commit:
+            plan = self.tables.vacuum(
                 Path(path),
                 retention_hours=retention_hours,
                 dry_run=dry_run,
                 force=force,
                 committer=principal.username,
             )
+            commit.report(written=not dry_run, files_removed=len(plan.files))
+            return plan
 
     @audited("table.optimize")
     def optimize(self, principal: Principal, project: str, name: str) -> dict:
@@ -304,7 +317,8 @@ class TableService:
             asset = find_asset(session, self._managed(session, principal, project), name)
             asset_id, path = asset.id, asset.storage_path
         with self._locks[path]:
-            metrics = self.tables.optimize(Path(path), committer=principal.username)
+            with instruments.table_commit(project, "optimize"):
+                metrics = self.tables.optimize(Path(path), committer=principal.username)
             self._refreshed(asset_id, self.tables.snapshot(Path(path), version=metrics["version"]))
             return metrics
 

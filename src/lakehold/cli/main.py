@@ -77,6 +77,10 @@ COMMANDS: dict[str, Entry] = {
         "Webhooks: POST governance events (subscription requested, approved, rejected, "
         "revoked) to your endpoints, signed and retried.",
     ),
+    "alert": Entry(
+        "alerts:alerts",
+        "Alerts: anomalies of a project's statement failure rate, sync lag and ingest volume.",
+    ),
     "user": Entry("security:users", "Users (administrators)."),
     "token": Entry("security:tokens", "API tokens."),
     "login": Entry(

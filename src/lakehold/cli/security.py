@@ -111,7 +111,8 @@ def create_token(
     scope: Annotated[
         list[str] | None,
         typer.Option(
-            help="Extra right, repeatable: lineage:write, scim (administrators grant them)"
+            help="Extra right, repeatable: lineage:write, scim, metrics (administrators grant "
+            "them; a metrics token reads /metrics only)"
         ),
     ] = None,
     namespace: Annotated[
@@ -133,6 +134,7 @@ def create_token(
 
     Example: lakehold token create ol --user ana --scope lineage:write --namespace airflow
     Example: lakehold token create okta-scim --scope scim --provider okta
+    Example: lakehold token create prometheus --scope metrics
     """
     expires_at = None
     if expires_in is not None:

@@ -7,10 +7,11 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import typer
 
+from lakehold.cli import observe
 from lakehold.cli.session import console, handles_errors, open_runtime, principal_of, token_file
 
 if TYPE_CHECKING:
@@ -21,24 +22,45 @@ if TYPE_CHECKING:
 def _serve(runtime: Runtime) -> None:
     import uvicorn
 
-    from lakehold.api.app import create_app
     from lakehold.sources.scheduler import Scheduler
 
     settings = runtime.settings
+    app, options = _application(runtime)  # one process, or workers (ADR 33)
     runtime.webhooks.start()
     scheduler = Scheduler(runtime)
     scheduler.start()
+    runtime.alerts.start()  # anomaly alerts, every LAKEHOLD_ALERT_INTERVAL_SECONDS
     try:
         uvicorn.run(
-            create_app(runtime),
+            app,
             host=settings.host,
             port=settings.port,
-            log_level="info",
+            log_level=settings.log_level.lower(),
+            log_config=observe.log_config(settings),  # JSON or text lines, redacted (ADR 0036)
             timeout_graceful_shutdown=5,  # open event streams do not hold the shutdown
+            **options,
         )
     finally:
+        runtime.alerts.stop()
         scheduler.stop()
         runtime.webhooks.stop()
+        observe.stop()  # the spans not yet sent
+
+
+def _application(runtime: Runtime) -> tuple[Any, dict[str, Any]]:
+    """What uvicorn runs, and how: the runtime's application in this process; with several
+    workers, the app factory each worker calls (start-up recovery done here, once)."""
+    from lakehold.api.app import create_app, recover_on_start
+
+    workers = runtime.settings.workers
+    if workers == 1:
+        return create_app(runtime), {}
+    recover_on_start(runtime)
+    return "lakehold.cli.worker:create", {"factory": True, "workers": workers}
+
+
+METRICS_DIR = "metrics"
+"""The folder of the home where the processes of ``--workers N`` keep their metric values."""
 
 
 class _Overrides(TypedDict, total=False):
@@ -46,30 +68,46 @@ class _Overrides(TypedDict, total=False):
 
     host: str
     port: int
+    workers: int
 
 
-def _settings(host: str | None, port: int | None) -> Settings:
+def _settings(host: str | None, port: int | None, workers: int | None = None) -> Settings:
+    """The server's settings. With several workers, their metrics directory is emptied and
+    set now, before anything imports prometheus-client (ADR 33)."""
     from lakehold.config import Settings
+    from lakehold.observability.multiprocess import prepare_multiprocess_dir
 
     overrides: _Overrides = {}
     if host is not None:
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
-    return Settings(**overrides)
+    if workers is not None:
+        overrides["workers"] = workers
+    settings = Settings(**overrides)
+    if settings.workers > 1:
+        prepare_multiprocess_dir(settings.home.resolve() / METRICS_DIR)
+    return settings
 
 
 HostOpt = Annotated[str | None, typer.Option(help="Bind address (LAKEHOLD_HOST)")]
 PortOpt = Annotated[int | None, typer.Option(help="Port (LAKEHOLD_PORT)")]
+WorkersOpt = Annotated[
+    int | None, typer.Option(min=1, help="API processes (LAKEHOLD_WORKERS; default 1)")
+]
 
 
 @handles_errors
-def serve(host: HostOpt = None, port: PortOpt = None) -> None:
+def serve(host: HostOpt = None, port: PortOpt = None, workers: WorkersOpt = None) -> None:
     """Start the HTTP API (OpenAPI docs at /docs).
 
-    Example: LAKEHOLD_HOME=/srv/lakehold lakehold serve --port 8750
+    One process, or --workers processes sharing the port (their metrics merged at /metrics).
+
+    Example: LAKEHOLD_HOME=/srv/lakehold lakehold serve --port 8750 --workers 4
     """
-    runtime, token = open_runtime(_settings(host, port), create_home=True)
+    settings = _settings(host, port, workers)
+    observe.start(settings)  # logs and traces, before anything logs or runs a statement
+    runtime, token = open_runtime(settings, create_home=True)
     if token:  # on the terminal (stdout) only: never through logging, whose records are kept
         console.print(
             f"first start: admin token (shown once, saved to {token_file(runtime.settings)}):"
@@ -206,7 +244,9 @@ def demo(
     from lakehold.demo.federated import source_from_env
     from lakehold.demo.loader import FIRST_QUERY, load_demo
 
-    runtime, _ = open_runtime(_settings(host, port), create_home=True)
+    settings = _settings(host, port)
+    observe.start(settings)
+    runtime, _ = open_runtime(settings, create_home=True)
     admin = principal_of(runtime)
     story = load_demo(runtime, admin, source_from_env(os.environ))
     settings = runtime.settings

@@ -25,7 +25,7 @@ from lakehold.cli.session import (
 )
 
 if TYPE_CHECKING:
-    from lakehold.client.models import ConnectionView, DataSourceView, RunView
+    from lakehold.client.models import CertificateView, ConnectionView, DataSourceView, RunView
 
 connections = typer.Typer(help="Connections to external databases and files.", no_args_is_help=True)
 datasources = typer.Typer(help="Data sources: crawlers importing tables.", no_args_is_help=True)
@@ -38,6 +38,14 @@ PortOpt = Annotated[int | None, typer.Option(help="Server port (postgresql, mysq
 DatabaseOpt = Annotated[str | None, typer.Option(help="Database name (postgresql, mysql)")]
 UserOpt = Annotated[str | None, typer.Option(help="User name (postgresql, mysql)")]
 PathOpt = Annotated[str | None, typer.Option(help="Absolute path: SQLite file or folder")]
+SslModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sslmode",
+        help="TLS mode: postgresql disable|allow|prefer|require|verify-ca|verify-full "
+        "(sslmode); mysql disabled|preferred|required|verify_ca|verify_identity (ssl_mode)",
+    ),
+]
 StdinOpt = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from standard input")
 ]
@@ -69,6 +77,13 @@ def _params(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def _tls(kind: str, sslmode: str | None) -> dict[str, Any]:
+    """The TLS parameter as the connection's kind names it (``ssl_mode`` for mysql)."""
+    if sslmode is None:
+        return {}
+    return {"ssl_mode" if kind == "mysql" else "sslmode": sslmode}
+
+
 def _show_connections(views: list[ConnectionView], as_json: bool) -> None:
     print_records(
         views,
@@ -95,6 +110,7 @@ def create_connection(
     database: DatabaseOpt = None,
     user: UserOpt = None,
     path: PathOpt = None,
+    sslmode: SslModeOpt = None,
     password_stdin: StdinOpt = False,
     password_env: EnvOpt = None,
     ask_password: AskOpt = False,
@@ -106,14 +122,15 @@ def create_connection(
     be a role that can only read tables (no superuser, FILE or server-file roles).
 
     Example: echo "$PGPASSWORD" | lakehold connection create sales.crm --kind postgresql
-    --host db.internal --database crm --user reader --password-stdin
+    --host db.internal --database crm --user reader --sslmode verify-full --password-stdin
     """
     project, connection = split_qualified(name)
     view = connect().connections.create(
         project,
         connection,
         kind,
-        _params(host=host, port=port, database=database, user=user, path=path),
+        _params(host=host, port=port, database=database, user=user, path=path)
+        | _tls(kind, sslmode),
         password=_password(password_stdin, password_env, ask_password),
         description=description,
     )
@@ -150,6 +167,7 @@ def update_connection(
     database: DatabaseOpt = None,
     user: UserOpt = None,
     path: PathOpt = None,
+    sslmode: SslModeOpt = None,
     password_stdin: StdinOpt = False,
     password_env: EnvOpt = None,
     ask_password: AskOpt = False,
@@ -162,7 +180,10 @@ def update_connection(
     """
     project, connection = split_qualified(name)
     params = _params(host=host, port=port, database=database, user=user, path=path)
-    view = connect().connections.update(
+    client = connect()
+    if sslmode is not None:
+        params |= _tls(client.connections.get(project, connection).kind, sslmode)
+    view = client.connections.update(
         project,
         connection,
         params=params or None,
@@ -203,6 +224,53 @@ def test_connection(name: NameArg, json_output: JsonOpt = False) -> None:
         f"ok: {project}.{connection} ({result.kind}) {result.version}; "
         f"{result.tables} tables; {result.elapsed_ms} ms"
     )
+
+
+def _show_certificates(views: list[CertificateView], as_json: bool) -> None:
+    print_records(
+        views,
+        as_json,
+        None,
+        ["connection", "status", "expires", "days left", "subject", "issuer", "checked"],
+        lambda v: (
+            f"{v.project}.{v.connection}",
+            v.status + (f" ({v.error})" if v.error else ""),
+            v.not_after.strftime("%Y-%m-%d %H:%M") if v.not_after else "",
+            "" if v.days_left is None else v.days_left,
+            v.subject or "",
+            v.issuer or "",
+            v.checked_at.strftime("%Y-%m-%d %H:%M") if v.checked_at else "never",
+        ),
+    )
+
+
+@connections.command("certificates")
+@handles_errors
+def list_certificates(
+    within_days: Annotated[
+        int | None,
+        typer.Option("--within-days", help="Only certificates expiring within N days (or expired)"),
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """The TLS certificates of the server connections you may see, soonest expiry first:
+    status ok, expiring (30 days), expired, no_tls, unreachable or unchecked. Checked daily,
+    and when a connection is created, changed or tested.
+
+    Example: lakehold connection certificates --within-days 30
+    """
+    _show_certificates(connect().connections.certificates(within_days=within_days), json_output)
+
+
+@connections.command("check-certificate")
+@handles_errors
+def check_certificate(name: NameArg, json_output: JsonOpt = False) -> None:
+    """Read the TLS certificate of a connection's server now (its project's owners).
+
+    Example: lakehold connection check-certificate sales.crm
+    """
+    project, connection = split_qualified(name)
+    _show_certificates([connect().connections.check_certificate(project, connection)], json_output)
 
 
 @connections.command("rotate-key")

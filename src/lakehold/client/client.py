@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from lakehold.client import models as m
 from lakehold.client.access import Audit, NetworkRules, Security, Tokens, Users
+from lakehold.client.alerts import Alerts
 from lakehold.client.catalog import (
     Assets,
     Domains,
@@ -104,6 +105,7 @@ class Client:
         self.subscriptions = Subscriptions(self.session)
         self.grants = Grants(self.session)
         self.webhooks = Webhooks(self.session)
+        self.alerts = Alerts(self.session)
         self.connections = Connections(self.session)
         self.data_sources = DataSources(self.session)
         self.sync_jobs = SyncJobs(self.session)

@@ -9,6 +9,25 @@ from typing import Annotated, Any, Literal, TypeAlias
 from msgspec import UNSET, Meta, Struct, UnsetType, field
 
 
+class AlertView(Struct):
+    id: Annotated[str, Meta(title="Id")]
+    project: Annotated[str, Meta(title="Project")]
+    signal: Annotated[str, Meta(title="Signal")]
+    subject: Annotated[str, Meta(title="Subject")] | None
+    direction: Annotated[str, Meta(title="Direction")]
+    state: Annotated[str, Meta(title="State")]
+    unit: Annotated[str, Meta(title="Unit")]
+    observed: Annotated[float, Meta(title="Observed")]
+    baseline: Annotated[float, Meta(title="Baseline")]
+    threshold: Annotated[float, Meta(title="Threshold")]
+    message: Annotated[str, Meta(title="Message")]
+    details: Annotated[dict[str, Any], Meta(title="Details")]
+    opened_at: Annotated[datetime, Meta(title="Opened At")]
+    resolved_at: Annotated[datetime, Meta(title="Resolved At")] | None
+    resolved_observed: Annotated[float, Meta(title="Resolved Observed")] | None
+    link: Annotated[str, Meta(title="Link")]
+
+
 class AssetPatch(Struct):
     description: Annotated[str, Meta(title="Description")] | UnsetType | None = UNSET
     tags: Annotated[list[str], Meta(title="Tags")] | UnsetType | None = UNSET
@@ -131,6 +150,22 @@ class BodyWriteTableApiV1ProjectsProjectTablesTableWritesPost(Struct):
     ) = "last"
 
 
+class CertificateView(Struct):
+    project: Annotated[str, Meta(title="Project")]
+    connection: Annotated[str, Meta(title="Connection")]
+    kind: Annotated[str, Meta(title="Kind")]
+    host: Annotated[str, Meta(title="Host")]
+    port: Annotated[int, Meta(title="Port")]
+    status: Annotated[str, Meta(title="Status")]
+    not_after: Annotated[datetime, Meta(title="Not After")] | None
+    days_left: Annotated[int, Meta(title="Days Left")] | None
+    subject: Annotated[str, Meta(title="Subject")] | None
+    issuer: Annotated[str, Meta(title="Issuer")] | None
+    fingerprint: Annotated[str, Meta(title="Fingerprint")] | None
+    checked_at: Annotated[datetime, Meta(title="Checked At")] | None
+    error: Annotated[str, Meta(title="Error")] | None
+
+
 Name: TypeAlias = Annotated[
     str,
     Meta(description="New name; omitted: unchanged", max_length=100, min_length=1, title="Name"),
@@ -195,7 +230,7 @@ class ConnectionIn(Struct):
         Annotated[
             dict[str, Any],
             Meta(
-                description="postgresql, mysql: host, port, database, user; sqlite: path (a file); files: path (a folder of CSV, Parquet, JSON-lines files). Never the password.",
+                description="postgresql, mysql: host, port, database, user, and the TLS mode (postgresql: sslmode disable, allow, prefer, require, verify-ca or verify-full; mysql: ssl_mode disabled, preferred, required, verify_ca or verify_identity); sqlite: path (a file); files: path (a folder of CSV, Parquet, JSON-lines files). Never the password.",
                 title="Params",
             ),
         ]
@@ -386,6 +421,13 @@ class DomainView(Struct):
     name: Annotated[str, Meta(title="Name")]
     description: Annotated[str, Meta(title="Description")] | None
     created_at: Annotated[datetime, Meta(title="Created At")]
+
+
+class EvaluationView(Struct):
+    evaluated_at: Annotated[datetime, Meta(title="Evaluated At")]
+    opened: Annotated[list[AlertView], Meta(title="Opened")]
+    resolved: Annotated[list[AlertView], Meta(title="Resolved")]
+    open: Annotated[int, Meta(title="Open")]
 
 
 class FacetCount(Struct):
@@ -1666,7 +1708,7 @@ class TokenIn(Struct):
         Annotated[
             list[str],
             Meta(
-                description="Extra rights: `lineage:write`, `scim` (granted by administrators only).",
+                description="Extra rights: `lineage:write`, `scim`, `metrics` (granted by administrators only; a `metrics` token reads `/metrics` only).",
                 title="Scopes",
             ),
         ]
@@ -1818,7 +1860,7 @@ class WebhookIn(Struct):
         Annotated[
             list[str],
             Meta(
-                description="Subscribed event types; omitted: all (subscription.requested, subscription.approved, subscription.rejected, subscription.revoked, subscription.filters_changed)",
+                description="Subscribed event types; omitted: all (subscription.requested, subscription.approved, subscription.rejected, subscription.revoked, subscription.filters_changed, alert.opened, alert.resolved, connection.certificate_expiring)",
                 title="Event Types",
             ),
         ]

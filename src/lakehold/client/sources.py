@@ -83,6 +83,18 @@ class Connections(Resource):
         cannot be reached, ``Invalid`` when its target or role is not allowed)."""
         return self._post(_project(project, "connections", name, "/test"), m.ConnectionTest)
 
+    def certificates(self, *, within_days: int | None = None) -> builtins.list[m.CertificateView]:
+        """The TLS certificates of the server connections you may see (those of the projects
+        you own), soonest expiry first; ``within_days``: only those expiring within that many
+        days (or expired). ``status``: ok, expiring, expired, no_tls, unreachable, unchecked."""
+        params = {"within_days": within_days} if within_days is not None else None
+        return self._get("/api/v1/connections/certificates", list[m.CertificateView], params=params)
+
+    def check_certificate(self, project: str, name: str) -> m.CertificateView:
+        """Read the certificate of the connection's server now and record it (its project's
+        owners; ``Invalid`` when its target is not allowed)."""
+        return self._post(_project(project, "connections", name, "/certificate"), m.CertificateView)
+
 
 class DataSources(Resource):
     """Data sources: crawlers importing a connection's tables as federated assets."""

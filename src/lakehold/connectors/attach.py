@@ -26,8 +26,9 @@ _DUCKDB_TYPES = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 
 @dataclass(frozen=True)
 class ConnectionSpec:
-    """How to reach one source. ``params``: ``host``, ``port``, ``database``, ``user`` (server
-    kinds) or ``path`` (sqlite file, folder of files); ``secret``: the password, if any;
+    """How to reach one source. ``params``: ``host``, ``port``, ``database``, ``user`` and
+    optionally the TLS mode (``sslmode`` for PostgreSQL, ``ssl_mode`` for MySQL) (server kinds)
+    or ``path`` (sqlite file, folder of files); ``secret``: the password, if any;
     ``hostaddr``: the checked address of ``host`` to connect to (set by the connection
     service after the network allow-list check, so a second name resolution cannot change
     the target)."""
@@ -49,7 +50,7 @@ class ConnectionSpec:
             pairs = [("host", host), ("hostaddr", self.hostaddr)]
             pairs += [("port", p.get("port", DEFAULT_PORTS[self.kind])), ("user", p.get("user"))]
             pairs += [("dbname", p.get("database")), ("password", self.secret)]
-            pairs += [("connect_timeout", connect_timeout_s)]
+            pairs += [("sslmode", p.get("sslmode")), ("connect_timeout", connect_timeout_s)]
             if statement_timeout_s > 0:
                 milliseconds = max(int(statement_timeout_s * 1000), 1)
                 pairs += [("options", f"-c statement_timeout={milliseconds}")]
@@ -57,6 +58,7 @@ class ConnectionSpec:
             pairs = [("host", self.hostaddr or host)]
             pairs += [("port", p.get("port", DEFAULT_PORTS[self.kind])), ("user", p.get("user"))]
             pairs += [("database", p.get("database")), ("passwd", self.secret)]
+            pairs += [("ssl_mode", p.get("ssl_mode"))]
         else:
             raise LakeholdError(f"connection kind {self.kind!r} cannot be attached")
         return [(k, v) for k, v in pairs if v not in (None, "")]

@@ -10,6 +10,14 @@ from lakehold.connectors.attach import DEFAULT_PORTS, KINDS
 from lakehold.errors import Invalid
 
 SERVER_PARAMS = ("host", "port", "database", "user")
+#: the TLS parameter of each server kind, named and valued as its scanner takes it
+TLS_PARAMS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "postgresql": (
+        "sslmode",
+        ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    ),
+    "mysql": ("ssl_mode", ("disabled", "preferred", "required", "verify_ca", "verify_identity")),
+}
 PATH_PARAMS = ("path",)
 SECRET_WORDS = ("password", "passwd", "secret", "token")
 
@@ -27,14 +35,15 @@ def check_params(
     forbidden: Iterable[Path],
     roots: Iterable[Path] | None = None,
 ) -> dict:
-    """Clean parameters for ``kind``: host/port/database/user for servers, an absolute path for
-    sqlite (a file) and files (a folder). Paths under ``forbidden`` (Lakehold's own home and
+    """Clean parameters for ``kind``: host/port/database/user (and optionally the scanner's TLS
+    mode, :data:`TLS_PARAMS`) for servers, an absolute path for sqlite (a file) and files (a
+    folder). Paths under ``forbidden`` (Lakehold's own home and
     warehouse) are refused: a connection must not expose the metadata store or bypass grants.
     With ``roots`` (None: any folder), the path must be under one of them: a project owner must
     not read the server's files (``LAKEHOLD_SOURCE_ROOTS``)."""
     if not isinstance(params, Mapping):
         raise Invalid("params is an object", field="params")
-    allowed = PATH_PARAMS if kind in ("sqlite", "files") else SERVER_PARAMS
+    allowed = PATH_PARAMS if kind in ("sqlite", "files") else (*SERVER_PARAMS, TLS_PARAMS[kind][0])
     for key in params:
         if any(word in str(key).lower() for word in SECRET_WORDS):
             raise Invalid("give the password as the secret, never in params", field=f"params.{key}")
@@ -62,6 +71,14 @@ def _server_params(kind: str, params: Mapping[str, Any]) -> dict:
         cleaned[key] = _text(params, key, None)
         if cleaned[key] is None:
             raise Invalid(f"a {kind} connection needs params.{key}", field=f"params.{key}")
+    key, modes = TLS_PARAMS[kind]
+    if params.get(key) is not None:
+        if params[key] not in modes:
+            raise Invalid(
+                f"params.{key} of a {kind} connection is one of {', '.join(modes)}",
+                field=f"params.{key}",
+            )
+        cleaned[key] = params[key]
     return cleaned
 
 

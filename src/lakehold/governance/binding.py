@@ -72,7 +72,11 @@ def bind_lakehouse(tables: DeltaTables, ref: TableRef, access: Access) -> BoundT
     )
     columns, row_filter = fit_to_schema(access, snapshot.schema)
     return BoundTable(
-        files=snapshot.files, schema=snapshot.schema, columns=columns, row_filter=row_filter
+        files=snapshot.files,
+        schema=snapshot.schema,
+        columns=columns,
+        row_filter=row_filter,
+        size_bytes=snapshot.size_bytes,
     )
 
 

@@ -15,9 +15,14 @@ Event types:
   or ``unsubscribe`` (by the subscribing project).
 - ``subscription.filters_changed``: the owning project changed a grant's row or column filter
   in place; the payload has the new filters and ``before``.
+- ``alert.opened`` / ``alert.resolved``: an anomaly alert of a project opened or resolved
+  (:mod:`lakehold.governance.alerts`); ``project`` is the project the alert is about.
+- ``connection.certificate_expiring``: the TLS certificate of a connection's server crossed an
+  expiry threshold (30, 7, 1 days, or expired; :mod:`lakehold.sources.certificates`), once per
+  threshold and certificate; ``project`` is the connection's project.
 
 A webhook matches an event when it is active, subscribes to the event's type and is global or
-belongs to the subscribing or the owning project of the event.
+belongs to the subscribing or the owning project of the event (an alert's project).
 """
 
 from __future__ import annotations
@@ -51,12 +56,18 @@ SUBSCRIPTION_APPROVED = "subscription.approved"
 SUBSCRIPTION_REJECTED = "subscription.rejected"
 SUBSCRIPTION_REVOKED = "subscription.revoked"
 SUBSCRIPTION_FILTERS_CHANGED = "subscription.filters_changed"
+ALERT_OPENED = "alert.opened"
+ALERT_RESOLVED = "alert.resolved"
+CONNECTION_CERTIFICATE_EXPIRING = "connection.certificate_expiring"
 EVENT_TYPES = (
     SUBSCRIPTION_REQUESTED,
     SUBSCRIPTION_APPROVED,
     SUBSCRIPTION_REJECTED,
     SUBSCRIPTION_REVOKED,
     SUBSCRIPTION_FILTERS_CHANGED,
+    ALERT_OPENED,
+    ALERT_RESOLVED,
+    CONNECTION_CERTIFICATE_EXPIRING,
 )
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.reconcile import SERVER_RESTARTED, statement_gone
@@ -25,6 +25,7 @@ from lakehold.catalog.tables import DataSource, TableService
 from lakehold.config import Settings
 from lakehold.connectors.attach import ConnectionSpec
 from lakehold.errors import Conflict, Forbidden, Invalid, LakeholdError, NotFound
+from lakehold.governance import statement_metrics
 from lakehold.governance.binding import bind_federated, bind_lakehouse
 from lakehold.governance.statement_events import StatementEvents
 from lakehold.governance.statement_record import DeferredRecord
@@ -38,7 +39,7 @@ from lakehold.query.statements import CancelHandle, StatementRunner, StatementUp
 from lakehold.security.principal import Principal
 from lakehold.sources.connections import ConnectionService
 from lakehold.store.db import Store
-from lakehold.store.models import Project, Statement, new_id, utcnow
+from lakehold.store.models import AuditEvent, Project, Statement, new_id, utcnow
 
 FINAL = frozenset({"FINISHED", "FAILED", "ABORTED"})
 
@@ -123,7 +124,7 @@ class StatementService:
             prepared = prepare(sql, dialect=dialect, default_project=project, allow_ctas=allow_ctas)
             refs = prepared.table_refs
             ctas = prepared.ctas
-            with self.store.session() as session:
+            with self.store.reads() as session:
                 decision = resolve_access(
                     session,
                     principal,
@@ -284,28 +285,21 @@ class StatementService:
         values.setdefault("id", new_id())
         values.setdefault("status", "SUBMITTED")
         values.setdefault("created_at", utcnow())
-        # Core statements, not the ORM's unit of work: this runs once per statement.
-        with self.store.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # The record of a read is not worth a WAL flush (1-2 ms): atomic still, but a
-                # crash of the database server (not of Lakehold) may lose its last records
-                # (ADR 0022). Decisions keep synchronous commits.
-                connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            connection.execute(insert(Statement), [values])
-            audit.insert_event(
-                connection,
-                principal,
-                "statement",
-                allowed=True,
-                project=planned.project,
-                sql=sql,
-                assets=planned.assets,
-                details={
-                    "statement": values["id"],
-                    "grants": planned.grants,
-                    **({"create_table": planned.ctas.ref.name} if planned.ctas else {}),
-                },
-            )
+        admitted = audit.event(
+            principal,
+            "statement",
+            allowed=True,
+            project=planned.project,
+            sql=sql,
+            assets=planned.assets,
+            details={
+                "statement": values["id"],
+                "grants": planned.grants,
+                **({"create_table": planned.ctas.ref.name} if planned.ctas else {}),
+            },
+        )
+        # Core rows, not the ORM's unit of work: this runs once per statement.
+        self.store.append((Statement, values), (AuditEvent, admitted))
         return StatementView.of(
             Statement(**values), planned.project if planned.project_id else None
         )
@@ -357,7 +351,7 @@ class StatementService:
         self.events.submitted(principal.user_id, recorded)
         statement_id = recorded.id
         work = self._work(principal, planned, None, timeout_seconds)
-        self.runner.submit(statement_id, work, self._on_update)
+        self.runner.submit(statement_id, work, statement_metrics.observed(planned, self._on_update))
         return self.describe(principal, statement_id)
 
     def execute(
@@ -386,6 +380,7 @@ class StatementService:
             write()  # it creates a table: recorded before it runs
 
         def end(**fields: object) -> StatementView | None:
+            statement_metrics.ended(planned, now, fields)
             if deferred is None or deferred.finish():
                 project_name = planned.project if planned.project_id else None
                 return self._set(str(started["id"]), project_name, **fields)

@@ -49,6 +49,7 @@ from lakehold.governance.events import (
     committed,
 )
 from lakehold.kernel import Action, Command, allowed, authorize, governed
+from lakehold.observability import instruments
 from lakehold.security.network_rules import NetworkPolicy, PinnedTransport
 from lakehold.security.principal import Principal
 from lakehold.security.secrets import Secrets
@@ -671,3 +672,4 @@ class Dispatcher:
                         outcome.error,
                         delivery.next_attempt_at.isoformat(),
                     )
+                instruments.webhook_attempt(delivery.status)  # lakehold_webhook_deliveries_total

@@ -25,6 +25,7 @@ class Allow(StrEnum):
     SELF = "self"  # the user the resource belongs to (a user id), or an administrator
     ANYONE = "anyone"  # any authenticated principal
     SCOPE = "scope"  # tokens granted ``Rule.scope`` (by an administrator), whoever holds them
+    ADMIN_OR_SCOPE = "admin_or_scope"  # administrators, and tokens granted ``Rule.scope``
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class Action(StrEnum):
     WEBHOOK_MANAGE = "webhook.manage"
     WEBHOOK_GLOBAL_MANAGE = "webhook.global.manage"
     WEBHOOK_PURGE = "webhook.purge"
+    ALERT_READ = "alert.read"
+    ALERT_READ_ALL = "alert.read_all"
+    ALERT_EVALUATE = "alert.evaluate"
     CONNECTION_READ = "connection.read"
     CONNECTION_MANAGE = "connection.manage"
     CONNECTION_TEST = "connection.test"
@@ -113,6 +117,7 @@ class Action(StrEnum):
     CONNECTION_UNRESTRICTED = "connection.unrestricted"
     SCIM_READ = "scim.read"
     SCIM_PROVISION = "scim.provision"
+    METRICS_READ = "metrics.read"
 
 
 _OWNER: Role = "owner"
@@ -155,6 +160,9 @@ RULES: dict[Action, Rule] = {
     Action.WEBHOOK_MANAGE: Rule(Allow.ROLE, "manage its webhooks", _OWNER),
     Action.WEBHOOK_GLOBAL_MANAGE: Rule(Allow.ADMIN, "manage global webhooks"),
     Action.WEBHOOK_PURGE: Rule(Allow.ADMIN, "purge webhook deliveries"),
+    Action.ALERT_READ: Rule(Allow.ROLE, "see its alerts", "viewer"),
+    Action.ALERT_READ_ALL: Rule(Allow.ADMIN, "see the alerts of every project"),
+    Action.ALERT_EVALUATE: Rule(Allow.ADMIN, "evaluate the anomaly alerts"),
     Action.CONNECTION_READ: Rule(Allow.ROLE, "see its connections", _OWNER),
     Action.CONNECTION_MANAGE: Rule(Allow.ROLE, "manage its connections", _OWNER),
     Action.CONNECTION_TEST: Rule(Allow.ROLE, "test its connections", _OWNER),
@@ -200,5 +208,8 @@ RULES: dict[Action, Rule] = {
     ),
     Action.SCIM_PROVISION: Rule(
         Allow.SCOPE, "provision users and groups", scope="scim", service=False
+    ),
+    Action.METRICS_READ: Rule(
+        Allow.ADMIN_OR_SCOPE, "read the metrics", scope="metrics", service=False
     ),
 }

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.errors import LakeholdError
@@ -64,14 +64,6 @@ def record(session: Session, principal: Principal | None, action: str, **fields:
     """Add an audit event (:func:`event`'s arguments) to ``session``, committed with the
     caller's transaction."""
     session.add(AuditEvent(**event(principal, action, **fields)))
-
-
-def insert_event(
-    connection: Connection, principal: Principal | None, action: str, **fields: Any
-) -> None:
-    """Insert an audit event with a Core statement on ``connection`` (committed with the
-    caller's transaction): the statement hot path, without the ORM's unit of work."""
-    connection.execute(insert(AuditEvent), [event(principal, action, **fields)])
 
 
 def _text(value: str | None) -> str | None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from lakehold.errors import Forbidden, LakeholdError, NotFound
 from lakehold.kernel import roles
 from lakehold.kernel.actions import RULES, Action, Allow, Rule
+from lakehold.observability import instruments
 from lakehold.security.principal import Principal
 from lakehold.store.models import DomainUnit, Project
 
@@ -38,7 +39,19 @@ def authorize(
 ) -> None:
     """Return when ``principal`` may take ``action`` on ``resource``; raise otherwise.
 
-    ``session`` reads the principal's roles; decisions on projects and units need one."""
+    ``session`` reads the principal's roles; decisions on projects and units need one. Each
+    decision is counted (``lakehold_decisions_total``)."""
+    try:
+        _decide(principal, action, resource, session)
+    except LakeholdError:
+        instruments.decision(action.value, False)
+        raise
+    instruments.decision(action.value, True)
+
+
+def _decide(
+    principal: Principal, action: Action, resource: Resource, session: Session | None
+) -> None:
     rule = RULES[action]
     if principal.service and rule.allow is not Allow.ROLE:
         _refuse_service(rule)
@@ -70,6 +83,10 @@ def authorize(
             raise Forbidden(f"only its owner may {rule.phrase}")
     elif rule.allow is Allow.SCOPE and rule.scope not in principal.scopes:
         raise Forbidden(f"only a token with the '{rule.scope}' scope may {rule.phrase}")
+    elif rule.allow is Allow.ADMIN_OR_SCOPE and not principal.can(str(rule.scope)):
+        raise Forbidden(
+            f"only administrators and tokens with the '{rule.scope}' scope may {rule.phrase}"
+        )
 
 
 def allowed(

@@ -1,12 +1,19 @@
-"""The id of the request being served, for the audit log (one per HTTP request or CLI run)."""
+"""The id of the request being served, for the audit log (one per HTTP request or CLI run).
+
+It lives in :mod:`lakehold.observability.request_context`, with the request's principal and
+project, so that every log line carries it too."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from contextvars import ContextVar, Token
+from collections.abc import Mapping
+from contextvars import Token
+from typing import Any
 
-_current: ContextVar[str | None] = ContextVar("lakehold_request_id", default=None)
+from lakehold.observability import request_context
+from lakehold.observability.request_context import Served
+
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -17,15 +24,17 @@ def new_request_id(given: str | None = None) -> str:
     return secrets.token_hex(8)
 
 
-def begin(request_id: str) -> Token[str | None]:
-    """Make ``request_id`` the current request's id; pass the result to :func:`end`."""
-    return _current.set(request_id)
+def begin(request_id: str, scope: Mapping[str, Any] | None = None) -> Token[Served | None]:
+    """Make ``request_id`` the current request's id (``scope``: its ASGI scope, whose path
+    parameters name its project); pass the result to :func:`end`."""
+    return request_context.begin(request_id, scope)
 
 
-def end(token: Token[str | None]) -> None:
-    _current.reset(token)
+def end(token: Token[Served | None]) -> None:
+    request_context.end(token)
 
 
 def current() -> str | None:
     """The current request's id, if one is being served."""
-    return _current.get()
+    served = request_context.current()
+    return served.request_id if served is not None else None

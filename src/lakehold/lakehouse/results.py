@@ -39,6 +39,8 @@ class WriteResult:
     schema_changes: list[str] = field(default_factory=list)
     duplicates_collapsed: int = 0
     """Merge and CDC: batch rows dropped because a later row of the same key won."""
+    source_rows: int = 0
+    """Merge and CDC: the rows merged (the batch, but for the duplicates collapsed)."""
     no_op: bool = False
     """True when nothing was written (no commit): ``version`` is the current one."""
     message: str | None = None

@@ -488,7 +488,7 @@ class DeltaTables(TableReads):
             if stream is not None and stream.error is not None:
                 raise stream.error from None
             raise
-        return self._result(
+        result = self._result(
             path,
             operation,
             table.version(),
@@ -498,6 +498,7 @@ class DeltaTables(TableReads):
             written=metrics.get("num_output_rows", 0),
             changes=evolution.changes,
         )
+        return dataclasses.replace(result, source_rows=metrics.get("num_source_rows", 0))
 
     def _no_op(self, path: Path, operation: str, version: int) -> WriteResult:
         """The result of a write that wrote nothing: the current version, no commit."""

@@ -25,6 +25,7 @@ from lakehold.lineage.limits import EventLimits
 from lakehold.lineage.reads import LineageReads, page
 from lakehold.lineage.visibility import Visibility
 from lakehold.lineage.writers import WRITE_ACTION, authorize_writes
+from lakehold.observability import instruments
 from lakehold.security.principal import LINEAGE_WRITE, Principal
 from lakehold.store.db import Store
 
@@ -76,13 +77,15 @@ class LineageService:
         (administrators hold it), every event is bounded by ``limits`` (default: the
         service's), and may change only namespaces the principal may write -- never
         Lakehold's own. Refusals are audited (action ``lineage.write``)."""
-        self.require_writer(principal)
-        parsed = parse_events(events, limits or self.limits)
-        try:
-            authorized = authorize_writes(principal, parsed, self.namespace, limits or self.limits)
-        except Forbidden as refused:
-            self._denied(principal, refused)
-        return self._fold(authorized)
+        with instruments.lineage_batch(events):  # lakehold_lineage_events_total (ADR 33)
+            self.require_writer(principal)
+            parsed = parse_events(events, limits or self.limits)
+            try:
+                limit = limits or self.limits
+                authorized = authorize_writes(principal, parsed, self.namespace, limit)
+            except Forbidden as refused:
+                self._denied(principal, refused)
+            return self._fold(authorized)
 
     def require_writer(self, principal: Principal) -> None:
         """Forbidden (audited) unless the principal holds the ``lineage:write`` scope."""

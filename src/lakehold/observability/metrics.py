@@ -2,8 +2,9 @@
 
 Names follow Prometheus conventions (``lakehold_`` prefix, base units, ``_total`` counters).
 Label values are bounded: fixed vocabularies (states, outcomes, actions, operations) or a
-project name through :func:`project_label`, which caps the distinct projects one process
-reports. Never a statement's text, a user name, a path or anything secret.
+project or connection name through :func:`project_label` / :func:`connection_label`, which
+cap the distinct values one process reports. Never a statement's text, a user name, a path or
+anything secret.
 
 Several API workers: ``PROMETHEUS_MULTIPROC_DIR`` set before this module is first imported
 makes every value a shared file (prometheus-client's multiprocess mode); gauges then say how
@@ -19,26 +20,49 @@ from prometheus_client import Counter, Gauge, Histogram, Info
 PROJECT_LABEL_CAP = 500
 """Distinct project label values one process reports; later projects are reported as
 ``OTHER_PROJECT``."""
+CONNECTION_LABEL_CAP = 1000
+"""Distinct connection names one process reports (``lakehold_connection_*``)."""
+MAX_LABEL_LENGTH = 100
 OTHER_PROJECT = "_other"
 NO_PROJECT = "_none"
 
-_projects: set[str] = set()
-_projects_lock = threading.Lock()
+
+class BoundedLabel:
+    """Values of one user-chosen label: at most ``cap`` distinct ones per process (each cut
+    to :data:`MAX_LABEL_LENGTH` characters), later ones reported as ``other``."""
+
+    def __init__(self, cap: int, other: str = OTHER_PROJECT, empty: str = NO_PROJECT) -> None:
+        self.cap, self.other, self.empty = cap, other, empty
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, value: str | None) -> str:
+        if not value:
+            return self.empty
+        value = value[:MAX_LABEL_LENGTH]
+        if value in self._seen:
+            return value
+        with self._lock:
+            if value in self._seen:
+                return value
+            if len(self._seen) >= self.cap:
+                return self.other
+            self._seen.add(value)
+            return value
+
+
+_projects = BoundedLabel(PROJECT_LABEL_CAP)
+_connections = BoundedLabel(CONNECTION_LABEL_CAP)
 
 
 def project_label(name: str | None) -> str:
     """A project name as a label value, within the cap."""
-    if not name:
-        return NO_PROJECT
-    if name in _projects:
-        return name
-    with _projects_lock:
-        if name in _projects:
-            return name
-        if len(_projects) >= PROJECT_LABEL_CAP:
-            return OTHER_PROJECT
-        _projects.add(name)
-        return name
+    return _projects(name)
+
+
+def connection_label(name: str | None) -> str:
+    """A connection name as a label value, within the cap."""
+    return _connections(name)
 
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -97,7 +121,7 @@ DECISIONS = Counter(
 # -- tables ----------------------------------------------------------------------------------
 TABLE_WRITES = Counter(
     "lakehold_table_writes_total",
-    "Delta commits written, by operation (create, append, overwrite, merge, cdc, delete, "
+    "Delta commits written, by operation (create, append, overwrite, merge, cdc, restore, "
     "optimize, vacuum).",
     ["project", "operation"],
 )
@@ -109,7 +133,7 @@ TABLE_COMMIT_SECONDS = Histogram(
 )
 TABLE_MERGE_ROWS = Histogram(
     "lakehold_table_merge_rows",
-    "Source rows of a merge (upsert or CDC).",
+    "Source rows of a merge (upsert or CDC), after the duplicates of a key were collapsed.",
     buckets=_ROW_BUCKETS,
 )
 TABLE_VACUUM_FILES = Counter(
@@ -121,7 +145,7 @@ TABLE_VACUUM_FILES = Counter(
 # -- lineage ---------------------------------------------------------------------------------
 LINEAGE_EVENTS = Counter(
     "lakehold_lineage_events_total",
-    "OpenLineage events received, by outcome (accepted, refused).",
+    "OpenLineage events received from producers (the API), by outcome (accepted, refused).",
     ["outcome"],
 )
 
@@ -133,12 +157,14 @@ SYNC_RUNS = Counter(
 )
 SYNC_ROWS = Counter(
     "lakehold_sync_rows_total",
-    "Rows written to lakehouse tables by sync runs.",
+    "Rows sync runs applied to their lakehouse tables (the latest change of each key; in full "
+    "mode the rows kept).",
     ["project"],
 )
 SYNC_LAG_SECONDS = Gauge(
     "lakehold_sync_lag_seconds",
-    "Per project, the largest time since a scheduled sync job's last successful run.",
+    "Per project, the largest time since a scheduled sync job's last successful run (capped "
+    "at 7 days).",
     ["project"],
     multiprocess_mode="max",
 )
@@ -170,7 +196,8 @@ CERTIFICATE_EXPIRY = Gauge(
     "lakehold_connection_certificate_expiry_timestamp_seconds",
     "When the TLS certificate a connection's server presented expires (Unix time).",
     ["project", "connection"],
-    multiprocess_mode="min",
+    # the newest check wins (a renewed certificate replaces the old one in every worker)
+    multiprocess_mode="mostrecent",
 )
 WAREHOUSE_DISK_FREE_BYTES = Gauge(
     "lakehold_warehouse_disk_free_bytes",

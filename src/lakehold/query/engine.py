@@ -18,6 +18,7 @@ from types import MappingProxyType
 from sqlglot import exp
 
 from lakehold.errors import Invalid, NotFound
+from lakehold.observability import tracing
 from lakehold.query import sandboxes
 from lakehold.query.bind import bind
 from lakehold.query.cancel import CancelHandle
@@ -71,6 +72,10 @@ def prepare(
     """
     if len(sql) > CACHED_SQL_CHARS:
         return _prepare.__wrapped__(sql, dialect, default_project, allow_ctas)
+    if tracing.ENABLED:  # a span, under the statement's (ADR 0036)
+        return tracing.call(
+            "lakehold.statement.prepare", _prepare, sql, dialect, default_project, allow_ctas
+        )
     return _prepare(sql, dialect, default_project, allow_ctas)
 
 

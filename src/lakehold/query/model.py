@@ -80,6 +80,7 @@ class BoundTable:
     columns: Sequence[str] | None = None
     row_filter: str | None = None
     remote: RemoteTable | None = None
+    size_bytes: int = 0  # of ``files``, from the Delta log (lakehold_statement_scanned_bytes)
 
 
 @dataclass(frozen=True, slots=True)

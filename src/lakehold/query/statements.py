@@ -13,6 +13,7 @@ statement ends ABORTED (before it started, or while running); a timeout ends FAI
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import threading
@@ -115,7 +116,8 @@ class StatementRunner:
                 raise Conflict(f"statement {statement_id!r} is already running", field="id")
             self._statements[statement_id] = statement
         self._report(statement, statement.update)
-        statement.future = self._pool.submit(self._run, statement)
+        # in the submitter's context: its log lines carry the request's id and principal
+        statement.future = self._pool.submit(contextvars.copy_context().run, self._run, statement)
 
     def cancel(self, statement_id: str) -> bool:
         """Stop a submitted or running statement; False if it is not (or no longer) running."""

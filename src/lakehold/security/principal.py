@@ -8,8 +8,11 @@ LINEAGE_WRITE = "lineage:write"
 SCIM = "scim"
 """Provisions users and groups at ``/scim/v2`` for the identity provider the token is bound to;
 such a token works nowhere else (ADR 30)."""
-SCOPES = frozenset({LINEAGE_WRITE, SCIM})  # what a token may grant beyond its user's own rights
-ADMIN_ONLY_SCOPES = frozenset({LINEAGE_WRITE, SCIM})  # only administrators grant these
+METRICS = "metrics"
+"""Reads ``/metrics`` (what Prometheus scrapes with); such a token works nowhere else (ADR 33)."""
+SCOPES = frozenset({LINEAGE_WRITE, SCIM, METRICS})  # what a token may grant beyond its user's
+ADMIN_ONLY_SCOPES = frozenset({LINEAGE_WRITE, SCIM, METRICS})  # own rights; administrators
+CONFINED_SCOPES = frozenset({SCIM, METRICS})  # grant these; a token of these holds no other
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ Neither keys nor plaintexts appear in a ``repr``, a log line or an error message
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
 import threading
@@ -31,6 +33,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from lakehold.config import Settings
 from lakehold.errors import Invalid, LakeholdError
+from lakehold.observability import instruments
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,12 @@ KEY_FILE = "secret.key"
 #: Re-encrypts every stored secret with the function given (ciphertext -> ciphertext) and
 #: returns how many it re-encrypted.
 Reencrypt = Callable[[Callable[[str], str]], int]
+
+
+def key_id(key: bytes) -> str:
+    """A key's fingerprint, fit for metrics and logs: 8 hex digits of the SHA-256 of its bytes
+    (nothing of the key can be learnt from it)."""
+    return hashlib.sha256(base64.urlsafe_b64decode(key)).hexdigest()[:8]
 
 
 class SecretError(LakeholdError):
@@ -55,6 +64,7 @@ class Secrets:
         self._stamp: int | None = None
         self._also: list[Reencrypt] = []
         self._fernet: MultiFernet
+        self._openers: list[tuple[str, Fernet]] = []
         self._load()
 
     def __repr__(self) -> str:
@@ -82,19 +92,27 @@ class Secrets:
     def decrypt(self, ciphertext: str, *, what: str = "a secret") -> str:
         """The plaintext of ``ciphertext``; SecretError naming ``what`` if no key fits.
 
-        A key file changed by another process (a rotation) is re-read once."""
-        try:
-            return self._fernet.decrypt(ciphertext.encode()).decode()
-        except InvalidToken:
-            pass
-        if not self._from_env:
+        A key file changed by another process (a rotation) is re-read once. Each decryption
+        is counted by the fingerprint of the key that opened it (:func:`key_id`)."""
+        plaintext = self._open(ciphertext.encode())
+        if plaintext is None and not self._from_env:
             with self._lock:
                 self._load()
+            plaintext = self._open(ciphertext.encode())
+        if plaintext is None:
+            raise SecretError(f"cannot decrypt {what}: the secret key does not match")
+        return plaintext
+
+    def _open(self, token: bytes) -> str | None:
+        """Decrypt with each key in turn, as ``MultiFernet`` does, knowing which one fit."""
+        for fingerprint, fernet in self._openers:
             try:
-                return self._fernet.decrypt(ciphertext.encode()).decode()
+                plaintext = fernet.decrypt(token).decode()
             except InvalidToken:
-                pass
-        raise SecretError(f"cannot decrypt {what}: the secret key does not match")
+                continue
+            instruments.secret_decrypted(fingerprint)
+            return plaintext
+        return None
 
     def also_rotate(self, reencrypt: Reencrypt) -> None:
         """Have :meth:`rotate` re-encrypt these secrets too (those of another table)."""
@@ -109,11 +127,11 @@ class Secrets:
             new = Fernet.generate_key()
             self._keys = [new, *self._keys]
             self._write(self._keys)
-            self._fernet = MultiFernet([Fernet(k) for k in self._keys])
+            self._use(self._keys)
             count = self._reencrypt_all(reencrypt)
             self._keys = [new]
             self._write(self._keys)
-            self._fernet = MultiFernet([Fernet(new)])
+            self._use(self._keys)
             log.info("secret key rotated; %d secret(s) re-encrypted", count)
             return count
 
@@ -142,13 +160,18 @@ class Secrets:
     def _load(self) -> None:
         keys = self._env_keys() if self._from_env else self._file_keys()
         try:
-            self._fernet = MultiFernet([Fernet(k) for k in keys])
+            self._use(keys)
         except ValueError:
             raise Invalid(
                 "the secret key is not a Fernet key (32 url-safe base64-encoded bytes)",
                 field="secret_key",
             ) from None
         self._keys = keys
+
+    def _use(self, keys: list[bytes]) -> None:
+        """Encrypt with the first of ``keys``, decrypt with any (ValueError: not Fernet keys)."""
+        self._openers = [(key_id(k), Fernet(k)) for k in keys]
+        self._fernet = MultiFernet([fernet for _, fernet in self._openers])
 
     def _env_keys(self) -> list[bytes]:
         assert self._settings.secret_key is not None

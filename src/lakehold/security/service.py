@@ -25,7 +25,9 @@ from lakehold.security.credentials import DEACTIVATED, refusal
 from lakehold.security.passwords import hash_password
 from lakehold.security.principal import (
     ADMIN_ONLY_SCOPES,
+    CONFINED_SCOPES,
     LINEAGE_WRITE,
+    METRICS,
     SCIM,
     SCOPES,
     Principal,
@@ -37,6 +39,7 @@ NOT_VALID = "the API token is not valid"
 EXPIRED = "the API token has expired"
 REVOKED = "the API token has been revoked"
 SCIM_ONLY = "a token with the 'scim' scope works only at /scim/v2 (SCIM provisioning)"
+METRICS_ONLY = "a token with the 'metrics' scope works only at /metrics (Prometheus)"
 
 
 @dataclass(frozen=True)
@@ -133,11 +136,14 @@ def _token_principal(
     )
 
 
-def confined(principal: Principal, scim: bool) -> Principal:
+def confined(principal: Principal, scim: bool, metrics: bool = False) -> Principal:
     """``principal``, unless its token is a ``scim`` token used outside ``/scim/v2`` (``scim``
-    False): Forbidden there (ADR 30)."""
+    False, ADR 30) or a ``metrics`` token outside ``/metrics`` (``metrics`` False, ADR 33):
+    Forbidden there."""
     if SCIM in principal.scopes and not scim:
         raise Forbidden(SCIM_ONLY)
+    if METRICS in principal.scopes and not metrics:
+        raise Forbidden(METRICS_ONLY)
     return principal
 
 
@@ -182,14 +188,18 @@ def check_scopes(
     principal: Principal, scopes: Sequence[str], namespaces: Sequence[str]
 ) -> tuple[list[str], list[str] | None]:
     """The scopes and lineage namespace patterns of a new token, checked: known scopes only;
-    ``lineage:write`` is granted by administrators only and needs at least one namespace
-    pattern; namespaces are given only with ``lineage:write``."""
+    ``lineage:write``, ``scim`` and ``metrics`` are granted by administrators only; a ``scim``
+    or ``metrics`` token holds no other scope (it works in one place only); ``lineage:write``
+    needs at least one namespace pattern; namespaces are given only with ``lineage:write``."""
     unknown = sorted(set(scopes) - SCOPES)
     if unknown:
         raise Invalid(f"unknown scope '{unknown[0]}'", field="scopes", known=sorted(SCOPES))
     reserved = sorted(set(scopes) & ADMIN_ONLY_SCOPES)
     if reserved and not allowed(principal, Action.SCOPE_GRANT):
         raise Forbidden(f"only administrators may grant the '{reserved[0]}' scope")
+    confining = sorted(set(scopes) & CONFINED_SCOPES)
+    if confining and len(set(scopes)) > 1:  # it works in one place only
+        raise Invalid(f"a '{confining[0]}' token holds no other scope", field="scopes")
     if LINEAGE_WRITE not in scopes:
         if namespaces:
             raise Invalid(
@@ -217,8 +227,7 @@ def check_scopes(
 
 def check_provider(scopes: Sequence[str], identity_provider: str | None) -> str | None:
     """The identity provider a new token is bound to: required with the ``scim`` scope (a
-    name of 1 to 64 letters, digits, '_', '.', '-'), given only with it; a ``scim`` token
-    holds no other scope (it works only at ``/scim/v2``)."""
+    name of 1 to 64 letters, digits, '_', '.', '-'), given only with it."""
     if SCIM not in scopes:
         if identity_provider is not None:
             raise Invalid(
@@ -226,8 +235,6 @@ def check_provider(scopes: Sequence[str], identity_provider: str | None) -> str 
                 field="identity_provider",
             )
         return None
-    if len(scopes) > 1:
-        raise Invalid(f"a '{SCIM}' token holds no other scope", field="scopes")
     if not identity_provider:
         raise Invalid(
             f"a '{SCIM}' token needs the identity provider it provisions for, e.g. okta "
@@ -267,13 +274,16 @@ class SecurityService:
             issued = issue_token(session, admin, "bootstrap")
             return _principal(admin), issued.value
 
-    def authenticate(self, value: str | None, *, scim: bool = False) -> Principal:
+    def authenticate(
+        self, value: str | None, *, scim: bool = False, metrics: bool = False
+    ) -> Principal:
         """The principal a token belongs to; Unauthorized for a missing or bad token ("not
         valid"), a revoked one (or one issued before a revocation cutoff: "has been
         revoked"), an expired one ("has expired"), or a deactivated user's. A token validated
         less than ``cache_seconds`` ago is not read again. A ``scim`` token is Forbidden
-        unless ``scim`` (a request to ``/scim/v2``)."""
-        known = self.authenticate_cached(value, scim=scim)
+        unless ``scim`` (a request to ``/scim/v2``), a ``metrics`` token unless ``metrics``
+        (a request to ``/metrics``)."""
+        known = self.authenticate_cached(value, scim=scim, metrics=metrics)
         if known is not None:
             return known
         parts = tokens.split(value or "")
@@ -285,12 +295,15 @@ class SecurityService:
         generation = self.cache.generation  # a revocation meanwhile: the answer is not kept
         valid = self._check(lookup, key[1], now)
         self.cache.put(key, valid, generation)
-        return confined(valid.principal, scim)
+        return confined(valid.principal, scim, metrics)
 
-    def authenticate_cached(self, value: str | None, *, scim: bool = False) -> Principal | None:
+    def authenticate_cached(
+        self, value: str | None, *, scim: bool = False, metrics: bool = False
+    ) -> Principal | None:
         """The principal of a token validated less than ``cache_seconds`` ago, without
         touching the store (an event loop may call it), else None: then :meth:`authenticate`
-        decides. A ``scim`` token is Forbidden unless ``scim``."""
+        decides. A ``scim`` token is Forbidden unless ``scim``, a ``metrics`` token unless
+        ``metrics``."""
         parts = tokens.split(value or "")
         if parts is None:
             return None
@@ -300,7 +313,7 @@ class SecurityService:
             return None
         if cached.expires_at is not None and datetime.now(UTC) >= cached.expires_at:
             return None
-        return confined(cached.principal, scim)
+        return confined(cached.principal, scim, metrics)
 
     def _check(self, lookup: str, secret_hash: str, now: datetime) -> _Valid:
         """Authenticate from the store: one query, and at most once a minute a write of the

@@ -22,6 +22,10 @@ everyone, on every use; and the connection of a non-administrator may not use a 
 superuser or server-file privileges (Invalid, HTTP 400, naming why). A connection counts as
 an administrator's while the user who created it is one and, when someone changes it, that
 someone is one too.
+
+Creating, changing the parameters of, or testing a server connection also reads the TLS
+certificate its server presents (:mod:`lakehold.sources.certificates`), after the change
+commits; what happens to that check is never the request's error.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +44,7 @@ from lakehold.catalog.service import readable_project
 from lakehold.connectors import introspect
 from lakehold.connectors.attach import ConnectionSpec
 from lakehold.connectors.params import check_kind, check_params
-from lakehold.errors import Conflict, Invalid, NotFound
+from lakehold.errors import Conflict, Invalid, NotFound, SourceUnavailable
 from lakehold.kernel import Action, Command, allowed, audit, authorize, governed
 from lakehold.names import check_sql_name
 from lakehold.security import network as network_check
@@ -53,6 +57,9 @@ from lakehold.sources.vetting import Vetter, cache_key, created_by_admin
 from lakehold.store.db import Store
 from lakehold.store.models import Asset, Grant, Listing, Project, User, utcnow
 from lakehold.store.sources import Connection, FederatedTable
+
+if TYPE_CHECKING:
+    from lakehold.sources.certificates import CertificateService
 
 TEST_TIMEOUT_S = 10.0
 MAX_SECRET = 1000
@@ -148,6 +155,7 @@ class ConnectionService:
         network: NetworkPolicy | None = None,
         test_timeout_s: float = TEST_TIMEOUT_S,
         spec_cache_s: float = SPEC_CACHE_S,
+        certificates: CertificateService | None = None,
     ) -> None:
         self.store = store
         self.secrets = secrets
@@ -157,6 +165,8 @@ class ConnectionService:
         self.test_timeout_s = test_timeout_s
         self.vetter = Vetter(self.network, test_timeout_s)
         self.spec_cache = SpecCache(spec_cache_s)
+        self.certificates = certificates
+        """Reads a server's TLS certificate when a connection is created, changed or tested."""
 
     def _roots(self, principal: Principal) -> tuple[Path, ...] | None:
         """Where the principal's file and SQLite connections may point (None: anywhere)."""
@@ -205,7 +215,9 @@ class ConnectionService:
             session.add(connection)
             session.flush()
             command.details["kind"] = kind
-            return ConnectionView.of(session, connection)
+            view = ConnectionView.of(session, connection)
+        self._check_certificate(view.id)
+        return view
 
     def list(self, principal: Principal, project: str) -> list[ConnectionView]:
         with self.store.session() as session:
@@ -262,6 +274,8 @@ class ConnectionService:
             command.details["password_changed"] = password is not None
             view = ConnectionView.of(session, connection)
         self.spec_cache.invalidate(view.id)
+        if params is not None:
+            self._check_certificate(view.id)
         return view
 
     def delete(self, principal: Principal, project: str, name: str) -> None:
@@ -303,6 +317,8 @@ class ConnectionService:
             command.details["assets_deleted"] = [a.name for a in assets]
             deleted = connection.id
         self.spec_cache.invalidate(deleted)
+        if self.certificates is not None:
+            self.certificates.forget(project, name)
 
     def test(self, principal: Principal, project: str, name: str) -> ConnectionTest:
         """Reach the source with a short timeout; SourceUnavailable (502) when it cannot,
@@ -320,11 +336,21 @@ class ConnectionService:
                     session, connection
                 )
                 spec, key = self._spec(connection), cache_key(connection)
+                connection_id = connection.id
             started = time.monotonic()
-            spec = self.vetter.vet(spec, trusted=trusted, cache_key=key)
+            try:
+                spec = self.vetter.vet(spec, trusted=trusted, cache_key=key)
+            except SourceUnavailable:  # the target passed, the role check could not connect:
+                self._check_certificate(connection_id)  # its certificate may say why
+                raise
+        self._check_certificate(connection_id)  # also when the source then fails the test
         version, tables = introspect.server_version(spec, self.test_timeout_s)
         elapsed = int((time.monotonic() - started) * 1000)
         return ConnectionTest(True, name, spec.kind, version, tables, elapsed)
+
+    def _check_certificate(self, connection_id: str) -> None:
+        if self.certificates is not None:
+            self.certificates.check_quietly(connection_id)
 
     def spec(self, connection_id: str) -> ConnectionSpec:
         """How to reach connection ``connection_id``, its secret decrypted and its target

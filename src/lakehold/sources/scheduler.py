@@ -1,4 +1,5 @@
-"""A background thread that runs scheduled data sources (and sync jobs) when they are due."""
+"""A background thread that runs scheduled data sources (and sync jobs) when they are due, and
+the daily check of connections' TLS certificates."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ TICK_SECONDS = 30.0
 
 class Scheduler:
     """Every ``tick_seconds``: ``runtime.data_sources.run_due(now)``, and
-    ``runtime.sync_jobs.run_due(now)`` when the runtime has sync jobs. Several processes may
-    run one each: a due run is claimed atomically in the store, so it runs once."""
+    ``runtime.sync_jobs.run_due(now)`` and ``runtime.certificates.run_due(now)`` when the
+    runtime has them. Several processes may run one each: a due run is claimed atomically in
+    the store, so it runs once."""
 
     def __init__(self, runtime: Any, tick_seconds: float = TICK_SECONDS) -> None:
         self.runtime = runtime
@@ -40,7 +42,7 @@ class Scheduler:
         """Run what is due at ``now``, in this thread; how many runs started."""
         now = now or datetime.now(UTC)
         started = 0
-        for name in ("data_sources", "sync_jobs"):
+        for name in ("data_sources", "sync_jobs", "certificates"):
             service = getattr(self.runtime, name, None)
             run_due = getattr(service, "run_due", None)
             if run_due is None:

@@ -48,6 +48,7 @@ from lakehold.kernel import Action, audit, governed
 from lakehold.lakehouse.results import WriteResult
 from lakehold.lineage.naming import source_dataset
 from lakehold.names import check_sql_name
+from lakehold.observability import instruments, tracing
 from lakehold.security.principal import Principal
 from lakehold.sources.connections import ConnectionService, command_project, owned_project
 from lakehold.sources.lookup import all_named, check_name_free, find_named
@@ -245,6 +246,7 @@ class SyncJobService:
 
     # -- runs ---------------------------------------------------------------------------------
 
+    @tracing.spanned("lakehold.sync.run", SyncRunView.span_attributes)
     def run(
         self,
         principal: Principal,
@@ -273,9 +275,12 @@ class SyncJobService:
             started = time.monotonic()
             try:
                 outcome = self._execute(principal, plan, run_id, progress)
-                return self._succeed(principal, plan, run_id, outcome, started)
+                view = self._succeed(principal, plan, run_id, outcome, started)
+                instruments.sync_run(plan.project, True, outcome.batch.rows.num_rows)
+                return view
             except Exception as error:
                 self._fail(run_id, error, started)
+                instruments.sync_run(plan.project, False)
                 if isinstance(error, LakeholdError):
                     raise
                 raise LakeholdError(f"sync job '{project}.{name}' failed: {error}") from error

@@ -85,6 +85,10 @@ class SyncRunView:
     table_version: int | None
     error: str | None
 
+    def span_attributes(self) -> dict[str, str | int]:
+        """What the run's span records (ADR 0036)."""
+        return {"lakehold.sync.status": self.status, "lakehold.sync.rows_read": self.rows_read}
+
     @classmethod
     def of(cls, session: Session, run: SyncRun, job_name: str) -> SyncRunView:
         user = session.get(User, run.run_by) if run.run_by else None

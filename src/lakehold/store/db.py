@@ -19,12 +19,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, make_url, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakehold.errors import Conflict
+from lakehold.observability import pool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 IMMEDIATE = "lakehold_immediate"
@@ -66,10 +68,15 @@ def _private_file(database: str | None) -> None:
         path.chmod(0o600)
 
 
+def _postgresql(url: str) -> str:
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL mode and foreign keys."""
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    url = _postgresql(url)
     if url.startswith("sqlite"):
         _private_file(make_url(url).database)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -77,6 +84,24 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _append_engine(url: str) -> Engine:
+    """PostgreSQL connections for :meth:`Store.append`: each statement its own transaction,
+    committed without waiting for the WAL flush."""
+    engine = create_engine(
+        _postgresql(url), pool_size=5, max_overflow=20, isolation_level="AUTOCOMMIT"
+    )
+
+    def asynchronous_commits(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET synchronous_commit = off")
+        cursor.close()
+        dbapi_connection.commit()  # kept for the session, whatever mode it is in
+
+    event.listen(engine, "connect", asynchronous_commits)
     _ping_when_idle(engine)
     return engine
 
@@ -168,17 +193,77 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "heads")
 
 
+def _appending(*rows: tuple[type[Any], dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    """One INSERT of ``rows`` and its parameters (see :func:`_insert_of`)."""
+    statement = _insert_of(tuple((model, tuple(values)) for model, values in rows))
+    params = {
+        f"r{i}_{key}": value for i, (_, values) in enumerate(rows) for key, value in values.items()
+    }
+    return statement, params
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_of(shape: tuple[tuple[type[Any], tuple[str, ...]], ...]) -> Any:
+    """One INSERT for rows of these models and columns, built once: the rows but the last in
+    data-modifying CTEs (PostgreSQL), values bound as ``r<row>_<column>`` (typed by their
+    columns)."""
+
+    def bound(index: int, model: type[Any], keys: tuple[str, ...]) -> Any:
+        columns = model.__table__.c
+        return insert(model).values(
+            {key: bindparam(f"r{index}_{key}", type_=columns[key].type) for key in keys}
+        )
+
+    *first, (model, keys) = shape
+    statement = bound(len(first), model, keys)
+    for index, (earlier, earlier_keys) in enumerate(first):
+        statement = statement.add_cte(bound(index, earlier, earlier_keys).cte(f"row_{index}"))
+    return statement
+
+
 class Store:
     """The metadata store: an engine and a session factory."""
 
     def __init__(self, url: str, *, run_migrations: bool = True) -> None:
         self.engine = make_engine(url)
+        pool.watch(self.engine)  # lakehold_metadata_pool_connections (ADR 33)
         if run_migrations:
             migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._immediate = sessionmaker(
             self.engine.execution_options(**{IMMEDIATE: True}), expire_on_commit=False
         )
+        self._reads = sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
+        self._appender = self.engine
+        if self.engine.dialect.name == "postgresql":
+            self._appender = _append_engine(url)
+            pool.watch(self._appender)
+
+    @contextmanager
+    def reads(self) -> Iterator[Session]:
+        """A session for reads only: each statement its own transaction, without a BEGIN and
+        a COMMIT around them (two round trips on PostgreSQL, where READ COMMITTED gives each
+        statement of a transaction its own snapshot anyway)."""
+        with self._reads() as session:
+            yield session
+
+    def append(self, *rows: tuple[type[Any], dict[str, Any]]) -> None:
+        """Insert one row into each model's table, atomically, for records written on every
+        statement (a statement record and the audit of its admission).
+
+        On PostgreSQL in one round trip -- the rows but the last in data-modifying CTEs of the
+        last one's INSERT, a transaction by itself -- committed without waiting for the WAL
+        flush: a crash of the database server (not of Lakehold) may lose the last records
+        (ADR 0022). Decisions never come this way."""
+        if self._appender is self.engine:  # SQLite: no round trips to save
+            with self.engine.begin() as connection:
+                for row in rows:
+                    connection.execute(*_appending(row))
+            return
+        with self._appender.connect() as connection:
+            connection.execute(*_appending(*rows))
 
     @contextmanager
     def session(self, *, immediate: bool = False) -> Iterator[Session]:
@@ -209,3 +294,5 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._appender is not self.engine:
+            self._appender.dispose()

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -177,7 +178,8 @@ class Statement(Base):
     assets: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
-    ended_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column(index=True)
+    """Indexed for the failure rates of the anomaly alerts (a week of statements, 0021_alerts)."""
     result_rows: Mapped[int | None] = mapped_column(BigInteger)
     result_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -702,6 +704,55 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+# -- anomaly alerts ----------------------------------------------------------------------------
+
+
+class Alert(Base):
+    """An anomaly of one signal of a project (:mod:`lakehold.governance.alerts`): open while
+    it lasts, resolved when the signal returns; at most one open per project, signal and
+    subject (a sync job's name, or none)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        partial_unique(
+            "uq_alerts_open_subject",
+            "project_id",
+            "signal",
+            "subject",
+            where="state = 'open' AND subject IS NOT NULL",
+        ),
+        partial_unique(
+            "uq_alerts_open_project",
+            "project_id",
+            "signal",
+            where="state = 'open' AND subject IS NULL",
+        ),
+        Index("ix_alerts_project_id_opened_at", "project_id", "opened_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    signal: Mapped[str] = mapped_column(String(40))
+    """statement_failure_rate, sync_lag or ingest_volume."""
+    subject: Mapped[str | None] = mapped_column(String(255))
+    """What in the project: a sync job's name (sync_lag); None: the project as a whole."""
+    direction: Mapped[str] = mapped_column(String(10))
+    """above or below the baseline."""
+    state: Mapped[str] = mapped_column(String(10), default="open")
+    """open or resolved."""
+    observed: Mapped[float] = mapped_column(Float)
+    baseline: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    """The bound the observed value crossed (the values when the alert opened)."""
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The window and the counts behind the numbers."""
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolved_observed: Mapped[float | None] = mapped_column(Float)
+    """The signal's value when the alert resolved (None when its subject went away)."""
 
 
 # -- network allow-list ------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 runs, and asset versions (the column history a crawler records).
 
 A connection's secret (its password) is stored only as ``secret_ciphertext``, encrypted by
-:mod:`lakehold.security.secrets`; ``params`` never holds a secret.
+:mod:`lakehold.security.secrets`; ``params`` never holds a secret. A server connection also
+keeps the TLS certificate its server last presented (``certificate_*``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ class Connection(Base):
     created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the TLS certificate the server presented (server kinds; lakehold.sources.certificates)
+    certificate_checked_at: Mapped[datetime | None] = mapped_column()
+    """When the server was last checked (or claimed for a check); None: never."""
+    certificate_tls: Mapped[bool | None] = mapped_column(Boolean)
+    """Whether the server offered TLS at its last answer; None: it never answered."""
+    certificate_error: Mapped[str | None] = mapped_column(String(500))
+    """Why the last check could not reach the server; None when it did."""
+    certificate_not_after: Mapped[datetime | None] = mapped_column()
+    certificate_subject: Mapped[str | None] = mapped_column(String(1000))
+    certificate_issuer: Mapped[str | None] = mapped_column(String(1000))
+    certificate_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the certificate (hex): a new one restarts its expiry alerts."""
+    certificate_alerted_days: Mapped[int | None] = mapped_column(Integer)
+    """The last threshold (days; 0: expired) alerted for this certificate; None: none yet."""
 
 
 class DataSource(Base):

@@ -22,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security.utils import get_authorization_scheme_param
 
 from lakehold.errors import Forbidden, Unauthorized
+from lakehold.observability import request_context
 from lakehold.security.principal import Principal
 from lakehold.security.sessions import SignedIn, csrf_matches, new_secret
 
@@ -60,6 +61,7 @@ async def page_session(request: Request) -> PageSession:
     scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
     if scheme.lower() == "bearer" and token:
         principal = await run_in_threadpool(runtime.security.authenticate, token)
+        request_context.identify(principal.username, principal.project)
         return PageSession(principal)
     try:
         signed = await run_in_threadpool(
@@ -70,6 +72,7 @@ async def page_session(request: Request) -> PageSession:
     if request.method in UNSAFE_METHODS:
         await check_csrf(request, signed.secret)
     request.state.csrf_token = signed.csrf_token
+    request_context.identify(signed.principal.username)  # for the request's log lines
     return PageSession(signed.principal, signed)
 
 

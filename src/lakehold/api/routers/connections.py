@@ -14,6 +14,7 @@ from lakehold.kernel import requests
 from lakehold.runtime import Runtime
 from lakehold.security.network_limits import RateLimited
 from lakehold.security.principal import Principal
+from lakehold.sources.certificates import CertificateView
 from lakehold.sources.connections import ConnectionTest, ConnectionView
 
 T = TypeVar("T")
@@ -21,7 +22,9 @@ T = TypeVar("T")
 router = APIRouter(prefix="/api/v1/projects/{project}/connections", tags=["connections"])
 
 PARAMS_HELP = (
-    "postgresql, mysql: host, port, database, user; sqlite: path (a file); "
+    "postgresql, mysql: host, port, database, user, and the TLS mode (postgresql: sslmode "
+    "disable, allow, prefer, require, verify-ca or verify-full; mysql: ssl_mode disabled, "
+    "preferred, required, verify_ca or verify_identity); sqlite: path (a file); "
     "files: path (a folder of CSV, Parquet, JSON-lines files). Never the password."
 )
 
@@ -127,4 +130,19 @@ async def test_connection(project: str, name: str, runtime: RuntimeDep, principa
     429 (Retry-After) when too many tests or crawls are running or were asked for."""
     return await limited(
         runtime, principal, lambda: runtime.connections.test(principal, project, name)
+    )
+
+
+@router.post(
+    "/{name}/certificate",
+    response_model=CertificateView,
+    responses={429: {"description": "Too many checks: retry after Retry-After seconds"}},
+)
+async def check_certificate(project: str, name: str, runtime: RuntimeDep, principal: PrincipalDep):
+    """Read the TLS certificate of the connection's server now and record it (project owners):
+    expiry, subject, issuer; ``no_tls`` when the server offers no TLS, ``unreachable`` (with
+    the reason) when it cannot be reached; 400 when its target is not allowed or it is not a
+    server connection; 429 (Retry-After) as for tests."""
+    return await limited(
+        runtime, principal, lambda: runtime.certificates.recheck(principal, project, name)
     )

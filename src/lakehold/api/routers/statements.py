@@ -22,6 +22,7 @@ from lakehold.governance.statement_events import (
     wait_for_change,
 )
 from lakehold.governance.statement_views import StatementView
+from lakehold.observability import request_context
 from lakehold.query.results import (
     column_metadata,
     to_arrow_ipc_stream,
@@ -142,6 +143,7 @@ def submit(body: StatementIn, runtime: RuntimeDep, principal: PrincipalDep):
 
     Syntax errors (400, with the position) and unknown tables (404) are reported at once.
     """
+    request_context.in_project(body.project)  # for the request's log lines
     return runtime.statements.submit(
         principal,
         body.sql,
@@ -290,6 +292,7 @@ async def query(
 
     Every column is returned, in order, also where names repeat: see `row_format`.
     """
+    request_context.in_project(body.project)  # for the request's log lines
     # One worker thread runs the statement and encodes its page (the event loop stays free).
     return await run_in_threadpool(_run_query, runtime, principal, body, format, row_format)
 

@@ -58,7 +58,8 @@ class TokenIn(BaseModel):
     )
     scopes: list[str] = Field(
         default=[],
-        description="Extra rights: `lineage:write`, `scim` (granted by administrators only).",
+        description="Extra rights: `lineage:write`, `scim`, `metrics` (granted by "
+        "administrators only; a `metrics` token reads `/metrics` only).",
     )
     namespaces: list[str] = Field(
         default=[],

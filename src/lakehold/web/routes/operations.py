@@ -1,7 +1,8 @@
 """A project's sources page: connections (list, test, create), data sources, sync jobs and
 webhooks, as the signed-in principal (issue 13, page 7).
 
-``/projects/{project}/sources`` lists each kind through its service; a section the principal
+``/projects/{project}/sources`` lists each kind, and the project's open and recent anomaly
+alerts, through its service; a section the principal
 may not see shows the service's refusal instead. Connections are created and tested here
 (project owners): a password is sent once and never shown back, only whether one is set.
 Runs are in :mod:`.operations_runs`, webhooks and their deliveries in
@@ -22,7 +23,9 @@ from starlette.responses import RedirectResponse, Response
 
 from lakehold.connectors.params import KINDS
 from lakehold.errors import LakeholdError
+from lakehold.governance.alerts import AlertView
 from lakehold.governance.events import EVENT_TYPES
+from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from lakehold.web.forms import Refused
 from lakehold.web.runtime import runtime_of
@@ -35,6 +38,8 @@ PARAMS = ("host", "port", "database", "user", "path")
 """Connection parameters the form asks for (the password is its own field, never a param)."""
 SECRET_FIELDS = frozenset({"password", "secret"})
 """Form fields never sent back into a re-rendered form."""
+RECENT_RESOLVED = 20
+"""Resolved alerts the page lists below the open ones."""
 
 
 def sources_path(project: str) -> str:
@@ -92,6 +97,7 @@ def sources_page(
         "data_sources": _section(lambda: runtime.data_sources.list(principal, project)),
         "sync_jobs": _section(lambda: runtime.sync_jobs.list(principal, project)),
         "webhooks": _section(lambda: runtime.webhooks.list_webhooks(principal, project=project)),
+        "alerts": _section(lambda: _alerts(runtime, principal, project)),
         "kinds": KINDS,
         "params": PARAMS,
         "event_types": EVENT_TYPES,
@@ -99,6 +105,15 @@ def sources_page(
     }
     status = state.refused.status if state and state.refused else 200
     return render(request, "operations/sources.html", context, status_code=status)
+
+
+def _alerts(runtime: Runtime, principal: Principal, project: str) -> list[AlertView]:
+    """The project's open alerts, then its :data:`RECENT_RESOLVED` latest resolved ones."""
+    alerts = runtime.alerts
+    return [
+        *alerts.list(principal, project, state="open"),
+        *alerts.list(principal, project, state="resolved", limit=RECENT_RESOLVED),
+    ]
 
 
 @router.get("/projects/{project}/sources")
