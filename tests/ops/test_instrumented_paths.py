@@ -138,12 +138,30 @@ def test_each_decision_is_counted_once_by_action_and_outcome(
     authorize(admin, Action.USER_LIST)
     with pytest.raises(Forbidden):
         authorize(ana, Action.USER_LIST)
-    assert allowed(ana, Action.USER_LIST) is False
+    assert allowed(ana, Action.USER_LIST) is False  # a question for a list: not a decision
     assert sample("lakehold_decisions_total", action="user.list", outcome="allowed") == (
         allowed_before + 1
     )
     assert sample("lakehold_decisions_total", action="user.list", outcome="denied") == (
-        denied_before + 2
+        denied_before + 1
+    )
+
+
+def test_a_statement_access_decision_is_counted_as_statement(
+    runtime: Runtime, sales: Principal
+) -> None:
+    allowed_before = sample("lakehold_decisions_total", action="statement", outcome="allowed")
+    denied_before = sample("lakehold_decisions_total", action="statement", outcome="denied")
+    runtime.statements.execute(sales, "select count(*) from sales.orders")
+    with pytest.raises(LakeholdError):  # no such table: refused by the access decision
+        runtime.statements.execute(sales, "select * from sales.nowhere")
+    with pytest.raises(LakeholdError):  # a syntax error is no decision
+        runtime.statements.execute(sales, "select from where")
+    assert sample("lakehold_decisions_total", action="statement", outcome="allowed") == (
+        allowed_before + 1
+    )
+    assert sample("lakehold_decisions_total", action="statement", outcome="denied") == (
+        denied_before + 1
     )
 
 

@@ -15,7 +15,9 @@ or an error's message: a failure is its error code (``error.type``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lakehold.governance.statement_views import ExecutedStatement, StatementView
 from lakehold.governance.statements import StatementService
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 STATEMENT = "lakehold.statement"
 PLAN = "lakehold.statement.plan"
 EXECUTE = "lakehold.statement.execute"
+T = TypeVar("T")
 
 
 def statement_service_type() -> type[StatementService]:
@@ -52,24 +55,12 @@ class TracedStatementService(StatementService):
     """The statement service with spans around each statement and its steps."""
 
     def execute(self, principal: Principal, sql: str, **options: Any) -> ExecutedStatement:
-        with tracing.span(STATEMENT, _acting(principal, options)) as span:
-            try:
-                done = super().execute(principal, sql, **options)
-            except BaseException:
-                span.set_attribute("lakehold.statement.state", "FAILED")
-                raise
-            span.set_attributes(_describe(done.statement))
-            return done
+        run = partial(super().execute, principal, sql, **options)
+        return _in_statement_span(principal, options, run, lambda done: done.statement)
 
     def submit(self, principal: Principal, sql: str, **options: Any) -> StatementView:
-        with tracing.span(STATEMENT, _acting(principal, options)) as span:
-            try:
-                view = super().submit(principal, sql, **options)
-            except BaseException:
-                span.set_attribute("lakehold.statement.state", "FAILED")
-                raise
-            span.set_attributes(_describe(view))
-            return view
+        run = partial(super().submit, principal, sql, **options)
+        return _in_statement_span(principal, options, run, lambda view: view)
 
     def _plan(
         self,
@@ -104,6 +95,23 @@ class TracedStatementService(StatementService):
                 return out
 
         return traced
+
+
+def _in_statement_span(
+    principal: Principal,
+    options: dict[str, Any],
+    run: Callable[[], T],
+    view_of: Callable[[T], StatementView],
+) -> T:
+    """``run()`` inside the statement's span, which ends with the statement's state."""
+    with tracing.span(STATEMENT, _acting(principal, options)) as span:
+        try:
+            out = run()
+        except BaseException:
+            span.set_attribute("lakehold.statement.state", "FAILED")
+            raise
+        span.set_attributes(_describe(view_of(out)))
+        return out
 
 
 def _acting(principal: Principal, options: dict[str, Any]) -> dict[str, str]:

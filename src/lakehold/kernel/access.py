@@ -24,10 +24,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from lakehold.errors import NotFound
+from lakehold.errors import LakeholdError, NotFound
 from lakehold.kernel import roles
+from lakehold.observability import instruments
 from lakehold.security.principal import Principal
 from lakehold.store import driver
+
+STATEMENT_DECISION = "statement"
+"""The action a statement's access decision is counted under (``lakehold_decisions_total``),
+as its audit events are named."""
 
 
 class Hidden(NotFound):
@@ -126,6 +131,22 @@ def resolve_access(
     Raises NotFound (field ``project``) first when ``acting`` is not a project the principal
     is a member of.
     """
+    try:
+        decision = _resolve(session, principal, names, acting, also)
+    except LakeholdError:
+        instruments.decision(STATEMENT_DECISION, False)
+        raise
+    instruments.decision(STATEMENT_DECISION, True)
+    return decision
+
+
+def _resolve(
+    session: Session,
+    principal: Principal,
+    names: Sequence[tuple[str, str]],
+    acting: str | None,
+    also: Sequence[str],
+) -> Decision:
     wanted = {project for project, _ in names} | set(also)
     if acting is not None:
         wanted.add(acting)

@@ -96,9 +96,10 @@ def allowed(
     *,
     session: Session | None = None,
 ) -> bool:
-    """Whether :func:`authorize` would let ``principal`` take ``action`` on ``resource``."""
+    """Whether :func:`authorize` would let ``principal`` take ``action`` on ``resource`` (a
+    question for filtering and showing, not a decision: not counted)."""
     try:
-        authorize(principal, action, resource, session=session)
+        _decide(principal, action, resource, session)
     except LakeholdError:
         return False
     return True

@@ -4,9 +4,10 @@ the daily check of connections' TLS certificates."""
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime
 from typing import Any
+
+from lakehold.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +23,13 @@ class Scheduler:
     def __init__(self, runtime: Any, tick_seconds: float = TICK_SECONDS) -> None:
         self.runtime = runtime
         self.tick_seconds = tick_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("lakehold-scheduler", self.tick, tick_seconds, immediately=True)
 
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="lakehold-scheduler", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float | None = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)
 
     def tick(self, now: datetime | None = None) -> int:
         """Run what is due at ``now``, in this thread; how many runs started."""
@@ -52,8 +45,3 @@ class Scheduler:
             except Exception:  # one failing service must not stop the scheduler
                 log.exception("scheduled %s failed", name)
         return started
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.tick()
-            self._stop.wait(self.tick_seconds)

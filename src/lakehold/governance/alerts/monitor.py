@@ -12,8 +12,6 @@ open alert per project, signal and subject whatever happens.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select, text
@@ -121,39 +119,3 @@ def _resolve(
     view = AlertView.of(alert, project)
     emit(session, ALERT_RESOLVED, view.payload())
     return view
-
-
-class AlertMonitor:
-    """Runs ``run`` every ``interval_seconds`` in a background thread (``lakehold serve``);
-    a failing evaluation is logged and the next one comes as planned."""
-
-    def __init__(self, run: Callable[[], object], interval_seconds: float) -> None:
-        self.run = run
-        self.interval_seconds = interval_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start evaluating (not when the interval is 0: evaluations on demand only)."""
-        if self.interval_seconds <= 0 or (self._thread is not None and self._thread.is_alive()):
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="lakehold-alerts", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float | None = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_seconds):
-            try:
-                self.run()
-            except Exception:  # the monitor outlives a bad moment of the store
-                log.exception("alert evaluation failed; next one in %g s", self.interval_seconds)

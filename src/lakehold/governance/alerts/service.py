@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from lakehold.catalog.service import readable_project
 from lakehold.errors import Invalid
-from lakehold.governance.alerts.monitor import BUSY, AlertMonitor, evaluate
+from lakehold.governance.alerts.monitor import BUSY, evaluate
 from lakehold.governance.alerts.thresholds import Thresholds
 from lakehold.governance.alerts.views import STATES, AlertView, EvaluationView
 from lakehold.kernel import Action, authorize, governed
+from lakehold.periodic import Periodic
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import Alert, Project, utcnow
@@ -30,7 +31,7 @@ class AlertService:
     ) -> None:
         self.store = store
         self.thresholds = thresholds or Thresholds()
-        self.monitor = AlertMonitor(self.run, interval_seconds)
+        self.monitor = Periodic("lakehold-alerts", self.run, interval_seconds)
 
     # -- reading -------------------------------------------------------------------------------
 
