@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from lakehold.catalog.tables import DataSource
 from lakehold.errors import LakeholdError
 from lakehold.kernel import Action
+from lakehold.kernel.access import STATEMENT_DECISION
 from lakehold.observability.metrics import OTHER_PROJECT, PROJECT_LABEL_CAP
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
@@ -105,7 +106,7 @@ def test_nothing_secret_or_user_chosen_but_project_names(
         assert secret not in text, secret
     routes = {context.path for context in iter_route_contexts(client.app.routes)}
     known = {
-        "action": {a.value for a in Action},
+        "action": {a.value for a in Action} | {STATEMENT_DECISION},
         "state": {"FINISHED", "FAILED", "ABORTED", "checked_out", "idle"},
         "outcome": {"allowed", "denied", "accepted", "refused", "succeeded", "failed"}
         | {"delivered", "retry"},

@@ -21,7 +21,7 @@ from lakehold.store.sync import SyncJob, SyncRun
 from tests.ops.samples import project, sample, value_in
 from tests.sharing import new_user
 from tests.sources.conftest import NETWORK_ALLOW, SourceDb, _pg_schema
-from tests.sources.test_sync_jobs import create_job, insert, make_changes, ts
+from tests.sources.test_sync_jobs import at, create_job, insert, make_changes, ts
 
 
 @pytest.fixture
@@ -110,3 +110,22 @@ def test_the_lag_is_the_oldest_success_of_a_scheduled_job(
 
     runtime.sync_jobs.update(job.owner, "sales", "accounts", {"schedule": None})
     assert lag(runtime, admin) is None  # unscheduled: the project drops out
+
+
+def test_the_lag_behind_the_source_is_the_age_of_the_last_time_watermark(
+    runtime: Runtime, admin: Principal, job: Job
+) -> None:
+    def behind() -> float | None:
+        scraped = runtime.metrics.scrape(admin).decode()
+        return value_in(scraped, "lakehold_sync_watermark_lag_seconds", project=project("sales"))
+
+    assert behind() is None  # no run yet: no watermark
+    started = utcnow()
+    runtime.sync_jobs.run(job.owner, "sales", "accounts")  # newest change: 3 January 2024
+    expected = (started - at(3)).total_seconds()
+    found = behind()
+    assert found is not None and expected <= found < expected + 600
+
+    with runtime.store.session() as session:  # a numeric watermark says nothing of time
+        session.execute(update(SyncJob).values(last_watermark="12345"))
+    assert behind() is None

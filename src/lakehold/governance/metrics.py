@@ -33,4 +33,9 @@ class MetricsService:
         authorize(principal, Action.METRICS_READ)
         with self.store.session() as session:
             lags = lag_by_project(session, utcnow())
-        return exposition.scrape(version=__version__, warehouse=self.warehouse, lags=lags)
+        return exposition.scrape(
+            version=__version__,
+            warehouse=self.warehouse,
+            lags=lags.since_success,
+            behind_source=lags.behind_watermark,
+        )

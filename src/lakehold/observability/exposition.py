@@ -25,6 +25,7 @@ from pathlib import Path
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
+    Gauge,
     disable_created_metrics,
     generate_latest,
     multiprocess,
@@ -35,6 +36,7 @@ from prometheus_client.registry import CollectorRegistry
 from lakehold.observability.metrics import (
     BUILD_INFO,
     SYNC_LAG_SECONDS,
+    SYNC_WATERMARK_LAG_SECONDS,
     WAREHOUSE_DISK_FREE_BYTES,
     WAREHOUSE_DISK_SIZE_BYTES,
     project_label,
@@ -43,23 +45,36 @@ from lakehold.observability.multiprocess import multiprocess_dir
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 disable_created_metrics()  # no ``_created`` series: one process answers as several do
-SCRAPE_TIME = (BUILD_INFO, WAREHOUSE_DISK_FREE_BYTES, WAREHOUSE_DISK_SIZE_BYTES, SYNC_LAG_SECONDS)
+SCRAPE_TIME = (
+    BUILD_INFO,
+    WAREHOUSE_DISK_FREE_BYTES,
+    WAREHOUSE_DISK_SIZE_BYTES,
+    SYNC_LAG_SECONDS,
+    SYNC_WATERMARK_LAG_SECONDS,
+)
 _SCRAPE_TIME_NAMES = frozenset(family.name for m in SCRAPE_TIME for family in m.describe())
 _PID = re.compile(r"_(\d+)\.db$")
 _scraping = threading.Lock()
 
 
-def scrape(*, version: str, warehouse: Path, lags: Mapping[str, float]) -> bytes:
+def scrape(
+    *,
+    version: str,
+    warehouse: Path,
+    lags: Mapping[str, float],
+    behind_source: Mapping[str, float],
+) -> bytes:
     """Every metric, in the Prometheus text format (:data:`CONTENT_TYPE`), the scrape-time
     values set first (one scrape at a time in a process: each sets them anew)."""
     with _scraping:
-        _refresh(version, warehouse, lags)
+        _refresh(version, warehouse)
+        _per_project(SYNC_LAG_SECONDS, lags)
+        _per_project(SYNC_WATERMARK_LAG_SECONDS, behind_source)
         return render()
 
 
-def _refresh(version: str, warehouse: Path, lags: Mapping[str, float]) -> None:
-    """Set the values read at scrape time: the build, the warehouse's file system, and per
-    project the largest time since a scheduled sync job last succeeded."""
+def _refresh(version: str, warehouse: Path) -> None:
+    """Set the values read at scrape time: the build and the warehouse's file system."""
     BUILD_INFO.info({"version": version})
     try:
         usage = shutil.disk_usage(warehouse)
@@ -68,17 +83,21 @@ def _refresh(version: str, warehouse: Path, lags: Mapping[str, float]) -> None:
     else:
         WAREHOUSE_DISK_FREE_BYTES.set(usage.free)
         WAREHOUSE_DISK_SIZE_BYTES.set(usage.total)
+
+
+def _per_project(gauge: Gauge, values: Mapping[str, float]) -> None:
+    """Set a scrape-time gauge to the largest value per project label, and only those."""
     by_label: dict[str, float] = {}
-    for project, seconds in lags.items():
+    for project, seconds in values.items():
         label = project_label(project)
         by_label[label] = max(seconds, by_label.get(label, 0.0))
     # clear() warns in multi-process mode (the labels stay in the files), but scrape-time
     # values are collected from this process, not from files: a project without jobs drops out
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        SYNC_LAG_SECONDS.clear()
+        gauge.clear()
     for label, seconds in by_label.items():
-        SYNC_LAG_SECONDS.labels(label).set(seconds)
+        gauge.labels(label).set(seconds)
 
 
 def render() -> bytes:

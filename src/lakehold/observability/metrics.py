@@ -168,6 +168,13 @@ SYNC_LAG_SECONDS = Gauge(
     ["project"],
     multiprocess_mode="max",
 )
+SYNC_WATERMARK_LAG_SECONDS = Gauge(
+    "lakehold_sync_watermark_lag_seconds",
+    "Per project, the largest time between now and the watermark an incremental sync job last "
+    "committed, where it is a date or time: how far the lakehouse copy is behind the source.",
+    ["project"],
+    multiprocess_mode="max",
+)
 
 # -- webhooks --------------------------------------------------------------------------------
 WEBHOOK_DELIVERIES = Counter(
