@@ -159,3 +159,15 @@ def webhook_attempt(status: str) -> None:
 def secret_decrypted(key_id: str) -> None:
     """A stored secret was decrypted with the key of fingerprint ``key_id``."""
     SECRET_DECRYPTIONS.labels(key_id).inc()
+
+
+def _zero_fixed_outcomes() -> None:
+    """Export the outcomes of a fixed vocabulary at 0 from the start, so that ``increase()``
+    sees the first failure (a series that appears at 1 has no increase)."""
+    for outcome in ("accepted", "refused"):
+        LINEAGE_EVENTS.labels(outcome)
+    for outcome in WEBHOOK_OUTCOMES.values():
+        WEBHOOK_DELIVERIES.labels(outcome)
+
+
+_zero_fixed_outcomes()
