@@ -10,9 +10,12 @@ SCIM = "scim"
 such a token works nowhere else (ADR 30)."""
 METRICS = "metrics"
 """Reads ``/metrics`` (what Prometheus scrapes with); such a token works nowhere else (ADR 33)."""
-SCOPES = frozenset({LINEAGE_WRITE, SCIM, METRICS})  # what a token may grant beyond its user's
-ADMIN_ONLY_SCOPES = frozenset({LINEAGE_WRITE, SCIM, METRICS})  # own rights; administrators
-CONFINED_SCOPES = frozenset({SCIM, METRICS})  # grant these; a token of these holds no other
+SCOPES = frozenset({LINEAGE_WRITE, SCIM, METRICS})
+"""What a token may grant beyond its user's own rights."""
+ADMIN_ONLY_SCOPES = frozenset({LINEAGE_WRITE, SCIM, METRICS})
+"""Scopes only administrators grant."""
+CONFINED_SCOPES = frozenset({SCIM, METRICS})
+"""Scopes of tokens that work in one place only: such a token holds no other scope."""
 
 
 @dataclass(frozen=True)
