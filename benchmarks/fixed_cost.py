@@ -185,7 +185,8 @@ def measure(kind: str, runs: int) -> None:
                 submitted = http.post("/api/v1/statements", json=body).json()
                 seen = submitted["status"]
                 while seen not in ("FINISHED", "FAILED", "ABORTED"):
-                    params = {"wait_seconds": 10, "seen_status": seen}
+                    # until it ends, as the SDK waits (not once per state change)
+                    params = {"wait_seconds": 10, "seen_status": ["SUBMITTED", "STARTED"]}
                     seen = http.get(f"/api/v1/statements/{submitted['id']}", params=params).json()[
                         "status"
                     ]

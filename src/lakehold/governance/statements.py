@@ -352,7 +352,7 @@ class StatementService:
         statement_id = recorded.id
         work = self._work(principal, planned, None, timeout_seconds)
         self.runner.submit(statement_id, work, statement_metrics.observed(planned, self._on_update))
-        return self.describe(principal, statement_id)
+        return recorded  # as submitted (it may have started since: a wait tells)
 
     def execute(
         self,
