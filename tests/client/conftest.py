@@ -10,8 +10,6 @@ no ``LAKEHOLD_HOME``): it reaches the server over HTTP only. ``sdk(token)`` is a
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +20,7 @@ from typer.testing import CliRunner
 
 from lakehold.cli.main import app
 from lakehold.client import Client
-from tests.servers import free_port, wait_healthy
+from tests.servers import free_port, serve_process
 
 
 @dataclass
@@ -58,29 +56,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {**os.environ, "LAKEHOLD_HOME": str(home), "LAKEHOLD_PORT": str(port)}
     for name in ("LAKEHOLD_DATABASE_URL", "LAKEHOLD_URL", "LAKEHOLD_TOKEN", "LAKEHOLD_PROFILE"):
         env.pop(name, None)
-    log = (home.parent / "serve.log").open("w")  # a file, not a pipe nobody reads
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lakehold.cli", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, alive=lambda: process.poll() is None, seconds=90)
+    with serve_process(env, home.parent / "serve.log") as (url, _process):
         yield Server(url, home, (home / "admin_token").read_text().strip())
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        errors = (home.parent / "serve.log").read_text().splitlines()
-        internal = [line for line in errors if "Traceback" in line or "internal error" in line]
-        assert not internal, "\n".join(errors[-80:])  # a 500 in any test of the module
+    errors = (home.parent / "serve.log").read_text().splitlines()
+    internal = [line for line in errors if "Traceback" in line or "internal error" in line]
+    assert not internal, "\n".join(errors[-80:])  # a 500 in any test of the module
 
 
 @pytest.fixture

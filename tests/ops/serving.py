@@ -4,16 +4,13 @@ home, the test's metadata database, a free port; stopped (SIGTERM) when the bloc
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from lakehold.observability.multiprocess import ENV
-from tests.servers import free_port, wait_healthy
+from tests.servers import free_port, serve_process
 
 
 @dataclass(frozen=True)
@@ -42,23 +39,7 @@ def lakehold_serve(folder: Path, database_url: str, *, workers: int = 1) -> Iter
     }
     for name in ("LAKEHOLD_URL", "LAKEHOLD_TOKEN", "LAKEHOLD_PROFILE", "LAKEHOLD_WORKERS", ENV):
         env.pop(name, None)
-    with (folder / "serve.log").open("w") as log:  # a file, not a pipe nobody reads
-        process = subprocess.Popen(
-            [sys.executable, "-m", "lakehold.cli", "serve", "--workers", str(workers)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,  # its workers in its process group, stopped with it
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_healthy(url, alive=lambda: process.poll() is None, seconds=180)
-            token = (home / "admin_token").read_text().strip()
-            yield Served(url, port, home, token, process.pid)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    args = ("--workers", str(workers))
+    with serve_process(env, folder / "serve.log", args=args, seconds=180) as (url, process):
+        token = (home / "admin_token").read_text().strip()
+        yield Served(url, port, home, token, process.pid)

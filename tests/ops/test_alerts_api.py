@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from lakehold.store.models import utcnow
 from tests.ops.alert_history import seed_statements
-from tests.servers import free_port, served, wait_healthy
+from tests.servers import free_port, serve_process, served
 from tests.sharing import add_member, client_for, new_user
 from tests.webhook_receiver import receiver
 
@@ -137,7 +136,7 @@ def test_the_sdk_and_the_cli_over_http(world: World, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def serving(world: World, settings: Settings) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def serving(world: World, settings: Settings) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``lakehold serve`` on the test's home and store, evaluating every half second."""
     port = free_port()
     env = {
@@ -150,28 +149,10 @@ def serving(world: World, settings: Settings) -> Iterator[tuple[str, subprocess.
     }
     for name in ("LAKEHOLD_URL", "LAKEHOLD_TOKEN", "LAKEHOLD_PROFILE"):
         env.pop(name, None)
-    log = (settings.home.parent / "serve.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lakehold.cli", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, alive=lambda: process.poll() is None, seconds=90)
-        yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with serve_process(env, settings.home.parent / "serve.log") as running:
+        yield running
     logged = (settings.home.parent / "serve.log").read_text()
-    assert "alert evaluation failed" not in logged, logged[-4000:]
+    assert "lakehold-alerts failed" not in logged, logged[-4000:]  # lakehold.periodic's
 
 
 def test_lakehold_serve_evaluates_periodically_and_delivers_to_the_projects_webhook(

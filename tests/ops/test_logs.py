@@ -21,8 +21,6 @@ import logging
 import os
 import re
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +33,7 @@ from cryptography.fernet import Fernet
 from lakehold.kernel import requests
 from lakehold.observability import logs, request_context
 from tests.ops.otlp_receiver import Receiver, otlp_receiver
-from tests.servers import free_port, wait_healthy
+from tests.servers import free_port, serve_process
 from tests.sources.conftest import READER, SOURCES_DB, ensure_sources_database
 from tests.webhook_receiver import receiver as webhook_receiver
 
@@ -189,27 +187,6 @@ def _tell(url: str, admin_token: str, story: Story, hooks_url: str, hook_failure
     assert admin.get(f"/api/v1/nothing/{admin_token}").status_code == 404
 
 
-def _serve(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], Path]:
-    log = home.parent / "serve.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lakehold.cli", "serve"],
-        env=env,
-        stdout=(home.parent / "serve.out").open("w"),  # the banner: a first start's token
-        stderr=log.open("w"),
-        text=True,
-    )
-    return process, log
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def test_a_story_logs_json_lines_with_context_and_no_secret(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -233,14 +210,12 @@ def test_a_story_logs_json_lines_with_context_and_no_secret(
     }
     with otlp_receiver() as traces, webhook_receiver() as hooks:
         env["LAKEHOLD_OTLP_ENDPOINT"] = traces.url
-        process, log = _serve(home, env)
-        try:
-            wait_healthy(url, alive=lambda: process.poll() is None, seconds=90)
+        log = home.parent / "serve.log"
+        # standard output: the banner (a first start's token), kept out of the log
+        with serve_process(env, log, stdout=home.parent / "serve.out"):
             admin_token = story.secret("admin token", (home / "admin_token").read_text().strip())
             _tell(url, admin_token, story, hooks.url, hooks.fail)
             _eventually(lambda: len(hooks.events()) >= 3, "two deliveries and a retry")
-        finally:
-            _stop(process)
         requests_logged = _check_log(log.read_text(), story)
         _check_spans(traces, story, requests_logged)
 
