@@ -40,17 +40,22 @@ async def authenticate_first(request: Request) -> Principal:
     """The principal of ``request``'s bearer token, found before its body is read and kept for
     :func:`get_principal`; Unauthorized without a valid token."""
     scim = request.url.path.startswith(SCIM_PATH)  # a scim token works there only (ADR 30)
-    principal = await _authenticate(runtime_of(request), bearer_token(request), scim=scim)
+    principal = await authenticate_token(runtime_of(request), bearer_token(request), scim=scim)
     request.state.principal = principal
     return principal
 
 
-async def _authenticate(runtime: Runtime, token: str | None, *, scim: bool = False) -> Principal:
-    """A token validated within the last second is answered on the event loop; otherwise the
-    store is read on a worker thread."""
-    known = runtime.security.authenticate_cached(token, scim=scim)
+async def authenticate_token(
+    runtime: Runtime, token: str | None, *, scim: bool = False, metrics: bool = False
+) -> Principal:
+    """The principal of ``token`` (``scim``/``metrics``: the request is one where a token of
+    that scope works). A token validated within the last second is answered on the event
+    loop; otherwise the store is read on a worker thread."""
+    known = runtime.security.authenticate_cached(token, scim=scim, metrics=metrics)
     if known is None:
-        known = await run_in_threadpool(runtime.security.authenticate, token, scim=scim)
+        known = await run_in_threadpool(
+            runtime.security.authenticate, token, scim=scim, metrics=metrics
+        )
     request_context.identify(known.username, known.project)  # for the request's log lines
     return known
 
@@ -66,7 +71,7 @@ async def get_principal(
     known = getattr(request.state, "principal", None)
     if isinstance(known, Principal):
         return known
-    return await _authenticate(runtime, credentials.credentials if credentials else None)
+    return await authenticate_token(runtime, credentials.credentials if credentials else None)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

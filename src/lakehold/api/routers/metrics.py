@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
-from lakehold.api.deps import RuntimeDep, bearer_token, runtime_of
+from lakehold.api.deps import RuntimeDep, authenticate_token, bearer_token, runtime_of
 from lakehold.security.principal import Principal
 
 router = APIRouter(include_in_schema=False)
@@ -23,11 +22,7 @@ router = APIRouter(include_in_schema=False)
 
 async def metrics_principal(request: Request) -> Principal:
     """The principal of the request's token, a ``metrics`` token welcome."""
-    runtime, token = runtime_of(request), bearer_token(request)
-    known = runtime.security.authenticate_cached(token, metrics=True)
-    if known is not None:
-        return known
-    return await run_in_threadpool(runtime.security.authenticate, token, metrics=True)
+    return await authenticate_token(runtime_of(request), bearer_token(request), metrics=True)
 
 
 @router.get("/metrics")
