@@ -65,15 +65,20 @@ def query(prometheus: str, promql: str) -> list[dict[str, Any]]:
     return body["data"]["result"]
 
 
+def ready(prometheus: str) -> bool:
+    """Whether Prometheus listens and has finished starting (it answers 503 until then)."""
+    try:
+        return httpx.get(f"{prometheus}/-/ready", timeout=10).status_code == 200
+    except httpx.TransportError:
+        return False  # not listening yet
+
+
 def wait_for(prometheus: str, promql: str, value: float, *, alive, seconds: float = 120) -> dict:
     """The one series ``promql`` answers once its value is ``value``."""
     deadline, last = time.monotonic() + seconds, None
     while True:
         assert alive(), "prometheus stopped"
-        try:
-            last = query(prometheus, promql)
-        except httpx.TransportError:
-            last = None  # not listening yet
+        last = query(prometheus, promql) if ready(prometheus) else None
         if last and len(last) == 1 and float(last[0]["value"][1]) == value:
             return last[0]["metric"]
         assert time.monotonic() < deadline, f"{promql}: {last} (waiting for {value})"
