@@ -280,6 +280,45 @@ class Settings(BaseSettings):
         pattern=r"(?i)^(debug|info|warning|error)$",
         description="The least important log records written: debug, info, warning or error.",
     )
+    # -- Delta Sharing server (ADR 0037)
+    sharing_token_days: int = Field(
+        default=90, ge=1, le=3650, description="Default lifetime of a recipient's token."
+    )
+    sharing_url_seconds: int = Field(
+        default=900,
+        ge=10,
+        le=86400,
+        description="Lifetime of a signed file URL given to a recipient.",
+    )
+    sharing_refresh_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often `lakehold serve` catches filtered share snapshots up with their "
+        "sources (0: only when read).",
+    )
+    # -- Arrow Flight SQL endpoint (ADR 0038)
+    flight_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of the Arrow Flight SQL endpoint `lakehold serve` runs beside the "
+        "HTTP API; unset: no endpoint.",
+    )
+    flight_host: str | None = Field(
+        default=None, description="Bind address of the Flight SQL endpoint; default: host."
+    )
+    flight_tls_cert: Path | None = Field(
+        default=None, description="PEM certificate (chain) of the Flight SQL endpoint: TLS on."
+    )
+    flight_tls_key: Path | None = Field(
+        default=None, description="PEM private key of flight_tls_cert."
+    )
+    flight_token_seconds: int = Field(
+        default=3600,
+        gt=0,
+        description="Lifetime of the token a Flight SQL client gets for a user name and "
+        "password (basic auth); at most the security policy's maximum token lifetime.",
+    )
 
     @field_validator("source_roots", "network_allow", mode="before")
     @classmethod
@@ -297,6 +336,14 @@ class Settings(BaseSettings):
         names = [provider.name for provider in self.oidc_providers]
         if len(names) != len(set(names)):
             raise ValueError("two OIDC providers have the same name")
+        return self
+
+    @model_validator(mode="after")
+    def _flight_tls_pair(self) -> Settings:
+        if (self.flight_tls_cert is None) != (self.flight_tls_key is None):
+            raise ValueError(
+                "set both LAKEHOLD_FLIGHT_TLS_CERT and LAKEHOLD_FLIGHT_TLS_KEY, or neither"
+            )
         return self
 
     @cached_property

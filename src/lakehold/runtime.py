@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from lakehold.governance.grants import GrantService
     from lakehold.governance.listings import ListingService
     from lakehold.governance.metrics import MetricsService
+    from lakehold.governance.readable_tables import ReadableTables
     from lakehold.governance.rules import RuleService
+    from lakehold.governance.sharing.grants import ShareGrantService
+    from lakehold.governance.sharing.reads import SharingReads
+    from lakehold.governance.sharing.recipients import RecipientService
+    from lakehold.governance.sharing.refresher import SnapshotRefresher
+    from lakehold.governance.sharing.shares import ShareService
+    from lakehold.governance.sharing.snapshots import SharedSnapshots
     from lakehold.governance.statements import StatementService
     from lakehold.governance.subscriptions import SubscriptionService
     from lakehold.governance.unit_policies import UnitPolicyService
@@ -40,7 +47,9 @@ if TYPE_CHECKING:
     from lakehold.security.network_limits import ProbeLimiter
     from lakehold.security.network_rules import NetworkPolicy
     from lakehold.security.oidc import OidcService
+    from lakehold.security.password_tokens import PasswordTokens
     from lakehold.security.policy import PolicyService
+    from lakehold.security.recipients import RecipientAuthenticator
     from lakehold.security.revocation import RevocationService
     from lakehold.security.scim import ScimService
     from lakehold.security.secrets import Secrets
@@ -132,6 +141,14 @@ class Runtime:
         )
 
     @cached_property
+    def password_tokens(self) -> PasswordTokens:
+        """Passwords exchanged for short-lived tokens (Flight SQL basic auth, ADR 38)."""
+        from lakehold.security.password_tokens import PasswordTokens
+
+        seconds = self.settings.flight_token_seconds
+        return PasswordTokens(self.store, limits=self.login_limits, token_seconds=seconds)
+
+    @cached_property
     def oidc(self) -> OidcService:
         from lakehold.security.oidc import OidcService
 
@@ -213,11 +230,11 @@ class Runtime:
         )
         return statement_service_type()(  # with spans while tracing is on (ADR 0036)
             self.store,
-            self.tables,
+            lambda: self.tables,  # each built at its first use (ADR 26)
             self.runner,
             self.settings,
-            self.table_service,
-            connections=self.connections,
+            lambda: self.table_service,
+            connections=lambda: self.connections,
         )
 
     @cached_property
@@ -250,6 +267,13 @@ class Runtime:
         from lakehold.governance.grants import GrantService
 
         return GrantService(self.store)
+
+    @cached_property
+    def readable_tables(self) -> ReadableTables:
+        """What a catalog client is shown (Flight SQL, ADR 38)."""
+        from lakehold.governance.readable_tables import ReadableTables
+
+        return ReadableTables(self.store)
 
     @cached_property
     def webhooks(self) -> WebhookService:
@@ -382,6 +406,59 @@ class Runtime:
         from lakehold.sources.sync_jobs import SyncJobService
 
         return SyncJobService(self.store, self.table_service, self.connections)
+
+    # -- Delta Sharing (ADR 37) ----------------------------------------------------------------
+
+    @cached_property
+    def shared_snapshots(self) -> SharedSnapshots:
+        """The filtered snapshots of share grants, under ``<warehouse>/.sharing``."""
+        from lakehold.governance.sharing.snapshots import SharedSnapshots
+
+        return SharedSnapshots(self.settings.warehouse_path)
+
+    @cached_property
+    def shares(self) -> ShareService:
+        from lakehold.governance.sharing.shares import ShareService
+
+        return ShareService(self.store, self.shared_snapshots)
+
+    @cached_property
+    def share_recipients(self) -> RecipientService:
+        from lakehold.governance.sharing.recipients import RecipientService
+
+        days = self.settings.sharing_token_days
+        return RecipientService(self.store, self.shared_snapshots, token_days=days)
+
+    @cached_property
+    def share_grants(self) -> ShareGrantService:
+        from lakehold.governance.sharing.grants import ShareGrantService
+
+        return ShareGrantService(self.store, self.shared_snapshots)
+
+    @cached_property
+    def sharing_reads(self) -> SharingReads:
+        """The Delta Sharing protocol's reads, with file URLs signed by a key derived from
+        the secret key."""
+        from lakehold.governance.sharing.file_urls import PURPOSE, FileSigner
+        from lakehold.governance.sharing.reads import SharingReads
+
+        secrets, seconds = self.secrets, self.settings.sharing_url_seconds
+        signer = FileSigner(lambda: secrets.derived_keys(PURPOSE), seconds)
+        return SharingReads(self.store, self.shared_snapshots, signer)
+
+    @cached_property
+    def recipient_auth(self) -> RecipientAuthenticator:
+        from lakehold.security.recipients import RecipientAuthenticator
+
+        return RecipientAuthenticator(self.store)
+
+    @cached_property
+    def sharing_refresher(self) -> SnapshotRefresher:
+        """Catches filtered share snapshots up in the background (``lakehold serve``)."""
+        from lakehold.governance.sharing.refresher import SnapshotRefresher
+
+        seconds = self.settings.sharing_refresh_seconds
+        return SnapshotRefresher(self.store, self.shared_snapshots, seconds)
 
     def close(self) -> None:
         if "runner" in self.__dict__:

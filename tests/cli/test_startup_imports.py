@@ -1,5 +1,6 @@
-"""What a command imports at start-up (ADR 26): in process, the routers of its paths alone and
-no query engine for a catalog listing; against a server, no pydantic for plain option values."""
+"""What a command imports at start-up (ADR 26): in process, the routers of its paths alone, no
+query engine for a catalog listing, no lakehouse or connections for a statement reading no
+table; against a server, no pydantic for plain option values."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from typer import _adapters
 from typer.models import OptionInfo
 
+from lakehold.cli.collector import COMMAND_THRESHOLDS
 from lakehold.cli.main import _NOT_PLAIN, plain_value
 
 PROBE = """
@@ -52,6 +54,65 @@ def test_in_process_sql_loads_the_statements_router_only(tmp_path) -> None:
     routers, heavy = _imports(tmp_path, env, "sql", "select 1")
     assert routers == ["lakehold.api.routers.statements"]
     assert "pandas" not in heavy and "lakehold.web" not in heavy
+
+
+NOT_FOR_A_STATEMENT_READING_NO_TABLE = (
+    "lakehold.lakehouse.tables",  # delta-rs and pyarrow.compute
+    "lakehold.catalog.tables",
+    "lakehold.catalog.reconcile",
+    "lakehold.lineage.service",
+    "lakehold.sources.connections",  # the scanners' drivers, httpx, the network policy
+    "lakehold.sources.certificates",
+    "deltalake",
+    "pyarrow.compute",
+    "httpx",
+    "cryptography.x509",
+)
+
+
+def test_in_process_select_1_builds_no_lakehouse_and_no_connections(tmp_path, database_url) -> None:
+    """The statement service builds the Delta tables, the table service and the connections
+    at their first use: a statement that reads no table imports none of them (ADR 26)."""
+    probe = (
+        "import sys\n"
+        "from typer.main import get_command\n"
+        "from lakehold.cli.main import app\n"
+        "get_command(app).main(sys.argv[1:], prog_name='lakehold', standalone_mode=False)\n"
+        f"print(sorted(m for m in {NOT_FOR_A_STATEMENT_READING_NO_TABLE!r} if m in sys.modules))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOLD_")}
+    env |= {
+        "LAKEHOLD_HOME": str(tmp_path / "home"),
+        "LAKEHOLD_DATABASE_URL": database_url,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "sql", "select 41 + 1 as answer"],
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    *shown, loaded = done.stdout.splitlines()
+    assert "42" in "\n".join(shown) and "1 rows" in shown[-1]
+    assert ast.literal_eval(loaded) == []
+
+
+def test_run_as_the_program_a_command_collects_as_a_short_one(tmp_path) -> None:
+    """``app()`` (the ``lakehold`` script) sets the collector's thresholds for a short
+    command and freezes what exists when the command has run (``lakehold.cli.collector``)."""
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print(gc.get_threshold(), gc.get_freeze_count() > 0))\n"
+        "from lakehold.cli.main import app\n"
+        "sys.argv = ['lakehold', 'profile', 'list']\n"
+        "app()\n"
+    )
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines()[-1] == f"{COMMAND_THRESHOLDS} True"
 
 
 def test_against_a_server_sql_options_need_no_pydantic(tmp_path) -> None:

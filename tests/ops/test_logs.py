@@ -354,3 +354,25 @@ def test_the_default_format_is_text_on_a_terminal_only() -> None:
     config = logs.dict_config("json", "debug")
     assert config["root"]["level"] == "DEBUG"
     assert config["loggers"]["sqlalchemy"] == {"level": "WARNING"}
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_default_format_follows_standard_error_as_it_is_now(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A test runner or an embedding program replaces (and closes) standard error between
+    commands: the format is chosen from the one in place, never the one seen at import."""
+    import sys
+
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    assert logs.default_format() == "text"
+    replaced = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", replaced)
+    assert logs.default_format() == "json"
+    replaced.close()
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    assert logs.default_format() == "text"

@@ -42,6 +42,7 @@ ROUTERS = (  # the modules of lakehold.api.routers, in the order of their routes
     "filters",
     "listings",
     "subscriptions",
+    "shares",
     "webhooks",
     "alerts",
     "network",
@@ -56,6 +57,7 @@ ROUTERS = (  # the modules of lakehold.api.routers, in the order of their routes
     "asset_lineage",
     "scim",
     "metrics",
+    "delta_sharing",  # last: its catch-all answers anything else under /delta-sharing
 )
 
 

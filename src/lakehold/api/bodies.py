@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lakehold.api.deps import SCIM_PATH, authenticate_first
+from lakehold.api.deps import SCIM_PATH, SHARING_PATH, authenticate_first
 from lakehold.config import Settings
 from lakehold.errors import Invalid, LakeholdError
 from lakehold.kernel import requests
@@ -29,7 +29,7 @@ SELF_BOUNDED_PATHS = re.compile(r"^/api/v1/lineage(/batch)?/?$")
 OPEN_PATHS = re.compile(r"^/(health|openapi\.json|docs|redoc|api/v1/auth/oidc)(/.*)?$")
 """What answers without a token (``routers.health``, the OpenAPI document and its pages, the
 exchange of an OpenID Connect ID token for a token: ``routers.oidc``)."""
-PAGE_PATHS = re.compile(r"^/(?!api/|scim/)")
+PAGE_PATHS = re.compile(r"^/(?!api/|scim/|delta-sharing/)")
 """The portal's pages (``lakehold.web``): signed in by their own dependency (a session cookie
 and its CSRF token, or a token) once their body, bounded as any other, is read; the sign-in
 form is read from anyone."""
@@ -150,11 +150,16 @@ class BodyLimits:
 
 async def _refuse(error: LakeholdError, scope: Scope, receive: Receive, send: Send) -> None:
     """Answer ``error`` with the standard error body (``api.errors``), before the app runs;
-    under ``/scim/v2``, a SCIM error."""
+    under ``/scim/v2``, a SCIM error; under ``/delta-sharing``, a Delta Sharing error."""
     if scope.get("path", "").startswith(SCIM_PATH):
         from lakehold.api import scim_errors  # scim2-models: loaded by SCIM requests only
 
         await scim_errors.of(error)(scope, receive, send)
+        return
+    if scope.get("path", "").startswith(SHARING_PATH):  # the protocol's errors (ADR 37)
+        from lakehold.api import sharing_errors
+
+        await sharing_errors.of(error)(scope, receive, send)
         return
     headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
     body = {**error.to_dict(), "request_id": requests.current()}

@@ -15,6 +15,9 @@ from lakehold.security.principal import Principal
 
 SCIM_PATH = "/scim/v2/"
 """Where SCIM provisioning is served (``api.routers.scim``)."""
+SHARING_PATH = "/delta-sharing/"
+"""Where the Delta Sharing protocol is served (``api.routers.delta_sharing``): recipient tokens
+work there only, and only they (ADR 37)."""
 _bearer = HTTPBearer(auto_error=False, description="An API token: `lh_...`")
 
 
@@ -39,10 +42,23 @@ def bearer_token(request: HTTPConnection) -> str | None:
 async def authenticate_first(request: Request) -> Principal:
     """The principal of ``request``'s bearer token, found before its body is read and kept for
     :func:`get_principal`; Unauthorized without a valid token."""
+    if request.url.path.startswith(SHARING_PATH):
+        principal = await authenticate_recipient(request)
+        request.state.principal = principal
+        return principal
     scim = request.url.path.startswith(SCIM_PATH)  # a scim token works there only (ADR 30)
     principal = await authenticate_token(runtime_of(request), bearer_token(request), scim=scim)
     request.state.principal = principal
     return principal
+
+
+async def authenticate_recipient(request: HTTPConnection) -> Principal:
+    """The Delta Sharing recipient of the request's bearer token (ADR 37); Unauthorized for a
+    missing, bad, revoked or expired recipient token, and for any other token."""
+    runtime = runtime_of(request)
+    known = await run_in_threadpool(runtime.recipient_auth.authenticate, bearer_token(request))
+    request_context.identify(known.username, None)  # for the request's log lines
+    return known
 
 
 async def authenticate_token(

@@ -154,10 +154,13 @@ class TableService:
         description: str | None = None,
         tags: list[str] | None = None,
         commit_metadata: dict[str, str] | None = None,
+        change_data_feed: bool = False,
     ) -> WriteOutcome:
         """Create table ``project.name`` from data; it becomes an asset of the project.
 
-        ``commit_metadata`` is added to the first commit (e.g. the sources of a CTAS)."""
+        ``commit_metadata`` is added to the first commit (e.g. the sources of a CTAS);
+        ``change_data_feed`` records row changes (``delta.enableChangeDataFeed``: what a
+        Delta Sharing recipient reads as the table's change data feed)."""
         check_sql_name("table", name)
         qualified = f"{project}.{name}"
         with self.store.session() as session:
@@ -180,6 +183,7 @@ class TableService:
                         keys=keys or None,
                         committer=principal.username,
                         metadata=commit_metadata,
+                        change_data_feed=change_data_feed,
                     )
             except BaseException:
                 intents.roll_back(self.store, intent)

@@ -29,7 +29,10 @@ class Entry(NamedTuple):
 
 
 COMMANDS: dict[str, Entry] = {
-    "serve": Entry("server:serve", "Start the HTTP API (OpenAPI docs at /docs)."),
+    "serve": Entry(
+        "server:serve",
+        "Start the HTTP API (OpenAPI docs at /docs), and Arrow Flight SQL with --flight-port.",
+    ),
     "demo": Entry("server:demo", "Load the demo stories into LAKEHOLD_HOME and start the API."),
     "doctor": Entry(
         "doctor:doctor",
@@ -72,6 +75,11 @@ COMMANDS: dict[str, Entry] = {
         "Subscription requests: ask for published assets; owners decide.",
     ),
     "grant": Entry("sharing:grants", "Grants: what subscribing projects may read."),
+    "share": Entry(
+        "shares:share",
+        "Delta Sharing: shares of a project's tables, recipients outside Lakehold and their "
+        "access (read with any Delta Sharing client).",
+    ),
     "webhook": Entry(
         "webhooks:webhooks",
         "Webhooks: POST governance events (subscription requested, approved, rejected, "
@@ -236,8 +244,23 @@ def plain_value(annotation: Any, info: Any, value: Any, ctx: Any) -> Any:
     return _NOT_PLAIN
 
 
+class _Program(typer.Typer):
+    """The root ``typer.Typer``. Run as the ``lakehold`` program (``app()``, not through a
+    test's runner), it tunes the garbage collector for a short command
+    (:mod:`lakehold.cli.collector`)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from lakehold.cli import collector
+
+        collector.for_a_command()
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            collector.at_the_end()
+
+
 plain_values_without_pydantic()
-app = typer.Typer(
+app = _Program(
     cls=LazyGroup,
     callback=_root,
     help="Lakehold: a governed lakehouse. Settings come from LAKEHOLD_* variables; "

@@ -6,6 +6,7 @@ import os
 import shlex
 import shutil
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
@@ -22,29 +23,43 @@ if TYPE_CHECKING:
 def _serve(runtime: Runtime) -> None:
     import uvicorn
 
+    from lakehold.cli import collector
     from lakehold.sources.scheduler import Scheduler
 
+    collector.for_a_server()  # collected as CPython does by default from now on
     settings = runtime.settings
     app, options = _application(runtime)  # one process, or workers (ADR 33)
     runtime.webhooks.start()
     scheduler = Scheduler(runtime)
     scheduler.start()
     runtime.alerts.start()  # anomaly alerts, every LAKEHOLD_ALERT_INTERVAL_SECONDS
+    runtime.sharing_refresher.start()  # filtered share snapshots (LAKEHOLD_SHARING_REFRESH_SECONDS)
     try:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            log_config=observe.log_config(settings),  # JSON or text lines, redacted (ADR 0036)
-            timeout_graceful_shutdown=5,  # open event streams do not hold the shutdown
-            **options,
-        )
+        with _flight_sql(runtime):  # beside the API when LAKEHOLD_FLIGHT_PORT is set
+            uvicorn.run(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level.lower(),
+                log_config=observe.log_config(settings),  # JSON or text lines (ADR 0036)
+                timeout_graceful_shutdown=5,  # open event streams do not hold the shutdown
+                **options,
+            )
     finally:
+        runtime.sharing_refresher.stop()
         runtime.alerts.stop()
         scheduler.stop()
         runtime.webhooks.stop()
         observe.stop()  # the spans not yet sent
+
+
+def _flight_sql(runtime: Runtime) -> AbstractContextManager[object]:
+    """The Arrow Flight SQL endpoint while the API serves, when a port is set (ADR 0038)."""
+    if runtime.settings.flight_port is None:
+        return nullcontext()
+    from lakehold.flight.endpoint import running
+
+    return running(runtime)
 
 
 def _application(runtime: Runtime) -> tuple[Any, dict[str, Any]]:
@@ -69,9 +84,17 @@ class _Overrides(TypedDict, total=False):
     host: str
     port: int
     workers: int
+    flight_port: int
+    flight_host: str
 
 
-def _settings(host: str | None, port: int | None, workers: int | None = None) -> Settings:
+def _settings(
+    host: str | None,
+    port: int | None,
+    workers: int | None = None,
+    flight_port: int | None = None,
+    flight_host: str | None = None,
+) -> Settings:
     """The server's settings. With several workers, their metrics directory is emptied and
     set now, before anything imports prometheus-client (ADR 33)."""
     from lakehold.config import Settings
@@ -84,6 +107,10 @@ def _settings(host: str | None, port: int | None, workers: int | None = None) ->
         overrides["port"] = port
     if workers is not None:
         overrides["workers"] = workers
+    if flight_port is not None:
+        overrides["flight_port"] = flight_port
+    if flight_host is not None:
+        overrides["flight_host"] = flight_host
     settings = Settings(**overrides)
     if settings.workers > 1:
         prepare_multiprocess_dir(settings.home.resolve() / METRICS_DIR)
@@ -95,17 +122,36 @@ PortOpt = Annotated[int | None, typer.Option(help="Port (LAKEHOLD_PORT)")]
 WorkersOpt = Annotated[
     int | None, typer.Option(min=1, help="API processes (LAKEHOLD_WORKERS; default 1)")
 ]
+FlightPortOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        max=65535,
+        help="Also serve Arrow Flight SQL on this port (LAKEHOLD_FLIGHT_PORT; default: off)",
+    ),
+]
+FlightHostOpt = Annotated[
+    str | None,
+    typer.Option(help="Bind address of Flight SQL (LAKEHOLD_FLIGHT_HOST; default: --host)"),
+]
 
 
 @handles_errors
-def serve(host: HostOpt = None, port: PortOpt = None, workers: WorkersOpt = None) -> None:
-    """Start the HTTP API (OpenAPI docs at /docs).
+def serve(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    workers: WorkersOpt = None,
+    flight_port: FlightPortOpt = None,
+    flight_host: FlightHostOpt = None,
+) -> None:
+    """Start the HTTP API (OpenAPI docs at /docs), and Arrow Flight SQL with --flight-port.
 
-    One process, or --workers processes sharing the port (their metrics merged at /metrics).
+    One process, or --workers processes sharing the port (their metrics merged at /metrics);
+    the Flight SQL endpoint runs in the first process.
 
-    Example: LAKEHOLD_HOME=/srv/lakehold lakehold serve --port 8750 --workers 4
+    Example: LAKEHOLD_HOME=/srv/lakehold lakehold serve --port 8750 --workers 4 --flight-port 8815
     """
-    settings = _settings(host, port, workers)
+    settings = _settings(host, port, workers, flight_port, flight_host)
     observe.start(settings)  # logs and traces, before anything logs or runs a statement
     runtime, token = open_runtime(settings, create_home=True)
     if token:  # on the terminal (stdout) only: never through logging, whose records are kept

@@ -164,10 +164,19 @@ def create(
     format: FormatOpt = None,
     types: TypesOpt = None,
     description: Annotated[str | None, typer.Option()] = None,
+    change_data_feed: Annotated[
+        bool,
+        typer.Option(
+            "--change-data-feed",
+            help="Record row changes (delta.enableChangeDataFeed): a Delta Sharing recipient "
+            "reads them as the table's change data feed",
+        ),
+    ] = False,
 ) -> None:
     """Create a table from a file.
 
     Example: lakehold table create insurance.policies policies.csv --key policy_id
+    Example: lakehold table create retail.store_sales sales.csv --key sale_id --change-data-feed
     """
     project, table = split_qualified(name)
     column_types = _column_types(types)
@@ -182,6 +191,7 @@ def create(
             column_types=column_types,
             description=description,
             progress=progress,
+            change_data_feed=change_data_feed,
         )
     _report(outcome)
 

@@ -27,6 +27,7 @@ from lakehold.client.oidc import SingleSignOn
 from lakehold.client.profiles import resolve
 from lakehold.client.service_principals import ServicePrincipals
 from lakehold.client.session import Session
+from lakehold.client.shares import ShareGrants, ShareRecipients, Shares
 from lakehold.client.sharing import Filters, Grants, Listings, Subscriptions, Webhooks
 from lakehold.client.sources import Connections, DataSources, SyncJobs
 from lakehold.client.statements import Result, Statements
@@ -105,6 +106,9 @@ class Client:
         self.subscriptions = Subscriptions(self.session)
         self.grants = Grants(self.session)
         self.webhooks = Webhooks(self.session)
+        self.shares = Shares(self.session)
+        self.share_recipients = ShareRecipients(self.session)
+        self.share_grants = ShareGrants(self.session)
         self.alerts = Alerts(self.session)
         self.connections = Connections(self.session)
         self.data_sources = DataSources(self.session)

@@ -83,6 +83,16 @@ class BodyCreateTableApiV1ProjectsProjectTablesPost(Struct):
     tags: Annotated[str, Meta(description="Comma-separated", title="Tags")] | UnsetType | None = (
         UNSET
     )
+    change_data_feed: (
+        Annotated[
+            bool,
+            Meta(
+                description="Record row changes (delta.enableChangeDataFeed): merges, CDC writes, deletes and updates write change data, read by Delta Sharing recipients as the table's change data feed",
+                title="Change Data Feed",
+            ),
+        ]
+        | UnsetType
+    ) = False
 
 
 class BodyTokenOauthTokenPost(Struct):
@@ -635,6 +645,16 @@ class GrantFiltersPatch(Struct):
     ) = UNSET
 
 
+class GrantTableView(Struct):
+    table: Annotated[str, Meta(title="Table")]
+    asset: Annotated[str, Meta(title="Asset")]
+    row_filter: Annotated[str, Meta(title="Row Filter")] | None
+    row_expression: Annotated[str, Meta(title="Row Expression")] | None
+    column_filter: Annotated[str, Meta(title="Column Filter")] | None
+    columns: Annotated[list[str], Meta(title="Columns")] | None
+    snapshot_version: Annotated[int, Meta(title="Snapshot Version")] | None
+
+
 class GrantView(Struct):
     id: Annotated[str, Meta(title="Id")]
     asset: Annotated[str, Meta(title="Asset")]
@@ -1013,6 +1033,54 @@ class QueryIn(Struct):
         | UnsetType
         | None
     ) = UNSET
+
+
+class RecipientIn(Struct):
+    project: Annotated[
+        str, Meta(description="The producer project (you are an owner)", title="Project")
+    ]
+    name: Annotated[str, Meta(description="Unique in the project", title="Name")]
+    organisation: Annotated[
+        str, Meta(description="The organisation the recipient is", title="Organisation")
+    ]
+    comment: Annotated[str, Meta(title="Comment")] | UnsetType | None = UNSET
+    days: (
+        Annotated[
+            int,
+            Meta(
+                description="Lifetime of its first token (default LAKEHOLD_SHARING_TOKEN_DAYS)",
+                title="Days",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+
+
+class RecipientTokenIn(Struct):
+    days: (
+        Annotated[int, Meta(description="Lifetime of the token", title="Days")] | UnsetType | None
+    ) = UNSET
+
+
+class RecipientTokenView(Struct):
+    id: Annotated[str, Meta(title="Id")]
+    prefix: Annotated[str, Meta(title="Prefix")]
+    created_at: Annotated[datetime, Meta(title="Created At")]
+    expires_at: Annotated[datetime, Meta(title="Expires At")]
+    revoked: Annotated[bool, Meta(title="Revoked")]
+    last_used_at: Annotated[datetime, Meta(title="Last Used At")] | None
+
+
+class RecipientView(Struct):
+    id: Annotated[str, Meta(title="Id")]
+    name: Annotated[str, Meta(title="Name")]
+    project: Annotated[str, Meta(title="Project")]
+    organisation: Annotated[str, Meta(title="Organisation")]
+    comment: Annotated[str, Meta(title="Comment")] | None
+    created_by: Annotated[str, Meta(title="Created By")]
+    created_at: Annotated[datetime, Meta(title="Created At")]
+    tokens: Annotated[list[RecipientTokenView], Meta(title="Tokens")]
 
 
 class ReindexOut(Struct):
@@ -1458,6 +1526,147 @@ class SessionInfo(Struct):
     user_agent: Annotated[str, Meta(title="User Agent")] | None
     address: Annotated[str, Meta(title="Address")] | None
     current: Annotated[bool, Meta(title="Current")]
+
+
+class ShareGrantIn(Struct):
+    share: Annotated[str, Meta(title="Share")]
+    recipient: Annotated[str, Meta(description="The recipient's id", title="Recipient")]
+    reason: Annotated[str, Meta(description="Why the recipient needs the data", title="Reason")]
+
+
+class ShareGrantView(Struct):
+    id: Annotated[str, Meta(title="Id")]
+    share: Annotated[str, Meta(title="Share")]
+    project: Annotated[str, Meta(title="Project")]
+    recipient: Annotated[str, Meta(title="Recipient")]
+    recipient_id: Annotated[str, Meta(title="Recipient Id")]
+    organisation: Annotated[str, Meta(title="Organisation")]
+    status: Annotated[str, Meta(title="Status")]
+    reason: Annotated[str, Meta(title="Reason")]
+    requested_by: Annotated[str, Meta(title="Requested By")]
+    created_at: Annotated[datetime, Meta(title="Created At")]
+    decided_by: Annotated[str, Meta(title="Decided By")] | None
+    decided_at: Annotated[datetime, Meta(title="Decided At")] | None
+    decision_comment: Annotated[str, Meta(title="Decision Comment")] | None
+    revoked_by: Annotated[str, Meta(title="Revoked By")] | None
+    revoked_at: Annotated[datetime, Meta(title="Revoked At")] | None
+    tables: Annotated[list[GrantTableView], Meta(title="Tables")]
+
+
+class ShareIn(Struct):
+    name: Annotated[
+        str,
+        Meta(description="Unique on the server; lower case letters, digits, _ and -", title="Name"),
+    ]
+    project: Annotated[
+        str,
+        Meta(description="The project whose tables it offers (you are an owner)", title="Project"),
+    ]
+    comment: Annotated[str, Meta(title="Comment")] | UnsetType | None = UNSET
+
+
+class ShareRejectIn(Struct):
+    comment: Annotated[str, Meta(title="Comment")] | UnsetType | None = UNSET
+
+
+class ShareTableDecisionIn(Struct):
+    table: Annotated[str, Meta(description="schema.table of the share", title="Table")]
+    row_filter: (
+        Annotated[str, Meta(description="A row filter of the asset", title="Row Filter")]
+        | UnsetType
+        | None
+    ) = UNSET
+    column_filter: (
+        Annotated[str, Meta(description="A column filter of the asset", title="Column Filter")]
+        | UnsetType
+        | None
+    ) = UNSET
+
+
+class ShareTableIn(Struct):
+    asset: Annotated[
+        str, Meta(description="A published lakehouse table of the share's project", title="Asset")
+    ]
+    schema: (
+        Annotated[str, Meta(description="Default: the project's name", title="Schema")]
+        | UnsetType
+        | None
+    ) = UNSET
+    name: (
+        Annotated[str, Meta(description="Default: the asset's name", title="Name")]
+        | UnsetType
+        | None
+    ) = UNSET
+
+
+class ShareTableView(Struct):
+    schema: Annotated[str, Meta(title="Schema")]
+    name: Annotated[str, Meta(title="Name")]
+    asset: Annotated[str, Meta(title="Asset")]
+    id: Annotated[str, Meta(title="Id")]
+
+
+class ShareView(Struct):
+    id: Annotated[str, Meta(title="Id")]
+    name: Annotated[str, Meta(title="Name")]
+    project: Annotated[str, Meta(title="Project")]
+    comment: Annotated[str, Meta(title="Comment")] | None
+    created_by: Annotated[str, Meta(title="Created By")]
+    created_at: Annotated[datetime, Meta(title="Created At")]
+    tables: Annotated[list[ShareTableView], Meta(title="Tables")]
+
+
+class SharingProfile(Struct):
+    shareCredentialsVersion: Annotated[int, Meta(title="Sharecredentialsversion")]
+    endpoint: Annotated[str, Meta(title="Endpoint")]
+    bearerToken: Annotated[str, Meta(title="Bearertoken")]
+    expirationTime: Annotated[str, Meta(title="Expirationtime")]
+
+
+class SharingQueryIn(Struct):
+    predicateHints: (
+        Annotated[
+            list[str], Meta(description="Deprecated SQL hints (ignored)", title="Predicatehints")
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+    jsonPredicateHints: (
+        Annotated[
+            str,
+            Meta(
+                description="A JSON predicate: files it proves hold no matching row are skipped",
+                title="Jsonpredicatehints",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+    limitHint: (
+        Annotated[
+            int, Meta(description="Rows wanted: files past them are skipped", title="Limithint")
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+    version: (
+        Annotated[int, Meta(description="The version to read", title="Version")] | UnsetType | None
+    ) = UNSET
+    timestamp: (
+        Annotated[str, Meta(description="ISO 8601: the version then", title="Timestamp")]
+        | UnsetType
+        | None
+    ) = UNSET
+    startingVersion: (
+        Annotated[int, Meta(description="Data change files from it", title="Startingversion")]
+        | UnsetType
+        | None
+    ) = UNSET
+    endingVersion: (
+        Annotated[int, Meta(description="With startingVersion: up to it", title="Endingversion")]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 class StatementIn(Struct):
@@ -1984,12 +2193,30 @@ class DomainUnitView(Struct):
     created_at: Annotated[datetime, Meta(title="Created At")]
 
 
+class IssuedProfile(Struct):
+    recipient: RecipientView
+    token_id: Annotated[str, Meta(title="Token Id")]
+    expires_at: Annotated[datetime, Meta(title="Expires At")]
+    profile: SharingProfile
+
+
 class Revoked(Struct):
     users: Annotated[int, Meta(title="Users")]
     tokens: Annotated[int, Meta(title="Tokens")]
     sessions: Annotated[int, Meta(title="Sessions")]
     credentials_valid_after: Annotated[datetime, Meta(title="Credentials Valid After")]
     token: TokenInfo | None
+
+
+class ShareApproveIn(Struct):
+    tables: (
+        Annotated[
+            list[ShareTableDecisionIn],
+            Meta(description="Filters per table; tables left out: in full", title="Tables"),
+        ]
+        | UnsetType
+    ) = UNSET
+    comment: Annotated[str, Meta(title="Comment")] | UnsetType | None = UNSET
 
 
 class WriteOut(Struct):

@@ -97,9 +97,11 @@ class Tables(Resource):
         tags: Sequence[str] | None = None,
         filename: str | None = None,
         progress: Progress | None = None,
+        change_data_feed: bool = False,
     ) -> m.WriteOut:
         """Create ``project.name`` from a file (CSV, Parquet, JSON lines or Arrow IPC; the
-        format from ``format``, else the file name's suffix), streamed to the server."""
+        format from ``format``, else the file name's suffix), streamed to the server.
+        ``change_data_feed`` records its row changes (a Delta Sharing change data feed)."""
         upload = upload_of(data, filename, progress)
         fields = {
             "name": name,
@@ -108,6 +110,7 @@ class Tables(Resource):
             "column_types": json.dumps(column_types) if column_types else None,
             "description": description,
             "tags": _joined(tags),
+            "change_data_feed": "true" if change_data_feed else None,
         }
         return self._upload(
             self._path(project), m.WriteOut, fields=fields, file=(upload.filename, upload.chunks)

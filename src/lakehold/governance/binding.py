@@ -16,22 +16,25 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import sqlglot
 from sqlalchemy import bindparam, select
 from sqlglot import exp
 
-from lakehold.connectors.attach import ConnectionSpec
 from lakehold.connectors.files import table_files
 from lakehold.errors import Invalid, NotFound
 from lakehold.kernel.access import Access, SourceObject
-from lakehold.lakehouse.tables import DeltaTables
 from lakehold.query import BoundTable, TableRef
 from lakehold.query.identifiers import fold
 from lakehold.query.model import RemoteTable
 from lakehold.store.db import Store
 from lakehold.store.models import Asset, AssetColumn
+
+if TYPE_CHECKING:  # a statement reading no Delta table does not import the lakehouse
+    from lakehold.connectors.attach import ConnectionSpec
+    from lakehold.lakehouse.tables import DeltaTables
 
 
 @functools.lru_cache(maxsize=1024)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,4 +68,14 @@ class ResultPage:
     table: pa.Table
     total_rows: int
     next_offset: int | None
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class ResultStream:
+    """A finished statement's whole result, batch by batch (read as it is consumed)."""
+
+    schema: pa.Schema
+    batches: Generator[pa.RecordBatch, None, None]
+    total_rows: int
     truncated: bool

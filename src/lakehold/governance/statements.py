@@ -13,33 +13,46 @@ contributor or owner; the new table records its source assets (audit and commit 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lakehold.catalog.reconcile import SERVER_RESTARTED, statement_gone
-from lakehold.catalog.tables import DataSource, TableService
 from lakehold.config import Settings
-from lakehold.connectors.attach import ConnectionSpec
 from lakehold.errors import Conflict, Forbidden, Invalid, LakeholdError, NotFound
 from lakehold.governance import statement_metrics
 from lakehold.governance.binding import bind_federated, bind_lakehouse
 from lakehold.governance.statement_events import StatementEvents
 from lakehold.governance.statement_record import DeferredRecord
-from lakehold.governance.statement_views import ExecutedStatement, ResultPage, StatementView
+from lakehold.governance.statement_views import (
+    ExecutedStatement,
+    ResultPage,
+    ResultStream,
+    StatementView,
+)
 from lakehold.kernel import Action, allowed, audit
 from lakehold.kernel.access import Decision, resolve_access
-from lakehold.lakehouse.tables import DeltaTables
 from lakehold.query import BoundTable, CtasTarget, PreparedQuery, TableRef, prepare, run
-from lakehold.query.results import read_page
+from lakehold.query.results import read_batches, read_page
 from lakehold.query.statements import CancelHandle, StatementRunner, StatementUpdate
 from lakehold.security.principal import Principal
-from lakehold.sources.connections import ConnectionService
 from lakehold.store.db import Store
 from lakehold.store.models import AuditEvent, Project, Statement, new_id, utcnow
+
+if TYPE_CHECKING:
+    # built on first use (a statement reading no table needs neither the lakehouse nor the
+    # connections): ``lakehold sql "select 1"`` in process does not import them (ADR 26)
+    from lakehold.catalog.tables import TableService
+    from lakehold.connectors.attach import ConnectionSpec
+    from lakehold.lakehouse.tables import DeltaTables
+    from lakehold.sources.connections import ConnectionService
+
+T = TypeVar("T")
 
 FINAL = frozenset({"FINISHED", "FAILED", "ABORTED"})
 
@@ -74,19 +87,37 @@ class StatementService:
     def __init__(
         self,
         store: Store,
-        tables: DeltaTables,
+        tables: DeltaTables | Callable[[], DeltaTables],
         runner: StatementRunner,
         settings: Settings,
-        table_service: TableService | None = None,
-        connections: ConnectionService | None = None,
+        table_service: TableService | Callable[[], TableService] | None = None,
+        connections: ConnectionService | Callable[[], ConnectionService] | None = None,
     ) -> None:
+        """``tables``, ``table_service`` and ``connections`` may each be given as a function
+        that builds it (the runtime's way): it is then built at its first use."""
         self.store = store
-        self.tables = tables
         self.runner = runner
         self.settings = settings
-        self.table_service = table_service or TableService(store, tables)
-        self.connections = connections
+        self._tables = tables
+        self._table_service = table_service
+        self._connections = connections
         self.events = StatementEvents()  # state changes, to long-polls and event streams
+
+    @cached_property
+    def tables(self) -> DeltaTables:
+        return _built(self._tables)
+
+    @cached_property
+    def table_service(self) -> TableService:
+        if self._table_service is None:
+            from lakehold.catalog.tables import TableService
+
+            return TableService(self.store, self.tables)
+        return _built(self._table_service)
+
+    @cached_property
+    def connections(self) -> ConnectionService | None:
+        return None if self._connections is None else _built(self._connections)
 
     def _spec(self, connection_id: str) -> ConnectionSpec:
         if self.connections is None:  # pragma: no cover - the runtime always wires it
@@ -207,7 +238,7 @@ class StatementService:
                 return result
             return self._create_as(principal, planned, result.table, result.truncated)
 
-        lineage = self.table_service.lineage
+        lineage = self.table_service.lineage if planned.ctas is not None else None
         if planned.ctas is not None and lineage is not None:
             prepared = planned.prepared
             args = (prepared.sql, prepared.dialect, planned.ctas.ref, planned.resolved, work)
@@ -218,6 +249,8 @@ class StatementService:
         self, principal: Principal, planned: _Planned, table: pa.Table, truncated: bool
     ) -> pa.Table:
         """Write the rows of a CREATE TABLE ... AS SELECT as a new asset; one summary row."""
+        from lakehold.catalog.tables import DataSource
+
         target = planned.ctas
         assert target is not None
         name = target.ref.name
@@ -344,9 +377,11 @@ class StatementService:
         project: str | None = None,
         dialect: str = "duckdb",
         timeout_seconds: float | None = None,
+        read_only: bool = False,
     ) -> StatementView:
-        """Validate and resolve now; run in the background. Returns the statement record."""
-        planned = self._plan(principal, sql, project, dialect, allow_ctas=True)
+        """Validate and resolve now; run in the background. Returns the statement record.
+        ``read_only``: refuse CREATE TABLE ... AS SELECT too (an adapter that only reads)."""
+        planned = self._plan(principal, sql, project, dialect, allow_ctas=not read_only)
         recorded = self._record(principal, sql, dialect, planned)
         self.events.submitted(principal.user_id, recorded)
         statement_id = recorded.id
@@ -438,6 +473,22 @@ class StatementService:
         self, principal: Principal, statement_id: str, *, offset: int = 0, limit: int = 1000
     ) -> ResultPage:
         """One page of a finished statement's result."""
+        view, path = self._result_file(principal, statement_id)
+        page = read_page(path, offset, limit)
+        total = view.result_rows or 0
+        next_offset = offset + page.num_rows if offset + page.num_rows < total else None
+        return ResultPage(page, total, next_offset, view.truncated)
+
+    def result_stream(
+        self, principal: Principal, statement_id: str, *, max_bytes: int
+    ) -> ResultStream:
+        """A finished statement's whole result as record batches of about ``max_bytes`` at
+        most, read from its stored file as they are consumed."""
+        view, path = self._result_file(principal, statement_id)
+        schema, batches = read_batches(path, max_bytes)
+        return ResultStream(schema, batches, view.result_rows or 0, view.truncated)
+
+    def _result_file(self, principal: Principal, statement_id: str) -> tuple[StatementView, Path]:
         view = self.describe(principal, statement_id)
         if view.status != "FINISHED":
             raise Conflict(
@@ -447,10 +498,7 @@ class StatementService:
         path = self.runner.result_path(statement_id)
         if not path.exists():
             raise NotFound(f"the result of statement '{statement_id}' has expired")
-        page = read_page(path, offset, limit)
-        total = view.result_rows or 0
-        next_offset = offset + page.num_rows if offset + page.num_rows < total else None
-        return ResultPage(page, total, next_offset, view.truncated)
+        return view, path
 
     def cancel(self, principal: Principal, statement_id: str) -> StatementView:
         """Cancel a statement that has not finished."""
@@ -469,9 +517,16 @@ class StatementService:
             row = self._owned(session, principal, statement_id)
             if row.status in FINAL:
                 return  # it ended meanwhile
+            from lakehold.catalog.reconcile import SERVER_RESTARTED, statement_gone
+
             timeout = self.settings.statement_timeout_seconds
             if row.runner_id != self.runner.runner_id and statement_gone(row, timeout):
                 row.status, row.error = "FAILED", SERVER_RESTARTED
             else:
                 row.status, row.error = "ABORTED", "the statement was cancelled"
             row.ended_at = utcnow()
+
+
+def _built(given: T | Callable[[], T]) -> T:
+    """A collaborator given as it is, or as the function that builds it."""
+    return given() if callable(given) else given

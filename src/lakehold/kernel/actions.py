@@ -26,6 +26,7 @@ class Allow(StrEnum):
     ANYONE = "anyone"  # any authenticated principal
     SCOPE = "scope"  # tokens granted ``Rule.scope`` (by an administrator), whoever holds them
     ADMIN_OR_SCOPE = "admin_or_scope"  # administrators, and tokens granted ``Rule.scope``
+    RECIPIENT = "recipient"  # the Delta Sharing recipient of an approved share grant (ADR 37)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,12 @@ class Action(StrEnum):
     SCIM_READ = "scim.read"
     SCIM_PROVISION = "scim.provision"
     METRICS_READ = "metrics.read"
+    SHARE_MANAGE = "share.manage"
+    SHARE_RECIPIENT_MANAGE = "share_recipient.manage"
+    SHARE_GRANT_REQUEST = "share_grant.request"
+    SHARE_GRANT_DECIDE = "share_grant.decide"
+    SHARE_GRANT_REVOKE = "share_grant.revoke"
+    SHARE_READ = "share.read"
 
 
 _OWNER: Role = "owner"
@@ -212,4 +219,12 @@ RULES: dict[Action, Rule] = {
     Action.METRICS_READ: Rule(
         Allow.ADMIN_OR_SCOPE, "read the metrics", scope="metrics", service=False
     ),
+    Action.SHARE_MANAGE: Rule(Allow.ROLE, "manage its Delta Sharing shares", _OWNER),
+    Action.SHARE_RECIPIENT_MANAGE: Rule(
+        Allow.ROLE, "manage its sharing recipients and their tokens", _OWNER, service=False
+    ),
+    Action.SHARE_GRANT_REQUEST: Rule(Allow.ROLE, "request access to its shares", _CONTRIBUTOR),
+    Action.SHARE_GRANT_DECIDE: Rule(Allow.ROLE, "decide on access to its shares", _OWNER),
+    Action.SHARE_GRANT_REVOKE: Rule(Allow.ROLE, "revoke access to its shares", _OWNER),
+    Action.SHARE_READ: Rule(Allow.RECIPIENT, "read this share", service=False),
 }

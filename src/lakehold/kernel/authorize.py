@@ -18,7 +18,7 @@ from lakehold.kernel import roles
 from lakehold.kernel.actions import RULES, Action, Allow, Rule
 from lakehold.observability import instruments
 from lakehold.security.principal import Principal
-from lakehold.store.models import DomainUnit, Project
+from lakehold.store.models import DomainUnit, Project, ShareGrant
 
 _T = TypeVar("_T")
 
@@ -26,8 +26,11 @@ _BEYOND_A_PROJECT = (Allow.UNIT_OWNER, Allow.PROJECT_CREATOR)
 """Decided outside any one project: a service principal, bound to its project, never takes
 them."""
 
-#: what an action acts on: a project, a domain unit, a user id (Allow.SELF) or nothing (system)
-Resource = Project | DomainUnit | str | None
+#: what an action acts on: a project, a domain unit, a user id (Allow.SELF), a share grant
+#: (Allow.RECIPIENT) or nothing (system)
+Resource = Project | DomainUnit | ShareGrant | str | None
+
+RECIPIENT_ONLY = "a Delta Sharing recipient may only read the shares granted to it"
 
 
 def authorize(
@@ -53,6 +56,9 @@ def _decide(
     principal: Principal, action: Action, resource: Resource, session: Session | None
 ) -> None:
     rule = RULES[action]
+    if principal.recipient is not None or rule.allow is Allow.RECIPIENT:
+        _recipient(principal, action, rule, resource)
+        return
     if principal.service and rule.allow is not Allow.ROLE:
         _refuse_service(rule)
     if rule.allow is Allow.ANYONE:
@@ -103,6 +109,20 @@ def allowed(
     except LakeholdError:
         return False
     return True
+
+
+def _recipient(principal: Principal, action: Action, rule: Rule, resource: Resource) -> None:
+    """A recipient (ADR 37) takes no action but reading a share through an approved grant of
+    its own; nobody else reads a share as a recipient."""
+    if rule.allow is not Allow.RECIPIENT or principal.recipient is None:
+        raise Forbidden(
+            RECIPIENT_ONLY
+            if principal.recipient is not None
+            else f"only a Delta Sharing recipient may {rule.phrase}"
+        )
+    grant = _of(resource, ShareGrant, action)
+    if grant.recipient_id != principal.recipient or grant.status != "approved":
+        raise Forbidden(f"this recipient may not {rule.phrase}: its access is not approved")
 
 
 def _refuse_service(rule: Rule) -> None:

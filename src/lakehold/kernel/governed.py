@@ -31,7 +31,7 @@ from lakehold.kernel.actions import Action
 from lakehold.kernel.authorize import Resource, authorize
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
-from lakehold.store.models import DomainUnit, Project
+from lakehold.store.models import DomainUnit, Project, ShareGrant
 
 
 @dataclass
@@ -105,9 +105,12 @@ def governed(
 
 
 def resource_name(resource: Resource) -> str | None:
-    """How the audit log names a resource: ``project:p``, ``unit:<id>``, ``user:<id>``."""
+    """How the audit log names a resource: ``project:p``, ``unit:<id>``, ``user:<id>``,
+    ``share_grant:<id>``."""
     if isinstance(resource, Project):
         return f"project:{resource.name}"
+    if isinstance(resource, ShareGrant):
+        return f"share_grant:{resource.id}"
     if isinstance(resource, DomainUnit):
         return f"unit:{resource.id}"
     if isinstance(resource, str):

@@ -20,6 +20,7 @@ from deltalake.exceptions import CommitFailedError
 
 from lakehold.errors import Conflict, Invalid
 from lakehold.lakehouse import folders, retention
+from lakehold.lakehouse.delta_log import CHANGE_DATA_FEED
 from lakehold.lakehouse.history import commit_properties
 from lakehold.lakehouse.keys import (
     check_key_columns,
@@ -84,11 +85,14 @@ class DeltaTables(TableReads):
         keys: list[str] | None = None,
         committer: str,
         metadata: dict[str, str] | None = None,
+        change_data_feed: bool = False,
     ) -> WriteResult:
         """Create a table at ``path`` holding ``data``; Conflict if one exists there.
 
         ``metadata`` is extra custom commit metadata (string values). A :class:`Stream` is
-        written chunk by chunk in one commit (with keys, it is read whole to check them)."""
+        written chunk by chunk in one commit (with keys, it is read whole to check them).
+        ``change_data_feed`` sets ``delta.enableChangeDataFeed``: merges, CDC writes, deletes
+        and updates then also write their row changes (``_change_data`` files)."""
         path = Path(path).absolute()
         if DeltaTable.is_deltatable(str(path)):
             raise Conflict(f"table {table_label(path)} already exists")
@@ -110,7 +114,13 @@ class DeltaTables(TableReads):
             lambda chunk: evolve(None, chunk),
         )
         try:
-            write_deltalake(path, source, mode="error", commit_properties=commit)
+            write_deltalake(
+                path,
+                source,
+                mode="error",
+                commit_properties=commit,
+                configuration={CHANGE_DATA_FEED: "true"} if change_data_feed else None,
+            )
         except Exception:
             if created:
                 shutil.rmtree(path, ignore_errors=True)

@@ -15,8 +15,12 @@ from typing import Any
 from lakehold.errors import LakeholdError
 from lakehold.observability.metrics import (
     DECISIONS,
+    FLIGHT_CALL_SECONDS,
+    FLIGHT_CALLS,
     LINEAGE_EVENTS,
     SECRET_DECRYPTIONS,
+    SHARE_FILE_FETCHES,
+    SHARE_READS,
     STATEMENT_QUEUE_SECONDS,
     STATEMENT_ROWS,
     STATEMENT_RUN_SECONDS,
@@ -66,6 +70,47 @@ def statement_ended(
         run.observe(max(run_s, 0.0))
     returned.inc(rows or 0)
     scanned.inc(scanned_bytes)
+
+
+# -- Arrow Flight SQL ------------------------------------------------------------------------
+
+FLIGHT_METHODS = frozenset(
+    {
+        "handshake",
+        "list_flights",
+        "get_flight_info",
+        "get_schema",
+        "do_get",
+        "do_put",
+        "do_exchange",
+        "do_action",
+        "list_actions",
+    }
+)
+GRPC_STATUSES = frozenset(
+    {
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "UNAUTHENTICATED",
+    }
+)
+
+
+def flight_call(method: str, status: str, seconds: float) -> None:
+    """A Flight SQL RPC ``method`` (a :data:`FLIGHT_METHODS` name, else ``other``) ended with
+    gRPC ``status`` (a :data:`GRPC_STATUSES` name, else ``UNKNOWN``) after ``seconds``."""
+    method = method if method in FLIGHT_METHODS else "other"
+    FLIGHT_CALLS.labels(method, status if status in GRPC_STATUSES else "UNKNOWN").inc()
+    FLIGHT_CALL_SECONDS.labels(method).observe(max(seconds, 0.0))
 
 
 # -- governance ------------------------------------------------------------------------------
@@ -159,6 +204,20 @@ def webhook_attempt(status: str) -> None:
 def secret_decrypted(key_id: str) -> None:
     """A stored secret was decrypted with the key of fingerprint ``key_id``."""
     SECRET_DECRYPTIONS.labels(key_id).inc()
+
+
+SHARE_READ_KINDS = frozenset({"query", "changes"})
+
+
+def share_read(kind: str, project: str) -> None:
+    """A recipient's read of a table of ``project`` was answered: ``query`` or ``changes``."""
+    SHARE_READS.labels(project_label(project), kind if kind in SHARE_READ_KINDS else "other").inc()
+
+
+def share_file_fetched() -> None:
+    """A recipient's request for a data file (or a byte range of it) through a signed URL
+    was answered."""
+    SHARE_FILE_FETCHES.inc()
 
 
 def _zero_fixed_outcomes() -> None:

@@ -166,9 +166,9 @@ class TextFormatter(logging.Formatter):
         return f"{first} [{' '.join(known)}]{newline}{rest}"
 
 
-def default_format(stream: TextIO = sys.stderr) -> Format:
-    """Text on a terminal, JSON otherwise."""
-    isatty = getattr(stream, "isatty", None)
+def default_format(stream: TextIO | None = None) -> Format:
+    """Text on a terminal, JSON otherwise (``stream``: standard error as it is now)."""
+    isatty = getattr(sys.stderr if stream is None else stream, "isatty", None)
     return "text" if isatty is not None and isatty() else "json"
 
 

@@ -83,6 +83,20 @@ HTTP_REQUEST_SECONDS = Histogram(
     buckets=_LATENCY_BUCKETS,
 )
 
+# -- Arrow Flight SQL ------------------------------------------------------------------------
+FLIGHT_CALLS = Counter(
+    "lakehold_flight_calls_total",
+    "Arrow Flight SQL RPCs answered, by method (handshake, get_flight_info, do_get, do_action, "
+    "...) and gRPC status (OK, UNAUTHENTICATED, NOT_FOUND, ...).",
+    ["method", "status"],
+)
+FLIGHT_CALL_SECONDS = Histogram(
+    "lakehold_flight_call_duration_seconds",
+    "Time to answer an Arrow Flight SQL RPC (a DoGet: to the end of its stream), by method.",
+    ["method"],
+    buckets=_LATENCY_BUCKETS,
+)
+
 # -- statements ------------------------------------------------------------------------------
 STATEMENTS = Counter(
     "lakehold_statements_total",
@@ -181,6 +195,19 @@ WEBHOOK_DELIVERIES = Counter(
     "lakehold_webhook_deliveries_total",
     "Webhook delivery attempts, by outcome (delivered, retry, failed).",
     ["outcome"],
+)
+
+# -- Delta Sharing (ADR 37) ------------------------------------------------------------------
+SHARE_READS = Counter(
+    "lakehold_share_reads_total",
+    "Delta Sharing table reads answered to recipients, by producer project and kind (query: "
+    "a snapshot's or a version range's files; changes: a change data feed).",
+    ["project", "kind"],
+)
+SHARE_FILE_FETCHES = Counter(
+    "lakehold_share_file_fetches_total",
+    "Requests for data files recipients made through signed URLs and were answered (a client "
+    "reads a file in a few byte ranges).",
 )
 
 # -- secrets ---------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import io
 import json
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,26 @@ def read_page(path: Path, offset: int, limit: int) -> pa.Table:
             start = 0
         table = pa.Table.from_batches(batches, schema=reader.schema)
         return table.combine_chunks() if batches else table
+
+
+def read_batches(
+    path: Path, max_bytes: int
+) -> tuple[pa.Schema, Generator[pa.RecordBatch, None, None]]:
+    """The schema of a result file and its rows as record batches of about ``max_bytes`` at
+    most (slices of the stored batches: memory-mapped, never the whole file in memory)."""
+    with pa.memory_map(str(path)) as source:
+        schema = pa.ipc.open_file(source).schema
+
+    def batches() -> Generator[pa.RecordBatch, None, None]:
+        with pa.memory_map(str(path)) as source:
+            reader = pa.ipc.open_file(source)
+            for i in range(reader.num_record_batches):
+                batch = reader.get_batch(i)
+                step = max(1, batch.num_rows * max_bytes // max(batch.nbytes, 1))
+                for start in range(0, batch.num_rows, step):
+                    yield batch.slice(start, step)
+
+    return schema, batches()
 
 
 def column_metadata(schema: pa.Schema) -> list[dict[str, Any]]:

@@ -37,6 +37,9 @@ class Principal:
     identity_provider: str | None = None
     """The identity provider a ``scim`` token is bound to: the users and groups it provisions
     are that provider's (ADR 30)."""
+    recipient: str | None = None
+    """The Delta Sharing recipient (its id) a recipient token stands for: ``user_id`` is that
+    id too; the kernel refuses such a principal everything but reading its shares (ADR 37)."""
 
     def can(self, scope: str) -> bool:
         """True when the principal's token grants ``scope``; administrators hold every scope."""

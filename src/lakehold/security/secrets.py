@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import logging
 import os
 import threading
@@ -113,6 +114,17 @@ class Secrets:
             instruments.secret_decrypted(fingerprint)
             return plaintext
         return None
+
+    def derived_keys(self, purpose: str) -> list[bytes]:
+        """Signing keys for ``purpose``, one per configured key, the current key's first:
+        HMAC-SHA256 of the purpose under each key. They reveal nothing of the keys, differ
+        from purpose to purpose, and rotate with the secret key (what a key signed while it
+        was current verifies until it is dropped)."""
+        self._reload_if_changed()
+        return [
+            hmac.new(base64.urlsafe_b64decode(key), purpose.encode(), hashlib.sha256).digest()
+            for key in self._keys
+        ]
 
     def also_rotate(self, reencrypt: Reencrypt) -> None:
         """Have :meth:`rotate` re-encrypt these secrets too (those of another table)."""

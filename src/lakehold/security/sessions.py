@@ -104,6 +104,53 @@ def _verify(session: Session, username: str, password: str) -> tuple[User | None
     return user, None
 
 
+def check_password(
+    session: Session,
+    limits: LoginLimits,
+    action: str,
+    username: str,
+    password: str,
+    *,
+    address: str | None,
+    now: datetime,
+) -> tuple[User | None, Unauthorized | RateLimited | None]:
+    """The user whose ``password`` this is (its failed sign-ins cleared), else None and the
+    refusal to raise once ``session`` commits: RateLimited past the failed sign-in limits
+    (before the password is checked), Unauthorized for a wrong user name or password (counted
+    under the user name and ``address``) or a deactivated user's. A refusal is audited as
+    ``action`` with its reason, never the password. Password sign-ins of every kind share it:
+    the portal's, and the token exchange of the Flight SQL endpoint (ADR 0038)."""
+    name = username[:_MAX_USERNAME]
+    attempts = limits.of(username=name, address=address)
+    user, reason = None, None
+    refused: Unauthorized | RateLimited | None = None
+    try:
+        login_limits.check(session, attempts, now)
+    except RateLimited as error:
+        refused, reason = error, RATE_LIMITED
+    else:
+        user, reason = _verify(session, username, password)
+        if reason == INACTIVE:
+            refused = Unauthorized(DEACTIVATED)
+        elif reason is not None:
+            login_limits.fail(session, attempts, now)
+            refused = Unauthorized(WRONG_CREDENTIALS)
+    if refused is None:
+        assert user is not None  # verified
+        limits.users.clear(session, name)
+        return user, None
+    record(
+        session,
+        None,
+        action,
+        allowed=False,
+        reason=reason,
+        details={"username": name, "address": address},
+        resource=f"user:{user.id}" if user is not None else None,
+    )
+    return None, refused
+
+
 @dataclass(frozen=True)
 class SignedIn:
     """A valid session, as its cookie's holder sees it."""
@@ -192,35 +239,11 @@ class SessionService:
         any, ends: a sign-in always starts a new session id."""
         now = self.clock()
         address = address[:_MAX_ADDRESS] if address else None
-        name = username[:_MAX_USERNAME]
-        attempts = self.limits.of(username=name, address=address)
-        refused: Unauthorized | RateLimited | None = None
         with self.store.session() as session:
-            user, reason = None, None
-            try:
-                login_limits.check(session, attempts, now)
-            except RateLimited as error:
-                refused, reason = error, RATE_LIMITED
-            else:
-                user, reason = _verify(session, username, password)
-                if reason == INACTIVE:
-                    refused = Unauthorized(DEACTIVATED)
-                elif reason is not None:
-                    login_limits.fail(session, attempts, now)
-                    refused = Unauthorized(WRONG_CREDENTIALS)
-            if refused is not None:
-                record(
-                    session,
-                    None,
-                    LOGIN,
-                    allowed=False,
-                    reason=reason,
-                    details={"username": name, "address": address},
-                    resource=f"user:{user.id}" if user is not None else None,
-                )
-            else:
-                assert user is not None  # verified
-                self.limits.users.clear(session, name)
+            user, refused = check_password(
+                session, self.limits, LOGIN, username, password, address=address, now=now
+            )
+            if user is not None:
                 signed_in = self._start(session, user, now, user_agent, address)
                 if replacing:
                     self._end(session, replacing, now)

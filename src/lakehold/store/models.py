@@ -795,3 +795,136 @@ class WebSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column()
 
     user: Mapped[User] = relationship()
+
+
+# -- Delta Sharing (ADR 37) --------------------------------------------------------------------
+
+
+class Share(Base):
+    """A Delta Sharing share: tables of one project offered to recipients outside Lakehold
+    (:mod:`lakehold.governance.sharing`). Its name is lower case (the protocol's names are
+    case-insensitive)."""
+
+    __tablename__ = "shares"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    project: Mapped[Project] = relationship()
+
+
+class ShareTable(Base):
+    """A listed asset of the share's project, offered as ``schema.table`` (lower case)."""
+
+    __tablename__ = "share_tables"
+    __table_args__ = (
+        UniqueConstraint("share_id", "schema_name", "name"),
+        UniqueConstraint("share_id", "asset_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    share_id: Mapped[str] = mapped_column(ForeignKey("shares.id", ondelete="CASCADE"), index=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    schema_name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShareRecipient(Base):
+    """An external organisation a project shares with; it reads with bearer tokens."""
+
+    __tablename__ = "share_recipients"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    organisation: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    project: Mapped[Project] = relationship()
+
+
+class RecipientToken(Base):
+    """A recipient's bearer token (``lhr_<lookup>_<secret>``): only the secret's SHA-256 is
+    stored; it always expires, and is revocable."""
+
+    __tablename__ = "share_recipient_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    recipient_id: Mapped[str] = mapped_column(
+        ForeignKey("share_recipients.id", ondelete="CASCADE"), index=True
+    )
+    lookup: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+
+class ShareGrant(Base):
+    """A recipient's access to a share, decided like a subscription request: ``requested``
+    with a reason, then ``approved`` (per table: in full or through the asset's filters) or
+    ``rejected``; an approved one ends ``revoked``. At most one open (requested or approved)
+    per share and recipient."""
+
+    __tablename__ = "share_grants"
+    __table_args__ = (
+        partial_unique(
+            "uq_share_grants_open",
+            "share_id",
+            "recipient_id",
+            where="status IN ('requested', 'approved')",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    share_id: Mapped[str] = mapped_column(ForeignKey("shares.id", ondelete="CASCADE"), index=True)
+    recipient_id: Mapped[str] = mapped_column(
+        ForeignKey("share_recipients.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="requested")
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+    revoked_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class ShareGrantTable(Base):
+    """The filters an approval put on one table of the share for one grant, as they were
+    then (the named filters' expression and columns are copied: the grant's materialised
+    snapshot is built from them). A table of the share without a row is served in full."""
+
+    __tablename__ = "share_grant_tables"
+    __table_args__ = (UniqueConstraint("grant_id", "share_table_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    grant_id: Mapped[str] = mapped_column(
+        ForeignKey("share_grants.id", ondelete="CASCADE"), index=True
+    )
+    share_table_id: Mapped[str] = mapped_column(
+        ForeignKey("share_tables.id", ondelete="CASCADE"), index=True
+    )
+    row_filter: Mapped[str | None] = mapped_column(String(100))
+    """The name of the row filter chosen (its expression is in ``row_expression``)."""
+    row_expression: Mapped[str | None] = mapped_column(Text)
+    column_filter: Mapped[str | None] = mapped_column(String(100))
+    columns: Mapped[list[str] | None] = mapped_column(JSON)

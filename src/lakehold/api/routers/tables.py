@@ -82,6 +82,14 @@ def create_table(
     ] = None,
     description: Annotated[str | None, Form()] = None,
     tags: Annotated[str | None, Form(description="Comma-separated")] = None,
+    change_data_feed: Annotated[
+        bool,
+        Form(
+            description="Record row changes (delta.enableChangeDataFeed): merges, CDC writes, "
+            "deletes and updates write change data, read by Delta Sharing recipients as the "
+            "table's change data feed"
+        ),
+    ] = False,
 ):
     """Create a table from an uploaded file. Malformed input: 400 naming line and column."""
     with spooled(file, format, column_types) as data:
@@ -93,6 +101,7 @@ def create_table(
             keys=split_list(keys),
             description=description,
             tags=split_list(tags),
+            change_data_feed=change_data_feed,
         )
 
 
