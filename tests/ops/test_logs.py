@@ -331,6 +331,11 @@ def test_text_lines_carry_the_context() -> None:
         ("Cookie: a=1; b=2", "Cookie: [redacted]"),
         ("token lh_0123456789abcdef_Zz-_09 ok", "token [redacted] ok"),
         ("secret lhsps_abcDEF-_123 ok", "secret [redacted] ok"),
+        ("profile lhr_0123456789abcdef_Zz-_09 ok", "profile [redacted] ok"),
+        (
+            '"GET /delta-sharing/files/eyJn.Qk9_x-Y= HTTP/1.1" 200',
+            '"GET /delta-sharing/files/[redacted] HTTP/1.1" 200',
+        ),
         ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/x+y= signs", "[redacted] signs"),
         ("mysql://root:pw@127.0.0.1:3306/db", "mysql://root:[redacted]@127.0.0.1:3306/db"),
         ("GET /x?a=1&password=hunter2&b=2", "GET /x?a=1&password=[redacted]&b=2"),

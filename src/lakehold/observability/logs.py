@@ -47,6 +47,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Lakehold API tokens lh_<16 hex>_<secret>, client secrets lhsps_..., whsec_ secrets
     (re.compile(r"(?<![A-Za-z0-9])lh_[0-9a-f]{16}_[A-Za-z0-9_-]+"), REDACTED),
     (re.compile(r"(?<![A-Za-z0-9])lhsps_[A-Za-z0-9_-]+"), REDACTED),
+    # Delta Sharing recipient tokens lhr_<16 hex>_<secret>, and signed file URLs (a URL is a
+    # credential until it expires: an access log line must not hand it on)
+    (re.compile(r"(?<![A-Za-z0-9])lhr_[0-9a-f]{16}_[A-Za-z0-9_-]+"), REDACTED),
+    (re.compile(r"(/delta-sharing/files/)[A-Za-z0-9_.=-]+"), rf"\1{REDACTED}"),
     (re.compile(r"(?<![A-Za-z0-9])whsec_[A-Za-z0-9+/=_-]+"), REDACTED),
     # passwords in URLs: scheme://user:password@host
     (re.compile(r"(://[^:/@\s'\"]*):([^@/\s'\"]+)@"), rf"\1:{REDACTED}@"),

@@ -2,7 +2,7 @@
 
 Revision ID: 0023_sharing
 Revises: 0022
-Create Date: 2026-12-14
+Create Date: 2026-12-07
 
 ``shares`` (a project's tables offered over the Delta Sharing protocol) hold ``share_tables``
 (a listed asset as ``schema.table``); ``share_recipients`` (external organisations of the
