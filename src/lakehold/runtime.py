@@ -361,6 +361,8 @@ class Runtime:
             network=self.network,
             test_timeout_s=self.settings.connection_test_timeout_seconds,
             certificates=self.certificates,
+            staging=settings.staging_path,
+            max_download_bytes=settings.max_upload_bytes,
         )
 
     @cached_property

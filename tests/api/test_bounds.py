@@ -282,3 +282,31 @@ def test_sweep_staging_counts_what_it_removed(tmp_path: Path) -> None:
     (staging / "other").write_bytes(b"")
     assert uploads.sweep_staging(staging, max_age_seconds=-1) == 1
     assert [p.name for p in staging.iterdir()] == ["other"]
+
+
+def test_a_nul_character_is_400_before_anything_is_read_or_written(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """PostgreSQL refuses a NUL in any text, SQLite stores it: both refuse it the same way,
+    as bad input, in a URL's path or query, in any JSON key or string, and in a form field."""
+    setup_project(client, "p")
+    for response, field in [
+        (client.get("/api/v1/projects/p%00x"), "path"),
+        (client.get("/api/v1/share-grants/a%00b"), "path"),
+        (client.get("/api/v1/catalog/search", params={"q": "a\x00b"}), "query"),
+        (client.post("/api/v1/domains", json={"name": "a\x00b"}), "name"),
+        (client.post("/api/v1/domains", json={"name": "d", "description": ["x", "\x00"]}), None),
+        (client.post("/api/v1/projects", json={"name": "q", "domain": {"a\x00": 1}}), "domain"),
+    ]:
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert "NUL" in body["message"] and "Traceback" not in response.text
+        if field is not None:
+            assert body["field"] == field, body
+    for form in ({"name": "t", "description": "a\x00b"}, {"name": "t\x00u"}):
+        refused = client.post(TABLES, data=form, files={"file": ("x.csv", b"i\n1\n")})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["field"] in form and "NUL" in refused.json()["message"]
+    assert ok(client.get("/api/v1/projects/p/assets")) == []  # nothing was written
+    domains = ok(client.get("/api/v1/domains"))
+    assert not any("\x00" in d["name"] for d in domains)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -58,12 +59,23 @@ def retail(
             "the delta-sharing client is not installed: python3 -m venv .venv-sharing && "
             ".venv-sharing/bin/pip install delta-sharing==1.4.2"
         )
+    with serving_retail(runtime, admin, client, tmp_path) as producer:
+        yield producer
+
+
+@contextmanager
+def serving_retail(
+    runtime: Runtime, admin: Principal, client: TestClient, tmp_path: Path, **sales_form: Any
+) -> Iterator[Retail]:
+    """What :func:`retail` makes, in ``runtime`` (``client``: its administrator's);
+    ``sales_form``: store_sales' creation form (e.g. ``keys``, ``change_data_feed``)."""
     ok(client.post("/api/v1/domains", json={"name": "Retail"}), 201)
     _, token = new_user(runtime, admin, "retail_owner")
     with client_for(runtime, token) as owner, served(runtime) as url:
         ok(owner.post("/api/v1/projects", json={"name": "retail", "domain": "Retail"}), 201)
         for table in ("store_sales", "customer"):
-            upload(owner, table, (SCENARIOS / f"retail_{table}.csv").read_bytes())
+            form = sales_form if table == "store_sales" else {}
+            upload(owner, table, (SCENARIOS / f"retail_{table}.csv").read_bytes(), **form)
             ok(owner.post(f"/api/v1/projects/retail/assets/{table}/publish"), 201)
         ok(
             owner.post(

@@ -160,6 +160,12 @@ def test_removing_a_table_or_the_recipient_removes_its_snapshots(
     )
     snapshots = retail.runtime.shared_snapshots
     assert [p for p in snapshots.root.iterdir() if p.is_dir()]
+    # an approved grant filters the table: it stays in the share until that grant is revoked
+    held = retail.owner.delete(f"/api/v1/shares/{SHARE}/tables/retail.customer")
+    assert held.status_code == 409 and "revoke" in held.json()["message"]
+    assert [p for p in snapshots.root.iterdir() if p.is_dir()]
+    ok(retail.owner.post(f"/api/v1/share-grants/{asked['id']}/revoke"))
+    assert not [p for p in snapshots.root.iterdir() if p.is_dir()]
     view = ok(retail.owner.delete(f"/api/v1/shares/{SHARE}/tables/retail.customer"))
     assert [t["name"] for t in view["tables"]] == ["store_sales"]
     assert not [p for p in snapshots.root.iterdir() if p.is_dir()]

@@ -69,6 +69,11 @@ class BodyLimits:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
+        try:
+            check_no_nul(path, scope.get("query_string", b""))
+        except LakeholdError as error:
+            await _refuse(error, scope, receive, send)
+            return
         if not path or UPLOAD_PATHS.match(path):
             await self.app(scope, receive, send)
             return
@@ -131,6 +136,8 @@ class BodyLimits:
             return  # the endpoint says where the JSON is broken
         else:
             depth = json_depth(value, self.settings.max_json_depth)
+            if depth <= self.settings.max_json_depth:
+                _check_no_nul_in_json(value)
         if depth > self.settings.max_json_depth:
             raise Invalid(
                 f"the JSON body is nested deeper than {self.settings.max_json_depth} levels "
@@ -181,3 +188,35 @@ def json_depth(value: Any, limit: int) -> int:
             return deepest
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return deepest
+
+
+NUL = "\x00"
+NUL_REFUSED = "a NUL character (\\u0000) is not allowed in text"
+
+
+def check_no_nul(path: str, query: bytes) -> None:
+    """Invalid when the URL's path or query holds a NUL character: no name or value Lakehold
+    stores or looks up may hold one (PostgreSQL refuses it in any text), so the request is
+    refused before anything reads or writes."""
+    if NUL in path:
+        raise Invalid(f"{NUL_REFUSED} (the URL's path)", field="path")
+    if b"\x00" in query or b"%00" in query:
+        raise Invalid(f"{NUL_REFUSED} (the URL's query)", field="query")
+
+
+def _check_no_nul_in_json(value: Any) -> None:
+    """Invalid, naming the field, when a key or string of a JSON body holds a NUL character."""
+    stack: list[tuple[Any, str]] = [(value, "body")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                raise Invalid(NUL_REFUSED, field=where)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                name = key if where == "body" else f"{where}.{key}"
+                if NUL in key:
+                    raise Invalid(NUL_REFUSED, field=where)
+                stack.append((child, name))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))

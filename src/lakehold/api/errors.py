@@ -14,9 +14,10 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lakehold.errors import LakeholdError
+from lakehold.errors import Invalid, LakeholdError
 from lakehold.kernel import requests
 from lakehold.redaction import Redactor
 
@@ -195,6 +196,17 @@ def _http_error(request: Request, error: Exception) -> Response:
     return _respond(request, {"error": kind, "message": detail}, status, error.headers)
 
 
+def _data_error(request: Request, error: Exception) -> Response:
+    """A value the metadata database refused as text: a NUL character that reached it by a
+    route the request's gate does not read (a form field) is bad input, not a server error;
+    the transaction was rolled back, nothing is written."""
+    if "NUL" in str(getattr(error, "orig", error)):
+        from lakehold.api.bodies import NUL_REFUSED
+
+        return _lakehold_error(request, Invalid(NUL_REFUSED))
+    return _unexpected(request, error)
+
+
 def _unexpected(request: Request, error: Exception) -> Response:
     log.exception("unexpected error", exc_info=error)
     body = {"error": "internal", "message": "internal error; see the server log"}
@@ -206,6 +218,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LakeholdError, _lakehold_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

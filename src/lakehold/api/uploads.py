@@ -23,7 +23,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import FormData, Headers
 from starlette.datastructures import UploadFile as FormFile
 
-from lakehold.api.bodies import too_large
+from lakehold.api.bodies import NUL, NUL_REFUSED, too_large
 from lakehold.api.deps import bearer_token
 from lakehold.errors import Invalid
 from lakehold.observability import request_context
@@ -180,7 +180,10 @@ class _StagingParser:
 
     def _on_part_end(self) -> None:
         if self._file is None:
-            self.items.append((self._name, self._data.decode("utf-8", "replace")))
+            value = self._data.decode("utf-8", "replace")
+            if NUL in value:
+                raise Invalid(NUL_REFUSED, field=self._name)
+            self.items.append((self._name, value))
             return
         upload = FormFile(
             self._file,  # type: ignore[arg-type]  # a binary file, as UploadFile expects

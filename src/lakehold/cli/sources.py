@@ -53,6 +53,14 @@ EnvOpt = Annotated[
     str | None, typer.Option("--password-env", help="Read the password from this variable")
 ]
 AskOpt = Annotated[bool, typer.Option("--ask-password", help="Prompt for the password")]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile-file",
+        help="delta_sharing: the share profile file another organisation gave you (its "
+        "endpoint, bearer token and expiry)",
+    ),
+]
 
 
 def _password(stdin: bool, env: str | None, ask: bool) -> str | None:
@@ -71,6 +79,20 @@ def _password(stdin: bool, env: str | None, ask: bool) -> str | None:
     if ask:
         return typer.prompt("Password", hide_input=True)
     return None
+
+
+def _profile_only(profile: str | None, kind: str | None, *others: object) -> bool:
+    """Whether a profile file is given; exit 2 when it is given with another kind, or with
+    parameters or a password (the profile holds them)."""
+    if profile is None:
+        return False
+    if kind not in (None, "delta_sharing") or any(o not in (None, False) for o in others):
+        errors.print(
+            "[red]error:[/red] --profile-file is for --kind delta_sharing, without other "
+            "parameters or a password"
+        )
+        raise typer.Exit(2)
+    return True
 
 
 def _params(**values: Any) -> dict[str, Any]:
@@ -104,7 +126,8 @@ def _show_connections(views: list[ConnectionView], as_json: bool) -> None:
 @handles_errors
 def create_connection(
     name: NameArg,
-    kind: Annotated[str, typer.Option(help="postgresql, mysql, sqlite or files")],
+    kind: Annotated[str, typer.Option(help="postgresql, mysql, sqlite, files or delta_sharing")],
+    profile_file: ProfileOpt = None,
     host: HostOpt = None,
     port: PortOpt = None,
     database: DatabaseOpt = None,
@@ -121,10 +144,24 @@ def create_connection(
     may also reach public addresses) and, unless you are an administrator, the user must
     be a role that can only read tables (no superuser, FILE or server-file roles).
 
+    A delta_sharing connection reads another organisation's shares: give the profile file
+    it sent (--profile-file); its endpoint must be on the allow-list too.
+
     Example: echo "$PGPASSWORD" | lakehold connection create sales.crm --kind postgresql
     --host db.internal --database crm --user reader --sslmode verify-full --password-stdin
+
+    Example: lakehold connection create partners.acme --kind delta_sharing
+    --profile-file acme.share
     """
     project, connection = split_qualified(name)
+    given = (host, port, database, user, path, sslmode, password_stdin, password_env)
+    if _profile_only(profile_file, kind, *given, ask_password):
+        assert profile_file is not None
+        view = connect().connections.create_from_profile(
+            project, connection, profile_file, description=description
+        )
+        console.print(f"created connection {view.project}.{view.name} ({view.kind})")
+        return
     view = connect().connections.create(
         project,
         connection,
@@ -162,6 +199,7 @@ def show_connection(name: NameArg, json_output: JsonOpt = False) -> None:
 @handles_errors
 def update_connection(
     name: NameArg,
+    profile_file: ProfileOpt = None,
     host: HostOpt = None,
     port: PortOpt = None,
     database: DatabaseOpt = None,
@@ -177,8 +215,16 @@ def update_connection(
     """Change parameters, the password or the description of a connection.
 
     Example: lakehold connection update sales.crm --host db2.internal --password-env CRM_PW
+
+    Example: lakehold connection update partners.acme --profile-file acme-renewed.share
     """
     project, connection = split_qualified(name)
+    given = (host, port, database, user, path, sslmode, password_stdin, password_env)
+    if _profile_only(profile_file, None, *given, ask_password, clear_password):
+        assert profile_file is not None
+        view = connect().connections.update_profile(project, connection, profile_file)
+        console.print(f"updated connection {view.project}.{view.name} from its new profile")
+        return
     params = _params(host=host, port=port, database=database, user=user, path=path)
     client = connect()
     if sslmode is not None:

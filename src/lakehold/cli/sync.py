@@ -37,7 +37,10 @@ def create(
     name: JobArg,
     connection: Annotated[str, typer.Option(help="A connection of the project")],
     target: Annotated[str, typer.Option(help="The lakehouse table to write")],
-    table: Annotated[str | None, typer.Option(help="Source table: schema.table")] = None,
+    table: Annotated[
+        str | None,
+        typer.Option(help="Source table: schema.table (delta_sharing: share.schema.table)"),
+    ] = None,
     query: Annotated[str | None, typer.Option(help="Source query, in the source's SQL")] = None,
     mode: Annotated[
         Literal["full", "incremental"], typer.Option(help="full or incremental")

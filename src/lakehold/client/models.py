@@ -235,12 +235,14 @@ class ColumnView(Struct):
 
 class ConnectionIn(Struct):
     name: Annotated[str, Meta(description="Lower-case letters, digits, underscores", title="Name")]
-    kind: Annotated[str, Meta(description="postgresql, mysql, sqlite or files", title="Kind")]
+    kind: Annotated[
+        str, Meta(description="postgresql, mysql, sqlite, files or delta_sharing", title="Kind")
+    ]
     params: (
         Annotated[
             dict[str, Any],
             Meta(
-                description="postgresql, mysql: host, port, database, user, and the TLS mode (postgresql: sslmode disable, allow, prefer, require, verify-ca or verify-full; mysql: ssl_mode disabled, preferred, required, verify_ca or verify_identity); sqlite: path (a file); files: path (a folder of CSV, Parquet, JSON-lines files). Never the password.",
+                description="postgresql, mysql: host, port, database, user, and the TLS mode (postgresql: sslmode disable, allow, prefer, require, verify-ca or verify-full; mysql: ssl_mode disabled, preferred, required, verify_ca or verify_identity); sqlite: path (a file); files: path (a folder of CSV, Parquet, JSON-lines files); delta_sharing: endpoint and expirationTime (a share profile's; its bearerToken is the password). Never the password.",
                 title="Params",
             ),
         ]
@@ -1729,7 +1731,13 @@ class SyncJobFields(Struct):
         | None
     ) = UNSET
     source_table: (
-        Annotated[str, Meta(description="schema.table in the source", title="Source Table")]
+        Annotated[
+            str,
+            Meta(
+                description="schema.table in the source; share.schema.table for delta_sharing",
+                title="Source Table",
+            ),
+        ]
         | UnsetType
         | None
     ) = UNSET
@@ -1747,7 +1755,13 @@ class SyncJobFields(Struct):
     ) = UNSET
     mode: Annotated[Literal["full", "incremental"], Meta(title="Mode")] | UnsetType | None = UNSET
     watermark_column: (
-        Annotated[str, Meta(description="e.g. last_modified", title="Watermark Column")]
+        Annotated[
+            str,
+            Meta(
+                description="e.g. last_modified; none for delta_sharing (its version is)",
+                title="Watermark Column",
+            ),
+        ]
         | UnsetType
         | None
     ) = UNSET
@@ -1780,7 +1794,13 @@ class SyncJobIn(Struct):
     name: Annotated[str, Meta(title="Name")]
     description: Annotated[str, Meta(title="Description")] | UnsetType | None = UNSET
     source_table: (
-        Annotated[str, Meta(description="schema.table in the source", title="Source Table")]
+        Annotated[
+            str,
+            Meta(
+                description="schema.table in the source; share.schema.table for delta_sharing",
+                title="Source Table",
+            ),
+        ]
         | UnsetType
         | None
     ) = UNSET
@@ -1793,7 +1813,13 @@ class SyncJobIn(Struct):
     ) = UNSET
     mode: Annotated[Literal["full", "incremental"], Meta(title="Mode")] | UnsetType = "incremental"
     watermark_column: (
-        Annotated[str, Meta(description="e.g. last_modified", title="Watermark Column")]
+        Annotated[
+            str,
+            Meta(
+                description="e.g. last_modified; none for delta_sharing (its version is)",
+                title="Watermark Column",
+            ),
+        ]
         | UnsetType
         | None
     ) = UNSET

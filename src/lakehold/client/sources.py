@@ -3,14 +3,43 @@
 from __future__ import annotations
 
 import builtins
+import json
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from msgspec import UNSET, UnsetType
 
 from lakehold.client import models as m
 from lakehold.client.resource import Resource, segment
+from lakehold.errors import Invalid
 
 Mode = Literal["full", "incremental"]
+SHARING_KIND = "delta_sharing"
+
+
+def share_profile(profile: Mapping[str, Any] | str | Path) -> tuple[dict[str, Any], str]:
+    """A Delta Sharing profile -- its file, or its JSON object -- as a ``delta_sharing``
+    connection's params (``endpoint``, ``expirationTime``) and its bearer token; Invalid
+    naming ``profile`` when it is not a bearer-token profile (``shareCredentialsVersion`` 1)."""
+    if not isinstance(profile, Mapping):
+        try:
+            profile = json.loads(Path(profile).read_text())
+        except (OSError, ValueError) as error:
+            raise Invalid(f"cannot read the profile file: {error}", field="profile") from None
+    if not isinstance(profile, Mapping):
+        raise Invalid("a profile is a JSON object", field="profile")
+    version = profile.get("shareCredentialsVersion", 1)
+    token = profile.get("bearerToken")
+    if version != 1 or not isinstance(token, str) or not token:
+        raise Invalid(
+            "only bearer-token profiles (shareCredentialsVersion 1, with bearerToken) are read",
+            field="profile",
+        )
+    params = {"endpoint": profile.get("endpoint")}
+    if profile.get("expirationTime") is not None:
+        params["expirationTime"] = profile["expirationTime"]
+    return params, token
 
 
 def _project(project: str, group: str, name: str | None = None, tail: str = "") -> str:
@@ -34,8 +63,10 @@ class Connections(Resource):
         password: str | None = None,
         description: str | None = None,
     ) -> m.ConnectionView:
-        """Create a connection: ``kind`` is postgresql, mysql, sqlite or files; ``params``
-        host, port, database, user (servers) or path (a SQLite file, a folder of files)."""
+        """Create a connection: ``kind`` is postgresql, mysql, sqlite, files or
+        delta_sharing; ``params`` host, port, database, user (servers), path (a SQLite file, a
+        folder of files) or endpoint and expirationTime (a share profile's; its bearer token
+        is the ``password``: :meth:`create_from_profile` reads a profile file)."""
         body = m.ConnectionIn(
             name=name,
             kind=kind,
@@ -44,6 +75,30 @@ class Connections(Resource):
             description=description,
         )
         return self._post(_project(project, "connections"), m.ConnectionView, json=body)
+
+    def create_from_profile(
+        self,
+        project: str,
+        name: str,
+        profile: Mapping[str, Any] | str | Path,
+        *,
+        description: str | None = None,
+    ) -> m.ConnectionView:
+        """Create a ``delta_sharing`` connection from another organisation's share profile
+        (its file or its JSON object): the endpoint and expiry as params, the bearer token
+        as the secret (stored encrypted, never returned)."""
+        params, token = share_profile(profile)
+        return self.create(
+            project, name, SHARING_KIND, params, password=token, description=description
+        )
+
+    def update_profile(
+        self, project: str, name: str, profile: Mapping[str, Any] | str | Path
+    ) -> m.ConnectionView:
+        """Replace a ``delta_sharing`` connection's endpoint, expiry and token with those of
+        a new profile (the provider's, when the old token expires or is revoked)."""
+        params, token = share_profile(profile)
+        return self.update(project, name, params={"expirationTime": None, **params}, password=token)
 
     def list(self, project: str) -> builtins.list[m.ConnectionView]:
         """The project's connections."""

@@ -95,6 +95,11 @@ class SyncDefinition:
     def validate(self, schema: pa.Schema) -> None:
         """Invalid naming the field when a declared column is not in the source's ``schema``."""
         self.check()
+        self.check_columns(schema)
+
+    def check_columns(self, schema: pa.Schema) -> None:
+        """Invalid naming the field when a declared column is not in ``schema`` (or a
+        reserved name is)."""
         named = [
             ("watermark_column", [self.watermark_column] if self.watermark_column else []),
             ("key_columns", list(self.key_columns)),
@@ -146,6 +151,8 @@ class SyncBatch:
     rows_read: int
     watermark: str | None
     """The largest watermark read (the last one when nothing was read), as text."""
+    replace: bool = False
+    """``rows`` are the whole source: the target is overwritten, even by an incremental job."""
 
     def as_cdc(self) -> pa.Table:
         """``rows`` with the operation column ``OPERATION`` (for a CDC merge)."""
@@ -210,10 +217,10 @@ def read_changes(
             progress(0, total)
         order = f" ORDER BY {quote(definition.watermark_column, spec.kind)}" if after else ""
         reader = _run(connection, spec, _scan(spec.kind, select + order), batch_rows)
-        return _collect(definition, reader, spec, last_watermark, progress, total)
+        return collect(definition, reader, spec, last_watermark, progress, total)
 
 
-def _collect(
+def collect(
     definition: SyncDefinition,
     reader: pa.RecordBatchReader,
     spec: ConnectionSpec,
@@ -221,6 +228,8 @@ def _collect(
     progress: Progress | None,
     total: int | None,
 ) -> SyncBatch:
+    """The batch of the rows ``reader`` gives: checked, each key's latest change (by the
+    watermark column, then read order), the largest watermark."""
     valid: list[pa.RecordBatch] = []
     rejected: list[pa.RecordBatch] = []
     rows_read, high = 0, None

@@ -142,6 +142,12 @@ def bind_federated(
 
 
 def _remote(spec: ConnectionSpec, source: SourceObject) -> RemoteTable:
+    if spec.kind == "delta_sharing":  # read through a sync job's copy, not where it sits
+        raise Invalid(
+            f"table '{source.table}' is another organisation's shared table: a sync job "
+            "copies it into a lakehouse table, which is queried",
+            field="sql",
+        )
     if spec.kind != "files":
         return RemoteTable(spec, schema=source.schema, table=source.table)
     root = Path(str(spec.params["path"]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_NAMESPACE = "lakehold"
 
@@ -44,8 +45,13 @@ def source_dataset(
     """The OpenLineage namespace and name of an object of an external source, following the
     OpenLineage dataset naming spec: ``postgres://host:port`` + ``database.schema.table``,
     ``mysql://host:port`` + ``database.table``, ``sqlite://<file>`` + ``table``,
-    ``file://<folder>`` + ``file``. ``object_name`` is ``schema.table`` (None: a query, named
-    ``query``)."""
+    ``file://<folder>`` + ``file``; a Delta Sharing provider's table
+    ``delta-sharing://host:port`` (its endpoint's) + ``share.schema.table``. ``object_name`` is
+    ``schema.table`` (None: a query, named ``query``)."""
+    if kind == "delta_sharing":
+        endpoint = urlsplit(str(params.get("endpoint", "")))
+        served = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+        return f"delta-sharing://{endpoint.hostname}:{served}", object_name or "query"
     scheme = _SCHEMES.get(kind, kind)
     if kind in ("sqlite", "files"):
         return f"{scheme}://{params.get('path', '')}", object_name or "query"

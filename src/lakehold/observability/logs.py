@@ -13,7 +13,8 @@ included (``lakehold serve`` passes it as uvicorn's ``log_config``, so each work
 applies it too). Its handler's :class:`RedactSecrets` filter is defence in depth: no code logs
 a secret on purpose, and whatever has a secret's shape is replaced by ``[redacted]`` anyway.
 SQLAlchemy's own loggers stay at WARNING whatever the level: at INFO they would echo every
-statement of the metadata store with its parameters (hashes, statement texts).
+statement of the metadata store with its parameters (hashes, statement texts); so do httpx's,
+which would log every URL fetched (a pre-signed Delta Sharing file URL is a credential).
 """
 
 from __future__ import annotations
@@ -217,6 +218,7 @@ def dict_config(format: Format | None = None, level: str = "INFO") -> dict[str, 
             "uvicorn.error": through_root,
             "uvicorn.access": through_root,
             "sqlalchemy": {"level": "WARNING"},
+            "httpx": {"level": "WARNING"},
         },
     }
 

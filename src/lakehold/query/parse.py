@@ -28,9 +28,15 @@ from sqlglot.tokens import TokenType
 from lakehold.errors import Invalid
 
 
+NUL_IN_QUERY = "the query contains a NUL character"
+
+
 def parse(sql: str, dialect: str = "duckdb") -> exp.Expression:
-    """Parse exactly one statement; raise Invalid for syntax errors, several statements or a
-    dialect sqlglot does not know."""
+    """Parse exactly one statement; raise Invalid for syntax errors, several statements, a
+    dialect sqlglot does not know or a NUL character anywhere (a comment included: the text
+    is recorded, and PostgreSQL stores no NUL)."""
+    if "\x00" in sql:
+        raise Invalid(NUL_IN_QUERY, field="sql")
     reader = _dialect(dialect)
     try:
         statements = reader.parse(sql)

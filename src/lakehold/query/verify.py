@@ -28,6 +28,7 @@ from lakehold.errors import Forbidden, Invalid
 from lakehold.query.allowlist import is_allowed_function, is_allowed_table_function
 from lakehold.query.identifiers import fold
 from lakehold.query.messages import readable
+from lakehold.query.parse import NUL_IN_QUERY
 
 READ_ONLY = "only read statements are accepted"
 
@@ -66,7 +67,7 @@ def duckdb_ast(sql: str, object_hook: Callable[[dict[str, Any]], Any] | None = N
     ``object_hook`` sees every JSON object as it is decoded (see :func:`json.loads`).
     """
     if "\x00" in sql:
-        raise Invalid("the query contains a NUL character", field="sql")
+        raise Invalid(NUL_IN_QUERY, field="sql")
     try:
         # A literal, not a parameter: with parameters, DuckDB tries (and fails) to import pandas
         # on every call, which costs more than the parse.

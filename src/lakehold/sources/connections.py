@@ -26,10 +26,18 @@ someone is one too.
 Creating, changing the parameters of, or testing a server connection also reads the TLS
 certificate its server presents (:mod:`lakehold.sources.certificates`), after the change
 commits; what happens to that check is never the request's error.
+
+A ``delta_sharing`` connection is another organisation's share profile: its endpoint in the
+params (vetted like a server's host), its bearer token as the secret (required), its
+``expirationTime`` recorded. :meth:`ConnectionService.sharing_client` opens the protocol
+client (:mod:`lakehold.connectors.delta_sharing_client`) through a transport that checks every
+URL it opens against the network allow-list -- the endpoint's and each file's -- and pins the
+checked address; its test lists the shares the profile reads.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,12 +51,12 @@ from sqlalchemy.orm import Session
 from lakehold.catalog.service import readable_project
 from lakehold.connectors import introspect
 from lakehold.connectors.attach import ConnectionSpec
-from lakehold.connectors.params import check_kind, check_params
+from lakehold.connectors.params import SHARING_KIND, check_kind, check_params
 from lakehold.errors import Conflict, Invalid, NotFound, SourceUnavailable
 from lakehold.kernel import Action, Command, allowed, audit, authorize, governed
 from lakehold.names import check_sql_name
 from lakehold.security import network as network_check
-from lakehold.security.network_rules import NetworkPolicy
+from lakehold.security.network_rules import NetworkPolicy, PinnedTransport
 from lakehold.security.principal import Principal
 from lakehold.security.secrets import Secrets
 from lakehold.sources.lookup import all_named, check_name_free, find_named
@@ -58,11 +66,13 @@ from lakehold.store.db import Store
 from lakehold.store.models import Asset, Grant, Listing, Project, User, utcnow
 from lakehold.store.sources import Connection, FederatedTable
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the Delta Sharing client (delta-rs, Parquet) is loaded at its first use
+    from lakehold.connectors.delta_sharing_client import SharingClient
     from lakehold.sources.certificates import CertificateService
 
 TEST_TIMEOUT_S = 10.0
 MAX_SECRET = 1000
+MAX_DOWNLOAD_BYTES = 10 * 1024**3
 
 #: a connection and its creator (for :func:`created_by_admin`), in one round trip
 _CONNECTION = (
@@ -142,6 +152,15 @@ def _check_secret(secret: Any) -> str:
     return secret
 
 
+def _needs_token(kind: str, secret: str | None) -> None:
+    """A delta_sharing connection reads with its profile's bearer token, always."""
+    if kind == SHARING_KIND and secret is None:
+        raise Invalid(
+            "a delta_sharing connection needs the profile's bearer token as its secret (password)",
+            field="password",
+        )
+
+
 class ConnectionService:
     """Create, list, change, test and delete connections; build specs for engines."""
 
@@ -156,6 +175,8 @@ class ConnectionService:
         test_timeout_s: float = TEST_TIMEOUT_S,
         spec_cache_s: float = SPEC_CACHE_S,
         certificates: CertificateService | None = None,
+        staging: Path | None = None,
+        max_download_bytes: int = MAX_DOWNLOAD_BYTES,
     ) -> None:
         self.store = store
         self.secrets = secrets
@@ -167,6 +188,10 @@ class ConnectionService:
         self.spec_cache = SpecCache(spec_cache_s)
         self.certificates = certificates
         """Reads a server's TLS certificate when a connection is created, changed or tested."""
+        self.staging = staging or Path(tempfile.gettempdir())
+        """Where a shared table's files are downloaded while a sync reads them."""
+        self.max_download_bytes = max_download_bytes
+        """What one read of a shared table may download at most."""
 
     def _roots(self, principal: Principal) -> tuple[Path, ...] | None:
         """Where the principal's file and SQLite connections may point (None: anywhere)."""
@@ -196,6 +221,7 @@ class ConnectionService:
             check_name_free(session, Connection, found, name, "connection")
             if password is not None:
                 _check_secret(password)
+            _needs_token(kind, password)
             self.vetter.vet(
                 ConnectionSpec(name, kind, cleaned, password),
                 trusted=allowed(principal, Action.CONNECTION_UNRESTRICTED),
@@ -263,6 +289,7 @@ class ConnectionService:
             if password is not None:
                 connection.secret_ciphertext = self.secrets.encrypt(_check_secret(password))
             elif clear_password:
+                _needs_token(connection.kind, None)
                 connection.secret_ciphertext = None
             if description is not None:
                 connection.description = description
@@ -344,9 +371,26 @@ class ConnectionService:
                 self._check_certificate(connection_id)  # its certificate may say why
                 raise
         self._check_certificate(connection_id)  # also when the source then fails the test
-        version, tables = introspect.server_version(spec, self.test_timeout_s)
+        if spec.kind == SHARING_KIND:
+            from lakehold.connectors.shared_tables import server_version
+
+            with self.sharing_client(spec, timeout_s=self.test_timeout_s) as client:
+                version, tables = server_version(client)
+        else:
+            version, tables = introspect.server_version(spec, self.test_timeout_s)
         elapsed = int((time.monotonic() - started) * 1000)
         return ConnectionTest(True, name, spec.kind, version, tables, elapsed)
+
+    def sharing_client(self, spec: ConnectionSpec, **options: float) -> SharingClient:
+        """The Delta Sharing client of a delta_sharing connection's vetted ``spec`` (engines
+        only, like :meth:`spec`): every URL it opens is checked against the network allow-list
+        and goes to the checked address (a file URL, chosen by the provider, as a webhook's:
+        a public address or one a rule covers)."""
+        from lakehold.connectors.delta_sharing_client import SharingClient
+
+        return SharingClient(
+            spec, staging=self.staging, transport=PinnedTransport(self.network), **options
+        )
 
     def _check_certificate(self, connection_id: str) -> None:
         if self.certificates is not None:

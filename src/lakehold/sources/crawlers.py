@@ -36,6 +36,7 @@ from lakehold.sources.connections import (
 from lakehold.sources.importer import Importer
 from lakehold.sources.lookup import all_named, check_name_free, find_named
 from lakehold.sources.schedule import check_cron, next_run
+from lakehold.sources.source_reads import discover
 from lakehold.store.db import Store
 from lakehold.store.models import Project, utcnow
 from lakehold.store.sources import Connection, DataSource, DataSourceRun
@@ -348,7 +349,7 @@ class DataSourceService:
                 connection_id = source.connection_id
             try:
                 spec = self.connections.spec(connection_id)
-                found = introspect.discover(spec, *patterns, timeout_s=CRAWL_TIMEOUT_S)
+                found = discover(self.connections, spec, patterns, CRAWL_TIMEOUT_S)
                 return self._finish(run_id, name, user_id, found), None
             except LakeholdError as error:
                 log.warning("data source %s run %s failed: %s", name, run_id, error.message)

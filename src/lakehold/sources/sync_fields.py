@@ -13,6 +13,7 @@ from lakehold.errors import Conflict, Invalid
 from lakehold.names import check_sql_name
 from lakehold.sources.connections import find_connection
 from lakehold.sources.schedule import check_cron, next_run
+from lakehold.sources.source_reads import check_definition
 from lakehold.store.models import Project, utcnow
 from lakehold.store.sources import Connection
 from lakehold.store.sync import SyncJob
@@ -102,7 +103,7 @@ def check_fields(
         operation_column=values["operation_column"] or None,
         not_null_columns=tuple(_names(values["not_null_columns"], "not_null_columns")),
     )
-    definition.check()
+    check_definition(connection.kind, definition)
     schedule = check_cron(values["schedule"])
     return CheckedFields(values["description"], connection, target, definition, schedule)
 

@@ -4,7 +4,10 @@ A job reads one connection of its project and writes one table of the same proje
 run overwrites the target (or creates it), so rows gone from the source go from the target;
 an incremental run reads the rows whose watermark is above the last one and applies them as
 one CDC merge on the key columns through :class:`TableService` (the asset's columns, counts
-and search document stay current). Rows failing a check go to ``<target>_errors``.
+and search document stay current). Rows failing a check go to ``<target>_errors``. A
+``delta_sharing`` connection's job reads a shared table (``share.schema.table``) by its
+version (:mod:`lakehold.connectors.shared_tables`; :mod:`lakehold.sources.source_reads` picks
+the reader by kind).
 
 Exactly-once by idempotence. The watermark advances only in the metadata transaction that
 records the run as succeeded, after the target's Delta commit. A crash between the two leaves
@@ -35,14 +38,7 @@ from sqlalchemy.orm import Session
 from lakehold.catalog.service import readable_project
 from lakehold.catalog.tables import DataSource, TableService, WriteMode
 from lakehold.connectors.attach import ConnectionSpec
-from lakehold.connectors.sync_engine import (
-    OPERATION,
-    Progress,
-    SyncBatch,
-    SyncDefinition,
-    describe,
-    read_changes,
-)
+from lakehold.connectors.sync_engine import OPERATION, Progress, SyncBatch, SyncDefinition
 from lakehold.errors import Conflict, Invalid, LakeholdError, NotFound
 from lakehold.kernel import Action, audit, governed
 from lakehold.lakehouse.results import WriteResult
@@ -53,6 +49,7 @@ from lakehold.security.principal import Principal
 from lakehold.sources.connections import ConnectionService, command_project, owned_project
 from lakehold.sources.lookup import all_named, check_name_free, find_named
 from lakehold.sources.schedule import next_run
+from lakehold.sources.source_reads import read, validate
 from lakehold.sources.sync_fields import (
     ERRORS_SUFFIX,
     READS_SOURCE,
@@ -241,7 +238,7 @@ class SyncJobService:
         checked = check_fields(session, project, job, values)
         if check_source:
             spec = self.connections.spec(checked.connection.id)
-            checked.definition.validate(describe(spec, checked.definition))
+            validate(self.connections, spec, checked.definition)
         checked.apply_to(job)
 
     # -- runs ---------------------------------------------------------------------------------
@@ -356,7 +353,7 @@ class SyncJobService:
     ) -> _Outcome:
         """Read the source, write the target, then the rejected rows."""
         spec = self.connections.spec(plan.connection_id)
-        batch = read_changes(spec, plan.definition, plan.watermark, progress=progress)
+        batch = read(self.connections, spec, plan.definition, plan.watermark, progress)
         result = self._write_target_with_lineage(principal, plan, batch, spec)
         if batch.rejected.num_rows:
             rejected = _error_rows(batch.rejected, run_id)
@@ -391,7 +388,7 @@ class SyncJobService:
                 keys=keys,
                 description=f"Synchronized by sync job '{plan.name}'",
             ).result
-        if plan.definition.mode == "full":
+        if plan.definition.mode == "full" or batch.replace:
             return self._write_table(principal, plan.project, plan.target, batch.rows, "overwrite")
         if batch.rows.num_rows == 0:
             return None

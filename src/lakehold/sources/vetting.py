@@ -4,7 +4,9 @@
 (:class:`~lakehold.security.network_rules.NetworkPolicy`), pins it to the checked address
 (``ConnectionSpec.hostaddr``), and, for a connection that is not an administrator's, refuses
 a role with superuser or server-file privileges (Invalid naming ``params.user``); the role
-check is cached per connection version for :data:`PRIVILEGE_CACHE_S` seconds.
+check is cached per connection version for :data:`PRIVILEGE_CACHE_S` seconds. A
+``delta_sharing`` connection's endpoint is checked the same way (Invalid naming
+``params.endpoint``); its requests are pinned one by one by the client's transport.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from lakehold.connectors import introspect
 from lakehold.connectors.attach import ConnectionSpec
+from lakehold.connectors.params import SHARING_KIND, endpoint_target
 from lakehold.errors import Invalid, SourceUnavailable
 from lakehold.kernel import Action, allowed
 from lakehold.security.network_rules import NetworkPolicy
@@ -46,6 +49,16 @@ class Vetter:
         cache_key: tuple[str, ...] | None = None,
     ) -> ConnectionSpec:
         """``spec`` pinned to its checked address; Invalid naming why it may not be used."""
+        if spec.kind == SHARING_KIND:
+            host, port = endpoint_target(str(spec.params["endpoint"]))
+            self.network.check(
+                host,
+                port,
+                public=trusted,
+                field="params.endpoint",
+                unresolved_ok=not require_reachable,
+            )
+            return spec
         if spec.kind not in SERVER_KINDS:
             return spec
         params = spec.params

@@ -1,4 +1,5 @@
-"""Connections of a project to external databases and folders of files (its owners)."""
+"""Connections of a project to external databases, folders of files and other
+organisations' Delta Sharing shares (its owners)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ PARAMS_HELP = (
     "postgresql, mysql: host, port, database, user, and the TLS mode (postgresql: sslmode "
     "disable, allow, prefer, require, verify-ca or verify-full; mysql: ssl_mode disabled, "
     "preferred, required, verify_ca or verify_identity); sqlite: path (a file); "
-    "files: path (a folder of CSV, Parquet, JSON-lines files). Never the password."
+    "files: path (a folder of CSV, Parquet, JSON-lines files); delta_sharing: endpoint and "
+    "expirationTime (a share profile's; its bearerToken is the password). Never the password."
 )
 
 
@@ -33,7 +35,7 @@ class ConnectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="Lower-case letters, digits, underscores")
-    kind: str = Field(description="postgresql, mysql, sqlite or files")
+    kind: str = Field(description="postgresql, mysql, sqlite, files or delta_sharing")
     params: dict[str, Any] = Field(default_factory=dict, description=PARAMS_HELP)
     password: SecretStr | None = Field(default=None, description="Stored encrypted; never returned")
     description: str | None = None

@@ -10,6 +10,8 @@ A profile file's ``endpoint`` is this prefix. Every refusal is the protocol's er
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -19,6 +21,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from lakehold.api import sharing_errors, sharing_lines
 from lakehold.api.deps import RuntimeDep, authenticate_recipient
@@ -33,6 +36,8 @@ from lakehold.governance.sharing.reads import (
 from lakehold.redaction import Redactor
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
+
+log = logging.getLogger(__name__)
 
 PREFIX = sharing_errors.PREFIX
 VERSION_HEADER = "Delta-Table-Version"
@@ -57,6 +62,9 @@ class SharingRoute(APIRoute):
                 return sharing_errors.response(400, message, "MALFORMED_REQUEST")
             except HTTPException as error:
                 return sharing_errors.response(error.status_code, str(error.detail))
+            except Exception:  # a bug: logged; the answer names no internals
+                log.exception("unexpected error under %s", PREFIX)
+                return sharing_errors.response(500, "internal error; see the server log")
 
         return sharing_handler
 
@@ -317,21 +325,52 @@ def table_changes(
 
 
 _FILE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The Parquet file", "content": {"application/octet-stream": {}}}
+    200: {"description": "The Parquet file", "content": {"application/octet-stream": {}}},
+    416: {
+        "description": "The Range header asks for bytes past the file's end",
+        "content": {"application/json": {"schema": sharing_errors.SCHEMA}},
+    },
 }
 
 
 @router.get("/files/{token}", response_class=FileResponse, responses=_FILE)
-def fetch_file(token: str, runtime: RuntimeDep) -> FileResponse:
+def fetch_file(token: str, request: Request, runtime: RuntimeDep) -> Response:
     """A data file, by the signed URL a query or changes answer gave (byte ranges served)."""
     path = runtime.sharing_reads.open_file(token)
-    return FileResponse(path, media_type="application/octet-stream")
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:  # vacuumed since it was checked
+        raise NotFound("the file is no longer part of the table") from None
+    refused = _refused_range(request.headers.get("range"), found.st_size)
+    if refused is not None:
+        return refused
+    return FileResponse(path, media_type="application/octet-stream", stat_result=found)
 
 
 @router.head("/files/{token}", response_class=FileResponse, responses=_FILE)
-def fetch_file_head(token: str, runtime: RuntimeDep) -> FileResponse:
+def fetch_file_head(token: str, request: Request, runtime: RuntimeDep) -> Response:
     """A data file's size (``Content-Length``), without its bytes."""
-    return fetch_file(token, runtime)
+    return fetch_file(token, request, runtime)
+
+
+def _refused_range(header: str | None, size: int) -> Response | None:
+    """The protocol's error for a ``Range`` header the file cannot answer (malformed: 400;
+    past its end: 416), as :class:`FileResponse` would judge it; None to serve it."""
+    if header is None:
+        return None
+    try:
+        FileResponse._parse_range_header(header, size)  # starlette's own rule
+    except MalformedRangeHeader as error:
+        return sharing_errors.response(400, f"the Range header is not valid: {error.content}")
+    except RangeNotSatisfiable:
+        refused = sharing_errors.response(
+            416,
+            f"the Range header asks for bytes past the file's {size}",
+            "INVALID_PARAMETER_VALUE",
+        )
+        refused.headers["Content-Range"] = f"bytes */{size}"
+        return refused
+    return None
 
 
 @router.api_route(

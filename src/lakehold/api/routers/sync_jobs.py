@@ -20,11 +20,15 @@ class SyncJobFields(BaseModel):
 
     description: str | None = None
     connection: str | None = Field(None, description="A connection of the project")
-    source_table: str | None = Field(None, description="schema.table in the source")
+    source_table: str | None = Field(
+        None, description="schema.table in the source; share.schema.table for delta_sharing"
+    )
     source_query: str | None = Field(None, description="A SELECT in the source's SQL dialect")
     target_table: str | None = Field(None, description="A lakehouse table of the project")
     mode: Literal["full", "incremental"] | None = None
-    watermark_column: str | None = Field(None, description="e.g. last_modified")
+    watermark_column: str | None = Field(
+        None, description="e.g. last_modified; none for delta_sharing (its version is)"
+    )
     key_columns: Columns | None = None
     delete_column: str | None = Field(None, description="Boolean column: true = deleted")
     operation_column: str | None = Field(None, description="Column holding I, U or D")

@@ -54,7 +54,7 @@ def _parse(text: str | None) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # broken, or nested deeper than the parser goes
         return None
     return value if isinstance(value, dict) else None
 
@@ -62,15 +62,18 @@ def _parse(text: str | None) -> dict[str, Any] | None:
 def _safe_truth(node: dict[str, Any], file: TableFile) -> Truth:
     try:
         return _truth(node, file, 0)
-    except (KeyError, TypeError, ValueError, RecursionError):
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
         return Truth.SOME
 
 
-def _truth(node: dict[str, Any], file: TableFile, depth: int) -> Truth:
-    if depth > MAX_DEPTH:
+def _truth(node: Any, file: TableFile, depth: int) -> Truth:
+    """What ``node`` says of the rows of ``file``; a node of no known shape says SOME."""
+    if depth > MAX_DEPTH or not isinstance(node, dict):
         return Truth.SOME
     op = node.get("op")
     children = node.get("children") or []
+    if not isinstance(children, list) or not all(isinstance(c, dict) for c in children):
+        return Truth.SOME
     if op == "and":
         found = [_truth(c, file, depth + 1) for c in children]
         if any(t is Truth.NONE for t in found):

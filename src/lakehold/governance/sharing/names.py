@@ -27,5 +27,8 @@ def sharing_name(value: object, field: str) -> str:
 
 
 def lookup_name(value: str) -> str:
-    """A name from a request (a path segment), as stored: lower case."""
-    return value.strip().lower()
+    """A name from a request (a path segment), as stored: lower case; one no name can be
+    (a NUL, a slash, too long...) is looked up as ``""``, which matches nothing (PostgreSQL
+    refuses a NUL in a query outright)."""
+    name = value.strip().lower()
+    return name if _NAME.match(name) else ""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ from lakehold.store.models import (
 T = TypeVar("T")
 DEFAULT_PAGE = 500
 MAX_PAGE = 1000
+_OFFSET = re.compile(r"[0-9]{1,18}")
+"""A page token's offset."""
 FileKind = Literal["file", "add", "remove", "cdf"]
 
 
@@ -211,11 +214,10 @@ class SharingReads:
         starting_timestamp: str | None = None,
     ) -> int:
         """The table's newest version, or the first at or after ``starting_timestamp``."""
-        served = self._served(principal, share, schema, table)
-        root, latest = readable(served, self.snapshots)
-        if starting_timestamp is None:
-            return latest
-        return _at_or_after(root, _millis(starting_timestamp, "startingTimestamp"), latest)
+        with self._serving(principal, share, schema, table) as (_, root, latest):
+            if starting_timestamp is None:
+                return latest
+            return _at_or_after(root, _millis(starting_timestamp, "startingTimestamp"), latest)
 
     def metadata(
         self,
@@ -228,26 +230,26 @@ class SharingReads:
         timestamp: str | None = None,
     ) -> TableAnswer:
         """The table's protocol and metadata at its newest version (or one travelled to)."""
-        served = self._served(principal, share, schema, table)
-        root, latest = readable(served, self.snapshots)
-        at = _snapshot_version(root, latest, version, timestamp)
-        return TableAnswer(
-            at,
-            table_version(root, at),
-            _scope(served),
-            metadata_version=at != latest,
-            change_data_feed=_change_data_feed(served),
-        )
+        with self._serving(principal, share, schema, table) as (served, root, latest):
+            at = _snapshot_version(root, latest, version, timestamp)
+            return TableAnswer(
+                at,
+                table_version(root, at),
+                _scope(served),
+                metadata_version=at != latest,
+                change_data_feed=_change_data_feed(served),
+            )
 
     def query(
         self, principal: Principal, share: str, schema: str, table: str, request: QueryRequest
     ) -> TableAnswer:
         """The files of a snapshot of the table (its newest version, one at a version or a
         time), or the data change files from ``starting_version``. Audited."""
-        with self._audited(principal, "share.query", share, schema, table) as audit:
-            served = self._served(principal, share, schema, table)
+        with (
+            self._audited(principal, "share.query", share, schema, table) as audit,
+            self._serving(principal, share, schema, table) as (served, root, latest),
+        ):
             audit.served = served
-            root, latest = readable(served, self.snapshots)
             if request.starting_version is not None:
                 if request.version is not None or request.timestamp is not None:
                     raise Invalid(
@@ -318,10 +320,11 @@ class SharingReads:
         rule: a commit's change data files where it wrote some, else its added files as
         inserts and its removed files as deletes. Refused (Invalid) on a table that does not
         record change data. Audited."""
-        with self._audited(principal, "share.changes", share, schema, table) as audit:
-            served = self._served(principal, share, schema, table)
+        with (
+            self._audited(principal, "share.changes", share, schema, table) as audit,
+            self._serving(principal, share, schema, table) as (served, root, latest),
+        ):
             audit.served = served
-            root, latest = readable(served, self.snapshots)
             start, end = self._range(root, latest, request)
             if not _change_data_feed(served):
                 raise Invalid(
@@ -393,11 +396,15 @@ class SharingReads:
         claim = self.signer.verify(token)
         _relative(claim.path)
         root, latest = self._file_table(claim)
-        if claim.path not in log_files(root, latest):
-            raise Forbidden("the file URL does not open a file of this table")
-        file = _inside(root, claim.path)
-        if not file.is_file():
-            raise NotFound("the file is no longer part of the table")
+        try:
+            if claim.path not in log_files(root, latest):
+                raise Forbidden("the file URL does not open a file of this table")
+            file = _inside(root, claim.path)
+            if not file.is_file():
+                raise NotFound("the file is no longer part of the table")
+        except Exception:
+            self._file_table(claim)  # the grant ended meanwhile (its snapshot removed): 403
+            raise
         instruments.share_file_fetched()
         return file
 
@@ -436,6 +443,29 @@ class SharingReads:
     def _served(self, principal: Principal, share: str, schema: str, table: str) -> ServedTable:
         with self.store.session() as session:
             return served_table(session, principal, share, schema, table)
+
+    @contextmanager
+    def _serving(
+        self, principal: Principal, share: str, schema: str, table: str
+    ) -> Iterator[tuple[ServedTable, Path, int]]:
+        """The table as the recipient's grant serves it, the Delta table to read and its newest
+        version, for one read. The grant may end, or the table leave the share, while the read
+        runs (its snapshot removed under it): the read then fails, or ends, as one begun
+        afterwards would (Forbidden, NotFound), never with what reading a removed snapshot
+        raised; a snapshot such a read materialised again is removed."""
+        served = self._served(principal, share, schema, table)
+        try:
+            root, latest = readable(served, self.snapshots)
+            yield served, root, latest
+        except Exception:
+            self._served(principal, share, schema, table)  # ended meanwhile: its refusal
+            raise
+        if served.filters is not None:
+            try:
+                self._served(principal, share, schema, table)
+            except (Forbidden, NotFound):
+                self.snapshots.remove([served.filters.id])
+                raise
 
     @contextmanager
     def _audited(
@@ -641,6 +671,7 @@ def _offset(token: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
     kind, _, value = text.partition(":")
-    if kind != "o" or not value.isdigit():
+    # ASCII digits only, and few: str.isdigit() also takes '²', which int() refuses
+    if kind != "o" or not _OFFSET.fullmatch(value):
         raise Invalid("pageToken is not a token this server gave", field="pageToken")
     return int(value)

@@ -3,9 +3,10 @@
 - A recipient belongs to the producer project; its owners create it (with a first token),
   issue more tokens, revoke tokens and delete it; members see it; anyone else gets NotFound.
   Service principals never manage recipients (it mints credentials).
-- A token always expires (``days``, 1 to 3650); it is shown once, in the profile file the
-  recipient reads with (``{shareCredentialsVersion, endpoint, bearerToken, expirationTime}``,
-  written by the adapter); only its hash is stored. A revoked token is refused at once.
+- A token always expires (``days``, 1 to 3650, and never after the security policy's
+  maximum token lifetime); it is shown once, in the profile file the recipient reads with
+  (``{shareCredentialsVersion, endpoint, bearerToken, expirationTime}``, written by the
+  adapter); only its hash is stored. A revoked token is refused at once.
 - Deleting a recipient ends its grants (their snapshots are removed) and its tokens.
 """
 
@@ -22,6 +23,7 @@ from lakehold.catalog.service import readable_project
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.governance.sharing.snapshots import SharedSnapshots
 from lakehold.kernel import Action, Command, allowed, governed
+from lakehold.security import policy
 from lakehold.security import recipients as recipient_tokens
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -251,15 +253,28 @@ class RecipientService:
         lifetime = self.token_days if days is None else days
         if not isinstance(lifetime, int) or not 1 <= lifetime <= MAX_DAYS:
             raise Invalid(f"a token lasts 1 to {MAX_DAYS} days", field="days")
-        issued = recipient_tokens.issue()
         now = utcnow()
+        expires_at = now + timedelta(days=lifetime)
+        # the security policy's maximum token lifetime binds recipient tokens too: asked
+        # for longer, refused; by default, cut to it
+        longest = getattr(policy.current(command.session), "max_token_lifetime_seconds", None)
+        if longest and timedelta(days=lifetime) > timedelta(seconds=longest):
+            if days is not None:
+                raise Invalid(
+                    f"a token may live at most {policy.describe(longest)} (the security "
+                    "policy's maximum token lifetime)",
+                    field="days",
+                    max_token_lifetime_seconds=longest,
+                )
+            expires_at = now + timedelta(seconds=longest)
+        issued = recipient_tokens.issue()
         token = RecipientToken(
             recipient_id=recipient.id,
             lookup=issued.lookup,
             secret_hash=issued.secret_hash,
             created_by=command.principal.user_id,
             created_at=now,
-            expires_at=now + timedelta(days=lifetime),
+            expires_at=expires_at,
         )
         command.session.add(token)
         command.session.flush()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lakehold.catalog.service import find_asset, readable_project
@@ -29,6 +29,7 @@ from lakehold.store.models import (
     Asset,
     Project,
     Share,
+    ShareGrant,
     ShareGrantTable,
     ShareTable,
     User,
@@ -218,16 +219,35 @@ class ShareService:
             return ShareView.of(session, found)
 
     def remove_table(self, principal: Principal, share: str, table: str) -> ShareView:
-        """Stop offering ``schema.table``; grants' snapshots of it are removed."""
+        """Stop offering ``schema.table``; grants' snapshots of it are removed.
+
+        Conflict while an approved grant reads it through filters: those filters belong to
+        this table of the share, so the asset offered again would reach that grant in full.
+        The table's row is locked first, so an approval filtering it either commits before
+        (and is seen) or fails after (its table is gone)."""
         with governed(
             self.store,
             principal,
             "share.table.remove",
             details={"share": share, "table": table},
+            decision=f"share '{share}' is changing: try again",
         ) as command:
             session = command.session
             found = self._managed(command, share)
             row = share_table(session, found, table)
+            session.execute(select(ShareTable.id).where(ShareTable.id == row.id).with_for_update())
+            filtered = session.scalar(
+                select(func.count())
+                .select_from(ShareGrantTable)
+                .join(ShareGrant, ShareGrant.id == ShareGrantTable.grant_id)
+                .where(ShareGrantTable.share_table_id == row.id, ShareGrant.status == "approved")
+            )
+            if filtered:
+                raise Conflict(
+                    f"{filtered} approved grant(s) of share '{found.name}' read {table} through "
+                    "filters: revoke them first (offered again, the table would reach them in "
+                    "full)"
+                )
             gone = self._snapshot_rows(session, found.id, row.id)
             session.delete(row)
             session.flush()

@@ -1,0 +1,89 @@
+"""DuckDB per task on Ray (the smallpond pattern) over Lakehold's governed plans.
+
+The coordinator splits the statement (:mod:`benchmarks.ray_split`), cuts the largest table's
+data files into slices (one per file), and binds one plan per slice with Lakehold's own bind
+pass -- the same views, grant projection, row filter and LIMIT barrier as the single-process
+plan, the partitioned view over the slice's files only. Each task receives *text*: the
+lockdown (``allowed_paths`` = exactly its files, external access off, configuration locked)
+and the statement; it needs DuckDB and read access to those files, nothing else -- no
+Lakehold, no metadata store, no credentials beyond the storage paths. The coordinator merges
+the partial results with the final query in its own DuckDB.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import duckdb
+import pyarrow as pa
+import ray
+
+from benchmarks.ray_lakehouse import GovernedQuery
+from benchmarks.ray_split import PARTIALS, Split, Unsplittable, split
+from lakehold.query import plan
+from lakehold.query.execute import setup_sql, statement_sql
+
+
+@ray.remote(num_cpus=1)
+def partial(setup: str, statement: str) -> pa.Table:
+    """One task: a fresh DuckDB, one thread, locked to its files; the partial query."""
+    con = duckdb.connect(
+        config={
+            "threads": 1,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+    )
+    try:
+        con.execute("SET TimeZone='UTC'")
+        con.execute(setup)
+        return con.execute(statement).to_arrow_table()
+    finally:
+        con.close()
+
+
+class DuckDBTasks:
+    """``run``: split, one task per file of the largest table, merge."""
+
+    name = "duckdb-tasks"
+
+    def __init__(self, memory_limit: str | None = None) -> None:
+        self.memory_limit = memory_limit
+
+    def supports(self, query: GovernedQuery) -> str | None:
+        try:
+            self._split(query)
+        except Unsplittable as reason:
+            return str(reason)
+        return None
+
+    def _split(self, query: GovernedQuery) -> tuple[str, Split]:
+        tables = query.tables
+        partitioned = max(tables, key=lambda view: tables[view].size_bytes)
+        return partitioned, split(query.plan.sql, partitioned)
+
+    def tasks(self, query: GovernedQuery) -> list[tuple[str, str]]:
+        """(setup, statement) of every task: the partial plan bound over each slice."""
+        view, parts = self._split(query)
+        ref = next(r for r, v in query.prepared.view_names.items() if v == view)
+        bound = query.resolved[ref]
+        prepared = dataclasses.replace(query.prepared, duckdb_sql=parts.partial)
+        work = []
+        for file in bound.files:
+            resolved = dict(query.resolved)
+            resolved[ref] = dataclasses.replace(bound, files=[file])
+            sliced = plan(prepared, resolved)
+            setup = setup_sql(sliced, threads=1, memory_limit=self.memory_limit, keep_order=False)
+            work.append((setup, statement_sql(sliced)))
+        return work
+
+    def run(self, query: GovernedQuery) -> pa.Table:
+        _, parts = self._split(query)
+        refs = [partial.remote(setup, statement) for setup, statement in self.tasks(query)]
+        partials = pa.concat_tables(ray.get(refs))
+        con = duckdb.connect(config={"threads": 1})
+        try:
+            con.register(PARTIALS, partials)
+            return con.execute(parts.final).to_arrow_table()
+        finally:
+            con.close()
