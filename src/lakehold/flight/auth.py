@@ -49,6 +49,7 @@ PROJECT_HEADER = "x-lakehold-project"
 REQUEST_ID_HEADER = "x-request-id"
 CLIENT = "flight sql"
 """The client named in the tokens issued for a password (``flight sql sign-in``)."""
+ONE_AUTHORIZATION = "send one authorization header, not several"
 BASIC_ON_HANDSHAKE = (
     "send the user name and password in the Flight handshake only, then the bearer token it answers"
 )
@@ -120,7 +121,7 @@ class Authentication(flight.ServerMiddlewareFactory):
     ) -> tuple[Caller, str | None]:
         request_id = requests.new_request_id(_header(headers, REQUEST_ID_HEADER))
         project = _header(headers, PROJECT_HEADER) or None
-        scheme, _, credential = (_header(headers, "authorization") or "").partition(" ")
+        scheme, _, credential = _authorization(headers).partition(" ")
         with serving(request_id, project):
             if scheme.lower() == "basic":
                 if method != flight.FlightMethod.HANDSHAKE:
@@ -138,6 +139,15 @@ def _header(headers: Mapping[str, list[Any]], name: str) -> str | None:
     values = headers.get(name) or []
     value = values[0] if values else None
     return value if isinstance(value, str) else None
+
+
+def _authorization(headers: Mapping[str, list[Any]]) -> str:
+    """The call's one ``authorization`` value ("" without one); Unauthorized for two that
+    differ (which one a proxy checked, and which one is meant, is anyone's guess)."""
+    values = {value for value in headers.get("authorization") or [] if isinstance(value, str)}
+    if len(values) > 1:
+        raise Unauthorized(ONE_AUTHORIZATION)
+    return values.pop() if values else ""
 
 
 def _basic(credential: str) -> tuple[str, str]:

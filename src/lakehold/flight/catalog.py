@@ -10,13 +10,12 @@ columns only. The result schemas are Flight SQL's, field for field (clients comp
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from lakehold.errors import Invalid
 from lakehold.flight.auth import Caller
 
 if TYPE_CHECKING:
@@ -26,6 +25,8 @@ if TYPE_CHECKING:
 TABLE_TYPE = "TABLE"
 SEARCH_ESCAPE = "\\"
 """What escapes ``%`` and ``_`` in a name pattern (``SQL_SEARCH_STRING_ESCAPE``)."""
+MAX_PATTERN_CHARS = 1000
+"""The longest name pattern (names are far shorter)."""
 
 CATALOGS = pa.schema([pa.field("catalog_name", pa.utf8(), nullable=False)])
 DB_SCHEMAS = pa.schema(
@@ -43,31 +44,63 @@ TABLES_WITH_SCHEMA = TABLES.append(pa.field("table_schema", pa.binary(), nullabl
 TABLE_TYPES = pa.schema([pa.field("table_type", pa.utf8(), nullable=False)])
 
 
-@lru_cache(maxsize=256)
-def _pattern(pattern: str) -> re.Pattern[str]:
-    parts, escaped = [], False
+_ANY_RUN = object()
+_ANY_ONE = object()
+
+
+def _tokens(pattern: str) -> list[object]:
+    """A name pattern as literal characters, :data:`_ANY_RUN` (``%``, runs of them as one)
+    and :data:`_ANY_ONE` (``_``)."""
+    tokens: list[object] = []
+    escaped = False
     for char in pattern:
         if escaped:
-            parts.append(re.escape(char))
+            tokens.append(char)
             escaped = False
         elif char == SEARCH_ESCAPE:
             escaped = True
         elif char == "%":
-            parts.append(".*")
-        elif char == "_":
-            parts.append(".")
+            if not tokens or tokens[-1] is not _ANY_RUN:
+                tokens.append(_ANY_RUN)
         else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL)
+            tokens.append(_ANY_ONE if char == "_" else char)
+    return tokens
+
+
+def _matches(tokens: list[object], name: str) -> bool:
+    """Whether ``name`` matches the pattern's tokens: greedy, going back only to the last
+    ``%`` (at most length of name x length of pattern steps, never exponential)."""
+    if len(tokens) - tokens.count(_ANY_RUN) > len(name):
+        return False
+    t = n = 0
+    star, resume = -1, 0
+    while n < len(name):
+        token = tokens[t] if t < len(tokens) else None
+        if token is _ANY_RUN:
+            star, resume = t, n
+            t += 1
+        elif token is not None and (token is _ANY_ONE or token == name[n]):
+            t += 1
+            n += 1
+        elif star >= 0:
+            resume += 1
+            t, n = star + 1, resume
+        else:
+            return False
+    return all(token is _ANY_RUN for token in tokens[t:])
 
 
 def matcher(pattern: str | None) -> Callable[[str], bool]:
     """A test of names against a Flight SQL name pattern (``%`` any run, ``_`` any one
-    character, ``\\`` escapes them; None: every name)."""
+    character, ``\\`` escapes them; None: every name). Patterns are matched without regular
+    expressions: a pattern such as ``%a%a%a...b`` cannot make a call backtrack for hours
+    (and hold the interpreter lock)."""
     if pattern is None:
         return lambda name: True
-    compiled = _pattern(pattern)
-    return lambda name: compiled.fullmatch(name) is not None
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise Invalid(f"a name pattern is at most {MAX_PATTERN_CHARS} characters", field="pattern")
+    tokens = _tokens(pattern)
+    return lambda name: _matches(tokens, name)
 
 
 def _optional(command: Any, field: str) -> str | None:

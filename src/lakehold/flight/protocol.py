@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.flight as flight
 from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
 
@@ -145,6 +147,14 @@ def unpack(data: bytes) -> tuple[str, bytes]:
 def name_of(kind: type[Message]) -> str:
     """The full type name of ``kind``, as :func:`unpack` gives it."""
     return kind.DESCRIPTOR.full_name
+
+
+def flight_info(data: bytes) -> flight.FlightInfo:
+    """A serialized core Flight ``FlightInfo`` (as ``CancelFlightInfoRequest`` embeds it)."""
+    try:
+        return flight.FlightInfo.deserialize(data)
+    except (pa.ArrowInvalid, TypeError):
+        raise Malformed("not a valid FlightInfo") from None
 
 
 def parse(kind: type[Message], data: bytes) -> Any:

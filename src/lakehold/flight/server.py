@@ -19,6 +19,7 @@ by :mod:`lakehold.flight.errors`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,6 +47,10 @@ from lakehold.redaction import Redactor
 if TYPE_CHECKING:
     from lakehold.runtime import Runtime
 
+log = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 10.0
+"""How long stopping waits for open calls to return."""
 CREATE_PREPARED = "CreatePreparedStatement"
 CLOSE_PREPARED = "ClosePreparedStatement"
 CANCEL_FLIGHT_INFO = "CancelFlightInfo"
@@ -138,11 +143,21 @@ class FlightSqlServer(flight.FlightServerBase):
     list_flights = guarded("_list_flights")
     do_exchange = guarded("_do_exchange")
 
-    def stop(self) -> None:
-        """Stop serving: waiting statements are cancelled, streams end, then the server
-        stops once its calls have returned."""
+    def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """Stop serving: no new call is accepted, waiting statements are cancelled, streams
+        end, and the server stops once its calls have returned -- waiting at most
+        ``grace_seconds`` for them: a stream whose client stopped reading (but holds its
+        connection) is blocked in gRPC, where nothing but its client ends it."""
         self.stopping.set()
-        self.shutdown()
+        stopper = threading.Thread(target=self.shutdown, name="flight-sql-stop", daemon=True)
+        stopper.start()
+        stopper.join(grace_seconds)
+        if stopper.is_alive():
+            log.warning(
+                "Flight SQL endpoint stopped with calls still open after %g s "
+                "(clients that stopped reading their results)",
+                grace_seconds,
+            )
 
     # -- handlers ------------------------------------------------------------------------------
 
@@ -198,7 +213,7 @@ class FlightSqlServer(flight.FlightServerBase):
         with serving_caller(caller):
             if kind == _TICKET:
                 handle = protocol.parse(protocol.TicketStatementQuery, value)
-                statement_id = handle.statement_handle.decode("utf-8")
+                statement_id = statements.statement_of(handle.statement_handle)
                 answering = (self.redactor, self.stopping)
                 return statements.result(self.runtime, caller, statement_id, *answering)
             if kind in _METADATA:
@@ -243,7 +258,7 @@ class FlightSqlServer(flight.FlightServerBase):
                 return []
             if action.type == CANCEL_FLIGHT_INFO:
                 request = protocol.parse(protocol.CancelFlightInfoRequest, body)
-                info = flight.FlightInfo.deserialize(request.info)
+                info = protocol.flight_info(request.info)
                 status = statements.cancel(self.runtime, caller, info)
                 answer = protocol.CancelFlightInfoResult(status=status)
                 return [answer.SerializeToString()]

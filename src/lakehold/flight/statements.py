@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from lakehold.errors import Cancelled, Conflict, Invalid, LakeholdError
+from lakehold.errors import Cancelled, Conflict, Invalid, LakeholdError, Timeout
 from lakehold.flight import protocol
 from lakehold.flight.auth import Caller
 from lakehold.flight.errors import INTERNAL, guarded_batches
-from lakehold.governance.statement_wait import wait_until_ended
+from lakehold.governance.statement_wait import timed_out, wait_until_ended
 from lakehold.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -59,6 +59,14 @@ def sql_of(handle: bytes) -> str:
         raise Invalid("not a prepared statement handle of this server", field="handle") from None
 
 
+def statement_of(handle: bytes) -> str:
+    """The statement id of a ``TicketStatementQuery``'s handle."""
+    try:
+        return handle.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("not a statement ticket of this server", field="ticket") from None
+
+
 def check_sql(runtime: Runtime, sql: str) -> str:
     """``sql``, within ``LAKEHOLD_MAX_SQL_CHARS`` (the HTTP API's bound and message)."""
     limit = runtime.settings.max_sql_chars
@@ -82,6 +90,8 @@ def run(runtime: Runtime, caller: Caller, sql: str, abandoned: Callable[[], bool
     view = wait_until_ended(service, principal, submitted.id, abandoned=abandoned)
     if view.status == "ABORTED":
         raise Cancelled(view.error or "the statement was cancelled")
+    if timed_out(view):
+        raise Timeout(str(view.error))  # the timeout's own message
     if view.status != "FINISHED":
         if view.error in (None, INTERNAL):
             raise LakeholdError(INTERNAL)
@@ -142,7 +152,7 @@ def cancel(runtime: Runtime, caller: Caller, info: flight.FlightInfo) -> int:
             continue
         handle = protocol.parse(protocol.TicketStatementQuery, value)
         try:
-            runtime.statements.cancel(caller.principal, handle.statement_handle.decode())
+            runtime.statements.cancel(caller.principal, statement_of(handle.statement_handle))
         except Conflict:  # it has ended: its result stays readable
             return protocol.CANCEL_STATUS_NOT_CANCELLABLE
         return protocol.CANCEL_STATUS_CANCELLED

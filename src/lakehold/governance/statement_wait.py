@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from lakehold.errors import Conflict
 from lakehold.governance.statement_events import FINAL, wait_for_change
 from lakehold.governance.statement_views import StatementView
+from lakehold.query.cancel import TIMED_OUT_MESSAGE
 from lakehold.security.principal import Principal
 
 if TYPE_CHECKING:
@@ -61,3 +62,8 @@ async def _until_ended(
                 view = await asyncio.to_thread(service.cancel, principal, statement_id)
                 if view.status in FINAL:
                     return view
+
+
+def timed_out(view: StatementView) -> bool:
+    """Whether an ended statement failed by running past its timeout."""
+    return view.status == "FAILED" and (view.error or "").startswith(TIMED_OUT_MESSAGE)

@@ -18,6 +18,8 @@ from lakehold.errors import Cancelled, LakeholdError, Timeout
 
 CANCELLED = "cancelled"
 TIMED_OUT = "timeout"
+TIMED_OUT_MESSAGE = "the statement ran longer than its timeout"
+"""How a timed-out statement's error begins (its record keeps the message, not the code)."""
 _REPEAT_S = 0.05
 
 
@@ -71,7 +73,7 @@ class CancelHandle:
     def error(self) -> LakeholdError:
         """The error that reports why the statement stopped."""
         if self._reason == TIMED_OUT:
-            return Timeout(f"the statement ran longer than its timeout of {self._timeout_s:g} s")
+            return Timeout(f"{TIMED_OUT_MESSAGE} of {self._timeout_s:g} s")
         return Cancelled("the statement was cancelled")
 
     def _stop(self, reason: str) -> bool:

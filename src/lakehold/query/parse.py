@@ -27,7 +27,6 @@ from sqlglot.tokens import TokenType
 
 from lakehold.errors import Invalid
 
-
 NUL_IN_QUERY = "the query contains a NUL character"
 
 

@@ -15,6 +15,7 @@ password.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +32,12 @@ from lakehold.store.models import ApiToken, utcnow
 
 EXCHANGE = "token.password"
 """The audit action of an exchange, allowed or refused."""
+_NAME_TURNS = tuple(threading.Lock() for _ in range(64))
+"""Exchanges of one user name run one after the other (names share 64 locks): the failed
+sign-in limit is checked before a password and counted after it, so attempts at once would
+all pass the check (30 guesses at once made 19 to 30 guesses of a limit of 5)."""
+_CHECKING = threading.BoundedSemaphore(4)
+"""Password checks at once: each takes Argon2id's 64 MiB (gRPC serves any number of calls)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,14 @@ class PasswordTokens:
     ) -> PasswordToken:
         """A new token of the user whose ``password`` this is, named ``<client> sign-in``;
         Unauthorized ("wrong username or password", or the user is deactivated) or RateLimited
-        otherwise (see :func:`~lakehold.security.sessions.check_password`)."""
+        otherwise (see :func:`~lakehold.security.sessions.check_password`). Exchanges of one
+        user name take turns (see :data:`_NAME_TURNS`), at most :data:`_CHECKING` at once."""
+        with _NAME_TURNS[hash(username) % len(_NAME_TURNS)], _CHECKING:
+            return self._exchange(username, password, client=client, address=address)
+
+    def _exchange(
+        self, username: str, password: str, *, client: str, address: str | None
+    ) -> PasswordToken:
         now = utcnow()
         with self.store.session() as session:
             user, refused = check_password(
