@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from tests.conftest import SCENARIOS
-from tests.scenarios.helpers import ok
+from tests.scenarios.helpers import ok, retail_filters
 from tests.servers import served
 from tests.sharing import client_for, new_user
 
@@ -77,24 +77,7 @@ def serving_retail(
             form = sales_form if table == "store_sales" else {}
             upload(owner, table, (SCENARIOS / f"retail_{table}.csv").read_bytes(), **form)
             ok(owner.post(f"/api/v1/projects/retail/assets/{table}/publish"), 201)
-        ok(
-            owner.post(
-                "/api/v1/projects/retail/assets/store_sales/filters",
-                json={"name": "widget_a", "kind": "row", "expression": "prod_id = 1"},
-            ),
-            201,
-        )
-        ok(
-            owner.post(
-                "/api/v1/projects/retail/assets/customer/filters",
-                json={
-                    "name": "no_email",
-                    "kind": "column",
-                    "columns": ["cust_id", "cust_name", "cust_country"],
-                },
-            ),
-            201,
-        )
+        retail_filters(owner)
         ok(owner.post("/api/v1/shares", json={"name": SHARE, "project": "retail"}), 201)
         for table in ("store_sales", "customer"):
             ok(owner.post(f"/api/v1/shares/{SHARE}/tables", json={"asset": table}), 201)

@@ -16,7 +16,7 @@ from lakehold.flight.server import FlightSqlServer
 from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 from tests.conftest import SCENARIOS
-from tests.scenarios.helpers import ok
+from tests.scenarios.helpers import ok, retail_filters
 from tests.sharing import client_for, new_user
 
 PROJECT_HEADER = "adbc.flight.sql.rpc.call_header.x-lakehold-project"
@@ -89,24 +89,7 @@ def retail(runtime: Runtime, admin: Principal, client) -> Retail:
             ok(owner.post("/api/v1/projects/retail/tables", data={"name": table}, files=files), 201)
             listing = ok(owner.post(f"/api/v1/projects/retail/assets/{table}/publish"), 201)
             listings[table] = listing["id"]
-        ok(
-            owner.post(
-                "/api/v1/projects/retail/assets/store_sales/filters",
-                json={"name": "widget_a", "kind": "row", "expression": "prod_id = 1"},
-            ),
-            201,
-        )
-        ok(
-            owner.post(
-                "/api/v1/projects/retail/assets/customer/filters",
-                json={
-                    "name": "no_email",
-                    "kind": "column",
-                    "columns": ["cust_id", "cust_name", "cust_country"],
-                },
-            ),
-            201,
-        )
+        retail_filters(owner)
         body = {
             "project": "analysts",
             "listings": list(listings.values()),

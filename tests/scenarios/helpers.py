@@ -41,3 +41,26 @@ def write(client: TestClient, project: str, name: str, path: Path | str, **form:
 
 def query(client: TestClient, sql: str, **extra) -> list[dict]:
     return ok(client.post("/api/v1/query", json={"sql": sql, "limit": 10000, **extra}))["rows"]
+
+
+def retail_filters(owner: TestClient) -> None:
+    """Scenario 3's two filters of the retail project: ``widget_a`` (rows of product 1 of
+    store_sales) and ``no_email`` (customer without cust_email)."""
+    ok(
+        owner.post(
+            "/api/v1/projects/retail/assets/store_sales/filters",
+            json={"name": "widget_a", "kind": "row", "expression": "prod_id = 1"},
+        ),
+        201,
+    )
+    ok(
+        owner.post(
+            "/api/v1/projects/retail/assets/customer/filters",
+            json={
+                "name": "no_email",
+                "kind": "column",
+                "columns": ["cust_id", "cust_name", "cust_country"],
+            },
+        ),
+        201,
+    )
