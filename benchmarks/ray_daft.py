@@ -2,13 +2,17 @@
 
 Each view of the plan becomes ``daft.read_parquet(<the snapshot's files>)`` (the files
 Lakehold pinned, so the version read is the catalog's), the grant's row filter as a Daft
-expression (:mod:`benchmarks.ray_predicates`, pushed into the Parquet scan) and the granted
-columns as the projection. The plan's statement -- Lakehold's DuckDB SQL over the view names --
-goes to ``daft.sql`` with the views bound by name; when Daft's parser refuses it, the statement
-is transpiled by sqlglot to PostgreSQL (Daft SQL's nearest dialect) and tried again. Daft
-refuses some decimal arithmetic DuckDB accepts (precision beyond 38, CASE branches mixing
-DECIMAL and INTEGER); such statements run again over views whose DECIMAL columns are cast to
-DOUBLE, and are reported as ``approx``.
+expression (:mod:`benchmarks.ray_predicates`, pushed into the Parquet scan), a LIMIT barrier
+above it (as in Lakehold's views: without it Daft's optimizer pushes the statement's own
+predicates into the same scan filter, where they run on hidden rows -- the ``barrier`` probe
+then fails with Daft's division-by-zero panic) and the granted columns as the projection.
+
+The plan's statement -- Lakehold's DuckDB SQL over the view names -- goes to ``daft.sql``
+with the views bound by name; when Daft's parser refuses it, the statement is transpiled by
+sqlglot to PostgreSQL (Daft SQL's nearest dialect) and tried again. Daft refuses some
+decimal arithmetic DuckDB accepts (precision beyond 38, CASE branches mixing DECIMAL and
+INTEGER); such statements run again over views whose DECIMAL columns are cast to DOUBLE,
+and are reported as ``approx``.
 
 Needs Daft (``daft[ray]``), which pins ``pyarrow<26`` and ``ray<2.60``: it runs in its own
 environment (``/tmp/venv-daft``), never in Lakehold's.
@@ -29,12 +33,18 @@ from benchmarks.ray_predicates import daft as daft_backend
 from benchmarks.ray_predicates import translate
 from lakehold.query import BoundTable
 
+_NO_LIMIT = (1 << 62) - 1
 
-def view(table: BoundTable, *, doubles: bool = False) -> daft.DataFrame:
-    """The governed scan of one bound table as a Daft DataFrame."""
+
+def view(table: BoundTable, *, doubles: bool = False, barrier: bool = True) -> daft.DataFrame:
+    """The governed scan of one bound table as a Daft DataFrame; ``barrier``: under a LIMIT,
+    as Lakehold's own views (else Daft evaluates the statement's predicates together with the
+    row filter, on the rows it hides)."""
     frame = daft.read_parquet(list(table.files))
     if table.row_filter:
         frame = frame.where(translate(table.row_filter, daft_backend()))
+        if barrier:
+            frame = frame.limit(_NO_LIMIT)
     granted = list(table.columns) if table.columns is not None else list(table.schema.names)
     columns = []
     for field in table.schema:
@@ -47,8 +57,12 @@ def view(table: BoundTable, *, doubles: bool = False) -> daft.DataFrame:
     return frame.select(*columns)
 
 
-def views(query: GovernedQuery, *, doubles: bool = False) -> dict[str, daft.DataFrame]:
-    return {name: view(table, doubles=doubles) for name, table in query.tables.items()}
+def views(
+    query: GovernedQuery, *, doubles: bool = False, barrier: bool = True
+) -> dict[str, daft.DataFrame]:
+    return {
+        name: view(table, doubles=doubles, barrier=barrier) for name, table in query.tables.items()
+    }
 
 
 def optimized_plan(frame: daft.DataFrame) -> str:
@@ -67,7 +81,8 @@ class Daft:
 
     name = "daft"
 
-    def __init__(self) -> None:
+    def __init__(self, barrier: bool = True) -> None:
+        self.barrier = barrier
         self.mode = ""
         self._variants: dict[int, tuple[bool, str]] = {}
 
@@ -78,7 +93,7 @@ class Daft:
         sql = query.plan.sql
         if dialect != "duckdb":
             sql = sqlglot.transpile(sql, read="duckdb", write=dialect)[0]
-        return daft.sql(sql, **views(query, doubles=doubles))
+        return daft.sql(sql, **views(query, doubles=doubles, barrier=self.barrier))
 
     def run(self, query: GovernedQuery) -> pa.Table:
         known = self._variants.get(query.number)

@@ -2,7 +2,7 @@
 
 Ray Data has no SQL front end, so each query is a hand-written pipeline (Q1, Q3, Q6 -- one
 scan-filter-aggregate, one join, one filtered sum); the rest of TPC-H is not translated.
-Every table is read with ``ray.data.read_parquet(files, columns=...).filter(expr=...)``: the
+Every table is read with ``ray.data.read_parquet(files).select_columns(...).filter(expr=...)``: the
 columns must be granted (else the read is refused) and the grant's row filter, as a Ray Data
 expression (:mod:`benchmarks.ray_predicates`), is pushed by Ray Data's optimizer into the
 Parquet reader (a ``pyarrow.dataset`` filter), so hidden rows and ungranted columns never
@@ -35,9 +35,9 @@ def read(table: BoundTable, columns: list[str]) -> ray.data.Dataset:
     if not set(columns) <= granted:
         raise PermissionError(f"columns not granted: {sorted(set(columns) - granted)}")
     if not table.row_filter:
-        return ray.data.read_parquet(list(table.files), columns=columns)
+        return ray.data.read_parquet(list(table.files)).select_columns(columns)
     needed = columns + sorted(filter_columns(table.row_filter) - set(columns))
-    dataset = ray.data.read_parquet(list(table.files), columns=needed)
+    dataset = ray.data.read_parquet(list(table.files)).select_columns(needed)
     dataset = dataset.filter(expr=translate(table.row_filter, ray_data()))
     return dataset if needed == columns else dataset.select_columns(columns)
 
@@ -84,7 +84,7 @@ def q1(query: GovernedQuery) -> pa.Table:
 
     grouped = (
         read(lineitem, columns)
-        .map_batches(prepare, batch_format="pyarrow")
+        .map_batches(prepare, batch_format="pyarrow", batch_size=None)
         .groupby(["l_returnflag", "l_linestatus"])
         .aggregate(
             Sum("l_quantity", alias_name="sum_qty"),
@@ -119,10 +119,13 @@ def q6(query: GovernedQuery) -> pa.Table:
             ),
         )
         t = t.filter(keep)
-        return pa.table({"revenue": pc.multiply(t["l_extendedprice"], t["l_discount"])})
+        return pa.table({"revenue": [pc.sum(pc.multiply(t["l_extendedprice"], t["l_discount"]))]})
 
-    total = read(lineitem, columns).map_batches(revenue, batch_format="pyarrow").sum("revenue")
-    return pa.table({"revenue": [total]})
+    # a global sum: partial sums per block, added on the driver (Dataset.sum shuffles)
+    parts = collect(
+        read(lineitem, columns).map_batches(revenue, batch_format="pyarrow", batch_size=None)
+    )
+    return pa.table({"revenue": [pc.sum(parts["revenue"])]})
 
 
 _BROADCAST: dict[str, pa.Table] = {}
@@ -139,7 +142,11 @@ def q3(query: GovernedQuery) -> pa.Table:
     orders = collect(
         read(
             tables["orders"], ["o_orderkey", "o_custkey", "o_orderdate", "o_shippriority"]
-        ).map_batches(lambda t: t.filter(pc.less(t["o_orderdate"], cutoff)), batch_format="pyarrow")
+        ).map_batches(
+            lambda t: t.filter(pc.less(t["o_orderdate"], cutoff)),
+            batch_format="pyarrow",
+            batch_size=None,
+        )
     )
     small = orders.join(customer, keys="o_custkey", right_keys="c_custkey", join_type="inner")
     small = small.select(["o_orderkey", "o_orderdate", "o_shippriority"])
@@ -155,7 +162,7 @@ def q3(query: GovernedQuery) -> pa.Table:
 
     grouped = collect(
         read(tables["lineitem"], ["l_orderkey", "l_extendedprice", "l_discount", "l_shipdate"])
-        .map_batches(joined, batch_format="pyarrow")
+        .map_batches(joined, batch_format="pyarrow", batch_size=None)
         .groupby(["l_orderkey", "o_orderdate", "o_shippriority"])
         .aggregate(Sum("revenue", alias_name="revenue"))
     )
@@ -199,7 +206,9 @@ def scan(query: GovernedQuery) -> pa.Table:
             }
         )
 
-    parts = collect(read(lineitem, columns).map_batches(sums, batch_format="pyarrow"))
+    parts = collect(
+        read(lineitem, columns).map_batches(sums, batch_format="pyarrow", batch_size=None)
+    )
     return pa.table(
         {
             "n": [pc.sum(parts["n"]).as_py()],
@@ -223,7 +232,9 @@ def barrier(query: GovernedQuery) -> pa.Table:
         )
 
     parts = collect(
-        read(lineitem, ["l_orderkey", "l_shipdate"]).map_batches(count, batch_format="pyarrow")
+        read(lineitem, ["l_orderkey", "l_shipdate"]).map_batches(
+            count, batch_format="pyarrow", batch_size=None
+        )
     )
     return pa.table({"n": [pc.sum(parts["n"]).as_py()]})
 

@@ -58,7 +58,7 @@ PROBES = {"scan": SCAN, "barrier": BARRIER}
 PROBE_NUMBERS = {"scan": 101, "barrier": 102}
 
 
-def make_engine(name: str, memory_limit: str | None) -> object:
+def make_engine(name: str, memory_limit: str | None, barrier: bool) -> object:
     if name == "duckdb-tasks":
         from benchmarks.ray_tasks import DuckDBTasks
 
@@ -69,7 +69,7 @@ def make_engine(name: str, memory_limit: str | None) -> object:
         return RayData()
     from benchmarks.ray_daft import Daft
 
-    return Daft()
+    return Daft(barrier)
 
 
 def timed(action: Callable[[], pa.Table]) -> tuple[float, Usage, pa.Table]:
@@ -114,9 +114,10 @@ def one_cluster(args: argparse.Namespace, workers: int) -> None:
         import daft
 
         daft.set_runner_ray()
-    engine = make_engine(args.engine, args.memory_limit)
+    engine = make_engine(args.engine, args.memory_limit, not args.no_barrier)
+    name = args.engine + (" (no barrier)" if args.no_barrier else "")
     print(
-        f"# {args.engine}, SF{args.scale:g}, Ray {ray.__version__} with {cpus} CPU "
+        f"# {name}, SF{args.scale:g}, Ray {ray.__version__} with {cpus} CPU "
         f"(started in {time.perf_counter() - started:.1f} s), pyarrow {pa.__version__}; "
         f"load {loadavg()}"
     )
@@ -183,9 +184,10 @@ def one_cluster(args: argparse.Namespace, workers: int) -> None:
         if query.number == PROBE_NUMBERS["scan"]:
             first_ship = entry["got"].column(1)[0].as_py()  # type: ignore[attr-defined]
             granted, other, whole = column_mb(lakehouse, query)
+            hidden_out = "no" if str(first_ship) >= "1993-01-01" else "YES"
             note = (
-                f"first_ship {first_ship} (hidden rows out: {'no' if str(first_ship) >= '1993-01-01' else 'YES'}); "
-                f"lineitem granted columns {granted:.0f} MB, ungranted {other:.0f} MB, files {whole:.0f} MB"
+                f"first_ship {first_ship} (hidden rows out: {hidden_out}); lineitem granted "
+                f"columns {granted:.0f} MB, ungranted {other:.0f} MB, files {whole:.0f} MB"
             )
         print(
             f"{args.engine:<13}{label:>8}{workers:>3}{a:>10.3f}{span:>15}{b:>10.3f}{a / b:>7.2f}"
@@ -209,6 +211,9 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="All 22 TPC-H queries")
     parser.add_argument("--address", help="A running Ray cluster (else one per worker count)")
     parser.add_argument("--memory-limit", help="DuckDB memory_limit of each task")
+    parser.add_argument(
+        "--no-barrier", action="store_true", help="Daft: no LIMIT above the row filter"
+    )
     parser.add_argument("--data", type=Path, default=Path("bench-data/tpch"))
     parser.add_argument("--home", type=Path, help="Lakehold home (default: under --data)")
     args = parser.parse_args()

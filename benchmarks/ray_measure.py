@@ -10,6 +10,7 @@ read files that way, so a column the reader skips is never counted).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import math
@@ -94,10 +95,8 @@ class Sampler:
                 continue
             if rss > self._peaks.get(pid, 0):
                 self._peaks[pid] = rss
-            try:
+            with contextlib.suppress(psutil.Error):
                 self._read1[pid] = proc.io_counters().read_chars
-            except psutil.Error:
-                pass
 
 
 def _rchar(proc: psutil.Process) -> int:

@@ -1,12 +1,12 @@
 """A grant's row filter (SQL) as a storage reader's filter expression: Arrow, Ray Data, Daft.
 
 Ray Data pushes a ``Dataset.filter(expr=...)`` of its own expressions into its Parquet reader
-(as a ``pyarrow.dataset`` filter); Daft pushes its own expressions into its Parquet scan. Both are built from the same sqlglot tree, for
-the shapes row filters take: comparisons, AND/OR/NOT, IN, BETWEEN, IS [NOT] NULL, over
-columns and literals (numbers, strings, booleans, ``DATE '...'``/``CAST('...' AS DATE)``).
-Anything else -- a function call, arithmetic, LIKE, a subquery -- raises
-:class:`Untranslatable`: that filter cannot be pushed into the reader and the table must not
-be read by that engine.
+(as a ``pyarrow.dataset`` filter); Daft pushes its own expressions into its Parquet scan.
+All are built from the same sqlglot tree, for the shapes row filters take: comparisons,
+AND/OR/NOT, IN, BETWEEN, IS [NOT] NULL, over columns and literals (numbers, strings,
+booleans, ``DATE '...'``/``CAST('...' AS DATE)``). Anything else -- a function call,
+arithmetic, LIKE, a subquery -- raises :class:`Untranslatable`: that filter cannot be pushed
+into the reader and the table must not be read by that engine.
 
 (Daft's own ``daft.sql_expr`` parses the filter too, but turns ``DATE '1993-01-01'`` into
 ``to_date('1993-01-01', '%Y-%m-%d')``, which its Parquet scan does not take as a pushdown.)
