@@ -122,3 +122,32 @@ def test_every_outcome_is_audited_with_its_reason(runtime, admin, users) -> None
     [success] = runtime.audit.events(admin, action="session.login", allowed=True)
     assert success.username == "ana" and success.details["address"] == "::1"
     assert success.resource and success.resource.startswith("user:")
+
+
+def test_guesses_at_once_pass_the_limit_no_more_often_than_one_by_one(runtime, users) -> None:
+    """The limit is checked before a password and counted after it: 30 guesses at once take
+    turns per user name, so exactly the limit's number are checked and the rest refused."""
+    import threading
+    from collections import Counter
+
+    limit = runtime.settings.login_max_failures_per_user
+    outcomes: list[str] = []
+    start = threading.Barrier(30)
+
+    def guess(number: int) -> None:
+        start.wait()
+        try:
+            runtime.sessions.login("ana", f"guess {number}", address=f"10.0.0.{number}")
+        except RateLimited:
+            outcomes.append("limited")
+        except Unauthorized:
+            outcomes.append("wrong")
+
+    guesses = [threading.Thread(target=guess, args=(n,)) for n in range(30)]
+    for thread in guesses:
+        thread.start()
+    for thread in guesses:
+        thread.join()
+    assert Counter(outcomes) == {"wrong": limit, "limited": 30 - limit}
+    with pytest.raises(RateLimited):
+        runtime.sessions.login("ana", PASSWORD, address="10.0.1.1")

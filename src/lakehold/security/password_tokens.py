@@ -15,7 +15,6 @@ password.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,18 +25,12 @@ from lakehold.security import policy
 from lakehold.security.login_limits import LoginLimits
 from lakehold.security.principal import Principal
 from lakehold.security.service import issue_token
-from lakehold.security.sessions import check_password
+from lakehold.security.sessions import check_password, password_turn
 from lakehold.store.db import Store
 from lakehold.store.models import ApiToken, utcnow
 
 EXCHANGE = "token.password"
 """The audit action of an exchange, allowed or refused."""
-_NAME_TURNS = tuple(threading.Lock() for _ in range(64))
-"""Exchanges of one user name run one after the other (names share 64 locks): the failed
-sign-in limit is checked before a password and counted after it, so attempts at once would
-all pass the check (30 guesses at once made 19 to 30 guesses of a limit of 5)."""
-_CHECKING = threading.BoundedSemaphore(4)
-"""Password checks at once: each takes Argon2id's 64 MiB (gRPC serves any number of calls)."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +56,8 @@ class PasswordTokens:
         """A new token of the user whose ``password`` this is, named ``<client> sign-in``;
         Unauthorized ("wrong username or password", or the user is deactivated) or RateLimited
         otherwise (see :func:`~lakehold.security.sessions.check_password`). Exchanges of one
-        user name take turns (see :data:`_NAME_TURNS`), at most :data:`_CHECKING` at once."""
-        with _NAME_TURNS[hash(username) % len(_NAME_TURNS)], _CHECKING:
+        user name take turns (:func:`~lakehold.security.sessions.password_turn`)."""
+        with password_turn(username):
             return self._exchange(username, password, client=client, address=address)
 
     def _exchange(

@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -102,6 +104,22 @@ def _verify(session: Session, username: str, password: str) -> tuple[User | None
     if not user.active:
         return user, INACTIVE
     return user, None
+
+
+_NAME_TURNS = tuple(threading.Lock() for _ in range(64))
+_CHECKING = threading.BoundedSemaphore(4)
+
+
+@contextmanager
+def password_turn(username: str) -> Iterator[None]:
+    """Hold around the whole transaction of a password sign-in (:func:`check_password` and
+    its commit): sign-ins of one user name in this process take turns (names share 64 locks),
+    since the failed sign-in limit is checked before a password and counted after it — 30
+    guesses at once made 19 to 30 guesses of a limit of 5 — and at most 4 passwords are
+    checked at once (each takes Argon2id's 64 MiB). Across server processes the limit may be
+    passed by at most the number of processes minus one."""
+    with _NAME_TURNS[hash(username) % len(_NAME_TURNS)], _CHECKING:
+        yield
 
 
 def check_password(
@@ -239,7 +257,7 @@ class SessionService:
         any, ends: a sign-in always starts a new session id."""
         now = self.clock()
         address = address[:_MAX_ADDRESS] if address else None
-        with self.store.session() as session:
+        with password_turn(username), self.store.session() as session:
             user, refused = check_password(
                 session, self.limits, LOGIN, username, password, address=address, now=now
             )
