@@ -3,11 +3,11 @@
 The coordinator splits the statement (:mod:`benchmarks.ray_split`), cuts the largest table's
 data files into slices (one per file), and binds one plan per slice with Lakehold's own bind
 pass -- the same views, grant projection, row filter and LIMIT barrier as the single-process
-plan, the partitioned view over the slice's files only. Each task receives *text*: the
-lockdown (``allowed_paths`` = exactly its files, external access off, configuration locked)
-and the statement; it needs DuckDB and read access to those files, nothing else -- no
-Lakehold, no metadata store, no credentials beyond the storage paths. The coordinator merges
-the partial results with the final query in its own DuckDB.
+plan, the partitioned view over the slice's files only. Each task (:mod:`benchmarks.ray_task`)
+receives *text*: the lockdown (``allowed_paths`` = exactly its files, external access off,
+configuration locked) and the statement; it needs DuckDB and read access to those files,
+nothing else -- no Lakehold, no metadata store, no credentials beyond the storage paths. The
+coordinator merges the partial results with the final query in its own DuckDB.
 """
 
 from __future__ import annotations
@@ -20,26 +20,9 @@ import ray
 
 from benchmarks.ray_lakehouse import GovernedQuery
 from benchmarks.ray_split import PARTIALS, Split, Unsplittable, split
+from benchmarks.ray_task import partial
 from lakehold.query import plan
 from lakehold.query.execute import setup_sql, statement_sql
-
-
-@ray.remote(num_cpus=1)
-def partial(setup: str, statement: str) -> pa.Table:
-    """One task: a fresh DuckDB, one thread, locked to its files; the partial query."""
-    con = duckdb.connect(
-        config={
-            "threads": 1,
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-        }
-    )
-    try:
-        con.execute("SET TimeZone='UTC'")
-        con.execute(setup)
-        return con.execute(statement).to_arrow_table()
-    finally:
-        con.close()
 
 
 class DuckDBTasks:
