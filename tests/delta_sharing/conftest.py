@@ -114,6 +114,30 @@ def write_profile(retail: Retail, name: str, profile: dict) -> Path:
     return path
 
 
+def share_orders(retail: Retail) -> None:
+    """``orders``: store_sales again, keyed by sale_id, with a change data feed and the row
+    filter ``widget_a``, in the share."""
+    owner = retail.owner
+    data = (SCENARIOS / "retail_store_sales.csv").read_bytes()
+    ok(
+        owner.post(
+            "/api/v1/projects/retail/tables",
+            data={"name": "orders", "keys": "sale_id", "change_data_feed": "true"},
+            files={"file": ("orders.csv", data)},
+        ),
+        201,
+    )
+    ok(owner.post("/api/v1/projects/retail/assets/orders/publish"), 201)
+    ok(
+        owner.post(
+            "/api/v1/projects/retail/assets/orders/filters",
+            json={"name": "widget_a", "kind": "row", "expression": "prod_id = 1"},
+        ),
+        201,
+    )
+    ok(owner.post(f"/api/v1/shares/{SHARE}/tables", json={"asset": "orders"}), 201)
+
+
 def grant(retail: Retail, recipient_id: str, tables: list[dict] | None = None) -> dict:
     """Request access to the share for the recipient and approve it (``tables``: filters)."""
     asked = ok(

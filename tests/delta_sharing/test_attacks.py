@@ -25,8 +25,7 @@ from sqlalchemy import update
 from lakehold.governance.sharing.file_urls import FileClaim, FileSigner
 from lakehold.security.principal import Principal
 from lakehold.store.models import Project, RecipientToken, utcnow
-from tests.conftest import SCENARIOS
-from tests.delta_sharing.conftest import SHARE, Retail, grant, recipient
+from tests.delta_sharing.conftest import SHARE, Retail, grant, recipient, share_orders
 from tests.governance.test_concurrency import kinds, race
 from tests.scenarios.helpers import ok
 from tests.sharing import add_member, client_for, new_user
@@ -125,30 +124,6 @@ def _write(retail: Retail, table: str, mode: str, data: bytes) -> dict:
             files={"file": (f"{table}.csv", data)},
         )
     )
-
-
-def _orders(retail: Retail) -> None:
-    """``orders``: store_sales again, keyed by sale_id, with a change data feed and the row
-    filter ``widget_a``, in the share."""
-    owner = retail.owner
-    data = (SCENARIOS / "retail_store_sales.csv").read_bytes()
-    ok(
-        owner.post(
-            "/api/v1/projects/retail/tables",
-            data={"name": "orders", "keys": "sale_id", "change_data_feed": "true"},
-            files={"file": ("orders.csv", data)},
-        ),
-        201,
-    )
-    ok(owner.post("/api/v1/projects/retail/assets/orders/publish"), 201)
-    ok(
-        owner.post(
-            "/api/v1/projects/retail/assets/orders/filters",
-            json={"name": "widget_a", "kind": "row", "expression": "prod_id = 1"},
-        ),
-        201,
-    )
-    ok(owner.post(f"/api/v1/shares/{SHARE}/tables", json={"asset": "orders"}), 201)
 
 
 def _owner(retail: Retail) -> Principal:
@@ -505,7 +480,7 @@ def test_a_column_filtered_grant_never_shows_the_hidden_column(retail: Retail) -
 
 
 def test_a_row_filtered_grant_serves_only_granted_rows_by_every_route(retail: Retail) -> None:
-    _orders(retail)
+    share_orders(retail)
     widget, profile = recipient(retail, "widget_buyer")
     grant(retail, widget, [{"table": "retail.orders", "row_filter": "widget_a"}])
     assert len(_rows(_fetched(_urls(_lines(_query(retail, profile, "orders")))))) == 7

@@ -23,6 +23,7 @@ from tests.delta_sharing.conftest import (
     client_read,
     grant,
     recipient,
+    share_orders,
     total,
 )
 from tests.scenarios.helpers import ok
@@ -211,24 +212,7 @@ def test_change_data_feed_of_a_cdf_table_and_refused_without_one(retail: Retail)
 
 def test_a_row_filtered_change_data_feed_holds_only_granted_changes(retail: Retail) -> None:
     owner = retail.owner
-    data = (SCENARIOS / "retail_store_sales.csv").read_bytes()
-    ok(
-        owner.post(
-            "/api/v1/projects/retail/tables",
-            data={"name": "orders", "keys": "sale_id", "change_data_feed": "true"},
-            files={"file": ("orders.csv", data)},
-        ),
-        201,
-    )
-    ok(owner.post("/api/v1/projects/retail/assets/orders/publish"), 201)
-    ok(
-        owner.post(
-            "/api/v1/projects/retail/assets/orders/filters",
-            json={"name": "widget_a", "kind": "row", "expression": "prod_id = 1"},
-        ),
-        201,
-    )
-    ok(owner.post(f"/api/v1/shares/{SHARE}/tables", json={"asset": "orders"}), 201)
+    share_orders(retail)
     widget, profile = recipient(retail, "widget_buyer")
     grant(retail, widget, [{"table": "retail.orders", "row_filter": "widget_a"}])
     changed = _sales_csv(
