@@ -114,6 +114,20 @@ class Settings(BaseSettings):
     sync_row_limit: int = Field(default=1000, gt=0, description="Default row limit, sync query.")
     engine_threads: int | None = Field(default=None, description="DuckDB threads per statement.")
     engine_memory_limit: str | None = Field(default=None, description="DuckDB memory limit.")
+    ray_address: str | None = Field(
+        default=None,
+        description="Address of a Ray cluster (`host:port`, or `auto`) that statements and "
+        "table jobs may run on (`engine: ray`, ADR 40); unset: everything runs in process.",
+    )
+    ray_threshold_bytes: int | None = Field(
+        default=None,
+        gt=0,
+        description="With a Ray cluster: statements and table jobs that read at least this "
+        "many bytes of data files run there unless the request names an engine.",
+    )
+    ray_task_memory_limit: str | None = Field(
+        default="1GB", description="DuckDB memory limit of each task on the Ray cluster."
+    )
     result_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     webhook_retry_base_seconds: float = Field(
         default=10.0, gt=0, description="Wait before the first webhook retry; doubles each time."

@@ -38,6 +38,13 @@ def sql(
             "up to LAKEHOLD_MAX_ROWS)",
         ),
     ] = None,
+    engine: Annotated[
+        Literal["duckdb", "ray"] | None,
+        typer.Option(
+            help="duckdb (in the server's process) or ray (DuckDB tasks on the Ray cluster of "
+            "LAKEHOLD_RAY_ADDRESS); default: chosen by the data's size"
+        ),
+    ] = None,
 ) -> None:
     """Run a SQL statement over the tables you may read.
 
@@ -54,19 +61,28 @@ def sql(
     statements = connect().statements
     if format == "table":  # the first rows: --limit, else the server's synchronous limit
         shown = statements.query_json(
-            statement, project=project, dialect=dialect, limit=limit, row_format="arrays"
+            statement,
+            project=project,
+            dialect=dialect,
+            limit=limit,
+            row_format="arrays",
+            engine=engine,
         )
         _print_table(shown, limit)
         return
     wanted = limit or MAX_LIMIT  # every row up to --limit, else up to the server's max rows
     try:
         if format == "csv":
-            text = statements.query_csv(statement, project=project, dialect=dialect, limit=wanted)
+            text = statements.query_csv(
+                statement, project=project, dialect=dialect, limit=wanted, engine=engine
+            )
             rows, truncated = text.rows, text.truncated
             sys.stdout.buffer.write(text.data)
             sys.stdout.buffer.flush()
         else:
-            done = statements.query_json(statement, project=project, dialect=dialect, limit=wanted)
+            done = statements.query_json(
+                statement, project=project, dialect=dialect, limit=wanted, engine=engine
+            )
             rows, truncated = len(done.rows), done.truncated
             _write_json(done)
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly, like cat

@@ -1030,6 +1030,17 @@ class QueryIn(Struct):
     timeout_seconds: Annotated[TimeoutSeconds, Meta(title="Timeout Seconds")] | UnsetType | None = (
         UNSET
     )
+    engine: (
+        Annotated[
+            Literal["duckdb", "ray"],
+            Meta(
+                description="duckdb (in process) or ray (DuckDB tasks on the Ray cluster of LAKEHOLD_RAY_ADDRESS); default: ray when the statement reads at least LAKEHOLD_RAY_THRESHOLD_BYTES and splits, else duckdb",
+                title="Engine",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
     limit: (
         Annotated[Limit, Meta(description="Row limit (default: server's)", title="Limit")]
         | UnsetType
@@ -1688,6 +1699,17 @@ class StatementIn(Struct):
     timeout_seconds: Annotated[TimeoutSeconds, Meta(title="Timeout Seconds")] | UnsetType | None = (
         UNSET
     )
+    engine: (
+        Annotated[
+            Literal["duckdb", "ray"],
+            Meta(
+                description="duckdb (in process) or ray (DuckDB tasks on the Ray cluster of LAKEHOLD_RAY_ADDRESS); default: ray when the statement reads at least LAKEHOLD_RAY_THRESHOLD_BYTES and splits, else duckdb",
+                title="Engine",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 class StatementView(Struct):
@@ -1706,6 +1728,7 @@ class StatementView(Struct):
     truncated: Annotated[bool, Meta(title="Truncated")]
     has_result_set: Annotated[bool, Meta(title="Has Result Set")]
     error: Annotated[str, Meta(title="Error")] | None
+    engine: Annotated[str, Meta(title="Engine")] | None
 
 
 class SubscriptionRequestView(Struct):

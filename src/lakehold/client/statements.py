@@ -12,6 +12,9 @@ from lakehold.client import models as m
 from lakehold.client.resource import Resource, segment
 from lakehold.errors import Cancelled, LakeholdError
 
+Engine = Literal["duckdb", "ray"]
+"""Where a statement runs: in the server's process, or as DuckDB tasks on its Ray cluster."""
+
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
@@ -77,6 +80,7 @@ class Statements(Resource):
         dialect: str = "duckdb",
         limit: int | None = None,
         timeout_seconds: float | None = None,
+        engine: Engine | None = None,
     ) -> Result:
         """Run a statement and wait for its rows: up to ``limit``, or with ``limit=None`` every
         row up to the server's max rows (``LAKEHOLD_MAX_ROWS``). ``Result.truncated`` says
@@ -87,6 +91,7 @@ class Statements(Resource):
             dialect=dialect,
             limit=limit or MAX_LIMIT,
             timeout_seconds=timeout_seconds,
+            engine=engine,
         )
 
     def query(
@@ -97,11 +102,17 @@ class Statements(Resource):
         dialect: str = "duckdb",
         limit: int | None = None,
         timeout_seconds: float | None = None,
+        engine: Engine | None = None,
     ) -> Result:
         """``POST /query``: run a statement and wait for up to ``limit`` rows, or with
         ``limit=None`` the server's synchronous default (``LAKEHOLD_SYNC_ROW_LIMIT``)."""
         body = m.QueryIn(
-            sql=sql, project=project, dialect=dialect, limit=limit, timeout_seconds=timeout_seconds
+            sql=sql,
+            project=project,
+            dialect=dialect,
+            limit=limit,
+            timeout_seconds=timeout_seconds,
+            engine=engine,
         )
         response = self._query(body, "arrow", ARROW_STREAM)
         return Result(
@@ -118,10 +129,16 @@ class Statements(Resource):
         dialect: str = "duckdb",
         limit: int | None = None,
         timeout_seconds: float | None = None,
+        engine: Engine | None = None,
     ) -> CsvResult:
         """As :meth:`query`, the rows as the server writes them in CSV (no Arrow here)."""
         body = m.QueryIn(
-            sql=sql, project=project, dialect=dialect, limit=limit, timeout_seconds=timeout_seconds
+            sql=sql,
+            project=project,
+            dialect=dialect,
+            limit=limit,
+            timeout_seconds=timeout_seconds,
+            engine=engine,
         )
         response = self._query(body, "csv", "text/csv")
         return CsvResult(
@@ -139,11 +156,17 @@ class Statements(Resource):
         limit: int | None = None,
         timeout_seconds: float | None = None,
         row_format: Literal["objects", "arrays"] = "objects",
+        engine: Engine | None = None,
     ) -> m.ResultOut:
         """As :meth:`query`, the rows as JSON values (DECIMAL as exact strings, times as ISO
         8601): objects keyed by each column's unique key, or arrays in column order."""
         body = m.QueryIn(
-            sql=sql, project=project, dialect=dialect, limit=limit, timeout_seconds=timeout_seconds
+            sql=sql,
+            project=project,
+            dialect=dialect,
+            limit=limit,
+            timeout_seconds=timeout_seconds,
+            engine=engine,
         )
         response = self._query(body, "json", "application/json", row_format=row_format)
         return msgspec.json.decode(response.body, type=m.ResultOut)
@@ -167,10 +190,15 @@ class Statements(Resource):
         project: str | None = None,
         dialect: str = "duckdb",
         timeout_seconds: float | None = None,
+        engine: Engine | None = None,
     ) -> m.StatementView:
         """Start a statement in the background; follow it with :meth:`wait`."""
         body = m.StatementIn(
-            sql=sql, project=project, dialect=dialect, timeout_seconds=timeout_seconds
+            sql=sql,
+            project=project,
+            dialect=dialect,
+            timeout_seconds=timeout_seconds,
+            engine=engine,
         )
         return self._post("/api/v1/statements", m.StatementView, json=body)
 
@@ -209,11 +237,12 @@ class Statements(Resource):
         project: str | None = None,
         dialect: str = "duckdb",
         timeout_seconds: float | None = None,
+        engine: Engine | None = None,
     ) -> Result:
         """Submit a statement, wait for it (:meth:`wait`) and fetch every row (:meth:`result`);
         a statement that failed raises LakeholdError, one aborted Cancelled, with its error."""
         submitted = self.submit(
-            sql, project=project, dialect=dialect, timeout_seconds=timeout_seconds
+            sql, project=project, dialect=dialect, timeout_seconds=timeout_seconds, engine=engine
         )
         done = self.wait(submitted.id)
         if done.status != "FINISHED":

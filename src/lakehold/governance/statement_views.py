@@ -28,6 +28,8 @@ class StatementView:
     truncated: bool
     has_result_set: bool
     error: str | None
+    engine: str | None = None
+    """``duckdb`` or ``ray``: where it ran (ADR 40)."""
 
     @classmethod
     def of(cls, row: Statement, project: str | None) -> StatementView:
@@ -51,6 +53,7 @@ class StatementView:
             truncated=row.truncated,
             has_result_set=row.status == "FINISHED",
             error=row.error,
+            engine=row.engine,
         )
 
 

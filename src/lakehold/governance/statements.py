@@ -27,6 +27,7 @@ from lakehold.config import Settings
 from lakehold.errors import Conflict, Forbidden, Invalid, LakeholdError, NotFound
 from lakehold.governance import statement_metrics
 from lakehold.governance.binding import bind_federated, bind_lakehouse
+from lakehold.governance.statement_engine import Engine, choose_engine
 from lakehold.governance.statement_events import StatementEvents
 from lakehold.governance.statement_record import DeferredRecord
 from lakehold.governance.statement_views import (
@@ -65,6 +66,7 @@ class _Planned:
     project_id: str | None
     project: str | None = None
     grants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    engine: Engine = "duckdb"
 
     @property
     def ctas(self) -> CtasTarget | None:
@@ -147,8 +149,10 @@ class StatementService:
         dialect: str,
         *,
         allow_ctas: bool = False,
+        engine: Engine | None = None,
     ) -> _Planned:
-        """Parse, authorize and bind a statement; every outcome is audited."""
+        """Parse, authorize and bind a statement and choose its engine (``engine``: the one
+        asked for, else by size, ADR 40); every outcome is audited."""
         project = project if project is not None else principal.project
         refs: tuple[TableRef, ...] = ()
         try:
@@ -180,11 +184,12 @@ class StatementService:
                         "column_filter": access.column_filter_name,
                     }
             project_id = acting.id if acting is not None else None
+            chosen = choose_engine(self.settings, prepared, resolved, engine)
         except LakeholdError as error:
             self._deny(principal, sql, project, refs, error)
             raise
         assets = sorted({r.name for r in prepared.table_refs})
-        return _Planned(prepared, resolved, assets, project_id, project, grants)
+        return _Planned(prepared, resolved, assets, project_id, project, grants, chosen)
 
     def _deny(
         self,
@@ -224,16 +229,30 @@ class StatementService:
         )
 
         def work(cancel: CancelHandle | None = None):
-            result = run(
-                planned.prepared,
-                planned.resolved,
-                max_rows=max_rows,
-                timeout_s=timeout,
-                threads=settings.engine_threads,
-                memory_limit=settings.engine_memory_limit,
-                cancel=cancel,
-                scan_root=settings.scan_path,
-            )
+            if planned.engine == "ray":
+                from lakehold.cluster.statements import run_on_cluster
+
+                assert settings.ray_address is not None  # choose_engine checked it
+                result = run_on_cluster(
+                    planned.prepared,
+                    planned.resolved,
+                    address=settings.ray_address,
+                    max_rows=max_rows,
+                    timeout_s=timeout,
+                    memory_limit=settings.ray_task_memory_limit,
+                    cancel=cancel,
+                )
+            else:
+                result = run(
+                    planned.prepared,
+                    planned.resolved,
+                    max_rows=max_rows,
+                    timeout_s=timeout,
+                    threads=settings.engine_threads,
+                    memory_limit=settings.engine_memory_limit,
+                    cancel=cancel,
+                    scan_root=settings.scan_path,
+                )
             if planned.ctas is None:
                 return result
             return self._create_as(principal, planned, result.table, result.truncated)
@@ -313,6 +332,7 @@ class StatementService:
             "assets": planned.assets,
             "runner_id": self.runner.runner_id,
             "truncated": False,
+            "engine": planned.engine,
             **fields,
         }
         values.setdefault("id", new_id())
@@ -328,6 +348,7 @@ class StatementService:
             details={
                 "statement": values["id"],
                 "grants": planned.grants,
+                "engine": planned.engine,
                 **({"create_table": planned.ctas.ref.name} if planned.ctas else {}),
             },
         )
@@ -378,10 +399,14 @@ class StatementService:
         dialect: str = "duckdb",
         timeout_seconds: float | None = None,
         read_only: bool = False,
+        engine: Engine | None = None,
     ) -> StatementView:
         """Validate and resolve now; run in the background. Returns the statement record.
-        ``read_only``: refuse CREATE TABLE ... AS SELECT too (an adapter that only reads)."""
-        planned = self._plan(principal, sql, project, dialect, allow_ctas=not read_only)
+        ``read_only``: refuse CREATE TABLE ... AS SELECT too (an adapter that only reads);
+        ``engine``: ``duckdb`` or ``ray`` (default: chosen by size, ADR 40)."""
+        planned = self._plan(
+            principal, sql, project, dialect, allow_ctas=not read_only, engine=engine
+        )
         recorded = self._record(principal, sql, dialect, planned)
         self.events.submitted(principal.user_id, recorded)
         statement_id = recorded.id
@@ -398,12 +423,13 @@ class StatementService:
         dialect: str = "duckdb",
         limit: int | None = None,
         timeout_seconds: float | None = None,
+        engine: Engine | None = None,
     ) -> ExecutedStatement:
         """Run a statement and wait for it; the row limit defaults to the sync limit.
 
         Its record is written once at its end unless it runs long or creates a table
         (:mod:`lakehold.governance.statement_record`)."""
-        planned = self._plan(principal, sql, project, dialect, allow_ctas=True)
+        planned = self._plan(principal, sql, project, dialect, allow_ctas=True, engine=engine)
         now = utcnow()
         started = {"id": new_id(), "status": "STARTED", "created_at": now, "started_at": now}
 

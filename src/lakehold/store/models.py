@@ -186,6 +186,8 @@ class Statement(Base):
     runner_id: Mapped[str | None] = mapped_column(String(200))
     """The process that runs it (``lakehold.process``: host/boot/pid/start); a statement whose
     runner is gone is failed by the reconciler (0010_table_intents)."""
+    engine: Mapped[str | None] = mapped_column(String(16))
+    """``duckdb`` (in process) or ``ray`` (DuckDB tasks on a Ray cluster, ADR 40; 0024)."""
 
 
 class TableIntent(Base):

@@ -40,6 +40,7 @@ router = APIRouter(prefix="/api/v1", tags=["statements"])
 Format = Literal["json", "csv", "arrow"]
 RowFormat = Literal["objects", "arrays"]
 State = Literal["SUBMITTED", "STARTED", "FINISHED", "FAILED", "ABORTED"]
+Engine = Literal["duckdb", "ray"]
 EVENT_STREAM = "text/event-stream"
 HEARTBEAT_S = 15.0
 """A comment line on an idle event stream this often keeps proxies from closing it."""
@@ -64,6 +65,12 @@ class StatementIn(BaseModel):
     project: str | None = Field(default=None, description="Project to act in; resolves bare names")
     dialect: str = Field(default="duckdb", description="SQL dialect; others are transpiled")
     timeout_seconds: float | None = Field(default=None, gt=0)
+    engine: Engine | None = Field(
+        default=None,
+        description="duckdb (in process) or ray (DuckDB tasks on the Ray cluster of "
+        "LAKEHOLD_RAY_ADDRESS); default: ray when the statement reads at least "
+        "LAKEHOLD_RAY_THRESHOLD_BYTES and splits, else duckdb",
+    )
 
 
 class QueryIn(StatementIn):
@@ -150,6 +157,7 @@ def submit(body: StatementIn, runtime: RuntimeDep, principal: PrincipalDep):
         project=body.project,
         dialect=body.dialect,
         timeout_seconds=body.timeout_seconds,
+        engine=body.engine,
     )
 
 
@@ -307,6 +315,7 @@ def _run_query(
         dialect=body.dialect,
         limit=body.limit,
         timeout_seconds=body.timeout_seconds,
+        engine=body.engine,
     )
     rows = done.table.num_rows
     return _render(
