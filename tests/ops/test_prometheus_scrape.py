@@ -1,6 +1,7 @@
 """The real Prometheus (Debian's ``prometheus`` package, installed by ``.ci/run``) scrapes a
-running ``lakehold serve`` with a ``metrics`` token from ``credentials_file``; after a statement
-its HTTP API answers the series with their values. SQLite and PostgreSQL."""
+running ``lakehold serve`` with a ``metrics`` token from ``credentials_file``; after a statement,
+a table write and a lineage event its HTTP API answers the series with their values, and every
+metric name the server exports. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.lineage.events import dataset, run_event
+from tests.ops.promql_names import exported_names
 from tests.ops.serving import Served, lakehold_serve
+from tests.scenarios.helpers import create_table, ok, setup_project
 from tests.servers import free_port
 
 PROMETHEUS = Path("/usr/bin/prometheus")
@@ -73,6 +77,27 @@ def ready(prometheus: str) -> bool:
         return False  # not listening yet
 
 
+def names(prometheus: str) -> set[str]:
+    """The metric names Prometheus holds from the lakehold job."""
+    answer = httpx.get(
+        f"{prometheus}/api/v1/label/__name__/values",
+        params={"match[]": '{job="lakehold"}'},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return set(answer.json()["data"])
+
+
+def exported_samples(served: Served, token: str) -> set[str]:
+    """The names of the samples the server's ``GET /metrics`` answers now."""
+    answer = httpx.get(
+        f"{served.url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert answer.status_code == 200, answer.text
+    samples = "\n".join(line for line in answer.text.splitlines() if not line.startswith("#"))
+    return {name for name in exported_names(samples) if name.startswith("lakehold_")}
+
+
 def wait_for(prometheus: str, promql: str, value: float, *, alive, seconds: float = 120) -> dict:
     """The one series ``promql`` answers once its value is ``value``."""
     deadline, last = time.monotonic() + seconds, None
@@ -89,7 +114,8 @@ def test_prometheus_scrapes_a_running_server(
     tmp_path: Path, database_url: str, prometheus_binary: Path
 ) -> None:
     with lakehold_serve(tmp_path, database_url) as served:
-        config = prometheus_config(tmp_path, served, metrics_token(served))
+        token = metrics_token(served)
+        config = prometheus_config(tmp_path, served, token)
         checked = subprocess.run(
             ["promtool", "check", "config", str(config)], capture_output=True, text=True
         )
@@ -132,6 +158,35 @@ def test_prometheus_scrapes_a_running_server(
                 scrapes = 'lakehold_http_requests_total{route="/metrics",status="200"} > 0'
                 assert query(prometheus, scrapes)  # Prometheus's own scrapes, authorized
                 assert not query(prometheus, 'lakehold_http_requests_total{status="403"}')
+
+                # a table write and a lineage event: their families reach Prometheus too
+                with httpx.Client(base_url=served.url, headers=served.auth, timeout=60) as admin:
+                    setup_project(admin, "ops")
+                    create_table(admin, "ops", "customers", "retail_customer.csv")
+                    lineage = run_event("COMPLETE", "etl.load", outputs=[dataset("pg", "t", "id")])
+                    ok(admin.post("/api/v1/lineage", json=lineage), 201)
+                wait_for(
+                    prometheus,
+                    'lakehold_table_writes_total{project="ops",operation="create"}',
+                    1,
+                    alive=alive,
+                )
+                wait_for(
+                    prometheus, 'lakehold_lineage_events_total{outcome="accepted"}', 1, alive=alive
+                )
+                exported = exported_samples(served, token)
+                assert {
+                    "lakehold_decisions_total",
+                    "lakehold_table_commit_seconds_bucket",
+                    "lakehold_statement_queue_seconds_bucket",
+                    "lakehold_metadata_pool_connections",
+                    "lakehold_warehouse_disk_free_bytes",
+                    "lakehold_build_info",
+                } <= exported
+                deadline = time.monotonic() + 60
+                while missing := exported - names(prometheus):
+                    assert time.monotonic() < deadline, f"not in Prometheus: {sorted(missing)}"
+                    time.sleep(0.25)
             finally:
                 process.terminate()
                 process.wait(timeout=30)

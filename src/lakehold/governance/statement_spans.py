@@ -24,6 +24,7 @@ from lakehold.governance.statements import StatementService
 from lakehold.observability import tracing
 
 if TYPE_CHECKING:
+    from lakehold.governance.statement_engine import Engine
     from lakehold.governance.statements import _Planned
     from lakehold.security.principal import Principal
 
@@ -70,10 +71,14 @@ class TracedStatementService(StatementService):
         dialect: str,
         *,
         allow_ctas: bool = False,
+        engine: Engine | None = None,
     ) -> _Planned:
         with tracing.span(PLAN) as span:
-            planned = super()._plan(principal, sql, project, dialect, allow_ctas=allow_ctas)
+            planned = super()._plan(
+                principal, sql, project, dialect, allow_ctas=allow_ctas, engine=engine
+            )
             span.set_attribute("lakehold.statement.tables", len(planned.assets))
+            span.set_attribute("lakehold.statement.engine", planned.engine)
             return planned
 
     def _work(
