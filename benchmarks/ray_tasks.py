@@ -1,6 +1,6 @@
 """DuckDB per task on Ray (the smallpond pattern) over Lakehold's governed plans.
 
-The coordinator splits the statement (:mod:`benchmarks.ray_split`), cuts the largest table's
+The coordinator splits the statement (:mod:`lakehold.query.split`), cuts the largest table's
 data files into slices (one per file), and binds one plan per slice with Lakehold's own bind
 pass -- the same views, grant projection, row filter and LIMIT barrier as the single-process
 plan, the partitioned view over the slice's files only. Each task (:mod:`benchmarks.ray_task`)
@@ -19,10 +19,10 @@ import pyarrow as pa
 import ray
 
 from benchmarks.ray_lakehouse import GovernedQuery
-from benchmarks.ray_split import PARTIALS, Split, Unsplittable, split
 from benchmarks.ray_task import partial
 from lakehold.query import plan
 from lakehold.query.execute import setup_sql, statement_sql
+from lakehold.query.split import PARTIALS, Split, Unsplittable, split
 
 
 class DuckDBTasks:
@@ -36,14 +36,15 @@ class DuckDBTasks:
     def supports(self, query: GovernedQuery) -> str | None:
         try:
             self._split(query)
-        except Unsplittable as reason:
-            return str(reason)
+        except Unsplittable as refused:
+            return refused.reason
         return None
 
     def _split(self, query: GovernedQuery) -> tuple[str, Split]:
         tables = query.tables
         partitioned = max(tables, key=lambda view: tables[view].size_bytes)
-        return partitioned, split(query.plan.sql, partitioned)
+        columns = {field.name for table in tables.values() for field in table.schema}
+        return partitioned, split(query.plan.sql, partitioned, columns)
 
     def tasks(self, query: GovernedQuery) -> list[tuple[str, str]]:
         """(setup, statement) of every task: the partial plan bound over each slice."""
@@ -64,6 +65,8 @@ class DuckDBTasks:
         _, parts = self._split(query)
         refs = [partial.remote(setup, statement) for setup, statement in self.tasks(query)]
         partials = pa.concat_tables(ray.get(refs))
+        if parts.final is None:  # a scan: the partials are the answer
+            return partials
         con = duckdb.connect(config={"threads": 1})
         try:
             con.register(PARTIALS, partials)

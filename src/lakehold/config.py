@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     ray_task_memory_limit: str | None = Field(
         default="1GB", description="DuckDB memory limit of each task on the Ray cluster."
     )
+    ray_token: SecretStr | None = Field(
+        default=None,
+        description="Authentication token of a Ray cluster started with RAY_AUTH_MODE=token; "
+        "given to this process's Ray driver only, never to workers.",
+    )
     result_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     webhook_retry_base_seconds: float = Field(
         default=10.0, gt=0, description="Wait before the first webhook retry; doubles each time."

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from lakehold.catalog.search.service import SearchService
     from lakehold.catalog.service import CatalogService
     from lakehold.catalog.tables import TableService
+    from lakehold.cluster.routing import ClusterOptions
     from lakehold.governance.alerts import AlertService
     from lakehold.governance.filters import FilterService
     from lakehold.governance.grants import GrantService
@@ -184,7 +185,23 @@ class Runtime:
         from lakehold.lineage.emitter import LineageEmitter
 
         emitter = LineageEmitter(self.lineage, self.settings.lineage_namespace)
-        return TableService(self.store, self.tables, emitter)
+        return TableService(self.store, self.tables, emitter, cluster=self.cluster)
+
+    @property
+    def cluster(self) -> ClusterOptions | None:
+        """The Ray cluster statements and table jobs may run on (``LAKEHOLD_RAY_ADDRESS``)."""
+        from lakehold.cluster.routing import ClusterOptions
+
+        settings = self.settings
+        if settings.ray_address is None:
+            return None
+        token = settings.ray_token.get_secret_value() if settings.ray_token else None
+        return ClusterOptions(
+            settings.ray_address,
+            settings.ray_threshold_bytes,
+            settings.ray_task_memory_limit,
+            token,
+        )
 
     @cached_property
     def reconciler(self) -> Reconciler:
@@ -235,6 +252,7 @@ class Runtime:
             self.settings,
             lambda: self.table_service,
             connections=lambda: self.connections,
+            cluster=self.cluster,
         )
 
     @cached_property

@@ -7,6 +7,7 @@ the reconciler; a write's Delta commit comes first and the asset follows it, nev
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import defaultdict
@@ -23,6 +24,9 @@ from lakehold.catalog.intents import refresh_asset
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.types import schema_from_types
 from lakehold.catalog.views import AssetView
+from lakehold.cluster.compact_job import RayCompactor
+from lakehold.cluster.merge_job import RayMerge
+from lakehold.cluster.routing import ClusterOptions, Engine, choose_engine
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.kernel import Action, authorize
 from lakehold.kernel.audit import audited
@@ -73,6 +77,14 @@ class DataSource:
                 return stream
         return self.read()
 
+    def size_bytes(self) -> int:
+        """How many bytes the data takes (its file, its bytes, or its Arrow buffers)."""
+        if isinstance(self.source, pa.Table):
+            return self.source.nbytes
+        if isinstance(self.source, bytes):
+            return len(self.source)
+        return self.source.stat().st_size
+
     def lines(self) -> list[int] | None:
         """The file line of each row (text formats), to name lines in errors about rows."""
         if isinstance(self.source, pa.Table):
@@ -93,18 +105,29 @@ class WriteOutcome:
     def span_attributes(self) -> dict[str, str | int]:
         """What the write's span records (ADR 0036)."""
         done = self.result
-        return {"lakehold.table.operation": done.operation, "lakehold.table.version": done.version}
+        return {
+            "lakehold.table.operation": done.operation,
+            "lakehold.table.version": done.version,
+            "lakehold.table.engine": done.engine,
+        }
 
 
 class TableService:
     """Create, write, inspect and maintain lakehouse tables."""
 
     def __init__(
-        self, store: Store, tables: DeltaTables, lineage: LineageEmitter | None = None
+        self,
+        store: Store,
+        tables: DeltaTables,
+        lineage: LineageEmitter | None = None,
+        *,
+        cluster: ClusterOptions | None = None,
     ) -> None:
         self.store = store
         self.tables = tables
         self.lineage = lineage
+        self.cluster = cluster
+        """The Ray cluster merges, CDC writes and compactions may run on (ADR 40)."""
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
     def _managed(self, session: Session, principal: Principal, project: str) -> Project:
@@ -231,14 +254,20 @@ class TableService:
         op_column: str = "op",
         order_column: str | None = None,
         on_duplicate: Literal["last", "error"] = "last",
+        engine: Engine | None = None,
     ) -> WriteOutcome:
         """Append, overwrite, merge (upsert on keys) or CDC-merge data into a table.
 
         A merge or CDC batch holding a key twice keeps its last row (the result counts the
         rows collapsed) or, with ``on_duplicate="error"``, is refused. A batch without rows
-        (other than an overwrite) writes nothing: the result is a no-op with a message."""
+        (other than an overwrite) writes nothing: the result is a no-op with a message.
+        ``engine="ray"`` runs a merge or CDC write as tasks on the Ray cluster (appends and
+        overwrites run in process); None runs it there when a cluster is configured and the
+        batch reaches its threshold. The result says which engine ran and, when the cluster
+        was asked for but could not run it, why."""
         if mode not in ("append", "overwrite", "merge", "cdc"):
             raise Invalid(f"unknown write mode '{mode}'", field="mode")
+        chosen = choose_engine(self.cluster, engine, data.size_bytes())
         with self.store.session() as session:
             asset = find_asset(session, self._managed(session, principal, project), name)
             asset_id, path, declared = asset.id, asset.storage_path, list(asset.key_columns or [])
@@ -248,6 +277,9 @@ class TableService:
             raise Invalid(
                 f"{mode} needs key columns: declare them on the table or pass keys", field="keys"
             )
+        merge_engine = None
+        if chosen == "ray" and self.cluster is not None and mode in ("merge", "cdc"):
+            merge_engine = RayMerge(self.cluster, self.tables.root)
         with self._locks[path], instruments.table_commit(project, mode) as commit:
             result = self.tables.write(
                 Path(path),
@@ -260,7 +292,11 @@ class TableService:
                 declared=list(data.column_types or ()),
                 on_duplicate=on_duplicate,
                 lines=data.lines,
+                merge_engine=merge_engine,
             )
+            if engine == "ray" and merge_engine is None:
+                note = f"{mode} writes run in process: the cluster runs merges and CDC writes"
+                result = dataclasses.replace(result, engine_note=note)
             commit.report(written=not result.no_op, merge_rows=result.source_rows or None)
             return WriteOutcome(result, self._refreshed(asset_id, result.snapshot))
 
@@ -315,14 +351,24 @@ class TableService:
             return plan
 
     @audited("table.optimize")
-    def optimize(self, principal: Principal, project: str, name: str) -> dict:
-        """Compact small files into larger ones."""
+    def optimize(
+        self, principal: Principal, project: str, name: str, *, engine: Engine | None = None
+    ) -> dict:
+        """Compact small files into larger ones: as tasks on the Ray cluster with
+        ``engine="ray"``, or with None when a cluster is configured and the table reaches its
+        threshold; the metrics say which ``engine`` ran."""
         with self.store.session() as session:
             asset = find_asset(session, self._managed(session, principal, project), name)
             asset_id, path = asset.id, asset.storage_path
+        size = self.tables.snapshot(Path(path)).size_bytes if engine is None else 0
+        compactor = None
+        if choose_engine(self.cluster, engine, size) == "ray" and self.cluster is not None:
+            compactor = RayCompactor(self.cluster)
         with self._locks[path]:
             with instruments.table_commit(project, "optimize"):
-                metrics = self.tables.optimize(Path(path), committer=principal.username)
+                metrics = self.tables.optimize(
+                    Path(path), committer=principal.username, compactor=compactor
+                )
             self._refreshed(asset_id, self.tables.snapshot(Path(path), version=metrics["version"]))
             return metrics
 

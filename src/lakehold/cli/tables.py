@@ -34,6 +34,13 @@ FormatOpt = Annotated[
 TypesOpt = Annotated[
     str | None, typer.Option("--types", help='Explicit column types, JSON: {"id": "BIGINT"}')
 ]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="duckdb (in process) or ray (tasks on the server's Ray cluster); default: the "
+        "cluster when the data reaches the server's threshold"
+    ),
+]
 
 
 # An upload shows its progress at once from this size, else once it has taken a second.
@@ -153,6 +160,10 @@ def _report(outcome: WriteOut) -> None:
         )
     for change in result.schema_changes:
         console.print(f"  schema: {change}")
+    if result.engine == "ray":
+        console.print("  ran on the Ray cluster")
+    if result.engine_note:
+        console.print(f"  ran in process: {result.engine_note}")
 
 
 @tables.command("create")
@@ -216,10 +227,12 @@ def write(
             "the batch (error)"
         ),
     ] = "last",
+    engine: EngineOpt = None,
 ) -> None:
     """Write a batch: append, overwrite, merge (upsert on keys) or cdc, with schema evolution.
 
     Example: lakehold table write insurance.policies cdc.csv --mode cdc --order-column seq
+    Example: lakehold table write retail.orders changes.parquet --mode cdc --engine ray
     """
     project, table = split_qualified(name)
     column_types = _column_types(types)
@@ -237,6 +250,7 @@ def write(
             format=format,
             column_types=column_types,
             progress=progress,
+            engine=engine,  # type: ignore[arg-type]  # checked by the server
         )
     _report(outcome)
 
@@ -366,13 +380,16 @@ def vacuum(
 
 @tables.command("optimize")
 @handles_errors
-def optimize(name: Annotated[str, typer.Argument(help="project.table")]) -> None:
+def optimize(
+    name: Annotated[str, typer.Argument(help="project.table")], engine: EngineOpt = None
+) -> None:
     """Compact small files into larger ones.
 
     Example: lakehold table optimize insurance.policies
+    Example: lakehold table optimize retail.orders --engine ray
     """
     project, table = split_qualified(name)
-    print_json(connect().tables.optimize(project, table))
+    print_json(connect().tables.optimize(project, table, engine=engine))  # type: ignore[arg-type]
 
 
 @tables.command("drop")

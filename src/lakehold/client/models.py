@@ -158,6 +158,17 @@ class BodyWriteTableApiV1ProjectsProjectTablesTableWritesPost(Struct):
         ]
         | UnsetType
     ) = "last"
+    engine: (
+        Annotated[
+            Literal["duckdb", "ray"],
+            Meta(
+                description="duckdb (in process) or ray (tasks on the Ray cluster, LAKEHOLD_RAY_ADDRESS; merges, CDC writes and compactions); default: the cluster when the data reaches LAKEHOLD_RAY_THRESHOLD_BYTES",
+                title="Engine",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 class CertificateView(Struct):
@@ -2162,6 +2173,23 @@ class WriteResultOut(Struct):
         ),
     ]
     message: Annotated[str, Meta(description="Why nothing was written", title="Message")] | None
+    engine: Annotated[
+        Literal["duckdb", "ray"],
+        Meta(
+            description="Where the write ran: duckdb (in process) or ray (tasks on the Ray cluster)",
+            title="Engine",
+        ),
+    ]
+    engine_note: (
+        Annotated[
+            str,
+            Meta(
+                description="Why a write asked for on the Ray cluster ran in process",
+                title="Engine Note",
+            ),
+        ]
+        | None
+    )
 
 
 class Error(Struct):

@@ -131,11 +131,14 @@ class Tables(Resource):
         column_types: dict[str, str] | None = None,
         filename: str | None = None,
         progress: Progress | None = None,
+        engine: Literal["duckdb", "ray"] | None = None,
     ) -> m.WriteOut:
         """Append, overwrite, merge (upsert on keys) or CDC-merge a batch (``op_column`` of
         I/U/D, ``order_column`` ordering changes to one key), with schema evolution.
         ``on_duplicate``: a key twice in a merge or CDC batch keeps its last row, or refuses
-        the batch. A batch without rows writes nothing (``result.no_op``)."""
+        the batch. A batch without rows writes nothing (``result.no_op``). ``engine="ray"``
+        runs a merge or CDC write as tasks on the server's Ray cluster (default: there when
+        the batch is large enough); ``result.engine`` says where it ran."""
         upload = upload_of(data, filename, progress)
         fields = {
             "mode": mode,
@@ -145,6 +148,7 @@ class Tables(Resource):
             "format": format,
             "column_types": json.dumps(column_types) if column_types else None,
             "on_duplicate": on_duplicate,
+            "engine": engine,
         }
         return self._upload(
             f"{self._path(project, table)}/writes",
@@ -180,9 +184,13 @@ class Tables(Resource):
         path = f"{self._path(project, table)}/vacuum"
         return self._post(path, dict[str, Any], json=body)
 
-    def optimize(self, project: str, table: str) -> dict[str, Any]:
-        """Compact small files; the compaction metrics."""
-        return self._post(f"{self._path(project, table)}/optimize", dict[str, Any])
+    def optimize(
+        self, project: str, table: str, *, engine: Literal["duckdb", "ray"] | None = None
+    ) -> dict[str, Any]:
+        """Compact small files (``engine="ray"``: as tasks on the server's Ray cluster); the
+        compaction metrics, with the ``engine`` that ran."""
+        params = {"engine": engine} if engine is not None else None
+        return self._post(f"{self._path(project, table)}/optimize", dict[str, Any], params=params)
 
     def drop(self, project: str, table: str) -> None:
         """Drop the table and its data."""

@@ -27,7 +27,7 @@ from lakehold.config import Settings
 from lakehold.errors import Conflict, Forbidden, Invalid, LakeholdError, NotFound
 from lakehold.governance import statement_metrics
 from lakehold.governance.binding import bind_federated, bind_lakehouse
-from lakehold.governance.statement_engine import Engine, choose_engine
+from lakehold.governance.statement_engine import Engine, choose_statement_engine
 from lakehold.governance.statement_events import StatementEvents
 from lakehold.governance.statement_record import DeferredRecord
 from lakehold.governance.statement_views import (
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     # built on first use (a statement reading no table needs neither the lakehouse nor the
     # connections): ``lakehold sql "select 1"`` in process does not import them (ADR 26)
     from lakehold.catalog.tables import TableService
+    from lakehold.cluster.routing import ClusterOptions
     from lakehold.connectors.attach import ConnectionSpec
     from lakehold.lakehouse.tables import DeltaTables
     from lakehold.sources.connections import ConnectionService
@@ -94,12 +95,15 @@ class StatementService:
         settings: Settings,
         table_service: TableService | Callable[[], TableService] | None = None,
         connections: ConnectionService | Callable[[], ConnectionService] | None = None,
+        cluster: ClusterOptions | None = None,
     ) -> None:
         """``tables``, ``table_service`` and ``connections`` may each be given as a function
-        that builds it (the runtime's way): it is then built at its first use."""
+        that builds it (the runtime's way): it is then built at its first use. ``cluster``:
+        the Ray cluster statements may run on (ADR 40)."""
         self.store = store
         self.runner = runner
         self.settings = settings
+        self.cluster = cluster
         self._tables = tables
         self._table_service = table_service
         self._connections = connections
@@ -184,7 +188,7 @@ class StatementService:
                         "column_filter": access.column_filter_name,
                     }
             project_id = acting.id if acting is not None else None
-            chosen = choose_engine(self.settings, prepared, resolved, engine)
+            chosen = choose_statement_engine(self.cluster, prepared, resolved, engine)
         except LakeholdError as error:
             self._deny(principal, sql, project, refs, error)
             raise
@@ -232,15 +236,17 @@ class StatementService:
             if planned.engine == "ray":
                 from lakehold.cluster.statements import run_on_cluster
 
-                assert settings.ray_address is not None  # choose_engine checked it
+                cluster = self.cluster
+                assert cluster is not None  # the engine was chosen with it
                 result = run_on_cluster(
                     planned.prepared,
                     planned.resolved,
-                    address=settings.ray_address,
+                    address=cluster.address,
                     max_rows=max_rows,
                     timeout_s=timeout,
-                    memory_limit=settings.ray_task_memory_limit,
+                    memory_limit=cluster.memory_limit,
                     cancel=cancel,
+                    token=cluster.token,
                 )
             else:
                 result = run(

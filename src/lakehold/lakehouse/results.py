@@ -45,6 +45,10 @@ class WriteResult:
     """True when nothing was written (no commit): ``version`` is the current one."""
     message: str | None = None
     """Why nothing was written, when ``no_op``."""
+    engine: str = "duckdb"
+    """Where the write ran: ``duckdb`` (in process) or ``ray`` (tasks on a Ray cluster)."""
+    engine_note: str | None = None
+    """Why a write asked for on the cluster ran in process."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the table, then a merge) restores the previous version if its merge fails.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import shutil
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -21,6 +22,7 @@ from deltalake.exceptions import CommitFailedError
 from lakehold.errors import Conflict, Invalid
 from lakehold.lakehouse import folders, retention
 from lakehold.lakehouse.delta_log import CHANGE_DATA_FEED
+from lakehold.lakehouse.engines import Compactor, MergeEngine
 from lakehold.lakehouse.history import commit_properties
 from lakehold.lakehouse.keys import (
     check_key_columns,
@@ -59,6 +61,8 @@ OnDuplicate = Literal["last", "error"]
 ON_DUPLICATE = ("last", "error")
 NO_ROWS = "the batch has no rows: nothing was written"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+log = logging.getLogger(__name__)
 
 
 class DeltaTables(TableReads):
@@ -147,6 +151,7 @@ class DeltaTables(TableReads):
         declared: Collection[str] = (),
         on_duplicate: OnDuplicate = "last",
         lines: Callable[[], Sequence[int] | None] | None = None,
+        merge_engine: MergeEngine | None = None,
     ) -> WriteResult:
         """Write ``data`` to the table at ``path``.
 
@@ -161,7 +166,9 @@ class DeltaTables(TableReads):
         ``lines`` gives the file line of each batch row, for errors that name rows. A
         :class:`Stream` is appended or overwritten chunk by chunk in one commit; a merge or CDC
         spills it to disk and reduces it there (:mod:`~lakehold.lakehouse.spill`), then merges
-        the rows kept chunk by chunk; an append that widens a column reads it whole.
+        the rows kept chunk by chunk; an append that widens a column reads it whole. A merge
+        or CDC runs on ``merge_engine`` (a Ray cluster) once prepared, unless the engine says
+        it cannot (the result's ``engine_note`` then says why it ran in process).
         """
         path = Path(path).absolute()
         if mode not in MODES:
@@ -200,6 +207,7 @@ class DeltaTables(TableReads):
                 on_duplicate=on_duplicate,
                 lines=lines,
                 committer=committer,
+                engine=merge_engine,
             )
         keys = check_key_columns(keys, batch=data, table_columns=schema.names)
         check_no_null_keys(data, keys)
@@ -221,7 +229,9 @@ class DeltaTables(TableReads):
         else:
             data = last_per_key(data, keys)
         evolution = _merge_evolution(schema, data, keys, declared)
-        result = self._merge(path, table, evolution, evolution.batch, keys, operation, committer)
+        result = self._merge(
+            path, table, evolution, evolution.batch, keys, operation, committer, engine=merge_engine
+        )
         return dataclasses.replace(result, duplicates_collapsed=received - data.num_rows)
 
     def restore(self, path: Path, version: int, *, committer: str) -> WriteResult:
@@ -268,16 +278,33 @@ class DeltaTables(TableReads):
             committer=committer,
         )
 
-    def optimize(self, path: Path, *, committer: str) -> dict[str, Any]:
-        """Compact small files into larger ones; returns the compaction metrics."""
+    def optimize(
+        self, path: Path, *, committer: str, compactor: Compactor | None = None
+    ) -> dict[str, Any]:
+        """Compact small files into larger ones (on ``compactor`` when it can); returns the
+        compaction metrics, the ``engine`` that ran and, when one was refused, why."""
         path = Path(path).absolute()
         table = self._open(path)
-        metrics = table.optimize.compact(commit_properties=commit_properties(committer, "OPTIMIZE"))
+        commit = commit_properties(committer, "OPTIMIZE")
+        note = compactor.unsupported(table) if compactor is not None else None
+        if compactor is not None and note is None:
+            try:
+                metrics = compactor.compact(table, commit=commit)
+            except CommitFailedError as exc:
+                reason = masked_reason(exc, path)
+                raise Conflict(f"another write changed the table; try again ({reason})") from None
+        else:
+            if note is not None:
+                log.info("optimize of %s runs in process: %s", table_label(path), note)
+            metrics = table.optimize.compact(commit_properties=commit)
+        engine = compactor.name if compactor is not None and note is None else "duckdb"
         return {
             "version": table.version(),
             "files_added": metrics.get("numFilesAdded", 0),
             "files_removed": metrics.get("numFilesRemoved", 0),
             **metrics,
+            "engine": engine,
+            **({"engine_note": note} if note is not None else {}),
         }
 
     def drop(self, path: Path) -> None:
@@ -316,6 +343,7 @@ class DeltaTables(TableReads):
         on_duplicate: OnDuplicate,
         lines: Callable[[], Sequence[int] | None] | None,
         committer: str,
+        engine: MergeEngine | None,
     ) -> WriteResult:
         """A merge or CDC of a streamed file: the checks, the last row of each key and the
         merge's source computed on disk, in the order and with the errors of the in-memory
@@ -352,7 +380,9 @@ class DeltaTables(TableReads):
                 stream.fail,
                 lambda chunk: _merge_evolution(schema, chunk, keys, declared),
             )
-            result = self._merge(path, table, first, source, keys, operation, committer, stream)
+            result = self._merge(
+                path, table, first, source, keys, operation, committer, stream, engine
+            )
             return dataclasses.replace(result, duplicates_collapsed=batch.rows - counted[0])
 
     def _write_rows(
@@ -471,24 +501,28 @@ class DeltaTables(TableReads):
         operation: str,
         committer: str,
         stream: Stream | None = None,
+        engine: MergeEngine | None = None,
     ) -> WriteResult:
         """MERGE ``source`` (``evolution.batch``, or a reader of it and the chunks after it)
-        after the schema change ``evolution`` asks for (undone if the merge fails)."""
+        after the schema change ``evolution`` asks for (undone if the merge fails), on
+        ``engine`` when it can run it."""
         before = table.version()
+        note = engine.unsupported(table, evolution) if engine is not None else None
+        if note is not None:
+            log.info("merge into %s runs in process: %s", table_label(path), note)
+            engine = None
         added = evolution.added
         if evolution.rewrite_needed:
             rewrite(table, evolution.schema, commit_properties(committer, "EVOLVE SCHEMA"))
             table, added = DeltaTable(str(path)), []
         elif evolution.batch.num_rows == 0 and not added:
             return self._result(path, operation, table.version())
+        commit = commit_properties(committer, operation, keys=keys)
         try:
-            metrics = execute_merge(
-                table,
-                source,
-                keys=keys,
-                added=added,
-                commit=commit_properties(committer, operation, keys=keys),
-            )
+            if engine is not None:
+                metrics = engine.merge(table, source, keys=keys, commit=commit)
+            else:
+                metrics = execute_merge(table, source, keys=keys, added=added, commit=commit)
         except Exception as exc:
             if evolution.rewrite_needed:
                 self._roll_back(path, before, committer)
@@ -508,7 +542,12 @@ class DeltaTables(TableReads):
             written=metrics.get("num_output_rows", 0),
             changes=evolution.changes,
         )
-        return dataclasses.replace(result, source_rows=metrics.get("num_source_rows", 0))
+        return dataclasses.replace(
+            result,
+            source_rows=metrics.get("num_source_rows", 0),
+            engine=engine.name if engine is not None else "duckdb",
+            engine_note=note,
+        )
 
     def _no_op(self, path: Path, operation: str, version: int) -> WriteResult:
         """The result of a write that wrote nothing: the current version, no commit."""

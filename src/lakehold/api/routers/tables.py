@@ -19,6 +19,12 @@ router = APIRouter(
 )
 
 FORMAT_HELP = "csv, parquet, jsonl or arrow; default: from the file name"
+ENGINE_HELP = (
+    "duckdb (in process) or ray (tasks on the Ray cluster, LAKEHOLD_RAY_ADDRESS; merges, CDC "
+    "writes and compactions); default: the cluster when the data reaches "
+    "LAKEHOLD_RAY_THRESHOLD_BYTES"
+)
+EngineName = Literal["duckdb", "ray"]
 
 
 class WriteResultOut(Model):
@@ -38,6 +44,13 @@ class WriteResultOut(Model):
         default=False, description="True when nothing was written: version is the current one"
     )
     message: str | None = Field(default=None, description="Why nothing was written")
+    engine: EngineName = Field(
+        default="duckdb",
+        description="Where the write ran: duckdb (in process) or ray (tasks on the Ray cluster)",
+    )
+    engine_note: str | None = Field(
+        default=None, description="Why a write asked for on the Ray cluster ran in process"
+    )
 
 
 class WriteOut(BaseModel):
@@ -127,6 +140,7 @@ def write_table(
             "counted in duplicates_collapsed) or refuses the batch (error)"
         ),
     ] = "last",
+    engine: Annotated[EngineName | None, Form(description=ENGINE_HELP)] = None,
 ):
     """Append, overwrite, merge (upsert on keys) or CDC-merge a batch, with schema evolution.
 
@@ -142,6 +156,7 @@ def write_table(
             op_column=op_column,
             order_column=order_column,
             on_duplicate=on_duplicate,
+            engine=engine,
         )
 
 
@@ -191,9 +206,15 @@ def vacuum(
 
 
 @router.post("/{table}/optimize")
-def optimize(project: str, table: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict:
-    """Compact small files."""
-    return runtime.table_service.optimize(principal, project, table)
+def optimize(
+    project: str,
+    table: str,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    engine: Annotated[EngineName | None, Query(description=ENGINE_HELP)] = None,
+) -> dict:
+    """Compact small files; the metrics name the ``engine`` that ran."""
+    return runtime.table_service.optimize(principal, project, table, engine=engine)
 
 
 @router.delete("/{table}", status_code=status.HTTP_204_NO_CONTENT)

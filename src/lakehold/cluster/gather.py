@@ -1,0 +1,90 @@
+"""Run one Ray task per slice and gather their results, or stop them all.
+
+The wait polls: every ``_POLL_S`` it collects the finished tasks and checks the statement's
+:class:`CancelHandle` (cancelled, or past its timeout). Whenever the wait ends early -- a
+cancel, a timeout, a failed task, or a scan that already has more rows than it may return --
+the tasks still pending are cancelled with ``force=True`` (their worker processes are
+killed: a running DuckDB query does not see Ray's interrupt).
+
+A task's DuckDB error becomes the error the single-process engine raises for it
+(:func:`lakehold.query.messages.translate`, with the names the user wrote and no file path);
+a failure of the cluster itself is a :class:`SourceUnavailable` naming its address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from lakehold.cluster.ray_client import remote
+from lakehold.cluster.slices import Slice
+from lakehold.cluster.task import partial
+from lakehold.errors import Invalid, LakeholdError, SourceUnavailable
+from lakehold.query.cancel import CancelHandle
+from lakehold.query.messages import INTERNAL_MESSAGE, is_interrupt, translate
+
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.05
+
+
+def gather(
+    ray: ModuleType,
+    work: Sequence[Slice],
+    handle: CancelHandle,
+    *,
+    address: str,
+    limit: int | None = None,
+) -> list[pa.Table]:
+    """The results of ``work``'s tasks, in slice order. With ``limit`` (a scan: any rows
+    will do), each task returns at most ``limit`` + 1 rows and the wait stops as soon as
+    more than ``limit`` rows arrived."""
+    task = remote(partial, num_cpus=1)
+    refs = {task.remote(s.setup, s.statement, limit): i for i, s in enumerate(work)}
+    pending = list(refs)
+    results: dict[int, pa.Table] = {}
+    rows = 0
+    try:
+        while pending:
+            handle.check()
+            ready, pending = ray.wait(pending, num_returns=len(pending), timeout=_POLL_S)
+            for ref in ready:
+                index = refs[ref]
+                results[index] = _result(ray, ref, work[index], handle, address)
+                rows += results[index].num_rows
+            if limit is not None and rows > limit:
+                break
+    finally:
+        for ref in pending:
+            with contextlib.suppress(Exception):  # finished meanwhile, or the cluster is gone
+                ray.cancel(ref, force=True)
+    return [results[i] for i in sorted(results)]
+
+
+def _result(ray: ModuleType, ref: Any, work: Slice, handle: CancelHandle, address: str) -> pa.Table:
+    try:
+        stream = ray.get(ref)
+        return pa.ipc.open_stream(stream).read_all()
+    except ray.exceptions.RayTaskError as e:
+        cause = e.cause
+        if isinstance(cause, duckdb.Error | pa.ArrowException | OSError):
+            if handle.reason is not None or is_interrupt(cause):
+                raise handle.error() from None
+            raise translate(cause, work.names, work.files) from None
+        log.error("a task failed on the Ray cluster at %s: %r", address, cause)
+        raise LakeholdError(INTERNAL_MESSAGE) from None
+    except ray.exceptions.OutOfMemoryError:
+        raise Invalid("the query needs more memory than a worker of the Ray cluster has") from None
+    except ray.exceptions.TaskCancelledError:
+        handle.check()
+        raise SourceUnavailable(f"a task was cancelled on the Ray cluster at {address}") from None
+    except ray.exceptions.RayError as e:
+        raise SourceUnavailable(
+            f"the Ray cluster at {address} failed while running the statement: {type(e).__name__}"
+        ) from None
