@@ -4,18 +4,13 @@ column filter), the owner's aggregates, errors, row limits and the refusals."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from fastapi.testclient import TestClient
 
-from lakehold.api.app import create_app
 from lakehold.cluster import ray_client
 from lakehold.cluster.slices import groups, partitioned, slices
 from lakehold.cluster.statements import Unsplittable, check_splits, run_on_cluster
@@ -29,9 +24,7 @@ from lakehold.security.principal import Principal
 from tests.cluster import probes
 from tests.cluster.comparing import assert_same, both
 from tests.cluster.conftest import POISON
-from tests.conftest import SCENARIOS
-from tests.scenarios.helpers import ok, retail_filters
-from tests.sharing import client_for, new_user
+from tests.cluster.retail import SALES_FILES, share_retail
 from tests.store_templates import sqlite_url
 
 SCENARIO = (
@@ -39,7 +32,6 @@ SCENARIO = (
     "on sales.cust_id = customer.cust_id inner join retail.inventory inventory "
     "on sales.prod_id = inventory.prod_id where inventory.active = 'Y'"
 )
-SALES_FILES = 3
 
 
 @dataclass
@@ -56,65 +48,16 @@ class Retail:
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Retail]:
     """Scenario 3's retail tables (``store_sales`` in three data files) shared with project
-    ``analysts``: ``store_sales`` under row filter ``prod_id = 1``, ``customer`` without
-    ``cust_email``, ``inventory`` in full."""
+    ``analysts`` under its filters (:func:`tests.cluster.retail.share_retail`)."""
     folder = tmp_path_factory.mktemp("retail")
     runtime = Runtime(Settings(home=folder / "home", database_url=sqlite_url(folder)))
-    created = runtime.security.bootstrap()
-    assert created is not None
-    admin = runtime.security.authenticate(created[1])
-    _, owner_token = new_user(runtime, admin, "retail_owner")
-    _, analyst_token = new_user(runtime, admin, "analyst")
-    with TestClient(create_app(runtime)) as client:
-        client.headers["Authorization"] = f"Bearer {created[1]}"
-        ok(client.post("/api/v1/domains", json={"name": "Retail"}), 201)
-    with client_for(runtime, owner_token) as owner, client_for(runtime, analyst_token) as analyst:
-        ok(owner.post("/api/v1/projects", json={"name": "retail", "domain": "Retail"}), 201)
-        ok(analyst.post("/api/v1/projects", json={"name": "analysts", "domain": "Retail"}), 201)
-        for table in ("customer", "inventory"):
-            path = SCENARIOS / f"retail_{table}.csv"
-            files = {"file": (path.name, path.read_bytes())}
-            ok(owner.post("/api/v1/projects/retail/tables", data={"name": table}, files=files), 201)
-        for i, part in enumerate(_parts(SCENARIOS / "retail_store_sales.csv", SALES_FILES)):
-            files = {"file": ("store_sales.csv", part)}
-            if i == 0:
-                url, data = "/api/v1/projects/retail/tables", {"name": "store_sales"}
-                ok(owner.post(url, data=data, files=files), 201)
-            else:
-                url = "/api/v1/projects/retail/tables/store_sales/writes"
-                ok(owner.post(url, data={"mode": "append"}, files=files))
-        listings = {
-            t: ok(owner.post(f"/api/v1/projects/retail/assets/{t}/publish"), 201)["id"]
-            for t in ("customer", "inventory", "store_sales")
-        }
-        body = {"project": "analysts", "listings": list(listings.values()), "reason": "ray"}
-        request = ok(analyst.post("/api/v1/subscription-requests", json=body), 201)
-        retail_filters(owner)
-        items = [
-            {"listing_id": listings["store_sales"], "row_filter": "widget_a"},
-            {"listing_id": listings["customer"], "column_filter": "no_email"},
-            {"listing_id": listings["inventory"]},
-        ]
-        url = f"/api/v1/subscription-requests/{request['id']}/approve"
-        ok(owner.post(url, json={"items": items}))
+    owner_token, analyst_token = share_retail(runtime)
     yield Retail(
         runtime,
         runtime.security.authenticate(owner_token),
         runtime.security.authenticate(analyst_token),
     )
     runtime.close()
-
-
-def _parts(path: Path, count: int) -> list[bytes]:
-    """A CSV file cut into ``count`` CSV files with its header."""
-    header, *rows = list(csv.reader(io.StringIO(path.read_text())))
-    size = -(-len(rows) // count)
-    parts = []
-    for start in range(0, len(rows), size):
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows([header, *rows[start : start + size]])
-        parts.append(out.getvalue().encode())
-    return parts
 
 
 def test_scenario_3_join_under_row_and_column_filters(
