@@ -198,10 +198,11 @@ def commit(
     metrics: dict[str, Any],
 ) -> None:
     """Commit ``actions`` at the version ``table`` was read at, with Lakehold's commit
-    metadata (``properties``) and ``metrics`` as the commit's operation metrics; a commit
-    made by anyone in between fails it (``CommitFailedError``: no retry). ``table`` is then
-    at the version committed."""
+    metadata (``properties``) and ``metrics`` (with ``engine: ray``) as the commit's operation
+    metrics; a commit made by anyone in between fails it (``CommitFailedError``: no retry).
+    ``table`` is then at the version committed."""
     read = table.version()
+    metrics = {**metrics, "engine": "ray"}  # the history says where the job ran
     metadata = {**(properties.custom_metadata or {}), "operationMetrics": metrics}
     table.create_write_transaction(
         list(actions),
