@@ -10,7 +10,7 @@ import pytest
 
 from lakehold.config import Settings
 from lakehold.runtime import Runtime
-from tests.sources.conftest import NETWORK_ALLOW, SourceDb, Team, accounts, crm, team
+from tests.sources.conftest import SourceDb, Team, accounts, crm, source_settings, team
 from tests.sources.test_sync_jobs import (
     AFTER_CHANGES,
     INITIAL,
@@ -26,14 +26,8 @@ __all__ = ["accounts", "crm", "job", "team"]  # the fixtures of tests/sources, u
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, lakehold_free_cluster: str) -> Settings:
     """Every table job of one byte or more goes to the cluster."""
-    return Settings(
-        home=tmp_path / "home",
-        database_url=database_url,
-        statement_timeout_seconds=30,
-        source_roots=[tmp_path],
-        network_allow=NETWORK_ALLOW,
-        ray_address=lakehold_free_cluster,
-        ray_threshold_bytes=1,
+    return source_settings(
+        tmp_path, database_url, ray_address=lakehold_free_cluster, ray_threshold_bytes=1
     )
 
 

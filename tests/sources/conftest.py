@@ -32,6 +32,10 @@ from tests.sharing import new_user
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
+    return source_settings(tmp_path, database_url)
+
+
+def source_settings(tmp_path: Path, database_url: str, **more: Any) -> Settings:
     """Settings whose file and SQLite connections may point under the test's folder."""
     return Settings(
         home=tmp_path / "home",
@@ -39,6 +43,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         statement_timeout_seconds=30,
         source_roots=[tmp_path],
         network_allow=NETWORK_ALLOW,
+        **more,
     )
 
 

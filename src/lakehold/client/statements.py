@@ -63,6 +63,25 @@ class CsvResult:
     truncated: bool
 
 
+def _query_in(
+    sql: str,
+    project: str | None,
+    dialect: str,
+    limit: int | None,
+    timeout_seconds: float | None,
+    engine: Engine | None,
+) -> m.QueryIn:
+    """The body of ``POST /query``."""
+    return m.QueryIn(
+        sql=sql,
+        project=project,
+        dialect=dialect,
+        limit=limit,
+        timeout_seconds=timeout_seconds,
+        engine=engine,
+    )
+
+
 def _arrow(body: bytes) -> pa.Table:
     import pyarrow as pa
 
@@ -106,14 +125,7 @@ class Statements(Resource):
     ) -> Result:
         """``POST /query``: run a statement and wait for up to ``limit`` rows, or with
         ``limit=None`` the server's synchronous default (``LAKEHOLD_SYNC_ROW_LIMIT``)."""
-        body = m.QueryIn(
-            sql=sql,
-            project=project,
-            dialect=dialect,
-            limit=limit,
-            timeout_seconds=timeout_seconds,
-            engine=engine,
-        )
+        body = _query_in(sql, project, dialect, limit, timeout_seconds, engine)
         response = self._query(body, "arrow", ARROW_STREAM)
         return Result(
             statement_id=response.headers.get("x-statement-id", ""),
@@ -132,14 +144,7 @@ class Statements(Resource):
         engine: Engine | None = None,
     ) -> CsvResult:
         """As :meth:`query`, the rows as the server writes them in CSV (no Arrow here)."""
-        body = m.QueryIn(
-            sql=sql,
-            project=project,
-            dialect=dialect,
-            limit=limit,
-            timeout_seconds=timeout_seconds,
-            engine=engine,
-        )
+        body = _query_in(sql, project, dialect, limit, timeout_seconds, engine)
         response = self._query(body, "csv", "text/csv")
         return CsvResult(
             data=response.body,
@@ -160,14 +165,7 @@ class Statements(Resource):
     ) -> m.ResultOut:
         """As :meth:`query`, the rows as JSON values (DECIMAL as exact strings, times as ISO
         8601): objects keyed by each column's unique key, or arrays in column order."""
-        body = m.QueryIn(
-            sql=sql,
-            project=project,
-            dialect=dialect,
-            limit=limit,
-            timeout_seconds=timeout_seconds,
-            engine=engine,
-        )
+        body = _query_in(sql, project, dialect, limit, timeout_seconds, engine)
         response = self._query(body, "json", "application/json", row_format=row_format)
         return msgspec.json.decode(response.body, type=m.ResultOut)
 
