@@ -18,6 +18,7 @@ from lakehold.config import Settings
 from lakehold.runtime import Runtime
 from lakehold.store.models import AuditEvent
 from tests.cluster.retail import share_retail
+from tests.ops.samples import project, sample
 from tests.scenarios.helpers import ok
 from tests.sharing import client_for
 
@@ -85,6 +86,8 @@ def _key(row: dict) -> tuple:
 
 
 def test_the_analyst_reads_scenario_3_on_the_cluster(served: Served) -> None:
+    ended = {"project": project("analysts"), "state": "FINISHED", "engine": "ray"}
+    before = sample("lakehold_statements_total", **ended)
     with served.analyst() as analyst:
         rows, record = _query(analyst, SCENARIO, engine="ray")
         local, local_record = _query(analyst, SCENARIO, engine="duckdb")
@@ -95,6 +98,7 @@ def test_the_analyst_reads_scenario_3_on_the_cluster(served: Served) -> None:
     assert sorted(rows, key=_key) == sorted(local, key=_key)
     assert (record["engine"], local_record["engine"]) == ("ray", "duckdb")
     assert record["status"] == "FINISHED" and record["result_rows"] == 7
+    assert sample("lakehold_statements_total", **ended) == before + 1
     engines = {e.details.get("statement"): e.details.get("engine") for e in audit}
     assert engines[record["id"]] == "ray" and engines[local_record["id"]] == "duckdb"
 

@@ -55,19 +55,19 @@ def test_a_synchronous_statement_counts_its_state_rows_and_bound_bytes(
     size = runtime.tables.snapshot(runtime.tables.path_for("sales", "orders")).size_bytes
     assert size > 0
     before = counts(
-        ("lakehold_statements_total", {"project": label, "state": "FINISHED"}),
+        ("lakehold_statements_total", {"project": label, "state": "FINISHED", "engine": "duckdb"}),
         ("lakehold_statement_rows_total", {"project": label}),
         ("lakehold_statement_scanned_bytes_total", {"project": label}),
-        ("lakehold_statement_run_seconds_count", {"state": "FINISHED"}),
+        ("lakehold_statement_run_seconds_count", {"state": "FINISHED", "engine": "duckdb"}),
         ("lakehold_statement_queue_seconds_count", {}),
     )
     done = runtime.statements.execute(sales, "select * from orders where id > 1", project="sales")
     assert done.table.num_rows == 2
     after = counts(
-        ("lakehold_statements_total", {"project": label, "state": "FINISHED"}),
+        ("lakehold_statements_total", {"project": label, "state": "FINISHED", "engine": "duckdb"}),
         ("lakehold_statement_rows_total", {"project": label}),
         ("lakehold_statement_scanned_bytes_total", {"project": label}),
-        ("lakehold_statement_run_seconds_count", {"state": "FINISHED"}),
+        ("lakehold_statement_run_seconds_count", {"state": "FINISHED", "engine": "duckdb"}),
         ("lakehold_statement_queue_seconds_count", {}),
     )
     assert [a - b for a, b in zip(after, before, strict=True)] == [1, 2, size, 1, 1]
@@ -77,37 +77,55 @@ def test_a_statement_without_an_acting_project_counts_for_its_tables_project(
     runtime: Runtime, sales: Principal
 ) -> None:
     label = project("sales")
-    before = sample("lakehold_statements_total", project=label, state="FINISHED")
-    none = sample("lakehold_statements_total", project="_none", state="FINISHED")
+    before = sample("lakehold_statements_total", project=label, state="FINISHED", engine="duckdb")
+    none = sample("lakehold_statements_total", project="_none", state="FINISHED", engine="duckdb")
     runtime.statements.execute(sales, "select count(*) from sales.orders")
-    assert sample("lakehold_statements_total", project=label, state="FINISHED") == before + 1
-    assert sample("lakehold_statements_total", project="_none", state="FINISHED") == none
+    assert (
+        sample("lakehold_statements_total", project=label, state="FINISHED", engine="duckdb")
+        == before + 1
+    )
+    assert (
+        sample("lakehold_statements_total", project="_none", state="FINISHED", engine="duckdb")
+        == none
+    )
     runtime.statements.execute(sales, "select 1")  # no table, no project
-    assert sample("lakehold_statements_total", project="_none", state="FINISHED") == none + 1
+    assert (
+        sample("lakehold_statements_total", project="_none", state="FINISHED", engine="duckdb")
+        == none + 1
+    )
 
 
 def test_a_failed_statement_counts_failed_and_a_refused_one_counts_nothing(
     runtime: Runtime, sales: Principal
 ) -> None:
     label = project("sales")
-    failed = sample("lakehold_statements_total", project=label, state="FAILED")
-    finished = sample("lakehold_statements_total", project=label, state="FINISHED")
+    failed = sample("lakehold_statements_total", project=label, state="FAILED", engine="duckdb")
+    finished = sample("lakehold_statements_total", project=label, state="FINISHED", engine="duckdb")
     with pytest.raises(LakeholdError):
         runtime.statements.execute(
             sales, "select cast('x' || id as integer) from orders", project="sales"
         )
-    assert sample("lakehold_statements_total", project=label, state="FAILED") == failed + 1
+    assert (
+        sample("lakehold_statements_total", project=label, state="FAILED", engine="duckdb")
+        == failed + 1
+    )
     with pytest.raises(LakeholdError):  # not found: refused before it ran, no statement
         runtime.statements.execute(sales, "select * from nowhere", project="sales")
-    assert sample("lakehold_statements_total", project=label, state="FAILED") == failed + 1
-    assert sample("lakehold_statements_total", project=label, state="FINISHED") == finished
+    assert (
+        sample("lakehold_statements_total", project=label, state="FAILED", engine="duckdb")
+        == failed + 1
+    )
+    assert (
+        sample("lakehold_statements_total", project=label, state="FINISHED", engine="duckdb")
+        == finished
+    )
 
 
 def test_an_asynchronous_statement_counts_when_it_ends(runtime: Runtime, sales: Principal) -> None:
     label = project("sales")
     size = runtime.tables.snapshot(runtime.tables.path_for("sales", "orders")).size_bytes
     before = counts(
-        ("lakehold_statements_total", {"project": label, "state": "FINISHED"}),
+        ("lakehold_statements_total", {"project": label, "state": "FINISHED", "engine": "duckdb"}),
         ("lakehold_statement_rows_total", {"project": label}),
         ("lakehold_statement_scanned_bytes_total", {"project": label}),
         ("lakehold_statement_queue_seconds_count", {}),
@@ -118,7 +136,7 @@ def test_an_asynchronous_statement_counts_when_it_ends(runtime: Runtime, sales: 
         assert time.monotonic() < deadline, "the statement did not finish"
         time.sleep(0.02)
     after = counts(
-        ("lakehold_statements_total", {"project": label, "state": "FINISHED"}),
+        ("lakehold_statements_total", {"project": label, "state": "FINISHED", "engine": "duckdb"}),
         ("lakehold_statement_rows_total", {"project": label}),
         ("lakehold_statement_scanned_bytes_total", {"project": label}),
         ("lakehold_statement_queue_seconds_count", {}),

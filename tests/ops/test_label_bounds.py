@@ -121,6 +121,7 @@ def test_nothing_secret_or_user_chosen_but_project_names(
             "vacuum",
         },
         "method": {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"},
+        "engine": {"duckdb", "ray"},
         "route": routes | {"unmatched"},
     }
     seen = set()

@@ -32,6 +32,8 @@ class Planned(Protocol):
     def resolved(self) -> Mapping[TableRef, BoundTable]: ...
     @property
     def assets(self) -> list[str]: ...
+    @property
+    def engine(self) -> str: ...
 
 
 def _project(planned: Planned) -> str | None:
@@ -61,6 +63,7 @@ def observed(planned: Planned, on_update: OnUpdate) -> OnUpdate:
                 run_s=(ended_at - started).total_seconds() if started else None,
                 rows=change.result_rows,
                 scanned_bytes=_scanned(planned),
+                engine=planned.engine,
             )
         on_update(statement_id, change)
 
@@ -78,4 +81,5 @@ def ended(planned: Planned, started_at: datetime, fields: Mapping[str, object]) 
         run_s=(utcnow() - started_at).total_seconds(),
         rows=rows if isinstance(rows, int) else None,
         scanned_bytes=_scanned(planned),
+        engine=planned.engine,
     )

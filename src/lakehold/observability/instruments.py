@@ -38,7 +38,7 @@ from lakehold.observability.metrics import (
 
 # -- statements ------------------------------------------------------------------------------
 
-_statement_children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+_statement_children: dict[tuple[str, str, str], tuple[Any, Any, Any, Any]] = {}
 
 
 def statement_ended(
@@ -49,16 +49,18 @@ def statement_ended(
     run_s: float | None,
     rows: int | None,
     scanned_bytes: int,
+    engine: str = "duckdb",
 ) -> None:
-    """A governed statement ended in ``state`` (FINISHED, FAILED, ABORTED) after waiting
-    ``queued_s`` and running ``run_s`` (None: it never started)."""
-    key = (project_label(project), state)
+    """A governed statement ended in ``state`` (FINISHED, FAILED, ABORTED) on ``engine``
+    (``duckdb`` or ``ray``) after waiting ``queued_s`` and running ``run_s`` (None: it never
+    started)."""
+    key = (project_label(project), state, engine)
     children = _statement_children.get(key)
     if children is None:
         label = key[0]
         children = (
-            STATEMENTS.labels(label, state),
-            STATEMENT_RUN_SECONDS.labels(state),
+            STATEMENTS.labels(label, state, engine),
+            STATEMENT_RUN_SECONDS.labels(state, engine),
             STATEMENT_ROWS.labels(label),
             STATEMENT_SCANNED_BYTES.labels(label),
         )

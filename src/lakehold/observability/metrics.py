@@ -100,8 +100,9 @@ FLIGHT_CALL_SECONDS = Histogram(
 # -- statements ------------------------------------------------------------------------------
 STATEMENTS = Counter(
     "lakehold_statements_total",
-    "Governed statements that ended, by final state (FINISHED, FAILED, ABORTED).",
-    ["project", "state"],
+    "Governed statements that ended, by final state (FINISHED, FAILED, ABORTED) and engine "
+    "(duckdb: in process; ray: DuckDB tasks on a Ray cluster).",
+    ["project", "state", "engine"],
 )
 STATEMENT_QUEUE_SECONDS = Histogram(
     "lakehold_statement_queue_seconds",
@@ -110,8 +111,8 @@ STATEMENT_QUEUE_SECONDS = Histogram(
 )
 STATEMENT_RUN_SECONDS = Histogram(
     "lakehold_statement_run_seconds",
-    "Time a statement ran (plan, bind and execute), by final state.",
-    ["state"],
+    "Time a statement ran (plan, bind and execute), by final state and engine.",
+    ["state", "engine"],
     buckets=_LATENCY_BUCKETS,
 )
 STATEMENT_ROWS = Counter(
