@@ -2,15 +2,18 @@
 
 Usage (each engine in the environment that has it; see docs/adr/0040-distributed-engine.md):
 
-    /tmp/venv-ray/bin/python benchmarks/ray_engines.py --engine duckdb-tasks [--all]
+    PYTHONPATH=. .venv/bin/python benchmarks/ray_engines.py --engine duckdb-tasks [--all]
     /tmp/venv-ray/bin/python benchmarks/ray_engines.py --engine ray-data
     /tmp/venv-daft/bin/python benchmarks/ray_engines.py --engine daft [--all]
     options: --scale 1 --workers 1 2 --repeat 3 --queries 1 3 6 --address HOST:PORT
 
 Every query is planned by Lakehold for user ``analyst`` under a filtered grant
 (:mod:`benchmarks.ray_lakehouse`); every engine reads that plan's files with its projection
-and row filter. For each worker count a Ray cluster of that many CPUs is started on this
-machine (``ray.init(num_cpus=N)``; ``--address`` uses a running cluster instead) and the
+and row filter. ``duckdb-tasks`` is the product's Ray engine,
+:func:`lakehold.cluster.statements.run_on_cluster`, on a real cluster: for each worker count
+``ray start --head --num-cpus N`` in a process group of its own
+(:func:`tests.cluster.ray_cluster.ray_cluster`), stopped afterwards. Daft and Ray Data start
+one in process (``ray.init(num_cpus=N)``). ``--address`` uses a running cluster instead. The
 baseline is Lakehold's own engine (``lakehold.query.run``) with as many DuckDB threads, timed
 in the same process, interleaved with the engine (baseline, engine, next query; ``--repeat``
 rounds). One line per engine x query x workers: median seconds [min-max], ratio of medians to
@@ -29,6 +32,7 @@ Two probes run with the TPC-H queries:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -43,6 +47,8 @@ import ray
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from benchmarks.ray_lakehouse import GovernedQuery, Lakehouse
 from benchmarks.ray_measure import Sampler, Usage, loadavg, same_rows
+from lakehold.cluster.statements import Unsplittable, check_splits, run_on_cluster
+from lakehold.config import Settings
 from lakehold.query import run
 
 SCAN = """SELECT count(*) AS n, min(l_shipdate) AS first_ship,
@@ -58,11 +64,35 @@ PROBES = {"scan": SCAN, "barrier": BARRIER}
 PROBE_NUMBERS = {"scan": 101, "barrier": 102}
 
 
-def make_engine(name: str, memory_limit: str | None, barrier: bool) -> object:
-    if name == "duckdb-tasks":
-        from benchmarks.ray_tasks import DuckDBTasks
+class DuckDBTasks:
+    """The product's Ray engine: split, one DuckDB task per slice, merge (ADR 40)."""
 
-        return DuckDBTasks(memory_limit)
+    def __init__(self, address: str, memory_limit: str | None) -> None:
+        self.address = address
+        self.memory_limit = memory_limit
+
+    def supports(self, query: GovernedQuery) -> str | None:
+        try:
+            check_splits(query.prepared, query.resolved)
+        except Unsplittable as refused:
+            return refused.reason
+        return None
+
+    def run(self, query: GovernedQuery) -> pa.Table:
+        return run_on_cluster(
+            query.prepared,
+            query.resolved,
+            address=self.address,
+            max_rows=10_000_000,
+            timeout_s=None,
+            memory_limit=self.memory_limit,
+            cancel=None,
+        ).table
+
+
+def make_engine(name: str, address: str, memory_limit: str | None, barrier: bool) -> object:
+    if name == "duckdb-tasks":
+        return DuckDBTasks(address, memory_limit)
     if name == "ray-data":
         from benchmarks.ray_dataset import RayData
 
@@ -104,21 +134,51 @@ def one_cluster(args: argparse.Namespace, workers: int) -> None:
     work += lakehouse.tpch(numbers)
     labels = {q.number: name for name, q in zip(PROBES, work, strict=False)}
 
-    started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        started = time.perf_counter()
+        address = start_cluster(args, workers, stack)
+        measure(args, workers, lakehouse, work, labels, address, time.perf_counter() - started)
+    lakehouse.close()
+
+
+def start_cluster(args: argparse.Namespace, workers: int, stack: contextlib.ExitStack) -> str:
+    """Join (``--address``) or start the cluster of this run, left when ``stack`` closes;
+    its address (``""``: the one ``ray.init`` started in this process)."""
+    if args.engine == "duckdb-tasks":
+        from lakehold.cluster import ray_client
+        from tests.cluster.ray_cluster import ray_cluster
+
+        address = args.address or stack.enter_context(ray_cluster(cpus=workers))
+        ray_client.connect(address)
+        stack.callback(ray_client.disconnect)
+        return str(address)
     if args.address:
         ray.init(address=args.address, log_to_driver=False)
     else:
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    cpus = int(ray.cluster_resources().get("CPU", 0))
+    stack.callback(ray.shutdown)
     if args.engine == "daft":
         import daft
 
         daft.set_runner_ray()
-    engine = make_engine(args.engine, args.memory_limit, not args.no_barrier)
+    return args.address or ""
+
+
+def measure(
+    args: argparse.Namespace,
+    workers: int,
+    lakehouse: Lakehouse,
+    work: list[GovernedQuery],
+    labels: dict[int, str],
+    address: str,
+    start_s: float,
+) -> None:
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    engine = make_engine(args.engine, address, args.memory_limit, not args.no_barrier)
     name = args.engine + (" (no barrier)" if args.no_barrier else "")
     print(
         f"# {name}, SF{args.scale:g}, Ray {ray.__version__} with {cpus} CPU "
-        f"(started in {time.perf_counter() - started:.1f} s), pyarrow {pa.__version__}; "
+        f"(started in {start_s:.1f} s), pyarrow {pa.__version__}; "
         f"load {loadavg()}"
     )
 
@@ -197,8 +257,6 @@ def one_cluster(args: argparse.Namespace, workers: int) -> None:
             f"{statistics.median(u.read_mb for u in base):>9.0f}  {note}"  # type: ignore[attr-defined]
         )
     print(f"# load at the end {loadavg()}")
-    ray.shutdown()
-    lakehouse.close()
 
 
 def main() -> None:
@@ -210,7 +268,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, nargs="+", default=[1, 3, 6])
     parser.add_argument("--all", action="store_true", help="All 22 TPC-H queries")
     parser.add_argument("--address", help="A running Ray cluster (else one per worker count)")
-    parser.add_argument("--memory-limit", help="DuckDB memory_limit of each task")
+    parser.add_argument(
+        "--memory-limit",
+        default=Settings.model_fields["ray_task_memory_limit"].default,
+        help="DuckDB memory_limit of each task (default: LAKEHOLD_RAY_TASK_MEMORY_LIMIT's)",
+    )
     parser.add_argument(
         "--no-barrier", action="store_true", help="Daft: no LIMIT above the row filter"
     )

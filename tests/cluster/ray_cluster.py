@@ -1,4 +1,5 @@
-"""A real Ray cluster for the tests: ``ray start --head`` on loopback, in a process group of
+"""A real Ray cluster for the tests and the Ray benchmarks (``benchmarks/ray_engines.py``,
+``benchmarks/ray_table_jobs.py``): ``ray start --head`` on loopback, in a process group of
 its own, with free ports and a private temporary folder; stopped (and the driver
 disconnected) at the end."""
 
@@ -35,14 +36,14 @@ def _listening(port: int) -> bool:
 
 
 @contextmanager
-def ray_cluster() -> Iterator[str]:
-    """The address (``127.0.0.1:<port>``) of a fresh head node with ``CPUS`` CPUs."""
+def ray_cluster(cpus: int = CPUS) -> Iterator[str]:
+    """The address (``127.0.0.1:<port>``) of a fresh head node with ``cpus`` CPUs."""
     folder = Path(tempfile.mkdtemp(prefix="lhray-", dir="/tmp"))  # socket paths stay short
     port = _free_port()
     ray = Path(sys.executable).with_name("ray")
     command = [
         str(ray), "start", "--head", "--block", "--disable-usage-stats",
-        "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", str(CPUS),
+        "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", str(cpus),
         "--include-dashboard", "false", "--dashboard-port", str(_free_port()),
         "--dashboard-agent-listen-port", str(_free_port()), "--temp-dir", str(folder),
     ]  # fmt: skip
