@@ -2,9 +2,10 @@
 
 The wait polls: every ``_POLL_S`` it collects the finished tasks and checks the statement's
 :class:`CancelHandle` (cancelled, or past its timeout). Whenever the wait ends early -- a
-cancel, a timeout, a failed task, or a scan that already has more rows than it may return --
-the tasks still pending are cancelled with ``force=True`` (their worker processes are
-killed: a running DuckDB query does not see Ray's interrupt).
+cancel, a timeout, a failed task, a scan whose first slices already have more rows than it
+may return, or partial aggregates past their byte budget -- the tasks still pending are
+cancelled with ``force=True`` (their worker processes are killed: a running DuckDB query does
+not see Ray's interrupt).
 
 A task's DuckDB error becomes the error the single-process engine raises for it
 (:func:`lakehold.query.messages.translate`, with the names the user wrote and no file path);
@@ -24,7 +25,7 @@ import pyarrow as pa
 
 from lakehold.cluster.ray_client import remote
 from lakehold.cluster.slices import Slice
-from lakehold.cluster.task import partial
+from lakehold.cluster.task import CUT, partial
 from lakehold.errors import Invalid, LakeholdError, SourceUnavailable
 from lakehold.query.cancel import CancelHandle
 from lakehold.query.messages import INTERNAL_MESSAGE, is_interrupt, translate
@@ -32,6 +33,8 @@ from lakehold.query.messages import INTERNAL_MESSAGE, is_interrupt, translate
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.05
+MAX_PARTIAL_BYTES = 1 << 30
+"""At most this many bytes of partial aggregates per statement reach the coordinator."""
 
 
 def gather(
@@ -41,30 +44,49 @@ def gather(
     *,
     address: str,
     limit: int | None = None,
+    max_bytes: int = MAX_PARTIAL_BYTES,
 ) -> list[pa.Table]:
-    """The results of ``work``'s tasks, in slice order. With ``limit`` (a scan: any rows
-    will do), each task returns at most ``limit`` + 1 rows and the wait stops as soon as
-    more than ``limit`` rows arrived."""
+    """The results of ``work``'s tasks, in slice order. With ``limit`` (a scan), each task
+    returns at most ``limit`` + 1 rows, the wait stops as soon as the first slices returned
+    more than ``limit`` rows, and only theirs are returned (the rows the single-process
+    engine reads first). Without (partial aggregates), results holding more than
+    ``max_bytes`` in all are refused (the coordinator holds and merges them)."""
     task = remote(partial, num_cpus=1)
-    refs = {task.remote(s.setup, s.statement, limit): i for i, s in enumerate(work)}
+    budget = None if limit is not None else max_bytes
+    refs = {task.remote(s.setup, s.statement, limit, budget): i for i, s in enumerate(work)}
     pending = list(refs)
     results: dict[int, pa.Table] = {}
-    rows = 0
+    size, cut = 0, False
     try:
         while pending:
             handle.check()
             ready, pending = ray.wait(pending, num_returns=len(pending), timeout=_POLL_S)
             for ref in ready:
                 index = refs[ref]
-                results[index] = _result(ray, ref, work[index], handle, address)
-                rows += results[index].num_rows
-            if limit is not None and rows > limit:
+                result = results[index] = _result(ray, ref, work[index], handle, address)
+                size += result.nbytes
+                cut = cut or CUT in (result.schema.metadata or {})
+            if budget is not None and (cut or size > budget):
+                raise Invalid(
+                    f"the partial results of the statement exceed {budget} bytes, more than "
+                    "the Ray engine merges (group by fewer keys, or use engine duckdb)",
+                    field="engine",
+                )
+            if limit is not None and sum(t.num_rows for t in _first(results)) > limit:
                 break
     finally:
         for ref in pending:
             with contextlib.suppress(Exception):  # finished meanwhile, or the cluster is gone
                 ray.cancel(ref, force=True)
-    return [results[i] for i in sorted(results)]
+    return _first(results) if limit is not None else [results[i] for i in sorted(results)]
+
+
+def _first(results: dict[int, pa.Table]) -> list[pa.Table]:
+    """The results of slices 0, 1, ... up to the first one not finished."""
+    first: list[pa.Table] = []
+    while len(first) in results:
+        first.append(results[len(first)])
+    return first
 
 
 def _result(ray: ModuleType, ref: Any, work: Slice, handle: CancelHandle, address: str) -> pa.Table:

@@ -40,6 +40,8 @@ STAGED_FILE_BYTES = 256 << 20
 _STAGING_MEMORY = "512MB"
 _ONE_FILE = 1 << 62
 _MILLISECOND = {"s": 1, "ms": 1, "us": 1_000, "ns": 1_000_000}
+_TAKEN = ("filename", "file_row_number")  # the columns DuckDB's read_parquet adds
+_INTERNAL = "__lakehold_"  # the prefix of the tasks' own names
 
 
 class RayMerge:
@@ -58,6 +60,9 @@ class RayMerge:
             return "the batch adds columns to the table"
         if evolution.rewrite_needed:
             return "the batch widens a column's type"
+        taken = [n for n in evolution.schema.names if n in _TAKEN or n.startswith(_INTERNAL)]
+        if taken:
+            return f"column {taken[0]!r} has a name the cluster's tasks use"
         return table_jobs.unsupported(table)
 
     def merge(
@@ -168,7 +173,7 @@ class _Plan:
         files, stats = table_jobs.data_files(table, keys[:1])
         self.rows_per_file = table_jobs.rows_per_file(files, table_jobs.target_file_size(table))
         key = quote(keys[0])
-        scan = f"read_parquet('{_text(staged)}/*.parquet', filename=true)"
+        scan = f"read_parquet('{_text(staged)}/*.parquet', filename=true, hive_partitioning=false)"
         ranges = db.execute(
             f"SELECT filename, min({key}) AS lo, max({key}) AS hi, count(*) AS n FROM {scan} "
             "GROUP BY filename ORDER BY lo"
@@ -180,7 +185,8 @@ class _Plan:
         candidates = (
             "SELECT f.* FROM __lakehold_files f WHERE f.lo IS NULL OR f.hi IS NULL UNION ALL "
             f"SELECT f.* FROM __lakehold_files f ASOF JOIN (SELECT {key} AS k FROM "
-            f"read_parquet('{_text(staged)}/*.parquet')) s ON f.lo <= s.k "
+            f"read_parquet('{_text(staged)}/*.parquet', hive_partitioning=false)) s "
+            "ON f.lo <= s.k "
             "WHERE f.lo IS NOT NULL AND f.hi IS NOT NULL AND s.k <= f.hi"
         )
         pairs = db.execute(

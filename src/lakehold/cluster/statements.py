@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lakehold.cluster.gather import gather
+from lakehold.cluster.gather import MAX_PARTIAL_BYTES, gather
 from lakehold.cluster.merge import Merge
 from lakehold.cluster.ray_client import connect
 from lakehold.cluster.slices import partitioned, slices
@@ -19,14 +19,17 @@ from lakehold.query.cancel import CancelHandle
 from lakehold.query.engine import PreparedQuery
 from lakehold.query.model import BoundTable, QueryResult, TableRef
 from lakehold.query.results import column_metadata
-from lakehold.query.split import Split, Unsplittable, split
+from lakehold.query.split import PARTIALS, Split, Unsplittable, split
+from lakehold.query.verify import verify
 
 __all__ = ["Unsplittable", "check_splits", "run_on_cluster"]
 
 
 def check_splits(prepared: PreparedQuery, resolved: Mapping[TableRef, BoundTable]) -> None:
-    """Raise :class:`Unsplittable` unless the statement can run on the Ray engine."""
-    _split(prepared, resolved)
+    """Raise :class:`Unsplittable` unless the statement can run on the Ray engine (its split,
+    checked over empty tables by :class:`Merge`)."""
+    _, parts = _split(prepared, resolved)
+    Merge(prepared, resolved, parts).close()
 
 
 def run_on_cluster(
@@ -39,15 +42,17 @@ def run_on_cluster(
     memory_limit: str | None,
     cancel: CancelHandle | None,
     token: str | None = None,
+    max_partial_bytes: int = MAX_PARTIAL_BYTES,
 ) -> QueryResult:
     """Run the statement on the Ray cluster at ``address`` (``token``: the cluster's
-    authentication token, if it requires one); ``memory_limit`` bounds each task."""
+    authentication token, if it requires one); ``memory_limit`` bounds each task,
+    ``max_partial_bytes`` the partial aggregates the coordinator merges."""
     if max_rows < 0:
         raise Invalid("max_rows must be 0 or more", field="max_rows")
     handle = cancel or CancelHandle()
     handle.check()
     ref, parts = _split(prepared, resolved)
-    merge = Merge(prepared, resolved)
+    merge = Merge(prepared, resolved, parts)
     try:
         handle.attach(merge.connection, timeout_s)
         try:
@@ -55,7 +60,9 @@ def run_on_cluster(
             work = slices(prepared, resolved, ref, parts.partial, memory_limit=memory_limit)
             handle.check()
             limit = max_rows if parts.final is None else None
-            partials = gather(ray, work, handle, address=address, limit=limit)
+            partials = gather(
+                ray, work, handle, address=address, limit=limit, max_bytes=max_partial_bytes
+            )
             table, truncated = merge.answer(parts.final, partials, max_rows, handle)
         finally:
             handle.detach()
@@ -73,4 +80,10 @@ def _split(
         raise Unsplittable("federated tables run on the single-process engine")
     ref = partitioned(resolved)
     columns = {field.name for table in resolved.values() for field in table.schema}
-    return ref, split(prepared.duckdb_sql, prepared.view_names[ref], columns)
+    parts = split(prepared.duckdb_sql, prepared.view_names[ref], columns)
+    # what the tasks and the merge run calls allowed functions only, as the statement does
+    verify(parts.partial, prepared.view_names.values())
+    verify(parts.source, prepared.view_names.values())
+    if parts.final is not None:
+        verify(parts.final, [PARTIALS])
+    return ref, parts

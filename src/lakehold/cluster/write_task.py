@@ -31,6 +31,8 @@ ROW = "__lakehold_row"
 DELETE = "__lakehold_delete"
 UPDATE = "__lakehold_update"
 _BATCH_ROWS = 65_536
+_FILES = "hive_partitioning=false"
+"""Columns come from the files only: a ``name=value`` folder on the path adds none."""
 
 
 class Stats(Protocol):
@@ -55,8 +57,9 @@ def merge_file(job: dict[str, Any], stats: Callable[[pa.Schema], Stats]) -> dict
     picked = [f"{_q(name)} AS {alias}" for name, alias in aliases.items()]
     if op is not None:
         picked.append(f"{_q(op)} AS __lakehold_op")
-    target = f"(SELECT *, file_row_number AS {ROW} FROM read_parquet($1, file_row_number=true)) t"
-    source = f"(SELECT {', '.join(picked)} FROM read_parquet($2)) s"
+    scan = f"read_parquet($1, file_row_number=true, {_FILES})"
+    target = f"(SELECT *, file_row_number AS {ROW} FROM {scan}) t"
+    source = f"(SELECT {', '.join(picked)} FROM read_parquet($2, {_FILES})) s"
     on = " AND ".join(f"t.{_q(k)} = s.{aliases[k]}" for k in keys)
     deleted = "s.__lakehold_op = 'D'" if op is not None else "false"
     changed = " OR ".join(f"{_target(c, present)} IS DISTINCT FROM s.{aliases[c]}" for c in values)
@@ -101,11 +104,10 @@ def insert_rows(job: dict[str, Any], stats: Callable[[pa.Schema], Stats]) -> dic
     conditions = [f"s.{_q(op)} <> 'D'"] if op is not None else []
     if targets:
         on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in keys)
-        conditions.append(
-            f"NOT EXISTS (SELECT 1 FROM read_parquet($2, union_by_name=true) t WHERE {on})"
-        )
+        scan = f"read_parquet($2, union_by_name=true, {_FILES})"
+        conditions.append(f"NOT EXISTS (SELECT 1 FROM {scan} t WHERE {on})")
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    sql = f"SELECT {columns} FROM read_parquet($1) s {where}"
+    sql = f"SELECT {columns} FROM read_parquet($1, {_FILES}) s {where}"
     parameters: list[Any] = [job["source"]] + ([targets] if targets else [])
     with _connection(job, [job["source"], *targets]) as db:
         files = _write(db, sql, parameters, job, stats)
@@ -118,7 +120,7 @@ def compact_files(job: dict[str, Any], stats: Callable[[pa.Schema], Stats]) -> d
     schema: pa.Schema = job["schema"]
     present = set().union(*(pq.read_schema(path).names for path in job["files"]))
     columns = ", ".join(_target(c, present, "") + f" AS {_q(c)}" for c in schema.names)
-    sql = f"SELECT {columns} FROM read_parquet($1, union_by_name=true)"
+    sql = f"SELECT {columns} FROM read_parquet($1, union_by_name=true, {_FILES})"
     with _connection(job, job["files"]) as db:
         files = _write(db, sql, [job["files"]], job, stats)
     return {"files": files}

@@ -18,7 +18,17 @@ ANTI or ASOF join, or through derived tables that only join, filter and project)
 
 Anything else -- the partitioned view in a subquery, a CTE or twice (a self-join), nested
 aggregates, DISTINCT aggregates, window functions, ROLLUP/CUBE -- needs a shuffle and raises
-:class:`Unsplittable` with the reason.
+:class:`Unsplittable` with the reason. So do shapes whose final query would read a name
+differently from the statement: a name starting with ``_lh_`` (the generated columns'), a
+name in HAVING (or inside an ORDER BY expression) that is both a select alias and a column
+(DuckDB reads the column there, the final query could only read the alias), ``*`` or
+``COLUMNS`` beside aggregates, COLLATE in an aggregating statement (the partial results do
+not keep it), TABLESAMPLE (each task would sample its own rows) and GROUP BY a tuple.
+
+``Split.source`` reads the rows the partial queries aggregate or return (FROM, joins and
+WHERE): over empty tables it must return no row, or something in it aggregates (an aggregate
+in a subquery over the outer query's columns); the coordinator checks that
+(:mod:`lakehold.cluster.merge`), as it checks ``partial`` against empty tables.
 """
 
 from __future__ import annotations
@@ -48,10 +58,14 @@ class Unsplittable(Invalid):
 @dataclass(frozen=True)
 class Split:
     """``partial`` runs per slice (DuckDB SQL over the plan's views); ``final`` over
-    ``partials``, or None when the partial results are the answer (a scan)."""
+    ``partials``, or None when the partial results are the answer (a scan); ``source``
+    (``SELECT 1`` over the statement's FROM, joins and WHERE) returns no row over empty
+    tables; ``averages``: the partial (sum, count) columns of each AVG."""
 
     partial: str
     final: str | None
+    source: str = ""
+    averages: tuple[tuple[str, str], ...] = ()
 
 
 _DECOMPOSABLE = (exp.Sum, exp.Count, exp.Min, exp.Max, exp.Avg)
@@ -60,6 +74,7 @@ _SELECT_ARGS |= {"offset", "distinct", "kind"}
 _DERIVED_ARGS = {"expressions", "from_", "joins", "where", "kind"}
 _PLAIN_JOINS = {"", "INNER", "CROSS", "NATURAL"}
 _KEY, _PART = "_lh_g", "_lh_p"
+_RESERVED = "_lh_"
 
 
 def split(sql: str, partitioned: str, columns: Collection[str] = ()) -> Split:
@@ -80,13 +95,36 @@ def split(sql: str, partitioned: str, columns: Collection[str] = ()) -> Split:
         )
     if tree.find(exp.Window) is not None:
         raise Unsplittable("the statement has a window function")
+    if tree.find(exp.TableSample) is not None:
+        raise Unsplittable("the statement samples a table (each task would sample its own)")
+    _check_reserved(tree)
     _check_args(tree, _SELECT_ARGS, "the statement")
     _check_path(refs[0], tree)
     group = tree.args.get("group")
     if not _aggregates(tree) and group is None:
         return _plain(tree)
+    if tree.find(exp.Collate) is not None:
+        raise Unsplittable("COLLATE in an aggregating statement (partial results lose it)")
     names = {fold(c) for c in columns} | _scope_names(tree)
-    return _aggregate(tree, _keys(tree, group, names))
+    return _aggregate(tree, _keys(tree, group, names), names)
+
+
+def _check_reserved(tree: exp.Select) -> None:
+    """Refuse names the final query could confuse with its generated columns."""
+    for identifier in tree.find_all(exp.Identifier):
+        if fold(identifier.name).startswith(_RESERVED) and not isinstance(
+            identifier.parent, exp.Table
+        ):
+            raise Unsplittable(f"the name {identifier.name} (names starting {_RESERVED})")
+
+
+def _source(tree: exp.Select) -> str:
+    """``SELECT 1`` over the statement's FROM, joins and WHERE."""
+    source = exp.select("1")
+    for arg in ("from_", "joins", "where"):
+        if tree.args.get(arg):
+            source.set(arg, tree.args[arg].copy())
+    return source.sql(dialect="duckdb")
 
 
 def _check_args(select: exp.Select, allowed: set[str], what: str) -> None:
@@ -100,7 +138,7 @@ def _plain(tree: exp.Select) -> Split:
     for key in ("order", "limit", "offset", "distinct", "having"):
         if tree.args.get(key):
             raise Unsplittable(f"a statement without aggregates has {key.upper()}")
-    return Split(tree.sql(dialect="duckdb"), None)
+    return Split(tree.sql(dialect="duckdb"), None, _source(tree))
 
 
 def _check_path(ref: exp.Table, top: exp.Select) -> None:
@@ -186,6 +224,8 @@ def _keys(select: exp.Select, group: exp.Group | None, columns: set[str]) -> lis
     for key in group.expressions:
         if isinstance(key, exp.Rollup | exp.Cube | exp.GroupingSets):
             raise Unsplittable(f"GROUP BY {key.key.upper()}")
+        if isinstance(key, exp.Tuple):
+            raise Unsplittable("GROUP BY a tuple")
         if isinstance(key, exp.Literal) and key.is_int:
             position = int(key.name)
             if not 1 <= position <= len(outputs):
@@ -207,17 +247,21 @@ def _has_aggregate(node: exp.Expr, select: exp.Select) -> bool:
     )
 
 
-def _aggregate(tree: exp.Select, keys: list[exp.Expr]) -> Split:
+def _aggregate(tree: exp.Select, keys: list[exp.Expr], names: set[str]) -> Split:
     if any(isinstance(e, exp.Star) for e in tree.expressions):
         raise Unsplittable("SELECT * with aggregates")
+    _check_stars(tree, keys)
     partial_columns: list[exp.Expr] = [
         exp.alias_(key.copy(), f"{_KEY}{j}") for j, key in enumerate(keys)
     ]
     final = tree.copy()
+    averages = []
     for i, aggregate in enumerate(_aggregates(final)):
         unit = aggregate.parent if isinstance(aggregate.parent, exp.Filter) else aggregate
         columns, merged = _decompose(aggregate, unit, f"{_PART}{i}")
         partial_columns.extend(columns)
+        if isinstance(aggregate, exp.Avg):
+            averages.append((columns[0].alias, columns[1].alias))
         unit.replace(merged)
 
     partial = exp.select(*partial_columns)
@@ -232,13 +276,23 @@ def _aggregate(tree: exp.Select, keys: list[exp.Expr]) -> Split:
 
     named = [exp.alias_(e, e.name) if isinstance(e, exp.Column) else e for e in final.expressions]
     aliases = {fold(e.alias) for e in named if isinstance(e, exp.Alias)}
+    renamed = {  # an alias that names something else than the column of that name
+        fold(e.alias)
+        for e in tree.expressions
+        if isinstance(e, exp.Alias)
+        and not (isinstance(e.this, exp.Column) and fold(e.this.name) == fold(e.alias))
+    }
 
     def to_key(node: exp.Expr, clause: bool = False) -> exp.Expr:
         if isinstance(node, exp.Alias | exp.Identifier | exp.Ordered):
             return node
         unqualified = isinstance(node, exp.Column) and not node.table
         if clause and unqualified and fold(node.name) in aliases:
-            return node  # ORDER BY and HAVING read a select alias before a column
+            if fold(node.name) in names & renamed and not _bare_order(node):
+                raise Unsplittable(
+                    f"{node.name} in HAVING or ORDER BY is a select alias and a column"
+                )
+            return node  # the alias: all the final query has of that name
         name = by_sql.get(node.sql(dialect="duckdb"))
         if name is None and unqualified:
             name = by_name.get(fold(node.name))
@@ -256,7 +310,29 @@ def _aggregate(tree: exp.Select, keys: list[exp.Expr]) -> Split:
         final.set("group", exp.Group(expressions=[exp.column(n) for n in by_sql.values()]))
     generated = {c.alias for c in partial_columns}
     _check_final(final, generated)
-    return Split(partial.sql(dialect="duckdb"), final.sql(dialect="duckdb"))
+    return Split(
+        partial.sql(dialect="duckdb"), final.sql(dialect="duckdb"), _source(tree), tuple(averages)
+    )
+
+
+def _bare_order(column: exp.Expr) -> bool:
+    """An ORDER BY item that is just this name (DuckDB reads a select alias first there;
+    everywhere else in ORDER BY and HAVING, a column first)."""
+    return isinstance(column.parent, exp.Ordered) and isinstance(column.parent.parent, exp.Order)
+
+
+def _check_stars(select: exp.Select, keys: list[exp.Expr]) -> None:
+    """Refuse ``*`` and ``COLUMNS`` (but ``COUNT(*)``) in an aggregating SELECT's own
+    clauses: they expand to several columns, which one partial column cannot carry."""
+    parts = [*select.expressions, *keys, select.args.get("having"), select.args.get("order")]
+    for part in parts:
+        for node in part.find_all(exp.Star, exp.Columns) if part is not None else ():
+            owner = node.find_ancestor(exp.Select)
+            if owner is not None and owner is not select:
+                continue  # a subquery's own
+            if isinstance(node, exp.Star) and isinstance(node.parent, exp.Count):
+                continue
+            raise Unsplittable("* or COLUMNS beside aggregates")
 
 
 def _decompose(aggregate: exp.Func, unit: exp.Expr, name: str) -> tuple[list[exp.Expr], exp.Expr]:
