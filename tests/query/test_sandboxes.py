@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -178,3 +180,21 @@ def test_stale_sandbox_files_are_purged_and_live_ones_keep_working(customers, bi
     assert (key.root / "sandbox-template.duckdb").exists()
     result = run(prepared, {CUSTOMER: bind(customers)}, max_rows=10, scan_root=key.root)
     assert result.table.to_pylist() == [{"n": 3}]
+
+
+PROBE = """
+from lakehold.query import prepare, run
+shown = "select cast(TIMESTAMPTZ '2024-01-01 12:00:00+00' as varchar) as t"
+print(run(prepare(shown), {}, max_rows=1).table.column("t")[0].as_py())
+"""
+
+
+def test_statements_show_times_in_utc_whatever_the_server_s_time_zone(tmp_path: Path) -> None:
+    """A statement runs on a cursor of its sandbox: the sandbox's time zone must be global,
+    not the session's (a cursor starts from the global settings)."""
+    env = {**os.environ, "TZ": "America/New_York", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2024-01-01 12:00:00+00"

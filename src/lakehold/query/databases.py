@@ -67,7 +67,7 @@ def _start(**settings: Setting) -> Connection:
     TEMP_ROOT.mkdir(parents=True, exist_ok=True)
     config = {**_CONFIG, **settings, "temp_directory": str(TEMP_ROOT / uuid.uuid4().hex)}
     connection = duckdb.connect(":memory:", config=config)
-    connection.execute("SET TimeZone='UTC'")
+    connection.execute("SET GLOBAL TimeZone='UTC'")  # also for cursors made from it
     return connection
 
 

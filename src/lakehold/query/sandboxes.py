@@ -108,7 +108,7 @@ def open_sandbox(key: SandboxKey) -> Sandbox:
         file.unlink(missing_ok=True)
         directory.rmdir()
         raise
-    setup = ["SET TimeZone='UTC'"]
+    setup = ["SET GLOBAL TimeZone='UTC'"]  # GLOBAL: each statement's cursor starts from it
     if key.memory_limit is not None:
         setup.append(f"SET memory_limit={_string(key.memory_limit)}")
     if not key.keep_order:
