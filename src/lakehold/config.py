@@ -128,6 +128,13 @@ class Settings(BaseSettings):
     ray_task_memory_limit: str | None = Field(
         default="1GB", description="DuckDB memory limit of each task on the Ray cluster."
     )
+    ray_max_partial_bytes: int = Field(
+        default=1 << 30,
+        gt=0,
+        description="Most bytes of partial results a statement on the Ray cluster may send to "
+        "this process to merge; beyond it the statement is refused (or, chosen by size, runs "
+        "in process).",
+    )
     ray_token: SecretStr | None = Field(
         default=None,
         description="Authentication token of a Ray cluster started with RAY_AUTH_MODE=token; "

@@ -201,6 +201,7 @@ class Runtime:
             settings.ray_threshold_bytes,
             settings.ray_task_memory_limit,
             token,
+            settings.ray_max_partial_bytes,
         )
 
     @cached_property

@@ -71,6 +71,19 @@ def _query(http: TestClient, sql: str, **extra: object) -> tuple[list[dict], dic
     return rows, record
 
 
+def _ended(http: TestClient, statement_id: str) -> dict:
+    """The statement once it has ended (long-polls)."""
+    done = {"status": "SUBMITTED"}
+    while done["status"] not in ("FINISHED", "FAILED", "ABORTED"):
+        done = ok(
+            http.get(
+                f"/api/v1/statements/{statement_id}",
+                params={"wait_seconds": 30, "seen_status": done["status"]},
+            )
+        )
+    return done
+
+
 def _statement_audit(runtime: Runtime, *, allowed: bool) -> list[AuditEvent]:
     with runtime.store.session() as session:
         query = select(AuditEvent).where(
@@ -108,19 +121,7 @@ def test_a_submitted_statement_pages_its_result(served: Served) -> None:
     with client_for(served.runtime, served.owner_token) as owner:
         submitted = ok(owner.post("/api/v1/statements", json=body), 201)
         assert submitted["engine"] == "ray"
-        done = ok(
-            owner.get(
-                f"/api/v1/statements/{submitted['id']}",
-                params={"wait_seconds": 30, "seen_status": "SUBMITTED"},
-            )
-        )
-        while done["status"] not in ("FINISHED", "FAILED", "ABORTED"):
-            done = ok(
-                owner.get(
-                    f"/api/v1/statements/{submitted['id']}",
-                    params={"wait_seconds": 30, "seen_status": done["status"]},
-                )
-            )
+        done = _ended(owner, submitted["id"])
         assert done["status"] == "FINISHED", done
         url = f"/api/v1/statements/{submitted['id']}/result"
         first = ok(owner.get(url, params={"limit": 4}))
@@ -214,3 +215,30 @@ def test_the_cli_runs_sql_on_the_cluster(served: Served, database_url: str) -> N
     with served.analyst() as analyst:
         latest = ok(analyst.get("/api/v1/statements", params={"limit": 1}))[0]
     assert latest["engine"] == "ray"
+
+
+def test_a_statement_chosen_by_size_falls_back_when_the_cluster_refuses_it(
+    tmp_path: Path, database_url: str, lakehold_free_cluster: str
+) -> None:
+    """Partial results beyond LAKEHOLD_RAY_MAX_PARTIAL_BYTES: asked for, the statement is
+    refused naming the engine; chosen by size, it runs in process and its record says so."""
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        ray_address=lakehold_free_cluster,
+        ray_threshold_bytes=1,
+        ray_max_partial_bytes=1,
+    )
+    for served in _serve(settings):
+        with client_for(served.runtime, served.owner_token) as owner:
+            body = {"sql": TOTALS, "project": "retail"}
+            refused = owner.post("/api/v1/query", json={**body, "engine": "ray"})
+            ran, record = _query(owner, TOTALS, project="retail")
+            local = ok(owner.post("/api/v1/query", json={**body, "engine": "duckdb"}))["rows"]
+            submitted = ok(owner.post("/api/v1/statements", json=body), 201)
+            done = _ended(owner, submitted["id"])
+    assert refused.status_code == 400 and refused.json()["field"] == "engine"
+    assert "exceed" in refused.json()["message"]
+    assert ran == local and record["engine"] == "duckdb"
+    assert submitted["engine"] == "ray"  # as chosen when it was submitted
+    assert done["status"] == "FINISHED" and done["engine"] == "duckdb"

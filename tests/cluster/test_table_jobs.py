@@ -456,3 +456,23 @@ def test_a_failed_task_leaves_the_table_and_its_folder_as_they_were(
     assert tables.snapshot(path).version == before.version
     assert set(path.glob("*.parquet")) == on_disk
     assert not any((tables.root / ".staging").iterdir())
+
+
+def test_a_floating_point_key_merges_in_process(tmp_path: Path, cluster: ClusterOptions) -> None:
+    """DuckDB's join matches NaN to NaN and its sort turns -0.0 into 0.0; delta-rs does
+    neither: such keys merge in process, and the result says why."""
+    tables = DeltaTables(tmp_path / "warehouse")
+    path = tables.path_for("p", "floats")
+    start = pa.table({"k": [0.0, -0.0, float("nan")], "v": [1, 2, 3]})
+    tables.create(path, start, committer="setup")
+    batch = pa.table({"k": [-0.0, float("nan")], "v": [20, 30]})
+    done = tables.write(
+        path,
+        batch,
+        mode="merge",
+        keys=["k"],
+        committer="ana",
+        merge_engine=RayMerge(cluster, tables.root),
+    )
+    assert done.engine == "duckdb"
+    assert "floating-point" in (done.engine_note or "")

@@ -102,7 +102,9 @@ def _result(ray: ModuleType, ref: Any, work: Slice, handle: CancelHandle, addres
         log.error("a task failed on the Ray cluster at %s: %r", address, cause)
         raise LakeholdError(INTERNAL_MESSAGE) from None
     except ray.exceptions.OutOfMemoryError:
-        raise Invalid("the query needs more memory than a worker of the Ray cluster has") from None
+        raise Invalid(
+            "the query needs more memory than a worker of the Ray cluster has", field="engine"
+        ) from None
     except ray.exceptions.TaskCancelledError:
         handle.check()
         raise SourceUnavailable(f"a task was cancelled on the Ray cluster at {address}") from None

@@ -54,12 +54,19 @@ class RayMerge:
         self.cluster = cluster
         self.warehouse = Path(warehouse)
 
-    def unsupported(self, table: DeltaTable, evolution: Evolution) -> str | None:
-        """Why this merge must run in process, or None."""
+    def unsupported(
+        self, table: DeltaTable, evolution: Evolution, keys: Sequence[str]
+    ) -> str | None:
+        """Why this merge must run in process, or None. Floating-point keys stay in process:
+        DuckDB's join matches NaN to NaN and its sort makes -0.0 a 0.0 key, delta-rs does
+        neither."""
         if evolution.added:
             return "the batch adds columns to the table"
         if evolution.rewrite_needed:
             return "the batch widens a column's type"
+        floats = [k for k in keys if pa.types.is_floating(evolution.schema.field(k).type)]
+        if floats:
+            return f"key column {floats[0]!r} is a floating-point number"
         taken = [n for n in evolution.schema.names if n in _TAKEN or n.startswith(_INTERNAL)]
         if taken:
             return f"column {taken[0]!r} has a name the cluster's tasks use"

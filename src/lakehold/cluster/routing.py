@@ -16,7 +16,7 @@ ENGINES: tuple[Engine, ...] = ("duckdb", "ray")
 
 @dataclass(frozen=True)
 class ClusterOptions:
-    """Where the Ray cluster is and when a table job runs there."""
+    """Where the Ray cluster is, when work runs there, and its bounds."""
 
     address: str
     threshold_bytes: int | None = None
@@ -25,6 +25,8 @@ class ClusterOptions:
     """DuckDB's memory limit in each task."""
     token: str | None = field(default=None, repr=False)
     """The cluster's authentication token (``RAY_AUTH_MODE=token``), for the driver only."""
+    max_partial_bytes: int = 1 << 30
+    """Most bytes of partial results a statement's tasks may send back to be merged."""
 
 
 def choose_engine(cluster: ClusterOptions | None, requested: str | None, size_bytes: int) -> Engine:

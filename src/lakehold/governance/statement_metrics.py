@@ -81,5 +81,5 @@ def ended(planned: Planned, started_at: datetime, fields: Mapping[str, object]) 
         run_s=(utcnow() - started_at).total_seconds(),
         rows=rows if isinstance(rows, int) else None,
         scanned_bytes=_scanned(planned),
-        engine=planned.engine,
+        engine=str(fields.get("engine") or planned.engine),  # a fallback ran in process
     )

@@ -87,8 +87,9 @@ class TracedStatementService(StatementService):
         planned: _Planned,
         limit: int | None,
         timeout_seconds: float | None,
+        on_fallback: Callable[[], None] | None = None,
     ) -> Any:
-        work = super()._work(principal, planned, limit, timeout_seconds)
+        work = super()._work(principal, planned, limit, timeout_seconds, on_fallback)
         parent = tracing.current_context()  # the statement's, also on the runner's thread
 
         def traced(*args: Any) -> Any:

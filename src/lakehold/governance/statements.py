@@ -13,6 +13,7 @@ contributor or owner; the new table records its source assets (audit and commit 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -38,7 +39,15 @@ from lakehold.governance.statement_views import (
 )
 from lakehold.kernel import Action, allowed, audit
 from lakehold.kernel.access import Decision, resolve_access
-from lakehold.query import BoundTable, CtasTarget, PreparedQuery, TableRef, prepare, run
+from lakehold.query import (
+    BoundTable,
+    CtasTarget,
+    PreparedQuery,
+    QueryResult,
+    TableRef,
+    prepare,
+    run,
+)
 from lakehold.query.results import read_batches, read_page
 from lakehold.query.statements import CancelHandle, StatementRunner, StatementUpdate
 from lakehold.security.principal import Principal
@@ -55,6 +64,7 @@ if TYPE_CHECKING:
     from lakehold.sources.connections import ConnectionService
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 FINAL = frozenset({"FINISHED", "FAILED", "ABORTED"})
 
@@ -68,6 +78,8 @@ class _Planned:
     project: str | None = None
     grants: dict[str, dict[str, Any]] = field(default_factory=dict)
     engine: Engine = "duckdb"
+    engine_asked: bool = False
+    """The request named the engine (else it was chosen by size and may fall back)."""
 
     @property
     def ctas(self) -> CtasTarget | None:
@@ -193,7 +205,9 @@ class StatementService:
             self._deny(principal, sql, project, refs, error)
             raise
         assets = sorted({r.name for r in prepared.table_refs})
-        return _Planned(prepared, resolved, assets, project_id, project, grants, chosen)
+        return _Planned(
+            prepared, resolved, assets, project_id, project, grants, chosen, engine is not None
+        )
 
     def _deny(
         self,
@@ -222,7 +236,10 @@ class StatementService:
         planned: _Planned,
         limit: int | None,
         timeout_seconds: float | None,
+        on_fallback: Callable[[], None] | None = None,
     ):
+        """The statement's work; ``on_fallback`` is called when a statement the cluster was
+        chosen for by size runs in process after all."""
         settings = self.settings
         max_rows = min(limit or settings.max_rows, settings.max_rows)
         if planned.ctas is not None:
@@ -232,33 +249,23 @@ class StatementService:
             settings.statement_timeout_seconds,
         )
 
+        def local(cancel: CancelHandle | None) -> QueryResult:
+            return run(
+                planned.prepared,
+                planned.resolved,
+                max_rows=max_rows,
+                timeout_s=timeout,
+                threads=settings.engine_threads,
+                memory_limit=settings.engine_memory_limit,
+                cancel=cancel,
+                scan_root=settings.scan_path,
+            )
+
         def work(cancel: CancelHandle | None = None):
             if planned.engine == "ray":
-                from lakehold.cluster.statements import run_on_cluster
-
-                cluster = self.cluster
-                assert cluster is not None  # the engine was chosen with it
-                result = run_on_cluster(
-                    planned.prepared,
-                    planned.resolved,
-                    address=cluster.address,
-                    max_rows=max_rows,
-                    timeout_s=timeout,
-                    memory_limit=cluster.memory_limit,
-                    cancel=cancel,
-                    token=cluster.token,
-                )
+                result = self._on_cluster(planned, max_rows, timeout, cancel, local, on_fallback)
             else:
-                result = run(
-                    planned.prepared,
-                    planned.resolved,
-                    max_rows=max_rows,
-                    timeout_s=timeout,
-                    threads=settings.engine_threads,
-                    memory_limit=settings.engine_memory_limit,
-                    cancel=cancel,
-                    scan_root=settings.scan_path,
-                )
+                result = local(cancel)
             if planned.ctas is None:
                 return result
             return self._create_as(principal, planned, result.table, result.truncated)
@@ -269,6 +276,41 @@ class StatementService:
             args = (prepared.sql, prepared.dialect, planned.ctas.ref, planned.resolved, work)
             return lineage.wrap_ctas(*args, default_project=planned.project)
         return work
+
+    def _on_cluster(
+        self,
+        planned: _Planned,
+        max_rows: int,
+        timeout: float,
+        cancel: CancelHandle | None,
+        local: Callable[[CancelHandle | None], QueryResult],
+        on_fallback: Callable[[], None] | None,
+    ) -> QueryResult:
+        """Run on the Ray cluster; a statement chosen for it by size that the cluster refuses
+        as it runs (its partials too large, a worker out of memory) runs in process instead."""
+        from lakehold.cluster.statements import run_on_cluster
+
+        cluster = self.cluster
+        assert cluster is not None  # the engine was chosen with it
+        try:
+            return run_on_cluster(
+                planned.prepared,
+                planned.resolved,
+                address=cluster.address,
+                max_rows=max_rows,
+                timeout_s=timeout,
+                memory_limit=cluster.memory_limit,
+                cancel=cancel,
+                token=cluster.token,
+                max_partial_bytes=cluster.max_partial_bytes,
+            )
+        except Invalid as refused:
+            if planned.engine_asked or refused.details.get("field") != "engine":
+                raise
+            log.info("a statement chosen for the Ray engine runs in process: %s", refused.message)
+        if on_fallback is not None:
+            on_fallback()
+        return local(cancel)
 
     def _create_as(
         self, principal: Principal, planned: _Planned, table: pa.Table, truncated: bool
@@ -416,7 +458,11 @@ class StatementService:
         recorded = self._record(principal, sql, dialect, planned)
         self.events.submitted(principal.user_id, recorded)
         statement_id = recorded.id
-        work = self._work(principal, planned, None, timeout_seconds)
+
+        def fallback() -> None:  # it runs in process after all: its record says so
+            self._set(statement_id, engine="duckdb")
+
+        work = self._work(principal, planned, None, timeout_seconds, fallback)
         self.runner.submit(statement_id, work, statement_metrics.observed(planned, self._on_update))
         return recorded  # as submitted (it may have started since: a wait tells)
 
@@ -453,15 +499,17 @@ class StatementService:
                 return self._set(str(started["id"]), project_name, **fields)
             return self._record(principal, sql, dialect, planned, **{**started, **fields})
 
+        ran: dict[str, object] = {}  # engine "duckdb" when the cluster's statement fell back
+        limit = limit or self.settings.sync_row_limit
         try:
             out = self._work(
-                principal, planned, limit or self.settings.sync_row_limit, timeout_seconds
+                principal, planned, limit, timeout_seconds, lambda: ran.update(engine="duckdb")
             )()
         except LakeholdError as error:
-            end(status="FAILED", ended_at=utcnow(), error=error.message)
+            end(status="FAILED", ended_at=utcnow(), error=error.message, **ran)
             raise
         except BaseException:
-            end(status="FAILED", ended_at=utcnow(), error="internal error")
+            end(status="FAILED", ended_at=utcnow(), error="internal error", **ran)
             raise
         result = _Result(out, False) if isinstance(out, pa.Table) else out
         statement_id = str(started["id"])
@@ -471,6 +519,7 @@ class StatementService:
             result_rows=result.table.num_rows,
             result_size_bytes=result.table.nbytes,
             truncated=result.truncated,
+            **ran,
         )
         if view is None:  # pragma: no cover - a statement record is never deleted
             view = self.describe(principal, statement_id)

@@ -18,8 +18,11 @@ class MergeEngine(Protocol):
 
     name: str
 
-    def unsupported(self, table: DeltaTable, evolution: Evolution) -> str | None:
-        """Why the merge of ``evolution``'s batch into ``table`` must run in process."""
+    def unsupported(
+        self, table: DeltaTable, evolution: Evolution, keys: Sequence[str]
+    ) -> str | None:
+        """Why the merge of ``evolution``'s batch into ``table`` on ``keys`` must run in
+        process."""
 
     def merge(
         self,

@@ -507,7 +507,7 @@ class DeltaTables(TableReads):
         after the schema change ``evolution`` asks for (undone if the merge fails), on
         ``engine`` when it can run it."""
         before = table.version()
-        note = engine.unsupported(table, evolution) if engine is not None else None
+        note = engine.unsupported(table, evolution, keys) if engine is not None else None
         if note is not None:
             log.info("merge into %s runs in process: %s", table_label(path), note)
             engine = None
