@@ -24,8 +24,6 @@ from lakehold.catalog.intents import refresh_asset
 from lakehold.catalog.service import find_asset, readable_project
 from lakehold.catalog.types import schema_from_types
 from lakehold.catalog.views import AssetView
-from lakehold.cluster.compact_job import RayCompactor
-from lakehold.cluster.merge_job import RayMerge
 from lakehold.cluster.routing import ClusterOptions, Engine, choose_engine
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.kernel import Action, authorize
@@ -279,6 +277,8 @@ class TableService:
             )
         merge_engine = None
         if chosen == "ray" and self.cluster is not None and mode in ("merge", "cdc"):
+            from lakehold.cluster.merge_job import RayMerge  # only with a cluster
+
             merge_engine = RayMerge(self.cluster, self.tables.root)
         with self._locks[path], instruments.table_commit(project, mode) as commit:
             result = self.tables.write(
@@ -363,6 +363,8 @@ class TableService:
         size = self.tables.snapshot(Path(path)).size_bytes if engine is None else 0
         compactor = None
         if choose_engine(self.cluster, engine, size) == "ray" and self.cluster is not None:
+            from lakehold.cluster.compact_job import RayCompactor  # only with a cluster
+
             compactor = RayCompactor(self.cluster)
         with self._locks[path]:
             with instruments.table_commit(project, "optimize"):

@@ -11,6 +11,7 @@ from typing import IO, Any, Literal
 
 from lakehold.client import models as m
 from lakehold.client.resource import Resource, segment
+from lakehold.client.statements import Engine
 
 CHUNK = 1 << 20
 Data = str | os.PathLike[str] | bytes | IO[bytes]
@@ -131,7 +132,7 @@ class Tables(Resource):
         column_types: dict[str, str] | None = None,
         filename: str | None = None,
         progress: Progress | None = None,
-        engine: Literal["duckdb", "ray"] | None = None,
+        engine: Engine | None = None,
     ) -> m.WriteOut:
         """Append, overwrite, merge (upsert on keys) or CDC-merge a batch (``op_column`` of
         I/U/D, ``order_column`` ordering changes to one key), with schema evolution.
@@ -184,9 +185,7 @@ class Tables(Resource):
         path = f"{self._path(project, table)}/vacuum"
         return self._post(path, dict[str, Any], json=body)
 
-    def optimize(
-        self, project: str, table: str, *, engine: Literal["duckdb", "ray"] | None = None
-    ) -> dict[str, Any]:
+    def optimize(self, project: str, table: str, *, engine: Engine | None = None) -> dict[str, Any]:
         """Compact small files (``engine="ray"``: as tasks on the server's Ray cluster); the
         compaction metrics, with the ``engine`` that ran."""
         params = {"engine": engine} if engine is not None else None

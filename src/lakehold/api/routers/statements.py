@@ -15,6 +15,7 @@ from pydantic_core import to_json
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.api.schemas import utc
+from lakehold.governance.statement_engine import Engine
 from lakehold.governance.statement_events import (
     StatementEvent,
     StatementEvents,
@@ -40,7 +41,6 @@ router = APIRouter(prefix="/api/v1", tags=["statements"])
 Format = Literal["json", "csv", "arrow"]
 RowFormat = Literal["objects", "arrays"]
 State = Literal["SUBMITTED", "STARTED", "FINISHED", "FAILED", "ABORTED"]
-Engine = Literal["duckdb", "ray"]
 EVENT_STREAM = "text/event-stream"
 HEARTBEAT_S = 15.0
 """A comment line on an idle event stream this often keeps proxies from closing it."""

@@ -11,6 +11,7 @@ from lakehold.api.deps import PrincipalDep, RuntimeDep
 from lakehold.api.schemas import Model
 from lakehold.api.uploads import UploadRoute, split_list, spooled
 from lakehold.catalog.views import AssetView
+from lakehold.cluster.routing import Engine
 from lakehold.lakehouse.results import HistoryEntry
 
 # Authenticated before the body is read; uploads streamed to staging, bounded (413).
@@ -24,7 +25,6 @@ ENGINE_HELP = (
     "writes and compactions); default: the cluster when the data reaches "
     "LAKEHOLD_RAY_THRESHOLD_BYTES"
 )
-EngineName = Literal["duckdb", "ray"]
 
 
 class WriteResultOut(Model):
@@ -44,7 +44,7 @@ class WriteResultOut(Model):
         default=False, description="True when nothing was written: version is the current one"
     )
     message: str | None = Field(default=None, description="Why nothing was written")
-    engine: EngineName = Field(
+    engine: Engine = Field(
         default="duckdb",
         description="Where the write ran: duckdb (in process) or ray (tasks on the Ray cluster)",
     )
@@ -140,7 +140,7 @@ def write_table(
             "counted in duplicates_collapsed) or refuses the batch (error)"
         ),
     ] = "last",
-    engine: Annotated[EngineName | None, Form(description=ENGINE_HELP)] = None,
+    engine: Annotated[Engine | None, Form(description=ENGINE_HELP)] = None,
 ):
     """Append, overwrite, merge (upsert on keys) or CDC-merge a batch, with schema evolution.
 
@@ -211,7 +211,7 @@ def optimize(
     table: str,
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    engine: Annotated[EngineName | None, Query(description=ENGINE_HELP)] = None,
+    engine: Annotated[Engine | None, Query(description=ENGINE_HELP)] = None,
 ) -> dict:
     """Compact small files; the metrics name the ``engine`` that ran."""
     return runtime.table_service.optimize(principal, project, table, engine=engine)
