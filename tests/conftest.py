@@ -20,6 +20,9 @@ from tests import store_templates
 # The CLI's rich consoles take their width when first made: wide enough for every table, in
 # every test process, whichever test imports the CLI first.
 os.environ["COLUMNS"] = "200"
+# Commands run by tests (in process, or as subprocesses inheriting this environment) neither use
+# nor start a home's warm process (ADR 42); tests/cli/test_daemon.py turns it on for its own.
+os.environ["LAKEHOLD_DAEMON"] = "off"
 
 POSTGRES = os.environ.get(
     "LAKEHOLD_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres"

@@ -306,6 +306,15 @@ class Settings(BaseSettings):
         pattern=r"(?i)^(debug|info|warning|error)$",
         description="The least important log records written: debug, info, warning or error.",
     )
+    # -- The CLI's warm process (ADR 0042)
+    daemon: Literal["auto", "off"] = Field(
+        default="auto",
+        description="auto: commands on a local home use (and start) the home's warm process "
+        "on a Unix socket in the home; off: every command runs in its own process.",
+    )
+    daemon_idle_seconds: int = Field(
+        default=900, ge=1, description="The home's warm process leaves after this long unused."
+    )
     # -- Delta Sharing server (ADR 0037)
     sharing_token_days: int = Field(
         default=90, ge=1, le=3650, description="Default lifetime of a recipient's token."

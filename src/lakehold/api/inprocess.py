@@ -69,9 +69,15 @@ class InProcessTransport:
         response_headers: dict[str, str] = {}
         body = bytearray()
 
+        ended = False
+
         async def receive() -> dict[str, Any]:
+            nonlocal ended
+            if ended:  # the body was read: the caller stays connected until the answer
+                await asyncio.Event().wait()
             chunk = next(chunks, None)
             if chunk is None:
+                ended = True
                 return {"type": "http.request", "body": b"", "more_body": False}
             return {"type": "http.request", "body": chunk, "more_body": True}
 

@@ -105,6 +105,11 @@ COMMANDS: dict[str, Entry] = {
         "The network allow-list (administrators): which private or internal hosts and ports "
         "connections and webhooks may reach. Also LAKEHOLD_NETWORK_ALLOW (comma-separated).",
     ),
+    "daemon": Entry(
+        "daemon.commands:daemon",
+        "The home's warm process: commands on a local home are served by it once started "
+        "(LAKEHOLD_DAEMON=off: never); it leaves after LAKEHOLD_DAEMON_IDLE_SECONDS unused.",
+    ),
     "profile": Entry(
         "profile:profiles",
         "Servers to work against: a URL and a token, chosen with LAKEHOLD_PROFILE or "

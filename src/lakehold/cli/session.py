@@ -89,7 +89,8 @@ def open_runtime(
 
 def connect() -> Client:
     """The SDK client a command acts through: a server's (``LAKEHOLD_URL`` and
-    ``LAKEHOLD_TOKEN``, or a profile), else this home's application served in process, acting
+    ``LAKEHOLD_TOKEN``, or a profile), else this home's: its warm process's when one serves
+    this command (ADR 42), else its application served in process. On a home the command acts
     as ``LAKEHOLD_TOKEN`` or the saved admin token. Without a token, a service principal's
     ``LAKEHOLD_CLIENT_ID`` and ``LAKEHOLD_CLIENT_SECRET`` (or a profile's) get one. Either
     way the command takes the HTTP API's route; its requests share one request id."""
@@ -106,24 +107,39 @@ def connect() -> Client:
             client_secret=found.client_secret,
         )
     else:
-        from lakehold.api.inprocess import InProcessTransport
-
-        runtime, _ = open_runtime()
-        transport = InProcessTransport(runtime)  # an app of each path's routers (ADR 26)
-        client_id = os.environ.get("LAKEHOLD_CLIENT_ID") or None
-        if client_id is not None and not os.environ.get("LAKEHOLD_TOKEN"):
-            secret = os.environ.get("LAKEHOLD_CLIENT_SECRET") or None
-            client = Client(transport=transport, client_id=client_id, client_secret=secret)
-        else:
-            client = Client(token=local_token(runtime.settings), transport=transport)
+        client = _home_client()
     client.session.request_id = request_id
     return client
 
 
-def local_token(settings: Settings) -> str | None:
+def _home_client() -> Client:
+    """The client of this home: through its warm process, else in process."""
+    from lakehold.cli.daemon.warm import warm_transport
+    from lakehold.client import Client
+    from lakehold.client.client import DEFAULT_TIMEOUT
+    from lakehold.client.transport import Transport
+
+    warm = warm_transport(timeout=DEFAULT_TIMEOUT)
+    transport: Transport
+    if warm is not None:
+        transport, home = warm, warm.home
+    else:
+        from lakehold.api.inprocess import InProcessTransport
+
+        runtime, _ = open_runtime()
+        transport = InProcessTransport(runtime)  # an app of each path's routers (ADR 26)
+        home = runtime.settings.home
+    client_id = os.environ.get("LAKEHOLD_CLIENT_ID") or None
+    if client_id is not None and not os.environ.get("LAKEHOLD_TOKEN"):
+        secret = os.environ.get("LAKEHOLD_CLIENT_SECRET") or None
+        return Client(transport=transport, client_id=client_id, client_secret=secret)
+    return Client(token=local_token(home), transport=transport)
+
+
+def local_token(home: Path) -> str | None:
     """``LAKEHOLD_TOKEN``, else the admin token saved in the home directory."""
     value = os.environ.get("LAKEHOLD_TOKEN") or None
-    path = token_file(settings)
+    path = home / ADMIN_TOKEN_FILE
     if value is None and path.exists():
         value = path.read_text().strip()
     return value
@@ -131,7 +147,7 @@ def local_token(settings: Settings) -> str | None:
 
 def principal_of(runtime: Runtime, project: str | None = None) -> Principal:
     """The principal of :func:`local_token`."""
-    return runtime.security.authenticate(local_token(runtime.settings)).in_project(project)
+    return runtime.security.authenticate(local_token(runtime.settings.home)).in_project(project)
 
 
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.config import Settings
-from lakehold.errors import Conflict, Forbidden, Invalid, LakeholdError, NotFound
+from lakehold.errors import Cancelled, Conflict, Forbidden, Invalid, LakeholdError, NotFound
 from lakehold.governance import statement_metrics
 from lakehold.governance.binding import bind_federated, bind_lakehouse
 from lakehold.governance.statement_engine import Engine, choose_statement_engine
@@ -476,8 +476,10 @@ class StatementService:
         limit: int | None = None,
         timeout_seconds: float | None = None,
         engine: Engine | None = None,
+        cancel: CancelHandle | None = None,
     ) -> ExecutedStatement:
         """Run a statement and wait for it; the row limit defaults to the sync limit.
+        ``cancel`` stops it from another thread (the client went away); it then ends ABORTED.
 
         Its record is written once at its end unless it runs long or creates a table
         (:mod:`lakehold.governance.statement_record`)."""
@@ -504,9 +506,10 @@ class StatementService:
         try:
             out = self._work(
                 principal, planned, limit, timeout_seconds, lambda: ran.update(engine="duckdb")
-            )()
+            )(cancel)
         except LakeholdError as error:
-            end(status="FAILED", ended_at=utcnow(), error=error.message, **ran)
+            status = "ABORTED" if isinstance(error, Cancelled) else "FAILED"
+            end(status=status, ended_at=utcnow(), error=error.message, **ran)
             raise
         except BaseException:
             end(status="FAILED", ended_at=utcnow(), error="internal error", **ran)

@@ -7,13 +7,14 @@ from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pyarrow as pa
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic_core import to_json
 
 from lakehold.api.deps import PrincipalDep, RuntimeDep
+from lakehold.api.disconnects import run_while_connected
 from lakehold.api.schemas import utc
 from lakehold.governance.statement_engine import Engine
 from lakehold.governance.statement_events import (
@@ -33,6 +34,7 @@ from lakehold.query.results import (
 )
 
 if TYPE_CHECKING:
+    from lakehold.query.cancel import CancelHandle
     from lakehold.runtime import Runtime
     from lakehold.security.principal import Principal
 
@@ -290,6 +292,7 @@ def cancel(statement_id: str, runtime: RuntimeDep, principal: PrincipalDep):
     responses={200: {"content": {"text/csv": {}, ARROW_STREAM: {}}}},
 )
 async def query(
+    request: Request,
     body: QueryIn,
     runtime: RuntimeDep,
     principal: PrincipalDep,
@@ -298,15 +301,22 @@ async def query(
 ) -> Response:
     """Run a statement and wait for its result, up to a row limit.
 
-    Every column is returned, in order, also where names repeat: see `row_format`.
+    Every column is returned, in order, also where names repeat: see `row_format`. A client
+    that disconnects before the answer cancels the statement (it ends ABORTED).
     """
     request_context.in_project(body.project)  # for the request's log lines
     # One worker thread runs the statement and encodes its page (the event loop stays free).
-    return await run_in_threadpool(_run_query, runtime, principal, body, format, row_format)
+    work = partial(_run_query, runtime, principal, body, format, row_format)
+    return await run_while_connected(request, work)
 
 
 def _run_query(
-    runtime: Runtime, principal: Principal, body: QueryIn, fmt: Format, row_format: RowFormat
+    runtime: Runtime,
+    principal: Principal,
+    body: QueryIn,
+    fmt: Format,
+    row_format: RowFormat,
+    cancel: CancelHandle,
 ) -> Response:
     done = runtime.statements.execute(
         principal,
@@ -316,6 +326,7 @@ def _run_query(
         limit=body.limit,
         timeout_seconds=body.timeout_seconds,
         engine=body.engine,
+        cancel=cancel,
     )
     rows = done.table.num_rows
     return _render(
