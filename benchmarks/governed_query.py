@@ -1,6 +1,7 @@
 """TPC-H as a subscriber under a filtered grant vs raw DuckDB over equivalently filtered data.
 
 Usage: python benchmarks/governed_query.py [--scale 1] [--repeat 3] [--data bench-data/tpch]
+       [--database sqlite|postgresql] [--overhead-only]
 
 The eight TPC-H tables are Lakehold tables of project ``tpch`` (owned by the admin) and are
 published. User ``analyst`` of project ``analysts`` requests all eight; the owner approves
@@ -17,6 +18,8 @@ rewrite, verify; its cache cleared), access resolution (acting project, grant an
 Delta snapshot: ``StatementService._plan`` with ``prepare`` cached) and the plan (bind the
 grant's columns and row filter into views): p50 and p95, in total for a statement seen for the
 first time (cold) and for one whose text was prepared before (warm); goal: p50 at most 2 ms.
+The metadata store is SQLite in the home, or a new PostgreSQL database (``--database``);
+``--overhead-only`` skips the 22 timed queries (each is still checked against raw DuckDB).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from lakehold.runtime import Runtime
 from lakehold.security.principal import Principal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from benchmarks.fixed_cost import database_url
 from benchmarks.tpch import TABLES, active_files, generate, load, queries
 
 OMITTED = "l_comment"
@@ -110,7 +114,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def fixed_cost(
-    statements: StatementService, analyst: Principal, raw: duckdb.DuckDBPyConnection
+    statements: StatementService, analyst: Principal, raw: duckdb.DuckDBPyConnection, kind: str
 ) -> None:
     """The cost a governed statement adds to a trivial one (in process, no HTTP): metadata
     writes, access, plan, a locked-down database; p50 of interleaved runs."""
@@ -120,8 +124,9 @@ def fixed_cost(
         theirs.append(timed(lambda: raw.execute(sql).fetchall()))
         ours.append(timed(lambda: statements.execute(analyst, sql, project="analysts")))
     added = (statistics.median(ours) - statistics.median(theirs)) * 1000
-    print(f"trivial statement: +{added:.2f} ms p50 over raw DuckDB (SQLite metadata, in process)")
-    print(f"verdict: fixed cost {'meets' if added <= 3 else 'misses'} 3 ms (SQLite)")
+    goal = 3.0 if kind == "sqlite" else 5.0
+    print(f"trivial statement: +{added:.2f} ms p50 over raw DuckDB ({kind} metadata, in process)")
+    print(f"verdict: fixed cost {'meets' if added <= goal else 'misses'} {goal:g} ms ({kind})")
 
 
 def main() -> None:
@@ -134,11 +139,14 @@ def main() -> None:
         default="l_shipdate >= DATE '1993-01-01'",
         help="Row filter of the lineitem grant",
     )
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--overhead-only", action="store_true", help="Skip the timed queries")
     args = parser.parse_args()
 
     parquet = generate(args.scale, args.data / f"sf{args.scale:g}")
-    with tempfile.TemporaryDirectory() as home:
-        runtime = Runtime(Settings(home=Path(home), max_rows=10_000_000))
+    with tempfile.TemporaryDirectory() as home, database_url(args.database) as url:
+        store = {"database_url": url} if url else {}
+        runtime = Runtime(Settings(home=Path(home), max_rows=10_000_000, **store))
         analyst = share(runtime, load(runtime, parquet), args.row_filter)
         raw = raw_connection(runtime, args.row_filter)
         statements = runtime.statements
@@ -152,7 +160,7 @@ def main() -> None:
         totals = [0.0, 0.0]
         for number, sql in work:
             ours, theirs = [], []
-            for _ in range(args.repeat):
+            for _ in range(0 if args.overhead_only else args.repeat):
                 theirs.append(timed(lambda sql=sql: raw.execute(sql).to_arrow_table()))
                 ours.append(
                     timed(
@@ -165,15 +173,19 @@ def main() -> None:
             expected = raw.execute(sql).to_arrow_table()
             if got.num_rows != expected.num_rows:
                 raise SystemExit(f"query {number}: {got.num_rows} rows, raw {expected.num_rows}")
+            if args.overhead_only:
+                continue
             a, b = statistics.median(ours), statistics.median(theirs)
             totals[0] += a
             totals[1] += b
             print(f"{number:>5} {a:>10.4f} {b:>11.4f} {a / b:>7.3f} {got.num_rows:>8}")
-        ratio = totals[0] / totals[1]
-        print(f"{'total':>5} {totals[0]:>10.4f} {totals[1]:>11.4f} {ratio:>7.3f}  (goal ≤ 1.10)")
-        verdict = "meets" if ratio <= 1.10 else "misses"
-        print(f"verdict: subscriber ratio {ratio:.3f} {verdict} the goal of 1.10")
-        fixed_cost(statements, analyst, raw)
+        if not args.overhead_only:
+            ratio = totals[0] / totals[1]
+            total = f"{'total':>5} {totals[0]:>10.4f} {totals[1]:>11.4f} {ratio:>7.3f}"
+            print(f"{total}  (goal ≤ 1.10)")
+            verdict = "meets" if ratio <= 1.10 else "misses"
+            print(f"verdict: subscriber ratio {ratio:.3f} {verdict} the goal of 1.10")
+        fixed_cost(statements, analyst, raw, args.database)
 
         phases: dict[str, list[float]] = {
             "prepare": [],
@@ -202,7 +214,10 @@ def main() -> None:
         for name, values in phases.items():
             print(f"{name:>8} {percentile(values, 0.5):>8.3f} {percentile(values, 0.95):>8.3f}")
         print("cold: a statement seen for the first time; warm: the same text again (dashboards)")
-        print("(goal: p50 ≤ 2 ms)")
+        for name in ("cold", "warm"):
+            p50 = percentile(phases[name], 0.5)
+            verdict = "meets" if p50 <= 2 else "misses"
+            print(f"verdict: {name} overhead p50 {p50:.2f} ms {verdict} 2 ms ({args.database})")
         raw.close()
         runtime.close()
 
