@@ -109,6 +109,29 @@ def test_table_write_reports_no_ops_overflows_and_duplicate_keys(cli, tmp_path) 
     assert "MERGE" in history and "APPEND" not in history
 
 
+def test_an_engine_other_than_duckdb_or_ray_is_refused_by_the_cli(tmp_path) -> None:
+    """``--engine`` on table write and optimize takes the choices of ``sql --engine``; any
+    other value is a usage error (exit 2) before a server is asked: none listens at
+    LAKEHOLD_URL, and a valid engine goes on to find that out (exit 8)."""
+    env = {
+        "LAKEHOLD_HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "LAKEHOLD_URL": "http://127.0.0.1:9",
+        "LAKEHOLD_TOKEN": "lh_nothing",
+        "COLUMNS": "200",
+    }
+    rows = tmp_path / "rows.csv"
+    rows.write_text("id\n1\n")
+    runner = CliRunner()
+    for command in (["table", "write", "p.t", str(rows)], ["table", "optimize", "p.t"]):
+        refused = runner.invoke(app, [*command, "--engine", "bogus"], env=env)
+        assert refused.exit_code == 2, refused.output
+        assert "Invalid value for '--engine'" in refused.output
+        assert "'bogus' is not one of 'duckdb', 'ray'" in refused.output
+        unreachable = runner.invoke(app, [*command, "--engine", "ray"], env=env)
+        assert unreachable.exit_code == 8 and "cannot reach" in unreachable.output
+
+
 def test_users_and_tokens(cli) -> None:
     cli("user", "create", "ana")
     out = cli("token", "create", "laptop", "--user", "ana")

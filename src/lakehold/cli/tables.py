@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import msgspec
 import typer
@@ -35,7 +35,7 @@ TypesOpt = Annotated[
     str | None, typer.Option("--types", help='Explicit column types, JSON: {"id": "BIGINT"}')
 ]
 EngineOpt = Annotated[
-    str | None,
+    Literal["duckdb", "ray"] | None,
     typer.Option(
         help="duckdb (in process) or ray (tasks on the server's Ray cluster); default: the "
         "cluster when the data reaches the server's threshold"
@@ -250,7 +250,7 @@ def write(
             format=format,
             column_types=column_types,
             progress=progress,
-            engine=engine,  # type: ignore[arg-type]  # checked by the server
+            engine=engine,
         )
     _report(outcome)
 
@@ -389,7 +389,7 @@ def optimize(
     Example: lakehold table optimize retail.orders --engine ray
     """
     project, table = split_qualified(name)
-    print_json(connect().tables.optimize(project, table, engine=engine))  # type: ignore[arg-type]
+    print_json(connect().tables.optimize(project, table, engine=engine))
 
 
 @tables.command("drop")

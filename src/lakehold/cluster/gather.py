@@ -9,7 +9,8 @@ not see Ray's interrupt).
 
 A task's DuckDB error becomes the error the single-process engine raises for it
 (:func:`lakehold.query.messages.translate`, with the names the user wrote and no file path);
-a failure of the cluster itself is a :class:`SourceUnavailable` naming its address.
+any other failure of a task is an internal error, and a failure of the cluster itself is told
+as table jobs tell it (:func:`lakehold.cluster.ray_errors.cluster_error`).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import duckdb
 import pyarrow as pa
 
 from lakehold.cluster.ray_client import remote
+from lakehold.cluster.ray_errors import cluster_error
 from lakehold.cluster.slices import Slice
 from lakehold.cluster.task import CUT, partial
-from lakehold.errors import Invalid, LakeholdError, SourceUnavailable
+from lakehold.errors import Invalid, LakeholdError
 from lakehold.query.cancel import CancelHandle
 from lakehold.query.messages import INTERNAL_MESSAGE, is_interrupt, translate
 
@@ -101,14 +103,7 @@ def _result(ray: ModuleType, ref: Any, work: Slice, handle: CancelHandle, addres
             raise translate(cause, work.names, work.files) from None
         log.error("a task failed on the Ray cluster at %s: %r", address, cause)
         raise LakeholdError(INTERNAL_MESSAGE) from None
-    except ray.exceptions.OutOfMemoryError:
-        raise Invalid(
-            "the query needs more memory than a worker of the Ray cluster has", field="engine"
-        ) from None
-    except ray.exceptions.TaskCancelledError:
-        handle.check()
-        raise SourceUnavailable(f"a task was cancelled on the Ray cluster at {address}") from None
     except ray.exceptions.RayError as e:
-        raise SourceUnavailable(
-            f"the Ray cluster at {address} failed while running the statement: {type(e).__name__}"
-        ) from None
+        if isinstance(e, ray.exceptions.TaskCancelledError):
+            handle.check()  # the statement's own cancel or timeout
+        raise cluster_error(ray, e, address=address, running="the statement") from None

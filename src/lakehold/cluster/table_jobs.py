@@ -12,7 +12,6 @@ its tasks wrote; a crash leaves only files no version references, which vacuum r
 from __future__ import annotations
 
 import contextlib
-import logging
 import shutil
 import tempfile
 import time
@@ -29,13 +28,11 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.transaction import AddAction, RemoveAction
 
 from lakehold.cluster import ray_client
+from lakehold.cluster.ray_errors import cluster_error
 from lakehold.cluster.routing import ClusterOptions
-from lakehold.errors import Invalid, LakeholdError, SourceUnavailable
 from lakehold.lakehouse import file_stats
 from lakehold.lakehouse.delta_log import CHANGE_DATA_FEED
 from lakehold.lakehouse.file_stats import FileStats
-
-log = logging.getLogger(__name__)
 
 STAGING = ".staging"
 """The warehouse folder holding the staged sources of table jobs (one folder per job)."""
@@ -149,25 +146,14 @@ def run_tasks(
             ray.wait(refs, num_returns=len(refs), timeout=30)
         delete_outputs([job for _, job in work])
         if isinstance(error, ray.exceptions.RayError):
-            raise _job_error(error, cluster.address) from None
+            raise cluster_error(
+                ray,
+                error,
+                address=cluster.address,
+                running="the table job",
+                ending="; nothing was committed",
+            ) from None
         raise
-
-
-def _job_error(error: Exception, address: str) -> LakeholdError:
-    """What a table job's caller is told of a failure on the cluster (logged in full here;
-    no path or worker detail reaches the caller)."""
-    log.error("a table job failed on the Ray cluster at %s: %r", address, error)
-    kinds = {type(error).__name__, type(getattr(error, "cause", None)).__name__}
-    if kinds & {"OutOfMemoryError", "OutOfMemoryException"}:  # Ray's, or DuckDB's in a task
-        return Invalid(
-            "the table job needs more memory than a task on the Ray cluster may use "
-            "(LAKEHOLD_RAY_TASK_MEMORY_LIMIT); nothing was committed",
-            field="engine",
-        )
-    return SourceUnavailable(
-        f"the table job failed on the Ray cluster at {address} ({type(error).__name__}); "
-        "nothing was committed"
-    )
 
 
 def delete_outputs(jobs: Sequence[dict[str, Any]]) -> None:

@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 
 from lakehold.catalog.service import readable_project
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.governance import rules
+from lakehold.governance import decisions, rules
+from lakehold.governance.decisions import APPROVED, REJECTED, REQUESTED
 from lakehold.governance.events import emit, subscription_payload
-from lakehold.governance.filters import find_filter
 from lakehold.governance.grants import lock_assets, replace_grant
 from lakehold.governance.listings import active_listing
 from lakehold.kernel import Action, Command, allowed, governed
@@ -44,12 +44,9 @@ from lakehold.store.models import (
     SubscriptionRequest,
     SubscriptionRequestItem,
     User,
-    utcnow,
 )
 
-REQUESTED, APPROVED, REJECTED = "requested", "approved", "rejected"
 Direction = Literal["incoming", "outgoing"]
-MAX_REASON = 4000
 _CONCURRENT = "subscription request '{}' was decided concurrently; read it again"
 
 
@@ -191,10 +188,7 @@ class SubscriptionService:
             session = command.session
             subscriber = readable_project(session, principal, project)
             command.authorize(Action.SUBSCRIPTION_REQUEST, subscriber)
-            if not isinstance(reason, str) or not reason.strip():
-                raise Invalid("a subscription request needs a reason", field="reason")
-            if len(reason) > MAX_REASON:
-                raise Invalid(f"a reason is at most {MAX_REASON} characters", field="reason")
+            reason = decisions.check_reason(reason, "a subscription request needs a reason")
             if not listings:
                 raise Invalid("a subscription request names at least one listing", field="listings")
             if form_values is not None and not isinstance(form_values, dict):
@@ -221,7 +215,7 @@ class SubscriptionService:
             request = SubscriptionRequest(
                 project_id=subscriber.id,
                 requester_id=principal.user_id,
-                reason=reason.strip(),
+                reason=reason,
                 form_values=dict(form_values or {}),
                 status=REQUESTED,
             )
@@ -308,8 +302,7 @@ class SubscriptionService:
         if not related:
             raise hidden
         command.authorize(Action.SUBSCRIPTION_DECIDE, owning)
-        if request.status != REQUESTED:
-            raise Conflict(f"subscription request '{request_id}' is already {request.status}")
+        decisions.check_undecided(request, f"subscription request '{request_id}'")
         return request, owning
 
     def approve(
@@ -336,14 +329,14 @@ class SubscriptionService:
             listings = {i.listing_id: session.get(Listing, i.listing_id) for i in request_items}
             lock_assets(session, [listing.asset_id for listing in listings.values() if listing])
             by_listing = {item.listing_id: item for item in request_items}
-            decisions: dict[str, ItemDecision] = {}
+            chosen: dict[str, ItemDecision] = {}
             for decision in items or []:
                 if decision.listing_id not in by_listing:
                     raise Invalid(
                         f"listing '{decision.listing_id}' is not part of this request",
                         field="items",
                     )
-                decisions[decision.listing_id] = decision
+                chosen[decision.listing_id] = decision
             granted = []
             for item in request_items:
                 listing = listings[item.listing_id]
@@ -353,9 +346,13 @@ class SubscriptionService:
                 qualified = f"{asset.project.name}.{asset.name}"
                 if active_listing(session, asset.id) is None:
                     raise Conflict(f"{qualified} is no longer published", field="items")
-                decision = decisions.get(item.listing_id, ItemDecision(item.listing_id))
-                row = self._chosen(session, asset, decision.row_filter, "row")
-                col = self._chosen(session, asset, decision.column_filter, "column")
+                decision = chosen.get(item.listing_id, ItemDecision(item.listing_id))
+                row = decisions.chosen_filter(
+                    session, asset, decision.row_filter, "row", "row_filter"
+                )
+                col = decisions.chosen_filter(
+                    session, asset, decision.column_filter, "column", "column_filter"
+                )
                 item.row_filter_id = row.id if row else None
                 item.column_filter_id = col.id if col else None
                 grant, replaced = replace_grant(
@@ -376,9 +373,7 @@ class SubscriptionService:
                         "replaced": replaced,
                     }
                 )
-            request.status = APPROVED
-            request.decided_by, request.decided_at = principal.user_id, utcnow()
-            request.decision_comment = comment
+            decisions.decide(request, APPROVED, principal, comment)
             session.flush()
             command.project = owning.name
             command.assets = [str(g["asset"]) for g in granted]
@@ -386,19 +381,6 @@ class SubscriptionService:
             payload = subscription_payload(session, request, principal)
             emit(session, "subscription.approved", payload)
             return SubscriptionRequestView.of(session, request)
-
-    @staticmethod
-    def _chosen(session: Session, asset: Asset, name: str | None, kind: str) -> AssetFilter | None:
-        if not name:
-            return None
-        field_name = f"{kind}_filter"
-        try:
-            found = find_filter(session, asset, name)
-        except NotFound as error:
-            raise Invalid(error.message, field=field_name) from None
-        if found.kind != kind:
-            raise Invalid(f"filter '{name}' is a {found.kind} filter", field=field_name)
-        return found
 
     def reject(
         self, principal: Principal, request_id: str, *, comment: str | None = None
@@ -413,9 +395,7 @@ class SubscriptionService:
         ) as command:
             session = command.session
             request, owning = self._decidable(command, request_id)
-            request.status = REJECTED
-            request.decided_by, request.decided_at = principal.user_id, utcnow()
-            request.decision_comment = comment
+            decisions.decide(request, REJECTED, principal, comment)
             session.flush()
             view = SubscriptionRequestView.of(session, request)
             command.project = owning.name

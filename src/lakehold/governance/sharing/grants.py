@@ -20,13 +20,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehold.errors import Conflict, Invalid, NotFound
-from lakehold.governance.filters import find_filter
+from lakehold.governance import decisions
+from lakehold.governance.decisions import APPROVED, REJECTED, REQUESTED
 from lakehold.governance.sharing.recipients import visible_recipient
 from lakehold.governance.sharing.shares import share_table, visible_share
 from lakehold.governance.sharing.snapshots import SharedSnapshots, SnapshotFilters
@@ -35,7 +35,6 @@ from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
     Asset,
-    AssetFilter,
     Project,
     Share,
     ShareGrant,
@@ -48,9 +47,8 @@ from lakehold.store.models import (
 
 log = logging.getLogger(__name__)
 
-REQUESTED, APPROVED, REJECTED, REVOKED = "requested", "approved", "rejected", "revoked"
+REVOKED = "revoked"
 STATUSES = (REQUESTED, APPROVED, REJECTED, REVOKED)
-MAX_REASON = 4000
 _CONCURRENT = "share grant '{}' was decided concurrently; read it again"
 
 
@@ -183,10 +181,7 @@ class ShareGrantService:
                     f"'{found.project.name}'",
                     field="recipient",
                 )
-            if not isinstance(reason, str) or not reason.strip():
-                raise Invalid("a request for access needs a reason", field="reason")
-            if len(reason) > MAX_REASON:
-                raise Invalid(f"a reason is at most {MAX_REASON} characters", field="reason")
+            reason = decisions.check_reason(reason, "a request for access needs a reason")
             open_grant = select(ShareGrant.status).where(
                 ShareGrant.share_id == found.id,
                 ShareGrant.recipient_id == recipient.id,
@@ -202,7 +197,7 @@ class ShareGrantService:
                 share_id=found.id,
                 recipient_id=recipient.id,
                 status=REQUESTED,
-                reason=reason.strip(),
+                reason=reason,
                 requested_by=principal.user_id,
             )
             session.add(grant)
@@ -274,8 +269,7 @@ class ShareGrantService:
         ) as command:
             session = command.session
             grant, share = self._decidable(command, grant_id, Action.SHARE_GRANT_DECIDE)
-            if grant.status != REQUESTED:
-                raise Conflict(f"share grant '{grant_id}' is already {grant.status}")
+            decisions.check_undecided(grant, f"share grant '{grant_id}'")
             chosen: list[dict[str, object]] = []
             seen: set[str] = set()
             for index, decision in enumerate(tables or []):
@@ -289,8 +283,10 @@ class ShareGrantService:
                 seen.add(table.id)
                 asset = session.get(Asset, table.asset_id)
                 assert asset is not None
-                row = _chosen(session, asset, decision.row_filter, "row", f"{where}.row_filter")
-                col = _chosen(
+                row = decisions.chosen_filter(
+                    session, asset, decision.row_filter, "row", f"{where}.row_filter"
+                )
+                col = decisions.chosen_filter(
                     session, asset, decision.column_filter, "column", f"{where}.column_filter"
                 )
                 if row is None and col is None:
@@ -312,9 +308,7 @@ class ShareGrantService:
                         "column_filter": col.name if col else None,
                     }
                 )
-            grant.status = APPROVED
-            grant.decided_by, grant.decided_at = principal.user_id, utcnow()
-            grant.decision_comment = comment
+            decisions.decide(grant, APPROVED, principal, comment)
             session.flush()
             command.details.update(filtered=chosen)
             pending = self._filtered(session, grant.id)
@@ -337,11 +331,8 @@ class ShareGrantService:
             decision=_CONCURRENT.format(grant_id),
         ) as command:
             grant, _ = self._decidable(command, grant_id, Action.SHARE_GRANT_DECIDE)
-            if grant.status != REQUESTED:
-                raise Conflict(f"share grant '{grant_id}' is already {grant.status}")
-            grant.status = REJECTED
-            grant.decided_by, grant.decided_at = principal.user_id, utcnow()
-            grant.decision_comment = comment
+            decisions.check_undecided(grant, f"share grant '{grant_id}'")
+            decisions.decide(grant, REJECTED, principal, comment)
             command.session.flush()
             return ShareGrantView.of(command.session, grant, self.snapshots)
 
@@ -396,23 +387,3 @@ class ShareGrantService:
             .where(ShareGrantTable.grant_id == grant_id)
         ).all()
         return [(Path(path), SnapshotFilters.of(row), version) for row, path, version in rows]
-
-
-def _chosen(
-    session: Session,
-    asset: Asset,
-    name: str | None,
-    kind: Literal["row", "column"],
-    field_name: str,
-) -> AssetFilter | None:
-    """The ``kind`` filter of ``asset`` named ``name``; None for None; Invalid naming the
-    field for an unknown filter or one of the other kind."""
-    if not name:
-        return None
-    try:
-        found = find_filter(session, asset, name)
-    except NotFound as error:
-        raise Invalid(error.message, field=field_name) from None
-    if found.kind != kind:
-        raise Invalid(f"filter '{name}' is a {found.kind} filter", field=field_name)
-    return found
