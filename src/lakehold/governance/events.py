@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
+from lakehold.governance.usernames import username
 from lakehold.security.principal import Principal
 from lakehold.store.models import (
     Asset,
@@ -44,7 +45,6 @@ from lakehold.store.models import (
     Project,
     SubscriptionRequest,
     SubscriptionRequestItem,
-    User,
     Webhook,
     WebhookDelivery,
     as_utc,
@@ -123,11 +123,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _username(session: Session, user_id: str | None) -> str | None:
-    user = session.get(User, user_id) if user_id else None
-    return user.username if user else None
-
-
 def _filter(session: Session, filter_id: str | None) -> AssetFilter | None:
     return session.get(AssetFilter, filter_id) if filter_id else None
 
@@ -178,10 +173,10 @@ def subscription_payload(
         "owning_project": owning,
         "assets": [i["asset"] for i in items],
         "items": items,
-        "requester": _username(session, request.requester_id),
+        "requester": username(session, request.requester_id),
         "reason": request.reason,
         "form_values": dict(request.form_values or {}),
-        "decided_by": _username(session, request.decided_by),
+        "decided_by": username(session, request.decided_by),
         "comment": request.decision_comment,
         "created_at": request.created_at,
         "decided_at": request.decided_at,
@@ -210,9 +205,9 @@ def grant_payload(session: Session, grant: Grant, action: str, actor: Principal)
         "owning_project": asset.project.name,
         "asset": qualified,
         "assets": [qualified],
-        "requester": _username(session, request.requester_id) if request else None,
-        "decided_by": _username(session, request.decided_by) if request else None,
-        "revoked_by": _username(session, grant.revoked_by),
+        "requester": username(session, request.requester_id) if request else None,
+        "decided_by": username(session, request.decided_by) if request else None,
+        "revoked_by": username(session, grant.revoked_by),
         **_filters(session, grant.row_filter_id, grant.column_filter_id),
         "granted_at": grant.created_at,
         "revoked_at": grant.revoked_at,

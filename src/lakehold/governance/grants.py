@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from lakehold.errors import Conflict, Invalid, NotFound
 from lakehold.governance.events import SUBSCRIPTION_FILTERS_CHANGED, emit, grant_payload
+from lakehold.governance.usernames import username
 from lakehold.kernel import Action, allowed, governed
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -37,7 +38,6 @@ from lakehold.store.models import (
     Grant,
     Project,
     SubscriptionRequestItem,
-    User,
     utcnow,
 )
 
@@ -92,16 +92,11 @@ class GrantView:
             column_filter=col.name if col else None,
             columns=list(col.columns or []) if col else None,
             request_id=item.request_id if item else None,
-            created_by=_username(session, grant.created_by) or "",
+            created_by=username(session, grant.created_by) or "",
             created_at=grant.created_at,
             revoked_at=grant.revoked_at,
-            revoked_by=_username(session, grant.revoked_by),
+            revoked_by=username(session, grant.revoked_by),
         )
-
-
-def _username(session: Session, user_id: str | None) -> str | None:
-    user = session.get(User, user_id) if user_id else None
-    return user.username if user else None
 
 
 def lock_assets(session: Session, asset_ids: Iterable[str]) -> None:

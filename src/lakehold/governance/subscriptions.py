@@ -32,6 +32,7 @@ from lakehold.governance.decisions import APPROVED, REJECTED, REQUESTED
 from lakehold.governance.events import emit, subscription_payload
 from lakehold.governance.grants import lock_assets, replace_grant
 from lakehold.governance.listings import active_listing
+from lakehold.governance.usernames import username
 from lakehold.kernel import Action, Command, allowed, governed
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -43,7 +44,6 @@ from lakehold.store.models import (
     Project,
     SubscriptionRequest,
     SubscriptionRequestItem,
-    User,
 )
 
 Direction = Literal["incoming", "outgoing"]
@@ -116,11 +116,11 @@ class SubscriptionRequestView:
             id=request.id,
             project=project.name,
             owning_project=items[0].owning_project if items else "",
-            requester=_username(session, request.requester_id) or "",
+            requester=username(session, request.requester_id) or "",
             reason=request.reason,
             status=request.status,
             created_at=request.created_at,
-            decided_by=_username(session, request.decided_by),
+            decided_by=username(session, request.decided_by),
             decided_at=request.decided_at,
             decision_comment=request.decision_comment,
             form_values=dict(request.form_values or {}),
@@ -141,11 +141,6 @@ def _items(session: Session, request: SubscriptionRequest) -> list[SubscriptionR
 def _filter_name(session: Session, filter_id: str | None) -> str | None:
     found = session.get(AssetFilter, filter_id) if filter_id else None
     return found.name if found else None
-
-
-def _username(session: Session, user_id: str | None) -> str | None:
-    user = session.get(User, user_id) if user_id else None
-    return user.username if user else None
 
 
 def _owning_project(session: Session, request: SubscriptionRequest) -> Project:

@@ -30,6 +30,7 @@ from lakehold.governance.decisions import APPROVED, REJECTED, REQUESTED
 from lakehold.governance.sharing.recipients import visible_recipient
 from lakehold.governance.sharing.shares import share_table, visible_share
 from lakehold.governance.sharing.snapshots import SharedSnapshots, SnapshotFilters
+from lakehold.governance.usernames import username
 from lakehold.kernel import Action, Command, allowed, governed
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
@@ -41,7 +42,6 @@ from lakehold.store.models import (
     ShareGrantTable,
     ShareRecipient,
     ShareTable,
-    User,
     utcnow,
 )
 
@@ -135,20 +135,15 @@ class ShareGrantView:
             organisation=recipient.organisation,
             status=grant.status,
             reason=grant.reason,
-            requested_by=_username(session, grant.requested_by) or "",
+            requested_by=username(session, grant.requested_by) or "",
             created_at=grant.created_at,
-            decided_by=_username(session, grant.decided_by),
+            decided_by=username(session, grant.decided_by),
             decided_at=grant.decided_at,
             decision_comment=grant.decision_comment,
-            revoked_by=_username(session, grant.revoked_by),
+            revoked_by=username(session, grant.revoked_by),
             revoked_at=grant.revoked_at,
             tables=tables,
         )
-
-
-def _username(session: Session, user_id: str | None) -> str | None:
-    user = session.get(User, user_id) if user_id else None
-    return user.username if user else None
 
 
 class ShareGrantService:
