@@ -310,26 +310,31 @@ def _fts_baseline(runtime: Runtime, q: str) -> None:
 
 
 def baseline_service(runtime: Runtime, ref: str) -> Any:
-    """``SearchService`` as of git ``ref`` (its ``service`` and ``matching`` modules), over the
-    same database: the "before" of a before/after measured in one run."""
+    """``SearchService`` as of git ``ref`` (its ``visibility``, ``matching`` and ``service``
+    modules), over the same database: the "before" of a before/after measured in one run."""
     root = Path(__file__).resolve().parents[1]
+    imports = {  # the baseline's modules import each other, not today's
+        "from lakehold.catalog.search.visibility import": "from baseline_visibility import",
+        "from lakehold.catalog.search import matching, query": (
+            "import baseline_matching as matching\nfrom lakehold.catalog.search import query"
+        ),
+    }
 
-    def module(name: str, replace: tuple[str, str] = ("", "")) -> types.ModuleType:
+    def module(name: str) -> types.ModuleType:
         path = f"{ref}:src/lakehold/catalog/search/{name}.py"
         source = subprocess.run(
             ["git", "-C", str(root), "show", path], capture_output=True, text=True, check=True
-        ).stdout.replace(*replace)
+        ).stdout
+        for old, new in imports.items():
+            source = source.replace(old, new)
         loaded = types.ModuleType(f"baseline_{name}")
         sys.modules[loaded.__name__] = loaded  # dataclasses look their module up
-        if name == "service":
-            loaded.matching = sys.modules["baseline_matching"]  # type: ignore[attr-defined]
         exec(compile(source, path, "exec"), loaded.__dict__)
         return loaded
 
-    module("matching")
-    imports = "from lakehold.catalog.search import matching, query"
-    service = module("service", (imports, "from lakehold.catalog.search import query"))
-    return service.SearchService(runtime.store)
+    for name in ("visibility", "matching"):
+        module(name)
+    return module("service").SearchService(runtime.store)
 
 
 def check(runtime: Runtime, viewer: Principal, cases: dict[str, Any]) -> None:

@@ -11,7 +11,8 @@ import pytest
 import typer
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, inspect, select
+from sqlalchemy import text as text_clause
 from typer.testing import CliRunner
 
 from lakehold.api.app import create_app
@@ -144,6 +145,21 @@ def test_facets_count_the_visible_matches_and_filters_narrow(catalog: Catalog) -
     assert catalog.find(catalog.analyst, scope="listings", asset_type="view").total == 0
     empty = catalog.find(catalog.analyst, "nothing-like-this", scope="listings")
     assert empty.total == 0 and empty.items == [] and empty.facets["tag"] == []
+
+
+def test_a_unit_filter_takes_its_name_literally(catalog: Catalog) -> None:
+    """A unit filter finds the unit and the units below it; ``_`` and ``%`` in its name are
+    characters, not patterns (the filter is a bound LIKE pattern)."""
+    rt, admin = catalog.runtime, catalog.admin
+    rt.organisation.create_unit(admin, "Retail", "Ops_1")
+    rt.organisation.create_unit(admin, "Retail", "OpsX1")
+    rt.organisation.create_unit(admin, "Retail", "Team", parent="Retail/OpsX1")
+    rt.catalog.create_project(admin, "ops", "Retail", domain_unit="Retail/OpsX1/Team")
+    _table(rt, admin, "ops", "stock", "inventory")
+    assert catalog.find(admin, domain_unit="Retail/Ops_1").total == 0
+    assert catalog.find(admin, domain_unit="Retail/Ops%").total == 0
+    for unit in ("Retail/OpsX1", "Retail/OpsX1/Team", "/Retail/OpsX1/"):
+        assert names(catalog.find(admin, domain_unit=unit)) == ["ops.stock"]
 
 
 def test_past_the_window_totals_and_facets_are_lower_bounds_and_say_so(catalog: Catalog) -> None:
@@ -640,11 +656,11 @@ def test_facet_counts_of_the_window_equal_the_facet_table(catalog: Catalog) -> N
 
 def test_a_window_read_per_visible_part_equals_one_read(catalog: Catalog) -> None:
     """PostgreSQL: the newest matches read per visible part (listings, each project's
-    inventory) are the same rows, scores and order as one read of the visible matches; the
-    plan decides which is read."""
+    inventory) are the same rows, scores and order as one read of the visible matches, with
+    text or browsing; the plan decides which is read for text."""
     from lakehold.catalog.search import matching, query
     from lakehold.catalog.search.service import SCOPES
-    from lakehold.catalog.search.visibility import reads_backwards, visibility
+    from lakehold.catalog.search.visibility import condition, parts, reads_backwards, visibility
 
     rt = catalog.runtime
     if rt.store.engine.dialect.name != "postgresql":
@@ -655,30 +671,27 @@ def test_a_window_read_per_visible_part_equals_one_read(catalog: Catalog) -> Non
         seen = visibility(session, catalog.analyst)
         assert seen.projects is not None and len(seen.projects) == 1
         found = 0
-        for q in ("customer", "pay*", 'pay* "customer"'):
+        for q in ("customer", "pay*", 'pay* "customer"', ""):
+            text = matching.text_params("postgresql", query.parse(q))
+            shape = matching.text_shape(text)
             for kinds in SCOPES.values():
-                terms, scoped = query.parse(q), SearchDocument.kind.in_(kinds)
-                parts = seen.parts(kinds)
-                assert parts and len(parts) == len(kinds)  # the listings, one project
+                scoped = SearchDocument.kind.in_(kinds)
+                part_shape = seen.part_shape(kinds)
+                assert part_shape and sum(part_shape) == len(kinds)  # the listings, one project
+                one = matching.window("postgresql", shape, [scoped, condition(seen.reach)])
+                parted = matching.window("postgresql", shape, [scoped], parts=parts(part_shape))
                 for limit, offset in ((3, 0), (2, 2), (100, 0)):
-                    one = matching.window(
-                        "postgresql",
-                        terms,
-                        [scoped, seen.condition()],
-                        limit=limit,
-                        offset=offset,
-                    )
-                    parted = matching.window(
-                        "postgresql", terms, [scoped], limit=limit, offset=offset, parts=parts
-                    )
-                    expected = sorted(session.connection().execute(one).all())
-                    assert sorted(session.connection().execute(parted).all()) == expected
+                    params = text | seen.params() | matching.window_params(limit, offset)
+                    expected = sorted(session.connection().execute(one, params).all())
+                    assert sorted(session.connection().execute(parted, params).all()) == expected
                     found += len(expected)
         assert found > 0
-        plain = matching.window("postgresql", query.parse("customer"), [seen.condition()], limit=10)
-        session.execute(text("SET LOCAL enable_seqscan = off"))
-        session.execute(text("SET LOCAL enable_indexscan = off"))
-        assert not reads_backwards(session, plain)  # a bitmap of the GIN index
-        session.execute(text("SET LOCAL enable_indexscan = on"))
-        session.execute(text("SET LOCAL enable_bitmapscan = off"))
-        assert reads_backwards(session, plain)
+        text = matching.text_params("postgresql", query.parse("customer"))
+        plain = matching.window("postgresql", matching.text_shape(text), [condition(seen.reach)])
+        params = text | seen.params() | matching.window_params(10)
+        session.execute(text_clause("SET LOCAL enable_seqscan = off"))
+        session.execute(text_clause("SET LOCAL enable_indexscan = off"))
+        assert not reads_backwards(session, plain, params)  # a bitmap of the GIN index
+        session.execute(text_clause("SET LOCAL enable_indexscan = on"))
+        session.execute(text_clause("SET LOCAL enable_bitmapscan = off"))
+        assert reads_backwards(session, plain, params)

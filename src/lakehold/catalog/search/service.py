@@ -15,28 +15,39 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from heapq import nlargest
 from operator import itemgetter
-from typing import Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
+    bindparam,
     exists,
     func,
     null,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from lakehold.catalog.search import matching, query
 from lakehold.catalog.search.indexer import reindex_all
-from lakehold.catalog.search.visibility import reads_backwards, visibility
+from lakehold.catalog.search.visibility import (
+    Part,
+    PartShape,
+    condition,
+    parts,
+    reads_backwards,
+    visibility,
+)
 from lakehold.errors import Invalid
 from lakehold.kernel import Action, authorize
 from lakehold.security.principal import Principal
@@ -120,74 +131,160 @@ class SearchResults:
     total_exact: bool = True
 
 
+class FilterShape(NamedTuple):
+    """What the SQL of the filters depends on; their values are bound (``Filters.params``)."""
+
+    project: bool
+    units: int
+    asset_type: bool
+    facets: tuple[str, ...]  # the facet of each tag and glossary term given
+
+
 @dataclass(frozen=True)
 class Filters:
-    domain_unit: list[str] = field(default_factory=list)
-    project: list[str] = field(default_factory=list)
-    asset_type: list[str] = field(default_factory=list)
-    tag: list[str] = field(default_factory=list)
-    glossary_term: list[str] = field(default_factory=list)
+    domain_unit: tuple[str, ...] = ()
+    project: tuple[str, ...] = ()
+    asset_type: tuple[str, ...] = ()
+    tag: tuple[str, ...] = ()
+    glossary_term: tuple[str, ...] = ()
+
+    def facets(self) -> list[tuple[str, str]]:
+        """The (facet, value) pairs every match must carry: the tags, then the glossary terms."""
+        return [(TAG, v) for v in self.tag] + [(GLOSSARY_TERM, v) for v in self.glossary_term]
+
+    @property
+    def shape(self) -> FilterShape:
+        facets = tuple(facet for facet, _ in self.facets())
+        return FilterShape(bool(self.project), len(self.domain_unit), bool(self.asset_type), facets)
+
+    def params(self) -> dict[str, Any]:
+        """The values ``_filtered`` and ``_newest_carrying`` bind."""
+        params: dict[str, Any] = {"projects_given": list(self.project)}
+        params["types_given"] = list(self.asset_type)
+        for n, unit in enumerate(self.domain_unit):
+            path = unit.strip("/")
+            params |= {f"unit_{n}": unit, f"unit_path_{n}": path, f"unit_below_{n}": _below(path)}
+        return params | {f"carrying_{n}": value for n, (_, value) in enumerate(self.facets())}
 
 
-def _values(value: str | list[str] | None) -> list[str]:
+def _below(path: str) -> str:
+    """A ``LIKE`` pattern (escape ``/``) of the units below ``path``."""
+    escaped = path.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"{escaped}//%"
+
+
+def _values(value: str | list[str] | None) -> tuple[str, ...]:
     if value is None:
-        return []
+        return ()
     values = [value] if isinstance(value, str) else list(value)
-    return [v.strip() for v in values if v and v.strip()]
+    return tuple(v.strip() for v in values if v and v.strip())
 
 
-def _has_facet(facet: str, value: str) -> ColumnElement[bool]:
-    other = aliased(SearchFacet)  # the window may be read from search_facets itself
+def _has_facet(facet: str, n: int) -> ColumnElement[bool]:
+    other = SearchFacet.__table__.alias()  # the window may be read from search_facets itself
     return exists().where(
-        other.document_id == SearchDocument.id, other.facet == facet, other.value == value
+        other.c.document_id == SearchDocument.id,
+        other.c.facet == facet,
+        other.c.value == bindparam(f"carrying_{n}"),
     )
 
 
-def _facet_values(filters: Filters) -> list[tuple[str, str]]:
-    """The (facet, value) pairs every match must carry: the tags, then the glossary terms."""
-    return [(TAG, v) for v in filters.tag] + [(GLOSSARY_TERM, v) for v in filters.glossary_term]
-
-
-def _filtered(filters: Filters, carried: int = 0) -> list[ColumnElement[bool]]:
+def _filtered(shape: FilterShape, carried: int = 0) -> list[ColumnElement[bool]]:
     """Any of the given projects, units (with the units below them) and types; every tag and
     glossary term given but the first ``carried`` (a join already requires them)."""
     conditions: list[ColumnElement[bool]] = []
-    if filters.project:
-        conditions.append(SearchDocument.project.in_(filters.project))
-    if filters.domain_unit:
+    if shape.project:
+        conditions.append(SearchDocument.project.in_(bindparam("projects_given", expanding=True)))
+    if shape.units:
         conditions.append(
             or_(
                 *(
                     or_(
-                        SearchDocument.domain_unit_id == unit,
-                        SearchDocument.domain_unit == unit.strip("/"),
-                        SearchDocument.domain_unit.startswith(
-                            unit.strip("/") + "/", autoescape=True
-                        ),
+                        SearchDocument.domain_unit_id == bindparam(f"unit_{n}"),
+                        SearchDocument.domain_unit == bindparam(f"unit_path_{n}"),
+                        SearchDocument.domain_unit.like(bindparam(f"unit_below_{n}"), escape="/"),
                     )
-                    for unit in filters.domain_unit
+                    for n in range(shape.units)
                 )
             )
         )
-    if filters.asset_type:
-        conditions.append(SearchDocument.asset_type.in_(filters.asset_type))
-    conditions.extend(_has_facet(f, v) for f, v in _facet_values(filters)[carried:])
+    if shape.asset_type:
+        conditions.append(SearchDocument.asset_type.in_(bindparam("types_given", expanding=True)))
+    conditions.extend(_has_facet(f, n) for n, f in enumerate(shape.facets) if n >= carried)
     return conditions
 
 
 def _newest_carrying(
-    facet: str, value: str, conditions: list[ColumnElement[bool]], limit: int
+    facet: str, conditions: list[ColumnElement[bool]], parts: list[Part]
 ) -> Select:
-    """The newest documents carrying ``facet`` ``value`` (``HIT_COLUMNS``, newest first), read
-    backwards from ``ix_search_facets_facet_value_document``: the planners misjudge how many
-    documents carry a value (PostgreSQL read every one of 15k and sorted them)."""
-    carrier = SearchFacet.document_id
+    """The newest documents carrying ``facet`` ``carrying_0`` (``HIT_COLUMNS``, newest first),
+    read backwards from ``ix_search_facets_facet_value_document``: the planners misjudge how
+    many documents carry a value (PostgreSQL read every one of 15k and sorted them). With
+    several ``parts`` (``visibility``): the newest of each part, merged."""
+    carrier, limit = SearchFacet.document_id, bindparam("limit", type_=Integer)
+
+    def newest_of(part: Part) -> Select:
+        return (
+            select(*matching.HIT_COLUMNS, null().label("score"))
+            .join_from(SearchFacet, SearchDocument, SearchDocument.id == carrier)
+            .where(
+                SearchFacet.facet == facet,
+                SearchFacet.value == bindparam("carrying_0"),
+                *conditions,
+                *part,
+            )
+            .order_by(carrier.desc())
+            .limit(limit)
+        )
+
+    if len(parts) == 1:
+        return newest_of(parts[0])
+    merged = union_all(*map(newest_of, parts)).subquery("newest")
+    return select(*merged.c).order_by(merged.c.id.desc()).limit(limit)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the SQL of a search's statements depends on: every value (words, projects, filter
+    values, bounds) is bound when they run, so each is built once per shape (``_window``)."""
+
+    dialect: str
+    scope: str
+    reach: str  # visibility.EVERY, SOME or NONE
+    filters: FilterShape
+    text: matching.TextShape
+    parts: PartShape | None = None  # read per visible part (PostgreSQL)
+
+
+@lru_cache(maxsize=256)
+def _window(shape: _Shape) -> Select:
+    """The newest matches (``matching.window`` rows; bounds ``matching.window_params``): when
+    browsing by tags or glossary terms, from the facet index; per visible part with
+    ``shape.parts``."""
+    scoped = SearchDocument.kind.in_(SCOPES[shape.scope])
+    visible = parts(shape.parts) if shape.parts else [[condition(shape.reach)]]
+    if not shape.text and shape.filters.facets:
+        carried = [scoped, *_filtered(shape.filters, 1)]
+        return _newest_carrying(shape.filters.facets[0], carried, visible)
+    conditions = [scoped, *_filtered(shape.filters)]
+    if shape.parts:
+        return matching.window(shape.dialect, shape.text, conditions, parts=visible)
+    return matching.window(shape.dialect, shape.text, [*conditions, *visible[0]])
+
+
+@lru_cache(maxsize=64)
+def _browse(shape: _Shape) -> Select:
+    """A page of browsing: every match, newest first (bounds ``limit``, ``offset``)."""
     return (
-        select(*matching.HIT_COLUMNS, null().label("score"))
-        .join_from(SearchFacet, SearchDocument, SearchDocument.id == carrier)
-        .where(SearchFacet.facet == facet, SearchFacet.value == value, *conditions)
-        .order_by(carrier.desc())
-        .limit(limit)
+        select(SearchDocument.id)
+        .where(
+            SearchDocument.kind.in_(SCOPES[shape.scope]),
+            condition(shape.reach),
+            *_filtered(shape.filters),
+        )
+        .order_by(SearchDocument.updated_at.desc(), SearchDocument.id.desc())
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
     )
 
 
@@ -225,7 +322,7 @@ class SearchService:
         )
         with self.store.session() as session:
             if session.get_bind().dialect.name == "postgresql":
-                session.execute(POSTGRES_SETTINGS)
+                session.connection().execute(POSTGRES_SETTINGS)
             try:
                 return self._run(session, principal, terms, filters, scope, limit, offset)
             except DBAPIError as error:  # a query text the engine still refuses
@@ -252,56 +349,42 @@ class SearchService:
         offset: int,
     ) -> SearchResults:
         seen = visibility(session, principal)
-        scoped = SearchDocument.kind.in_(SCOPES[scope])
-        conditions = [scoped, seen.condition()]
         dialect = session.get_bind().dialect.name
-        matches = [*conditions, *_filtered(filters)]
-
-        def newest_matches(count: int, skip: int = 0) -> Select:
-            """The matches newest first; per visible part when that reads fewer documents."""
-            if parts:
-                parted = [scoped, *_filtered(filters)]
-                return matching.window(
-                    dialect, terms, parted, limit=count, offset=skip, parts=parts
-                )
-            return matching.window(dialect, terms, matches, limit=count, offset=skip)
-
+        text = matching.text_params(dialect, terms)
+        shape = _Shape(dialect, scope, seen.reach, filters.shape, matching.text_shape(text))
+        params = text | seen.params() | filters.params()
         # one more than the window: whether more match than it holds
-        parts = None
-        if not terms and (carried := _facet_values(filters)):  # the window from the facet index
-            newest = _newest_carrying(
-                *carried[0], [*conditions, *_filtered(filters, 1)], self.window + 1
-            )
-        else:
-            newest = newest_matches(self.window + 1)
-            if dialect == "postgresql" and terms and (parts := seen.parts(SCOPES[scope])):
-                if reads_backwards(session, newest):
-                    newest = newest_matches(self.window + 1)
-                else:
-                    parts = None
+        bounds = matching.window_params(self.window + 1)
+        # PostgreSQL reads a viewer's window per visible part (ADR 24): always when browsing
+        # (covering partial indexes); for text when the plan of one read is a backward scan
+        part_shape = seen.part_shape(SCOPES[scope]) if dialect == "postgresql" else None
+        if part_shape and (not text or reads_backwards(session, _window(shape), params | bounds)):
+            shape = replace(shape, parts=part_shape)
         core = session.connection()  # plain rows: no ORM loading per row of the window
         # newest first; fetched all at once (iterating a result fetches row by row)
-        rows = sorted(core.execute(newest).all(), key=itemgetter(_ID), reverse=True)
+        read = core.execute(_window(shape), params | bounds).all()
+        rows = sorted(read, key=itemgetter(_ID), reverse=True)
         exact = len(rows) <= self.window
         window = rows[: self.window]
         facets = _column_facets(window) | _tag_facets(window)
         hits: list[tuple[int, float | None]]
         if not terms:  # browsing: every match, newest first
-            page = (
-                select(SearchDocument.id)
-                .where(*matches)
-                .order_by(SearchDocument.updated_at.desc(), SearchDocument.id.desc())
-            )
-            hits = [(i, None) for i in core.scalars(page.limit(limit).offset(offset))]
+            page = _browse(replace(shape, parts=None))
+            found = core.scalars(page, params | {"limit": limit, "offset": offset})
+            hits = [(i, None) for i in found]
         else:  # the window best first, then the older matches newest first
             ranked = nlargest(offset + limit, window, key=_RANKING)  # sorted, best first
             hits = [(row[_ID], row[_SCORE]) for row in ranked[offset:]]
             if not exact and offset + limit > self.window:
                 skip = self.window + max(0, offset - self.window)
-                read = core.execute(newest_matches(limit - len(hits), skip)).all()
-                older = sorted(read, key=itemgetter(_ID), reverse=True)
+                more = matching.window_params(limit - len(hits), skip)
+                older = sorted(
+                    core.execute(_window(shape), params | more).all(),
+                    key=itemgetter(_ID),
+                    reverse=True,
+                )
                 hits += [(row[_ID], row[_SCORE]) for row in older]
-        documents = matching.page(session, terms, [document_id for document_id, _ in hits])
+        documents = matching.page(session, text, [document_id for document_id, _ in hits])
         items = [_hit(documents[i], score) for i, score in hits if i in documents]
         return SearchResults(
             total=len(window),
@@ -330,15 +413,21 @@ def _column_facets(window: Sequence[Row]) -> dict[str, list[FacetCount]]:
     return facets
 
 
+@lru_cache(maxsize=4096)
+def _listed(text: str | None) -> tuple[str, ...]:
+    """The values of a stored JSON list (parsed once: the same few hundred lists recur)."""
+    return tuple(json.loads(text or "null") or ())
+
+
 def _tag_facets(window: Sequence[Row]) -> dict[str, list[FacetCount]]:
     """The tags and glossary terms of the window's documents, from their JSON text (the same
-    values as ``search_facets``, written together by the indexer): each distinct list is parsed
+    values as ``search_facets``, written together by the indexer): each distinct list is counted
     once (a window of 1,000 holds about 200)."""
     facets: dict[str, list[FacetCount]] = {}
     for name in (TAG, GLOSSARY_TERM):
         counted: Counter[str] = Counter()
         for text, n in Counter(map(itemgetter(_AT[FACET_COLUMNS[name]]), window)).items():
-            for value in json.loads(text or "null") or ():
+            for value in _listed(text):
                 counted[value] += n
         facets[name] = _top(counted)
     return facets

@@ -2,21 +2,26 @@
 inventories of their own projects (members, any role; administrators see every project).
 
 A viewer sees a fraction of the index (a fifth in the benchmark), so reading their newest
-matches from the whole index visits about five documents per visible one. On PostgreSQL, when
-the planner reads a window of matches backwards by id, the window can instead be read per
-visible **part** -- the listings, then each project's inventory, through partial indexes of
-migration ``0020_search_storage`` -- and merged newest first (ADR 24): only visible documents
-are visited. When the planner reads the matches from the GIN index instead (a rare word), one
-read is cheaper than one per part; the plan of the single read decides (``reads_backwards``).
+matches from the whole index visits about five documents per visible one. On PostgreSQL the
+window can instead be read per visible **part** -- the listings, then each project's inventory,
+through the partial indexes of migrations ``0020_search_storage`` and ``0025`` -- and merged
+newest first (ADR 24): only visible documents are visited. A browsing window (no text) is
+always read so, from the indexes alone. A text window is read so when the planner would read
+one window backwards by id; when it would read the matches from the GIN index instead (a rare
+word), one read is cheaper than one per part (``reads_backwards``).
+
+The SQL depends on the shape of what is visible (``Visibility.reach``, ``part_shape``), not on
+the projects, which are bound as parameters: statements are built once per shape.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
@@ -30,6 +35,8 @@ from lakehold.store.search import ASSET, LISTING, SearchDocument
 
 MAX_PARTS = 9  # the listings and up to 8 projects; past that one read is planned faster
 Part = list[ColumnElement[bool]]  # the conditions of one visible part
+PartShape = tuple[bool, int]  # the visible parts of a read: the listings?, how many projects
+EVERY, SOME, NONE = "every", "some", "none"  # whose inventories a principal sees
 
 
 @dataclass(frozen=True)
@@ -38,40 +45,62 @@ class Visibility:
 
     projects: tuple[str, ...] | None
 
-    def condition(self) -> ColumnElement[bool]:
-        """Active listings, and assets of the projects (listed, so the planner sees a few
-        literal ids)."""
+    @property
+    def reach(self) -> str:
+        """``EVERY`` project's inventory, ``SOME`` (``projects``) or ``NONE``: what the SQL of
+        ``condition`` depends on; the projects are bound as parameters (``params``)."""
         if self.projects is None:
-            inventory: ColumnElement[bool] = true()
-        elif self.projects:
-            inventory = SearchDocument.project_id.in_(self.projects)
-        else:
-            inventory = false()
-        return or_(SearchDocument.kind == LISTING, and_(SearchDocument.kind == ASSET, inventory))
+            return EVERY
+        return SOME if self.projects else NONE
 
-    def parts(self, kinds: tuple[str, ...]) -> list[Part] | None:
+    def params(self) -> dict[str, Any]:
+        """The values of ``condition(reach)`` and of the parts' conditions (``part_<n>``)."""
+        projects = self.projects or ()
+        return {"projects": list(projects)} | {f"part_{n}": p for n, p in enumerate(projects)}
+
+    def part_shape(self, kinds: tuple[str, ...]) -> PartShape | None:
         """The visible parts of the documents of ``kinds``: the listings, each project's
         inventory; None for every project's (nothing to leave out) or for too many parts."""
         if self.projects is None:
             return None
-        parts: list[Part] = [[SearchDocument.kind == LISTING]] if LISTING in kinds else []
-        if ASSET in kinds:
-            parts += [
-                [SearchDocument.kind == ASSET, SearchDocument.project_id == project]
-                for project in self.projects
-            ]
-        return parts if 0 < len(parts) <= MAX_PARTS else None
+        shape = (LISTING in kinds, len(self.projects) if ASSET in kinds else 0)
+        return shape if 0 < shape[0] + shape[1] <= MAX_PARTS else None
+
+
+def condition(reach: str) -> ColumnElement[bool]:
+    """Active listings, and assets of the projects of ``reach`` (bound as ``projects``, a list
+    the planner sees as a few literal ids)."""
+    if reach == EVERY:
+        inventory: ColumnElement[bool] = true()
+    elif reach == SOME:
+        inventory = SearchDocument.project_id.in_(bindparam("projects", expanding=True))
+    else:
+        inventory = false()
+    return or_(SearchDocument.kind == LISTING, and_(SearchDocument.kind == ASSET, inventory))
+
+
+def parts(shape: PartShape) -> list[Part]:
+    """The conditions of each visible part: the listings, then project ``part_<n>``."""
+    listings, projects = shape
+    found: list[Part] = [[SearchDocument.kind == LISTING]] if listings else []
+    return found + [
+        [SearchDocument.kind == ASSET, SearchDocument.project_id == bindparam(f"part_{n}")]
+        for n in range(projects)
+    ]
+
+
+_GROUPS = select(GroupMember.group_id).where(GroupMember.user_id == bindparam("user"))
+_MEMBER_OF = select(ProjectMember.project_id).where(
+    or_(ProjectMember.user_id == bindparam("user"), ProjectMember.group_id.in_(_GROUPS))
+)
 
 
 def visibility(session: Session, principal: Principal) -> Visibility:
     """What ``principal`` may find."""
     if allowed(principal, Action.CATALOG_READ_ALL):  # administrators see every project's inventory
         return Visibility(None)
-    groups = select(GroupMember.group_id).where(GroupMember.user_id == principal.user_id)
-    member_of = select(ProjectMember.project_id).where(
-        or_(ProjectMember.user_id == principal.user_id, ProjectMember.group_id.in_(groups))
-    )
-    return Visibility(tuple(sorted(set(session.connection().scalars(member_of)))))
+    found = session.connection().scalars(_MEMBER_OF, {"user": principal.user_id})
+    return Visibility(tuple(sorted(set(found))))
 
 
 def _nodes(plan: dict[str, Any]):
@@ -99,10 +128,15 @@ def _explain(element: _Explain, compiler, **kw) -> str:
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
-def reads_backwards(session: Session, statement: Select) -> bool:
+@lru_cache(maxsize=256)
+def _explained(statement: Select) -> _Explain:
+    return _Explain(statement)  # one per (cached) statement: its cache key is computed once
+
+
+def reads_backwards(session: Session, statement: Select, params: dict[str, Any]) -> bool:
     """Whether PostgreSQL would read ``statement`` (a window) without a bitmap of the GIN
     index, i.e. by an index backwards (``EXPLAIN``: planning only, well under a millisecond)."""
-    explained = session.connection().execute(_Explain(statement)).scalar_one()
+    explained = session.connection().execute(_explained(statement), params).scalar_one()
     if isinstance(explained, str):
         explained = json.loads(explained)
     return not any(node["Node Type"].startswith("Bitmap") for node in _nodes(explained[0]["Plan"]))
