@@ -243,6 +243,28 @@ def test_json_body_size_and_depth_are_bounded(client: TestClient, runtime: Runti
     assert client.post("/api/v1/domains", json={"name": "D", "x": fine}).status_code < 500
 
 
+def test_body_checks_hold_at_their_limits_and_in_any_json_encoding(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """A body that cannot fail the checks is not parsed for them (a statement's body is parsed
+    once, by its endpoint); the checks refuse exactly what they refused when every body was:
+    at the depth limit a body passes and one level deeper it is refused, many shallow objects
+    pass, and a NUL escaped in a UTF-16 body (which has NUL bytes of its own) is refused."""
+    runtime.settings.max_json_depth = 3
+    at_limit = client.post("/api/v1/domains", json={"name": "d", "x": {"a": {"b": 1}}})
+    assert at_limit.status_code == 400 and at_limit.json()["field"] == "x", at_limit.text
+    _invalid(client.post("/api/v1/domains", json={"name": "d", "x": {"a": {"b": {}}}}), "body")
+    shallow = client.post("/api/v1/domains", json={"name": "d", "x": {}, "y": {}, "z": []})
+    assert shallow.status_code == 400 and shallow.json()["field"] != "body", shallow.text
+    for encoding in ("utf-16", "utf-32", "utf-8"):
+        body = json.dumps({"sql": "select 'a\u0000b'"}).encode(encoding)
+        response = client.post(
+            "/api/v1/query", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, (encoding, response.text)
+        assert response.json()["field"] == "sql" and "NUL" in response.json()["message"]
+
+
 # -- the home tree ---------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from lakehold.errors import LakeholdError
+from lakehold.governance import statement_record
 from lakehold.governance.statement_record import DeferredRecord
 from lakehold.store.models import AuditEvent, Statement
 from tests.governance.conftest import World
@@ -74,3 +75,25 @@ def test_a_failing_early_write_leaves_the_record_to_the_end() -> None:
     record = DeferredRecord(fail, after_s=0)
     assert attempted.wait(10)
     assert not record.finish()
+
+
+def test_an_early_record_is_written_on_time_behind_a_later_one() -> None:
+    later_calls: list[int] = []
+    later = DeferredRecord(lambda: later_calls.append(1), after_s=60)
+    written = threading.Event()
+    earlier = DeferredRecord(written.set, after_s=0)
+    assert written.wait(10)  # the timer thread slept towards the later one: it was woken
+    assert earlier.finish()
+    assert not later.finish()
+    assert later_calls == []
+
+
+def test_finished_statements_leave_no_timers_behind() -> None:
+    """A statement's timer goes when it ends: the thread sleeps until one still pending, not
+    once more per statement."""
+    pending = len(statement_record._timers._due)
+    records = [DeferredRecord(lambda: None, after_s=60) for _ in range(100)]
+    assert len(statement_record._timers._due) == pending + 100
+    for record in records:
+        assert not record.finish()
+    assert len(statement_record._timers._due) == pending

@@ -364,6 +364,15 @@ def test_text_lines_carry_the_context() -> None:
         ('{"client_secret": "abc", "n": 1}', '{"client_secret": "[redacted]", "n": 1}'),
         ("select 1 from lh_table", "select 1 from lh_table"),
         ("GET /api/v1/projects/shop/assets 200", "GET /api/v1/projects/shop/assets 200"),
+        # a line is searched for each pattern's text in any case, and one that is not ASCII
+        # goes through every pattern: (?i) matches the long s as an s
+        ("PASSWORD=a AUTHORIZATION: Bearer b", "PASSWORD=[redacted] AUTHORIZATION: [redacted]"),
+        ("pa\u017f\u017fword=hunter2", "pa\u017f\u017fword=[redacted]"),
+        ("\u00e9t\u00e9 lh_0123456789abcdef_Zz ok", "\u00e9t\u00e9 [redacted] ok"),
+        (
+            '127.0.0.1:5 - "POST /api/v1/query HTTP/1.1" 200',
+            '127.0.0.1:5 - "POST /api/v1/query HTTP/1.1" 200',
+        ),
     ],
 )
 def test_known_secret_shapes_are_redacted(text: str, redacted: str) -> None:

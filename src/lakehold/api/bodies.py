@@ -12,7 +12,6 @@ import json
 import re
 from typing import Any
 
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,11 +48,22 @@ def too_large(limit: int, setting: str) -> TooLarge:
     )
 
 
-def has_body(scope: Scope) -> bool:
-    """Whether the request says it sends a body (Content-Length above 0, or chunked)."""
-    headers = Headers(scope=scope)
-    declared = headers.get("content-length", "").strip()
-    return "transfer-encoding" in headers or (declared != "" and declared != "0")
+def _body_headers(scope: Scope) -> tuple[str, bool, str | None]:
+    """The request's Content-Length (``""`` without one), whether it is chunked (sends a
+    Transfer-Encoding), and its Content-Type: the first of each, read in one pass."""
+    length: str | None = None
+    content_type: str | None = None
+    chunked = False
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            if length is None:
+                length = value.decode("latin-1")
+        elif name == b"content-type":
+            if content_type is None:
+                content_type = value.decode("latin-1")
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length or "", chunked, content_type
 
 
 class BodyLimits:
@@ -78,13 +88,15 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         self_bounded = SELF_BOUNDED_PATHS.match(path) is not None
+        declared, chunked, content_type = _body_headers(scope)
+        has_body = chunked or declared.strip() not in ("", "0")
         try:
-            if has_body(scope) and not OPEN_PATHS.match(path) and not PAGE_PATHS.match(path):
+            if has_body and not OPEN_PATHS.match(path) and not PAGE_PATHS.match(path):
                 await authenticate_first(Request(scope))
             if not self_bounded:
-                body, more = await self._read(scope, receive)
+                body, more = await self._read(declared, receive)
                 if body:
-                    self._check(scope, body)
+                    self._check(content_type, body)
         except LakeholdError as error:
             await _refuse(error, scope, receive, send)
             return
@@ -102,11 +114,10 @@ class BodyLimits:
 
         await self.app(scope, replay, send)
 
-    async def _read(self, scope: Scope, receive: Receive) -> tuple[bytes, bool]:
-        """The whole body (and whether the client may still send a disconnect)."""
+    async def _read(self, declared: str, receive: Receive) -> tuple[bytes, bool]:
+        """The whole body (and whether the client may still send a disconnect); ``declared``:
+        its Content-Length."""
         limit = self.settings.max_json_bytes
-        headers = Headers(scope=scope)
-        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise too_large(limit, "LAKEHOLD_MAX_JSON_BYTES")
         chunks: list[bytes] = []
@@ -123,9 +134,10 @@ class BodyLimits:
             if not message.get("more_body", False):
                 return b"".join(chunks), True
 
-    def _check(self, scope: Scope, body: bytes) -> None:
-        content_type = Headers(scope=scope).get("content-type", "application/json")
-        if "json" not in content_type.lower():
+    def _check(self, content_type: str | None, body: bytes) -> None:
+        if "json" not in (content_type if content_type is not None else "application/json").lower():
+            return
+        if self._passes_unparsed(body):
             return
         try:
             value = json.loads(body)
@@ -153,6 +165,21 @@ class BodyLimits:
                 field="sql",
                 limit="LAKEHOLD_MAX_SQL_CHARS",
             )
+
+    def _passes_unparsed(self, body: bytes) -> bool:
+        """Whether ``body`` passes :meth:`_check` whatever it holds, so that it need not be
+        parsed twice (here and by its endpoint; a statement's body, most of all). It does
+        when it has no NUL byte (so it is UTF-8, the only JSON encoding without one, and a NUL
+        character could come only as the escape ``\\u0000``) nor that escape, at most as many
+        ``{`` and ``[`` as the depth limit (each level of nesting opens one), and at most as
+        many bytes as a ``sql`` text may have characters."""
+        settings = self.settings
+        return (
+            len(body) <= settings.max_sql_chars
+            and body.count(b"{") + body.count(b"[") <= settings.max_json_depth
+            and b"\x00" not in body
+            and b"\\u0000" not in body
+        )
 
 
 async def _refuse(error: LakeholdError, scope: Scope, receive: Receive, send: Send) -> None:

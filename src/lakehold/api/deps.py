@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from starlette.requests import HTTPConnection
 
 from lakehold.observability import request_context
@@ -18,7 +18,6 @@ SCIM_PATH = "/scim/v2/"
 SHARING_PATH = "/delta-sharing/"
 """Where the Delta Sharing protocol is served (``api.routers.delta_sharing``): recipient tokens
 work there only, and only they (ADR 37)."""
-_bearer = HTTPBearer(auto_error=False, description="An API token: `lh_...`")
 
 
 def runtime_of(request: HTTPConnection) -> Runtime:
@@ -41,12 +40,13 @@ def bearer_token(request: HTTPConnection) -> str | None:
 
 async def authenticate_first(request: Request) -> Principal:
     """The principal of ``request``'s bearer token, found before its body is read and kept for
-    :func:`get_principal`; Unauthorized without a valid token."""
-    if request.url.path.startswith(SHARING_PATH):
+    :data:`get_principal`; Unauthorized without a valid token."""
+    path = request.scope["path"]  # as the router reads it (request.url would parse it again)
+    if path.startswith(SHARING_PATH):
         principal = await authenticate_recipient(request)
         request.state.principal = principal
         return principal
-    scim = request.url.path.startswith(SCIM_PATH)  # a scim token works there only (ADR 30)
+    scim = path.startswith(SCIM_PATH)  # a scim token works there only (ADR 30)
     principal = await authenticate_token(runtime_of(request), bearer_token(request), scim=scim)
     request.state.principal = principal
     return principal
@@ -76,18 +76,25 @@ async def authenticate_token(
     return known
 
 
-async def get_principal(
-    request: Request,
-    runtime: Annotated[Runtime, Depends(get_runtime)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+class _BearerPrincipal(HTTPBearer):
     """The principal of the bearer token; 401 without a valid one. A request with a body was
     authenticated before its body was read (``api.bodies.BodyLimits``,
-    ``api.uploads.UploadRoute``): that principal is the one."""
-    known = getattr(request.state, "principal", None)
-    if isinstance(known, Principal):
-        return known
-    return await authenticate_token(runtime, credentials.credentials if credentials else None)
+    ``api.uploads.UploadRoute``): that principal is the one.
+
+    One dependency, documented in OpenAPI as the ``HTTPBearer`` scheme (it is one): FastAPI
+    resolves each sub-dependency of each request, and a runtime and an ``HTTPBearer`` under a
+    principal cost more than reading the header here (ADR 22, addendum)."""
+
+    async def __call__(self, request: HTTPConnection) -> Principal:  # type: ignore[override]
+        known = getattr(request.state, "principal", None)
+        if isinstance(known, Principal):
+            return known
+        return await authenticate_token(runtime_of(request), bearer_token(request))
+
+
+get_principal = _BearerPrincipal(
+    auto_error=False, scheme_name="HTTPBearer", description="An API token: `lh_...`"
+)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class DeferredRecord:
         self._lock = threading.Lock()
         self._written = False
         self._finished = False
-        _timers.schedule(time.monotonic() + after_s, self._early)
+        self._timer = _timers.schedule(time.monotonic() + after_s, self._early)
 
     def _early(self) -> None:
         with self._lock:  # finish() waits for a write in progress
@@ -55,35 +56,63 @@ class DeferredRecord:
         writes it whole, in its final state); the timer, if still pending, then does nothing."""
         with self._lock:
             self._finished = True
-            return self._written
+            written = self._written
+        _timers.cancel(self._timer)
+        return written
+
+
+_Timer = list[Any]
+"""``[when, sequence, function]`` in the heap of :class:`_Timers`; ``function`` None: cancelled."""
 
 
 class _Timers:
     """One daemon thread that calls each scheduled function at its time (a thread per
-    statement would cost more than the rest of its record)."""
+    statement would cost more than the rest of its record). A cancelled timer does not wake
+    the thread: it sleeps until the earliest timer still pending (one wake-up per statement
+    would take the interpreter's lock from the requests being served, 200 times a second)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._due: list[_Timer] = []
         self._count = itertools.count()
         self._thread: threading.Thread | None = None
+        self._wake_at: float | None = None
+        """When the thread wakes up next (None: when notified)."""
 
-    def schedule(self, at: float, function: Callable[[], None]) -> None:
+    def schedule(self, at: float, function: Callable[[], None]) -> _Timer:
+        timer: _Timer = [at, next(self._count), function]
         with self._cond:
-            heapq.heappush(self._due, (at, next(self._count), function))
+            heapq.heappush(self._due, timer)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="lakehold-statement-records", daemon=True
                 )
                 self._thread.start()
-            elif self._due[0][0] == at:  # the new earliest: wake the thread
+            elif self._wake_at is None or at < self._wake_at:  # earlier than it sleeps
                 self._cond.notify()
+        return timer
+
+    def cancel(self, timer: _Timer) -> None:
+        """Do not call ``timer``'s function (if it has not been called yet)."""
+        with self._cond:
+            timer[2] = None
+            self._drop_cancelled()
+
+    def _drop_cancelled(self) -> None:
+        while self._due and self._due[0][2] is None:
+            heapq.heappop(self._due)
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._due or self._due[0][0] > time.monotonic():
-                    self._cond.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                while True:
+                    self._drop_cancelled()
+                    if self._due and self._due[0][0] <= time.monotonic():
+                        break
+                    self._wake_at = self._due[0][0] if self._due else None
+                    self._cond.wait(
+                        None if self._wake_at is None else self._wake_at - time.monotonic()
+                    )
                 _, _, function = heapq.heappop(self._due)
             function()
 

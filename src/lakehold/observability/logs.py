@@ -38,36 +38,67 @@ _SECRET_NAMES = (
     r"password|passwd|pwd|secret|client_secret|token|access_token|refresh_token|id_token"
     r"|api_key|apikey"
 )
+_NAME_PARTS = ("password", "passwd", "pwd", "secret", "token", "api_key", "apikey")
+"""What each of :data:`_SECRET_NAMES` contains."""
 _HEADERS = r"authorization|proxy-authorization|cookie|set-cookie|x-api-key"
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
+    # Each pattern with the texts one of which a line holds (lower-cased for a (?i) pattern)
+    # wherever the pattern matches: a line holding none skips the pattern (ADR 22, addendum).
     # header values, as text ("Authorization: Bearer ..."), dict or ASGI tuple reprs
     (
         re.compile(rf"(?i)\b({_HEADERS})(['\"]?\s*[:=,]\s*(?:b?['\"])?)([^'\"\r\n]+)"),
         rf"\1\2{REDACTED}",
+        ("authorization", "cookie", "x-api-key"),
     ),
     # Lakehold API tokens lh_<16 hex>_<secret>, client secrets lhsps_..., whsec_ secrets
-    (re.compile(r"(?<![A-Za-z0-9])lh_[0-9a-f]{16}_[A-Za-z0-9_-]+"), REDACTED),
-    (re.compile(r"(?<![A-Za-z0-9])lhsps_[A-Za-z0-9_-]+"), REDACTED),
+    (re.compile(r"(?<![A-Za-z0-9])lh_[0-9a-f]{16}_[A-Za-z0-9_-]+"), REDACTED, ("lh_",)),
+    (re.compile(r"(?<![A-Za-z0-9])lhsps_[A-Za-z0-9_-]+"), REDACTED, ("lhsps_",)),
     # Delta Sharing recipient tokens lhr_<16 hex>_<secret>, and signed file URLs (a URL is a
     # credential until it expires: an access log line must not hand it on)
-    (re.compile(r"(?<![A-Za-z0-9])lhr_[0-9a-f]{16}_[A-Za-z0-9_-]+"), REDACTED),
-    (re.compile(r"(/delta-sharing/files/)[A-Za-z0-9_.=-]+"), rf"\1{REDACTED}"),
-    (re.compile(r"(?<![A-Za-z0-9])whsec_[A-Za-z0-9+/=_-]+"), REDACTED),
+    (re.compile(r"(?<![A-Za-z0-9])lhr_[0-9a-f]{16}_[A-Za-z0-9_-]+"), REDACTED, ("lhr_",)),
+    (
+        re.compile(r"(/delta-sharing/files/)[A-Za-z0-9_.=-]+"),
+        rf"\1{REDACTED}",
+        ("/delta-sharing/files/",),
+    ),
+    (re.compile(r"(?<![A-Za-z0-9])whsec_[A-Za-z0-9+/=_-]+"), REDACTED, ("whsec_",)),
     # passwords in URLs: scheme://user:password@host
-    (re.compile(r"(://[^:/@\s'\"]*):([^@/\s'\"]+)@"), rf"\1:{REDACTED}@"),
+    (re.compile(r"(://[^:/@\s'\"]*):([^@/\s'\"]+)@"), rf"\1:{REDACTED}@", ("://",)),
     # name=value (query strings, forms, DSNs) and "name": "value" (JSON, reprs)
-    (re.compile(rf"(?i)\b({_SECRET_NAMES})=([^&\s'\"]+)"), rf"\1={REDACTED}"),
+    (re.compile(rf"(?i)\b({_SECRET_NAMES})=([^&\s'\"]+)"), rf"\1={REDACTED}", _NAME_PARTS),
     (
         re.compile(rf"(?i)(['\"](?:{_SECRET_NAMES})['\"]\s*:\s*b?['\"])([^'\"]*)"),
         rf"\1{REDACTED}",
+        _NAME_PARTS,
     ),
 )
+_IGNORE_CASE = tuple(bool(pattern.flags & re.IGNORECASE) for pattern, _, _ in _PATTERNS)
+_ANY_NEED = re.compile(
+    "|".join(re.escape(need.lower()) for _, _, needs in _PATTERNS for need in needs)
+)
+"""Whether a lower-cased line holds any pattern's text (one search, for most lines the last)."""
 
 
 def redact(text: str) -> str:
-    """``text`` with whatever has a secret's shape replaced by ``[redacted]``."""
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    """``text`` with whatever has a secret's shape replaced by ``[redacted]``.
+
+    Each pattern runs only on a line that holds one of its texts (an access line holds none:
+    nine regular expressions cost more than the rest of its request's logging). That test is
+    exact for ASCII; a line with other characters goes through every pattern, since a (?i)
+    pattern also matches some of them as ASCII letters (the long s as ``s``)."""
+    ascii_only = text.isascii()  # and so it stays: the replacements are ASCII
+    lowered = text.lower() if ascii_only else ""
+    if ascii_only and _ANY_NEED.search(lowered) is None:
+        return text
+    for (pattern, replacement, needs), ignore_case in zip(_PATTERNS, _IGNORE_CASE, strict=True):
+        if ascii_only:
+            haystack = lowered if ignore_case else text
+            if not any(need in haystack for need in needs):
+                continue
+        replaced = pattern.sub(replacement, text)
+        if replaced != text:
+            text = replaced
+            lowered = text.lower() if ascii_only else ""
     return text
 
 
