@@ -51,6 +51,30 @@ def test_a_sandbox_serves_one_statement_after_another(customers, bind, key):
         sb.drain()
 
 
+def test_back_to_back_statements_reuse_a_returned_sandbox_when_spares_fall_behind(
+    customers, bind, key, monkeypatch
+):
+    """On a loaded machine the low-priority spare thread falls behind; statements one after
+    another still reuse the sandbox being returned instead of starting a database each."""
+    prepared = prepare("SELECT count(*) AS n FROM retail.customer")
+    run(prepared, {CUSTOMER: bind(customers)}, max_rows=10, scan_root=key.root)
+    sb.drain()
+    held = threading.Event()
+    with sb._pool._lock:
+        sb._pool._spares.submit(held.wait)  # the spare thread gets no CPU from now on
+    opened: list[sb.SandboxKey] = []
+    real = sb.open_sandbox
+    monkeypatch.setattr(sb, "open_sandbox", lambda k: opened.append(k) or real(k))
+    try:
+        for _ in range(6):
+            result = run(prepared, {CUSTOMER: bind(customers)}, max_rows=10, scan_root=key.root)
+            assert result.table.to_pylist() == [{"n": 3}]
+    finally:
+        held.set()
+        sb.drain()
+    assert opened == []
+
+
 def test_nothing_a_statement_makes_reaches_the_next(key):
     sandbox = sb.open_sandbox(key)
     try:

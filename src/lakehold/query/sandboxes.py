@@ -18,9 +18,10 @@ its own per statement:
 - a statement interrupted (timeout, cancel) or failing in an unexpected way closes its
   sandbox instead of returning it.
 
-A background *janitor* (lower CPU priority) removes a finished statement's links and returns
-its sandbox to the idle pool, and starts a spare when a statement found none idle, so that
-neither costs the statement's caller.
+In the background, a finished statement's links are removed and its sandbox returned to the
+idle pool (a thread of normal priority), and a spare is started when a statement left none idle
+(a thread of lower priority), so that neither costs the statement's caller; a statement that
+finds none idle while one is being returned waits for it rather than starting a database.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ MAX_IDLE = 4
 MAX_USES = 10_000
 """Statements a sandbox serves before it is closed (and its memory given back)."""
 _NICE = 10
+RETURN_WAIT_S = 0.05
+"""How long a statement waits for a sandbox being returned before it starts one itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,22 +146,70 @@ def _template(root: Path) -> Path:
     return template
 
 
+class _Worker:
+    """One background thread running submitted jobs in order, at ``nice`` CPU priority."""
+
+    def __init__(self, name: str, nice: int) -> None:
+        self.name = name
+        self.nice = nice
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Queue ``job`` (the caller holds the pool's lock)."""
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+        self._jobs.put(job)
+
+    def _run(self) -> None:
+        if self.nice:
+            with contextlib.suppress(AttributeError, OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                job()
+            except Exception:  # pragma: no cover - a worker must keep going
+                log.exception("sandbox %s job failed", self.name)
+
+    def stop(self) -> None:
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._jobs.put(None)
+            thread.join(timeout=10)
+
+
 class _Pool:
+    """Idle sandboxes by key. Returns (a statement's links removed, microseconds) run on a
+    thread of normal priority; spares (a new database, 12-20 ms) on one of lower priority.
+    A statement that finds none idle while one is being returned waits for it (briefly)
+    rather than starting a database inline: back-to-back statements reuse one sandbox even
+    on a loaded machine, where the low-priority thread falls behind."""
+
     def __init__(self) -> None:
         self._idle: dict[SandboxKey, list[Sandbox]] = {}
+        self._returning: dict[SandboxKey, int] = {}
         self._lock = threading.Lock()
-        self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._janitor: threading.Thread | None = None
+        self._changed = threading.Condition(self._lock)
+        self._returns = _Worker("lakehold-sandbox-returns", 0)
+        self._spares = _Worker("lakehold-sandbox-spares", _NICE)
         self._stopping = False
         atexit.register(self.stop)
 
     def borrow(self, key: SandboxKey) -> Sandbox:
         with self._lock:
+            if not self._idle.get(key) and self._returning.get(key):
+                self._changed.wait_for(
+                    lambda: bool(self._idle.get(key)) or not self._returning.get(key),
+                    timeout=RETURN_WAIT_S,
+                )
             idle = self._idle.get(key)
             sandbox = idle.pop() if idle else None
-            empty = not idle
-        if empty:
-            self._submit(lambda: self._spare(key))
+            if not idle and not self._stopping:
+                self._spares.submit(lambda: self._spare(key))
         if sandbox is None:
             sandbox = open_sandbox(key)
         sandbox.uses += 1
@@ -167,19 +218,30 @@ class _Pool:
 
     def give_back(self, sandbox: Sandbox, cleanup: Callable[[], None]) -> None:
         """Run ``cleanup`` (the statement's links), then keep or close ``sandbox``."""
-        if not self._submit(lambda: self._return(sandbox, cleanup)):
-            cleanup()
-            sandbox.close()
-
-    def _return(self, sandbox: Sandbox, cleanup: Callable[[], None]) -> None:
+        with self._lock:
+            if not self._stopping:
+                key = sandbox.key
+                self._returning[key] = self._returning.get(key, 0) + 1
+                self._returns.submit(lambda: self._return(sandbox, cleanup, returning=True))
+                return
         cleanup()
-        if sandbox.reusable and sandbox.uses < MAX_USES:
-            with self._lock:
-                idle = self._idle.setdefault(sandbox.key, [])
-                if len(idle) < MAX_IDLE and not self._stopping:
-                    idle.append(sandbox)
-                    return
         sandbox.close()
+
+    def _return(self, sandbox: Sandbox, cleanup: Callable[[], None], *, returning: bool) -> None:
+        try:
+            cleanup()
+        finally:
+            keep = sandbox.reusable and sandbox.uses < MAX_USES
+            with self._lock:
+                if returning:
+                    self._returning[sandbox.key] -= 1
+                idle = self._idle.setdefault(sandbox.key, [])
+                kept = keep and len(idle) < MAX_IDLE and not self._stopping
+                if kept:  # a spare goes under the returned ones: the warmest serves first
+                    idle.insert(len(idle) if returning else 0, sandbox)
+                self._changed.notify_all()
+            if not kept:
+                sandbox.close()
 
     def _spare(self, key: SandboxKey) -> None:
         with self._lock:
@@ -191,40 +253,14 @@ class _Pool:
             log.exception("could not start a spare sandbox")
             return
         sandbox.reusable = True
-        self._return(sandbox, lambda: None)
-
-    def _submit(self, job: Callable[[], None]) -> bool:
-        with self._lock:
-            if self._stopping:
-                return False
-            if self._janitor is None or not self._janitor.is_alive():
-                self._janitor = threading.Thread(
-                    target=self._run, name="lakehold-sandbox-janitor", daemon=True
-                )
-                self._janitor.start()
-        self._work.put(job)
-        return True
-
-    def _run(self) -> None:
-        with contextlib.suppress(AttributeError, OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
-        while True:
-            job = self._work.get()
-            if job is None:
-                return
-            try:
-                job()
-            except Exception:  # pragma: no cover - a janitor must keep going
-                log.exception("sandbox janitor job failed")
+        self._return(sandbox, lambda: None, returning=False)
 
     def stop(self) -> None:
         """Finish pending returns, then close every idle sandbox (at exit)."""
         with self._lock:
-            janitor = self._janitor
             self._stopping = True
-        if janitor is not None and janitor.is_alive():
-            self._work.put(None)
-            janitor.join(timeout=10)
+        self._returns.stop()
+        self._spares.stop()
         with self._lock:
             idle = [s for pool in self._idle.values() for s in pool]
             self._idle.clear()
@@ -236,9 +272,13 @@ class _Pool:
             return len(self._idle.get(key, ()))
 
     def drain(self) -> None:
-        """Wait until the janitor has done what was submitted so far (tests)."""
-        done = threading.Event()
-        if self._submit(done.set):
+        """Wait until both threads have done what was submitted so far (tests)."""
+        for worker in (self._returns, self._spares):
+            done = threading.Event()
+            with self._lock:
+                if self._stopping:
+                    return
+                worker.submit(done.set)
             done.wait(timeout=30)
 
 
