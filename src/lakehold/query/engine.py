@@ -158,7 +158,7 @@ def run(
         root = scan_root or DEFAULT_ROOT
         key = SandboxKey(root, threads or default_threads(), memory_limit, keep_order)
         sandbox = sandboxes.borrow(key)
-        scan = ScanFiles(sandbox.directory)
+        scan = ScanFiles(sandbox.directory, inside=True)  # the sandbox's own directory
         try:
             table, truncated = execute_in(
                 sandbox,

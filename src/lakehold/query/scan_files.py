@@ -3,7 +3,8 @@
 The DuckDB connection that runs user SQL may open these links and nothing else: the
 warehouse's own paths -- which an attacker may know -- are never allowed on it. Each
 statement gets a directory named by 128 random bits under the scan root, readable by
-Lakehold's user only, and each file a link named by its position; the names appear only
+Lakehold's user only (in a sandbox, the sandbox's own such directory, emptied before it serves
+again), and each file a link named by its position; the names appear only
 in the views the engine generates and are scrubbed from every error, so user SQL cannot
 name them. The directory goes when the statement ends; :func:`purge_stale` removes what a
 crashed process left behind.
@@ -32,17 +33,27 @@ _SANDBOX_FILE = re.compile(r"^sandbox-[0-9a-f]{32}\.duckdb(\.wal)?$")
 
 
 class ScanFiles:
-    """Links made for one statement; a context manager that removes them on exit."""
+    """Links made for one statement; a context manager that removes them on exit.
 
-    def __init__(self, root: Path | None = None) -> None:
+    ``inside``: the links go straight into ``root``, a private directory of the statement's
+    own for as long as it runs (a sandbox's, :mod:`lakehold.query.sandboxes`), and ``close``
+    leaves it empty rather than removing it: no directory is made and removed per statement.
+    """
+
+    def __init__(self, root: Path | None = None, *, inside: bool = False) -> None:
         root = root or DEFAULT_ROOT
-        self.directory = root / secrets.token_hex(16)
-        try:
-            self.directory.mkdir(mode=0o700)
-        except FileNotFoundError:  # a new root, or one removed since
-            root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.directory.mkdir(mode=0o700)
+        self._inside = inside
+        self.directory = root if inside else root / secrets.token_hex(16)
+        if not inside:
+            self._make()
         self._links: dict[str, str] = {}
+
+    def _make(self) -> None:
+        try:
+            self.directory.mkdir(mode=0o700, exist_ok=self._inside)
+        except FileNotFoundError:  # a new root, or one removed since
+            self.directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, exist_ok=self._inside)
 
     def link(self, path: str) -> str:
         """The path under which the statement reads ``path`` (the same file, linked once)."""
@@ -54,7 +65,10 @@ class ScanFiles:
         try:
             os.link(path, target)
         except FileNotFoundError:
-            raise
+            if not self._inside or self.directory.is_dir():
+                raise  # the data file is gone
+            self._make()  # a sandbox's directory purged while it was idle
+            os.link(path, target)
         except OSError:  # another file system, or hard links not supported: copy
             shutil.copyfile(path, target)
         self._links[path] = str(target)
@@ -66,11 +80,20 @@ class ScanFiles:
         return tuple(self._links.values())
 
     def close(self) -> None:
-        """Remove the directory and its links (the data files stay): the links it made, then
-        the directory; a tree walk only if something else is left in it."""
+        """Remove the links it made (the data files stay), then the directory, or, ``inside``,
+        anything else left in it; a tree walk only if something else is left."""
         for found in self._links.values():
             with contextlib.suppress(OSError):
                 os.unlink(found)
+        if self._inside:
+            with contextlib.suppress(OSError), os.scandir(self.directory) as left:
+                for entry in left:
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        with contextlib.suppress(OSError):
+                            os.unlink(entry.path)
+            return
         try:
             self.directory.rmdir()
         except FileNotFoundError:
