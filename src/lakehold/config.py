@@ -355,6 +355,12 @@ class Settings(BaseSettings):
         "password (basic auth); at most the security policy's maximum token lifetime.",
     )
 
+    @field_validator("daemon", mode="before")
+    @classmethod
+    def _daemon_word(cls, value: Any) -> Any:
+        """Any case, blanks around ignored: as the CLI reads it (``cli/daemon/warm.py``)."""
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("source_roots", "network_allow", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:

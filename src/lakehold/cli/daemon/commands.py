@@ -32,8 +32,17 @@ def status() -> None:
         console.print(f"no warm process for {home}", highlight=False)
         if not enabled(os.environ):
             console.print("(LAKEHOLD_DAEMON=off: commands run in their own process)")
+        elif os.path.lexists(place.directory) and not place.owned():
+            console.print(
+                f"({place.directory} is not a private directory of yours: it is not used; "
+                "remove it and the next command starts one)",
+                highlight=False,
+            )
         raise typer.Exit(1)
-    fits = serves(state, stamp(os.environ, home), os.getcwd())
+    try:
+        fits = serves(state, stamp(os.environ, home), os.getcwd())
+    except FileNotFoundError:  # this directory was removed: no command here is served
+        fits = False
     console.print(
         f"warm process {state.pid} for {home}, since {state.started_at}, leaves after "
         f"{state.idle_seconds} s unused; serves this shell: "

@@ -5,8 +5,13 @@
 - ``state.json``: who serves (pid, stamp, working directory), written once it listens;
 - ``wanted``: the stamp the CLI wants served, or ``stop``: a process serving another stamp
   leaves;
+- ``start.lock``: held by a command while it decides to start a process (one at a time);
 - ``active``: touched by each command before it connects (the idle clock starts again);
 - ``daemon.log``: its standard error.
+
+Nothing found there is followed or trusted blindly: every file is opened without following a
+symbolic link or blocking (a FIFO), must be a regular file of this user with no other link
+(else it is ignored, or replaced when written), and is read up to 64 KiB.
 """
 
 from __future__ import annotations
@@ -15,13 +20,19 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
+import shutil
 import stat
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 DIRECTORY = "daemon"
 STOP = "stop"
+READ_LIMIT = 64 << 10
+"""The most read of a file in the directory: a larger one is taken as garbage."""
 
 
 @dataclass(frozen=True)
@@ -81,17 +92,26 @@ class Place:
         return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and private
 
     def make(self) -> None:
-        """Create the directory (0700), or narrow an existing one of this user to 0700."""
-        self.directory.mkdir(mode=0o700, exist_ok=True)
-        info = os.lstat(self.directory)
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-            raise PermissionError(f"{self.directory} is not a directory of this user")
-        os.chmod(self.directory, 0o700)
+        """Create the directory (0700). An existing one must be a private directory of this
+        user already: one that others could enter is never narrowed and used (what they may
+        have left in it stays out of reach), it must be removed."""
+        try:
+            os.mkdir(self.directory, 0o700)
+        except FileExistsError:
+            pass
+        else:
+            fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                os.fchmod(fd, 0o700)  # whatever the umask
+            finally:
+                os.close(fd)
+        if not self.owned():
+            raise PermissionError(f"{self.directory} is not a private directory of this user")
 
     def read_state(self) -> State | None:
         """The serving process's state, or None (absent, unreadable or malformed)."""
         try:
-            raw: Any = json.loads(self.state.read_text())
+            raw: Any = json.loads(_read(self.state) or "")
             return State(
                 pid=int(raw["pid"]),
                 stamp=str(raw["stamp"]),
@@ -100,17 +120,28 @@ class Place:
                 started_at=str(raw["started_at"]),
                 idle_seconds=int(raw["idle_seconds"]),
             )
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             return None
 
     def write_state(self, state: State) -> None:
         _write_private(self.state, json.dumps(state.__dict__))
 
+    def remove_state(self, pid: int) -> None:
+        """Remove ``state.json`` if it names the process ``pid``."""
+        state = self.read_state()
+        if state is not None and state.pid == pid:
+            with contextlib.suppress(OSError):
+                self.state.unlink()
+
     def read_wanted(self) -> str | None:
+        return (_read(self.wanted) or "").strip() or None
+
+    def wanted_age(self) -> float:
+        """Seconds since ``wanted`` was written (infinite when there is none)."""
         try:
-            return self.wanted.read_text().strip() or None
+            return time.time() - os.lstat(self.wanted).st_mtime
         except OSError:
-            return None
+            return float("inf")
 
     def want(self, stamp: str) -> None:
         """Say which stamp should be served (``stop``: none)."""
@@ -118,7 +149,7 @@ class Place:
 
     def touch_active(self) -> None:
         with contextlib.suppress(OSError):
-            fd = os.open(self.active, os.O_WRONLY | os.O_CREAT, 0o600)
+            fd = _own_file(self.active, os.O_WRONLY)
             try:
                 os.utime(fd)
             finally:
@@ -126,7 +157,7 @@ class Place:
 
     def active_at(self) -> float:
         try:
-            return self.active.stat().st_mtime
+            return os.lstat(self.active).st_mtime
         except OSError:
             return 0.0
 
@@ -145,15 +176,102 @@ class Place:
 
     def open_lock(self) -> int | None:
         try:
-            return os.open(self.lock, os.O_RDWR | os.O_CREAT, 0o600)
+            return _own_file(self.lock, os.O_RDWR)
         except OSError:
             return None
 
+    @contextlib.contextmanager
+    def starting(self) -> Iterator[None]:
+        """Held while a command decides whether to start a process: commands started at once
+        on a fresh home start one process, not one each."""
+        fd = _own_file(self.directory / "start.lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def open_log(self) -> int:
+        """``daemon.log``, open to append (the process's standard error)."""
+        return _own_file(self.log, os.O_WRONLY | os.O_APPEND)
+
+    def trim_log(self, limit: int) -> None:
+        """Empty ``daemon.log`` when it is over ``limit`` bytes."""
+        fd = _open_file(self.log, os.O_WRONLY)
+        if fd is None:
+            return
+        try:
+            if os.fstat(fd).st_size > limit:
+                os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)
+
+
+def _open_file(path: Path, flags: int) -> int | None:
+    """An open descriptor of ``path`` if it is a regular file of this user with no other
+    link; None for anything else (absent, a symbolic link, a FIFO, a directory...)."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    info = os.fstat(fd)
+    if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and info.st_nlink == 1:
+        return fd
+    os.close(fd)
+    return None
+
+
+def _own_file(path: Path, flags: int) -> int:
+    """``path`` opened as by :func:`_open_file`; anything else found there is removed and a
+    new file made (0600). Raises OSError."""
+    create = flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(3):  # another process may replace it at the same moment
+        fd = _open_file(path, flags)
+        if fd is not None:
+            return fd
+        remove(path)
+        try:
+            return os.open(path, create, 0o600)
+        except FileExistsError:
+            continue
+    raise PermissionError(f"{path} is not a file of this user")
+
+
+def remove(path: Path) -> None:
+    """Remove whatever is at ``path`` (a directory with its content); nothing if absent."""
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
+def _read(path: Path) -> str | None:
+    """The text of ``path`` (a file as :func:`_open_file` takes), None when absent, not
+    such a file, or over the read limit."""
+    fd = _open_file(path, os.O_RDONLY)
+    if fd is None:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(READ_LIMIT + 1)
+    return data.decode(errors="replace") if len(data) <= READ_LIMIT else None
+
 
 def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole (a temporary file renamed over it), mode 0600."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
+    """Write ``text`` to ``path`` whole (a new file renamed over it), mode 0600; a
+    directory found at ``path`` is removed."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(temporary, flags, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        try:
+            os.replace(temporary, path)
+        except IsADirectoryError:
+            remove(path)
+            os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise

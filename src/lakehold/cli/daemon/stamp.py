@@ -49,7 +49,8 @@ def stamp(environ: Mapping[str, str], home: Path) -> str:
     """The digest of the code, the interpreter and the environment serving ``home``."""
     digest = hashlib.sha256()
     interpreter = os.path.realpath(sys.executable)  # bin/python and bin/python3 are one
-    digest.update(f"{interpreter}\0{sys.prefix}\0{sys.version}\0{home}\0".encode())
+    where = f"{interpreter}\0{sys.prefix}\0{sys.version}\0{home}\0"
+    digest.update(where.encode("utf-8", "surrogateescape"))  # a path need not be UTF-8
     for name in sorted(environ):
         if name.upper() in PER_COMMAND or name in SHELL:
             continue
@@ -64,18 +65,29 @@ def _code(digest: hashlib._Hash) -> None:
     package = Path(__file__).resolve().parents[2]  # src/lakehold
     pending = [str(package)]
     while pending:
-        with os.scandir(pending.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    if entry.name != "__pycache__":
-                        pending.append(entry.path)
-                    continue
+        for entry in _entries(pending.pop()):
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != "__pycache__":
+                    pending.append(entry.path)
+                continue
+            try:
                 info = entry.stat(follow_symlinks=False)
-                digest.update(f"{entry.path}\0{info.st_mtime_ns}\0{info.st_size}\0".encode())
+            except OSError:  # removed as it was listed (an editor's temporary file)
+                continue
+            digest.update(os.fsencode(f"{entry.path}\0{info.st_mtime_ns}\0{info.st_size}\0"))
     for path in sys.path:
         if not path.endswith(("site-packages", "dist-packages")):
             continue
         try:
-            digest.update(f"{path}\0{os.stat(path).st_mtime_ns}\0".encode())
+            digest.update(os.fsencode(f"{path}\0{os.stat(path).st_mtime_ns}\0"))
         except OSError:
             continue
+
+
+def _entries(directory: str) -> list[os.DirEntry[str]]:
+    """The entries of ``directory``, sorted (none if it went meanwhile)."""
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(entries, key=lambda entry: entry.name)
+    except OSError:
+        return []

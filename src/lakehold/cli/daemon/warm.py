@@ -10,23 +10,25 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
 from lakehold.cli.daemon.place import STOP, Place, State
 from lakehold.cli.daemon.stamp import PER_COMMAND, home_of, stamp
-from lakehold.client.unix_transport import UnixTransport
+from lakehold.client.errors import ServerUnreachable
+from lakehold.client.transport import Request, Response, Transport
+from lakehold.client.unix_transport import UnixTransport, peer_of
 
 SWITCH = "LAKEHOLD_DAEMON"
-"""``auto`` (the default): use and start the home's warm process; ``off``: never."""
+"""``auto`` (the default): use and start the home's warm process; ``off``: never (any case,
+blanks around ignored, as the settings read it). Any other value is the settings' error: such
+a command runs in process, which reports it."""
 STARTING_SECONDS = 30.0
 """A start asked for this long ago is still under way: no second one is started."""
 
 
 def enabled(environ: Mapping[str, str]) -> bool:
-    """Whether commands may use and start a warm process (POSIX, ``LAKEHOLD_DAEMON`` not
-    ``off``)."""
+    """Whether commands may use and start a warm process (POSIX, ``LAKEHOLD_DAEMON`` auto)."""
     value = next((v for k, v in environ.items() if k.upper() == SWITCH), "auto")
-    return os.name == "posix" and hasattr(socket, "AF_UNIX") and value.strip().lower() != "off"
+    return os.name == "posix" and hasattr(socket, "AF_UNIX") and value.strip().lower() == "auto"
 
 
 def serves(state: State | None, wanted: str, cwd: str) -> bool:
@@ -38,11 +40,57 @@ def serves(state: State | None, wanted: str, cwd: str) -> bool:
 
 
 class WarmTransport(UnixTransport):
-    """The transport to a home's warm process, knowing the home."""
+    """The transport to a home's warm process, the process ``pid``: nothing is sent on a
+    connection unless the kernel says that process of this user is at its other end. When
+    it cannot be reached (it left meanwhile, or another process is there), nothing was sent:
+    this request and the next ones are served in process instead."""
 
-    def __init__(self, place: Place, *, timeout: float) -> None:
+    def __init__(self, place: Place, pid: int, *, timeout: float) -> None:
         super().__init__(str(place.socket), timeout=timeout)
         self.home = place.home
+        self.pid = pid
+        self._unreached = False
+        self._in_process: Transport | None = None
+
+    def open_socket(self) -> socket.socket:
+        try:
+            return super().open_socket()
+        except OSError:
+            self._unreached = True
+            raise
+
+    def verify(self, sock: socket.socket) -> None:
+        try:
+            peer = peer_of(sock)
+        except OSError:
+            peer = None
+        if peer is None or peer.uid != os.getuid() or peer.pid not in {None, self.pid}:
+            raise PermissionError(f"{self.socket_path} is not served by warm process {self.pid}")
+
+    def connect(self) -> bool:
+        """Connect now; False when the process cannot be reached (nothing was sent)."""
+        try:
+            self._connect().connect()
+        except OSError:
+            self.close()
+            return False
+        return True
+
+    def send(self, request: Request) -> Response:
+        if self._in_process is None:
+            self._unreached = False
+            try:
+                return super().send(request)
+            except ServerUnreachable:
+                if not self._unreached:
+                    raise  # the request may have reached it
+            self._in_process = _in_process()
+        return self._in_process.send(request)
+
+    def close(self) -> None:
+        super().close()
+        if self._in_process is not None:
+            self._in_process.close()
 
 
 def warm_transport(*, timeout: float) -> WarmTransport | None:
@@ -51,19 +99,20 @@ def warm_transport(*, timeout: float) -> WarmTransport | None:
     environ = os.environ
     if not enabled(environ):
         return None
-    home = home_of(environ)
+    try:
+        cwd = os.getcwd()
+        home = home_of(environ)
+    except OSError:
+        return None  # a working directory removed: nothing to compare a process with
     if not home.is_dir():
         return None  # no home: the command says so in process
     place = Place(home)
     wanted = stamp(environ, home)
-    if place.owned() and serves(place.read_state(), wanted, os.getcwd()):
+    state = place.read_state() if place.owned() else None
+    if state is not None and serves(state, wanted, cwd):
         place.touch_active()  # before connecting: the idle clock starts again
-        transport = WarmTransport(place, timeout=timeout)
-        try:
-            transport._connect().connect()
-        except OSError:
-            transport.close()
-        else:
+        transport = WarmTransport(place, state.pid, timeout=timeout)
+        if transport.connect():
             return transport
     start(place, wanted, environ)
     return None
@@ -74,12 +123,13 @@ def start(place: Place, wanted: str, environ: Mapping[str, str]) -> None:
     stamp leaves for it); nothing when one was asked for less than 30 s ago."""
     try:
         place.make()
-        if place.read_wanted() == wanted and _age(place.wanted) < STARTING_SECONDS:
-            return
-        place.want(wanted)
-        log = os.open(place.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with place.starting():
+            if place.read_wanted() == wanted and place.wanted_age() < STARTING_SECONDS:
+                return
+            place.want(wanted)
+        log = place.open_log()
     except OSError:
-        return  # a home this user cannot write: commands run in process
+        return  # a home this user cannot write, or a directory not its own: in process
     env = {k: v for k, v in environ.items() if k.upper() not in PER_COMMAND}
     env["LAKEHOLD_HOME"] = str(place.home)
     try:
@@ -108,8 +158,10 @@ def stop(place: Place, *, seconds: float = 30.0) -> bool:
     return True
 
 
-def _age(path: Path) -> float:
-    try:
-        return time.time() - path.stat().st_mtime
-    except OSError:
-        return float("inf")
+def _in_process() -> Transport:
+    """The home's application served in this process (as without a warm process)."""
+    from lakehold.api.inprocess import InProcessTransport
+    from lakehold.cli.session import open_runtime
+
+    runtime, _ = open_runtime()
+    return InProcessTransport(runtime)
