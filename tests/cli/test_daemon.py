@@ -85,6 +85,17 @@ def alive(pid: int) -> bool:
     return True
 
 
+def endless(env: dict[str, str]) -> subprocess.Popen:
+    """``lakehold sql`` of a statement that never ends, started in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-c", PROBE, "sql", ENDLESS],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @contextlib.contextmanager
 def made_home(folder: Path) -> Iterator[dict[str, str]]:
     """A new home in ``folder`` and the environment of commands on it (the warm process on);
@@ -201,13 +212,7 @@ def test_stop(env: dict[str, str]) -> None:
 def test_ctrl_c_cancels_the_statement(warm: dict[str, str]) -> None:
     env = warm
     wait_serving(env)
-    running = subprocess.Popen(
-        [sys.executable, "-c", PROBE, "sql", ENDLESS],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    running = endless(env)
     place = Place(Path(env["LAKEHOLD_HOME"]))
     token = (place.home / "admin_token").read_text().strip()
     client = Client(token=token, transport=UnixTransport(str(place.socket), timeout=30))

@@ -30,6 +30,7 @@ from tests.cli.test_daemon import (
     ENDLESS,
     PROBE,
     alive,
+    endless,
     lakehold,
     made_home,
     served_by,
@@ -517,13 +518,7 @@ print("in-process" if "sqlalchemy" in sys.modules else "warm")
 def test_stop_during_a_long_statement_ends_it(env: dict[str, str]) -> None:
     lakehold(env, "domain", "list")
     pid = wait_serving(env)
-    running = subprocess.Popen(
-        [sys.executable, "-c", PROBE, "sql", ENDLESS],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    running = endless(env)
     wait_until(
         lambda: any(s.sql == ENDLESS for s in socket_client(env).statements.list()),
         "the statement did not start",
@@ -665,13 +660,7 @@ def test_admin_commands_in_process_beside_a_running_statement(env: dict[str, str
     runs a statement: nothing of it blocks them, and the statement is not taken as gone."""
     lakehold(env, "domain", "list")
     wait_serving(env)
-    running = subprocess.Popen(
-        [sys.executable, "-c", PROBE, "sql", ENDLESS],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    running = endless(env)
     try:
         wait_until(
             lambda: any(
