@@ -121,7 +121,7 @@ def consumer(
     def cli(*args: str, code: int = 0) -> str:
         result = runner.invoke(app, list(args), env=env)
         assert result.exit_code == code, result.output
-        return result.output
+        return result.stdout  # log lines (stderr) stay out of what the test parses
 
     with client_for(runtime, owner_token) as owner, client_for(runtime, analyst_token) as analyst:
         ok(owner.post("/api/v1/projects", json={"name": "partners", "domain": "Partners"}), 201)
