@@ -209,6 +209,20 @@ def test_stop(env: dict[str, str]) -> None:
     assert "no warm process" in lakehold(env, "daemon", "stop").stdout
 
 
+def test_the_next_command_replaces_a_killed_process(env: dict[str, str]) -> None:
+    """Killed soon after it was asked for: the very next command starts another (not only
+    once the want is 30 s old), and ``daemon status`` does not name the dead one."""
+    lakehold(env, "domain", "list")
+    pid = wait_serving(env)
+    place = Place(Path(env["LAKEHOLD_HOME"]))
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not alive(pid), "the process did not end")
+    # the want is seconds old: within the window where a start under way is waited for
+    assert served_by(lakehold(env, "domain", "list")) == "in-process"
+    wait_until(lambda: place.running(), "the command started no process")  # no command since
+    assert wait_serving(env) != pid
+
+
 def test_ctrl_c_cancels_the_statement(warm: dict[str, str]) -> None:
     env = warm
     wait_serving(env)

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from lakehold.cli.daemon.place import Place
+from lakehold.cli.daemon.place import Place, alive
 from lakehold.cli.daemon.stamp import home_of, stamp
 from lakehold.cli.daemon.warm import enabled, serves, stop
 from lakehold.cli.session import console
@@ -28,8 +28,16 @@ def status() -> None:
     home = home_of(os.environ)
     place = Place(home)
     state = place.read_state() if place.owned() else None
+    if state is not None and not alive(state.pid):
+        state = None  # what a killed process left
     if state is None or not place.running():
-        console.print(f"no warm process for {home}", highlight=False)
+        starting = state is None and place.owned() and place.running()
+        console.print(
+            f"a warm process for {home} is starting or leaving"
+            if starting
+            else f"no warm process for {home}",
+            highlight=False,
+        )
         if not enabled(os.environ):
             console.print("(LAKEHOLD_DAEMON=off: commands run in their own process)")
         elif os.path.lexists(place.directory) and not place.owned():

@@ -147,6 +147,24 @@ class Place:
         """Say which stamp should be served (``stop``: none)."""
         _write_private(self.wanted, stamp)
 
+    def answered(self) -> bool:
+        """Whether a process came up (wrote ``state.json``) since ``wanted`` was written: no
+        start is under way then, even if the want is recent."""
+        try:
+            return os.lstat(self.state).st_mtime_ns >= os.lstat(self.wanted).st_mtime_ns
+        except OSError:
+            return False
+
+    def forget_want(self, stamp: str, answered_at_ns: int) -> None:
+        """Remove ``wanted`` if it still asks for ``stamp`` as written before the process
+        answering it came up (``answered_at_ns``): that process leaves on its own, and the
+        next command starts another at once instead of waiting for the want to age."""
+        try:
+            if os.lstat(self.wanted).st_mtime_ns <= answered_at_ns and self.read_wanted() == stamp:
+                self.wanted.unlink()
+        except OSError:
+            pass
+
     def touch_active(self) -> None:
         with contextlib.suppress(OSError):
             fd = _own_file(self.active, os.O_WRONLY)
@@ -235,6 +253,20 @@ def _own_file(path: Path, flags: int) -> int:
         except FileExistsError:
             continue
     raise PermissionError(f"{path} is not a file of this user")
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie left unreaped by its parent does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process has that pid now
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (macOS): kill said it runs
+        return True
 
 
 def remove(path: Path) -> None:

@@ -211,6 +211,7 @@ def _serve(place: Place, wanted: str, lock: int) -> None:
         )
         place.write_state(state)
         watcher = _Watcher(place, wanted, os.fstat(lock).st_ino, activity, runtime, server)
+        watcher.answered_at_ns = os.lstat(place.state).st_mtime_ns
         thread = threading.Thread(target=watcher.run, name="lakehold-daemon-watch", daemon=True)
         thread.start()
         say(f"serving {place.socket}")
@@ -242,6 +243,8 @@ class _Watcher:
         self.activity, self.runtime, self.server = activity, runtime, server
         self.socket_inode = os.stat(place.socket).st_ino
         self.stopping = threading.Event()
+        self.answered_at_ns = 0
+        """When ``state.json`` was written (the want this process answered)."""
 
     def run(self) -> None:
         settings = self.runtime.settings
@@ -259,6 +262,8 @@ class _Watcher:
                 leaving = reason
                 say(f"leaving: {reason}")
                 self.place.remove_state(os.getpid())  # no new command picks this process
+                # leaving on its own (not for another stamp): the next command starts one
+                self.place.forget_want(self.wanted, self.answered_at_ns)
                 self.server.should_exit = True  # no new connection is taken
                 cut_at = now + settings.statement_timeout_seconds
             if leaving is not None and (cut or now >= cut_at) and forced_at == float("inf"):

@@ -120,11 +120,13 @@ def warm_transport(*, timeout: float) -> WarmTransport | None:
 
 def start(place: Place, wanted: str, environ: Mapping[str, str]) -> None:
     """Start a warm process serving ``wanted`` in the background (a process serving another
-    stamp leaves for it); nothing when one was asked for less than 30 s ago."""
+    stamp leaves for it); nothing when one was asked for less than 30 s ago and none has come
+    up since (a start under way)."""
     try:
         place.make()
         with place.starting():
-            if place.read_wanted() == wanted and place.wanted_age() < STARTING_SECONDS:
+            under_way = place.wanted_age() < STARTING_SECONDS and not place.answered()
+            if under_way and place.read_wanted() == wanted:
                 return
             place.want(wanted)
         log = place.open_log()
