@@ -332,7 +332,7 @@ def test_a_file_url_opens_its_own_file_while_its_own_grant_lasts(retail: Retail)
     assert all(_claim(retail, u).path != ahead for u in _urls(now))
     claim = _claim(retail, theirs[0])
     signer = _signer(retail)
-    forged = signer.sign(claim.grant_id, claim.table_id, False, ahead)[0]
+    forged = signer.sign(claim.grant_id, claim.table_id, False, ahead, claim.token_id)[0]
     base = theirs[0].rsplit("/", 1)[0]
     _refused(httpx.get(f"{base}/{forged}"), 403, retail)
     too_far = httpx.post(
@@ -377,10 +377,10 @@ def test_a_file_url_never_leaves_the_snapshot_of_a_filtered_grant(retail: Retail
         f"../../{source.parent.name}/{source.name}/{source_file}",
         "",
     ):
-        forged = signer.sign(claim.grant_id, claim.table_id, True, path)[0]
+        forged = signer.sign(claim.grant_id, claim.table_id, True, path, claim.token_id)[0]
         _refused(httpx.get(f"{base}/{forged}"), 403, retail)
         # the grant's snapshot flag cannot be dropped to reach the producer's files
-        forged = signer.sign(claim.grant_id, claim.table_id, False, source_file)[0]
+        forged = signer.sign(claim.grant_id, claim.table_id, False, source_file, claim.token_id)[0]
         _refused(httpx.get(f"{base}/{forged}"), 403, retail)
     # URL-level tricks on the path itself
     for tail in (

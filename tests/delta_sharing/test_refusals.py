@@ -21,6 +21,7 @@ from tests.delta_sharing.conftest import (
     client_read,
     grant,
     recipient,
+    write_profile,
 )
 from tests.scenarios.helpers import ok
 
@@ -63,6 +64,40 @@ def test_a_revoked_grant_is_refused_and_its_urls_stop_opening(retail: Retail) ->
     assert [e.allowed for e in events][:2] == [False, True]
     assert events[0].details["share"] == SHARE and events[0].details["table"] == "store_sales"
     assert events[1].details["version"] == 0 and events[1].assets == ["retail.store_sales"]
+
+
+def test_file_urls_end_with_the_token_that_obtained_them(retail: Retail) -> None:
+    """Revoking a leaked recipient token ends the file URLs it obtained at once (not when they
+    expire); URLs another token of the recipient obtained keep opening until that one ends."""
+    acme, profile = recipient(retail, "acme")
+    grant(retail, acme)
+    issued = ok(retail.owner.post(f"/api/v1/share-recipients/{acme}/tokens", json={}), 201)
+    second = write_profile(retail, "acme-second", issued["profile"])
+    leaked, kept = _file_urls(retail, profile), _file_urls(retail, second)
+    assert httpx.get(leaked[0]).status_code == 200 and httpx.get(kept[0]).status_code == 200
+    first_id = retail.runtime.sharing_reads.signer.verify(leaked[0].rsplit("/", 1)[1]).token_id
+    assert first_id != issued["token_id"]
+
+    ok(retail.owner.delete(f"/api/v1/share-recipients/{acme}/tokens/{first_id}"))
+    for url in leaked:
+        for method in (httpx.get, httpx.head):
+            answer = method(url)
+            assert answer.status_code == 403, (url, answer.status_code)
+    refused = httpx.get(leaked[0]).json()
+    assert refused == {
+        "errorCode": "PERMISSION_DENIED",
+        "message": "the file URL no longer opens: the recipient token has been revoked",
+    }
+    assert httpx.get(kept[0]).status_code == 200  # the grant stands: its other token reads
+
+    with retail.runtime.store.session() as session:  # the second token expires
+        session.execute(
+            update(RecipientToken)
+            .where(RecipientToken.id == issued["token_id"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    answer = httpx.get(kept[0])
+    assert answer.status_code == 403 and "expired" in answer.json()["message"]
 
 
 def _admin(retail: Retail):
@@ -134,12 +169,16 @@ def test_a_file_url_never_opens_another_file(retail: Retail) -> None:
     refused(f"{body}.{flipped}")  # tampered signature
     refused(f"{body[:-2]}xx.{signature}")  # tampered claim
     keys = reads.signer._keys
-    expired = FileSigner(keys, -1).sign(claim.grant_id, claim.table_id, False, claim.path)[0]
+    expired = FileSigner(keys, -1).sign(
+        claim.grant_id, claim.table_id, False, claim.path, claim.token_id
+    )[0]
     refused(expired)
     other_key = FileSigner(lambda: [b"k" * 32], 60)
-    refused(other_key.sign(claim.grant_id, claim.table_id, False, claim.path)[0])
+    refused(other_key.sign(claim.grant_id, claim.table_id, False, claim.path, claim.token_id)[0])
 
-    sign = reads.signer.sign
+    def sign(grant_id: str, table_id: str, snapshot: bool, path: str) -> tuple[str, int]:
+        return reads.signer.sign(grant_id, table_id, snapshot, path, claim.token_id)
+
     customer = retail.runtime.tables.path_for("retail", "customer")
     customer_file = next(p.name for p in customer.iterdir() if p.suffix == ".parquet")
     refused(sign(claim.grant_id, claim.table_id, False, f"../customer/{customer_file}")[0])

@@ -40,6 +40,9 @@ class Principal:
     recipient: str | None = None
     """The Delta Sharing recipient (its id) a recipient token stands for: ``user_id`` is that
     id too; the kernel refuses such a principal everything but reading its shares (ADR 37)."""
+    token_id: str | None = None
+    """The recipient token (its id) a recipient principal authenticated with: the file URLs it
+    obtains end when that token is revoked or expires."""
 
     def can(self, scope: str) -> bool:
         """True when the principal's token grants ``scope``; administrators hold every scope."""

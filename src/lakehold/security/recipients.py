@@ -14,8 +14,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Connection, Select, bindparam, select, update
 
 from lakehold.errors import Unauthorized
 from lakehold.security import tokens
@@ -61,14 +62,17 @@ def split(value: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
-def recipient_principal(recipient_id: str, name: str) -> Principal:
-    """The principal a recipient's token stands for."""
+def recipient_principal(recipient_id: str, name: str, token_id: str | None = None) -> Principal:
+    """The principal a recipient's token (``token_id``) stands for."""
     return Principal(
-        user_id=recipient_id, username=f"recipient:{name}"[:64], recipient=recipient_id
+        user_id=recipient_id,
+        username=f"recipient:{name}"[:64],
+        recipient=recipient_id,
+        token_id=token_id,
     )
 
 
-_AUTHENTICATE: Select = (
+_TOKENS: Select = (
     select(
         RecipientToken.id.label("token_id"),
         RecipientToken.secret_hash,
@@ -84,8 +88,35 @@ _AUTHENTICATE: Select = (
     .join(ShareRecipient, ShareRecipient.id == RecipientToken.recipient_id)
     .join(Project, Project.id == ShareRecipient.project_id)
     .outerjoin(SecurityPolicy, SecurityPolicy.id == POLICY_ID)
-    .where(RecipientToken.lookup == bindparam("lookup"))
 )
+_AUTHENTICATE = _TOKENS.where(RecipientToken.lookup == bindparam("lookup"))
+_BY_ID = _TOKENS.where(RecipientToken.id == bindparam("token_id"))
+
+
+def _refused(row: Any, now: datetime) -> str | None:
+    """Why a recipient token's row no longer authenticates (revoked, at or before the global
+    cutoff, expired); None when it does."""
+    cutoff = refusal(
+        active=True,
+        issued_at=as_utc(row.created_at),
+        user_cutoff=None,
+        global_cutoff=as_utc(row.global_cutoff),
+    )
+    if row.revoked_at is not None or cutoff is not None:
+        return REVOKED
+    if now >= as_utc(row.expires_at):
+        return EXPIRED
+    return None
+
+
+def token_refusal(connection: Connection, token_id: str, recipient_id: str) -> str | None:
+    """Why the token ``token_id`` no longer stands for recipient ``recipient_id`` (gone,
+    another recipient's, revoked, expired); None while it does. What the token obtained --
+    signed file URLs -- ends with it."""
+    row = connection.execute(_BY_ID, {"token_id": token_id}).first()
+    if row is None or row.recipient_id != recipient_id:
+        return NOT_VALID
+    return _refused(row, datetime.now(UTC))
 
 
 class RecipientAuthenticator:
@@ -107,16 +138,9 @@ class RecipientAuthenticator:
             row = connection.execute(_AUTHENTICATE, {"lookup": lookup}).first()
             if row is None or not tokens.matches(secret, row.secret_hash):
                 raise Unauthorized(NOT_VALID)
-            cutoff = refusal(
-                active=True,
-                issued_at=as_utc(row.created_at),
-                user_cutoff=None,
-                global_cutoff=as_utc(row.global_cutoff),
-            )
-            if row.revoked_at is not None or cutoff is not None:
-                raise Unauthorized(REVOKED)
-            if now >= as_utc(row.expires_at):
-                raise Unauthorized(EXPIRED)
+            refused = _refused(row, now)
+            if refused is not None:
+                raise Unauthorized(refused)
             last = as_utc(row.last_used_at)
             if last is None or now - last >= LAST_USED_EVERY:
                 connection.execute(
@@ -124,4 +148,4 @@ class RecipientAuthenticator:
                     .where(RecipientToken.id == row.token_id)
                     .values(last_used_at=now)
                 )
-        return recipient_principal(row.recipient_id, row.name)
+        return recipient_principal(row.recipient_id, row.name, row.token_id)

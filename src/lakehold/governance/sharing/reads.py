@@ -34,7 +34,7 @@ from lakehold.lakehouse import delta_log
 from lakehold.lakehouse.sharing_reads import TableFile, TableVersion, log_files, table_version
 from lakehold.observability import instruments
 from lakehold.security.principal import Principal
-from lakehold.security.recipients import recipient_principal
+from lakehold.security.recipients import recipient_principal, token_refusal
 from lakehold.store.db import Store
 from lakehold.store.models import (
     Asset,
@@ -117,6 +117,8 @@ class FileScope:
     grant_id: str
     table_id: str
     snapshot: bool
+    token_id: str
+    """The recipient token the answer was asked with: its URLs end with it."""
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,7 @@ class SharingReads:
             return TableAnswer(
                 at,
                 table_version(root, at),
-                _scope(served),
+                _scope(served, principal),
                 metadata_version=at != latest,
                 change_data_feed=_change_data_feed(served),
             )
@@ -256,15 +258,20 @@ class SharingReads:
                         "give startingVersion, or version or timestamp, not both",
                         field="startingVersion",
                     )
-                answer = self._from_version(served, root, latest, request)
+                answer = self._from_version(served, root, latest, request, principal)
             else:
-                answer = self._snapshot(served, root, latest, request)
+                answer = self._snapshot(served, root, latest, request, principal)
             audit.details.update(version=answer.version, files=len(answer.lines))
         instruments.share_read("query", served.project)
         return answer
 
     def _snapshot(
-        self, served: ServedTable, root: Path, latest: int, request: QueryRequest
+        self,
+        served: ServedTable,
+        root: Path,
+        latest: int,
+        request: QueryRequest,
+        principal: Principal,
     ) -> TableAnswer:
         at = _snapshot_version(root, latest, request.version, request.timestamp)
         state = table_version(root, at)
@@ -282,14 +289,19 @@ class SharingReads:
         return TableAnswer(
             at,
             state,
-            _scope(served),
+            _scope(served, principal),
             metadata_version=travelled,
             lines=lines,
             change_data_feed=_change_data_feed(served),
         )
 
     def _from_version(
-        self, served: ServedTable, root: Path, latest: int, request: QueryRequest
+        self,
+        served: ServedTable,
+        root: Path,
+        latest: int,
+        request: QueryRequest,
+        principal: Principal,
     ) -> TableAnswer:
         start = _version_param(request.starting_version, "startingVersion")
         if start > latest:
@@ -306,7 +318,7 @@ class SharingReads:
         return TableAnswer(
             start,
             table_version(root, start),
-            _scope(served),
+            _scope(served, principal),
             metadata_version=True,
             historical=historical,
             lines=lines,
@@ -341,7 +353,7 @@ class SharingReads:
             answer = TableAnswer(
                 start,
                 table_version(root, latest),
-                _scope(served),
+                _scope(served, principal),
                 historical=historical,
                 lines=lines,
                 change_data_feed=True,
@@ -387,7 +399,9 @@ class SharingReads:
 
     def sign(self, scope: FileScope, path: str) -> tuple[str, int]:
         """The token of a file of an answer, and its expiry (Unix milliseconds)."""
-        return self.signer.sign(scope.grant_id, scope.table_id, scope.snapshot, path)
+        return self.signer.sign(
+            scope.grant_id, scope.table_id, scope.snapshot, path, scope.token_id
+        )
 
     def open_file(self, token: str) -> Path:
         """The data file a signed token opens: Forbidden for a bad or expired token, a grant no
@@ -414,6 +428,9 @@ class SharingReads:
             table = session.get(ShareTable, claim.table_id)
             if grant is None or table is None or table.share_id != grant.share_id:
                 raise Forbidden("the file URL no longer opens: its table or grant is gone")
+            refused = token_refusal(session.connection(), claim.token_id, grant.recipient_id)
+            if refused is not None:
+                raise Forbidden(f"the file URL no longer opens: {refused}")
             authorize(
                 recipient_principal(grant.recipient_id, "file-url"),
                 Action.SHARE_READ,
@@ -502,8 +519,10 @@ def _change_data_feed(served: ServedTable) -> bool:
     return table_version(served.source, served.catalog_version).change_data_feed
 
 
-def _scope(served: ServedTable) -> FileScope:
-    return FileScope(served.grant_id, served.table_id, served.snapshot)
+def _scope(served: ServedTable, principal: Principal) -> FileScope:
+    if principal.token_id is None:  # pragma: no cover - recipients authenticate with a token
+        raise Forbidden("file URLs are given to a recipient's token only")
+    return FileScope(served.grant_id, served.table_id, served.snapshot, principal.token_id)
 
 
 def _changes(
