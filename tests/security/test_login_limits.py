@@ -151,3 +151,54 @@ def test_guesses_at_once_pass_the_limit_no_more_often_than_one_by_one(runtime, u
     assert Counter(outcomes) == {"wrong": limit, "limited": 30 - limit}
     with pytest.raises(RateLimited):
         runtime.sessions.login("ana", PASSWORD, address="10.0.1.1")
+
+
+def test_guesses_in_several_processes_pass_the_limit_no_more_often(
+    runtime, users, monkeypatch
+) -> None:
+    """Each server process takes turns per user name only among its own requests: guesses
+    racing from several processes (here: no turns at all) are each counted before their
+    password is checked, so exactly the limit's number are checked, as one by one."""
+    import contextlib
+    import threading
+    from collections import Counter
+
+    from lakehold.security import sessions
+
+    monkeypatch.setattr(sessions, "password_turn", lambda _name: contextlib.nullcontext())
+    limit = runtime.settings.login_max_failures_per_user
+    outcomes: list[str] = []
+    start = threading.Barrier(20)
+
+    def guess(number: int) -> None:
+        start.wait()
+        try:
+            runtime.sessions.login("ana", f"guess {number}", address=f"10.0.0.{number}")
+        except RateLimited:
+            outcomes.append("limited")
+        except Unauthorized:
+            outcomes.append("wrong")
+
+    guesses = [threading.Thread(target=guess, args=(n,)) for n in range(20)]
+    for thread in guesses:
+        thread.start()
+    for thread in guesses:
+        thread.join()
+    assert Counter(outcomes) == {"wrong": limit, "limited": 20 - limit}
+    with pytest.raises(RateLimited):
+        runtime.sessions.login("ana", PASSWORD, address="10.0.1.1")
+
+
+def test_a_success_takes_back_the_attempt_counted_under_its_address(runtime, users) -> None:
+    """An attempt is counted before its password is checked; a success takes it back: one
+    good account signing in from an address neither adds to nor clears its count."""
+    sessions = runtime.sessions
+    for i in range(19):
+        with pytest.raises(Unauthorized):
+            sessions.login(f"user{i}", WRONG, address="203.0.113.7")
+    for _ in range(3):
+        assert sessions.login("ana", PASSWORD, address="203.0.113.7").principal.username == "ana"
+    with pytest.raises(Unauthorized):  # the address's 20th failure
+        sessions.login("user19", WRONG, address="203.0.113.7")
+    with pytest.raises(RateLimited):
+        sessions.login("ana", PASSWORD, address="203.0.113.7")

@@ -29,7 +29,7 @@ from lakehold.security.client_secrets import (
     basic_credentials,
     token_name,
 )
-from lakehold.security.login_limits import FailureWindow, retry_after
+from lakehold.security.login_limits import FailureWindow, reserve
 from lakehold.security.principal import Principal
 from lakehold.store.db import Store
 from lakehold.store.models import (
@@ -129,10 +129,11 @@ class ClientCredentials:
             raise invalid_client()
         with self.store.session() as session:
             client = _client(session, client_id)
-            wait = retry_after(session, [(CLIENTS, client_id)], utcnow()) if client else None
         if client is None:
             self._refused(None, client_id, "unknown client id")
             raise invalid_client()
+        with self.store.session() as session:  # counted before the secret is checked
+            wait = reserve(session, [(CLIENTS, client_id)], utcnow())
         if wait is not None:
             self._refused(client, client_id, "too many failed client authentications")
             raise invalid_client(wait)
@@ -143,8 +144,6 @@ class ClientCredentials:
                 issued = self._issue(session, client, secret_id, granted)
                 CLIENTS.clear(session, client_id)
                 return issued
-        with self.store.session() as session:  # counted whatever happens next
-            CLIENTS.count(session, client_id, utcnow())
         self._refused(client, client_id, why)
         raise invalid_client()
 

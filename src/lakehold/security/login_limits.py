@@ -13,8 +13,11 @@ window ends) before any credential is checked. The windows in use:
 - ``idtoken:<sha256>``: ID tokens exchanged by the CLI, which may be used once (ADR 0031).
 
 Each count is one atomic ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` (SQLite and
-PostgreSQL), in the caller's transaction. A success clears what the caller says (a user's
-count, not its address's: one good account must not reset an attacker's address).
+PostgreSQL), in the caller's transaction. Password sign-ins and client authentication count an
+attempt before its credential is checked, in a transaction of its own (:func:`reserve`), and
+take it back when it succeeds: the limit then holds across API processes too. A success
+clears what the caller says (a user's count, not its address's: one good account must not
+reset an attacker's address).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, select
+from sqlalchemy import and_, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -116,6 +119,33 @@ def check(
     seconds = retry_after(session, attempts, now)
     if seconds is not None:
         raise RateLimited(message.format(seconds=seconds), retry_after=seconds)
+
+
+def reserve(session: Session, attempts: Iterable[Attempt], now: datetime) -> int | None:
+    """Count an attempt as failed *before* its credential is checked; seconds to wait when a
+    key is over its limit with it counted (refuse it), None when it may go on. Commit it
+    before checking the credential: concurrent attempts, in any number of processes, then each
+    see the ones before them, so the limit holds (checked before and counted after, guesses
+    racing each other all passed the check). A success takes it back (:func:`release`), and
+    so does a refusal here: what is refused before its credential is checked is no failure."""
+    attempts = list(attempts)
+    over = False
+    for window, value in attempts:
+        over = window.count(session, value, now) > window.limit or over
+    if not over:
+        return None
+    release(session, attempts)
+    return retry_after(session, attempts, now)
+
+
+def release(session: Session, attempts: Iterable[Attempt]) -> None:
+    """Take back an attempt :func:`reserve` counted, which succeeded."""
+    for window, value in attempts:
+        session.execute(
+            update(LoginFailure)
+            .where(LoginFailure.key == window.key(value), LoginFailure.failures > 0)
+            .values(failures=LoginFailure.failures - 1)
+        )
 
 
 def fail(session: Session, attempts: Iterable[Attempt], now: datetime) -> None:

@@ -25,7 +25,7 @@ from lakehold.security import policy
 from lakehold.security.login_limits import LoginLimits
 from lakehold.security.principal import Principal
 from lakehold.security.service import issue_token
-from lakehold.security.sessions import check_password, password_turn
+from lakehold.security.sessions import check_password, password_turn, reserve_attempt
 from lakehold.store.db import Store
 from lakehold.store.models import ApiToken, utcnow
 
@@ -64,9 +64,16 @@ class PasswordTokens:
         self, username: str, password: str, *, client: str, address: str | None
     ) -> PasswordToken:
         now = utcnow()
+        over_limit = reserve_attempt(self.store, self.limits, username, address, now)
         with self.store.session() as session:
             user, refused = check_password(
-                session, self.limits, EXCHANGE, username, password, address=address, now=now
+                session,
+                self.limits,
+                EXCHANGE,
+                username,
+                password,
+                address=address,
+                over_limit=over_limit,
             )
             if user is not None:
                 seconds = self.token_seconds

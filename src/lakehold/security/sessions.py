@@ -112,14 +112,28 @@ _CHECKING = threading.BoundedSemaphore(4)
 
 @contextmanager
 def password_turn(username: str) -> Iterator[None]:
-    """Hold around the whole transaction of a password sign-in (:func:`check_password` and
-    its commit): sign-ins of one user name in this process take turns (names share 64 locks),
-    since the failed sign-in limit is checked before a password and counted after it — 30
-    guesses at once made 19 to 30 guesses of a limit of 5 — and at most 4 passwords are
-    checked at once (each takes Argon2id's 64 MiB). Across server processes the limit may be
-    passed by at most the number of processes minus one."""
+    """Hold around a password sign-in (:func:`reserve_attempt`, :func:`check_password` and
+    its commit): sign-ins of one user name in this process take turns (names share 64 locks)
+    and at most 4 passwords are checked at once (each takes Argon2id's 64 MiB). The failed
+    sign-in limit itself holds across processes: each attempt is counted before its password
+    is checked (:func:`reserve_attempt`)."""
     with _NAME_TURNS[hash(username) % len(_NAME_TURNS)], _CHECKING:
         yield
+
+
+def reserve_attempt(
+    store: Store, limits: LoginLimits, username: str, address: str | None, now: datetime
+) -> RateLimited | None:
+    """Count a password sign-in as failed before its password is checked, committed at once
+    (guesses racing in several server processes each see the ones before: 30 at once used to
+    pass a limit of 5 19 to 30 times); the refusal to give when a limit is passed with it.
+    :func:`check_password` takes it back on success."""
+    attempts = limits.of(username=username[:_MAX_USERNAME], address=address)
+    with store.session() as session:
+        seconds = login_limits.reserve(session, attempts, now)
+    if seconds is None:
+        return None
+    return RateLimited(login_limits.TOO_MANY.format(seconds=seconds), retry_after=seconds)
 
 
 def check_password(
@@ -130,32 +144,30 @@ def check_password(
     password: str,
     *,
     address: str | None,
-    now: datetime,
+    over_limit: RateLimited | None,
 ) -> tuple[User | None, Unauthorized | RateLimited | None]:
-    """The user whose ``password`` this is (its failed sign-ins cleared), else None and the
-    refusal to raise once ``session`` commits: RateLimited past the failed sign-in limits
-    (before the password is checked), Unauthorized for a wrong user name or password (counted
-    under the user name and ``address``) or a deactivated user's. A refusal is audited as
-    ``action`` with its reason, never the password. Password sign-ins of every kind share it:
-    the portal's, and the token exchange of the Flight SQL endpoint (ADR 0038)."""
+    """The user whose ``password`` this is (its failed sign-ins cleared, the attempt
+    :func:`reserve_attempt` counted under ``address`` taken back), else None and the refusal
+    to raise once ``session`` commits: ``over_limit`` (the failed sign-in limits were passed:
+    the password is not checked), Unauthorized for a wrong user name or password (the reserved
+    count stays) or a deactivated user's. A refusal is audited as ``action`` with its reason,
+    never the password. Password sign-ins of every kind share it: the portal's, and the token
+    exchange of the Flight SQL endpoint (ADR 0038)."""
     name = username[:_MAX_USERNAME]
-    attempts = limits.of(username=name, address=address)
     user, reason = None, None
     refused: Unauthorized | RateLimited | None = None
-    try:
-        login_limits.check(session, attempts, now)
-    except RateLimited as error:
-        refused, reason = error, RATE_LIMITED
+    if over_limit is not None:
+        refused, reason = over_limit, RATE_LIMITED
     else:
         user, reason = _verify(session, username, password)
         if reason == INACTIVE:
             refused = Unauthorized(DEACTIVATED)
         elif reason is not None:
-            login_limits.fail(session, attempts, now)
             refused = Unauthorized(WRONG_CREDENTIALS)
     if refused is None:
         assert user is not None  # verified
         limits.users.clear(session, name)
+        login_limits.release(session, limits.of(address=address))
         return user, None
     record(
         session,
@@ -257,14 +269,22 @@ class SessionService:
         any, ends: a sign-in always starts a new session id."""
         now = self.clock()
         address = address[:_MAX_ADDRESS] if address else None
-        with password_turn(username), self.store.session() as session:
-            user, refused = check_password(
-                session, self.limits, LOGIN, username, password, address=address, now=now
-            )
-            if user is not None:
-                signed_in = self._start(session, user, now, user_agent, address)
-                if replacing:
-                    self._end(session, replacing, now)
+        with password_turn(username):
+            over_limit = reserve_attempt(self.store, self.limits, username, address, now)
+            with self.store.session() as session:
+                user, refused = check_password(
+                    session,
+                    self.limits,
+                    LOGIN,
+                    username,
+                    password,
+                    address=address,
+                    over_limit=over_limit,
+                )
+                if user is not None:
+                    signed_in = self._start(session, user, now, user_agent, address)
+                    if replacing:
+                        self._end(session, replacing, now)
         if refused is not None:
             raise refused
         return signed_in
