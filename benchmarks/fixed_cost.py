@@ -15,7 +15,9 @@ same rounds:
   HTTP itself costs), sent with httpx and with Lakehold's own SDK (``lakehold.client``: the
   standard library's ``http.client``, the rows as Arrow, as ``Client.statements.query`` and
   ``lakehold sql`` send it);
-- the same through the statements API: submit, long-poll ``wait_seconds``, read.
+- the same through the statements API: submit, long-poll ``wait_seconds``, read;
+- the floor: raw DuckDB behind the plainest FastAPI endpoint on uvicorn (no governance, no
+  middleware), and what ``POST /query`` adds beyond it.
 
 Goals (issue #12): +3 ms on SQLite, +5 ms on PostgreSQL, over HTTP. The load (``os.getloadavg``)
 is printed with the figures: on a busy machine every figure grows.
@@ -24,6 +26,7 @@ is printed with the figures: on a busy machine every figure grows.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -153,6 +156,61 @@ def served(home: str, url: str | None) -> Iterator[str]:
         process.wait(timeout=30)
 
 
+# Raw DuckDB behind the plainest FastAPI endpoint on uvicorn: what any Python HTTP service
+# costs on this machine (parsing, routing, a worker-thread hop, JSON), without governance.
+BARE = """
+import json, os, sys
+import duckdb, uvicorn
+from fastapi import FastAPI
+
+files, row_filter, port = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+con = duckdb.connect()
+con.execute("CREATE SCHEMA shop")
+con.execute(f"CREATE VIEW shop.orders AS SELECT * FROM read_parquet({files!r}) WHERE {row_filter}")
+app = FastAPI()
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"status": "ok"}
+
+
+@app.post("/query")
+def query(body: dict) -> dict:
+    cursor = con.cursor()
+    table = cursor.execute(body["sql"]).fetch_arrow_table()
+    return {"rows": table.to_pylist()}
+
+
+uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+"""
+
+
+@contextmanager
+def bare_server(files: list[str]) -> Iterator[str]:
+    """:data:`BARE` in a process of its own: its address."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-c", BARE, json.dumps(files), ROW_FILTER, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def measure(kind: str, runs: int) -> None:
     with tempfile.TemporaryDirectory() as home, database_url(kind) as url:
         settings = Settings(home=Path(home), **({"database_url": url} if url else {}))
@@ -174,8 +232,15 @@ def measure(kind: str, runs: int) -> None:
             served(home, url) as base,
             httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http,
             Client(base, token=token) as sdk,
+            bare_server(files) as bare_base,
+            httpx.Client(base_url=bare_base) as bare_http,
         ):
             body = {"sql": SQL, "project": "analysts"}
+
+            def bare() -> object:
+                response = bare_http.post("/query", json={"sql": SQL})
+                assert response.json() == {"rows": [{"n": expected}]}, response.text
+                return response
 
             def query() -> object:
                 response = http.post("/api/v1/query", json=body)
@@ -202,6 +267,8 @@ def measure(kind: str, runs: int) -> None:
 
             over_http = added(runs, query, baseline)
             beyond_http = added(runs, query, health_and_raw)
+            bare_cost = added(runs, bare, baseline)
+            beyond_bare = added(runs, query, bare)
             over_sdk = added(runs, sdk_query, baseline)
             asynchronous = added(max(runs // 3, 30), statement, baseline)
         goal = GOALS[kind]
@@ -212,6 +279,8 @@ def measure(kind: str, runs: int) -> None:
         print(f"  in process                          +{in_process:6.2f} ms")
         print(f"  POST /query over HTTP (httpx)       +{over_http:6.2f} ms")
         print(f"  POST /query beyond an HTTP /health  +{beyond_http:6.2f} ms")
+        print(f"  raw DuckDB behind a bare FastAPI    +{bare_cost:6.2f} ms  (the floor of HTTP)")
+        print(f"  POST /query beyond that bare one    +{beyond_bare:6.2f} ms")
         print(f"  POST /query over HTTP (the SDK)     +{over_sdk:6.2f} ms")
         print(f"  statements API (submit, wait, read) +{asynchronous:6.2f} ms")
         for client, cost in (("httpx", over_http), ("the SDK", over_sdk)):
