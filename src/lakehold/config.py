@@ -331,6 +331,14 @@ class Settings(BaseSettings):
         description="How often `lakehold serve` catches filtered share snapshots up with their "
         "sources (0: only when read).",
     )
+    sharing_snapshot_retention_hours: int = Field(
+        default=168,
+        ge=1,
+        le=87600,
+        description="How long the data files a filtered share snapshot's refreshes removed are "
+        "kept (older snapshot versions read them; at least the file URLs' lifetime), then "
+        "deleted by `lakehold serve`'s refresher once a day.",
+    )
     # -- Arrow Flight SQL endpoint (ADR 0038)
     flight_port: int | None = Field(
         default=None,
@@ -377,6 +385,15 @@ class Settings(BaseSettings):
         names = [provider.name for provider in self.oidc_providers]
         if len(names) != len(set(names)):
             raise ValueError("two OIDC providers have the same name")
+        return self
+
+    @model_validator(mode="after")
+    def _snapshot_files_outlive_their_urls(self) -> Settings:
+        if self.sharing_snapshot_retention_hours * 3600 < self.sharing_url_seconds:
+            raise ValueError(
+                "LAKEHOLD_SHARING_SNAPSHOT_RETENTION_HOURS must cover "
+                "LAKEHOLD_SHARING_URL_SECONDS: a file URL given out must still open"
+            )
         return self
 
     @model_validator(mode="after")

@@ -478,8 +478,13 @@ class Runtime:
         """Catches filtered share snapshots up in the background (``lakehold serve``)."""
         from lakehold.governance.sharing.refresher import SnapshotRefresher
 
-        seconds = self.settings.sharing_refresh_seconds
-        return SnapshotRefresher(self.store, self.shared_snapshots, seconds)
+        settings = self.settings
+        return SnapshotRefresher(
+            self.store,
+            self.shared_snapshots,
+            settings.sharing_refresh_seconds,
+            retention_hours=settings.sharing_snapshot_retention_hours,
+        )
 
     def close(self) -> None:
         if "runner" in self.__dict__:

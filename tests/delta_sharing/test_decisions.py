@@ -5,17 +5,21 @@ does nothing but read), and audited."""
 from __future__ import annotations
 
 from functools import partial
+from urllib.parse import unquote
 
+import pyarrow as pa
 import pytest
+from deltalake import DeltaTable
 from fastapi.testclient import TestClient
 
 from lakehold.errors import Forbidden
 from lakehold.governance.sharing.grants import TableDecision
+from lakehold.governance.sharing.refresher import SnapshotRefresher
 from lakehold.kernel import Action, authorize
 from lakehold.security.principal import Principal
 from lakehold.security.recipients import recipient_principal
 from lakehold.store.models import Project, ShareGrant
-from tests.delta_sharing.conftest import SHARE, Retail, recipient
+from tests.delta_sharing.conftest import SALES, SHARE, Retail, client_read, recipient
 from tests.governance.test_concurrency import kinds, race
 from tests.scenarios.helpers import ok
 from tests.sharing import add_member, client_for, new_user
@@ -175,6 +179,60 @@ def test_removing_a_table_or_the_recipient_removes_its_snapshots(
     assert retail.owner.get("/api/v1/shares").json() == []
 
 
+def test_the_refresher_vacuums_the_copies_refreshes_removed(retail: Retail) -> None:
+    """A refresh removes the copies of overwritten source files from the snapshot's newest
+    version; they stay on disk for older versions until the retention passes, then the
+    refresher deletes them, without a commit: the snapshot keeps its versions and serves the
+    new rows."""
+    acme, profile = recipient(retail, "acme")
+    asked = _ask(retail, acme)
+    ok(
+        retail.owner.post(
+            f"/api/v1/share-grants/{asked['id']}/approve",
+            json={"tables": [{"table": "retail.store_sales", "row_filter": "widget_a"}]},
+        )
+    )
+    snapshots = retail.runtime.shared_snapshots
+    [snapshot_id] = snapshots.materialised()
+    target = snapshots.target(snapshot_id)
+
+    def data_files() -> set[str]:
+        return {
+            str(p.relative_to(target))
+            for p in target.rglob("*.parquet")
+            if not str(p.relative_to(target)).startswith("_")
+        }
+
+    first = data_files()
+    assert first
+    ok(
+        retail.owner.post(
+            "/api/v1/projects/retail/tables/store_sales/writes",
+            data={"mode": "overwrite"},
+            files={
+                "file": (
+                    "all.csv",
+                    b"sale_id,cust_id,sale_date,sale_amount,prod_id,last_purchase_date\n"
+                    b"31,1,2023-04-01,10.00,1,2023-04-01\n"
+                    b"32,2,2023-04-02,20.00,2,2023-04-02\n",
+                )
+            },
+        )
+    )
+    store = retail.runtime.store
+    keeping = SnapshotRefresher(store, snapshots, 0, retention_hours=168)
+    assert keeping.run_once() == 1
+    version = snapshots.latest(snapshot_id)
+    adds = pa.table(DeltaTable(str(target)).get_add_actions(flatten=False))
+    active = {unquote(path) for path in adds.column("path").to_pylist()}
+    assert first <= data_files() and first.isdisjoint(active)  # kept for version 0
+    assert SnapshotRefresher(store, snapshots, 0, retention_hours=0).run_once() == 0
+    assert data_files() == active  # what no version within the retention reads is gone
+    assert snapshots.latest(snapshot_id) == version  # no commit
+    read = client_read("load", profile, SALES)
+    assert [row["sale_id"] for row in read["rows"]] == [31], read
+
+
 def test_the_refresher_catches_filtered_snapshots_up_without_a_read(retail: Retail) -> None:
     acme, _ = recipient(retail, "acme")
     asked = _ask(retail, acme)
@@ -208,3 +266,15 @@ def test_the_refresher_catches_filtered_snapshots_up_without_a_read(retail: Reta
     assert retail.owner.delete("/api/v1/projects/retail/tables/store_sales").status_code == 204
     refresher.run_once()
     assert retail.runtime.shared_snapshots.materialised() == set()
+
+
+def test_snapshot_files_are_kept_at_least_as_long_as_their_urls_open(tmp_path) -> None:
+    from pydantic import ValidationError
+
+    from lakehold.config import Settings
+
+    with pytest.raises(ValidationError, match="LAKEHOLD_SHARING_SNAPSHOT_RETENTION_HOURS"):
+        Settings(home=tmp_path, sharing_url_seconds=7200, sharing_snapshot_retention_hours=1)
+    with pytest.raises(ValidationError, match="sharing_snapshot_retention_hours"):
+        Settings(home=tmp_path, sharing_snapshot_retention_hours=0)
+    assert Settings(home=tmp_path).sharing_snapshot_retention_hours == 168

@@ -31,8 +31,9 @@ Semantics of :func:`refresh`:
   them), an update that moves a row out of the granted rows is a ``delete`` and one that moves
   it in an ``insert``. When none of a change commit's changes is granted, the snapshot commit's
   files are marked ``dataChange=false``: the granted rows did not change.
-- Removed copies stay on disk: older snapshot versions and change queries read them.
-  :func:`remove` deletes the whole snapshot. Time travel on the snapshot is Delta's own;
+- Removed copies stay on disk (older snapshot versions and change queries read them) until
+  :func:`vacuum` deletes those older than its retention. :func:`remove` deletes the whole
+  snapshot. Time travel on the snapshot is Delta's own;
   :func:`source_versions` maps its versions to the source versions they reflect.
 """
 
@@ -146,6 +147,30 @@ def source_version(target: Path) -> int | None:
     target = Path(target).absolute()
     table = _open(target)
     return None if table is None else _applied(target, table, _spec_of(target, table))
+
+
+def vacuum(target: Path, retention_hours: int) -> int:
+    """Delete the snapshot's data files that no version younger than ``retention_hours`` needs
+    (copies its refreshes removed); how many. Delta's own rule picks them (a dry-run vacuum);
+    they are deleted here, under the snapshot's lock, without a commit: the snapshot's versions
+    stay those of its refreshes. Older versions can no longer be read."""
+    target = Path(target).absolute()
+    with _locked(target):
+        table = _open(target)
+        if table is None:
+            return 0
+        removable = table.vacuum(
+            retention_hours=retention_hours, dry_run=True, enforce_retention_duration=False
+        )
+        deleted, root = 0, target.resolve()
+        for name in removable:
+            path = _absolute(target, str(name))
+            if root not in path.resolve().parents:
+                continue  # never outside the snapshot
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                deleted += 1
+    return deleted
 
 
 def remove(target: Path) -> None:

@@ -1,10 +1,12 @@
 """The background refresh of filtered snapshots: every interval, each snapshot of an approved
-grant is caught up with its source's catalog version (ADR 37). ``lakehold serve`` runs it;
-reads catch a snapshot up themselves, so the refresher only keeps them warm."""
+grant is caught up with its source's catalog version (ADR 37), and once a day the copies its
+refreshes removed are deleted once older than the retention. ``lakehold serve`` runs it;
+reads catch a snapshot up themselves, so the refresher only keeps them warm (and small)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -26,13 +28,30 @@ _APPROVED_SNAPSHOTS = (
 )
 
 
+VACUUM_EVERY_SECONDS = 86_400.0
+"""How often each snapshot's removed copies are vacuumed (the first refresh of a process too)."""
+
+
 class SnapshotRefresher:
     """Catches every approved grant's snapshots up, every ``interval_seconds`` (0: never, the
-    reads alone catch them up)."""
+    reads alone catch them up), and vacuums each every ``vacuum_every_seconds``: the copies
+    its refreshes removed, once older than ``retention_hours``."""
 
-    def __init__(self, store: Store, snapshots: SharedSnapshots, interval_seconds: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        snapshots: SharedSnapshots,
+        interval_seconds: float,
+        *,
+        retention_hours: int,
+        vacuum_every_seconds: float = VACUUM_EVERY_SECONDS,
+    ) -> None:
         self.store = store
         self.snapshots = snapshots
+        self.retention_hours = retention_hours
+        self.vacuum_every_seconds = vacuum_every_seconds
+        self._vacuumed: dict[str, float] = {}
+        """When each snapshot was last vacuumed by this process (monotonic seconds)."""
         self._loop = Periodic("lakehold-sharing-refresh", self.run_once, interval_seconds)
 
     def start(self) -> None:
@@ -62,4 +81,20 @@ class SnapshotRefresher:
                 log.exception("refreshing the sharing snapshot %s failed", filters.id)
                 continue
             refreshed += after != before
+            self._vacuum(filters.id)
         return refreshed
+
+    def _vacuum(self, snapshot_id: str) -> None:
+        """Vacuum the snapshot if it is due; a failure is logged (the next run tries again)."""
+        now = time.monotonic()
+        last = self._vacuumed.get(snapshot_id)
+        if last is not None and now - last < self.vacuum_every_seconds:
+            return
+        self._vacuumed[snapshot_id] = now
+        try:
+            deleted = self.snapshots.vacuum(snapshot_id, self.retention_hours)
+        except Exception:
+            log.exception("vacuuming the sharing snapshot %s failed", snapshot_id)
+            return
+        if deleted:
+            log.info("vacuumed %d files of the sharing snapshot %s", deleted, snapshot_id)

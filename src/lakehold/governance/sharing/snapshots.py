@@ -5,7 +5,8 @@ A grant that approved a table through filters serves that table from a Delta tab
 own, ``<warehouse>/.sharing/<grant table id>``, holding only the granted rows and columns:
 materialised on approval, refreshed when the source commits (the :class:`SnapshotRefresher`
 of ``lakehold serve``) and caught up when read, so a reader never sees a version older than
-the catalog's; removed when the grant ends.
+the catalog's; the copies its refreshes removed deleted once older than the retention (the
+refresher, daily); removed when the grant ends.
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ class SharedSnapshots:
             row_filter=filters.row_expression,
         )
         return filtered_snapshots.refresh(spec, up_to=up_to).version
+
+    def vacuum(self, snapshot_id: str, retention_hours: int) -> int:
+        """Delete the snapshot's copies no version younger than ``retention_hours`` reads (its
+        refreshes removed them); how many."""
+        return filtered_snapshots.vacuum(self.target(snapshot_id), retention_hours)
 
     def remove(self, snapshot_ids: Iterable[str]) -> None:
         """Remove these snapshots (those never materialised are skipped)."""
