@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -127,18 +127,15 @@ def added(runs: int, ours: Callable[[], object], theirs: Callable[[], object]) -
 
 
 @contextmanager
-def served(home: str, url: str | None) -> Iterator[str]:
-    """``lakehold serve`` on ``home`` in a process of its own (as users run it)."""
+def running(command: list[str], env: dict[str, str] | None = None) -> Iterator[str]:
+    """``command`` (given its port as ``{port}``) in a process of its own, until its
+    ``/health`` answers: its address."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "LAKEHOLD_HOME": home, "LAKEHOLD_PORT": str(port)}
-    env.pop("LAKEHOLD_DATABASE_URL", None)
-    if url:
-        env["LAKEHOLD_DATABASE_URL"] = url
     process = subprocess.Popen(
-        [sys.executable, "-m", "lakehold.cli", "serve"],
-        env=env,
+        [part.replace("{port}", str(port)) for part in command],
+        env={**(env or os.environ), "LAKEHOLD_PORT": str(port)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -154,6 +151,15 @@ def served(home: str, url: str | None) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def served(home: str, url: str | None) -> AbstractContextManager[str]:
+    """``lakehold serve`` on ``home`` in a process of its own (as users run it)."""
+    env = {**os.environ, "LAKEHOLD_HOME": home}
+    env.pop("LAKEHOLD_DATABASE_URL", None)
+    if url:
+        env["LAKEHOLD_DATABASE_URL"] = url
+    return running([sys.executable, "-m", "lakehold.cli", "serve"], env)
 
 
 # Raw DuckDB behind the plainest FastAPI endpoint on uvicorn: what any Python HTTP service
@@ -186,29 +192,9 @@ uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=Fa
 """
 
 
-@contextmanager
-def bare_server(files: list[str]) -> Iterator[str]:
+def bare_server(files: list[str]) -> AbstractContextManager[str]:
     """:data:`BARE` in a process of its own: its address."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-c", BARE, json.dumps(files), ROW_FILTER, str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    return running([sys.executable, "-c", BARE, json.dumps(files), ROW_FILTER, "{port}"])
 
 
 def measure(kind: str, runs: int) -> None:

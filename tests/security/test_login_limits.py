@@ -124,15 +124,14 @@ def test_every_outcome_is_audited_with_its_reason(runtime, admin, users) -> None
     assert success.resource and success.resource.startswith("user:")
 
 
-def test_guesses_at_once_pass_the_limit_no_more_often_than_one_by_one(runtime, users) -> None:
-    """The limit is checked before a password and counted after it: 30 guesses at once take
-    turns per user name, so exactly the limit's number are checked and the rest refused."""
+def _guesses_at_once(runtime, count: int) -> dict[str, int]:
+    """``count`` wrong passwords of ana's at once, from as many addresses: how many were
+    checked ("wrong") and how many refused before ("limited")."""
     import threading
     from collections import Counter
 
-    limit = runtime.settings.login_max_failures_per_user
     outcomes: list[str] = []
-    start = threading.Barrier(30)
+    start = threading.Barrier(count)
 
     def guess(number: int) -> None:
         start.wait()
@@ -143,12 +142,18 @@ def test_guesses_at_once_pass_the_limit_no_more_often_than_one_by_one(runtime, u
         except Unauthorized:
             outcomes.append("wrong")
 
-    guesses = [threading.Thread(target=guess, args=(n,)) for n in range(30)]
+    guesses = [threading.Thread(target=guess, args=(n,)) for n in range(count)]
     for thread in guesses:
         thread.start()
     for thread in guesses:
         thread.join()
-    assert Counter(outcomes) == {"wrong": limit, "limited": 30 - limit}
+    return dict(Counter(outcomes))
+
+
+def test_guesses_at_once_pass_the_limit_no_more_often_than_one_by_one(runtime, users) -> None:
+    """30 guesses at once: exactly the limit's number are checked and the rest refused."""
+    limit = runtime.settings.login_max_failures_per_user
+    assert _guesses_at_once(runtime, 30) == {"wrong": limit, "limited": 30 - limit}
     with pytest.raises(RateLimited):
         runtime.sessions.login("ana", PASSWORD, address="10.0.1.1")
 
@@ -160,31 +165,12 @@ def test_guesses_in_several_processes_pass_the_limit_no_more_often(
     racing from several processes (here: no turns at all) are each counted before their
     password is checked, so exactly the limit's number are checked, as one by one."""
     import contextlib
-    import threading
-    from collections import Counter
 
     from lakehold.security import sessions
 
     monkeypatch.setattr(sessions, "password_turn", lambda _name: contextlib.nullcontext())
     limit = runtime.settings.login_max_failures_per_user
-    outcomes: list[str] = []
-    start = threading.Barrier(20)
-
-    def guess(number: int) -> None:
-        start.wait()
-        try:
-            runtime.sessions.login("ana", f"guess {number}", address=f"10.0.0.{number}")
-        except RateLimited:
-            outcomes.append("limited")
-        except Unauthorized:
-            outcomes.append("wrong")
-
-    guesses = [threading.Thread(target=guess, args=(n,)) for n in range(20)]
-    for thread in guesses:
-        thread.start()
-    for thread in guesses:
-        thread.join()
-    assert Counter(outcomes) == {"wrong": limit, "limited": 20 - limit}
+    assert _guesses_at_once(runtime, 20) == {"wrong": limit, "limited": 20 - limit}
     with pytest.raises(RateLimited):
         runtime.sessions.login("ana", PASSWORD, address="10.0.1.1")
 
