@@ -659,6 +659,27 @@ def test_a_command_in_a_removed_directory(env: dict[str, str], tmp_path: Path) -
 # -- resources: the commands that always run in process
 
 
+def test_ctrl_c_ends_a_statement_served_in_process(env: dict[str, str]) -> None:
+    """Without a warm process the statement runs in the command's own process: Ctrl-C ends
+    it there too, at once (the exit used to wait for the statement's thread until its
+    timeout), and its record says ABORTED."""
+    off = {**env, "LAKEHOLD_DAEMON": "off"}
+    running = endless(off)
+    try:
+        wait_until(
+            lambda: [ENDLESS, "STARTED", None] in statements(env), "the statement did not start"
+        )
+        running.send_signal(signal.SIGINT)
+        _, errors = running.communicate(timeout=60)
+    finally:
+        if running.poll() is None:  # pragma: no cover - the test failed
+            running.kill()
+    assert running.returncode == 130, errors
+    assert errors.strip().splitlines()[-1] == "in-process"
+    [(status, error)] = [(s, e) for sql, s, e in statements(env) if sql == ENDLESS]
+    assert status == "ABORTED", error
+
+
 def test_admin_commands_in_process_beside_a_running_statement(env: dict[str, str]) -> None:
     """``doctor`` and ``connection rotate-key`` open the home themselves while the warm process
     runs a statement: nothing of it blocks them, and the statement is not taken as gone."""

@@ -3,7 +3,8 @@
 ``POST /query`` runs its statement in a worker thread while the request waits. If the client
 disconnects meanwhile (Ctrl-C on ``lakehold sql``, a closed notebook, a dropped connection),
 nobody will read the answer: the statement is cancelled at once instead of running on to its
-timeout, and its record ends ABORTED.
+timeout, and its record ends ABORTED. So it is when the request is cancelled (Ctrl-C on a
+command served in process, whose exit waited for the statement's thread).
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ async def run_while_connected(request: Request, work: Callable[[CancelHandle], T
         if not running.done():
             cancel.cancel()
         return await running
+    except asyncio.CancelledError:
+        # The request itself was cancelled: Ctrl-C on a command served in process (asyncio.run
+        # cancels its task), or a server stopping. Nobody will read the answer either; the
+        # worker thread must not run on (a process exits only once it ends).
+        cancel.cancel()
+        raise
     finally:
         watching.cancel()
 
