@@ -7,7 +7,7 @@ Flight handshake; they get an ordinary API token that expires after
 send it on every later call, where it is checked like any other token (revocation included).
 
 The password is checked exactly as the portal's sign-in checks it
-(:func:`lakehold.security.sessions.check_password`): the same failed sign-in limits per user
+(:func:`lakehold.security.sessions.password_check`): the same failed sign-in limits per user
 name and address (RateLimited past them, before the password is read), the same refusals
 (service principals, deactivated users), every outcome audited (``token.password``), never the
 password.
@@ -25,7 +25,7 @@ from lakehold.security import policy
 from lakehold.security.login_limits import LoginLimits
 from lakehold.security.principal import Principal
 from lakehold.security.service import issue_token
-from lakehold.security.sessions import check_password, password_turn, reserve_attempt
+from lakehold.security.sessions import password_check
 from lakehold.store.db import Store
 from lakehold.store.models import ApiToken, utcnow
 
@@ -55,26 +55,13 @@ class PasswordTokens:
     ) -> PasswordToken:
         """A new token of the user whose ``password`` this is, named ``<client> sign-in``;
         Unauthorized ("wrong username or password", or the user is deactivated) or RateLimited
-        otherwise (see :func:`~lakehold.security.sessions.check_password`). Exchanges of one
-        user name take turns (:func:`~lakehold.security.sessions.password_turn`)."""
-        with password_turn(username):
-            return self._exchange(username, password, client=client, address=address)
-
-    def _exchange(
-        self, username: str, password: str, *, client: str, address: str | None
-    ) -> PasswordToken:
+        otherwise (see :func:`~lakehold.security.sessions.password_check`: exchanges of one
+        user name take turns)."""
         now = utcnow()
-        over_limit = reserve_attempt(self.store, self.limits, username, address, now)
-        with self.store.session() as session:
-            user, refused = check_password(
-                session,
-                self.limits,
-                EXCHANGE,
-                username,
-                password,
-                address=address,
-                over_limit=over_limit,
-            )
+        checked = password_check(
+            self.store, self.limits, EXCHANGE, username, password, address=address, now=now
+        )
+        with checked as (session, user, refused):
             if user is not None:
                 seconds = self.token_seconds
                 longest = getattr(policy.current(session), "max_token_lifetime_seconds", None)

@@ -112,22 +112,46 @@ _CHECKING = threading.BoundedSemaphore(4)
 
 @contextmanager
 def password_turn(username: str) -> Iterator[None]:
-    """Hold around a password sign-in (:func:`reserve_attempt`, :func:`check_password` and
-    its commit): sign-ins of one user name in this process take turns (names share 64 locks)
-    and at most 4 passwords are checked at once (each takes Argon2id's 64 MiB). The failed
-    sign-in limit itself holds across processes: each attempt is counted before its password
-    is checked (:func:`reserve_attempt`)."""
+    """Held by :func:`password_check` around a password sign-in: sign-ins of one user name in
+    this process take turns (names share 64 locks) and at most 4 passwords are checked at once
+    (each takes Argon2id's 64 MiB). The failed sign-in limit itself holds across processes:
+    each attempt is counted before its password is checked (:func:`_reserve_attempt`)."""
     with _NAME_TURNS[hash(username) % len(_NAME_TURNS)], _CHECKING:
         yield
 
 
-def reserve_attempt(
+@contextmanager
+def password_check(
+    store: Store,
+    limits: LoginLimits,
+    action: str,
+    username: str,
+    password: str,
+    *,
+    address: str | None,
+    now: datetime,
+) -> Iterator[tuple[Session, User | None, Unauthorized | RateLimited | None]]:
+    """A password sign-in of every kind (the portal's, the Flight SQL endpoint's token
+    exchange, ADR 0038), in its turn (:func:`password_turn`): the attempt counted first
+    (:func:`_reserve_attempt`), then, in the session yielded, the user whose ``password`` this
+    is or the refusal to raise once that session commits (:func:`_check_password`). The caller
+    does its work in that session (a web session, a token) when a user is given."""
+    with password_turn(username):
+        over_limit = _reserve_attempt(store, limits, username, address, now)
+        with store.session() as session:
+            user, refused = _check_password(
+                session, limits, action, username, password, address=address, over_limit=over_limit
+            )
+            yield session, user, refused
+
+
+def _reserve_attempt(
     store: Store, limits: LoginLimits, username: str, address: str | None, now: datetime
 ) -> RateLimited | None:
     """Count a password sign-in as failed before its password is checked, committed at once
     (guesses racing in several server processes each see the ones before: 30 at once used to
     pass a limit of 5 19 to 30 times); the refusal to give when a limit is passed with it.
-    :func:`check_password` takes it back on success."""
+    :func:`_check_password` takes it back on success."""
     attempts = limits.of(username=username[:_MAX_USERNAME], address=address)
     with store.session() as session:
         seconds = login_limits.reserve(session, attempts, now)
@@ -136,7 +160,7 @@ def reserve_attempt(
     return RateLimited(login_limits.TOO_MANY.format(seconds=seconds), retry_after=seconds)
 
 
-def check_password(
+def _check_password(
     session: Session,
     limits: LoginLimits,
     action: str,
@@ -147,12 +171,11 @@ def check_password(
     over_limit: RateLimited | None,
 ) -> tuple[User | None, Unauthorized | RateLimited | None]:
     """The user whose ``password`` this is (its failed sign-ins cleared, the attempt
-    :func:`reserve_attempt` counted under ``address`` taken back), else None and the refusal
+    :func:`_reserve_attempt` counted under ``address`` taken back), else None and the refusal
     to raise once ``session`` commits: ``over_limit`` (the failed sign-in limits were passed:
     the password is not checked), Unauthorized for a wrong user name or password (the reserved
     count stays) or a deactivated user's. A refusal is audited as ``action`` with its reason,
-    never the password. Password sign-ins of every kind share it: the portal's, and the token
-    exchange of the Flight SQL endpoint (ADR 0038)."""
+    never the password."""
     name = username[:_MAX_USERNAME]
     user, reason = None, None
     refused: Unauthorized | RateLimited | None = None
@@ -269,22 +292,14 @@ class SessionService:
         any, ends: a sign-in always starts a new session id."""
         now = self.clock()
         address = address[:_MAX_ADDRESS] if address else None
-        with password_turn(username):
-            over_limit = reserve_attempt(self.store, self.limits, username, address, now)
-            with self.store.session() as session:
-                user, refused = check_password(
-                    session,
-                    self.limits,
-                    LOGIN,
-                    username,
-                    password,
-                    address=address,
-                    over_limit=over_limit,
-                )
-                if user is not None:
-                    signed_in = self._start(session, user, now, user_agent, address)
-                    if replacing:
-                        self._end(session, replacing, now)
+        checked = password_check(
+            self.store, self.limits, LOGIN, username, password, address=address, now=now
+        )
+        with checked as (session, user, refused):
+            if user is not None:
+                signed_in = self._start(session, user, now, user_agent, address)
+                if replacing:
+                    self._end(session, replacing, now)
         if refused is not None:
             raise refused
         return signed_in
