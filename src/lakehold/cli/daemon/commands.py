@@ -30,11 +30,11 @@ def status() -> None:
     state = place.read_state() if place.owned() else None
     if state is not None and not alive(state.pid):
         state = None  # what a killed process left
-    if state is None or not place.running():
-        starting = state is None and place.owned() and place.running()
+    running = place.running()
+    if state is None or not running:
         console.print(
             f"a warm process for {home} is starting or leaving"
-            if starting
+            if running
             else f"no warm process for {home}",
             highlight=False,
         )

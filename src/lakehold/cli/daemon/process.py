@@ -211,7 +211,6 @@ def _serve(place: Place, wanted: str, lock: int) -> None:
         )
         place.write_state(state)
         watcher = _Watcher(place, wanted, os.fstat(lock).st_ino, activity, runtime, server)
-        watcher.answered_at_ns = os.lstat(place.state).st_mtime_ns
         thread = threading.Thread(target=watcher.run, name="lakehold-daemon-watch", daemon=True)
         thread.start()
         say(f"serving {place.socket}")
@@ -243,7 +242,7 @@ class _Watcher:
         self.activity, self.runtime, self.server = activity, runtime, server
         self.socket_inode = os.stat(place.socket).st_ino
         self.stopping = threading.Event()
-        self.answered_at_ns = 0
+        self.answered_at_ns = os.lstat(place.state).st_mtime_ns
         """When ``state.json`` was written (the want this process answered)."""
 
     def run(self) -> None:
